@@ -1,0 +1,158 @@
+/**
+ * Sequent for Deno: CQRS and event sourcing for TypeScript.
+ *
+ * Model a domain with commands, events and value objects whose attributes
+ * are typed and validated; aggregates that apply events; command handlers;
+ * and a command service that stores each command's events atomically and
+ * hands them to projectors and workflows. Test it with given/when/then
+ * helpers from `@sequent/core/testing`.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   AggregateRoot, attrs, Command, CommandHandler, CommandService, Event, InMemoryEventStore,
+ * } from "@sequent/core";
+ *
+ * class PostAdded extends Event.define("PostAdded", {}) {}
+ * class PostTitleChanged extends Event.define("PostTitleChanged", { title: attrs.string() }) {}
+ * class AddPost extends Command.define("AddPost", { title: attrs.string().required() }) {}
+ *
+ * class Post extends AggregateRoot {
+ *   static add(command: AddPost): Post {
+ *     const post = new Post(command.aggregateId);
+ *     post.apply(PostAdded);
+ *     post.apply(PostTitleChanged, { title: command.title });
+ *     return post;
+ *   }
+ * }
+ *
+ * class PostCommandHandler extends CommandHandler {
+ *   static {
+ *     this.on(AddPost, (handler, command) => handler.repository.addAggregate(Post.add(command)));
+ *   }
+ * }
+ *
+ * const service = new CommandService({
+ *   eventStore: new InMemoryEventStore(),
+ *   commandHandlers: [new PostCommandHandler()],
+ * });
+ * await service.executeCommands(new AddPost({ aggregateId: crypto.randomUUID(), title: "Hello" }));
+ * ```
+ *
+ * @module
+ */
+export {
+  type AggregateChange,
+  type AggregateClassLike,
+  AggregateRepository,
+} from "./src/core/aggregate_repository.ts";
+export {
+  type AggregateClass,
+  AggregateRoot,
+  type EventPayload,
+  type EventPayloadArgs,
+  type SnapshotOptions,
+} from "./src/core/aggregate_root.ts";
+export {
+  Attributed,
+  type AttributedClass,
+  type FieldsOf,
+  type Params,
+} from "./src/core/attributed.ts";
+export type {
+  Attr,
+  AttributeInit,
+  AttributeValues,
+  AttrValue,
+  Conversion,
+  Shape,
+} from "./src/core/attributes.ts";
+export { type Attrs, attrs } from "./src/core/attrs.ts";
+export { CalendarDate } from "./src/core/calendar_date.ts";
+export {
+  Command,
+  type CommandClass,
+  type CommandInit,
+  type DefinedCommand,
+} from "./src/core/command.ts";
+export { CommandHandler } from "./src/core/command_handler.ts";
+export {
+  type CommandMiddleware,
+  CommandService,
+  type CommandServiceOptions,
+  COMMIT_EVENTS_COMMAND,
+  type EventsToCommit,
+} from "./src/core/command_service.ts";
+export { Decimal, type RoundingMode } from "./src/core/decimal.ts";
+export {
+  AggregateKeyNotUniqueError,
+  AggregateNotFoundError,
+  AggregateTypeMismatchError,
+  CommandNotValidError,
+  DeserializeEventError,
+  DuplicateAggregateError,
+  DuplicateTypeNameError,
+  HasUncommittedEventsError,
+  NoCommandHandlerError,
+  OptimisticLockError,
+  ReadOnlyAggregateError,
+  SequentError,
+  UnknownAttributeError,
+  type ValidationErrors,
+} from "./src/core/errors.ts";
+export {
+  type DefinedEvent,
+  Event,
+  type EventClass,
+  type EventInit,
+  type Upcaster,
+} from "./src/core/event.ts";
+export { EventHandler } from "./src/core/event_handler.ts";
+export type {
+  CommandRecord,
+  EventPosition,
+  EventStore,
+  EventStoreReader,
+  EventStoreTransaction,
+  LoadedStream,
+  LoadOptions,
+  ReadAllOptions,
+  SerializedCommand,
+  SerializedEvent,
+  SerializedSnapshot,
+  SnapshotCandidate,
+  StreamCommit,
+} from "./src/core/event_store.ts";
+export type {
+  JsonArray,
+  JsonObject,
+  JsonPrimitive,
+  JsonValue,
+} from "./src/core/json.ts";
+export {
+  consoleLogger,
+  type Logger,
+  type LogLevel,
+  silentLogger,
+} from "./src/core/logger.ts";
+export {
+  anyMessage,
+  type AttrExpectation,
+  type ClassOf,
+  exactly,
+  hasAttrs,
+  isA,
+  type Matcher,
+  type Target,
+  type TargetMessage,
+  where,
+} from "./src/core/message_router.ts";
+export { MessageSerializer } from "./src/core/serializer.ts";
+export { TypeRegistry } from "./src/core/type_registry.ts";
+export type { TypeKind } from "./src/core/type_catalog.ts";
+export {
+  type DefinedValueObject,
+  ValueObject,
+} from "./src/core/value_object.ts";
+export { type AfterCommitOptions, Workflow } from "./src/core/workflow.ts";
+export { InMemoryEventStore } from "./src/memory/in_memory_event_store.ts";

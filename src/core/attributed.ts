@@ -1,0 +1,553 @@
+/**
+ * The base of every class whose fields are declared with {@linkcode attrs}:
+ * commands, events and value objects. It assigns, validates, compares,
+ * copies, parses and serialises the declared attributes.
+ *
+ * @module
+ */
+import {
+  addError,
+  type AttrImpl,
+  attrImpl,
+  type Codec,
+  type Conversion,
+  type ErrorSink,
+  fail,
+  ok,
+  type Shape,
+} from "./attributes.ts";
+import { UnknownAttributeError, type ValidationErrors } from "./errors.ts";
+import { isJsonObject, type JsonObject } from "./json.ts";
+
+/**
+ * The static side shared by classes with declared attributes.
+ */
+export interface AttributedClass {
+  /** Every declared attribute, inherited ones included. */
+  readonly shape: Shape;
+  /** The stable type name (`""` for value objects without one). */
+  readonly typeName: string;
+  /** The JavaScript class name. */
+  readonly name: string;
+}
+
+/** Raw input for `fromParams`: a plain object, form data or URL params. */
+export type Params =
+  | Readonly<Record<string, unknown>>
+  | URLSearchParams
+  | FormData;
+
+/** The data fields of `T` (its non-function properties). */
+export type FieldsOf<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? never : K]:
+    T[K];
+};
+
+interface Compiled {
+  readonly keys: readonly string[];
+  readonly impls: readonly AttrImpl<unknown, boolean>[];
+}
+
+const compiledShapes = new WeakMap<Shape, Compiled>();
+
+/** Compiles a shape into parallel arrays of names and implementations. */
+export function compileShape(shape: Shape): Compiled {
+  let compiled = compiledShapes.get(shape);
+  if (!compiled) {
+    const keys = Object.keys(shape);
+    compiled = {
+      keys,
+      impls: keys.map((k) => attrImpl(shape[k] as Shape[string])),
+    };
+    compiledShapes.set(shape, compiled);
+  }
+  return compiled;
+}
+
+const conversionErrors = new WeakMap<object, ErrorSink>();
+
+/** The class of an attributed instance. */
+export function classOf(instance: object): AttributedClass {
+  return instance.constructor as unknown as AttributedClass;
+}
+
+/** The display name of a class: its type name, else its class name. */
+export function displayName(cls: AttributedClass): string {
+  return cls.typeName || cls.name;
+}
+
+/**
+ * The base class of commands, events and value objects. Not used directly:
+ * declare classes with `Command.define`, `Event.define` or
+ * `ValueObject.define`.
+ *
+ * @example
+ * ```ts
+ * import { Attributed, attrs, ValueObject } from "@sequent/core";
+ *
+ * class Money extends ValueObject.define({ amount: attrs.decimal().required() }) {}
+ * console.assert(new Money({ amount: undefined! }) instanceof Attributed);
+ * ```
+ */
+export abstract class Attributed {
+  /** Every declared attribute of the class, inherited ones included. */
+  static readonly shape: Shape = {};
+  /** The class's stable type name (set by `define`). */
+  static readonly typeName: string = "";
+
+  /**
+   * Assigns the declared attributes from `init`.
+   *
+   * @param init The attribute values.
+   * @throws {UnknownAttributeError} for a key the class does not declare.
+   */
+  constructor(init: object) {
+    const cls = classOf(this);
+    const shape = cls.shape;
+    const values = init as Record<string, unknown>;
+    for (const key in values) {
+      if (!Object.hasOwn(shape, key)) {
+        throw new UnknownAttributeError(displayName(cls), key);
+      }
+    }
+    const self = this as unknown as Record<string, unknown>;
+    for (const key of compileShape(shape).keys) self[key] = values[key];
+  }
+
+  /**
+   * Builds an instance from raw input (form fields, CLI arguments, JSON
+   * bodies), converting strings to the declared types: `"42"` to 42,
+   * `"true"` to true, ISO text to dates. Keys it does not declare are
+   * ignored. A failed conversion does not throw: it becomes a validation
+   * error on that field, reported by {@linkcode Attributed.validate} (and so
+   * by the command service, which then executes nothing).
+   *
+   * Nested fields may be given as nested objects or, in form data, as
+   * `address[street]` / `lines[0][amount]` (or `address.street`).
+   *
+   * @param params The raw input.
+   * @returns The new instance.
+   *
+   * @example
+   * ```ts
+   * import { attrs, Command } from "@sequent/core";
+   *
+   * class SetAge extends Command.define("SetAge", { age: attrs.integer().required() }) {}
+   *
+   * const ok = SetAge.fromParams({ aggregateId: crypto.randomUUID(), age: "42" });
+   * console.assert(ok.age === 42);
+   *
+   * const bad = SetAge.fromParams({ aggregateId: crypto.randomUUID(), age: "forty" });
+   * console.assert(bad.validate().age?.[0] === "is not a valid integer");
+   * ```
+   */
+  static fromParams<T extends Attributed>(
+    this: (new (init: never) => T) & AttributedClass,
+    params: Params,
+  ): T {
+    const { values, errors } = convertParams(this, toPlainParams(params));
+    const instance = new this(values as never);
+    if (Object.keys(errors).length > 0) conversionErrors.set(instance, errors);
+    return instance;
+  }
+
+  /**
+   * Validates every attribute: required ones present (strings not blank),
+   * values of the declared type, user validators, nested value objects and
+   * array items. Override it to add checks that span fields, calling
+   * `super.validate()` first.
+   *
+   * @returns The errors keyed by field path (`title`, `address.street`,
+   * `lines.1.amount`); empty when valid.
+   *
+   * @example
+   * ```ts
+   * import { attrs, ValueObject } from "@sequent/core";
+   *
+   * class Address extends ValueObject.define({ street: attrs.string().required() }) {}
+   * console.assert(new Address({ street: " " }).validate().street?.[0] === "can't be blank");
+   * ```
+   */
+  validate(): ValidationErrors {
+    const errors: ErrorSink = {};
+    const converted = conversionErrors.get(this);
+    if (converted) {
+      for (const [path, messages] of Object.entries(converted)) {
+        for (const message of messages) addError(errors, path, message);
+      }
+    }
+    const { keys, impls } = compileShape(
+      classOf(this).shape,
+    );
+    const self = this as unknown as Record<string, unknown>;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (converted && Object.hasOwn(converted, key)) continue;
+      (impls[i] as AttrImpl<unknown, boolean>).check(self[key], key, errors);
+    }
+    return errors;
+  }
+
+  /**
+   * Whether {@linkcode Attributed.validate} finds no error.
+   *
+   * @example
+   * ```ts
+   * import { attrs, ValueObject } from "@sequent/core";
+   *
+   * class Tag extends ValueObject.define({ name: attrs.string().required() }) {}
+   * console.assert(new Tag({ name: "deno" }).isValid());
+   * ```
+   */
+  isValid(): boolean {
+    return Object.keys(this.validate()).length === 0;
+  }
+
+  /**
+   * Value equality: the same class and equal attributes (decimals, dates,
+   * nested values and arrays compared by value).
+   *
+   * @param other What to compare with.
+   *
+   * @example
+   * ```ts
+   * import { attrs, ValueObject } from "@sequent/core";
+   *
+   * class Point extends ValueObject.define({ x: attrs.integer(), y: attrs.integer() }) {}
+   * console.assert(new Point({ x: 1, y: 2 }).equals(new Point({ x: 1, y: 2 })));
+   * ```
+   */
+  equals(other: unknown): boolean {
+    if (other === this) return true;
+    if (
+      !(other instanceof Attributed) || other.constructor !== this.constructor
+    ) {
+      return false;
+    }
+    return attributesEqual(this, other, new Set());
+  }
+
+  /**
+   * The declared attributes as a plain object.
+   *
+   * @example
+   * ```ts
+   * import { attrs, ValueObject } from "@sequent/core";
+   *
+   * class Point extends ValueObject.define({ x: attrs.integer() }) {}
+   * console.assert(new Point({ x: 1 }).attributes().x === 1);
+   * ```
+   */
+  attributes(): FieldsOf<this> {
+    const out: Record<string, unknown> = {};
+    const self = this as unknown as Record<string, unknown>;
+    for (
+      const key of compileShape(classOf(this).shape)
+        .keys
+    ) {
+      out[key] = self[key];
+    }
+    return out as FieldsOf<this>;
+  }
+
+  /**
+   * A copy with some attributes changed.
+   *
+   * @param changes The attributes to change.
+   *
+   * @example
+   * ```ts
+   * import { attrs, ValueObject } from "@sequent/core";
+   *
+   * class Point extends ValueObject.define({ x: attrs.integer(), y: attrs.integer() }) {}
+   * const moved = new Point({ x: 1, y: 2 }).copy({ x: 5 });
+   * console.assert(moved.x === 5 && moved.y === 2);
+   * ```
+   */
+  copy(changes: Partial<FieldsOf<this>> = {}): this {
+    const cls = classOf(this);
+    for (const key of Object.keys(changes)) {
+      if (!Object.hasOwn(cls.shape, key)) {
+        throw new UnknownAttributeError(displayName(cls), key);
+      }
+    }
+    const clone = Object.create(Object.getPrototypeOf(this)) as this;
+    Object.assign(clone, this, changes);
+    return clone;
+  }
+
+  /**
+   * Every attribute as JSON: decimals and dates as ISO/exact strings, nested
+   * value objects as objects. `undefined` attributes are left out.
+   *
+   * @example
+   * ```ts
+   * import { attrs, CalendarDate, ValueObject } from "@sequent/core";
+   *
+   * class Period extends ValueObject.define({ start: attrs.date() }) {}
+   * const json = new Period({ start: CalendarDate.of(2026, 1, 31) }).toJSON();
+   * console.assert(json.start === "2026-01-31");
+   * ```
+   */
+  toJSON(): JsonObject {
+    return attributesToJson(this);
+  }
+}
+
+function attributesEqual(
+  a: Attributed,
+  b: Attributed,
+  skip: ReadonlySet<string>,
+): boolean {
+  const { keys, impls } = compileShape(classOf(a).shape);
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (skip.has(key)) continue;
+    if (
+      !valuesEqual(
+        (impls[i] as AttrImpl<unknown, boolean>).codec,
+        x[key],
+        y[key],
+      )
+    ) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Compares two values of one attribute, tolerating invalid values. */
+export function valuesEqual(
+  codec: Codec<unknown>,
+  a: unknown,
+  b: unknown,
+): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a === null || b === null) {
+    return false;
+  }
+  if (!codec.is(a) || !codec.is(b)) return false;
+  return codec.equals(a, b);
+}
+
+/**
+ * Compares the attributes of two instances of one class, leaving out the
+ * given keys (used to compare events without their ids and timestamps).
+ */
+export function attributesEqualExcept(
+  a: Attributed,
+  b: Attributed,
+  skip: ReadonlySet<string>,
+): boolean {
+  return a.constructor === b.constructor && attributesEqual(a, b, skip);
+}
+
+/**
+ * Serialises the attributes of an instance to a JSON object, leaving out
+ * `skip` keys and undefined values.
+ *
+ * @throws {TypeError} when a value is not of its declared type, or a
+ * required value is missing: such an instance must never be stored.
+ */
+export function attributesToJson(
+  instance: Attributed,
+  skip?: ReadonlySet<string>,
+): JsonObject {
+  const cls = classOf(instance);
+  const { keys, impls } = compileShape(cls.shape);
+  const self = instance as unknown as Record<string, unknown>;
+  const json: JsonObject = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (skip?.has(key)) continue;
+    const value = self[key];
+    const impl = impls[i] as AttrImpl<unknown, boolean>;
+    if (value === undefined || value === null) {
+      if (impl.isRequired) {
+        throw new TypeError(
+          `Cannot serialize ${
+            displayName(cls)
+          }: required attribute "${key}" is missing`,
+        );
+      }
+      continue;
+    }
+    if (!impl.codec.is(value)) {
+      throw new TypeError(
+        `Cannot serialize ${
+          displayName(cls)
+        }: attribute "${key}" is not a valid ${impl.kind}`,
+      );
+    }
+    json[key] = impl.codec.toJson(value);
+  }
+  return json;
+}
+
+/** A stored attribute that does not fit its declaration. */
+export class AttributeReadError extends Error {
+  /** The field path of the bad value. */
+  readonly path: string;
+
+  /**
+   * @param path The field path.
+   * @param message What is wrong with it.
+   */
+  constructor(path: string, message: string) {
+    super(`attribute "${path}" ${message}`);
+    this.name = "AttributeReadError";
+    this.path = path;
+  }
+}
+
+/**
+ * Reads attribute values from stored JSON, strictly: each value must be of
+ * its declared type and required ones present. Keys the class does not
+ * declare are ignored (old attributes of stored events).
+ *
+ * @throws {AttributeReadError} naming the field path of a bad value.
+ */
+export function attributesFromJson(
+  cls: AttributedClass,
+  json: JsonObject,
+  skip?: ReadonlySet<string>,
+): Record<string, unknown> {
+  const { keys, impls } = compileShape(cls.shape);
+  const values: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    if (skip?.has(key)) continue;
+    const raw = json[key];
+    const impl = impls[i] as AttrImpl<unknown, boolean>;
+    if (raw === undefined || raw === null) {
+      if (impl.isRequired) throw new AttributeReadError(key, "is missing");
+      continue;
+    }
+    const converted = impl.codec.fromJson(raw);
+    if (!converted.ok) {
+      throw new AttributeReadError(
+        converted.path ? `${key}.${converted.path}` : key,
+        converted.message,
+      );
+    }
+    values[key] = converted.value;
+  }
+  return values;
+}
+
+function convertParams(
+  cls: AttributedClass,
+  params: Readonly<Record<string, unknown>>,
+): { values: Record<string, unknown>; errors: ErrorSink } {
+  const { keys, impls } = compileShape(cls.shape);
+  const values: Record<string, unknown> = {};
+  const errors: ErrorSink = {};
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const raw = params[key];
+    const impl = impls[i] as AttrImpl<unknown, boolean>;
+    if (raw === undefined || raw === null) continue;
+    if (raw === "" && impl.kind !== "string") continue;
+    const converted = impl.codec.fromParam(raw);
+    if (converted.ok) {
+      values[key] = converted.value;
+    } else {
+      addError(
+        errors,
+        converted.path ? `${key}.${converted.path}` : key,
+        converted.message,
+      );
+    }
+  }
+  return { values, errors };
+}
+
+/** Builds the codec for a nested value-object class. */
+export function nestedCodec<T>(resolve: () => unknown): Codec<T> {
+  let cached: (AttributedClass & (new (init: never) => T)) | undefined;
+  const cls = (): AttributedClass & (new (init: never) => T) => {
+    if (cached) return cached;
+    const value = resolve();
+    if (
+      typeof value !== "function" ||
+      !(value.prototype instanceof Attributed)
+    ) {
+      throw new TypeError(
+        "attrs.valueObject() needs a class declared with ValueObject.define()",
+      );
+    }
+    return cached = value as AttributedClass & (new (init: never) => T);
+  };
+  return {
+    get kind(): string {
+      return displayName(cls());
+    },
+    is: (v): v is T => v instanceof cls(),
+    fromParam: (raw): Conversion<T> => {
+      if (raw instanceof cls()) return ok(raw as T);
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        return fail(`is not a valid ${displayName(cls())}`);
+      }
+      const target = cls();
+      const { values, errors } = convertParams(
+        target,
+        raw as Record<string, unknown>,
+      );
+      const instance = new target(values as never);
+      if (Object.keys(errors).length > 0) {
+        conversionErrors.set(instance as object, errors);
+      }
+      return ok(instance);
+    },
+    toJson: (v) => attributesToJson(v as Attributed),
+    fromJson: (json): Conversion<T> => {
+      if (!isJsonObject(json)) return fail("is not an object");
+      try {
+        const target = cls();
+        return ok(new target(attributesFromJson(target, json) as never));
+      } catch (error) {
+        if (error instanceof AttributeReadError) {
+          return {
+            ok: false,
+            message: error.message.replace(/^attribute "[^"]*" /, ""),
+            path: error.path,
+          };
+        }
+        throw error;
+      }
+    },
+    equals: (a, b) => (a as Attributed).equals(b),
+    validateNested: (v, path, errors) => {
+      const inner = (v as Attributed).validate();
+      for (const [key, messages] of Object.entries(inner)) {
+        for (const message of messages) {
+          addError(errors, `${path}.${key}`, message);
+        }
+      }
+    },
+  };
+}
+
+/** Expands form data / URL params with `a[b][0]` or `a.b.0` keys into nested objects. */
+function toPlainParams(params: Params): Readonly<Record<string, unknown>> {
+  const isForm = params instanceof URLSearchParams ||
+    (typeof FormData !== "undefined" && params instanceof FormData);
+  if (!isForm) return params as Readonly<Record<string, unknown>>;
+  const root: Record<string, unknown> = {};
+  for (const [name, value] of (params as URLSearchParams).entries()) {
+    if (typeof value !== "string") continue;
+    const path = name.replace(/\]/g, "").split(/[[.]/).filter((p) => p !== "");
+    let node = root;
+    for (let i = 0; i < path.length - 1; i++) {
+      const part = path[i] as string;
+      const next = node[part];
+      if (typeof next !== "object" || next === null) node[part] = {};
+      node = node[part] as Record<string, unknown>;
+    }
+    const last = path[path.length - 1];
+    if (last !== undefined) node[last] = value;
+  }
+  return root;
+}

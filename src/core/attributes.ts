@@ -1,0 +1,511 @@
+/**
+ * Typed attribute declarations for commands, events and value objects: what
+ * each field holds, how it is parsed from strings, validated, written to
+ * JSON and read back.
+ *
+ * @module
+ */
+import { CalendarDate } from "./calendar_date.ts";
+import { Decimal } from "./decimal.ts";
+import type { JsonObject, JsonValue } from "./json.ts";
+
+/** The outcome of converting a raw value into an attribute's type. */
+export type Conversion<T> =
+  | { readonly ok: true; readonly value: T }
+  | {
+    readonly ok: false;
+    readonly message: string;
+    /** Where inside the value the problem is (`1`, `1.amount`). */
+    readonly path?: string | undefined;
+  };
+
+/** Collects validation messages by field path. */
+export type ErrorSink = Record<string, string[]>;
+
+/** Adds a message for `path` to an error sink. */
+export function addError(
+  errors: ErrorSink,
+  path: string,
+  message: string,
+): void {
+  (errors[path] ??= []).push(message);
+}
+
+/**
+ * An attribute declaration: the type of one field of a command, event or
+ * value object. Created through {@linkcode attrs}.
+ *
+ * `T` is the field's value type; `R` is `true` when the attribute is
+ * required (its field is then never `undefined`).
+ *
+ * @example
+ * ```ts
+ * import { attrs } from "@sequent/core";
+ *
+ * const title = attrs.string().required().validate((t) => t.length <= 80, "is too long");
+ * console.assert(title.kind === "string" && title.isRequired);
+ * ```
+ */
+export interface Attr<T, R extends boolean = false> {
+  /** The attribute's kind, as shown in messages: `"integer"`, `"array of date"`, … */
+  readonly kind: string;
+  /** Whether the attribute must be present (and, for strings, not blank). */
+  readonly isRequired: R;
+  /**
+   * The same attribute, required: a missing value (or a blank string) is the
+   * validation error "can't be blank", and the field's type loses `undefined`.
+   */
+  required(): Attr<T, true>;
+  /**
+   * Adds a validator. It runs only on a present value of the right type;
+   * returning `false` adds `message` to the field's errors.
+   *
+   * @param check The test a valid value passes.
+   * @param message The error message when it does not.
+   */
+  validate(check: (value: T) => boolean, message: string): Attr<T, R>;
+  /** Whether `value` is a value of this attribute's type. */
+  is(value: unknown): value is T;
+}
+
+/** A record of attribute declarations: the fields of a message class. */
+export type Shape = { readonly [name: string]: Attr<unknown, boolean> };
+
+/** The value type an attribute declaration holds. */
+export type AttrValue<A> = A extends Attr<infer T, boolean> ? T : never;
+
+/**
+ * The fields a shape declares, as they appear on an instance: required
+ * attributes have their type, optional ones may be `undefined`.
+ */
+export type AttributeValues<S extends Shape> =
+  & {
+    readonly [K in keyof S as S[K] extends Attr<unknown, true> ? K : never]:
+      AttrValue<S[K]>;
+  }
+  & {
+    readonly [K in keyof S as S[K] extends Attr<unknown, true> ? never : K]:
+      | AttrValue<S[K]>
+      | undefined;
+  };
+
+/**
+ * What a constructor takes for a shape: required attributes must be given,
+ * optional ones may be left out.
+ */
+export type AttributeInit<S extends Shape> =
+  & {
+    [K in keyof S as S[K] extends Attr<unknown, true> ? K : never]: AttrValue<
+      S[K]
+    >;
+  }
+  & {
+    [K in keyof S as S[K] extends Attr<unknown, true> ? never : K]?:
+      | AttrValue<S[K]>
+      | undefined;
+  };
+
+/** How one attribute type converts, checks, compares and serialises values. */
+export interface Codec<T> {
+  readonly kind: string;
+  is(value: unknown): value is T;
+  fromParam(raw: unknown): Conversion<T>;
+  toJson(value: T): JsonValue;
+  fromJson(json: JsonValue): Conversion<T>;
+  equals(a: T, b: T): boolean;
+  /** Validates the inside of a value (nested value objects, array items). */
+  validateNested?(value: T, path: string, errors: ErrorSink): void;
+}
+
+interface Validator<T> {
+  readonly check: (value: T) => boolean;
+  readonly message: string;
+}
+
+/** The implementation behind every {@linkcode Attr}. */
+export class AttrImpl<T, R extends boolean> implements Attr<T, R> {
+  readonly kind: string;
+  readonly isRequired: R;
+  readonly codec: Codec<T>;
+  readonly validators: readonly Validator<T>[];
+
+  constructor(
+    codec: Codec<T>,
+    isRequired: R,
+    validators: readonly Validator<T>[],
+  ) {
+    this.codec = codec;
+    this.kind = codec.kind;
+    this.isRequired = isRequired;
+    this.validators = validators;
+  }
+
+  required(): Attr<T, true> {
+    return new AttrImpl(this.codec, true, this.validators);
+  }
+
+  validate(check: (value: T) => boolean, message: string): Attr<T, R> {
+    if (typeof check !== "function") {
+      throw new TypeError("validate() needs a function that returns a boolean");
+    }
+    return new AttrImpl(this.codec, this.isRequired, [
+      ...this.validators,
+      { check, message },
+    ]);
+  }
+
+  is(value: unknown): value is T {
+    return this.codec.is(value);
+  }
+
+  /** Validates one value of this attribute at `path`. */
+  check(value: unknown, path: string, errors: ErrorSink): void {
+    if (value === undefined || value === null) {
+      if (this.isRequired) addError(errors, path, "can't be blank");
+      return;
+    }
+    if (!this.codec.is(value)) {
+      addError(errors, path, `is not a valid ${this.kind}`);
+      return;
+    }
+    if (this.isRequired && typeof value === "string" && value.trim() === "") {
+      addError(errors, path, "can't be blank");
+      return;
+    }
+    for (const validator of this.validators) {
+      if (!validator.check(value)) addError(errors, path, validator.message);
+    }
+    this.codec.validateNested?.(value, path, errors);
+  }
+}
+
+/** Gives the implementation of an attribute declaration. */
+export function attrImpl<T>(attr: Attr<T, boolean>): AttrImpl<T, boolean> {
+  if (!(attr instanceof AttrImpl)) {
+    throw new TypeError(
+      "Attributes must be declared with attrs.string(), attrs.integer(), …",
+    );
+  }
+  return attr as AttrImpl<T, boolean>;
+}
+
+export function ok<T>(value: T): Conversion<T> {
+  return { ok: true, value };
+}
+
+export function fail<T>(message: string): Conversion<T> {
+  return { ok: false, message };
+}
+
+export function make<T>(codec: Codec<T>): Attr<T, false> {
+  return new AttrImpl(codec, false, []);
+}
+
+const INTEGER = /^[+-]?\d+$/;
+const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_DATE_TIME =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const TRUE_WORDS = new Set(["true", "1", "on", "yes", "t"]);
+const FALSE_WORDS = new Set(["false", "0", "off", "no", "f"]);
+
+const same = <T>(a: T, b: T): boolean => a === b;
+
+export const stringCodec: Codec<string> = {
+  kind: "string",
+  is: (v): v is string => typeof v === "string",
+  fromParam: (raw) =>
+    typeof raw === "string"
+      ? ok(raw)
+      : typeof raw === "number" || typeof raw === "boolean"
+      ? ok(String(raw))
+      : fail("is not a valid string"),
+  toJson: (v) => v,
+  fromJson: (j) => typeof j === "string" ? ok(j) : fail("is not a string"),
+  equals: same,
+};
+
+export const integerCodec: Codec<number> = {
+  kind: "integer",
+  is: (v): v is number => typeof v === "number" && Number.isSafeInteger(v),
+  fromParam: (raw) => {
+    if (typeof raw === "number") {
+      return Number.isSafeInteger(raw)
+        ? ok(raw)
+        : fail("is not a valid integer");
+    }
+    if (typeof raw === "string" && INTEGER.test(raw.trim())) {
+      const n = Number(raw.trim());
+      if (Number.isSafeInteger(n)) return ok(n);
+    }
+    return fail("is not a valid integer");
+  },
+  toJson: (v) => v,
+  fromJson: (j) =>
+    typeof j === "number" && Number.isSafeInteger(j)
+      ? ok(j)
+      : fail("is not an integer"),
+  equals: same,
+};
+
+export const floatCodec: Codec<number> = {
+  kind: "float",
+  is: (v): v is number => typeof v === "number" && Number.isFinite(v),
+  fromParam: (raw) => {
+    if (typeof raw === "number") {
+      return Number.isFinite(raw) ? ok(raw) : fail("is not a valid float");
+    }
+    if (typeof raw === "string" && FLOAT.test(raw.trim())) {
+      return ok(Number(raw.trim()));
+    }
+    return fail("is not a valid float");
+  },
+  toJson: (v) => v,
+  fromJson: (j) =>
+    typeof j === "number" && Number.isFinite(j)
+      ? ok(j)
+      : fail("is not a number"),
+  equals: same,
+};
+
+export const booleanCodec: Codec<boolean> = {
+  kind: "boolean",
+  is: (v): v is boolean => typeof v === "boolean",
+  fromParam: (raw) => {
+    if (typeof raw === "boolean") return ok(raw);
+    if (typeof raw === "string") {
+      const word = raw.trim().toLowerCase();
+      if (TRUE_WORDS.has(word)) return ok(true);
+      if (FALSE_WORDS.has(word)) return ok(false);
+    }
+    return fail("is not a valid boolean");
+  },
+  toJson: (v) => v,
+  fromJson: (j) => typeof j === "boolean" ? ok(j) : fail("is not a boolean"),
+  equals: same,
+};
+
+export const decimalCodec: Codec<Decimal> = {
+  kind: "decimal",
+  is: (v): v is Decimal => Decimal.isDecimal(v),
+  fromParam: (raw) => {
+    const d = typeof raw === "string"
+      ? Decimal.tryFrom(raw.trim())
+      : Decimal.tryFrom(raw);
+    return d === undefined ? fail("is not a valid decimal") : ok(d);
+  },
+  toJson: (v) => v.toString(),
+  fromJson: (j) => {
+    const d = typeof j === "string" || typeof j === "number"
+      ? Decimal.tryFrom(j)
+      : undefined;
+    return d === undefined ? fail("is not a decimal") : ok(d);
+  },
+  equals: (a, b) => a.equals(b),
+};
+
+export const dateCodec: Codec<CalendarDate> = {
+  kind: "date",
+  is: (v): v is CalendarDate => CalendarDate.isCalendarDate(v),
+  fromParam: (raw) => {
+    if (CalendarDate.isCalendarDate(raw)) return ok(raw);
+    if (raw instanceof Date && !Number.isNaN(raw.getTime())) {
+      return ok(CalendarDate.fromDate(raw));
+    }
+    if (typeof raw === "string") {
+      const d = CalendarDate.tryParse(raw.trim());
+      if (d) return ok(d);
+    }
+    return fail("is not a valid date");
+  },
+  toJson: (v) => v.toString(),
+  fromJson: (j) => {
+    const d = typeof j === "string" ? CalendarDate.tryParse(j) : undefined;
+    return d ? ok(d) : fail("is not a date");
+  },
+  equals: (a, b) => a.equals(b),
+};
+
+function parseDateTime(text: string): Date | undefined {
+  if (!ISO_DATE_TIME.test(text)) return undefined;
+  const date = new Date(text);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export const dateTimeCodec: Codec<Date> = {
+  kind: "date-time",
+  is: (v): v is Date => v instanceof Date && !Number.isNaN(v.getTime()),
+  fromParam: (raw) => {
+    if (raw instanceof Date) {
+      return Number.isNaN(raw.getTime())
+        ? fail("is not a valid date-time")
+        : ok(raw);
+    }
+    const d = typeof raw === "string" ? parseDateTime(raw.trim()) : undefined;
+    return d ? ok(d) : fail("is not a valid date-time");
+  },
+  toJson: (v) => v.toISOString(),
+  fromJson: (j) => {
+    const d = typeof j === "string" ? parseDateTime(j) : undefined;
+    return d ? ok(d) : fail("is not a date-time");
+  },
+  equals: (a, b) => a.getTime() === b.getTime(),
+};
+
+export const uuidCodec: Codec<string> = {
+  kind: "UUID",
+  is: (v): v is string => typeof v === "string" && UUID.test(v),
+  fromParam: (raw) => {
+    const text = typeof raw === "string" ? raw.trim().toLowerCase() : undefined;
+    return text !== undefined && UUID.test(text)
+      ? ok(text)
+      : fail("is not a valid UUID");
+  },
+  toJson: (v) => v,
+  fromJson: (j) =>
+    typeof j === "string" && UUID.test(j) ? ok(j) : fail("is not a UUID"),
+  equals: same,
+};
+
+/** Whether a value is a JSON value (checked deeply). */
+export function isJsonValue(value: unknown): value is JsonValue {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return true;
+    case "number":
+      return Number.isFinite(value);
+    case "object":
+      if (value === null) return true;
+      if (Array.isArray(value)) return value.every(isJsonValue);
+      if (
+        Object.getPrototypeOf(value) !== Object.prototype &&
+        Object.getPrototypeOf(value) !== null
+      ) {
+        return false;
+      }
+      return Object.values(value).every(isJsonValue);
+    default:
+      return false;
+  }
+}
+
+/** Deep equality of two JSON values. */
+export function jsonEquals(a: JsonValue, b: JsonValue): boolean {
+  if (a === b) return true;
+  if (
+    typeof a !== "object" || typeof b !== "object" || a === null || b === null
+  ) {
+    return false;
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length &&
+      a.every((item, i) => jsonEquals(item, b[i] as JsonValue));
+  }
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) =>
+    Object.hasOwn(b, k) &&
+    jsonEquals(a[k] as JsonValue, (b as JsonObject)[k] as JsonValue)
+  );
+}
+
+export const jsonCodec: Codec<JsonValue> = {
+  kind: "JSON value",
+  is: (v): v is JsonValue => isJsonValue(v),
+  fromParam: (raw) => {
+    if (typeof raw === "string") {
+      try {
+        return ok(JSON.parse(raw) as JsonValue);
+      } catch {
+        return fail("is not valid JSON");
+      }
+    }
+    return isJsonValue(raw) ? ok(raw) : fail("is not valid JSON");
+  },
+  toJson: (v) => v,
+  fromJson: (j) => ok(j),
+  equals: jsonEquals,
+};
+
+export function oneOfCodec<V extends string>(values: readonly V[]): Codec<V> {
+  const allowed = new Set<string>(values);
+  const kind = `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+  const is = (v: unknown): v is V => typeof v === "string" && allowed.has(v);
+  return {
+    kind,
+    is,
+    fromParam: (raw) => is(raw) ? ok(raw) : fail(`is not ${kind}`),
+    toJson: (v) => v,
+    fromJson: (j) => is(j) ? ok(j) : fail(`is not ${kind}`),
+    equals: same,
+  };
+}
+
+export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
+  const inner = item.codec;
+  return {
+    kind: `array of ${inner.kind}`,
+    is: (v): v is readonly T[] => Array.isArray(v),
+    fromParam: (raw) => {
+      const list = toList(raw);
+      if (!list) return fail("is not a valid array");
+      const out: T[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const c = inner.fromParam(list[i]);
+        if (!c.ok) return itemFailure(i, c);
+        out.push(c.value);
+      }
+      return ok(out);
+    },
+    toJson: (v) => v.map((x) => inner.toJson(x)),
+    fromJson: (j) => {
+      if (!Array.isArray(j)) return fail("is not an array");
+      const out: T[] = [];
+      for (let i = 0; i < j.length; i++) {
+        const c = inner.fromJson(j[i] as JsonValue);
+        if (!c.ok) return itemFailure(i, c);
+        out.push(c.value);
+      }
+      return ok(out);
+    },
+    equals: (a, b) =>
+      a.length === b.length && a.every((x, i) => inner.equals(x, b[i] as T)),
+    validateNested: (v, path, errors) => {
+      for (let i = 0; i < v.length; i++) {
+        const value = v[i];
+        const itemPath = `${path}.${i}`;
+        if (value === undefined || value === null) {
+          addError(errors, itemPath, "can't be blank");
+        } else {
+          item.check(value, itemPath, errors);
+        }
+      }
+    },
+  };
+}
+
+function itemFailure<T>(
+  index: number,
+  failure: { readonly message: string; readonly path?: string | undefined },
+): Conversion<T> {
+  return {
+    ok: false,
+    message: failure.message,
+    path: failure.path ? `${index}.${failure.path}` : String(index),
+  };
+}
+
+/** Turns an array, or an object keyed "0", "1", … (form params), into a list. */
+function toList(raw: unknown): unknown[] | undefined {
+  if (Array.isArray(raw)) return raw;
+  if (typeof raw === "object" && raw !== null) {
+    const entries = Object.entries(raw);
+    if (entries.every(([k]) => /^\d+$/.test(k))) {
+      return entries.sort(([a], [b]) => Number(a) - Number(b)).map(([, v]) =>
+        v
+      );
+    }
+  }
+  return undefined;
+}

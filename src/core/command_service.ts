@@ -1,0 +1,548 @@
+/**
+ * The command service: executes commands as one unit of work each call —
+ * middleware, validation, every matching command handler, one atomic commit
+ * of all changed aggregates' events with the command record, and the events'
+ * dispatch to event handlers, all in one transaction.
+ *
+ * @module
+ */
+import { AggregateRepository } from "./aggregate_repository.ts";
+import type { AggregateClass } from "./aggregate_root.ts";
+import {
+  aggregateInternals,
+  aggregateTypeOf,
+  hasUniqueKeyDefinitions,
+  snapshotConfigOf,
+  uniqueKeysOf,
+} from "./aggregate_root.ts";
+import type { AttributedClass } from "./attributed.ts";
+import { Command, setCausation } from "./command.ts";
+import { CommandHandler } from "./command_handler.ts";
+import {
+  CommandNotValidError,
+  NoCommandHandlerError,
+  OptimisticLockError,
+} from "./errors.ts";
+import type { Event } from "./event.ts";
+import { EventHandler } from "./event_handler.ts";
+import type {
+  EventStore,
+  EventStoreTransaction,
+  StreamCommit,
+} from "./event_store.ts";
+import type { JsonValue } from "./json.ts";
+import { type Logger, silentLogger } from "./logger.ts";
+import { handlersFor, routedClasses } from "./message_router.ts";
+import { MessageSerializer } from "./serializer.ts";
+import { TypeRegistry } from "./type_registry.ts";
+import {
+  activeUnit,
+  type AfterCommitCallback,
+  runInUnit,
+  type Unit,
+} from "./unit_of_work.ts";
+
+/**
+ * Middleware around each command's execution: inspect the command, reject
+ * it by throwing, or wrap `next()` (timing, logging, authorisation).
+ *
+ * @example
+ * ```ts
+ * import type { CommandMiddleware } from "@sequent/core";
+ *
+ * const timing: CommandMiddleware = async (command, next) => {
+ *   const start = performance.now();
+ *   await next();
+ *   console.debug(command.constructor.name, performance.now() - start);
+ * };
+ * ```
+ */
+export type CommandMiddleware = (
+  command: Command,
+  next: () => Promise<void>,
+) => Promise<void>;
+
+/** The command type recorded for events stored by `commitEvents`. */
+export const COMMIT_EVENTS_COMMAND = "sequent.CommitEvents";
+
+/**
+ * Events of one aggregate for {@linkcode CommandService.commitEvents}.
+ *
+ * @example
+ * ```ts
+ * import type { EventsToCommit } from "@sequent/core";
+ *
+ * const nothing: EventsToCommit = { events: [] };
+ * ```
+ */
+export interface EventsToCommit {
+  /** The aggregate's class, when known (keeps its type and unique keys). */
+  readonly aggregateClass?: AggregateClass | undefined;
+  /** The events, in sequence order. */
+  readonly events: readonly Event[];
+}
+
+/**
+ * How to build a {@linkcode CommandService}.
+ *
+ * @example
+ * ```ts
+ * import { CommandService, InMemoryEventStore, type CommandServiceOptions } from "@sequent/core";
+ *
+ * const options: CommandServiceOptions = {
+ *   eventStore: new InMemoryEventStore(),
+ *   commandHandlers: [],
+ * };
+ * const service = new CommandService(options);
+ * ```
+ */
+export interface CommandServiceOptions {
+  /** Where events are stored. */
+  readonly eventStore: EventStore;
+  /** The command handlers; every one whose routes match a command runs. */
+  readonly commandHandlers: readonly CommandHandler[];
+  /** Projectors and workflows, called with every stored event. */
+  readonly eventHandlers?: readonly EventHandler[] | undefined;
+  /** Aggregate classes, registered so their stored type names resolve. */
+  readonly aggregates?: readonly AggregateClass[] | undefined;
+  /** Middleware around each command, outermost first. */
+  readonly middleware?: readonly CommandMiddleware[] | undefined;
+  /** Where execution is traced (default: silent). */
+  readonly logger?: Logger | undefined;
+  /**
+   * How often to re-run a whole unit of work (reloading its aggregates)
+   * when it fails with {@linkcode OptimisticLockError} (default 0: never).
+   */
+  readonly retryOnConflict?: number | undefined;
+  /** The type registry to use (default: a new one). */
+  readonly registry?: TypeRegistry | undefined;
+}
+
+/**
+ * Executes commands. Each `executeCommands` call is one unit of work with
+ * its own identity map and command queue, so concurrent calls never see
+ * each other's state.
+ *
+ * @example
+ * ```ts
+ * import {
+ *   AggregateRoot, attrs, Command, CommandHandler, CommandService, Event, InMemoryEventStore,
+ * } from "@sequent/core";
+ *
+ * class Registered extends Event.define("UserRegistered", { name: attrs.string() }) {}
+ * class User extends AggregateRoot {
+ *   static register(id: string, name: string): User {
+ *     const user = new User(id);
+ *     user.apply(Registered, { name });
+ *     return user;
+ *   }
+ * }
+ * class RegisterUser extends Command.define("RegisterUser", { name: attrs.string().required() }) {}
+ * class UserHandler extends CommandHandler {
+ *   static {
+ *     this.on(RegisterUser, (h, c) => h.repository.addAggregate(User.register(c.aggregateId, c.name)));
+ *   }
+ * }
+ *
+ * const store = new InMemoryEventStore();
+ * const service = new CommandService({ eventStore: store, commandHandlers: [new UserHandler()] });
+ * const id = crypto.randomUUID();
+ * await service.executeCommands(new RegisterUser({ aggregateId: id, name: "Ben" }));
+ * const [stream] = await store.loadStreams([id]);
+ * console.assert(stream?.events[0]?.eventType === "UserRegistered");
+ * ```
+ */
+export class CommandService {
+  readonly #store: EventStore;
+  readonly #commandHandlers: readonly CommandHandler[];
+  readonly #eventHandlers: readonly EventHandler[];
+  readonly #middleware: CommandMiddleware[];
+  readonly #logger: Logger;
+  readonly #retries: number;
+  readonly #serializer: MessageSerializer;
+
+  /**
+   * Creates a command service.
+   *
+   * @param options The store, handlers and settings.
+   */
+  constructor(options: CommandServiceOptions) {
+    if (!options.eventStore) {
+      throw new TypeError("CommandService needs an eventStore");
+    }
+    this.#store = options.eventStore;
+    this.#commandHandlers = [...(options.commandHandlers ?? [])];
+    this.#eventHandlers = [...(options.eventHandlers ?? [])];
+    this.#middleware = [...(options.middleware ?? [])];
+    this.#logger = options.logger ?? silentLogger;
+    this.#retries = options.retryOnConflict ?? 0;
+    if (!Number.isSafeInteger(this.#retries) || this.#retries < 0) {
+      throw new RangeError(
+        `retryOnConflict must be a non-negative integer, got ${options.retryOnConflict}`,
+      );
+    }
+    const registry = options.registry ?? new TypeRegistry();
+    this.#serializer = new MessageSerializer(registry);
+    for (const handler of this.#commandHandlers) {
+      if (!(handler instanceof CommandHandler)) {
+        throw new TypeError(
+          `commandHandlers must be CommandHandler instances, got ${
+            describe(handler)
+          }`,
+        );
+      }
+      for (const cls of routedClasses(handler.constructor)) {
+        if (cls.prototype instanceof Command) registry.register("command", cls);
+      }
+    }
+    for (const handler of this.#eventHandlers) {
+      if (!(handler instanceof EventHandler)) {
+        throw new TypeError(
+          `eventHandlers must be projector or workflow instances, got ${
+            describe(handler)
+          }`,
+        );
+      }
+      for (const cls of routedClasses(handler.constructor)) {
+        registry.register("event", cls);
+      }
+    }
+    for (const aggregate of options.aggregates ?? []) {
+      registry.register("aggregate", aggregate);
+      for (const cls of routedClasses(aggregate)) {
+        registry.register("event", cls);
+      }
+    }
+  }
+
+  /** The serializer this service stores and reads messages with. */
+  get serializer(): MessageSerializer {
+    return this.#serializer;
+  }
+
+  /** The event store. */
+  get eventStore(): EventStore {
+    return this.#store;
+  }
+
+  /** The projectors and workflows events are dispatched to. */
+  get eventHandlers(): readonly EventHandler[] {
+    return this.#eventHandlers;
+  }
+
+  /**
+   * Adds middleware (innermost so far).
+   *
+   * @param middleware The middleware.
+   */
+  use(middleware: CommandMiddleware): void {
+    if (typeof middleware !== "function") {
+      throw new TypeError("use() needs a middleware function");
+    }
+    this.#middleware.push(middleware);
+  }
+
+  /**
+   * Executes commands as one unit of work: validates them (an invalid one
+   * fails with {@linkcode CommandNotValidError} before anything runs), runs
+   * every matching handler, stores all new events with the command record,
+   * and dispatches the events to projectors and workflows, in one
+   * transaction. Commands that workflows issue run afterwards in the same
+   * unit. Called while a unit is running (from a handler), it queues the
+   * commands in that unit instead.
+   *
+   * @param commands The commands, executed in order.
+   */
+  async executeCommands(...commands: Command[]): Promise<void> {
+    for (const command of commands) {
+      if (!(command instanceof Command)) {
+        throw new TypeError(
+          `executeCommands() takes Command instances, got ${describe(command)}`,
+        );
+      }
+    }
+    const parent = activeUnit();
+    if (parent) {
+      for (const command of commands) {
+        const event = parent.currentEvent;
+        if (event) {
+          setCausation(command, event.aggregateId, event.sequenceNumber);
+        }
+        parent.queue.push(command);
+      }
+      return;
+    }
+    for (const command of commands) this.#validate(command);
+    for (let attempt = 0;; attempt++) {
+      try {
+        await this.#runUnit(commands);
+        return;
+      } catch (error) {
+        if (
+          !(error instanceof OptimisticLockError) || attempt >= this.#retries
+        ) {
+          throw error;
+        }
+        if (this.#logger.enabled("info")) {
+          this.#logger.log("info", `Retrying after a concurrent change`, {
+            aggregateId: error.aggregateId,
+            attempt: attempt + 1,
+          });
+        }
+      }
+    }
+  }
+
+  /**
+   * Stores events as they are, without command handlers: for test set-up
+   * (`givenEvents`) and imports. Each aggregate's events must continue its
+   * stored stream. When a stream names its aggregate class, the aggregate is
+   * rebuilt so its unique keys are kept. The events are then dispatched to
+   * the event handlers `dispatchTo` accepts (default: all), in the same
+   * transaction.
+   *
+   * @param streams The events, grouped by aggregate.
+   * @param options `dispatchTo`: which event handlers receive the events.
+   *
+   * @example
+   * ```ts
+   * import { attrs, CommandService, Event, InMemoryEventStore } from "@sequent/core";
+   *
+   * class Imported extends Event.define("Imported", { name: attrs.string() }) {}
+   * const service = new CommandService({ eventStore: new InMemoryEventStore(), commandHandlers: [] });
+   * const id = crypto.randomUUID();
+   * await service.commitEvents([
+   *   { events: [new Imported({ aggregateId: id, sequenceNumber: 1, name: "legacy" })] },
+   * ]);
+   * ```
+   */
+  async commitEvents(
+    streams: readonly EventsToCommit[],
+    options: { dispatchTo?: (handler: EventHandler) => boolean } = {},
+  ): Promise<void> {
+    const dispatchTo = options.dispatchTo ?? (() => true);
+    await this.#store.transaction(async (transaction) => {
+      const unit = this.#newUnit(transaction, [], []);
+      await runInUnit(unit, async () => {
+        const commits: StreamCommit[] = [];
+        for (const { aggregateClass, events } of streams) {
+          const first = events[0];
+          if (!first) continue;
+          if (events.some((e) => e.aggregateId !== first.aggregateId)) {
+            throw new TypeError(
+              "commitEvents(): each stream's events must belong to one aggregate",
+            );
+          }
+          let keys: Record<string, JsonValue> | undefined;
+          if (aggregateClass) {
+            this.#serializer.registry.register("aggregate", aggregateClass);
+            const aggregate = await unit.repository.findAggregate(
+              first.aggregateId,
+              aggregateClass,
+            ) ??
+              new aggregateClass(first.aggregateId);
+            for (const event of events) {
+              aggregateInternals().replay(aggregate, event);
+            }
+            if (hasUniqueKeyDefinitions(aggregate)) {
+              keys = uniqueKeysOf(aggregate);
+            }
+          }
+          commits.push({
+            aggregateId: first.aggregateId,
+            aggregateType: aggregateClass
+              ? aggregateTypeOf(aggregateClass)
+              : "",
+            partitionKey: "",
+            events: events.map((e) => this.#serializer.serializeEvent(e)),
+            uniqueKeys: keys,
+            snapshotThreshold: aggregateClass
+              ? snapshotConfigOf(aggregateClass)?.threshold
+              : undefined,
+          });
+        }
+        const firstStream = commits[0];
+        if (!firstStream) return;
+        await transaction.commit({
+          commandType: COMMIT_EVENTS_COMMAND,
+          aggregateId: firstStream.aggregateId,
+          userId: undefined,
+          eventAggregateId: undefined,
+          eventSequenceNumber: undefined,
+          payload: "{}",
+        }, commits);
+        for (const { events } of streams) {
+          for (const event of events) {
+            await this.#publish(unit, event, false, dispatchTo);
+          }
+        }
+      });
+      unit.ended = true;
+    });
+  }
+
+  async #runUnit(commands: readonly Command[]): Promise<void> {
+    const afterCommit: AfterCommitCallback[] = [];
+    let unit: Unit | undefined;
+    try {
+      await this.#store.transaction(async (transaction) => {
+        unit = this.#newUnit(transaction, commands, afterCommit);
+        const current = unit;
+        await runInUnit(current, async () => {
+          for (let command; (command = current.queue.shift());) {
+            await this.#invoke(current, command, 0);
+          }
+        });
+        current.ended = true;
+      });
+    } finally {
+      if (unit) unit.ended = true;
+    }
+    for (const callback of afterCommit) {
+      try {
+        await callback.run();
+      } catch (error) {
+        if (!callback.ignoreErrors) {
+          this.#logger.log("error", `${callback.description} failed`, {
+            error,
+          });
+        }
+      }
+    }
+  }
+
+  #newUnit(
+    transaction: EventStoreTransaction,
+    commands: readonly Command[],
+    afterCommit: AfterCommitCallback[],
+  ): Unit {
+    return {
+      repository: new AggregateRepository(transaction, this.#serializer),
+      transaction,
+      queue: [...commands],
+      afterCommit,
+      logger: this.#logger,
+      slots: new Map(),
+      currentEvent: undefined,
+      ended: false,
+    };
+  }
+
+  #invoke(unit: Unit, command: Command, index: number): Promise<void> {
+    const middleware = this.#middleware[index];
+    if (!middleware) return this.#process(unit, command);
+    let called = false;
+    return middleware(command, () => {
+      if (called) throw new Error("Command middleware called next() twice");
+      called = true;
+      return this.#invoke(unit, command, index + 1);
+    });
+  }
+
+  #validate(command: Command): void {
+    const errors = command.validate();
+    if (Object.keys(errors).length > 0) {
+      throw new CommandNotValidError(typeName(command), errors);
+    }
+  }
+
+  async #process(unit: Unit, command: Command): Promise<void> {
+    const debug = this.#logger.enabled("debug");
+    const name = typeName(command);
+    this.#validate(command);
+    if (debug) {
+      this.#logger.log("debug", `Command ${name} is valid`, {
+        aggregateId: command.aggregateId,
+      });
+    }
+    let handled = false;
+    for (const handler of this.#commandHandlers) {
+      const fns = handlersFor<(h: CommandHandler, c: Command) => unknown>(
+        handler.constructor,
+        command,
+      );
+      for (const fn of fns) {
+        handled = true;
+        if (debug) {
+          this.#logger.log(
+            "debug",
+            `${handler.constructor.name} handles ${name}`,
+          );
+        }
+        await fn(handler, command);
+      }
+    }
+    if (!handled) throw new NoCommandHandlerError(name);
+    const changes = unit.repository.takeChanges();
+    const streams: StreamCommit[] = [];
+    const events: Event[] = [];
+    for (const { aggregate, events: applied } of changes) {
+      const cls = aggregate.constructor;
+      const keys = hasUniqueKeyDefinitions(aggregate)
+        ? uniqueKeysOf(aggregate)
+        : undefined;
+      streams.push({
+        aggregateId: aggregate.id,
+        aggregateType: aggregateTypeOf(cls),
+        partitionKey: aggregate.eventsPartitionKey,
+        events: applied.map((e) => this.#serializer.serializeEvent(e)),
+        uniqueKeys: keys,
+        snapshotThreshold: snapshotConfigOf(cls)?.threshold,
+      });
+      events.push(...applied);
+    }
+    await unit.transaction.commit(
+      this.#serializer.serializeCommand(command),
+      streams,
+    );
+    if (debug) {
+      this.#logger.log("debug", `Stored ${events.length} events for ${name}`, {
+        aggregates: streams.map((s) => s.aggregateId),
+      });
+    }
+    for (const event of events) await this.#publish(unit, event, debug);
+  }
+
+  async #publish(
+    unit: Unit,
+    event: Event,
+    debug: boolean,
+    accept?: (handler: EventHandler) => boolean,
+  ): Promise<void> {
+    for (const handler of this.#eventHandlers) {
+      if (accept && !accept(handler)) continue;
+      const fns = handlersFor<(h: EventHandler, e: Event) => unknown>(
+        handler.constructor,
+        event,
+      );
+      for (const fn of fns) {
+        if (debug) {
+          this.#logger.log(
+            "debug",
+            `${handler.constructor.name} handles ${
+              typeName(event)
+            } ${event.sequenceNumber} of ${event.aggregateId}`,
+          );
+        }
+        const previous = unit.currentEvent;
+        unit.currentEvent = event;
+        try {
+          await fn(handler, event);
+        } finally {
+          unit.currentEvent = previous;
+        }
+      }
+    }
+  }
+}
+
+function typeName(message: object): string {
+  return (message.constructor as unknown as AttributedClass).typeName ||
+    message.constructor.name;
+}
+
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}

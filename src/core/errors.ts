@@ -1,0 +1,476 @@
+/**
+ * The framework's errors: one base class, {@linkcode SequentError}, and a
+ * subclass per condition a caller may want to catch. Each carries the
+ * structured facts of what went wrong (ids, versions, the errors map) as
+ * fields, so callers never parse messages.
+ *
+ * @module
+ */
+
+/**
+ * Validation errors keyed by field path (`title`, `address.street`,
+ * `lines.1.amount`), each with one or more messages.
+ */
+export type ValidationErrors = Readonly<Record<string, readonly string[]>>;
+
+/**
+ * The base class of every error the framework raises on purpose.
+ *
+ * @example Catch any framework error
+ * ```ts
+ * import { AggregateNotFoundError, SequentError } from "@sequent/core";
+ *
+ * const error: unknown = new AggregateNotFoundError(["3f8c9a52-9a55-4b5e-9d3f-3c1a2b4d5e6f"]);
+ * console.assert(error instanceof SequentError);
+ * ```
+ */
+export class SequentError extends Error {
+  /**
+   * Creates an error with a message and an optional cause.
+   *
+   * @param message What went wrong, naming the values involved.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SequentError";
+  }
+}
+
+function describeErrors(errors: ValidationErrors): string {
+  return Object.entries(errors)
+    .map(([path, messages]) => `${path} ${messages.join(", ")}`)
+    .join("; ");
+}
+
+/**
+ * A command failed validation; nothing of it was executed. `errors` is keyed
+ * by field path.
+ *
+ * @example
+ * ```ts
+ * import { CommandNotValidError } from "@sequent/core";
+ *
+ * const error = new CommandNotValidError("AddPost", { title: ["can't be blank"] });
+ * console.assert(error.errors.title?.[0] === "can't be blank");
+ * console.assert(error.message === 'Command "AddPost" is not valid: title can\'t be blank');
+ * ```
+ */
+export class CommandNotValidError extends SequentError {
+  /** The type name of the invalid command. */
+  readonly commandType: string;
+  /** The validation errors, keyed by field path. */
+  readonly errors: ValidationErrors;
+
+  /**
+   * Creates the error.
+   *
+   * @param commandType The command's type name.
+   * @param errors The validation errors keyed by field path.
+   */
+  constructor(commandType: string, errors: ValidationErrors) {
+    super(
+      `Command "${commandType}" is not valid: ${describeErrors(errors)}`,
+    );
+    this.name = "CommandNotValidError";
+    this.commandType = commandType;
+    this.errors = errors;
+  }
+}
+
+/**
+ * No stream was found for one or more aggregate ids.
+ *
+ * @example
+ * ```ts
+ * import { AggregateNotFoundError } from "@sequent/core";
+ *
+ * const error = new AggregateNotFoundError(["a"]);
+ * console.assert(error.message === 'Aggregate "a" not found');
+ * ```
+ */
+export class AggregateNotFoundError extends SequentError {
+  /** The ids that were not found. */
+  readonly aggregateIds: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateIds The ids that were not found.
+   */
+  constructor(aggregateIds: readonly string[]) {
+    super(
+      aggregateIds.length === 1
+        ? `Aggregate "${aggregateIds[0]}" not found`
+        : `Aggregates not found: ${
+          aggregateIds.map((id) => `"${id}"`).join(", ")
+        }`,
+    );
+    this.name = "AggregateNotFoundError";
+    this.aggregateIds = aggregateIds;
+  }
+}
+
+/**
+ * An aggregate was loaded as a class other than the one that stored it.
+ *
+ * @example
+ * ```ts
+ * import { AggregateTypeMismatchError } from "@sequent/core";
+ *
+ * const error = new AggregateTypeMismatchError("a", "Post", "Author");
+ * console.assert(error.actualType === "Author");
+ * ```
+ */
+export class AggregateTypeMismatchError extends SequentError {
+  /** The aggregate's id. */
+  readonly aggregateId: string;
+  /** The type the caller asked for. */
+  readonly expectedType: string;
+  /** The type the aggregate actually has. */
+  readonly actualType: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateId The aggregate's id.
+   * @param expectedType The type asked for.
+   * @param actualType The type it has.
+   */
+  constructor(aggregateId: string, expectedType: string, actualType: string) {
+    super(
+      `Aggregate "${aggregateId}" is a ${actualType}, not a ${expectedType}`,
+    );
+    this.name = "AggregateTypeMismatchError";
+    this.aggregateId = aggregateId;
+    this.expectedType = expectedType;
+    this.actualType = actualType;
+  }
+}
+
+/**
+ * An aggregate with this id is already part of the unit of work or stored.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateAggregateError } from "@sequent/core";
+ *
+ * const error = new DuplicateAggregateError("a");
+ * console.assert(error.aggregateId === "a");
+ * ```
+ */
+export class DuplicateAggregateError extends SequentError {
+  /** The duplicated id. */
+  readonly aggregateId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateId The duplicated id.
+   */
+  constructor(aggregateId: string) {
+    super(`Aggregate "${aggregateId}" already exists`);
+    this.name = "DuplicateAggregateError";
+    this.aggregateId = aggregateId;
+  }
+}
+
+/**
+ * Another writer stored events for this aggregate first: the sequence numbers
+ * being stored would duplicate or skip stored ones. Reload and retry.
+ *
+ * @example
+ * ```ts
+ * import { OptimisticLockError } from "@sequent/core";
+ *
+ * const error = new OptimisticLockError("a", 3, 4);
+ * console.assert(error.message.includes('"a"'));
+ * ```
+ */
+export class OptimisticLockError extends SequentError {
+  /** The aggregate whose stream changed concurrently. */
+  readonly aggregateId: string;
+  /** The first sequence number this commit tried to store. */
+  readonly sequenceNumber: number | undefined;
+  /** The sequence number that was expected next, when known. */
+  readonly expectedSequenceNumber: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateId The aggregate's id.
+   * @param sequenceNumber The first sequence number being stored.
+   * @param expectedSequenceNumber The next sequence number the store expected.
+   * @param options `cause`: the database error, if any.
+   */
+  constructor(
+    aggregateId: string,
+    sequenceNumber?: number,
+    expectedSequenceNumber?: number,
+    options?: ErrorOptions,
+  ) {
+    const detail = sequenceNumber === undefined
+      ? ""
+      : expectedSequenceNumber === undefined
+      ? `: sequence number ${sequenceNumber} is taken`
+      : `: tried to store sequence number ${sequenceNumber}, expected ${expectedSequenceNumber}`;
+    super(
+      `Aggregate "${aggregateId}" was changed concurrently${detail}`,
+      options,
+    );
+    this.name = "OptimisticLockError";
+    this.aggregateId = aggregateId;
+    this.sequenceNumber = sequenceNumber;
+    this.expectedSequenceNumber = expectedSequenceNumber;
+  }
+}
+
+/**
+ * A unique key (scope plus key) is already claimed by another aggregate.
+ *
+ * @example
+ * ```ts
+ * import { AggregateKeyNotUniqueError } from "@sequent/core";
+ *
+ * const error = new AggregateKeyNotUniqueError("author_email", "ben@example.com", "b", "Author");
+ * console.assert(error.scope === "author_email");
+ * ```
+ */
+export class AggregateKeyNotUniqueError extends SequentError {
+  /** The unique key's scope. */
+  readonly scope: string;
+  /** The key that is taken. */
+  readonly key: unknown;
+  /** The aggregate that tried to claim it. */
+  readonly aggregateId: string;
+  /** The type of the aggregate that tried to claim it. */
+  readonly aggregateType: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param scope The unique key's scope.
+   * @param key The key value.
+   * @param aggregateId The claiming aggregate.
+   * @param aggregateType The claiming aggregate's type.
+   * @param options `cause`: the database error, if any.
+   */
+  constructor(
+    scope: string,
+    key: unknown,
+    aggregateId: string,
+    aggregateType: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Unique key ${scope} ${
+        JSON.stringify(key)
+      } of ${aggregateType} "${aggregateId}" is already taken`,
+      options,
+    );
+    this.name = "AggregateKeyNotUniqueError";
+    this.scope = scope;
+    this.key = key;
+    this.aggregateId = aggregateId;
+    this.aggregateType = aggregateType;
+  }
+}
+
+/**
+ * A stored event could not be turned back into its class: an unknown type, a
+ * field of the wrong type, or an upcaster that failed.
+ *
+ * @example
+ * ```ts
+ * import { DeserializeEventError } from "@sequent/core";
+ *
+ * const error = new DeserializeEventError("a", 3, "PostAdded", "unknown event type");
+ * console.assert(error.message === 'Cannot read event 3 of aggregate "a" (PostAdded): unknown event type');
+ * ```
+ */
+export class DeserializeEventError extends SequentError {
+  /** The event's aggregate. */
+  readonly aggregateId: string;
+  /** The event's sequence number. */
+  readonly sequenceNumber: number;
+  /** The stored type name. */
+  readonly eventType: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateId The event's aggregate.
+   * @param sequenceNumber The event's sequence number.
+   * @param eventType The stored type name.
+   * @param reason Why it could not be read.
+   * @param options `cause`: the underlying error, if any.
+   */
+  constructor(
+    aggregateId: string,
+    sequenceNumber: number,
+    eventType: string,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `Cannot read event ${sequenceNumber} of aggregate "${aggregateId}" (${eventType}): ${reason}`,
+      options,
+    );
+    this.name = "DeserializeEventError";
+    this.aggregateId = aggregateId;
+    this.sequenceNumber = sequenceNumber;
+    this.eventType = eventType;
+  }
+}
+
+/**
+ * Two different classes were registered under the same stored type name.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateTypeNameError } from "@sequent/core";
+ *
+ * const error = new DuplicateTypeNameError("event", "PostAdded");
+ * console.assert(error.typeName === "PostAdded");
+ * ```
+ */
+export class DuplicateTypeNameError extends SequentError {
+  /** What kind of type: `"event"`, `"command"`, `"aggregate"`, … */
+  readonly kind: string;
+  /** The clashing type name. */
+  readonly typeName: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param kind What kind of type.
+   * @param typeName The clashing name.
+   */
+  constructor(kind: string, typeName: string) {
+    super(
+      `Two different ${kind} classes use the type name "${typeName}": type names must be unique`,
+    );
+    this.name = "DuplicateTypeNameError";
+    this.kind = kind;
+    this.typeName = typeName;
+  }
+}
+
+/**
+ * A message was given an attribute its class does not declare.
+ *
+ * @example
+ * ```ts
+ * import { UnknownAttributeError } from "@sequent/core";
+ *
+ * const error = new UnknownAttributeError("AddPost", "titel");
+ * console.assert(error.attribute === "titel");
+ * ```
+ */
+export class UnknownAttributeError extends SequentError {
+  /** The message's type name. */
+  readonly messageType: string;
+  /** The undeclared attribute. */
+  readonly attribute: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param messageType The message's type name.
+   * @param attribute The undeclared attribute.
+   */
+  constructor(messageType: string, attribute: string) {
+    super(`${messageType} has no attribute "${attribute}"`);
+    this.name = "UnknownAttributeError";
+    this.messageType = messageType;
+    this.attribute = attribute;
+  }
+}
+
+/**
+ * A command reached the command service but no command handler handles it.
+ *
+ * @example
+ * ```ts
+ * import { NoCommandHandlerError } from "@sequent/core";
+ *
+ * const error = new NoCommandHandlerError("AddPost");
+ * console.assert(error.commandType === "AddPost");
+ * ```
+ */
+export class NoCommandHandlerError extends SequentError {
+  /** The unhandled command's type name. */
+  readonly commandType: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param commandType The unhandled command's type name.
+   */
+  constructor(commandType: string) {
+    super(`No command handler handles "${commandType}"`);
+    this.name = "NoCommandHandlerError";
+    this.commandType = commandType;
+  }
+}
+
+/**
+ * The unit of work was cleared or left while aggregates still had events
+ * that were never committed.
+ *
+ * @example
+ * ```ts
+ * import { HasUncommittedEventsError } from "@sequent/core";
+ *
+ * const error = new HasUncommittedEventsError(["a"]);
+ * console.assert(error.aggregateIds[0] === "a");
+ * ```
+ */
+export class HasUncommittedEventsError extends SequentError {
+  /** The aggregates holding uncommitted events. */
+  readonly aggregateIds: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateIds The aggregates holding uncommitted events.
+   */
+  constructor(aggregateIds: readonly string[]) {
+    super(
+      `Aggregates have uncommitted events: ${
+        aggregateIds.map((id) => `"${id}"`).join(", ")
+      }`,
+    );
+    this.name = "HasUncommittedEventsError";
+    this.aggregateIds = aggregateIds;
+  }
+}
+
+/**
+ * An aggregate loaded as it was at a past instant was asked to change.
+ *
+ * @example
+ * ```ts
+ * import { ReadOnlyAggregateError } from "@sequent/core";
+ *
+ * const error = new ReadOnlyAggregateError("a");
+ * console.assert(error.aggregateId === "a");
+ * ```
+ */
+export class ReadOnlyAggregateError extends SequentError {
+  /** The read-only aggregate's id. */
+  readonly aggregateId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param aggregateId The read-only aggregate's id.
+   */
+  constructor(aggregateId: string) {
+    super(
+      `Aggregate "${aggregateId}" was loaded as of a past instant and is read-only`,
+    );
+    this.name = "ReadOnlyAggregateError";
+    this.aggregateId = aggregateId;
+  }
+}

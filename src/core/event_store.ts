@@ -1,0 +1,353 @@
+/**
+ * The event store port: what the framework needs from storage. Stores deal
+ * only in serialised rows (JSON text plus columns); turning rows into
+ * message instances, with upcasting and type checks, happens in the core.
+ * The in-memory store and the PostgreSQL store implement this interface.
+ *
+ * @module
+ */
+import type { JsonValue } from "./json.ts";
+
+/**
+ * An event as stored: its columns and its payload as JSON text.
+ *
+ * @example
+ * ```ts
+ * import type { SerializedEvent } from "@sequent/core";
+ *
+ * const row: SerializedEvent = {
+ *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
+ *   sequenceNumber: 1,
+ *   createdAt: new Date(),
+ *   eventType: "PostAdded",
+ *   payload: "{}",
+ * };
+ * ```
+ */
+export interface SerializedEvent {
+  /** The aggregate the event belongs to. */
+  readonly aggregateId: string;
+  /** Its position in the aggregate's stream, from 1, without gaps. */
+  readonly sequenceNumber: number;
+  /** When it was applied. */
+  readonly createdAt: Date;
+  /** The event class's stable type name. */
+  readonly eventType: string;
+  /** The event's own attributes (not the three above) as JSON text. */
+  readonly payload: string;
+}
+
+/**
+ * A command as stored in the command log.
+ *
+ * @example
+ * ```ts
+ * import type { SerializedCommand } from "@sequent/core";
+ *
+ * const record: SerializedCommand = {
+ *   commandType: "AddPost",
+ *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
+ *   userId: undefined,
+ *   eventAggregateId: undefined,
+ *   eventSequenceNumber: undefined,
+ *   payload: '{"title":"Hello"}',
+ * };
+ * ```
+ */
+export interface SerializedCommand {
+  /** The command class's stable type name. */
+  readonly commandType: string;
+  /** The aggregate the command addressed. */
+  readonly aggregateId: string;
+  /** The user who issued it, if known. */
+  readonly userId: string | undefined;
+  /** Causation: the aggregate of the event whose handler issued it. */
+  readonly eventAggregateId: string | undefined;
+  /** Causation: the sequence number of the event whose handler issued it. */
+  readonly eventSequenceNumber: number | undefined;
+  /** The command's own attributes (not the four above) as JSON text. */
+  readonly payload: string;
+}
+
+/**
+ * A command record read back from the command log.
+ *
+ * @example
+ * ```ts
+ * import type { CommandRecord } from "@sequent/core";
+ *
+ * function describe(record: CommandRecord): string {
+ *   return `${record.commandType} #${record.id} at ${record.createdAt.toISOString()}`;
+ * }
+ * ```
+ */
+export interface CommandRecord extends SerializedCommand {
+  /** The store's id of the record. */
+  readonly id: string;
+  /** When it was stored. */
+  readonly createdAt: Date;
+}
+
+/**
+ * Everything one commit stores for one aggregate.
+ *
+ * @example
+ * ```ts
+ * import type { StreamCommit } from "@sequent/core";
+ *
+ * const commit: StreamCommit = {
+ *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
+ *   aggregateType: "Post",
+ *   partitionKey: "",
+ *   events: [],
+ *   uniqueKeys: {},
+ *   snapshotThreshold: undefined,
+ * };
+ * ```
+ */
+export interface StreamCommit {
+  /** The aggregate's id. */
+  readonly aggregateId: string;
+  /** The aggregate class's stable type name. */
+  readonly aggregateType: string;
+  /** The partition the aggregate's events are kept in (`""` by default). */
+  readonly partitionKey: string;
+  /**
+   * The new events, with consecutive sequence numbers that must follow the
+   * stored ones exactly (else {@linkcode OptimisticLockError}).
+   */
+  readonly events: readonly SerializedEvent[];
+  /**
+   * The aggregate's unique keys after this commit, by scope. They replace
+   * the stored ones; a key taken by another aggregate fails the commit with
+   * {@linkcode AggregateKeyNotUniqueError}. `undefined` when the aggregate's
+   * class declares no unique keys: stored keys are then left alone.
+   */
+  readonly uniqueKeys: Readonly<Record<string, JsonValue>> | undefined;
+  /**
+   * When set, the aggregate is marked as needing a snapshot once this many
+   * events follow its latest snapshot.
+   */
+  readonly snapshotThreshold: number | undefined;
+}
+
+/**
+ * A snapshot of an aggregate's state at a sequence number.
+ *
+ * @example
+ * ```ts
+ * import type { SerializedSnapshot } from "@sequent/core";
+ *
+ * const snapshot: SerializedSnapshot = {
+ *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
+ *   aggregateType: "Post",
+ *   version: 1,
+ *   sequenceNumber: 20,
+ *   createdAt: new Date(),
+ *   data: '{"published":true}',
+ * };
+ * ```
+ */
+export interface SerializedSnapshot {
+  /** The aggregate's id. */
+  readonly aggregateId: string;
+  /** The aggregate's type name. */
+  readonly aggregateType: string;
+  /** The snapshot format's version, as the aggregate class declares it. */
+  readonly version: number;
+  /** The last event the snapshot includes. */
+  readonly sequenceNumber: number;
+  /** When it was taken. */
+  readonly createdAt: Date;
+  /** The state as JSON text. */
+  readonly data: string;
+}
+
+/**
+ * One aggregate's stream as loaded: its type, the latest usable snapshot (if
+ * asked for), and the events after it in sequence order.
+ *
+ * @example
+ * ```ts
+ * import type { LoadedStream } from "@sequent/core";
+ *
+ * function lastSequenceNumber(stream: LoadedStream): number {
+ *   return stream.events.at(-1)?.sequenceNumber ?? stream.snapshot?.sequenceNumber ?? 0;
+ * }
+ * ```
+ */
+export interface LoadedStream {
+  /** The aggregate's id. */
+  readonly aggregateId: string;
+  /** The aggregate's type name (`""` when it was stored without one). */
+  readonly aggregateType: string;
+  /** The aggregate's partition key. */
+  readonly partitionKey: string;
+  /** The snapshot the events follow, if one was used. */
+  readonly snapshot: SerializedSnapshot | undefined;
+  /** The events, in sequence order. */
+  readonly events: readonly SerializedEvent[];
+}
+
+/**
+ * How to load streams.
+ *
+ * @example
+ * ```ts
+ * import type { LoadOptions } from "@sequent/core";
+ *
+ * const asOfNewYear: LoadOptions = { until: new Date("2026-01-01T00:00:00Z") };
+ * ```
+ */
+export interface LoadOptions {
+  /** Only events created strictly before this instant (time travel; no snapshots). */
+  readonly until?: Date | undefined;
+  /** Start from the latest snapshot of this version, when there is one. */
+  readonly snapshotVersion?: number | undefined;
+}
+
+/**
+ * An opaque mark of the store's position: everything committed after it can
+ * be read with {@linkcode EventStoreReader.eventsSince}.
+ */
+export type EventPosition = string;
+
+/**
+ * How to read all events for a replay.
+ *
+ * @example
+ * ```ts
+ * import type { ReadAllOptions } from "@sequent/core";
+ *
+ * const options: ReadAllOptions = { batchSize: 1000, eventTypes: ["PostAdded"] };
+ * ```
+ */
+export interface ReadAllOptions {
+  /** Events per batch (default 1,000). */
+  readonly batchSize?: number | undefined;
+  /** Only these event types (default: all). */
+  readonly eventTypes?: readonly string[] | undefined;
+  /** Only events committed after this position. */
+  readonly after?: EventPosition | undefined;
+}
+
+/**
+ * An aggregate that should get a fresh snapshot.
+ *
+ * @example
+ * ```ts
+ * import type { SnapshotCandidate } from "@sequent/core";
+ *
+ * const candidate: SnapshotCandidate = {
+ *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
+ *   aggregateType: "Post",
+ * };
+ * ```
+ */
+export interface SnapshotCandidate {
+  /** The aggregate's id. */
+  readonly aggregateId: string;
+  /** The aggregate's type name. */
+  readonly aggregateType: string;
+}
+
+/**
+ * The reads every store offers, inside a transaction or outside one.
+ */
+export interface EventStoreReader {
+  /**
+   * Loads the streams of the given aggregates in one round trip. Unknown ids
+   * are left out of the result; order follows `aggregateIds`.
+   */
+  loadStreams(
+    aggregateIds: readonly string[],
+    options?: LoadOptions,
+  ): Promise<LoadedStream[]>;
+  /** One event by aggregate and sequence number. */
+  loadEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<SerializedEvent | undefined>;
+  /** Whether any event was stored for the aggregate. */
+  streamExists(aggregateId: string): Promise<boolean>;
+  /** The aggregate holding a unique key, if any. */
+  findAggregateIdByUniqueKey(
+    scope: string,
+    key: JsonValue,
+  ): Promise<string | undefined>;
+  /** The current position; see {@linkcode EventStoreReader.eventsSince}. */
+  positionMark(): Promise<EventPosition>;
+  /** Every event committed after `mark`, in commit order. */
+  eventsSince(mark: EventPosition): Promise<SerializedEvent[]>;
+  /** Every event, in commit order, in batches (for replays). */
+  readAllEvents(options?: ReadAllOptions): AsyncIterable<SerializedEvent[]>;
+  /** The command record that stored an event. */
+  commandForEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord | undefined>;
+  /** The commands issued while an event was handled (by workflows). */
+  commandsCausedBy(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord[]>;
+  /** The events a command record stored. */
+  eventsOfCommand(commandId: string): Promise<SerializedEvent[]>;
+}
+
+/**
+ * A unit of work's view of the store: reads see its own commits; commits
+ * become visible to others, all together, only when the unit succeeds.
+ */
+export interface EventStoreTransaction extends EventStoreReader {
+  /**
+   * Stores a command record and the events it caused, with unique keys and
+   * snapshot marks, atomically with the rest of the unit.
+   */
+  commit(
+    command: SerializedCommand,
+    streams: readonly StreamCommit[],
+  ): Promise<void>;
+}
+
+/**
+ * The event store port. Implementations: the in-memory store and the
+ * PostgreSQL store.
+ */
+export interface EventStore extends EventStoreReader {
+  /**
+   * Runs `work` as one atomic unit. Everything committed through the
+   * transaction is stored when `work` resolves, and nothing when it rejects.
+   */
+  transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;
+  /** Stores snapshots (replacing none: older ones stay until deleted). */
+  storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
+  /** The latest snapshot of an aggregate, optionally of one version only. */
+  loadLatestSnapshot(
+    aggregateId: string,
+    version?: number,
+  ): Promise<SerializedSnapshot | undefined>;
+  /** Aggregates marked as needing a snapshot, most outdated first. */
+  aggregatesNeedingSnapshots(limit: number): Promise<SnapshotCandidate[]>;
+  /** Marks aggregates as needing a snapshot regardless of thresholds. */
+  markForSnapshotting(aggregateIds: readonly string[]): Promise<void>;
+  /** Deletes every snapshot. */
+  deleteAllSnapshots(): Promise<void>;
+  /**
+   * Deletes snapshots whose version is not the current one of their
+   * aggregate type; `currentVersions` maps type name to version.
+   */
+  deleteSnapshotsOfOtherVersions(
+    currentVersions: Readonly<Record<string, number>>,
+  ): Promise<number>;
+  /**
+   * Deletes an aggregate's stream, snapshots and unique keys permanently,
+   * keeping a copy of the events in the archive. Returns how many events
+   * were deleted.
+   */
+  deleteStream(aggregateId: string): Promise<number>;
+  /** Deleted events kept in the archive for an aggregate. */
+  archivedEvents(aggregateId: string): Promise<SerializedEvent[]>;
+  /** Releases connections; the store cannot be used afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,160 @@
+/**
+ * Turns events, commands and snapshots into stored rows and back. Reading
+ * is strict: an unknown type, a payload that is not JSON, a failed upcaster
+ * or an attribute of the wrong type is a {@linkcode DeserializeEventError}
+ * naming the aggregate, sequence number and type.
+ *
+ * @module
+ */
+import { AttributeReadError, attributesFromJson } from "./attributed.ts";
+import type { AttributedClass } from "./attributed.ts";
+import { type Command, COMMAND_BASE_KEYS } from "./command.ts";
+import { DeserializeEventError, SequentError } from "./errors.ts";
+import { type Event, EVENT_BASE_KEYS, upcastersOf } from "./event.ts";
+import type { SerializedCommand, SerializedEvent } from "./event_store.ts";
+import { isJsonObject, type JsonObject, type JsonValue } from "./json.ts";
+import { type AnyClass, TypeRegistry } from "./type_registry.ts";
+
+/** Serialises and deserialises messages for one app. */
+export class MessageSerializer {
+  /** The app's type registry. */
+  readonly registry: TypeRegistry;
+
+  /**
+   * Creates the instance.
+   *
+   * @param registry The app's type registry.
+   */
+  constructor(registry: TypeRegistry = new TypeRegistry()) {
+    this.registry = registry;
+  }
+
+  /** An event as a stored row. */
+  serializeEvent(event: Event): SerializedEvent {
+    const cls = event.constructor as unknown as AttributedClass;
+    this.registry.register("event", event.constructor as AnyClass);
+    return {
+      aggregateId: event.aggregateId,
+      sequenceNumber: event.sequenceNumber,
+      createdAt: event.createdAt,
+      eventType: cls.typeName,
+      payload: JSON.stringify(event.payload()),
+    };
+  }
+
+  /** A command as a command-log row. */
+  serializeCommand(command: Command): SerializedCommand {
+    const cls = command.constructor as unknown as AttributedClass;
+    this.registry.register("command", command.constructor as AnyClass);
+    return {
+      commandType: cls.typeName,
+      aggregateId: command.aggregateId,
+      userId: command.userId,
+      eventAggregateId: command.eventAggregateId,
+      eventSequenceNumber: command.eventSequenceNumber,
+      payload: JSON.stringify(command.payload()),
+    };
+  }
+
+  /**
+   * A stored event row as an instance of its class, after its upcasters.
+   *
+   * @throws {DeserializeEventError} when the row cannot be read.
+   */
+  deserializeEvent(row: SerializedEvent): Event {
+    const fail = (reason: string, cause?: unknown): never => {
+      throw new DeserializeEventError(
+        row.aggregateId,
+        row.sequenceNumber,
+        row.eventType,
+        reason,
+        cause === undefined ? undefined : { cause },
+      );
+    };
+    let cls: (new (init: object) => Event) & AttributedClass;
+    try {
+      const found = this.registry.lookup("event", row.eventType);
+      if (!found) {
+        return fail(
+          "unknown event type: declare it with Event.define() and import it, or add an upcaster",
+        );
+      }
+      cls = found as unknown as (new (init: object) => Event) & AttributedClass;
+    } catch (error) {
+      if (error instanceof SequentError) return fail(error.message, error);
+      throw error;
+    }
+    let payload: JsonValue;
+    try {
+      payload = JSON.parse(row.payload) as JsonValue;
+    } catch (error) {
+      return fail("its payload is not valid JSON", error);
+    }
+    if (!isJsonObject(payload)) return fail("its payload is not a JSON object");
+    let json: JsonObject = payload;
+    const upcasters = upcastersOf(cls);
+    for (let i = 0; i < upcasters.length; i++) {
+      try {
+        const result = (upcasters[i] as (p: JsonObject) => JsonObject)(json);
+        if (!isJsonObject(result)) {
+          return fail(`upcaster ${i + 1} did not return a JSON object`);
+        }
+        json = result;
+      } catch (error) {
+        return fail(
+          `upcaster ${i + 1} failed: ${
+            error instanceof Error ? error.message : String(error)
+          }`,
+          error,
+        );
+      }
+    }
+    let values: Record<string, unknown>;
+    try {
+      values = attributesFromJson(cls, json, EVENT_BASE_KEYS);
+    } catch (error) {
+      if (error instanceof AttributeReadError) {
+        return fail(error.message, error);
+      }
+      throw error;
+    }
+    values.aggregateId = row.aggregateId;
+    values.sequenceNumber = row.sequenceNumber;
+    values.createdAt = row.createdAt;
+    return new cls(values);
+  }
+
+  /**
+   * A command-log row as an instance of its command class.
+   *
+   * @throws {SequentError} naming the type when it cannot be read.
+   */
+  deserializeCommand(row: SerializedCommand): Command {
+    const cls = this.registry.lookup("command", row.commandType) as
+      | ((new (init: object) => Command) & AttributedClass)
+      | undefined;
+    if (!cls) {
+      throw new SequentError(`Unknown command type "${row.commandType}"`);
+    }
+    let values: Record<string, unknown>;
+    try {
+      const json = JSON.parse(row.payload) as JsonValue;
+      if (!isJsonObject(json)) {
+        throw new AttributeReadError("", "is not a JSON object");
+      }
+      values = attributesFromJson(cls, json, COMMAND_BASE_KEYS);
+    } catch (error) {
+      throw new SequentError(
+        `Cannot read command "${row.commandType}": ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    values.aggregateId = row.aggregateId;
+    values.userId = row.userId;
+    values.eventAggregateId = row.eventAggregateId;
+    values.eventSequenceNumber = row.eventSequenceNumber;
+    return new cls(values);
+  }
+}

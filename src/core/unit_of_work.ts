@@ -1,0 +1,70 @@
+/**
+ * The unit of work: everything one `executeCommands` call does, in one
+ * transaction, with its own identity map and command queue. It travels with
+ * the async context, so concurrent calls never share state, and command
+ * handlers, projectors and workflows reach it without passing it around.
+ *
+ * @module
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { AggregateRepository } from "./aggregate_repository.ts";
+import type { Command } from "./command.ts";
+import { SequentError } from "./errors.ts";
+import type { Event } from "./event.ts";
+import type { EventStoreTransaction } from "./event_store.ts";
+import type { Logger } from "./logger.ts";
+
+/** A callback to run once the unit's transaction has committed. */
+export interface AfterCommitCallback {
+  readonly run: () => unknown;
+  readonly ignoreErrors: boolean;
+  readonly description: string;
+}
+
+/** One unit of work's state. */
+export interface Unit {
+  readonly repository: AggregateRepository;
+  readonly transaction: EventStoreTransaction;
+  readonly queue: Command[];
+  readonly afterCommit: AfterCommitCallback[];
+  readonly logger: Logger;
+  /** Extra per-unit state other modules attach (record persistors, …). */
+  readonly slots: Map<symbol, unknown>;
+  /** The event whose handlers are running, for causation. */
+  currentEvent: Event | undefined;
+  /** Set once the unit has finished; later access is an error. */
+  ended: boolean;
+}
+
+const storage = new AsyncLocalStorage<Unit>();
+
+/** Runs `work` with `unit` as the current unit of work. */
+export function runInUnit<T>(unit: Unit, work: () => Promise<T>): Promise<T> {
+  return storage.run(unit, work);
+}
+
+/** The unit of work in progress, if any. */
+export function activeUnit(): Unit | undefined {
+  const unit = storage.getStore();
+  return unit && !unit.ended ? unit : undefined;
+}
+
+/**
+ * The unit of work in progress.
+ *
+ * @throws {SequentError} outside `executeCommands`.
+ */
+export function currentUnit(what: string): Unit {
+  const unit = storage.getStore();
+  if (!unit) {
+    throw new SequentError(
+      `${what} is only available while commands execute (inside executeCommands)`,
+    );
+  }
+  if (unit.ended) {
+    throw new SequentError(
+      `${what} was used after its unit of work ended (an un-awaited promise?)`,
+    );
+  }
+  return unit;
+}

@@ -1,0 +1,798 @@
+/**
+ * An event store kept in memory, with the semantics of the PostgreSQL
+ * store: consecutive sequence numbers per aggregate (a duplicate or a gap is
+ * an {@linkcode OptimisticLockError}), unique keys enforced across all
+ * aggregates, command records with causation, atomic units of work, events
+ * kept as JSON text and read back through deserialisation, snapshots, a
+ * commit-ordered log for replays, and an archive of deleted streams.
+ *
+ * @module
+ */
+import {
+  AggregateKeyNotUniqueError,
+  OptimisticLockError,
+  SequentError,
+} from "../core/errors.ts";
+import type {
+  CommandRecord,
+  EventPosition,
+  EventStore,
+  EventStoreTransaction,
+  LoadedStream,
+  LoadOptions,
+  ReadAllOptions,
+  SerializedCommand,
+  SerializedEvent,
+  SerializedSnapshot,
+  SnapshotCandidate,
+  StreamCommit,
+} from "../core/event_store.ts";
+import type { JsonValue } from "../core/json.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface StreamState {
+  readonly aggregateType: string;
+  readonly partitionKey: string;
+  readonly events: SerializedEvent[];
+}
+
+interface LogEntry {
+  readonly event: SerializedEvent;
+  readonly commandId: string;
+  /** Set when the event's stream was deleted (positions stay stable). */
+  deleted: boolean;
+}
+
+interface SnapshotMark {
+  readonly aggregateType: string;
+  readonly markedAt: number;
+}
+
+/** The committed state; a transaction stages changes in a copy-on-write overlay. */
+interface State {
+  readonly streams: Map<string, StreamState>;
+  /** `scope\0canonical key` → aggregate id. */
+  readonly keyOwners: Map<string, string>;
+  /** aggregate id → scope → `scope\0canonical key`. */
+  readonly keysByAggregate: Map<string, Map<string, string>>;
+  readonly keyValues: Map<string, JsonValue>;
+  readonly commands: Map<string, CommandRecord>;
+  /** `aggregateId:sequenceNumber` → command id. */
+  readonly eventCommands: Map<string, string>;
+  readonly log: LogEntry[];
+  readonly snapshots: Map<string, SerializedSnapshot[]>;
+  readonly needsSnapshot: Map<string, SnapshotMark>;
+  readonly archive: Map<string, SerializedEvent[]>;
+}
+
+interface PendingCommit {
+  readonly command: CommandRecord;
+  readonly streams: readonly StreamCommit[];
+}
+
+function emptyState(): State {
+  return {
+    streams: new Map(),
+    keyOwners: new Map(),
+    keysByAggregate: new Map(),
+    keyValues: new Map(),
+    commands: new Map(),
+    eventCommands: new Map(),
+    log: [],
+    snapshots: new Map(),
+    needsSnapshot: new Map(),
+    archive: new Map(),
+  };
+}
+
+/** JSON text with object keys sorted, so equal keys compare equal. */
+function canonical(value: JsonValue): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  return `{${
+    Object.keys(value).sort().map((k) =>
+      `${JSON.stringify(k)}:${canonical(value[k] as JsonValue)}`
+    ).join(",")
+  }}`;
+}
+
+function copyEvent(row: SerializedEvent): SerializedEvent {
+  return { ...row, createdAt: new Date(row.createdAt.getTime()) };
+}
+
+function checkId(id: string): void {
+  if (typeof id !== "string" || !UUID.test(id)) {
+    throw new TypeError(
+      `Aggregate id must be a lower-case UUID, got ${JSON.stringify(id)}`,
+    );
+  }
+}
+
+/**
+ * Stages commits on top of a state without changing it; `apply` then writes
+ * them into the state. Staging throws on the first conflict.
+ */
+class Overlay {
+  readonly base: State;
+  readonly events = new Map<string, SerializedEvent[]>();
+  readonly streams = new Map<
+    string,
+    { aggregateType: string; partitionKey: string }
+  >();
+  readonly keys = new Map<string, Map<string, string>>();
+  readonly keyValues = new Map<string, JsonValue>();
+  readonly commits: PendingCommit[] = [];
+  readonly log: LogEntry[] = [];
+
+  constructor(base: State) {
+    this.base = base;
+  }
+
+  lastSequenceNumber(id: string): number {
+    const own = this.events.get(id);
+    if (own && own.length > 0) {
+      return (own[own.length - 1] as SerializedEvent).sequenceNumber;
+    }
+    const stream = this.base.streams.get(id);
+    return stream?.events.at(-1)?.sequenceNumber ?? 0;
+  }
+
+  keyOwner(keyId: string): string | undefined {
+    for (const [aggregateId, scopes] of this.keys) {
+      for (const owned of scopes.values()) {
+        if (owned === keyId) return aggregateId;
+      }
+    }
+    const owner = this.base.keyOwners.get(keyId);
+    if (owner === undefined) return undefined;
+    const replaced = this.keys.get(owner);
+    if (replaced && ![...replaced.values()].includes(keyId)) return undefined;
+    return owner;
+  }
+
+  stage(commit: PendingCommit): void {
+    for (const stream of commit.streams) {
+      checkId(stream.aggregateId);
+      let expected = this.lastSequenceNumber(stream.aggregateId) + 1;
+      for (const event of stream.events) {
+        if (event.aggregateId !== stream.aggregateId) {
+          throw new TypeError(
+            `Event ${event.eventType} of aggregate "${event.aggregateId}" was committed in the stream of "${stream.aggregateId}"`,
+          );
+        }
+        if (event.sequenceNumber !== expected) {
+          throw new OptimisticLockError(
+            stream.aggregateId,
+            event.sequenceNumber,
+            expected,
+          );
+        }
+        let payload: unknown;
+        try {
+          payload = JSON.parse(event.payload);
+        } catch (error) {
+          throw new TypeError(
+            `Payload of event ${event.sequenceNumber} of "${stream.aggregateId}" is not valid JSON`,
+            { cause: error },
+          );
+        }
+        if (
+          typeof payload !== "object" || payload === null ||
+          Array.isArray(payload)
+        ) {
+          throw new TypeError(
+            `Payload of event ${event.sequenceNumber} of "${stream.aggregateId}" is not a JSON object`,
+          );
+        }
+        expected++;
+      }
+      if (stream.uniqueKeys) {
+        const next = new Map<string, string>();
+        for (const [scope, key] of Object.entries(stream.uniqueKeys)) {
+          const keyId = `${scope}\0${canonical(key)}`;
+          const owner = this.keyOwner(keyId);
+          if (owner !== undefined && owner !== stream.aggregateId) {
+            throw new AggregateKeyNotUniqueError(
+              scope,
+              key,
+              stream.aggregateId,
+              stream.aggregateType,
+            );
+          }
+          next.set(scope, keyId);
+          this.keyValues.set(keyId, key);
+        }
+        this.keys.set(stream.aggregateId, next);
+      }
+    }
+    // all checks passed: record the commit
+    for (const stream of commit.streams) {
+      if (
+        !this.base.streams.has(stream.aggregateId) &&
+        !this.streams.has(stream.aggregateId)
+      ) {
+        this.streams.set(stream.aggregateId, {
+          aggregateType: stream.aggregateType,
+          partitionKey: stream.partitionKey,
+        });
+      }
+      const list = this.events.get(stream.aggregateId) ?? [];
+      for (const event of stream.events) {
+        const row = Object.freeze(copyEvent(event));
+        list.push(row);
+        this.log.push({
+          event: row,
+          commandId: commit.command.id,
+          deleted: false,
+        });
+      }
+      this.events.set(stream.aggregateId, list);
+    }
+    this.commits.push(commit);
+  }
+
+  /** Writes the staged commits into the base state. */
+  apply(): void {
+    const state = this.base;
+    for (const [id, info] of this.streams) {
+      state.streams.set(id, { ...info, events: [] });
+    }
+    for (const [id, events] of this.events) {
+      (state.streams.get(id) as StreamState).events.push(...events);
+    }
+    for (const [aggregateId, scopes] of this.keys) {
+      for (
+        const keyId of state.keysByAggregate.get(aggregateId)?.values() ?? []
+      ) {
+        if (state.keyOwners.get(keyId) === aggregateId) {
+          state.keyOwners.delete(keyId);
+          state.keyValues.delete(keyId);
+        }
+      }
+      for (const keyId of scopes.values()) {
+        state.keyOwners.set(keyId, aggregateId);
+        state.keyValues.set(keyId, this.keyValues.get(keyId) as JsonValue);
+      }
+      state.keysByAggregate.set(aggregateId, scopes);
+    }
+    for (const commit of this.commits) {
+      state.commands.set(commit.command.id, commit.command);
+      for (const stream of commit.streams) {
+        for (const event of stream.events) {
+          state.eventCommands.set(
+            `${event.aggregateId}:${event.sequenceNumber}`,
+            commit.command.id,
+          );
+        }
+        if (
+          stream.snapshotThreshold !== undefined && stream.events.length > 0
+        ) {
+          const last = (state.streams.get(stream.aggregateId) as StreamState)
+            .events.at(-1)?.sequenceNumber ?? 0;
+          const snapshotAt = state.snapshots.get(stream.aggregateId)?.reduce(
+            (max, s) => Math.max(max, s.sequenceNumber),
+            0,
+          ) ?? 0;
+          if (
+            last - snapshotAt >= stream.snapshotThreshold &&
+            !state.needsSnapshot.has(stream.aggregateId)
+          ) {
+            state.needsSnapshot.set(stream.aggregateId, {
+              aggregateType: stream.aggregateType,
+              markedAt: Date.now(),
+            });
+          }
+        }
+      }
+    }
+    state.log.push(...this.log);
+  }
+}
+
+/**
+ * An in-memory {@linkcode EventStore}: for tests, examples and benchmarks.
+ * It behaves like the PostgreSQL store, including its errors, so domain
+ * tests that pass here pass there.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryEventStore } from "@sequent/core";
+ *
+ * const store = new InMemoryEventStore();
+ * const id = crypto.randomUUID();
+ * await store.transaction((tx) =>
+ *   tx.commit(
+ *     { commandType: "Open", aggregateId: id, userId: undefined, eventAggregateId: undefined, eventSequenceNumber: undefined, payload: "{}" },
+ *     [{
+ *       aggregateId: id,
+ *       aggregateType: "Account",
+ *       partitionKey: "",
+ *       events: [{ aggregateId: id, sequenceNumber: 1, createdAt: new Date(), eventType: "Opened", payload: "{}" }],
+ *       uniqueKeys: undefined,
+ *       snapshotThreshold: undefined,
+ *     }],
+ *   )
+ * );
+ * console.assert(await store.streamExists(id));
+ * ```
+ */
+export class InMemoryEventStore implements EventStore {
+  #state: State = emptyState();
+  #nextCommandId = 1;
+  #closed = false;
+
+  /** Forgets everything stored (for tests). */
+  reset(): void {
+    this.#state = emptyState();
+  }
+
+  #open(): State {
+    if (this.#closed) throw new SequentError("The event store is closed");
+    return this.#state;
+  }
+
+  /**
+   * Runs `work` as one atomic unit; see {@linkcode EventStore.transaction}.
+   *
+   * @param work The unit's work.
+   */
+  async transaction<T>(
+    work: (tx: EventStoreTransaction) => Promise<T>,
+  ): Promise<T> {
+    this.#open();
+    const tx = new InMemoryTransaction(this);
+    const result = await work(tx);
+    tx.finish();
+    // Replay the staged commits on the state as it is now: another unit may
+    // have committed meanwhile. Staging is synchronous, so this is atomic.
+    const overlay = new Overlay(this.#open());
+    for (const commit of tx.commits) overlay.stage(commit);
+    overlay.apply();
+    return result;
+  }
+
+  /** @internal Allocates a command record id. */
+  nextCommandId(): string {
+    return String(this.#nextCommandId++);
+  }
+
+  /** @internal The committed state. */
+  get state(): State {
+    return this.#open();
+  }
+
+  /** {@inheritDoc EventStoreReader.loadStreams} */
+  loadStreams(
+    aggregateIds: readonly string[],
+    options?: LoadOptions,
+  ): Promise<LoadedStream[]> {
+    return Promise.resolve(
+      readStreams(this.#open(), undefined, aggregateIds, options),
+    );
+  }
+
+  /** {@inheritDoc EventStoreReader.loadEvent} */
+  loadEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<SerializedEvent | undefined> {
+    const event = this.#open().streams.get(aggregateId)
+      ?.events[sequenceNumber - 1];
+    return Promise.resolve(event ? copyEvent(event) : undefined);
+  }
+
+  /** {@inheritDoc EventStoreReader.streamExists} */
+  streamExists(aggregateId: string): Promise<boolean> {
+    return Promise.resolve(this.#open().streams.has(aggregateId));
+  }
+
+  /** {@inheritDoc EventStoreReader.findAggregateIdByUniqueKey} */
+  findAggregateIdByUniqueKey(
+    scope: string,
+    key: JsonValue,
+  ): Promise<string | undefined> {
+    return Promise.resolve(
+      this.#open().keyOwners.get(`${scope}\0${canonical(key)}`),
+    );
+  }
+
+  /** {@inheritDoc EventStoreReader.positionMark} */
+  positionMark(): Promise<EventPosition> {
+    return Promise.resolve(String(this.#open().log.length));
+  }
+
+  /** {@inheritDoc EventStoreReader.eventsSince} */
+  eventsSince(mark: EventPosition): Promise<SerializedEvent[]> {
+    return Promise.resolve(
+      this.#open().log.slice(parsePosition(mark)).filter((e) => !e.deleted).map(
+        (
+          e,
+        ) => copyEvent(e.event),
+      ),
+    );
+  }
+
+  /** {@inheritDoc EventStoreReader.readAllEvents} */
+  async *readAllEvents(
+    options: ReadAllOptions = {},
+  ): AsyncIterable<SerializedEvent[]> {
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(
+        `batchSize must be a positive integer, got ${batchSize}`,
+      );
+    }
+    const types = options.eventTypes ? new Set(options.eventTypes) : undefined;
+    const log = this.#open().log;
+    const end = log.length;
+    let batch: SerializedEvent[] = [];
+    for (
+      let i = options.after ? parsePosition(options.after) : 0;
+      i < end;
+      i++
+    ) {
+      const entry = log[i] as LogEntry;
+      if (entry.deleted) continue;
+      const event = entry.event;
+      if (types && !types.has(event.eventType)) continue;
+      batch.push(copyEvent(event));
+      if (batch.length === batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /** {@inheritDoc EventStoreReader.commandForEvent} */
+  commandForEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord | undefined> {
+    const state = this.#open();
+    const id = state.eventCommands.get(`${aggregateId}:${sequenceNumber}`);
+    return Promise.resolve(
+      id === undefined ? undefined : state.commands.get(id),
+    );
+  }
+
+  /** {@inheritDoc EventStoreReader.commandsCausedBy} */
+  commandsCausedBy(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord[]> {
+    return Promise.resolve(
+      [...this.#open().commands.values()].filter((c) =>
+        c.eventAggregateId === aggregateId &&
+        c.eventSequenceNumber === sequenceNumber
+      ),
+    );
+  }
+
+  /** {@inheritDoc EventStoreReader.eventsOfCommand} */
+  eventsOfCommand(commandId: string): Promise<SerializedEvent[]> {
+    return Promise.resolve(
+      this.#open().log.filter((e) => e.commandId === commandId && !e.deleted)
+        .map((e) => copyEvent(e.event)),
+    );
+  }
+
+  /** {@inheritDoc EventStore.storeSnapshots} */
+  storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void> {
+    const state = this.#open();
+    for (const snapshot of snapshots) {
+      checkId(snapshot.aggregateId);
+      JSON.parse(snapshot.data);
+      const list = state.snapshots.get(snapshot.aggregateId) ?? [];
+      list.push(Object.freeze({ ...snapshot }));
+      state.snapshots.set(snapshot.aggregateId, list);
+      state.needsSnapshot.delete(snapshot.aggregateId);
+    }
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc EventStore.loadLatestSnapshot} */
+  loadLatestSnapshot(
+    aggregateId: string,
+    version?: number,
+  ): Promise<SerializedSnapshot | undefined> {
+    return Promise.resolve(latestSnapshot(this.#open(), aggregateId, version));
+  }
+
+  /** {@inheritDoc EventStore.aggregatesNeedingSnapshots} */
+  aggregatesNeedingSnapshots(limit: number): Promise<SnapshotCandidate[]> {
+    const state = this.#open();
+    const lag = (id: string): number =>
+      (state.streams.get(id)?.events.length ?? 0) -
+      (latestSnapshot(state, id, undefined)?.sequenceNumber ?? 0);
+    return Promise.resolve(
+      [...state.needsSnapshot.entries()]
+        .sort(([a, x], [b, y]) => x.markedAt - y.markedAt || lag(b) - lag(a))
+        .slice(0, limit)
+        .map(([aggregateId, mark]) => ({
+          aggregateId,
+          aggregateType: mark.aggregateType,
+        })),
+    );
+  }
+
+  /** {@inheritDoc EventStore.markForSnapshotting} */
+  markForSnapshotting(aggregateIds: readonly string[]): Promise<void> {
+    const state = this.#open();
+    for (const id of aggregateIds) {
+      const stream = state.streams.get(id);
+      if (stream && !state.needsSnapshot.has(id)) {
+        state.needsSnapshot.set(id, {
+          aggregateType: stream.aggregateType,
+          markedAt: Date.now(),
+        });
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc EventStore.deleteAllSnapshots} */
+  deleteAllSnapshots(): Promise<void> {
+    this.#open().snapshots.clear();
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc EventStore.deleteSnapshotsOfOtherVersions} */
+  deleteSnapshotsOfOtherVersions(
+    currentVersions: Readonly<Record<string, number>>,
+  ): Promise<number> {
+    let deleted = 0;
+    for (const [id, list] of this.#open().snapshots) {
+      const kept = list.filter((s) =>
+        Object.hasOwn(currentVersions, s.aggregateType) &&
+        currentVersions[s.aggregateType] === s.version
+      );
+      deleted += list.length - kept.length;
+      this.#state.snapshots.set(id, kept);
+    }
+    return Promise.resolve(deleted);
+  }
+
+  /** {@inheritDoc EventStore.deleteStream} */
+  deleteStream(aggregateId: string): Promise<number> {
+    const state = this.#open();
+    const stream = state.streams.get(aggregateId);
+    if (!stream) return Promise.resolve(0);
+    const archived = state.archive.get(aggregateId) ?? [];
+    archived.push(...stream.events);
+    state.archive.set(aggregateId, archived);
+    state.streams.delete(aggregateId);
+    for (
+      const keyId of state.keysByAggregate.get(aggregateId)?.values() ?? []
+    ) {
+      state.keyOwners.delete(keyId);
+      state.keyValues.delete(keyId);
+    }
+    state.keysByAggregate.delete(aggregateId);
+    state.snapshots.delete(aggregateId);
+    state.needsSnapshot.delete(aggregateId);
+    for (const event of stream.events) {
+      state.eventCommands.delete(`${aggregateId}:${event.sequenceNumber}`);
+    }
+    for (const entry of state.log) {
+      if (entry.event.aggregateId === aggregateId) entry.deleted = true;
+    }
+    return Promise.resolve(stream.events.length);
+  }
+
+  /** {@inheritDoc EventStore.archivedEvents} */
+  archivedEvents(aggregateId: string): Promise<SerializedEvent[]> {
+    return Promise.resolve(
+      (this.#open().archive.get(aggregateId) ?? []).map(copyEvent),
+    );
+  }
+
+  /** {@inheritDoc EventStore.close} */
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}
+
+function parsePosition(mark: EventPosition): number {
+  const n = Number(mark);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new TypeError(`Invalid position mark ${JSON.stringify(mark)}`);
+  }
+  return n;
+}
+
+function latestSnapshot(
+  state: State,
+  aggregateId: string,
+  version: number | undefined,
+): SerializedSnapshot | undefined {
+  let best: SerializedSnapshot | undefined;
+  for (const s of state.snapshots.get(aggregateId) ?? []) {
+    if (version !== undefined && s.version !== version) continue;
+    if (!best || s.sequenceNumber >= best.sequenceNumber) best = s;
+  }
+  return best;
+}
+
+function readStreams(
+  state: State,
+  overlay: Overlay | undefined,
+  aggregateIds: readonly string[],
+  options: LoadOptions = {},
+): LoadedStream[] {
+  const result: LoadedStream[] = [];
+  const seen = new Set<string>();
+  for (const id of aggregateIds) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const stored = state.streams.get(id);
+    const info = stored ?? overlay?.streams.get(id);
+    if (!info) continue;
+    let events: SerializedEvent[] = [
+      ...(stored?.events ?? []),
+      ...(overlay?.events.get(id) ?? []),
+    ];
+    let snapshot: SerializedSnapshot | undefined;
+    if (options.until) {
+      const until = options.until.getTime();
+      events = events.filter((e) => e.createdAt.getTime() < until);
+    } else if (options.snapshotVersion !== undefined) {
+      snapshot = latestSnapshot(state, id, options.snapshotVersion);
+      if (snapshot) {
+        const after = snapshot.sequenceNumber;
+        events = events.filter((e) => e.sequenceNumber > after);
+      }
+    }
+    if (events.length === 0 && !snapshot) continue;
+    result.push({
+      aggregateId: id,
+      aggregateType: info.aggregateType,
+      partitionKey: info.partitionKey,
+      snapshot,
+      events: events.map(copyEvent),
+    });
+  }
+  return result;
+}
+
+/** A unit of work on the in-memory store: commits are staged until it ends. */
+class InMemoryTransaction implements EventStoreTransaction {
+  readonly #store: InMemoryEventStore;
+  #overlay: Overlay;
+  #finished = false;
+
+  constructor(store: InMemoryEventStore) {
+    this.#store = store;
+    this.#overlay = new Overlay(store.state);
+  }
+
+  get commits(): readonly PendingCommit[] {
+    return this.#overlay.commits;
+  }
+
+  finish(): void {
+    this.#finished = true;
+  }
+
+  #live(): Overlay {
+    if (this.#finished) {
+      throw new SequentError("The transaction has ended");
+    }
+    // The committed state may have been replaced by reset(); follow it.
+    if (this.#overlay.base !== this.#store.state) {
+      const fresh = new Overlay(this.#store.state);
+      for (const commit of this.#overlay.commits) fresh.stage(commit);
+      this.#overlay = fresh;
+    }
+    return this.#overlay;
+  }
+
+  commit(
+    command: SerializedCommand,
+    streams: readonly StreamCommit[],
+  ): Promise<void> {
+    const overlay = this.#live();
+    checkId(command.aggregateId);
+    const record: CommandRecord = Object.freeze({
+      ...command,
+      id: this.#store.nextCommandId(),
+      createdAt: new Date(),
+    });
+    JSON.parse(command.payload);
+    overlay.stage({ command: record, streams });
+    return Promise.resolve();
+  }
+
+  loadStreams(
+    aggregateIds: readonly string[],
+    options?: LoadOptions,
+  ): Promise<LoadedStream[]> {
+    const overlay = this.#live();
+    return Promise.resolve(
+      readStreams(overlay.base, overlay, aggregateIds, options),
+    );
+  }
+
+  async loadEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<SerializedEvent | undefined> {
+    const [stream] = await this.loadStreams([aggregateId]);
+    return stream?.events.find((e) => e.sequenceNumber === sequenceNumber);
+  }
+
+  streamExists(aggregateId: string): Promise<boolean> {
+    const overlay = this.#live();
+    return Promise.resolve(
+      overlay.base.streams.has(aggregateId) || overlay.streams.has(aggregateId),
+    );
+  }
+
+  findAggregateIdByUniqueKey(
+    scope: string,
+    key: JsonValue,
+  ): Promise<string | undefined> {
+    return Promise.resolve(
+      this.#live().keyOwner(`${scope}\0${canonical(key)}`),
+    );
+  }
+
+  positionMark(): Promise<EventPosition> {
+    return this.#store.positionMark();
+  }
+
+  async eventsSince(mark: EventPosition): Promise<SerializedEvent[]> {
+    const overlay = this.#live();
+    return [
+      ...await this.#store.eventsSince(mark),
+      ...overlay.log.map((e) => copyEvent(e.event)),
+    ];
+  }
+
+  readAllEvents(options?: ReadAllOptions): AsyncIterable<SerializedEvent[]> {
+    return this.#store.readAllEvents(options);
+  }
+
+  commandForEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord | undefined> {
+    const overlay = this.#live();
+    const own = overlay.log.find((e) =>
+      e.event.aggregateId === aggregateId &&
+      e.event.sequenceNumber === sequenceNumber
+    );
+    if (own) {
+      return Promise.resolve(
+        overlay.commits.find((c) => c.command.id === own.commandId)?.command,
+      );
+    }
+    return this.#store.commandForEvent(aggregateId, sequenceNumber);
+  }
+
+  async commandsCausedBy(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<CommandRecord[]> {
+    const overlay = this.#live();
+    return [
+      ...await this.#store.commandsCausedBy(aggregateId, sequenceNumber),
+      ...overlay.commits.map((c) => c.command).filter((c) =>
+        c.eventAggregateId === aggregateId &&
+        c.eventSequenceNumber === sequenceNumber
+      ),
+    ];
+  }
+
+  async eventsOfCommand(commandId: string): Promise<SerializedEvent[]> {
+    const overlay = this.#live();
+    return [
+      ...await this.#store.eventsOfCommand(commandId),
+      ...overlay.log.filter((e) => e.commandId === commandId).map((e) =>
+        copyEvent(e.event)
+      ),
+    ];
+  }
+}
