@@ -10,15 +10,41 @@ import { AttributeReadError, attributesFromJson } from "./attributed.ts";
 import type { AttributedClass } from "./attributed.ts";
 import { type Command, COMMAND_BASE_KEYS } from "./command.ts";
 import { DeserializeEventError, SequentError } from "./errors.ts";
-import { type Event, EVENT_BASE_KEYS, upcastersOf } from "./event.ts";
+import {
+  type Event,
+  EVENT_BASE_KEYS,
+  type Upcaster,
+  upcastersOf,
+} from "./event.ts";
 import type { SerializedCommand, SerializedEvent } from "./event_store.ts";
 import { isJsonObject, type JsonObject, type JsonValue } from "./json.ts";
 import { type AnyClass, TypeRegistry } from "./type_registry.ts";
+
+interface EventType {
+  readonly cls: (new (init: object) => Event) & AttributedClass;
+  readonly upcasters: readonly Upcaster[];
+}
+
+function unreadable(
+  row: SerializedEvent,
+  reason: string,
+  cause?: unknown,
+): DeserializeEventError {
+  return new DeserializeEventError(
+    row.aggregateId,
+    row.sequenceNumber,
+    row.eventType,
+    reason,
+    cause === undefined ? undefined : { cause },
+  );
+}
 
 /** Serialises and deserialises messages for one app. */
 export class MessageSerializer {
   /** The app's type registry. */
   readonly registry: TypeRegistry;
+  readonly #eventTypes = new Map<string, EventType>();
+  #version = -1;
 
   /**
    * Creates the instance.
@@ -62,66 +88,79 @@ export class MessageSerializer {
    * @throws {DeserializeEventError} when the row cannot be read.
    */
   deserializeEvent(row: SerializedEvent): Event {
-    const fail = (reason: string, cause?: unknown): never => {
-      throw new DeserializeEventError(
-        row.aggregateId,
-        row.sequenceNumber,
-        row.eventType,
-        reason,
-        cause === undefined ? undefined : { cause },
-      );
-    };
-    let cls: (new (init: object) => Event) & AttributedClass;
-    try {
-      const found = this.registry.lookup("event", row.eventType);
-      if (!found) {
-        return fail(
-          "unknown event type: declare it with Event.define() and import it, or add an upcaster",
-        );
-      }
-      cls = found as unknown as (new (init: object) => Event) & AttributedClass;
-    } catch (error) {
-      if (error instanceof SequentError) return fail(error.message, error);
-      throw error;
-    }
+    const type = this.#eventType(row);
     let payload: JsonValue;
     try {
       payload = JSON.parse(row.payload) as JsonValue;
     } catch (error) {
-      return fail("its payload is not valid JSON", error);
+      throw unreadable(row, "its payload is not valid JSON", error);
     }
-    if (!isJsonObject(payload)) return fail("its payload is not a JSON object");
+    if (!isJsonObject(payload)) {
+      throw unreadable(row, "its payload is not a JSON object");
+    }
     let json: JsonObject = payload;
-    const upcasters = upcastersOf(cls);
+    const upcasters = type.upcasters;
     for (let i = 0; i < upcasters.length; i++) {
+      let result: unknown;
       try {
-        const result = (upcasters[i] as (p: JsonObject) => JsonObject)(json);
-        if (!isJsonObject(result)) {
-          return fail(`upcaster ${i + 1} did not return a JSON object`);
-        }
-        json = result;
+        result = (upcasters[i] as Upcaster)(json);
       } catch (error) {
-        return fail(
+        throw unreadable(
+          row,
           `upcaster ${i + 1} failed: ${
             error instanceof Error ? error.message : String(error)
           }`,
           error,
         );
       }
+      if (!isJsonObject(result)) {
+        throw unreadable(row, `upcaster ${i + 1} did not return a JSON object`);
+      }
+      json = result;
     }
     let values: Record<string, unknown>;
     try {
-      values = attributesFromJson(cls, json, EVENT_BASE_KEYS);
+      values = attributesFromJson(type.cls, json, EVENT_BASE_KEYS);
     } catch (error) {
       if (error instanceof AttributeReadError) {
-        return fail(error.message, error);
+        throw unreadable(row, error.message, error);
       }
       throw error;
     }
     values.aggregateId = row.aggregateId;
     values.sequenceNumber = row.sequenceNumber;
     values.createdAt = row.createdAt;
-    return new cls(values);
+    return new type.cls(values);
+  }
+
+  #eventType(row: SerializedEvent): EventType {
+    const registry = this.registry;
+    if (this.#version !== registry.version) {
+      this.#eventTypes.clear();
+      this.#version = registry.version;
+    }
+    let type = this.#eventTypes.get(row.eventType);
+    if (type) return type;
+    let found: unknown;
+    try {
+      found = registry.lookup("event", row.eventType);
+    } catch (error) {
+      if (error instanceof SequentError) {
+        throw unreadable(row, error.message, error);
+      }
+      throw error;
+    }
+    if (!found) {
+      throw unreadable(
+        row,
+        "unknown event type: declare it with Event.define() and import it, or add an upcaster",
+      );
+    }
+    const cls = found as EventType["cls"];
+    type = { cls, upcasters: upcastersOf(cls) };
+    this.#version = registry.version;
+    this.#eventTypes.set(row.eventType, type);
+    return type;
   }
 
   /**

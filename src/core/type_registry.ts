@@ -34,6 +34,12 @@ export class TypeRegistry {
     command: new Map(),
     aggregate: new Map(),
   };
+  #version = 0;
+
+  /** Grows whenever a name's class changes (lets callers cache lookups). */
+  get version(): number {
+    return this.#version;
+  }
 
   /**
    * The type name of a class of a kind.
@@ -61,10 +67,13 @@ export class TypeRegistry {
     recordClass(kind, name, cls);
     const map = this.#maps[kind];
     const existing = map.get(name);
-    if (existing === undefined || existing === cls) {
+    if (existing === cls) return;
+    if (existing === undefined) {
       map.set(name, cls);
+      this.#version++;
     } else if (cls.prototype instanceof existing) {
       map.set(name, cls); // a subclass of a define()d class replaces it
+      this.#version++;
     } else if (!(existing.prototype instanceof cls)) {
       throw new DuplicateTypeNameError(kind, name);
     }
@@ -81,7 +90,10 @@ export class TypeRegistry {
     const found = map.get(name);
     if (found) return found;
     const fallback = lookupClass(kind, name) as AnyClass | undefined;
-    if (fallback) map.set(name, fallback);
+    if (fallback) {
+      map.set(name, fallback);
+      this.#version++;
+    }
     return fallback;
   }
 }

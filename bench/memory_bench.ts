@@ -1,0 +1,58 @@
+/**
+ * In-memory figures: the cost of the framework itself, with no database.
+ */
+import { CommandService, InMemoryEventStore } from "@sequent/core";
+import { AddPost, EditPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
+import { type Figure, figure, opsPerSecond } from "./figure.ts";
+
+/** AddPost (a new aggregate, four events, the command record), one at a time. */
+async function createPost(ms: number): Promise<Figure> {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new PostCommandHandler()],
+  });
+  const rate = await opsPerSecond(
+    () =>
+      service.executeCommands(
+        new AddPost({
+          aggregateId: crypto.randomUUID(),
+          author: "ben",
+          title: "My first blogpost",
+          content: "Hello World!",
+        }),
+      ),
+    ms,
+  );
+  return figure("memory.create_post.cmds_per_s", rate, "cmds/s");
+}
+
+/** One command on an aggregate with 1,000 prior events, loaded fresh each time. */
+async function updateDeep(ms: number): Promise<Figure> {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new PostCommandHandler()],
+  });
+  const aggregateId = crypto.randomUUID();
+  await service.executeCommands(
+    new AddPost({ aggregateId, author: "ben", title: "t0", content: "c0" }),
+  );
+  // each EditPost changes title and content: two events
+  for (let i = 1; i <= 498; i++) {
+    await service.executeCommands(
+      new EditPost({ aggregateId, title: `t${i}`, content: `c${i}` }),
+    );
+  }
+  let i = 0;
+  const rate = await opsPerSecond(async () => {
+    i++;
+    await service.executeCommands(
+      new EditPost({ aggregateId, title: `t${i % 2}`, content: `c${i % 2}` }),
+    );
+  }, ms, 5);
+  return figure("memory.update_deep.cmds_per_s", rate, "cmds/s");
+}
+
+/** Runs the in-memory benchmarks. */
+export async function run(ms: number): Promise<Figure[]> {
+  return [await createPost(ms), await updateDeep(ms)];
+}

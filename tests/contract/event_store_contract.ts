@@ -1,0 +1,564 @@
+/**
+ * The contract every event store must pass. Each store's test file calls
+ * `eventStoreContract` with a factory that gives an empty store, so the
+ * in-memory store, the embedded database and a real server are held to the
+ * same behaviour.
+ */
+import assert from "node:assert/strict";
+import {
+  AggregateKeyNotUniqueError,
+  type EventStore,
+  type JsonValue,
+  OptimisticLockError,
+  type SerializedCommand,
+  type SerializedEvent,
+  type StreamCommit,
+} from "@sequent/core";
+
+/** Gives an empty store, and how to dispose of it. */
+export type StoreFactory = () => Promise<
+  { store: EventStore; dispose?: () => Promise<void> }
+>;
+
+/** Options of the contract run. */
+export interface ContractOptions {
+  /** Extra options passed to every Deno.test (e.g. sanitizers). */
+  readonly testOptions?: Partial<Deno.TestDefinition>;
+}
+
+function id(): string {
+  return crypto.randomUUID();
+}
+
+export function command(
+  aggregateId: string,
+  extra: Partial<SerializedCommand> = {},
+): SerializedCommand {
+  return {
+    commandType: "Contract_Do",
+    aggregateId,
+    userId: undefined,
+    eventAggregateId: undefined,
+    eventSequenceNumber: undefined,
+    payload: '{"n":1}',
+    ...extra,
+  };
+}
+
+export function event(
+  aggregateId: string,
+  sequenceNumber: number,
+  payload: JsonValue = { n: sequenceNumber },
+  eventType = "Contract_Happened",
+  createdAt = new Date(),
+): SerializedEvent {
+  return {
+    aggregateId,
+    sequenceNumber,
+    createdAt,
+    eventType,
+    payload: JSON.stringify(payload),
+  };
+}
+
+export function stream(
+  aggregateId: string,
+  events: SerializedEvent[],
+  extra: Partial<StreamCommit> = {},
+): StreamCommit {
+  return {
+    aggregateId,
+    aggregateType: "Contract_Thing",
+    partitionKey: "",
+    events,
+    uniqueKeys: undefined,
+    snapshotThreshold: undefined,
+    ...extra,
+  };
+}
+
+async function commit(
+  store: EventStore,
+  streams: StreamCommit[],
+  cmd?: SerializedCommand,
+): Promise<void> {
+  await store.transaction((tx) =>
+    tx.commit(cmd ?? command(streams[0]?.aggregateId ?? id()), streams)
+  );
+}
+
+function payloads(events: readonly SerializedEvent[]): unknown[] {
+  return events.map((e) => JSON.parse(e.payload));
+}
+
+async function allEvents(
+  store: EventStore,
+  options?: Parameters<EventStore["readAllEvents"]>[0],
+): Promise<SerializedEvent[][]> {
+  const batches: SerializedEvent[][] = [];
+  for await (const batch of store.readAllEvents(options)) batches.push(batch);
+  return batches;
+}
+
+/** Registers the contract's tests for one store. */
+export function eventStoreContract(
+  name: string,
+  factory: StoreFactory,
+  options: ContractOptions = {},
+): void {
+  function test(
+    title: string,
+    fn: (store: EventStore) => Promise<void>,
+  ): void {
+    Deno.test({
+      ...options.testOptions,
+      name: `${name}: ${title}`,
+      fn: async () => {
+        const { store, dispose } = await factory();
+        try {
+          await fn(store);
+        } finally {
+          await dispose?.();
+        }
+      },
+    });
+  }
+
+  test("stores events and loads them back in sequence order", async (store) => {
+    const a = id();
+    const createdAt = new Date("2026-01-02T03:04:05.678Z");
+    await commit(store, [
+      stream(a, [
+        event(a, 1, { title: "x" }, "Contract_Added", createdAt),
+        event(a, 2, { n: 2 }),
+      ]),
+    ]);
+    const [loaded] = await store.loadStreams([a]);
+    assert.ok(loaded);
+    assert.equal(loaded.aggregateId, a);
+    assert.equal(loaded.aggregateType, "Contract_Thing");
+    assert.equal(loaded.partitionKey, "");
+    assert.equal(loaded.snapshot, undefined);
+    assert.deepEqual(loaded.events.map((e) => e.sequenceNumber), [1, 2]);
+    assert.deepEqual(loaded.events.map((e) => e.eventType), [
+      "Contract_Added",
+      "Contract_Happened",
+    ]);
+    assert.equal(loaded.events[0]?.createdAt.getTime(), createdAt.getTime());
+    assert.deepEqual(payloads(loaded.events), [{ title: "x" }, { n: 2 }]);
+  });
+
+  test("continues a stream across commits", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    await commit(store, [stream(a, [event(a, 2), event(a, 3)])]);
+    const [loaded] = await store.loadStreams([a]);
+    assert.deepEqual(loaded?.events.map((e) => e.sequenceNumber), [1, 2, 3]);
+  });
+
+  test("a duplicate sequence number is an OptimisticLockError naming the aggregate", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1), event(a, 2)])]);
+    await assert.rejects(
+      commit(store, [stream(a, [event(a, 2)])]),
+      (error: unknown) =>
+        error instanceof OptimisticLockError && error.aggregateId === a,
+    );
+    const [loaded] = await store.loadStreams([a]);
+    assert.deepEqual(payloads(loaded?.events ?? []), [{ n: 1 }, { n: 2 }]);
+  });
+
+  test("a gap in sequence numbers is an OptimisticLockError naming the aggregate", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    await assert.rejects(
+      commit(store, [stream(a, [event(a, 3)])]),
+      (error: unknown) =>
+        error instanceof OptimisticLockError && error.aggregateId === a,
+    );
+    const b = id();
+    await assert.rejects(
+      commit(store, [stream(b, [event(b, 2)])]),
+      (error: unknown) =>
+        error instanceof OptimisticLockError && error.aggregateId === b,
+    );
+    assert.equal(await store.streamExists(b), false);
+  });
+
+  test("nothing of a failed commit is stored", async (store) => {
+    const a = id();
+    const b = id();
+    await commit(store, [stream(b, [event(b, 1)])]);
+    const mark = await store.positionMark();
+    await assert.rejects(
+      commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1)])]),
+      OptimisticLockError,
+    );
+    assert.equal(await store.streamExists(a), false);
+    assert.deepEqual(await store.eventsSince(mark), []);
+  });
+
+  test("a unit that throws stores nothing, including earlier commits of it", async (store) => {
+    const a = id();
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.commit(command(a), [stream(a, [event(a, 1)])]);
+        throw new Error("handler failed");
+      }),
+      /handler failed/,
+    );
+    assert.equal(await store.streamExists(a), false);
+    assert.equal(await store.commandForEvent(a, 1), undefined);
+  });
+
+  test("a unit reads its own commits; others see them only after it ends", async (store) => {
+    const a = id();
+    let seenOutside = true;
+    await store.transaction(async (tx) => {
+      await tx.commit(command(a), [stream(a, [event(a, 1)])]);
+      const [inside] = await tx.loadStreams([a]);
+      assert.deepEqual(inside?.events.map((e) => e.sequenceNumber), [1]);
+      assert.equal(await tx.streamExists(a), true);
+      await tx.commit(command(a), [stream(a, [event(a, 2)])]);
+      const [again] = await tx.loadStreams([a]);
+      assert.deepEqual(again?.events.map((e) => e.sequenceNumber), [1, 2]);
+      seenOutside = await store.streamExists(a);
+    });
+    assert.equal(seenOutside, false);
+    const [after] = await store.loadStreams([a]);
+    assert.deepEqual(after?.events.map((e) => e.sequenceNumber), [1, 2]);
+  });
+
+  test("several units appending to one aggregate at once: one wins, the rest get OptimisticLockError", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        store.transaction(async (tx) => {
+          const [loaded] = await tx.loadStreams([a]);
+          const next = (loaded?.events.at(-1)?.sequenceNumber ?? 0) + 1;
+          await tx.commit(command(a), [stream(a, [event(a, next, { i })])]);
+        })),
+    );
+    const ok = results.filter((r) => r.status === "fulfilled").length;
+    const conflicts = results.filter((r) =>
+      r.status === "rejected" && r.reason instanceof OptimisticLockError
+    ).length;
+    assert.ok(ok >= 1, "at least one unit succeeds");
+    assert.equal(ok + conflicts, 8);
+    const [loaded] = await store.loadStreams([a]);
+    assert.deepEqual(
+      loaded?.events.map((e) => e.sequenceNumber),
+      Array.from({ length: ok + 1 }, (_, i) => i + 1),
+    );
+  });
+
+  test("loads a batch of streams in the order asked, leaving out unknown ids", async (store) => {
+    const [a, b, c] = [id(), id(), id()];
+    await commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1), event(b, 2)])]);
+    const loaded = await store.loadStreams([b, c, a]);
+    assert.deepEqual(loaded.map((s) => s.aggregateId), [b, a]);
+    assert.deepEqual(loaded.map((s) => s.events.length), [2, 1]);
+    assert.deepEqual(await store.loadStreams([]), []);
+  });
+
+  test("loads a stream as it was before an instant", async (store) => {
+    const a = id();
+    const t = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+    await commit(store, [
+      stream(a, [
+        event(a, 1, {}, "Contract_Happened", t(1)),
+        event(a, 2, {}, "Contract_Happened", t(2)),
+        event(a, 3, {}, "Contract_Happened", t(3)),
+      ]),
+    ]);
+    const [asOf] = await store.loadStreams([a], { until: t(3) });
+    assert.deepEqual(asOf?.events.map((e) => e.sequenceNumber), [1, 2]);
+    assert.deepEqual(await store.loadStreams([a], { until: t(1) }), []);
+  });
+
+  test("loads one event by aggregate and sequence number", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1), event(a, 2, { x: "two" })])]);
+    const found = await store.loadEvent(a, 2);
+    assert.deepEqual(JSON.parse(found?.payload ?? "null"), { x: "two" });
+    assert.equal(await store.loadEvent(a, 3), undefined);
+    assert.equal(await store.loadEvent(id(), 1), undefined);
+  });
+
+  test("unique keys are enforced across aggregates", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [
+      stream(a, [event(a, 1)], { uniqueKeys: { email: "ben@example.com" } }),
+    ]);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "ben@example.com"), a);
+    await assert.rejects(
+      commit(store, [
+        stream(b, [event(b, 1)], {
+          aggregateType: "Contract_Other",
+          uniqueKeys: { email: "ben@example.com" },
+        }),
+      ]),
+      (error: unknown) =>
+        error instanceof AggregateKeyNotUniqueError &&
+        error.scope === "email" && error.key === "ben@example.com" &&
+        error.aggregateId === b,
+    );
+    assert.equal(await store.streamExists(b), false);
+    // the same key in another scope is fine
+    await commit(store, [
+      stream(b, [event(b, 1)], { uniqueKeys: { login: "ben@example.com" } }),
+    ]);
+    assert.equal(await store.findAggregateIdByUniqueKey("login", "ben@example.com"), b);
+  });
+
+  test("unique keys are replaced by each commit, and left alone when undefined", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { email: "old" } })]);
+    await commit(store, [stream(a, [event(a, 2)])]);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), a);
+    await commit(store, [stream(a, [event(a, 3)], { uniqueKeys: { email: "new" } })]);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), undefined);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "new"), a);
+    await commit(store, [stream(b, [event(b, 1)], { uniqueKeys: { email: "old" } })]);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), b);
+    await commit(store, [stream(a, [event(a, 4)], { uniqueKeys: {} })]);
+    assert.equal(await store.findAggregateIdByUniqueKey("email", "new"), undefined);
+  });
+
+  test("structured unique keys compare by value, whatever the key order", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [
+      stream(a, [event(a, 1)], { uniqueKeys: { slot: { day: "mon", room: 1 } } }),
+    ]);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("slot", { room: 1, day: "mon" }),
+      a,
+    );
+    await assert.rejects(
+      commit(store, [
+        stream(b, [event(b, 1)], { uniqueKeys: { slot: { room: 1, day: "mon" } } }),
+      ]),
+      AggregateKeyNotUniqueError,
+    );
+  });
+
+  test("a key released and claimed in one commit moves between aggregates", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } })]);
+    await commit(store, [
+      stream(a, [event(a, 2)], { uniqueKeys: {} }),
+      stream(b, [event(b, 1)], { uniqueKeys: { name: "x" } }),
+    ]);
+    assert.equal(await store.findAggregateIdByUniqueKey("name", "x"), b);
+  });
+
+  test("positionMark and eventsSince give what was committed after the mark, in commit order", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1)])]);
+    const mark = await store.positionMark();
+    await commit(store, [stream(b, [event(b, 1)])]);
+    await commit(store, [stream(a, [event(a, 2)])]);
+    const since = await store.eventsSince(mark);
+    assert.deepEqual(
+      since.map((e) => [e.aggregateId, e.sequenceNumber]),
+      [[b, 1], [a, 2]],
+    );
+    assert.deepEqual(await store.eventsSince(await store.positionMark()), []);
+  });
+
+  test("readAllEvents gives every event in commit order, in batches, filtered by type", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1, {}, "Contract_A")])]);
+    await commit(store, [stream(b, [event(b, 1, {}, "Contract_B"), event(b, 2, {}, "Contract_A")])]);
+    await commit(store, [stream(a, [event(a, 2, {}, "Contract_B")])]);
+    const batches = await allEvents(store, { batchSize: 3 });
+    assert.deepEqual(batches.map((batch) => batch.length), [3, 1]);
+    assert.deepEqual(
+      batches.flat().map((e) => [e.aggregateId, e.sequenceNumber]),
+      [[a, 1], [b, 1], [b, 2], [a, 2]],
+    );
+    const onlyA = (await allEvents(store, { eventTypes: ["Contract_A"] })).flat();
+    assert.deepEqual(onlyA.map((e) => [e.aggregateId, e.sequenceNumber]), [[a, 1], [b, 2]]);
+    await assert.rejects(async () => {
+      for await (const _ of store.readAllEvents({ batchSize: 0 })) {
+        // never reached
+      }
+    }, RangeError);
+  });
+
+  test("readAllEvents after a mark gives only later events", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    const mark = await store.positionMark();
+    await commit(store, [stream(a, [event(a, 2)])]);
+    const later = (await allEvents(store, { after: mark })).flat();
+    assert.deepEqual(later.map((e) => e.sequenceNumber), [2]);
+  });
+
+  test("command records keep causation both ways", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1), event(a, 2)])], command(a, {
+      commandType: "Contract_Start",
+      userId: "user-1",
+      payload: '{"why":"test"}',
+    }));
+    const first = await store.commandForEvent(a, 2);
+    assert.equal(first?.commandType, "Contract_Start");
+    assert.equal(first?.userId, "user-1");
+    assert.equal(first?.aggregateId, a);
+    assert.deepEqual(JSON.parse(first?.payload ?? "null"), { why: "test" });
+    assert.ok(first?.createdAt instanceof Date);
+    await commit(store, [stream(b, [event(b, 1)])], command(b, {
+      commandType: "Contract_Follow",
+      eventAggregateId: a,
+      eventSequenceNumber: 2,
+    }));
+    const caused = await store.commandsCausedBy(a, 2);
+    assert.deepEqual(caused.map((c) => c.commandType), ["Contract_Follow"]);
+    assert.equal(caused[0]?.eventSequenceNumber, 2);
+    assert.deepEqual(await store.commandsCausedBy(a, 1), []);
+    const events = await store.eventsOfCommand(caused[0]?.id ?? "");
+    assert.deepEqual(events.map((e) => [e.aggregateId, e.sequenceNumber]), [[b, 1]]);
+    assert.equal(await store.commandForEvent(a, 3), undefined);
+  });
+
+  test("snapshots: latest of a version, and loading from it", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1), event(a, 2), event(a, 3)])]);
+    const at = (version: number, sequenceNumber: number) => ({
+      aggregateId: a,
+      aggregateType: "Contract_Thing",
+      version,
+      sequenceNumber,
+      createdAt: new Date(),
+      data: JSON.stringify({ at: sequenceNumber, version }),
+    });
+    await store.storeSnapshots([at(1, 1), at(1, 2), at(2, 1)]);
+    assert.deepEqual(
+      JSON.parse((await store.loadLatestSnapshot(a, 1))?.data ?? "null"),
+      { at: 2, version: 1 },
+    );
+    assert.equal((await store.loadLatestSnapshot(a))?.sequenceNumber, 2);
+    assert.equal(await store.loadLatestSnapshot(a, 3), undefined);
+    const [fromSnapshot] = await store.loadStreams([a], { snapshotVersion: 1 });
+    assert.equal(fromSnapshot?.snapshot?.sequenceNumber, 2);
+    assert.deepEqual(fromSnapshot?.events.map((e) => e.sequenceNumber), [3]);
+    const [otherVersion] = await store.loadStreams([a], { snapshotVersion: 2 });
+    assert.deepEqual(otherVersion?.events.map((e) => e.sequenceNumber), [2, 3]);
+    const [noSnapshots] = await store.loadStreams([a]);
+    assert.equal(noSnapshots?.snapshot, undefined);
+    assert.equal(noSnapshots?.events.length, 3);
+  });
+
+  test("commits mark aggregates for snapshotting at the threshold; storing a snapshot clears the mark", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [
+      stream(a, [event(a, 1), event(a, 2)], { snapshotThreshold: 3 }),
+      stream(b, [event(b, 1), event(b, 2), event(b, 3)], { snapshotThreshold: 3 }),
+    ]);
+    assert.deepEqual(
+      (await store.aggregatesNeedingSnapshots(10)).map((c) => c.aggregateId),
+      [b],
+    );
+    await commit(store, [stream(a, [event(a, 3)], { snapshotThreshold: 3 })]);
+    const marked = await store.aggregatesNeedingSnapshots(10);
+    assert.deepEqual(new Set(marked.map((c) => c.aggregateId)), new Set([a, b]));
+    assert.equal(marked[0]?.aggregateType, "Contract_Thing");
+    assert.equal((await store.aggregatesNeedingSnapshots(1)).length, 1);
+    await store.storeSnapshots([{
+      aggregateId: b,
+      aggregateType: "Contract_Thing",
+      version: 1,
+      sequenceNumber: 3,
+      createdAt: new Date(),
+      data: "{}",
+    }]);
+    assert.deepEqual(
+      (await store.aggregatesNeedingSnapshots(10)).map((c) => c.aggregateId),
+      [a],
+    );
+    await commit(store, [stream(b, [event(b, 4)], { snapshotThreshold: 3 })]);
+    assert.deepEqual(
+      (await store.aggregatesNeedingSnapshots(10)).map((c) => c.aggregateId),
+      [a],
+    );
+  });
+
+  test("markForSnapshotting marks aggregates regardless of thresholds", async (store) => {
+    const a = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    await store.markForSnapshotting([a, id()]);
+    assert.deepEqual(
+      (await store.aggregatesNeedingSnapshots(10)).map((c) => c.aggregateId),
+      [a],
+    );
+  });
+
+  test("deleting snapshots: all, or those of versions no longer current", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1)], { aggregateType: "Contract_Other" })]);
+    const snap = (aggregateId: string, aggregateType: string, version: number) => ({
+      aggregateId,
+      aggregateType,
+      version,
+      sequenceNumber: 1,
+      createdAt: new Date(),
+      data: "{}",
+    });
+    await store.storeSnapshots([
+      snap(a, "Contract_Thing", 1),
+      snap(a, "Contract_Thing", 2),
+      snap(b, "Contract_Other", 1),
+    ]);
+    assert.equal(await store.deleteSnapshotsOfOtherVersions({ Contract_Thing: 2 }), 2);
+    assert.equal(await store.loadLatestSnapshot(a, 1), undefined);
+    assert.equal((await store.loadLatestSnapshot(a, 2))?.version, 2);
+    assert.equal(await store.loadLatestSnapshot(b), undefined);
+    await store.deleteAllSnapshots();
+    assert.equal(await store.loadLatestSnapshot(a), undefined);
+  });
+
+  test("deleting a stream archives its events and frees its unique keys", async (store) => {
+    const [a, b] = [id(), id()];
+    await commit(store, [
+      stream(a, [event(a, 1), event(a, 2)], { uniqueKeys: { name: "x" } }),
+      stream(b, [event(b, 1)]),
+    ]);
+    assert.equal(await store.deleteStream(a), 2);
+    assert.equal(await store.streamExists(a), false);
+    assert.deepEqual(await store.loadStreams([a]), []);
+    assert.equal(await store.findAggregateIdByUniqueKey("name", "x"), undefined);
+    const archived = await store.archivedEvents(a);
+    assert.deepEqual(archived.map((e) => e.sequenceNumber), [1, 2]);
+    const remaining = (await allEvents(store)).flat();
+    assert.deepEqual(remaining.map((e) => e.aggregateId), [b]);
+    assert.equal(await store.deleteStream(a), 0);
+    // the id can be used again from sequence number 1
+    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } })]);
+    assert.equal(await store.findAggregateIdByUniqueKey("name", "x"), a);
+  });
+
+  test("values full of quotes, backslashes, $1 and unicode, and a 1 MB string, round-trip", async (store) => {
+    const a = id();
+    const tricky = `'"\\ $1 $$ -- ; DROP TABLE x; \u00e9\u4e2d\u{1F600} \\u0000`;
+    const big = "x".repeat(1024 * 1024);
+    await commit(store, [
+      stream(a, [event(a, 1, { tricky, big }, tricky.slice(0, 0) + "Contract_Tricky")], {
+        uniqueKeys: { [tricky]: tricky },
+      }),
+    ], command(a, { userId: tricky, payload: JSON.stringify({ tricky }) }));
+    const [loaded] = await store.loadStreams([a]);
+    assert.deepEqual(JSON.parse(loaded?.events[0]?.payload ?? "null"), { tricky, big });
+    assert.equal(await store.findAggregateIdByUniqueKey(tricky, tricky), a);
+    const record = await store.commandForEvent(a, 1);
+    assert.equal(record?.userId, tricky);
+    assert.deepEqual(JSON.parse(record?.payload ?? "null"), { tricky });
+  });
+
+  test("an aggregate id that is not a UUID is refused and nothing is stored", async (store) => {
+    const mark = await store.positionMark();
+    await assert.rejects(commit(store, [stream("not-a-uuid", [event("not-a-uuid", 1)])]));
+    assert.deepEqual(await store.eventsSince(mark), []);
+  });
+}
