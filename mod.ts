@@ -91,11 +91,14 @@ export {
   CommandNotValidError,
   DeserializeEventError,
   DuplicateAggregateError,
+  DuplicateRecordError,
   DuplicateTypeNameError,
   HasUncommittedEventsError,
   NoCommandHandlerError,
+  NotManagedByThisProjectorError,
   OptimisticLockError,
   ReadOnlyAggregateError,
+  RecordNotFoundError,
   SequentError,
   UnknownAttributeError,
   type ValidationErrors,
@@ -122,6 +125,7 @@ export type {
   SerializedSnapshot,
   SnapshotCandidate,
   StreamCommit,
+  TransactionOptions,
 } from "./src/core/event_store.ts";
 export type {
   JsonArray,
@@ -147,6 +151,23 @@ export {
   type TargetMessage,
   where,
 } from "./src/core/message_router.ts";
+export { Projector, withRecordStore } from "./src/core/projector.ts";
+export type { FindOptions, RecordStore } from "./src/core/record_store.ts";
+export {
+  Column,
+  column,
+  type ColumnFactories,
+  type ColumnKind,
+  type Columns,
+  type ColumnValue,
+  type NewRowOf,
+  RecordTable,
+  type RowOf,
+  table,
+  type TableIndex,
+  type TableOptions,
+  type WhereOf,
+} from "./src/core/record_table.ts";
 export { MessageSerializer } from "./src/core/serializer.ts";
 export { TypeRegistry } from "./src/core/type_registry.ts";
 export type { TypeKind } from "./src/core/type_catalog.ts";
@@ -156,3 +177,7 @@ export {
 } from "./src/core/value_object.ts";
 export { type AfterCommitOptions, Workflow } from "./src/core/workflow.ts";
 export { InMemoryEventStore } from "./src/memory/in_memory_event_store.ts";
+export {
+  InMemoryRecordStore,
+  InMemoryRecordTransaction,
+} from "./src/memory/in_memory_record_store.ts";

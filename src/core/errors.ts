@@ -474,3 +474,114 @@ export class ReadOnlyAggregateError extends SequentError {
     this.aggregateId = aggregateId;
   }
 }
+
+/**
+ * A projector wrote a record table it does not list in `manages`.
+ *
+ * @example
+ * ```ts
+ * import { NotManagedByThisProjectorError } from "@sequent/core";
+ *
+ * const error = new NotManagedByThisProjectorError("PostProjector", "author_records");
+ * console.assert(error.table === "author_records");
+ * ```
+ */
+export class NotManagedByThisProjectorError extends SequentError {
+  /** The projector's class name. */
+  readonly projector: string;
+  /** The table it tried to write. */
+  readonly table: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param projector The projector's class name.
+   * @param table The table it tried to write.
+   */
+  constructor(projector: string, table: string) {
+    super(
+      `${projector} does not manage table "${table}": add it to its static manages list`,
+    );
+    this.name = "NotManagedByThisProjectorError";
+    this.projector = projector;
+    this.table = table;
+  }
+}
+
+/**
+ * No row of a record table matched where one was required.
+ *
+ * @example
+ * ```ts
+ * import { RecordNotFoundError } from "@sequent/core";
+ *
+ * const error = new RecordNotFoundError("post_records", { aggregateId: "a" });
+ * console.assert(error.message === 'No row of "post_records" where {"aggregateId":"a"}');
+ * ```
+ */
+export class RecordNotFoundError extends SequentError {
+  /** The table. */
+  readonly table: string;
+  /** The condition no row met. */
+  readonly where: Readonly<Record<string, unknown>>;
+
+  /**
+   * Creates the error.
+   *
+   * @param table The table.
+   * @param where The condition no row met.
+   */
+  constructor(table: string, where: Readonly<Record<string, unknown>>) {
+    super(`No row of "${table}" where ${safeJson(where)}`);
+    this.name = "RecordNotFoundError";
+    this.table = table;
+    this.where = where;
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(
+      value,
+      (_k, v) => typeof v === "bigint" ? String(v) : v,
+    );
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * A row with the same primary key (or unique index value) already exists.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateRecordError } from "@sequent/core";
+ *
+ * const error = new DuplicateRecordError("post_records", { aggregateId: "a" });
+ * console.assert(error.table === "post_records");
+ * ```
+ */
+export class DuplicateRecordError extends SequentError {
+  /** The table. */
+  readonly table: string;
+  /** The key that is already taken. */
+  readonly key: Readonly<Record<string, unknown>>;
+
+  /**
+   * Creates the error.
+   *
+   * @param table The table.
+   * @param key The key that is already taken.
+   * @param options `cause`: the database error, if any.
+   */
+  constructor(
+    table: string,
+    key: Readonly<Record<string, unknown>>,
+    options?: ErrorOptions,
+  ) {
+    super(`A row of "${table}" with ${safeJson(key)} already exists`, options);
+    this.name = "DuplicateRecordError";
+    this.table = table;
+    this.key = key;
+  }
+}

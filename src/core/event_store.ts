@@ -7,6 +7,7 @@
  * @module
  */
 import type { JsonValue } from "./json.ts";
+import type { RecordStore } from "./record_store.ts";
 
 /**
  * An event as stored: its columns and its payload as JSON text.
@@ -256,6 +257,11 @@ export interface SnapshotCandidate {
  */
 export interface EventStoreReader {
   /**
+   * The read-model tables: inside a transaction, writes are part of the
+   * unit of work; on the store itself, each call stands alone.
+   */
+  readonly records: RecordStore;
+  /**
    * Loads the streams of the given aggregates in one round trip. Unknown ids
    * are left out of the result; order follows `aggregateIds`.
    */
@@ -311,15 +317,34 @@ export interface EventStoreTransaction extends EventStoreReader {
 }
 
 /**
+ * Options of {@linkcode EventStore.transaction}.
+ *
+ * @example
+ * ```ts
+ * import type { TransactionOptions } from "@sequent/core";
+ *
+ * const dryRun: TransactionOptions = { rollback: true };
+ * ```
+ */
+export interface TransactionOptions {
+  /** Roll back at the end even when the work succeeds (default false). */
+  readonly rollback?: boolean | undefined;
+}
+
+/**
  * The event store port. Implementations: the in-memory store and the
  * PostgreSQL store.
  */
 export interface EventStore extends EventStoreReader {
   /**
    * Runs `work` as one atomic unit. Everything committed through the
-   * transaction is stored when `work` resolves, and nothing when it rejects.
+   * transaction is stored when `work` resolves, and nothing when it rejects
+   * (or, with `rollback`, ever: dry runs).
    */
-  transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(
+    work: (tx: EventStoreTransaction) => Promise<T>,
+    options?: TransactionOptions,
+  ): Promise<T>;
   /** Stores snapshots (replacing none: older ones stay until deleted). */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
   /** The latest snapshot of an aggregate, optionally of one version only. */

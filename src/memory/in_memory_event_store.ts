@@ -26,8 +26,13 @@ import type {
   SerializedSnapshot,
   SnapshotCandidate,
   StreamCommit,
+  TransactionOptions,
 } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
+import {
+  InMemoryRecordStore,
+  type InMemoryRecordTransaction,
+} from "./in_memory_record_store.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -318,6 +323,8 @@ class Overlay {
  * ```
  */
 export class InMemoryEventStore implements EventStore {
+  /** The read-model tables, kept in memory. */
+  readonly records: InMemoryRecordStore = new InMemoryRecordStore();
   #state: State = emptyState();
   #nextCommandId = 1;
   #closed = false;
@@ -325,6 +332,7 @@ export class InMemoryEventStore implements EventStore {
   /** Forgets everything stored (for tests). */
   reset(): void {
     this.#state = emptyState();
+    this.records.reset();
   }
 
   #open(): State {
@@ -336,20 +344,34 @@ export class InMemoryEventStore implements EventStore {
    * Runs `work` as one atomic unit; see {@linkcode EventStore.transaction}.
    *
    * @param work The unit's work.
+   * @param options `rollback`: discard everything at the end.
    */
   async transaction<T>(
     work: (tx: EventStoreTransaction) => Promise<T>,
+    options: TransactionOptions = {},
   ): Promise<T> {
     this.#open();
-    const tx = new InMemoryTransaction(this);
-    const result = await work(tx);
-    tx.finish();
-    // Replay the staged commits on the state as it is now: another unit may
-    // have committed meanwhile. Staging is synchronous, so this is atomic.
-    const overlay = new Overlay(this.#open());
-    for (const commit of tx.commits) overlay.stage(commit);
-    overlay.apply();
-    return result;
+    const tx = new InMemoryTransaction(this, this.records.begin());
+    try {
+      const result = await work(tx);
+      tx.finish();
+      if (options.rollback) {
+        tx.records.rollback();
+        return result;
+      }
+      // Replay the staged commits on the state as it is now: another unit
+      // may have committed meanwhile. Staging is synchronous, so this is
+      // atomic.
+      const overlay = new Overlay(this.#open());
+      for (const commit of tx.commits) overlay.stage(commit);
+      overlay.apply();
+      tx.records.commit();
+      return result;
+    } catch (error) {
+      tx.finish();
+      tx.records.rollback();
+      throw error;
+    }
   }
 
   /** @internal Allocates a command record id. */
@@ -660,11 +682,13 @@ function readStreams(
 /** A unit of work on the in-memory store: commits are staged until it ends. */
 class InMemoryTransaction implements EventStoreTransaction {
   readonly #store: InMemoryEventStore;
+  readonly records: InMemoryRecordTransaction;
   #overlay: Overlay;
   #finished = false;
 
-  constructor(store: InMemoryEventStore) {
+  constructor(store: InMemoryEventStore, records: InMemoryRecordTransaction) {
     this.#store = store;
+    this.records = records;
     this.#overlay = new Overlay(store.state);
   }
 

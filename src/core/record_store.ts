@@ -1,0 +1,71 @@
+/**
+ * The record store port: how projectors read and write read-model tables.
+ * The in-memory store keeps rows in maps with hash indexes; the PostgreSQL
+ * store writes SQL in the unit of work's transaction; the replay persistor
+ * keeps rows in memory and flushes them in bulk.
+ *
+ * @module
+ */
+import type { NewRowOf, RecordTable, RowOf, WhereOf } from "./record_table.ts";
+
+/**
+ * Ordering and limits for {@linkcode RecordStore.find}.
+ *
+ * @example
+ * ```ts
+ * import type { FindOptions } from "@sequent/core";
+ *
+ * const newestFirst: FindOptions = { orderBy: [["createdAt", "desc"]], limit: 10 };
+ * ```
+ */
+export interface FindOptions {
+  /** Columns to order by, with their direction (default: unordered). */
+  readonly orderBy?: readonly (readonly [string, "asc" | "desc"])[] | undefined;
+  /** At most this many rows. */
+  readonly limit?: number | undefined;
+}
+
+/**
+ * Reads and writes rows of record tables.
+ */
+export interface RecordStore {
+  /** Inserts rows (a duplicate primary key fails). */
+  insert<T extends RecordTable>(
+    table: T,
+    rows: readonly NewRowOf<T>[],
+  ): Promise<void>;
+  /** The rows matching `where`. */
+  find<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    options?: FindOptions,
+  ): Promise<RowOf<T>[]>;
+  /** Sets `changes` on every row matching `where`; returns how many. */
+  update<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    changes: Partial<RowOf<T>>,
+  ): Promise<number>;
+  /**
+   * Updates the rows matching `where` with `values`, or inserts one row made
+   * of `where` and `values` when none matches.
+   */
+  upsert<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    values: Partial<RowOf<T>>,
+  ): Promise<void>;
+  /** Deletes the rows matching `where`; returns how many. */
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number>;
+  /**
+   * Runs raw parameterised SQL (SQL stores only).
+   *
+   * @throws {SequentError} on stores without SQL.
+   */
+  executeSql(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<Record<string, unknown>[]>;
+  /** The qualified SQL name a table has in this store (SQL stores only). */
+  tableName(table: RecordTable): string;
+}

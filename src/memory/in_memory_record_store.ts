@@ -1,0 +1,617 @@
+/**
+ * Read-model tables kept in memory: rows in maps keyed by primary key, with
+ * hash indexes built on demand for the columns queried. Used by the
+ * in-memory event store, and as the in-memory part of the replay persistor.
+ *
+ * @module
+ */
+import { CalendarDate } from "../core/calendar_date.ts";
+import { Decimal } from "../core/decimal.ts";
+import { DuplicateRecordError, SequentError } from "../core/errors.ts";
+import type { JsonValue } from "../core/json.ts";
+import type { FindOptions, RecordStore } from "../core/record_store.ts";
+import type {
+  Column,
+  ColumnKind,
+  NewRowOf,
+  RecordTable,
+  RowOf,
+  WhereOf,
+} from "../core/record_table.ts";
+
+type Row = Record<string, unknown>;
+type AnyColumn = Column<unknown, boolean, boolean>;
+
+function canonicalJson(value: JsonValue): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  return `{${
+    Object.keys(value).sort().map((k) =>
+      `${JSON.stringify(k)}:${canonicalJson(value[k] as JsonValue)}`
+    ).join(",")
+  }}`;
+}
+
+function normalizedDecimal(value: Decimal): string {
+  let text = value.toString();
+  if (text.includes(".")) text = text.replace(/0+$/, "").replace(/\.$/, "");
+  return text === "-0" ? "0" : text;
+}
+
+/** A string that is equal for equal values of a column kind. */
+export function valueKey(kind: ColumnKind, value: unknown): string {
+  if (value === null || value === undefined) return "\0";
+  switch (kind) {
+    case "integer":
+    case "float":
+      return `n:${Object.is(value, -0) ? 0 : value}`;
+    case "bigint":
+      return `b:${value}`;
+    case "boolean":
+      return value ? "t" : "f";
+    case "decimal":
+      return `d:${normalizedDecimal(value as Decimal)}`;
+    case "date":
+      return `D:${String(value)}`;
+    case "dateTime":
+      return `T:${(value as Date).getTime()}`;
+    case "json":
+      return `j:${canonicalJson(value as JsonValue)}`;
+    default:
+      return `s:${value as string}`;
+  }
+}
+
+/** Orders two values of a column kind; nulls sort last, as in PostgreSQL. */
+function compareValues(kind: ColumnKind, a: unknown, b: unknown): number {
+  if (a === null || a === undefined) {
+    return b === null || b === undefined ? 0 : 1;
+  }
+  if (b === null || b === undefined) return -1;
+  switch (kind) {
+    case "decimal":
+      return (a as Decimal).compare(b as Decimal);
+    case "date":
+      return (a as CalendarDate).compare(b as CalendarDate);
+    case "dateTime":
+      return (a as Date).getTime() - (b as Date).getTime();
+    case "json":
+      return canonicalJson(a as JsonValue) < canonicalJson(b as JsonValue)
+        ? -1
+        : 1;
+    case "boolean":
+      return Number(a) - Number(b);
+    default:
+      return a < b ? -1 : a > b ? 1 : 0;
+  }
+}
+
+function copyValue(value: unknown): unknown {
+  if (value instanceof Date) return new Date(value.getTime());
+  if (
+    typeof value === "object" && value !== null &&
+    !(value instanceof Decimal) && !(value instanceof CalendarDate)
+  ) {
+    return structuredClone(value);
+  }
+  return value;
+}
+
+function copyRow(row: Row): Row {
+  const copy: Row = {};
+  for (const key in row) copy[key] = copyValue(row[key]);
+  return copy;
+}
+
+interface TableData {
+  readonly table: RecordTable;
+  readonly rows: Map<string, Row>;
+  /** column → value key → primary keys */
+  readonly indexes: Map<string, Map<string, Set<string>>>;
+}
+
+interface UndoEntry {
+  readonly data: TableData;
+  readonly key: string;
+  readonly before: Row | undefined;
+}
+
+/** Where a write is journaled, so a transaction can be rolled back. */
+type Journal = UndoEntry[] | undefined;
+
+/**
+ * An in-memory {@linkcode RecordStore}. Each call stands alone; use
+ * {@linkcode InMemoryRecordStore.begin} for a transaction that can be rolled
+ * back.
+ *
+ * @example
+ * ```ts
+ * import { column, InMemoryRecordStore, table } from "@sequent/core";
+ *
+ * const posts = table("posts", { id: column.uuid().primaryKey(), title: column.text() });
+ * const store = new InMemoryRecordStore();
+ * const id = crypto.randomUUID();
+ * await store.insert(posts, [{ id, title: "Hello" }]);
+ * const [row] = await store.find(posts, { id });
+ * console.assert(row?.title === "Hello");
+ * ```
+ */
+export class InMemoryRecordStore implements RecordStore {
+  readonly #tables = new Map<RecordTable, TableData>();
+
+  /** Forgets every row. */
+  reset(): void {
+    this.#tables.clear();
+  }
+
+  /**
+   * Starts a transaction: its writes are applied at once but can be rolled
+   * back. (Concurrent transactions see each other's writes.)
+   */
+  begin(): InMemoryRecordTransaction {
+    return new InMemoryRecordTransaction(this);
+  }
+
+  /** @internal The data of a table. */
+  data(table: RecordTable): TableData {
+    let data = this.#tables.get(table);
+    if (!data) {
+      data = { table, rows: new Map(), indexes: new Map() };
+      this.#tables.set(table, data);
+    }
+    return data;
+  }
+
+  /** {@inheritDoc RecordStore.insert} */
+  insert<T extends RecordTable>(
+    table: T,
+    rows: readonly NewRowOf<T>[],
+  ): Promise<void> {
+    return Promise.resolve(
+      insertRows(this.data(table), rows as readonly Row[], undefined),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.find} */
+  find<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    options?: FindOptions,
+  ): Promise<RowOf<T>[]> {
+    return Promise.resolve(
+      findRows(this.data(table), where as Row, options).map(copyRow) as RowOf<
+        T
+      >[],
+    );
+  }
+
+  /** {@inheritDoc RecordStore.update} */
+  update<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    changes: Partial<RowOf<T>>,
+  ): Promise<number> {
+    return Promise.resolve(
+      updateRows(this.data(table), where as Row, changes as Row, undefined),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.upsert} */
+  upsert<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    values: Partial<RowOf<T>>,
+  ): Promise<void> {
+    return Promise.resolve(
+      upsertRow(this.data(table), where as Row, values as Row, undefined),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.delete} */
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number> {
+    return Promise.resolve(
+      deleteRows(this.data(table), where as Row, undefined),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.executeSql} */
+  executeSql(): Promise<Record<string, unknown>[]> {
+    return Promise.reject(noSql());
+  }
+
+  /** {@inheritDoc RecordStore.tableName} */
+  tableName(table: RecordTable): string {
+    return table.name;
+  }
+
+  /** Every row of a table (for tests and the replay persistor). */
+  rows<T extends RecordTable>(table: T): RowOf<T>[] {
+    return [...this.data(table).rows.values()].map(copyRow) as RowOf<T>[];
+  }
+}
+
+/**
+ * A transaction on an {@linkcode InMemoryRecordStore}.
+ */
+export class InMemoryRecordTransaction implements RecordStore {
+  readonly #store: InMemoryRecordStore;
+  #journal: Journal = [];
+
+  /**
+   * Starts a transaction; use {@linkcode InMemoryRecordStore.begin}.
+   *
+   * @param store The store.
+   */
+  constructor(store: InMemoryRecordStore) {
+    this.#store = store;
+  }
+
+  #open(): UndoEntry[] {
+    if (!this.#journal) {
+      throw new SequentError("The record transaction has ended");
+    }
+    return this.#journal;
+  }
+
+  /** Keeps the writes. */
+  commit(): void {
+    this.#journal = undefined;
+  }
+
+  /** Undoes every write, newest first. */
+  rollback(): void {
+    const journal = this.#journal;
+    this.#journal = undefined;
+    if (!journal) return;
+    for (let i = journal.length - 1; i >= 0; i--) {
+      const { data, key, before } = journal[i] as UndoEntry;
+      const current = data.rows.get(key);
+      if (current) removeRow(data, key, current, undefined);
+      if (before) putRow(data, key, before, undefined);
+    }
+  }
+
+  /** {@inheritDoc RecordStore.insert} */
+  insert<T extends RecordTable>(
+    table: T,
+    rows: readonly NewRowOf<T>[],
+  ): Promise<void> {
+    return Promise.resolve(
+      insertRows(this.#store.data(table), rows as readonly Row[], this.#open()),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.find} */
+  find<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    options?: FindOptions,
+  ): Promise<RowOf<T>[]> {
+    this.#open();
+    return this.#store.find(table, where, options);
+  }
+
+  /** {@inheritDoc RecordStore.update} */
+  update<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    changes: Partial<RowOf<T>>,
+  ): Promise<number> {
+    return Promise.resolve(
+      updateRows(
+        this.#store.data(table),
+        where as Row,
+        changes as Row,
+        this.#open(),
+      ),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.upsert} */
+  upsert<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    values: Partial<RowOf<T>>,
+  ): Promise<void> {
+    return Promise.resolve(
+      upsertRow(
+        this.#store.data(table),
+        where as Row,
+        values as Row,
+        this.#open(),
+      ),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.delete} */
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number> {
+    return Promise.resolve(
+      deleteRows(this.#store.data(table), where as Row, this.#open()),
+    );
+  }
+
+  /** {@inheritDoc RecordStore.executeSql} */
+  executeSql(): Promise<Record<string, unknown>[]> {
+    return Promise.reject(noSql());
+  }
+
+  /** {@inheritDoc RecordStore.tableName} */
+  tableName(table: RecordTable): string {
+    return table.name;
+  }
+}
+
+function noSql(): SequentError {
+  return new SequentError(
+    "executeSql() needs a PostgreSQL database; the in-memory store has no SQL (set DATABASE_URL)",
+  );
+}
+
+function primaryKey(data: TableData, row: Row): string {
+  const { table } = data;
+  let key = "";
+  for (const column of table.primaryKey) {
+    key += valueKey((table.columns[column] as AnyColumn).kind, row[column]) +
+      "\u0001";
+  }
+  return key;
+}
+
+function index(data: TableData, column: string): Map<string, Set<string>> {
+  let idx = data.indexes.get(column);
+  if (!idx) {
+    idx = new Map();
+    const kind = (data.table.columns[column] as AnyColumn).kind;
+    for (const [key, row] of data.rows) {
+      const vk = valueKey(kind, row[column]);
+      let set = idx.get(vk);
+      if (!set) idx.set(vk, set = new Set());
+      set.add(key);
+    }
+    data.indexes.set(column, idx);
+  }
+  return idx;
+}
+
+function putRow(
+  data: TableData,
+  key: string,
+  row: Row,
+  journal: Journal,
+): void {
+  journal?.push({ data, key, before: data.rows.get(key) });
+  data.rows.set(key, row);
+  for (const [column, idx] of data.indexes) {
+    const vk = valueKey(
+      (data.table.columns[column] as AnyColumn).kind,
+      row[column],
+    );
+    let set = idx.get(vk);
+    if (!set) idx.set(vk, set = new Set());
+    set.add(key);
+  }
+}
+
+function removeRow(
+  data: TableData,
+  key: string,
+  row: Row,
+  journal: Journal,
+): void {
+  journal?.push({ data, key, before: row });
+  data.rows.delete(key);
+  for (const [column, idx] of data.indexes) {
+    const vk = valueKey(
+      (data.table.columns[column] as AnyColumn).kind,
+      row[column],
+    );
+    const set = idx.get(vk);
+    set?.delete(key);
+    if (set?.size === 0) idx.delete(vk);
+  }
+}
+
+function checkUnique(data: TableData, row: Row, key: string): void {
+  for (const { columns, unique } of data.table.indexes) {
+    if (!unique) continue;
+    if (columns.some((c) => row[c] === null)) continue;
+    const clash = findRows(
+      data,
+      Object.fromEntries(columns.map((c) => [c, row[c]])),
+      undefined,
+    )
+      .some((other) => primaryKey(data, other) !== key);
+    if (clash) {
+      throw new DuplicateRecordError(
+        data.table.name,
+        Object.fromEntries(columns.map((c) => [c, row[c]])),
+      );
+    }
+  }
+}
+
+function insertRows(
+  data: TableData,
+  rows: readonly Row[],
+  journal: Journal,
+): void {
+  const prepared = rows.map((values) => data.table.completeRow(values));
+  const keys = new Set<string>();
+  for (const row of prepared) {
+    const key = primaryKey(data, row);
+    if (data.rows.has(key) || keys.has(key)) {
+      throw new DuplicateRecordError(
+        data.table.name,
+        Object.fromEntries(data.table.primaryKey.map((c) => [c, row[c]])),
+      );
+    }
+    checkUnique(data, row, key);
+    keys.add(key);
+  }
+  for (const row of prepared) {
+    putRow(data, primaryKey(data, row), copyRow(row), journal);
+  }
+}
+
+function checkWhere(
+  data: TableData,
+  where: Row,
+): [string, AnyColumn, unknown][] {
+  return Object.entries(where).filter(([, v]) => v !== undefined).map(
+    ([column, value]) => {
+      const col = data.table.columns[column] as AnyColumn | undefined;
+      if (!col) {
+        throw new TypeError(
+          `Table ${data.table.name} has no column "${column}"`,
+        );
+      }
+      const values = Array.isArray(value) && col.kind !== "json"
+        ? value
+        : [value];
+      for (const v of values) {
+        if (v !== null && !col.accepts(v)) data.table.checkValue(column, v);
+      }
+      return [column, col, value];
+    },
+  );
+}
+
+function findRows(
+  data: TableData,
+  where: Row,
+  options: FindOptions | undefined,
+): Row[] {
+  const conditions = checkWhere(data, where);
+  const matchers = conditions.map(([column, col, value]) => {
+    const keys = new Set(
+      (Array.isArray(value) && col.kind !== "json" ? value : [value]).map((v) =>
+        valueKey(col.kind, v)
+      ),
+    );
+    return { column, col, keys };
+  });
+  let candidates: Iterable<Row>;
+  const pk = data.table.primaryKey;
+  const byKey = pk.every((c) =>
+    matchers.some((m) => m.column === c && m.keys.size === 1)
+  );
+  if (byKey && matchers.length > 0) {
+    const key = pk.map((c) =>
+      [...(matchers.find((m) => m.column === c)?.keys ?? [])][0] + "\u0001"
+    )
+      .join("");
+    const row = data.rows.get(key);
+    candidates = row ? [row] : [];
+  } else if (matchers.length > 0) {
+    const first = matchers[0] as (typeof matchers)[number];
+    const idx = index(data, first.column);
+    const hits: Row[] = [];
+    for (const vk of first.keys) {
+      for (const key of idx.get(vk) ?? []) hits.push(data.rows.get(key) as Row);
+    }
+    candidates = hits;
+  } else {
+    candidates = data.rows.values();
+  }
+  let result = [...candidates].filter((row) =>
+    matchers.every((m) => m.keys.has(valueKey(m.col.kind, row[m.column])))
+  );
+  if (options?.orderBy?.length) {
+    const order = options.orderBy.map(([column, direction]) => {
+      const col = data.table.columns[column] as AnyColumn | undefined;
+      if (!col) {
+        throw new TypeError(
+          `Table ${data.table.name} has no column "${column}"`,
+        );
+      }
+      return { column, kind: col.kind, sign: direction === "desc" ? -1 : 1 };
+    });
+    result.sort((a, b) => {
+      for (const { column, kind, sign } of order) {
+        // nulls sort last ascending and first descending, as in PostgreSQL
+        const c = compareValues(kind, a[column], b[column]);
+        if (c !== 0) return c * sign;
+      }
+      return 0;
+    });
+  }
+  if (options?.limit !== undefined) result = result.slice(0, options.limit);
+  return result;
+}
+
+function checkChanges(data: TableData, changes: Row): void {
+  for (const [column, value] of Object.entries(changes)) {
+    if (value === undefined) continue;
+    data.table.checkValue(column, value);
+  }
+}
+
+function updateRows(
+  data: TableData,
+  where: Row,
+  changes: Row,
+  journal: Journal,
+): number {
+  checkChanges(data, changes);
+  const rows = findRows(data, where, undefined);
+  const updated = rows.map((row) => {
+    const next = { ...row };
+    for (const [column, value] of Object.entries(changes)) {
+      if (value !== undefined) next[column] = copyValue(value);
+    }
+    return {
+      before: row,
+      next,
+      oldKey: primaryKey(data, row),
+      newKey: primaryKey(data, next),
+    };
+  });
+  for (const { next, oldKey, newKey } of updated) {
+    if (
+      newKey !== oldKey && data.rows.has(newKey) &&
+      !updated.some((u) => u.oldKey === newKey)
+    ) {
+      throw new DuplicateRecordError(
+        data.table.name,
+        Object.fromEntries(data.table.primaryKey.map((c) => [c, next[c]])),
+      );
+    }
+  }
+  for (const { before, oldKey } of updated) {
+    removeRow(data, oldKey, before, journal);
+  }
+  for (const { next, newKey } of updated) {
+    checkUnique(data, next, newKey);
+    putRow(data, newKey, next, journal);
+  }
+  return updated.length;
+}
+
+function upsertRow(
+  data: TableData,
+  where: Row,
+  values: Row,
+  journal: Journal,
+): void {
+  if (findRows(data, where, { limit: 1 }).length > 0) {
+    updateRows(data, where, values, journal);
+    return;
+  }
+  for (const [column, value] of Object.entries(where)) {
+    if (
+      Array.isArray(value) &&
+      (data.table.columns[column] as AnyColumn | undefined)?.kind !== "json"
+    ) {
+      throw new TypeError(
+        `createOrUpdateRecord(): cannot create a row of ${data.table.name} from a list of ${column} values`,
+      );
+    }
+  }
+  insertRows(data, [{ ...where, ...values }], journal);
+}
+
+function deleteRows(data: TableData, where: Row, journal: Journal): number {
+  const rows = findRows(data, where, undefined);
+  for (const row of rows) removeRow(data, primaryKey(data, row), row, journal);
+  return rows.length;
+}
