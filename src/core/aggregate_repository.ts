@@ -100,16 +100,20 @@ export class AggregateRepository {
    * the command completes.
    *
    * @param aggregate The new aggregate.
-   * @throws {DuplicateAggregateError} when the unit already holds its id.
+   * @throws {DuplicateAggregateError} when the unit already holds another
+   * aggregate with its id (adding the same instance again does nothing).
    */
   addAggregate(aggregate: AggregateRoot): void {
     if (!(aggregate instanceof AggregateRoot)) {
       throw new TypeError("addAggregate() needs an AggregateRoot");
     }
-    if (this.#identityMap.has(aggregate.id)) {
-      throw new DuplicateAggregateError(aggregate.id);
-    }
-    this.#serializer.registry.register("aggregate", aggregate.constructor as AnyClass);
+    const known = this.#identityMap.get(aggregate.id);
+    if (known === aggregate) return;
+    if (known) throw new DuplicateAggregateError(aggregate.id);
+    this.#serializer.registry.register(
+      "aggregate",
+      aggregate.constructor as AnyClass,
+    );
     this.#identityMap.set(aggregate.id, aggregate);
   }
 
@@ -154,10 +158,24 @@ export class AggregateRepository {
       const streams = await this.#reader.loadStreams(wanted, {
         snapshotVersion: snapshotConfigOf(cls)?.version,
       });
+      // A subclass may declare another snapshot version than `cls`: its
+      // streams are read again from the first event.
+      const stale: string[] = [];
       for (const stream of streams) {
         if (this.#identityMap.has(stream.aggregateId)) continue;
+        if (stream.snapshot && !this.#snapshotFits(stream, cls)) {
+          stale.push(stream.aggregateId);
+          continue;
+        }
         const aggregate = this.#build(stream, cls);
         if (aggregate) this.#identityMap.set(stream.aggregateId, aggregate);
+      }
+      if (stale.length > 0) {
+        for (const stream of await this.#reader.loadStreams(stale)) {
+          if (this.#identityMap.has(stream.aggregateId)) continue;
+          const aggregate = this.#build(stream, cls);
+          if (aggregate) this.#identityMap.set(stream.aggregateId, aggregate);
+        }
       }
       const notFound = wanted.filter((id) => !this.#identityMap.has(id));
       if (notFound.length > 0) throw new AggregateNotFoundError(notFound);
@@ -307,15 +325,26 @@ export class AggregateRepository {
     const internals = aggregateInternals();
     if (stream.snapshot) {
       const config = snapshotConfigOf(concrete);
-      if (config) {
-        config.restore(aggregate, JSON.parse(stream.snapshot.data));
-        internals.setSequenceNumber(aggregate, stream.snapshot.sequenceNumber);
+      if (config?.version !== stream.snapshot.version) {
+        throw new TypeError(
+          `Snapshot version ${stream.snapshot.version} of aggregate "${stream.aggregateId}" does not match ${concrete.name}`,
+        );
       }
+      config.restore(aggregate, JSON.parse(stream.snapshot.data));
+      internals.setSequenceNumber(aggregate, stream.snapshot.sequenceNumber);
     }
     for (const row of stream.events) {
       internals.replay(aggregate, this.#serializer.deserializeEvent(row));
     }
     return aggregate;
+  }
+
+  #snapshotFits<A extends AggregateRoot>(
+    stream: LoadedStream,
+    cls: AggregateClassLike<A>,
+  ): boolean {
+    const config = snapshotConfigOf(this.#concreteClass(stream, cls));
+    return config !== undefined && config.version === stream.snapshot?.version;
   }
 
   #concreteClass<A extends AggregateRoot>(

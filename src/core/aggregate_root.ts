@@ -231,31 +231,38 @@ export abstract class AggregateRoot {
 
   /**
    * Applies the event only when one of the given attributes differs from
-   * the aggregate's property of the same name (compared by value).
+   * the current value (compared by value, so equal decimals and dates count
+   * as unchanged). The current values are `current` when given — use it for
+   * `#private` state — else the aggregate's properties of the same names.
    *
    * @param eventClass The event's class.
    * @param attributes The event's own attributes.
+   * @param current The current values to compare with.
    * @returns The event, or `undefined` when nothing changed.
    */
   protected applyIfChanged<C extends EventClass>(
     eventClass: C,
-    ...[attributes]: EventPayloadArgs<C>
+    attributes: EventPayload<C>,
+    current?: Partial<EventPayload<C>>,
   ): InstanceType<C> | undefined {
-    const given = (attributes ?? {}) as Record<string, unknown>;
-    const self = this as unknown as Record<string, unknown>;
+    const given = attributes as Record<string, unknown>;
+    const compareWith = (current ?? this) as Record<string, unknown>;
     const changed = Object.keys(given).some((key) => {
-      if (!(key in this)) {
+      if (!current && !(key in this)) {
         throw new TypeError(
-          `applyIfChanged(${eventClass.typeName}) needs a property "${key}" on ${this.constructor.name} to compare with`,
+          `applyIfChanged(${eventClass.typeName}) needs a property "${key}" on ${this.constructor.name} to compare with, or the current values as its third argument`,
         );
       }
       const attr = eventClass.shape[key];
       return attr
-        ? !valuesEqual(attrImpl(attr).codec, self[key], given[key])
-        : self[key] !== given[key];
+        ? !valuesEqual(attrImpl(attr).codec, compareWith[key], given[key])
+        : compareWith[key] !== given[key];
     });
     if (!changed) return undefined;
-    return this.apply(eventClass, ...[attributes] as EventPayloadArgs<C>);
+    return this.apply(
+      eventClass,
+      ...[attributes] as unknown as EventPayloadArgs<C>,
+    );
   }
 
   #run(event: Event): void {

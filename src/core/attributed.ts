@@ -182,7 +182,9 @@ export abstract class Attributed {
     const self = this as unknown as Record<string, unknown>;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as string;
-      if (converted && Object.hasOwn(converted, key)) continue;
+      // a failed conversion (of the field or of an item inside it) is the
+      // field's error: it must not also be reported as "can't be blank"
+      if (converted && hasPathUnder(converted, key)) continue;
       (impls[i] as AttrImpl<unknown, boolean>).check(self[key], key, errors);
     }
     return errors;
@@ -273,6 +275,16 @@ export abstract class Attributed {
     }
     const clone = Object.create(Object.getPrototypeOf(this)) as this;
     Object.assign(clone, this, changes);
+    const converted = conversionErrors.get(this);
+    if (converted) {
+      // keep the failed conversions of the fields that were not replaced
+      const kept: ErrorSink = {};
+      for (const [path, messages] of Object.entries(converted)) {
+        const root = path.split(".")[0] as string;
+        if (!Object.hasOwn(changes, root)) kept[path] = [...messages];
+      }
+      if (Object.keys(kept).length > 0) conversionErrors.set(clone, kept);
+    }
     return clone;
   }
 
@@ -292,6 +304,13 @@ export abstract class Attributed {
   toJSON(): JsonObject {
     return attributesToJson(this);
   }
+}
+
+/** Whether an error sink has `key` itself or a path inside it (`key.1`). */
+function hasPathUnder(errors: ErrorSink, key: string): boolean {
+  if (Object.hasOwn(errors, key)) return true;
+  const prefix = `${key}.`;
+  return Object.keys(errors).some((path) => path.startsWith(prefix));
 }
 
 function attributesEqual(
@@ -381,7 +400,18 @@ export function attributesToJson(
         }: attribute "${key}" is not a valid ${impl.kind}`,
       );
     }
-    json[key] = impl.codec.toJson(value);
+    try {
+      json[key] = impl.codec.toJson(value);
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      // an invalid array item or nested value: name the attribute holding it
+      throw new TypeError(
+        `Cannot serialize ${
+          displayName(cls)
+        }: attribute "${key}": ${error.message}`,
+        { cause: error },
+      );
+    }
   }
   return json;
 }
@@ -535,7 +565,8 @@ function toPlainParams(params: Params): Readonly<Record<string, unknown>> {
   const isForm = params instanceof URLSearchParams ||
     (typeof FormData !== "undefined" && params instanceof FormData);
   if (!isForm) return params as Readonly<Record<string, unknown>>;
-  const root: Record<string, unknown> = {};
+  // null-prototype nodes: a "__proto__[x]" key must not reach Object.prototype
+  const root: Record<string, unknown> = Object.create(null);
   for (const [name, value] of (params as URLSearchParams).entries()) {
     if (typeof value !== "string") continue;
     const path = name.replace(/\]/g, "").split(/[[.]/).filter((p) => p !== "");
@@ -543,7 +574,9 @@ function toPlainParams(params: Params): Readonly<Record<string, unknown>> {
     for (let i = 0; i < path.length - 1; i++) {
       const part = path[i] as string;
       const next = node[part];
-      if (typeof next !== "object" || next === null) node[part] = {};
+      if (typeof next !== "object" || next === null) {
+        node[part] = Object.create(null);
+      }
       node = node[part] as Record<string, unknown>;
     }
     const last = path[path.length - 1];

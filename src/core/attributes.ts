@@ -124,7 +124,6 @@ interface Validator<T> {
 
 /** The implementation behind every {@linkcode Attr}. */
 export class AttrImpl<T, R extends boolean> implements Attr<T, R> {
-  readonly kind: string;
   readonly isRequired: R;
   readonly codec: Codec<T>;
   readonly validators: readonly Validator<T>[];
@@ -135,9 +134,13 @@ export class AttrImpl<T, R extends boolean> implements Attr<T, R> {
     validators: readonly Validator<T>[],
   ) {
     this.codec = codec;
-    this.kind = codec.kind;
     this.isRequired = isRequired;
     this.validators = validators;
+  }
+
+  /** Read from the codec each time: a lazy value-object class resolves late. */
+  get kind(): string {
+    return this.codec.kind;
   }
 
   required(): Attr<T, true> {
@@ -256,7 +259,8 @@ export const floatCodec: Codec<number> = {
       return Number.isFinite(raw) ? ok(raw) : fail("is not a valid float");
     }
     if (typeof raw === "string" && FLOAT.test(raw.trim())) {
-      return ok(Number(raw.trim()));
+      const n = Number(raw.trim());
+      if (Number.isFinite(n)) return ok(n); // not "1e999"
     }
     return fail("is not a valid float");
   },
@@ -310,7 +314,11 @@ export const dateCodec: Codec<CalendarDate> = {
   fromParam: (raw) => {
     if (CalendarDate.isCalendarDate(raw)) return ok(raw);
     if (raw instanceof Date && !Number.isNaN(raw.getTime())) {
-      return ok(CalendarDate.fromDate(raw));
+      try {
+        return ok(CalendarDate.fromDate(raw));
+      } catch {
+        return fail("is not a valid date"); // a year outside 1 to 9999
+      }
     }
     if (typeof raw === "string") {
       const d = CalendarDate.tryParse(raw.trim());
@@ -328,18 +336,29 @@ export const dateCodec: Codec<CalendarDate> = {
 
 function parseDateTime(text: string): Date | undefined {
   if (!ISO_DATE_TIME.test(text)) return undefined;
-  const date = new Date(text);
+  // The platform rolls 2026-02-30 over to March: reject impossible days.
+  if (!CalendarDate.tryParse(text.slice(0, 10))) return undefined;
+  // A time without an offset is UTC, as in Sequent, never the host's zone.
+  const zoned = text.length > 10 && !/(?:Z|[+-]\d{2}:?\d{2})$/.test(text)
+    ? `${text}Z`
+    : text;
+  const date = new Date(zoned);
   return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+/** A valid instant in years 0 to 9999: what ISO text with 4-digit years holds. */
+function isStorableDate(v: unknown): v is Date {
+  if (!(v instanceof Date) || Number.isNaN(v.getTime())) return false;
+  const year = v.getUTCFullYear();
+  return year >= 0 && year <= 9999;
 }
 
 export const dateTimeCodec: Codec<Date> = {
   kind: "date-time",
-  is: (v): v is Date => v instanceof Date && !Number.isNaN(v.getTime()),
+  is: isStorableDate,
   fromParam: (raw) => {
     if (raw instanceof Date) {
-      return Number.isNaN(raw.getTime())
-        ? fail("is not a valid date-time")
-        : ok(raw);
+      return isStorableDate(raw) ? ok(raw) : fail("is not a valid date-time");
     }
     const d = typeof raw === "string" ? parseDateTime(raw.trim()) : undefined;
     return d ? ok(d) : fail("is not a valid date-time");
@@ -445,7 +464,9 @@ export function oneOfCodec<V extends string>(values: readonly V[]): Codec<V> {
 export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
   const inner = item.codec;
   return {
-    kind: `array of ${inner.kind}`,
+    get kind(): string {
+      return `array of ${inner.kind}`;
+    },
     is: (v): v is readonly T[] => Array.isArray(v),
     fromParam: (raw) => {
       const list = toList(raw);
@@ -458,7 +479,13 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
       }
       return ok(out);
     },
-    toJson: (v) => v.map((x) => inner.toJson(x)),
+    toJson: (v) =>
+      v.map((x, i) => {
+        if (!inner.is(x)) {
+          throw new TypeError(`item ${i} is not a valid ${inner.kind}`);
+        }
+        return inner.toJson(x);
+      }),
     fromJson: (j) => {
       if (!Array.isArray(j)) return fail("is not an array");
       const out: T[] = [];
@@ -470,12 +497,18 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
       return ok(out);
     },
     equals: (a, b) =>
-      a.length === b.length && a.every((x, i) => inner.equals(x, b[i] as T)),
+      a.length === b.length &&
+      a.every((x, i) => {
+        const y = b[i];
+        // items are unchecked until validation: compare invalid ones by identity
+        return x === y || (inner.is(x) && inner.is(y) && inner.equals(x, y));
+      }),
     validateNested: (v, path, errors) => {
       for (let i = 0; i < v.length; i++) {
         const value = v[i];
         const itemPath = `${path}.${i}`;
-        if (value === undefined || value === null) {
+        // null is blank, except as an item of a JSON list (where it is data)
+        if (value === undefined || (value === null && !inner.is(null))) {
           addError(errors, itemPath, "can't be blank");
         } else {
           item.check(value, itemPath, errors);

@@ -130,7 +130,10 @@ export const attrs: Attrs = {
     cls: C | (() => C),
   ) => {
     const resolve = isClass(cls) ? () => cls : cls as () => C;
-    return make(nestedCodec<InstanceType<C>>(resolve));
+    const codec = nestedCodec<InstanceType<C>>(resolve);
+    // a class given directly is checked now; the lazy form when first used
+    if (isClass(cls)) void codec.kind;
+    return make(codec);
   },
   array: <T>(item: Attr<T, boolean>) => make(arrayCodec(attrImpl(item))),
 };

@@ -31,7 +31,7 @@ import type {
   StreamCommit,
 } from "./event_store.ts";
 import type { JsonValue } from "./json.ts";
-import { type Logger, silentLogger } from "./logger.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
 import { handlersFor, routedClasses } from "./message_router.ts";
 import { MessageSerializer } from "./serializer.ts";
 import { TypeRegistry } from "./type_registry.ts";
@@ -107,7 +107,10 @@ export interface CommandServiceOptions {
   readonly aggregates?: readonly AggregateClass[] | undefined;
   /** Middleware around each command, outermost first. */
   readonly middleware?: readonly CommandMiddleware[] | undefined;
-  /** Where execution is traced (default: silent). */
+  /**
+   * Where execution is traced at debug level and failures of after-commit
+   * callbacks are reported (default: warnings and errors to the console).
+   */
   readonly logger?: Logger | undefined;
   /**
    * How often to re-run a whole unit of work (reloading its aggregates)
@@ -174,7 +177,7 @@ export class CommandService {
     this.#commandHandlers = [...(options.commandHandlers ?? [])];
     this.#eventHandlers = [...(options.eventHandlers ?? [])];
     this.#middleware = [...(options.middleware ?? [])];
-    this.#logger = options.logger ?? silentLogger;
+    this.#logger = options.logger ?? consoleLogger("warn");
     this.#retries = options.retryOnConflict ?? 0;
     if (!Number.isSafeInteger(this.#retries) || this.#retries < 0) {
       throw new RangeError(
@@ -243,13 +246,14 @@ export class CommandService {
   }
 
   /**
-   * Executes commands as one unit of work: validates them (an invalid one
-   * fails with {@linkcode CommandNotValidError} before anything runs), runs
-   * every matching handler, stores all new events with the command record,
-   * and dispatches the events to projectors and workflows, in one
-   * transaction. Commands that workflows issue run afterwards in the same
-   * unit. Called while a unit is running (from a handler), it queues the
-   * commands in that unit instead.
+   * Executes commands as one unit of work, in one transaction: for each
+   * command, the middleware, then validation (an invalid command fails with
+   * {@linkcode CommandNotValidError} before any of its handlers run, and the
+   * whole unit is rolled back), every matching handler, one commit of all
+   * new events with the command record, and the events' dispatch to
+   * projectors and workflows. Commands that workflows issue run afterwards
+   * in the same unit. Called from a handler while this service runs a unit,
+   * it queues the commands in that unit instead.
    *
    * @param commands The commands, executed in order.
    */
@@ -262,7 +266,7 @@ export class CommandService {
       }
     }
     const parent = activeUnit();
-    if (parent) {
+    if (parent && parent.owner === this) {
       for (const command of commands) {
         const event = parent.currentEvent;
         if (event) {
@@ -272,7 +276,6 @@ export class CommandService {
       }
       return;
     }
-    for (const command of commands) this.#validate(command);
     for (let attempt = 0;; attempt++) {
       try {
         await this.#runUnit(commands);
@@ -299,7 +302,8 @@ export class CommandService {
    * stored stream. When a stream names its aggregate class, the aggregate is
    * rebuilt so its unique keys are kept. The events are then dispatched to
    * the event handlers `dispatchTo` accepts (default: all), in the same
-   * transaction.
+   * transaction; commands that workflows issue then run in it too, and their
+   * after-commit callbacks once it has committed.
    *
    * @param streams The events, grouped by aggregate.
    * @param options `dispatchTo`: which event handlers receive the events.
@@ -321,8 +325,9 @@ export class CommandService {
     options: { dispatchTo?: (handler: EventHandler) => boolean } = {},
   ): Promise<void> {
     const dispatchTo = options.dispatchTo ?? (() => true);
+    const afterCommit: AfterCommitCallback[] = [];
     await this.#store.transaction(async (transaction) => {
-      const unit = this.#newUnit(transaction, [], []);
+      const unit = this.#newUnit(transaction, [], afterCommit);
       await runInUnit(unit, async () => {
         const commits: StreamCommit[] = [];
         for (const { aggregateClass, events } of streams) {
@@ -376,9 +381,14 @@ export class CommandService {
             await this.#publish(unit, event, false, dispatchTo);
           }
         }
+        // Commands that workflows issued run in the same unit.
+        for (let command; (command = unit.queue.shift());) {
+          await this.#invoke(unit, command, 0);
+        }
       });
       unit.ended = true;
     });
+    await this.#runAfterCommit(afterCommit);
   }
 
   async #runUnit(commands: readonly Command[]): Promise<void> {
@@ -398,6 +408,12 @@ export class CommandService {
     } finally {
       if (unit) unit.ended = true;
     }
+    await this.#runAfterCommit(afterCommit);
+  }
+
+  async #runAfterCommit(
+    afterCommit: readonly AfterCommitCallback[],
+  ): Promise<void> {
     for (const callback of afterCommit) {
       try {
         await callback.run();
@@ -417,6 +433,7 @@ export class CommandService {
     afterCommit: AfterCommitCallback[],
   ): Unit {
     return {
+      owner: this,
       repository: new AggregateRepository(transaction, this.#serializer),
       transaction,
       queue: [...commands],

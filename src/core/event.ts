@@ -166,6 +166,8 @@ export abstract class Event extends Attributed {
     if (typeof upcaster !== "function") {
       throw new TypeError("upcast() needs a function");
     }
+    // the class upcast() is called on is the one stored rows must become
+    recordClass("event", this.typeName, this);
     const owner = definitionOf(this);
     const list = upcasters.get(owner) ?? [];
     list.push(upcaster);

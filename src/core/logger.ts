@@ -58,8 +58,10 @@ export interface Logger {
  * ```
  */
 export function consoleLogger(level: LogLevel = "info"): Logger {
+  if (!Object.hasOwn(ORDER, level)) {
+    throw new RangeError(`Unknown log level "${level}"`);
+  }
   const min = ORDER[level];
-  if (min === undefined) throw new RangeError(`Unknown log level "${level}"`);
   return {
     enabled: (l) => ORDER[l] >= min,
     log: (l, message, fields) => {

@@ -114,27 +114,35 @@ export function isA<C extends ClassOf<unknown>>(
 }
 
 /**
- * Matches every message, except instances of the `except` classes.
+ * Matches every message, except instances of the `except` classes. Name the
+ * message type a handler receives, as in `this.on(anyMessage<Event>(), …)`.
  *
+ * @typeParam T The messages' type (default `object`).
  * @param options `except`: classes to leave out.
  *
  * @example
  * ```ts
- * import { anyMessage } from "@sequent/core";
+ * import { anyMessage, Event, EventHandler } from "@sequent/core";
  *
  * console.assert(anyMessage().matches({}));
+ *
+ * class Audit extends EventHandler {
+ *   static {
+ *     this.on(anyMessage<Event>(), (_audit, event) => console.debug(event.aggregateId));
+ *   }
+ * }
  * ```
  */
-export function anyMessage(
+export function anyMessage<T extends object = object>(
   options: { except?: readonly ClassOf<unknown>[] } = {},
-): Matcher<object> {
+): Matcher<T> {
   const except = options.except ?? [];
   except.forEach(checkClass);
   return {
     description: `any message${describeExcept(except)}`,
     classes: [],
     byClassOnly: true,
-    matches: (m): m is object => !except.some((e) => m instanceof e),
+    matches: (m): m is T => !except.some((e) => m instanceof e),
   };
 }
 
@@ -182,13 +190,20 @@ export function hasAttrs<C extends ClassOf<object>>(
         if (typeof want === "function") {
           return Boolean((want as (v: unknown) => unknown)(actual));
         }
+        if (actual === want) return true;
         if (
           typeof want === "object" && want !== null &&
           typeof (want as { equals?: unknown }).equals === "function"
         ) {
-          return (want as { equals(o: unknown): boolean }).equals(actual);
+          // an absent or unrelated value is no match, not a crash in equals()
+          if (actual === undefined || actual === null) return false;
+          try {
+            return (want as { equals(o: unknown): boolean }).equals(actual);
+          } catch {
+            return false;
+          }
         }
-        return actual === want;
+        return false;
       });
     },
   };
@@ -317,19 +332,25 @@ export function handlersFor<H>(owner: object, message: object): readonly H[] {
     };
     caches.set(owner, cache as Cached<unknown>);
   }
-  if (!cache.byClassOnly) {
-    return cache.routes.filter((r) => r.matcher.matches(message)).map((r) =>
-      r.handler
-    );
-  }
+  if (!cache.byClassOnly) return matching(cache.routes, message);
   let handlers = cache.byClass.get(message.constructor);
   if (!handlers) {
-    handlers = cache.routes.filter((r) => r.matcher.matches(message)).map((
-      r,
-    ) => r.handler);
+    handlers = matching(cache.routes, message);
     cache.byClass.set(message.constructor, handlers);
   }
   return handlers;
+}
+
+/**
+ * The handlers of the routes that match, each once (as in Sequent, a handler
+ * registered for `[A, isA(Base)]` runs once for an `A`), in route order.
+ */
+function matching<H>(routes: readonly Route<H>[], message: object): H[] {
+  const handlers = new Set<H>();
+  for (const r of routes) {
+    if (r.matcher.matches(message)) handlers.add(r.handler);
+  }
+  return [...handlers];
 }
 
 /** Whether an owner has any route for a message. */

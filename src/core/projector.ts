@@ -150,13 +150,12 @@ export abstract class Projector extends EventHandler {
    * @param table A managed table.
    * @param where Which rows.
    * @param changes The new values.
-   * @returns How many rows changed.
    */
   updateAllRecords<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
-  ): Promise<number> {
+  ): Promise<void> {
     return this.#managed(table).update(table, where, changes);
   }
 
@@ -254,7 +253,7 @@ export abstract class Projector extends EventHandler {
   deleteAllRecords<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
-  ): Promise<number> {
+  ): Promise<void> {
     return this.#managed(table).delete(table, where);
   }
 

@@ -26,7 +26,9 @@ export interface FindOptions {
 }
 
 /**
- * Reads and writes rows of record tables.
+ * Reads and writes rows of record tables. Writes may be deferred: a SQL
+ * store sends them together with the next read or the commit, so their
+ * errors (a duplicate key, say) can surface there and fail the unit of work.
  */
 export interface RecordStore {
   /** Inserts rows (a duplicate primary key fails). */
@@ -40,12 +42,12 @@ export interface RecordStore {
     where: WhereOf<T>,
     options?: FindOptions,
   ): Promise<RowOf<T>[]>;
-  /** Sets `changes` on every row matching `where`; returns how many. */
+  /** Sets `changes` on every row matching `where`. */
   update<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
-  ): Promise<number>;
+  ): Promise<void>;
   /**
    * Updates the rows matching `where` with `values`, or inserts one row made
    * of `where` and `values` when none matches.
@@ -55,8 +57,8 @@ export interface RecordStore {
     where: WhereOf<T>,
     values: Partial<RowOf<T>>,
   ): Promise<void>;
-  /** Deletes the rows matching `where`; returns how many. */
-  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number>;
+  /** Deletes the rows matching `where`. */
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<void>;
   /**
    * Runs raw parameterised SQL (SQL stores only).
    *

@@ -179,7 +179,7 @@ export class MessageSerializer {
     try {
       const json = JSON.parse(row.payload) as JsonValue;
       if (!isJsonObject(json)) {
-        throw new AttributeReadError("", "is not a JSON object");
+        throw new TypeError("its payload is not a JSON object");
       }
       values = attributesFromJson(cls, json, COMMAND_BASE_KEYS);
     } catch (error) {

@@ -23,6 +23,8 @@ export interface AfterCommitCallback {
 
 /** One unit of work's state. */
 export interface Unit {
+  /** The command service running the unit. */
+  readonly owner: object;
   readonly repository: AggregateRepository;
   readonly transaction: EventStoreTransaction;
   readonly queue: Command[];

@@ -167,8 +167,8 @@ export class InMemoryRecordStore implements RecordStore {
     table: T,
     rows: readonly NewRowOf<T>[],
   ): Promise<void> {
-    return Promise.resolve(
-      insertRows(this.data(table), rows as readonly Row[], undefined),
+    return attempt(() =>
+      insertRows(this.data(table), rows as readonly Row[], undefined)
     );
   }
 
@@ -178,11 +178,12 @@ export class InMemoryRecordStore implements RecordStore {
     where: WhereOf<T>,
     options?: FindOptions,
   ): Promise<RowOf<T>[]> {
-    return Promise.resolve(
-      findRows(this.data(table), where as Row, options).map(copyRow) as RowOf<
-        T
-      >[],
-    );
+    try {
+      const rows = findRows(this.data(table), where as Row, options);
+      return Promise.resolve(rows.map(copyRow) as RowOf<T>[]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** {@inheritDoc RecordStore.update} */
@@ -190,9 +191,9 @@ export class InMemoryRecordStore implements RecordStore {
     table: T,
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
-  ): Promise<number> {
-    return Promise.resolve(
-      updateRows(this.data(table), where as Row, changes as Row, undefined),
+  ): Promise<void> {
+    return attempt(() =>
+      updateRows(this.data(table), where as Row, changes as Row, undefined)
     );
   }
 
@@ -202,16 +203,14 @@ export class InMemoryRecordStore implements RecordStore {
     where: WhereOf<T>,
     values: Partial<RowOf<T>>,
   ): Promise<void> {
-    return Promise.resolve(
-      upsertRow(this.data(table), where as Row, values as Row, undefined),
+    return attempt(() =>
+      upsertRow(this.data(table), where as Row, values as Row, undefined)
     );
   }
 
   /** {@inheritDoc RecordStore.delete} */
-  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number> {
-    return Promise.resolve(
-      deleteRows(this.data(table), where as Row, undefined),
-    );
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<void> {
+    return attempt(() => deleteRows(this.data(table), where as Row, undefined));
   }
 
   /** {@inheritDoc RecordStore.executeSql} */
@@ -276,8 +275,8 @@ export class InMemoryRecordTransaction implements RecordStore {
     table: T,
     rows: readonly NewRowOf<T>[],
   ): Promise<void> {
-    return Promise.resolve(
-      insertRows(this.#store.data(table), rows as readonly Row[], this.#open()),
+    return attempt(() =>
+      insertRows(this.#store.data(table), rows as readonly Row[], this.#open())
     );
   }
 
@@ -296,14 +295,14 @@ export class InMemoryRecordTransaction implements RecordStore {
     table: T,
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
-  ): Promise<number> {
-    return Promise.resolve(
+  ): Promise<void> {
+    return attempt(() =>
       updateRows(
         this.#store.data(table),
         where as Row,
         changes as Row,
         this.#open(),
-      ),
+      )
     );
   }
 
@@ -313,20 +312,20 @@ export class InMemoryRecordTransaction implements RecordStore {
     where: WhereOf<T>,
     values: Partial<RowOf<T>>,
   ): Promise<void> {
-    return Promise.resolve(
+    return attempt(() =>
       upsertRow(
         this.#store.data(table),
         where as Row,
         values as Row,
         this.#open(),
-      ),
+      )
     );
   }
 
   /** {@inheritDoc RecordStore.delete} */
-  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<number> {
-    return Promise.resolve(
-      deleteRows(this.#store.data(table), where as Row, this.#open()),
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<void> {
+    return attempt(() =>
+      deleteRows(this.#store.data(table), where as Row, this.#open())
     );
   }
 
@@ -338,6 +337,16 @@ export class InMemoryRecordTransaction implements RecordStore {
   /** {@inheritDoc RecordStore.tableName} */
   tableName(table: RecordTable): string {
     return table.name;
+  }
+}
+
+/** Runs a synchronous operation, turning a throw into a rejection. */
+function attempt(operation: () => unknown): Promise<void> {
+  try {
+    operation();
+    return Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
   }
 }
 

@@ -19,7 +19,7 @@ import { CommandNotValidError, type ValidationErrors } from "../core/errors.ts";
 import { Event } from "../core/event.ts";
 import type { EventHandler } from "../core/event_handler.ts";
 import type { EventPosition, EventStore } from "../core/event_store.ts";
-import type { Logger } from "../core/logger.ts";
+import { type Logger, silentLogger } from "../core/logger.ts";
 import { handlersFor } from "../core/message_router.ts";
 import { knownClasses } from "../core/type_catalog.ts";
 import { Workflow } from "../core/workflow.ts";
@@ -62,7 +62,7 @@ export type ExpectedFailure =
  * The outcome of `whenCommand`: await it to require success, or call
  * `thenFails` to require a failure.
  */
-export interface CommandOutcome extends PromiseLike<void> {
+export interface CommandOutcome extends Promise<void> {
   /**
    * Asserts that the command failed: with an error of the class, or with
    * exactly these validation errors.
@@ -137,7 +137,7 @@ export class CommandSpec {
         eventHandlers: this.#options.eventHandlers,
         aggregates: this.#options.aggregates,
         middleware: this.#options.middleware,
-        logger: this.#options.logger,
+        logger: this.#options.logger ?? silentLogger,
         retryOnConflict: this.#options.retryOnConflict,
       });
     })();
@@ -153,15 +153,16 @@ export class CommandSpec {
    * @param items An optional aggregate class, then the events.
    */
   async givenEvents(
-    ...items: [AggregateClass | Event, ...Event[]] | []
+    ...items: [AggregateClass, ...Event[]] | Event[]
   ): Promise<void> {
     const service = await this.service();
     let explicit: AggregateClass | undefined;
     const events: Event[] = [];
-    for (const item of items) {
+    for (const [index, item] of items.entries()) {
       if (item instanceof Event) events.push(item);
       else if (
-        typeof item === "function" && item.prototype instanceof AggregateRoot
+        index === 0 && typeof item === "function" &&
+        item.prototype instanceof AggregateRoot
       ) {
         explicit = item;
       } else {
@@ -213,12 +214,14 @@ export class CommandSpec {
   whenCommand(...commands: Command[]): CommandOutcome {
     this.#whenCalled = true;
     const settled = this.#execute(commands);
-    return {
-      then: (onFulfilled, onRejected) =>
-        settled.then((error) => {
-          if (error !== undefined) throw error;
-        }).then(onFulfilled, onRejected),
-      thenFails: async (expected) => {
+    const outcome = settled.then((error) => {
+      if (error !== undefined) throw error;
+    });
+    // Awaiting the outcome rejects on failure; calling only thenFails must
+    // not leave an unhandled rejection behind.
+    outcome.catch(() => {});
+    return Object.assign(outcome, {
+      thenFails: async (expected: ExpectedFailure): Promise<void> => {
         const error = await settled;
         if (error === undefined) {
           throw new AssertionError({
@@ -228,7 +231,7 @@ export class CommandSpec {
         }
         checkFailure(error, expected);
       },
-    };
+    });
   }
 
   async #execute(commands: Command[]): Promise<unknown> {

@@ -62,9 +62,30 @@ export function describeMessage(
   message: Attributed,
   ignore: ReadonlySet<string>,
 ): string {
-  const json = message.toJSON();
+  const json = toLenientJson(message);
   for (const key of ignore) delete json[key];
   return `${typeNameOf(message)} ${JSON.stringify(json)}`;
+}
+
+/**
+ * The message as JSON, also when it is invalid (a required value missing, a
+ * value of the wrong type), which `toJSON` refuses: failures must print it.
+ */
+function toLenientJson(message: Attributed): Record<string, unknown> {
+  try {
+    return message.toJSON();
+  } catch {
+    const json: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(message.attributes())) {
+      if (value === undefined) continue;
+      try {
+        json[key] = JSON.parse(JSON.stringify(value) ?? "null");
+      } catch {
+        json[key] = String(value);
+      }
+    }
+    return json;
+  }
 }
 
 /** A one-line description of an expectation for failure output. */

@@ -97,6 +97,7 @@ export class WorkflowSpec {
     const queue: Command[] = [];
     await store.transaction(async (transaction) => {
       const unit: Unit = {
+        owner: this,
         repository: new AggregateRepository(
           transaction,
           new MessageSerializer(),

@@ -241,9 +241,10 @@ export function eventStoreContract(
         })),
     );
     const ok = results.filter((r) => r.status === "fulfilled").length;
-    const conflicts = results.filter((r) =>
-      r.status === "rejected" && r.reason instanceof OptimisticLockError
-    ).length;
+    const conflicts =
+      results.filter((r) =>
+        r.status === "rejected" && r.reason instanceof OptimisticLockError
+      ).length;
     assert.ok(ok >= 1, "at least one unit succeeds");
     assert.equal(ok + conflicts, 8);
     const [loaded] = await store.loadStreams([a]);
@@ -255,7 +256,10 @@ export function eventStoreContract(
 
   test("loads a batch of streams in the order asked, leaving out unknown ids", async (store) => {
     const [a, b, c] = [id(), id(), id()];
-    await commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1), event(b, 2)])]);
+    await commit(store, [
+      stream(a, [event(a, 1)]),
+      stream(b, [event(b, 1), event(b, 2)]),
+    ]);
     const loaded = await store.loadStreams([b, c, a]);
     assert.deepEqual(loaded.map((s) => s.aggregateId), [b, a]);
     assert.deepEqual(loaded.map((s) => s.events.length), [2, 1]);
@@ -291,7 +295,10 @@ export function eventStoreContract(
     await commit(store, [
       stream(a, [event(a, 1)], { uniqueKeys: { email: "ben@example.com" } }),
     ]);
-    assert.equal(await store.findAggregateIdByUniqueKey("email", "ben@example.com"), a);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("email", "ben@example.com"),
+      a,
+    );
     await assert.rejects(
       commit(store, [
         stream(b, [event(b, 1)], {
@@ -309,27 +316,44 @@ export function eventStoreContract(
     await commit(store, [
       stream(b, [event(b, 1)], { uniqueKeys: { login: "ben@example.com" } }),
     ]);
-    assert.equal(await store.findAggregateIdByUniqueKey("login", "ben@example.com"), b);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("login", "ben@example.com"),
+      b,
+    );
   });
 
   test("unique keys are replaced by each commit, and left alone when undefined", async (store) => {
     const [a, b] = [id(), id()];
-    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { email: "old" } })]);
+    await commit(store, [
+      stream(a, [event(a, 1)], { uniqueKeys: { email: "old" } }),
+    ]);
     await commit(store, [stream(a, [event(a, 2)])]);
     assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), a);
-    await commit(store, [stream(a, [event(a, 3)], { uniqueKeys: { email: "new" } })]);
-    assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), undefined);
+    await commit(store, [
+      stream(a, [event(a, 3)], { uniqueKeys: { email: "new" } }),
+    ]);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("email", "old"),
+      undefined,
+    );
     assert.equal(await store.findAggregateIdByUniqueKey("email", "new"), a);
-    await commit(store, [stream(b, [event(b, 1)], { uniqueKeys: { email: "old" } })]);
+    await commit(store, [
+      stream(b, [event(b, 1)], { uniqueKeys: { email: "old" } }),
+    ]);
     assert.equal(await store.findAggregateIdByUniqueKey("email", "old"), b);
     await commit(store, [stream(a, [event(a, 4)], { uniqueKeys: {} })]);
-    assert.equal(await store.findAggregateIdByUniqueKey("email", "new"), undefined);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("email", "new"),
+      undefined,
+    );
   });
 
   test("structured unique keys compare by value, whatever the key order", async (store) => {
     const [a, b] = [id(), id()];
     await commit(store, [
-      stream(a, [event(a, 1)], { uniqueKeys: { slot: { day: "mon", room: 1 } } }),
+      stream(a, [event(a, 1)], {
+        uniqueKeys: { slot: { day: "mon", room: 1 } },
+      }),
     ]);
     assert.equal(
       await store.findAggregateIdByUniqueKey("slot", { room: 1, day: "mon" }),
@@ -337,7 +361,9 @@ export function eventStoreContract(
     );
     await assert.rejects(
       commit(store, [
-        stream(b, [event(b, 1)], { uniqueKeys: { slot: { room: 1, day: "mon" } } }),
+        stream(b, [event(b, 1)], {
+          uniqueKeys: { slot: { room: 1, day: "mon" } },
+        }),
       ]),
       AggregateKeyNotUniqueError,
     );
@@ -345,7 +371,9 @@ export function eventStoreContract(
 
   test("a key released and claimed in one commit moves between aggregates", async (store) => {
     const [a, b] = [id(), id()];
-    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } })]);
+    await commit(store, [
+      stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } }),
+    ]);
     await commit(store, [
       stream(a, [event(a, 2)], { uniqueKeys: {} }),
       stream(b, [event(b, 1)], { uniqueKeys: { name: "x" } }),
@@ -370,7 +398,9 @@ export function eventStoreContract(
   test("readAllEvents gives every event in commit order, in batches, filtered by type", async (store) => {
     const [a, b] = [id(), id()];
     await commit(store, [stream(a, [event(a, 1, {}, "Contract_A")])]);
-    await commit(store, [stream(b, [event(b, 1, {}, "Contract_B"), event(b, 2, {}, "Contract_A")])]);
+    await commit(store, [
+      stream(b, [event(b, 1, {}, "Contract_B"), event(b, 2, {}, "Contract_A")]),
+    ]);
     await commit(store, [stream(a, [event(a, 2, {}, "Contract_B")])]);
     const batches = await allEvents(store, { batchSize: 3 });
     assert.deepEqual(batches.map((batch) => batch.length), [3, 1]);
@@ -378,8 +408,12 @@ export function eventStoreContract(
       batches.flat().map((e) => [e.aggregateId, e.sequenceNumber]),
       [[a, 1], [b, 1], [b, 2], [a, 2]],
     );
-    const onlyA = (await allEvents(store, { eventTypes: ["Contract_A"] })).flat();
-    assert.deepEqual(onlyA.map((e) => [e.aggregateId, e.sequenceNumber]), [[a, 1], [b, 2]]);
+    const onlyA = (await allEvents(store, { eventTypes: ["Contract_A"] }))
+      .flat();
+    assert.deepEqual(onlyA.map((e) => [e.aggregateId, e.sequenceNumber]), [[
+      a,
+      1,
+    ], [b, 2]]);
     await assert.rejects(async () => {
       for await (const _ of store.readAllEvents({ batchSize: 0 })) {
         // never reached
@@ -398,28 +432,39 @@ export function eventStoreContract(
 
   test("command records keep causation both ways", async (store) => {
     const [a, b] = [id(), id()];
-    await commit(store, [stream(a, [event(a, 1), event(a, 2)])], command(a, {
-      commandType: "Contract_Start",
-      userId: "user-1",
-      payload: '{"why":"test"}',
-    }));
+    await commit(
+      store,
+      [stream(a, [event(a, 1), event(a, 2)])],
+      command(a, {
+        commandType: "Contract_Start",
+        userId: "user-1",
+        payload: '{"why":"test"}',
+      }),
+    );
     const first = await store.commandForEvent(a, 2);
     assert.equal(first?.commandType, "Contract_Start");
     assert.equal(first?.userId, "user-1");
     assert.equal(first?.aggregateId, a);
     assert.deepEqual(JSON.parse(first?.payload ?? "null"), { why: "test" });
     assert.ok(first?.createdAt instanceof Date);
-    await commit(store, [stream(b, [event(b, 1)])], command(b, {
-      commandType: "Contract_Follow",
-      eventAggregateId: a,
-      eventSequenceNumber: 2,
-    }));
+    await commit(
+      store,
+      [stream(b, [event(b, 1)])],
+      command(b, {
+        commandType: "Contract_Follow",
+        eventAggregateId: a,
+        eventSequenceNumber: 2,
+      }),
+    );
     const caused = await store.commandsCausedBy(a, 2);
     assert.deepEqual(caused.map((c) => c.commandType), ["Contract_Follow"]);
     assert.equal(caused[0]?.eventSequenceNumber, 2);
     assert.deepEqual(await store.commandsCausedBy(a, 1), []);
     const events = await store.eventsOfCommand(caused[0]?.id ?? "");
-    assert.deepEqual(events.map((e) => [e.aggregateId, e.sequenceNumber]), [[b, 1]]);
+    assert.deepEqual(events.map((e) => [e.aggregateId, e.sequenceNumber]), [[
+      b,
+      1,
+    ]]);
     assert.equal(await store.commandForEvent(a, 3), undefined);
   });
 
@@ -455,7 +500,9 @@ export function eventStoreContract(
     const [a, b] = [id(), id()];
     await commit(store, [
       stream(a, [event(a, 1), event(a, 2)], { snapshotThreshold: 3 }),
-      stream(b, [event(b, 1), event(b, 2), event(b, 3)], { snapshotThreshold: 3 }),
+      stream(b, [event(b, 1), event(b, 2), event(b, 3)], {
+        snapshotThreshold: 3,
+      }),
     ]);
     assert.deepEqual(
       (await store.aggregatesNeedingSnapshots(10)).map((c) => c.aggregateId),
@@ -463,7 +510,10 @@ export function eventStoreContract(
     );
     await commit(store, [stream(a, [event(a, 3)], { snapshotThreshold: 3 })]);
     const marked = await store.aggregatesNeedingSnapshots(10);
-    assert.deepEqual(new Set(marked.map((c) => c.aggregateId)), new Set([a, b]));
+    assert.deepEqual(
+      new Set(marked.map((c) => c.aggregateId)),
+      new Set([a, b]),
+    );
     assert.equal(marked[0]?.aggregateType, "Contract_Thing");
     assert.equal((await store.aggregatesNeedingSnapshots(1)).length, 1);
     await store.storeSnapshots([{
@@ -497,8 +547,15 @@ export function eventStoreContract(
 
   test("deleting snapshots: all, or those of versions no longer current", async (store) => {
     const [a, b] = [id(), id()];
-    await commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1)], { aggregateType: "Contract_Other" })]);
-    const snap = (aggregateId: string, aggregateType: string, version: number) => ({
+    await commit(store, [
+      stream(a, [event(a, 1)]),
+      stream(b, [event(b, 1)], { aggregateType: "Contract_Other" }),
+    ]);
+    const snap = (
+      aggregateId: string,
+      aggregateType: string,
+      version: number,
+    ) => ({
       aggregateId,
       aggregateType,
       version,
@@ -511,7 +568,10 @@ export function eventStoreContract(
       snap(a, "Contract_Thing", 2),
       snap(b, "Contract_Other", 1),
     ]);
-    assert.equal(await store.deleteSnapshotsOfOtherVersions({ Contract_Thing: 2 }), 2);
+    assert.equal(
+      await store.deleteSnapshotsOfOtherVersions({ Contract_Thing: 2 }),
+      2,
+    );
     assert.equal(await store.loadLatestSnapshot(a, 1), undefined);
     assert.equal((await store.loadLatestSnapshot(a, 2))?.version, 2);
     assert.equal(await store.loadLatestSnapshot(b), undefined);
@@ -528,28 +588,39 @@ export function eventStoreContract(
     assert.equal(await store.deleteStream(a), 2);
     assert.equal(await store.streamExists(a), false);
     assert.deepEqual(await store.loadStreams([a]), []);
-    assert.equal(await store.findAggregateIdByUniqueKey("name", "x"), undefined);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("name", "x"),
+      undefined,
+    );
     const archived = await store.archivedEvents(a);
     assert.deepEqual(archived.map((e) => e.sequenceNumber), [1, 2]);
     const remaining = (await allEvents(store)).flat();
     assert.deepEqual(remaining.map((e) => e.aggregateId), [b]);
     assert.equal(await store.deleteStream(a), 0);
     // the id can be used again from sequence number 1
-    await commit(store, [stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } })]);
+    await commit(store, [
+      stream(a, [event(a, 1)], { uniqueKeys: { name: "x" } }),
+    ]);
     assert.equal(await store.findAggregateIdByUniqueKey("name", "x"), a);
   });
 
   test("values full of quotes, backslashes, $1 and unicode, and a 1 MB string, round-trip", async (store) => {
     const a = id();
-    const tricky = `'"\\ $1 $$ -- ; DROP TABLE x; \u00e9\u4e2d\u{1F600} \\u0000`;
+    const tricky =
+      `'"\\ $1 $$ -- ; DROP TABLE x; \u00e9\u4e2d\u{1F600} \\u0000`;
     const big = "x".repeat(1024 * 1024);
     await commit(store, [
-      stream(a, [event(a, 1, { tricky, big }, tricky.slice(0, 0) + "Contract_Tricky")], {
+      stream(a, [
+        event(a, 1, { tricky, big }, tricky.slice(0, 0) + "Contract_Tricky"),
+      ], {
         uniqueKeys: { [tricky]: tricky },
       }),
     ], command(a, { userId: tricky, payload: JSON.stringify({ tricky }) }));
     const [loaded] = await store.loadStreams([a]);
-    assert.deepEqual(JSON.parse(loaded?.events[0]?.payload ?? "null"), { tricky, big });
+    assert.deepEqual(JSON.parse(loaded?.events[0]?.payload ?? "null"), {
+      tricky,
+      big,
+    });
     assert.equal(await store.findAggregateIdByUniqueKey(tricky, tricky), a);
     const record = await store.commandForEvent(a, 1);
     assert.equal(record?.userId, tricky);
@@ -558,7 +629,9 @@ export function eventStoreContract(
 
   test("an aggregate id that is not a UUID is refused and nothing is stored", async (store) => {
     const mark = await store.positionMark();
-    await assert.rejects(commit(store, [stream("not-a-uuid", [event("not-a-uuid", 1)])]));
+    await assert.rejects(
+      commit(store, [stream("not-a-uuid", [event("not-a-uuid", 1)])]),
+    );
     assert.deepEqual(await store.eventsSince(mark), []);
   });
 }

@@ -15,13 +15,26 @@ Deno.test("AddPost gives PostAdded, PostAuthorChanged, PostTitleChanged, PostCon
   const spec = commandSpec({ commandHandlers: [new PostCommandHandler()] });
   const aggregateId = crypto.randomUUID();
   await spec.whenCommand(
-    new AddPost({ aggregateId, author: "ben", title: "My first blogpost", content: "Hello World!" }),
+    new AddPost({
+      aggregateId,
+      author: "ben",
+      title: "My first blogpost",
+      content: "Hello World!",
+    }),
   );
   spec.thenEvents(
     new PostAdded({ aggregateId, sequenceNumber: 1 }),
     new PostAuthorChanged({ aggregateId, sequenceNumber: 2, author: "ben" }),
-    new PostTitleChanged({ aggregateId, sequenceNumber: 3, title: "My first blogpost" }),
-    new PostContentChanged({ aggregateId, sequenceNumber: 4, content: "Hello World!" }),
+    new PostTitleChanged({
+      aggregateId,
+      sequenceNumber: 3,
+      title: "My first blogpost",
+    }),
+    new PostContentChanged({
+      aggregateId,
+      sequenceNumber: 4,
+      content: "Hello World!",
+    }),
   );
 });
 
@@ -39,6 +52,14 @@ Deno.test("PublishPost on an added post gives PostPublished with the same date",
   const aggregateId = crypto.randomUUID();
   await spec.givenEvents(new PostAdded({ aggregateId, sequenceNumber: 1 }));
   const today = CalendarDate.today();
-  await spec.whenCommand(new PublishPost({ aggregateId, publicationDate: today }));
-  spec.thenEvents(new PostPublished({ aggregateId, sequenceNumber: 2, publicationDate: today }));
+  await spec.whenCommand(
+    new PublishPost({ aggregateId, publicationDate: today }),
+  );
+  spec.thenEvents(
+    new PostPublished({
+      aggregateId,
+      sequenceNumber: 2,
+      publicationDate: today,
+    }),
+  );
 });

@@ -1,0 +1,1074 @@
+import assert from "node:assert/strict";
+import {
+  AggregateKeyNotUniqueError,
+  AggregateRoot,
+  attrs,
+  Command,
+  CommandHandler,
+  type CommandMiddleware,
+  CommandNotValidError,
+  CommandService,
+  COMMIT_EVENTS_COMMAND,
+  Event,
+  EventHandler,
+  hasAttrs,
+  InMemoryEventStore,
+  type Logger,
+  type LogLevel,
+  NoCommandHandlerError,
+  OptimisticLockError,
+  SequentError,
+  silentLogger,
+} from "@sequent/core";
+
+// --- Domain -------------------------------------------------------------------
+
+class Svc_Opened
+  extends Event.define("Svc.Opened", { owner: attrs.string() }) {}
+class Svc_Deposited extends Event.define("Svc.Deposited", {
+  amount: attrs.integer().required(),
+}) {}
+
+class Svc_Account extends AggregateRoot {
+  owner: string | undefined;
+  balance = 0;
+
+  static open(id: string, owner: string): Svc_Account {
+    const account = new Svc_Account(id);
+    account.apply(Svc_Opened, { owner });
+    return account;
+  }
+
+  deposit(amount: number): void {
+    this.apply(Svc_Deposited, { amount });
+  }
+
+  static {
+    this.uniqueKey("svc_owner", (a) => a.owner);
+    this.on(Svc_Opened, (a, e) => {
+      a.owner = e.owner;
+    });
+    this.on(Svc_Deposited, (a, e) => {
+      a.balance += e.amount;
+    });
+  }
+}
+
+class Svc_Open extends Command.define("Svc.Open", {
+  owner: attrs.string().required(),
+}) {}
+class Svc_Deposit extends Command.define("Svc.Deposit", {
+  amount: attrs.integer().required().validate((n) => n > 0, "must be positive"),
+}) {}
+class Svc_Transfer extends Command.define("Svc.Transfer", {
+  to: attrs.uuid().required(),
+  amount: attrs.integer().required(),
+}) {}
+class Svc_Boom extends Command.define("Svc.Boom", {}) {}
+class Svc_Unhandled extends Command.define("Svc.Unhandled", {}) {}
+
+class Svc_BoomError extends Error {}
+
+class Svc_AccountHandler extends CommandHandler {
+  readonly log: string[] = [];
+  static {
+    this.on(Svc_Open, (handler, command) => {
+      handler.log.push(`open ${command.owner}`);
+      handler.repository.addAggregate(
+        Svc_Account.open(command.aggregateId, command.owner),
+      );
+    });
+    this.on(Svc_Deposit, (handler, command) => {
+      handler.log.push(`deposit ${command.amount}`);
+      return handler.doWithAggregate(
+        command,
+        Svc_Account,
+        (a) => a.deposit(command.amount),
+      );
+    });
+    this.on(Svc_Transfer, async (handler, command) => {
+      handler.log.push("transfer");
+      const [from, to] = await handler.repository.loadAggregates(
+        [command.aggregateId, command.to],
+        Svc_Account,
+      );
+      from?.deposit(-command.amount);
+      to?.deposit(command.amount);
+    });
+    this.on(Svc_Boom, (handler) => {
+      handler.log.push("boom");
+      throw new Svc_BoomError("boom");
+    });
+  }
+}
+
+function newId(): string {
+  return crypto.randomUUID();
+}
+
+function setup(
+  options: {
+    middleware?: CommandMiddleware[];
+    eventHandlers?: EventHandler[];
+    logger?: Logger;
+    retryOnConflict?: number;
+    commandHandlers?: CommandHandler[];
+  } = {},
+): {
+  store: InMemoryEventStore;
+  service: CommandService;
+  handler: Svc_AccountHandler;
+} {
+  const store = new InMemoryEventStore();
+  const handler = new Svc_AccountHandler();
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: options.commandHandlers ?? [handler],
+    eventHandlers: options.eventHandlers,
+    middleware: options.middleware,
+    logger: options.logger,
+    retryOnConflict: options.retryOnConflict,
+  });
+  return { store, service, handler };
+}
+
+async function storedCount(store: InMemoryEventStore): Promise<number> {
+  return (await store.eventsSince("0")).length;
+}
+
+async function openAccount(
+  service: CommandService,
+  owner = "ben",
+): Promise<string> {
+  const id = newId();
+  await service.executeCommands(new Svc_Open({ aggregateId: id, owner }));
+  return id;
+}
+
+// --- construction ----------------------------------------------------------------
+
+Deno.test("CommandService rejects a missing event store", () => {
+  assert.throws(
+    () =>
+      new CommandService(
+        {
+          commandHandlers: [],
+        } as unknown as ConstructorParameters<typeof CommandService>[0],
+      ),
+    { name: "TypeError", message: /needs an eventStore/ },
+  );
+});
+
+Deno.test("CommandService rejects command and event handlers that are not instances", () => {
+  const eventStore = new InMemoryEventStore();
+  assert.throws(
+    () =>
+      new CommandService({
+        eventStore,
+        commandHandlers: [Svc_AccountHandler as unknown as CommandHandler],
+      }),
+    {
+      name: "TypeError",
+      message: /commandHandlers must be CommandHandler instances/,
+    },
+  );
+  assert.throws(
+    () =>
+      new CommandService({
+        eventStore,
+        commandHandlers: [],
+        eventHandlers: [{} as unknown as EventHandler],
+      }),
+    {
+      name: "TypeError",
+      message:
+        /eventHandlers must be projector or workflow instances, got Object/,
+    },
+  );
+});
+
+Deno.test("CommandService rejects a retryOnConflict that is not a non-negative integer", () => {
+  for (const retryOnConflict of [-1, 1.5, Number.NaN]) {
+    assert.throws(
+      () =>
+        new CommandService({
+          eventStore: new InMemoryEventStore(),
+          commandHandlers: [],
+          retryOnConflict,
+        }),
+      {
+        name: "RangeError",
+        message: /retryOnConflict must be a non-negative integer/,
+      },
+    );
+  }
+});
+
+Deno.test("CommandService registers the aggregates and command types it is given", () => {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new Svc_AccountHandler()],
+    aggregates: [Svc_Account],
+  });
+  assert.equal(
+    service.serializer.registry.lookup("aggregate", "Svc_Account"),
+    Svc_Account,
+  );
+  assert.equal(
+    service.serializer.registry.lookup("command", "Svc.Deposit"),
+    Svc_Deposit,
+  );
+  assert.equal(
+    service.serializer.registry.lookup("event", "Svc.Deposited"),
+    Svc_Deposited,
+  );
+});
+
+// --- middleware -------------------------------------------------------------------
+
+Deno.test("middleware runs outermost first, each wrapping the next, around the handlers", async () => {
+  const log: string[] = [];
+  const named = (name: string): CommandMiddleware => async (_command, next) => {
+    log.push(`${name} before`);
+    await next();
+    log.push(`${name} after`);
+  };
+  const handler = new Svc_AccountHandler();
+  handler.log.push = (...items: string[]) => log.push(...items);
+  const { service } = setup({
+    middleware: [named("a"), named("b")],
+    commandHandlers: [handler],
+  });
+  service.use(named("c"));
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: newId(), owner: "ben" }),
+  );
+  assert.deepEqual(log, [
+    "a before",
+    "b before",
+    "c before",
+    "open ben",
+    "c after",
+    "b after",
+    "a after",
+  ]);
+});
+
+Deno.test("middleware sees each command it wraps", async () => {
+  const seen: Command[] = [];
+  const { service } = setup({
+    middleware: [(command, next) => {
+      seen.push(command);
+      return next();
+    }],
+  });
+  const open = new Svc_Open({ aggregateId: newId(), owner: "ben" });
+  const deposit = new Svc_Deposit({ aggregateId: open.aggregateId, amount: 5 });
+  await service.executeCommands(open, deposit);
+  assert.deepEqual(seen, [open, deposit]);
+  assert.equal(seen[0], open);
+});
+
+Deno.test("middleware rejects a command by throwing: no handler runs and nothing is stored", async () => {
+  class Svc_Forbidden extends SequentError {}
+  const { store, service, handler } = setup({
+    middleware: [(command, next) => {
+      if (command instanceof Svc_Deposit) {
+        throw new Svc_Forbidden("no deposits");
+      }
+      return next();
+    }],
+  });
+  const id = newId();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: id, owner: "ben" }),
+      new Svc_Deposit({ aggregateId: id, amount: 5 }),
+    ),
+    Svc_Forbidden,
+  );
+  assert.deepEqual(handler.log, ["open ben"]);
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("middleware can wrap execution and replace the error it fails with", async () => {
+  class Svc_Wrapped extends Error {}
+  const { store, service } = setup({
+    middleware: [async (command, next) => {
+      try {
+        await next();
+      } catch (error) {
+        throw new Svc_Wrapped(`${command.constructor.name} failed`, {
+          cause: error,
+        });
+      }
+    }],
+  });
+  await assert.rejects(
+    service.executeCommands(new Svc_Boom({ aggregateId: newId() })),
+    (error: unknown) => {
+      assert.ok(error instanceof Svc_Wrapped);
+      assert.equal(error.message, "Svc_Boom failed");
+      assert.ok(error.cause instanceof Svc_BoomError);
+      return true;
+    },
+  );
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("a middleware that calls next() twice fails the command and stores nothing", async () => {
+  const { store, service, handler } = setup({
+    middleware: [async (_command, next) => {
+      await next();
+      await next();
+    }],
+  });
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: newId(), owner: "ben" }),
+    ),
+    { message: /called next\(\) twice/ },
+  );
+  assert.deepEqual(handler.log, ["open ben"]);
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("use() rejects what is not a middleware function", () => {
+  const { service } = setup();
+  assert.throws(() => service.use("logging" as unknown as CommandMiddleware), {
+    name: "TypeError",
+    message: /needs a middleware function/,
+  });
+});
+
+// --- validation --------------------------------------------------------------------
+
+Deno.test("an invalid command fails with CommandNotValidError keyed by field, after the middleware and before its handlers; nothing of the unit is stored", async () => {
+  const seen: string[] = [];
+  const { store, service, handler } = setup({
+    middleware: [(command, next) => {
+      seen.push(command.constructor.name);
+      return next();
+    }],
+  });
+  const id = newId();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: id, owner: "ben" }),
+      new Svc_Deposit({ aggregateId: id, amount: -5 }),
+    ),
+    (error: unknown) => {
+      assert.ok(error instanceof CommandNotValidError);
+      assert.equal(error.commandType, "Svc.Deposit");
+      assert.deepEqual(error.errors, { amount: ["must be positive"] });
+      return true;
+    },
+  );
+  assert.deepEqual(
+    seen,
+    ["Svc_Open", "Svc_Deposit"],
+    "middleware runs before validation",
+  );
+  assert.ok(
+    !handler.log.some((entry) => String(entry).startsWith("deposit")),
+    "the invalid command's handler never ran",
+  );
+  assert.equal(
+    await storedCount(store),
+    0,
+    "the valid first command was rolled back",
+  );
+});
+
+Deno.test("middleware can reject a command before it is validated", async () => {
+  const { store, service } = setup({
+    middleware: [() => Promise.reject(new Error("not allowed"))],
+  });
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Deposit({ aggregateId: newId(), amount: -5 }),
+    ),
+    /not allowed/,
+  );
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("a command that fails to parse its params is not valid and not executed", async () => {
+  const { store, service, handler } = setup();
+  const command = Svc_Deposit.fromParams({
+    aggregateId: newId(),
+    amount: "lots",
+  });
+  await assert.rejects(service.executeCommands(command), (error: unknown) => {
+    assert.ok(error instanceof CommandNotValidError);
+    assert.deepEqual(Object.keys(error.errors), ["amount"]);
+    return true;
+  });
+  assert.deepEqual(handler.log, []);
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("executeCommands() rejects what is not a command", async () => {
+  const { service } = setup();
+  await assert.rejects(
+    service.executeCommands({ aggregateId: newId() } as unknown as Command),
+    { name: "TypeError", message: /takes Command instances, got Object/ },
+  );
+});
+
+Deno.test("executeCommands() with no commands stores nothing", async () => {
+  const { store, service } = setup();
+  await service.executeCommands();
+  assert.equal(await storedCount(store), 0);
+});
+
+// --- dispatch -------------------------------------------------------------------------
+
+class Svc_Ping extends Command.define("Svc.Ping", { loud: attrs.boolean() }) {}
+
+class Svc_PingHandlerA extends CommandHandler {
+  static readonly log: string[] = [];
+  static {
+    this.on(Svc_Ping, () => {
+      Svc_PingHandlerA.log.push("A class");
+    });
+    this.on(hasAttrs(Svc_Ping, { loud: true }), () => {
+      Svc_PingHandlerA.log.push("A loud");
+    });
+  }
+}
+class Svc_PingHandlerB extends CommandHandler {
+  static {
+    this.on(Svc_Ping, async () => {
+      await Promise.resolve();
+      Svc_PingHandlerA.log.push("B class");
+    });
+  }
+}
+
+Deno.test("every matching handler of every command handler runs, in order", async () => {
+  const { service } = setup({
+    commandHandlers: [new Svc_PingHandlerA(), new Svc_PingHandlerB()],
+  });
+  Svc_PingHandlerA.log.length = 0;
+  await service.executeCommands(
+    new Svc_Ping({ aggregateId: newId(), loud: true }),
+  );
+  assert.deepEqual(Svc_PingHandlerA.log, ["A class", "A loud", "B class"]);
+  Svc_PingHandlerA.log.length = 0;
+  await service.executeCommands(
+    new Svc_Ping({ aggregateId: newId(), loud: false }),
+  );
+  assert.deepEqual(Svc_PingHandlerA.log, ["A class", "B class"]);
+});
+
+Deno.test("a command no handler handles fails with NoCommandHandlerError and the unit stores nothing", async () => {
+  const { store, service } = setup();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: newId(), owner: "ben" }),
+      new Svc_Unhandled({ aggregateId: newId() }),
+    ),
+    (error: unknown) => {
+      assert.ok(error instanceof NoCommandHandlerError);
+      assert.equal(error.commandType, "Svc.Unhandled");
+      assert.match(error.message, /"Svc\.Unhandled"/);
+      return true;
+    },
+  );
+  assert.equal(await storedCount(store), 0);
+});
+
+// --- commit ------------------------------------------------------------------------------
+
+Deno.test("one command's events on several aggregates are stored with one command record", async () => {
+  const { store, service } = setup();
+  const from = await openAccount(service, "ann");
+  const to = await openAccount(service, "bob");
+  const userId = "user-7";
+  await service.executeCommands(
+    new Svc_Transfer({ aggregateId: from, to, amount: 30, userId }),
+  );
+  const record = await store.commandForEvent(from, 2);
+  assert.ok(record);
+  assert.equal(record.commandType, "Svc.Transfer");
+  assert.equal(record.aggregateId, from);
+  assert.equal(record.userId, userId);
+  assert.deepEqual(JSON.parse(record.payload), { to, amount: 30 });
+  assert.equal(record.eventAggregateId, undefined);
+  assert.equal((await store.commandForEvent(to, 2))?.id, record.id);
+  const events = await store.eventsOfCommand(record.id);
+  assert.deepEqual(
+    events.map((
+      e,
+    ) => [e.aggregateId, e.sequenceNumber, e.eventType, JSON.parse(e.payload)]),
+    [[from, 2, "Svc.Deposited", { amount: -30 }], [to, 2, "Svc.Deposited", {
+      amount: 30,
+    }]],
+  );
+  assert.notEqual((await store.commandForEvent(from, 1))?.id, record.id);
+});
+
+Deno.test("each command of one call gets its own record, all stored together", async () => {
+  const { store, service } = setup();
+  const id = newId();
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: id, owner: "ben" }),
+    new Svc_Deposit({ aggregateId: id, amount: 5 }),
+    new Svc_Deposit({ aggregateId: id, amount: 7 }),
+  );
+  const records = await Promise.all(
+    [1, 2, 3].map((n) => store.commandForEvent(id, n)),
+  );
+  assert.deepEqual(records.map((r) => r?.commandType), [
+    "Svc.Open",
+    "Svc.Deposit",
+    "Svc.Deposit",
+  ]);
+  assert.equal(new Set(records.map((r) => r?.id)).size, 3);
+  const [stream] = await store.loadStreams([id]);
+  assert.deepEqual(stream?.events.map((e) => e.sequenceNumber), [1, 2, 3]);
+});
+
+Deno.test("a failing command rolls back the events of earlier commands of the same call", async () => {
+  const { store, service, handler } = setup();
+  const id = newId();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: id, owner: "ben" }),
+      new Svc_Deposit({ aggregateId: id, amount: 5 }),
+      new Svc_Boom({ aggregateId: id }),
+    ),
+    Svc_BoomError,
+  );
+  assert.deepEqual(handler.log, ["open ben", "deposit 5", "boom"]);
+  assert.equal(await store.streamExists(id), false);
+  assert.equal(await store.commandForEvent(id, 1), undefined);
+});
+
+Deno.test("events applied before a handler throws are not stored", async () => {
+  class Svc_DepositThenFail extends CommandHandler {
+    static {
+      this.on(Svc_Deposit, async (handler, command) => {
+        const account = await handler.repository.loadAggregate(
+          command.aggregateId,
+          Svc_Account,
+        );
+        account.deposit(command.amount);
+        throw new Svc_BoomError("after applying");
+      });
+    }
+  }
+  const { store, service } = setup({
+    commandHandlers: [new Svc_AccountHandler(), new Svc_DepositThenFail()],
+  });
+  const id = await openAccount(service);
+  await assert.rejects(
+    service.executeCommands(new Svc_Deposit({ aggregateId: id, amount: 5 })),
+    Svc_BoomError,
+  );
+  const [stream] = await store.loadStreams([id]);
+  assert.equal(stream?.events.length, 1);
+});
+
+Deno.test("a unique key clash fails the unit and stores nothing of it", async () => {
+  const { store, service } = setup();
+  await openAccount(service, "ann");
+  const second = newId();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: second, owner: "ann" }),
+    ),
+    AggregateKeyNotUniqueError,
+  );
+  assert.equal(await store.streamExists(second), false);
+});
+
+Deno.test("executeCommands() called from a command handler queues the commands after the current one in the same unit", async () => {
+  class Svc_Chain
+    extends Command.define("Svc.Chain", { owner: attrs.string().required() }) {}
+  const log: string[] = [];
+  const app: { service?: CommandService } = {};
+  class Svc_ChainHandler extends CommandHandler {
+    static {
+      this.on(Svc_Chain, async (_handler, command) => {
+        log.push("chain start");
+        await app.service?.executeCommands(
+          new Svc_Open({
+            aggregateId: command.aggregateId,
+            owner: command.owner,
+          }),
+        );
+        log.push("chain end");
+      });
+    }
+  }
+  const accountHandler = new Svc_AccountHandler();
+  accountHandler.log.push = (...items: string[]) => log.push(...items);
+  const built = setup({
+    commandHandlers: [new Svc_ChainHandler(), accountHandler],
+  });
+  app.service = built.service;
+  const id = newId();
+  await built.service.executeCommands(
+    new Svc_Chain({ aggregateId: id, owner: "ben" }),
+  );
+  assert.deepEqual(log, ["chain start", "chain end", "open ben"]);
+  const record = await built.store.commandForEvent(id, 1);
+  assert.equal(record?.commandType, "Svc.Open");
+  assert.equal(record?.eventAggregateId, undefined);
+});
+
+// --- event handlers ---------------------------------------------------------------------
+
+class Svc_Projector extends EventHandler {
+  readonly seen: string[] = [];
+  storedDuringDispatch: boolean | undefined;
+  store: InMemoryEventStore | undefined;
+  static {
+    this.on(Svc_Opened, async (p, e) => {
+      p.seen.push(`opened ${e.owner} ${e.sequenceNumber}`);
+      p.storedDuringDispatch = await p.store?.streamExists(e.aggregateId);
+    });
+    this.on(Svc_Deposited, (p, e) => {
+      p.seen.push(`deposited ${e.amount} ${e.sequenceNumber}`);
+      if (e.amount === 13) throw new Svc_BoomError("unlucky");
+    });
+  }
+}
+
+Deno.test("stored events are dispatched to event handlers in order, inside the unit before it commits", async () => {
+  const projector = new Svc_Projector();
+  const { store, service } = setup({ eventHandlers: [projector] });
+  projector.store = store;
+  const id = newId();
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: id, owner: "ben" }),
+    new Svc_Deposit({ aggregateId: id, amount: 5 }),
+  );
+  assert.deepEqual(projector.seen, ["opened ben 1", "deposited 5 2"]);
+  assert.equal(
+    projector.storedDuringDispatch,
+    false,
+    "the store had not committed yet",
+  );
+  assert.equal(await store.streamExists(id), true);
+});
+
+Deno.test("a throwing event handler rolls back everything in the unit", async () => {
+  const projector = new Svc_Projector();
+  const { store, service } = setup({ eventHandlers: [projector] });
+  const id = newId();
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: id, owner: "ben" }),
+      new Svc_Deposit({ aggregateId: id, amount: 13 }),
+    ),
+    Svc_BoomError,
+  );
+  assert.deepEqual(projector.seen, ["opened ben 1", "deposited 13 2"]);
+  assert.equal(await storedCount(store), 0);
+});
+
+// --- conflicts and retries -----------------------------------------------------------------
+
+class Svc_Bump extends Command.define("Svc.Bump", { gate: attrs.string() }) {}
+
+/** Handles Svc_Bump; can wait on a gate or interfere with a concurrent commit. */
+class Svc_BumpHandler extends CommandHandler {
+  attempts = 0;
+  interfere = 0;
+  readonly gates = new Map<string, PromiseWithResolvers<void>>();
+  readonly loaded = new Map<string, PromiseWithResolvers<void>>();
+  store: InMemoryEventStore | undefined;
+
+  static {
+    this.on(Svc_Bump, async (handler, command) => {
+      handler.attempts++;
+      const account = await handler.repository.loadAggregate(
+        command.aggregateId,
+        Svc_Account,
+      );
+      if (command.gate) {
+        handler.loaded.get(command.gate)?.resolve();
+        await handler.gates.get(command.gate)?.promise;
+      }
+      if (handler.attempts <= handler.interfere) {
+        await interfere(
+          handler.store as InMemoryEventStore,
+          command.aggregateId,
+          account.sequenceNumber + 1,
+        );
+      }
+      account.deposit(1);
+    });
+  }
+}
+
+/** Commits an event to the aggregate from outside the running unit. */
+function interfere(
+  store: InMemoryEventStore,
+  aggregateId: string,
+  sequenceNumber: number,
+): Promise<void> {
+  return store.transaction((tx) =>
+    tx.commit({
+      commandType: "Svc.Interference",
+      aggregateId,
+      userId: undefined,
+      eventAggregateId: undefined,
+      eventSequenceNumber: undefined,
+      payload: "{}",
+    }, [{
+      aggregateId,
+      aggregateType: "Svc_Account",
+      partitionKey: "",
+      events: [{
+        aggregateId,
+        sequenceNumber,
+        createdAt: new Date(),
+        eventType: "Svc.Deposited",
+        payload: JSON.stringify({ amount: 100 }),
+      }],
+      uniqueKeys: undefined,
+      snapshotThreshold: undefined,
+    }])
+  );
+}
+
+function bumpSetup(retryOnConflict = 0, logger: Logger = silentLogger) {
+  const bump = new Svc_BumpHandler();
+  const built = setup({
+    commandHandlers: [new Svc_AccountHandler(), bump],
+    retryOnConflict,
+    logger,
+  });
+  bump.store = built.store;
+  return { ...built, bump };
+}
+
+async function payloads(
+  store: InMemoryEventStore,
+  id: string,
+): Promise<unknown[]> {
+  const [stream] = await store.loadStreams([id]);
+  return (stream?.events ?? []).map((e) => JSON.parse(e.payload));
+}
+
+Deno.test("concurrent units on one aggregate: the later commit fails with OptimisticLockError and stores nothing", async () => {
+  const { store, service, bump } = bumpSetup();
+  const id = await openAccount(service);
+  const gate = Promise.withResolvers<void>();
+  const loaded = Promise.withResolvers<void>();
+  bump.gates.set("slow", gate);
+  bump.loaded.set("slow", loaded);
+  const other = newId();
+  const slow = service.executeCommands(
+    new Svc_Open({ aggregateId: other, owner: "slow" }),
+    new Svc_Bump({ aggregateId: id, gate: "slow" }),
+  );
+  await loaded.promise;
+  await service.executeCommands(new Svc_Bump({ aggregateId: id }));
+  gate.resolve();
+  await assert.rejects(slow, (error: unknown) => {
+    assert.ok(error instanceof OptimisticLockError);
+    assert.equal(error.aggregateId, id);
+    assert.equal(error.sequenceNumber, 2);
+    return true;
+  });
+  const [stream] = await store.loadStreams([id]);
+  assert.equal(stream?.events.length, 2);
+  assert.equal(
+    await store.streamExists(other),
+    false,
+    "nothing of the losing unit is stored",
+  );
+});
+
+Deno.test("concurrent units that both staged events: the one finishing last fails with OptimisticLockError", async () => {
+  const gate = Promise.withResolvers<void>();
+  const staged = Promise.withResolvers<void>();
+  class Svc_Stall extends EventHandler {
+    static {
+      this.on(Svc_Deposited, async (_handler, event) => {
+        if (event.amount !== 1) return;
+        staged.resolve();
+        await gate.promise;
+      });
+    }
+  }
+  const store = new InMemoryEventStore();
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [new Svc_AccountHandler()],
+    eventHandlers: [new Svc_Stall()],
+  });
+  const id = await openAccount(service);
+  const other = newId();
+  const slow = service.executeCommands(
+    new Svc_Deposit({ aggregateId: id, amount: 1 }),
+    new Svc_Open({ aggregateId: other, owner: "slow" }),
+  );
+  await staged.promise;
+  await service.executeCommands(
+    new Svc_Deposit({ aggregateId: id, amount: 2 }),
+  );
+  gate.resolve();
+  await assert.rejects(slow, OptimisticLockError);
+  assert.deepEqual(await payloads(store, id), [{ owner: "ben" }, {
+    amount: 2,
+  }]);
+  assert.equal(await store.streamExists(other), false);
+});
+
+Deno.test("retryOnConflict reruns the whole unit, reloading the aggregate, after an OptimisticLockError", async () => {
+  const entries: [LogLevel, string][] = [];
+  const logger: Logger = {
+    enabled: (level) => level === "info",
+    log: (level, message) => {
+      entries.push([level, message]);
+    },
+  };
+  const { store, service, bump } = bumpSetup(1, logger);
+  const id = await openAccount(service);
+  bump.interfere = 1;
+  await service.executeCommands(new Svc_Bump({ aggregateId: id }));
+  assert.equal(bump.attempts, 2);
+  assert.deepEqual(await payloads(store, id), [{ owner: "ben" }, {
+    amount: 100,
+  }, { amount: 1 }]);
+  assert.deepEqual(entries, [["info", "Retrying after a concurrent change"]]);
+});
+
+Deno.test("retryOnConflict gives up after its limit and fails with the OptimisticLockError", async () => {
+  const { store, service, bump } = bumpSetup(2);
+  const id = await openAccount(service);
+  bump.interfere = 10;
+  await assert.rejects(
+    service.executeCommands(new Svc_Bump({ aggregateId: id })),
+    OptimisticLockError,
+  );
+  assert.equal(bump.attempts, 3);
+  assert.deepEqual(await payloads(store, id), [
+    { owner: "ben" },
+    { amount: 100 },
+    { amount: 100 },
+    { amount: 100 },
+  ]);
+});
+
+Deno.test("without retryOnConflict a conflict fails at once", async () => {
+  const { service, bump } = bumpSetup();
+  const id = await openAccount(service);
+  bump.interfere = 1;
+  await assert.rejects(
+    service.executeCommands(new Svc_Bump({ aggregateId: id })),
+    OptimisticLockError,
+  );
+  assert.equal(bump.attempts, 1);
+});
+
+Deno.test("retryOnConflict does not retry other errors", async () => {
+  const { service, handler } = setup({ retryOnConflict: 3 });
+  await assert.rejects(
+    service.executeCommands(new Svc_Boom({ aggregateId: newId() })),
+    Svc_BoomError,
+  );
+  assert.deepEqual(handler.log, ["boom"]);
+});
+
+// --- commitEvents --------------------------------------------------------------------------
+
+Deno.test("commitEvents() stores events as given under a CommitEvents command record", async () => {
+  const { store, service, handler } = setup();
+  const id = newId();
+  const createdAt = new Date("2020-05-05T10:00:00Z");
+  await service.commitEvents([{
+    events: [
+      new Svc_Opened({
+        aggregateId: id,
+        sequenceNumber: 1,
+        owner: "ben",
+        createdAt,
+      }),
+      new Svc_Deposited({ aggregateId: id, sequenceNumber: 2, amount: 9 }),
+    ],
+  }]);
+  assert.deepEqual(handler.log, []);
+  const [stream] = await store.loadStreams([id]);
+  assert.equal(stream?.aggregateType, "");
+  assert.deepEqual(stream?.events.map((e) => e.eventType), [
+    "Svc.Opened",
+    "Svc.Deposited",
+  ]);
+  assert.equal(stream?.events[0]?.createdAt.getTime(), createdAt.getTime());
+  assert.equal(
+    (await store.commandForEvent(id, 2))?.commandType,
+    COMMIT_EVENTS_COMMAND,
+  );
+});
+
+Deno.test("commitEvents() with an aggregate class stores its type and keeps its unique keys", async () => {
+  const { store, service } = setup();
+  const id = newId();
+  await service.commitEvents([{
+    aggregateClass: Svc_Account,
+    events: [
+      new Svc_Opened({ aggregateId: id, sequenceNumber: 1, owner: "ann" }),
+    ],
+  }]);
+  const [stream] = await store.loadStreams([id]);
+  assert.equal(stream?.aggregateType, "Svc_Account");
+  assert.equal(await store.findAggregateIdByUniqueKey("svc_owner", "ann"), id);
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: newId(), owner: "ann" }),
+    ),
+    AggregateKeyNotUniqueError,
+  );
+  await assert.rejects(
+    service.commitEvents([{
+      aggregateClass: Svc_Account,
+      events: [
+        new Svc_Opened({
+          aggregateId: newId(),
+          sequenceNumber: 1,
+          owner: "ann",
+        }),
+      ],
+    }]),
+    AggregateKeyNotUniqueError,
+  );
+});
+
+Deno.test("commitEvents() continues a stored stream, rebuilding the aggregate for its keys", async () => {
+  const { store, service } = setup();
+  const id = await openAccount(service, "ann");
+  await service.commitEvents([{
+    aggregateClass: Svc_Account,
+    events: [
+      new Svc_Deposited({ aggregateId: id, sequenceNumber: 2, amount: 1 }),
+    ],
+  }]);
+  assert.equal(await store.findAggregateIdByUniqueKey("svc_owner", "ann"), id);
+  await assert.rejects(
+    service.commitEvents([{
+      events: [
+        new Svc_Deposited({ aggregateId: id, sequenceNumber: 5, amount: 1 }),
+      ],
+    }]),
+    (error: unknown) =>
+      error instanceof OptimisticLockError && error.aggregateId === id,
+  );
+});
+
+Deno.test("commitEvents() dispatches to the event handlers dispatchTo accepts, in the same transaction", async () => {
+  const accepted = new Svc_Projector();
+  const skipped = new Svc_Projector();
+  const { store, service } = setup({ eventHandlers: [accepted, skipped] });
+  accepted.store = store;
+  const id = newId();
+  await service.commitEvents(
+    [{
+      events: [
+        new Svc_Opened({ aggregateId: id, sequenceNumber: 1, owner: "x" }),
+      ],
+    }],
+    { dispatchTo: (h) => h === accepted },
+  );
+  assert.deepEqual(accepted.seen, ["opened x 1"]);
+  assert.equal(accepted.storedDuringDispatch, false);
+  assert.deepEqual(skipped.seen, []);
+});
+
+Deno.test("commitEvents() rolls back when an event handler throws", async () => {
+  const { store, service } = setup({ eventHandlers: [new Svc_Projector()] });
+  const id = newId();
+  await assert.rejects(
+    service.commitEvents([{
+      events: [
+        new Svc_Opened({ aggregateId: id, sequenceNumber: 1, owner: "x" }),
+        new Svc_Deposited({ aggregateId: id, sequenceNumber: 2, amount: 13 }),
+      ],
+    }]),
+    Svc_BoomError,
+  );
+  assert.equal(await store.streamExists(id), false);
+});
+
+Deno.test("commitEvents() rejects a stream whose events belong to different aggregates", async () => {
+  const { store, service } = setup();
+  await assert.rejects(
+    service.commitEvents([{
+      events: [
+        new Svc_Opened({ aggregateId: newId(), sequenceNumber: 1, owner: "x" }),
+        new Svc_Opened({ aggregateId: newId(), sequenceNumber: 1, owner: "y" }),
+      ],
+    }]),
+    { name: "TypeError", message: /must belong to one aggregate/ },
+  );
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("commitEvents() of empty streams stores nothing", async () => {
+  const { store, service } = setup();
+  await service.commitEvents([]);
+  await service.commitEvents([{ events: [] }]);
+  assert.equal(await storedCount(store), 0);
+});
+
+// --- logging ---------------------------------------------------------------------------------
+
+function recordingLogger(levels: readonly LogLevel[]): {
+  logger: Logger;
+  entries: { level: LogLevel; message: string; fields: unknown }[];
+} {
+  const entries: { level: LogLevel; message: string; fields: unknown }[] = [];
+  return {
+    entries,
+    logger: {
+      enabled: (level) => levels.includes(level),
+      log: (level, message, fields) => {
+        entries.push({ level, message, fields });
+      },
+    },
+  };
+}
+
+Deno.test("debug tracing reaches a custom logger: validation, handlers, events stored, event handlers reached", async () => {
+  const { logger, entries } = recordingLogger([
+    "debug",
+    "info",
+    "warn",
+    "error",
+  ]);
+  const { service } = setup({ logger, eventHandlers: [new Svc_Projector()] });
+  const id = newId();
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: id, owner: "ben" }),
+  );
+  assert.deepEqual(entries.map((e) => [e.level, e.message]), [
+    ["debug", "Command Svc.Open is valid"],
+    ["debug", "Svc_AccountHandler handles Svc.Open"],
+    ["debug", "Stored 1 events for Svc.Open"],
+    ["debug", `Svc_Projector handles Svc.Opened 1 of ${id}`],
+  ]);
+  assert.deepEqual(entries[0]?.fields, { aggregateId: id });
+  assert.deepEqual(entries[2]?.fields, { aggregates: [id] });
+});
+
+Deno.test("a logger with debug disabled receives no debug messages", async () => {
+  const { logger, entries } = recordingLogger(["info", "warn", "error"]);
+  const { service } = setup({ logger, eventHandlers: [new Svc_Projector()] });
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: newId(), owner: "ben" }),
+  );
+  assert.deepEqual(entries, []);
+});
+
+Deno.test("the service exposes its store and event handlers", () => {
+  const projector = new Svc_Projector();
+  const { store, service } = setup({ eventHandlers: [projector] });
+  assert.equal(service.eventStore, store);
+  assert.deepEqual(service.eventHandlers, [projector]);
+});

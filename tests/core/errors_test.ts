@@ -1,0 +1,231 @@
+/**
+ * The error hierarchy (src/core/errors.ts): every error is a SequentError
+ * with its own name, structured fields, and a message naming the values.
+ */
+import assert from "node:assert/strict";
+import {
+  AggregateKeyNotUniqueError,
+  AggregateNotFoundError,
+  AggregateTypeMismatchError,
+  CommandNotValidError,
+  DeserializeEventError,
+  DuplicateAggregateError,
+  DuplicateTypeNameError,
+  HasUncommittedEventsError,
+  NoCommandHandlerError,
+  OptimisticLockError,
+  ReadOnlyAggregateError,
+  SequentError,
+  UnknownAttributeError,
+} from "@sequent/core";
+
+const ID = "3f8c9a52-9a55-4b5e-9d3f-3c1a2b4d5e6f";
+
+/** Asserts the shared shape of every framework error. */
+function assertSequentError(
+  error: Error,
+  name: string,
+  message: string,
+): void {
+  assert.ok(error instanceof SequentError, name);
+  assert.ok(error instanceof Error, name);
+  assert.equal(error.name, name);
+  assert.equal(error.message, message);
+  assert.equal(String(error), `${name}: ${message}`);
+  assert.equal(typeof error.stack, "string");
+}
+
+Deno.test("SequentError is an Error with a message and an optional cause", () => {
+  const cause = new Error("underneath");
+  const error = new SequentError("it broke", { cause });
+  assertSequentError(error, "SequentError", "it broke");
+  assert.equal(error.cause, cause);
+  assert.equal(new SequentError("x").cause, undefined);
+});
+
+Deno.test("CommandNotValidError carries the command type and the errors by field path", () => {
+  const errors = {
+    title: ["can't be blank"],
+    "lines.1.amount": ["is not a valid decimal", "must be positive"],
+  };
+  const error = new CommandNotValidError("AddPost", errors);
+  assertSequentError(
+    error,
+    "CommandNotValidError",
+    'Command "AddPost" is not valid: title can\'t be blank; lines.1.amount is not a valid decimal, must be positive',
+  );
+  assert.equal(error.commandType, "AddPost");
+  assert.deepEqual(error.errors, errors);
+});
+
+Deno.test("AggregateNotFoundError names one id, or lists several", () => {
+  const one = new AggregateNotFoundError([ID]);
+  assertSequentError(
+    one,
+    "AggregateNotFoundError",
+    `Aggregate "${ID}" not found`,
+  );
+  assert.deepEqual(one.aggregateIds, [ID]);
+  const two = new AggregateNotFoundError(["a", "b"]);
+  assertSequentError(
+    two,
+    "AggregateNotFoundError",
+    'Aggregates not found: "a", "b"',
+  );
+  assert.deepEqual(two.aggregateIds, ["a", "b"]);
+});
+
+Deno.test("AggregateTypeMismatchError names the id, the expected and the actual type", () => {
+  const error = new AggregateTypeMismatchError(ID, "Post", "Author");
+  assertSequentError(
+    error,
+    "AggregateTypeMismatchError",
+    `Aggregate "${ID}" is a Author, not a Post`,
+  );
+  assert.equal(error.aggregateId, ID);
+  assert.equal(error.expectedType, "Post");
+  assert.equal(error.actualType, "Author");
+});
+
+Deno.test("DuplicateAggregateError names the id", () => {
+  const error = new DuplicateAggregateError(ID);
+  assertSequentError(
+    error,
+    "DuplicateAggregateError",
+    `Aggregate "${ID}" already exists`,
+  );
+  assert.equal(error.aggregateId, ID);
+});
+
+Deno.test("OptimisticLockError names the aggregate and, when known, the sequence numbers", () => {
+  const bare = new OptimisticLockError(ID);
+  assertSequentError(
+    bare,
+    "OptimisticLockError",
+    `Aggregate "${ID}" was changed concurrently`,
+  );
+  assert.equal(bare.sequenceNumber, undefined);
+  assert.equal(bare.expectedSequenceNumber, undefined);
+  const taken = new OptimisticLockError(ID, 3);
+  assertSequentError(
+    taken,
+    "OptimisticLockError",
+    `Aggregate "${ID}" was changed concurrently: sequence number 3 is taken`,
+  );
+  assert.equal(taken.sequenceNumber, 3);
+  const gap = new OptimisticLockError(ID, 5, 4, { cause: "db" });
+  assertSequentError(
+    gap,
+    "OptimisticLockError",
+    `Aggregate "${ID}" was changed concurrently: tried to store sequence number 5, expected 4`,
+  );
+  assert.equal(gap.aggregateId, ID);
+  assert.equal(gap.sequenceNumber, 5);
+  assert.equal(gap.expectedSequenceNumber, 4);
+  assert.equal(gap.cause, "db");
+});
+
+Deno.test("AggregateKeyNotUniqueError names the scope, the key and the claiming aggregate", () => {
+  const error = new AggregateKeyNotUniqueError(
+    "author_email",
+    "ben@example.com",
+    ID,
+    "Author",
+  );
+  assertSequentError(
+    error,
+    "AggregateKeyNotUniqueError",
+    `Unique key author_email "ben@example.com" of Author "${ID}" is already taken`,
+  );
+  assert.equal(error.scope, "author_email");
+  assert.equal(error.key, "ben@example.com");
+  assert.equal(error.aggregateId, ID);
+  assert.equal(error.aggregateType, "Author");
+  const structured = new AggregateKeyNotUniqueError("pair", { a: 1 }, ID, "X");
+  assert.deepEqual(structured.key, { a: 1 });
+  assert.match(structured.message, /^Unique key pair \{"a":1\} of X/);
+});
+
+Deno.test("DeserializeEventError names the aggregate, sequence number, type and reason", () => {
+  const cause = new SyntaxError("bad");
+  const error = new DeserializeEventError(ID, 7, "PostAdded", "broken", {
+    cause,
+  });
+  assertSequentError(
+    error,
+    "DeserializeEventError",
+    `Cannot read event 7 of aggregate "${ID}" (PostAdded): broken`,
+  );
+  assert.equal(error.aggregateId, ID);
+  assert.equal(error.sequenceNumber, 7);
+  assert.equal(error.eventType, "PostAdded");
+  assert.equal(error.cause, cause);
+});
+
+Deno.test("DuplicateTypeNameError names the kind and the type name", () => {
+  const error = new DuplicateTypeNameError("command", "AddPost");
+  assertSequentError(
+    error,
+    "DuplicateTypeNameError",
+    'Two different command classes use the type name "AddPost": type names must be unique',
+  );
+  assert.equal(error.kind, "command");
+  assert.equal(error.typeName, "AddPost");
+});
+
+Deno.test("UnknownAttributeError names the message type and the attribute", () => {
+  const error = new UnknownAttributeError("AddPost", "titel");
+  assertSequentError(
+    error,
+    "UnknownAttributeError",
+    'AddPost has no attribute "titel"',
+  );
+  assert.equal(error.messageType, "AddPost");
+  assert.equal(error.attribute, "titel");
+});
+
+Deno.test("NoCommandHandlerError names the command type", () => {
+  const error = new NoCommandHandlerError("AddPost");
+  assertSequentError(
+    error,
+    "NoCommandHandlerError",
+    'No command handler handles "AddPost"',
+  );
+  assert.equal(error.commandType, "AddPost");
+});
+
+Deno.test("HasUncommittedEventsError lists the aggregates", () => {
+  const error = new HasUncommittedEventsError(["a", "b"]);
+  assertSequentError(
+    error,
+    "HasUncommittedEventsError",
+    'Aggregates have uncommitted events: "a", "b"',
+  );
+  assert.deepEqual(error.aggregateIds, ["a", "b"]);
+});
+
+Deno.test("ReadOnlyAggregateError names the aggregate", () => {
+  const error = new ReadOnlyAggregateError(ID);
+  assertSequentError(
+    error,
+    "ReadOnlyAggregateError",
+    `Aggregate "${ID}" was loaded as of a past instant and is read-only`,
+  );
+  assert.equal(error.aggregateId, ID);
+});
+
+Deno.test("framework errors are told apart with instanceof", () => {
+  const errors: SequentError[] = [
+    new AggregateNotFoundError([ID]),
+    new DuplicateAggregateError(ID),
+    new OptimisticLockError(ID),
+  ];
+  assert.deepEqual(
+    errors.map((e) => [
+      e instanceof AggregateNotFoundError,
+      e instanceof DuplicateAggregateError,
+      e instanceof OptimisticLockError,
+    ]),
+    [[true, false, false], [false, true, false], [false, false, true]],
+  );
+});

@@ -1,0 +1,93 @@
+/**
+ * The process-wide type catalog (src/core/type_catalog.ts): classes made by
+ * define() and the subclasses seen in use, by kind and type name.
+ */
+import assert from "node:assert/strict";
+import { DuplicateTypeNameError } from "@sequent/core";
+import {
+  knownClasses,
+  lookupClass,
+  recordClass,
+  recordDefinition,
+} from "../../src/core/type_catalog.ts";
+
+Deno.test("lookupClass() gives undefined for a name never recorded", () => {
+  assert.equal(lookupClass("event", "Cat_Nothing"), undefined);
+});
+
+Deno.test("lookupClass() gives the recorded definition when no subclass is in use", () => {
+  class Defined {}
+  recordDefinition("event", "Cat_Def", Defined);
+  assert.equal(lookupClass("event", "Cat_Def"), Defined);
+});
+
+Deno.test("a subclass in use replaces its definition, and a deeper one replaces it in turn", () => {
+  class Defined {}
+  class Child extends Defined {}
+  class GrandChild extends Child {}
+  recordDefinition("event", "Cat_Chain", Defined);
+  recordClass("event", "Cat_Chain", Child);
+  assert.equal(lookupClass("event", "Cat_Chain"), Child);
+  recordClass("event", "Cat_Chain", GrandChild);
+  assert.equal(lookupClass("event", "Cat_Chain"), GrandChild);
+  recordClass("event", "Cat_Chain", Child); // already noted: no change
+  assert.equal(lookupClass("event", "Cat_Chain"), GrandChild);
+});
+
+Deno.test("lookupClass() throws DuplicateTypeNameError for two definitions under one name", () => {
+  recordDefinition("command", "Cat_TwoDefs", class A {});
+  recordDefinition("command", "Cat_TwoDefs", class B {});
+  assert.throws(() => lookupClass("command", "Cat_TwoDefs"), (e: unknown) => {
+    assert.ok(e instanceof DuplicateTypeNameError);
+    assert.equal(e.kind, "command");
+    assert.equal(e.typeName, "Cat_TwoDefs");
+    return true;
+  });
+});
+
+Deno.test("lookupClass() throws DuplicateTypeNameError for two sibling subclasses in use", () => {
+  class Defined {}
+  recordDefinition("event", "Cat_Siblings", Defined);
+  recordClass("event", "Cat_Siblings", class Left extends Defined {});
+  recordClass("event", "Cat_Siblings", class Right extends Defined {});
+  assert.throws(() => lookupClass("event", "Cat_Siblings"), {
+    name: "DuplicateTypeNameError",
+  });
+});
+
+Deno.test("lookupClass() throws when a class in use is unrelated to the definition", () => {
+  recordDefinition("event", "Cat_Unrelated", class Defined {});
+  recordClass("event", "Cat_Unrelated", class Stranger {});
+  assert.throws(() => lookupClass("event", "Cat_Unrelated"), {
+    name: "DuplicateTypeNameError",
+  });
+});
+
+Deno.test("a class recorded in use without a definition counts as the name's class", () => {
+  class Aggregate {}
+  recordClass("aggregate", "Cat_Agg", Aggregate);
+  assert.equal(lookupClass("aggregate", "Cat_Agg"), Aggregate);
+});
+
+Deno.test("kinds are kept apart: the same name may be an event and a command", () => {
+  class Ev {}
+  class Cm {}
+  recordDefinition("event", "Cat_Kind", Ev);
+  recordDefinition("command", "Cat_Kind", Cm);
+  assert.equal(lookupClass("event", "Cat_Kind"), Ev);
+  assert.equal(lookupClass("command", "Cat_Kind"), Cm);
+  assert.equal(lookupClass("aggregate", "Cat_Kind"), undefined);
+});
+
+Deno.test("knownClasses() lists the most derived classes of a kind", () => {
+  class Defined {}
+  class Used extends Defined {}
+  class Lonely {}
+  recordDefinition("event", "Cat_Known", Defined);
+  recordClass("event", "Cat_Known", Used);
+  recordDefinition("event", "Cat_Lonely", Lonely);
+  const known = knownClasses("event");
+  assert.ok(known.includes(Used));
+  assert.ok(known.includes(Lonely));
+  assert.equal(known.includes(Defined), false);
+});
