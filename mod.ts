@@ -85,6 +85,12 @@ export {
 } from "./src/core/command_service.ts";
 export { Decimal, type RoundingMode } from "./src/core/decimal.ts";
 export {
+  type DryRunCommand,
+  type DryRunEvent,
+  type DryRunHandler,
+  DryRunReport,
+} from "./src/core/dry_run.ts";
+export {
   AggregateKeyNotUniqueError,
   AggregateNotFoundError,
   AggregateTypeMismatchError,
@@ -169,6 +175,11 @@ export {
   type WhereOf,
 } from "./src/core/record_table.ts";
 export { MessageSerializer } from "./src/core/serializer.ts";
+export {
+  Snapshotter,
+  type SnapshotterOptions,
+  type TakeSnapshotsOptions,
+} from "./src/core/snapshotter.ts";
 export { TypeRegistry } from "./src/core/type_registry.ts";
 export type { TypeKind } from "./src/core/type_catalog.ts";
 export {

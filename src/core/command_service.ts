@@ -23,6 +23,7 @@ import {
   NoCommandHandlerError,
   OptimisticLockError,
 } from "./errors.ts";
+import { describeHandler, DryRunReport } from "./dry_run.ts";
 import type { Event } from "./event.ts";
 import { EventHandler } from "./event_handler.ts";
 import type {
@@ -391,12 +392,40 @@ export class CommandService {
     await this.#runAfterCommit(afterCommit);
   }
 
-  async #runUnit(commands: readonly Command[]): Promise<void> {
+  /**
+   * Executes commands without keeping anything: in a transaction that is
+   * always rolled back, with events recorded instead of handled. The report
+   * lists, per command, the events it would store and the projectors and
+   * workflows each would reach (which do not run, so their commands and
+   * side effects do not happen).
+   *
+   * @param commands The commands.
+   * @returns The report; print it with `toString()`.
+   *
+   * @example
+   * ```ts
+   * import { CommandService, InMemoryEventStore } from "@sequent/core";
+   *
+   * const service = new CommandService({ eventStore: new InMemoryEventStore(), commandHandlers: [] });
+   * const report = await service.dryRun();
+   * console.assert(report.commands.length === 0);
+   * ```
+   */
+  async dryRun(...commands: Command[]): Promise<DryRunReport> {
+    const report = new DryRunReport();
+    await this.#runUnit(commands, report);
+    return report;
+  }
+
+  async #runUnit(
+    commands: readonly Command[],
+    dryRun?: DryRunReport,
+  ): Promise<void> {
     const afterCommit: AfterCommitCallback[] = [];
     let unit: Unit | undefined;
     try {
       await this.#store.transaction(async (transaction) => {
-        unit = this.#newUnit(transaction, commands, afterCommit);
+        unit = this.#newUnit(transaction, commands, afterCommit, dryRun);
         const current = unit;
         await runInUnit(current, async () => {
           for (let command; (command = current.queue.shift());) {
@@ -404,11 +433,11 @@ export class CommandService {
           }
         });
         current.ended = true;
-      });
+      }, { rollback: dryRun !== undefined });
     } finally {
       if (unit) unit.ended = true;
     }
-    await this.#runAfterCommit(afterCommit);
+    if (!dryRun) await this.#runAfterCommit(afterCommit);
   }
 
   async #runAfterCommit(
@@ -431,8 +460,10 @@ export class CommandService {
     transaction: EventStoreTransaction,
     commands: readonly Command[],
     afterCommit: AfterCommitCallback[],
+    dryRun?: DryRunReport,
   ): Unit {
     return {
+      dryRun,
       owner: this,
       repository: new AggregateRepository(transaction, this.#serializer),
       transaction,
@@ -516,6 +547,18 @@ export class CommandService {
       this.#logger.log("debug", `Stored ${events.length} events for ${name}`, {
         aggregates: streams.map((s) => s.aggregateId),
       });
+    }
+    if (unit.dryRun) {
+      unit.dryRun.record(
+        command,
+        events.map((event) => ({
+          event,
+          handlers: this.#eventHandlers.filter((h) =>
+            handlersFor(h.constructor, event).length > 0
+          ).map(describeHandler),
+        })),
+      );
+      return;
     }
     for (const event of events) await this.#publish(unit, event, debug);
   }

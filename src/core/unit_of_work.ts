@@ -9,6 +9,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { AggregateRepository } from "./aggregate_repository.ts";
 import type { Command } from "./command.ts";
+import type { DryRunReport } from "./dry_run.ts";
 import { SequentError } from "./errors.ts";
 import type { Event } from "./event.ts";
 import type { EventStoreTransaction } from "./event_store.ts";
@@ -36,6 +37,8 @@ export interface Unit {
   currentEvent: Event | undefined;
   /** Set once the unit has finished; later access is an error. */
   ended: boolean;
+  /** Set for dry runs: records events and handlers instead of running them. */
+  readonly dryRun?: DryRunReport | undefined;
 }
 
 const storage = new AsyncLocalStorage<Unit>();
