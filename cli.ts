@@ -1,51 +1,62 @@
 /**
- * The `sequent` command line: scaffolds applications and runs their
- * database, migration and snapshot tasks.
+ * The `sequent` command line of Sequent for Deno: scaffolds an app, adds
+ * aggregates, commands and events to it, and runs its database, migration
+ * and snapshot tasks.
  *
  * ```sh
  * deno run -A jsr:@sequent/cli new blog
+ * cd blog
+ * deno task migrate
+ * deno test
+ * ```
+ *
+ * Run `deno run -A jsr:@sequent/cli --help` for all commands. The
+ * functions below run the same commands from code, e.g. in tests.
+ *
+ * @example
+ * ```ts
+ * import { runCli } from "./cli.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const lines: string[] = [];
+ * const io = {
+ *   stdout: (text: string) => lines.push(text),
+ *   stderr: (text: string) => lines.push(text),
+ *   confirm: () => Promise.resolve(false),
+ * };
+ * console.assert((await runCli(dir, ["new", "blog"], io)) === 0);
+ * console.assert((await runCli(`${dir}/blog`, ["g", "aggregate", "Author"], io)) === 0);
+ * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @module
  */
+import { type CliIo, terminalIo } from "./src/cli/io.ts";
+import { type CliOptions, runCli } from "./src/cli/main.ts";
 
-/** The usage text the CLI prints. */
-export const USAGE: string = `Usage: sequent <command> [options]
-
-Commands:
-  new <name>                 Scaffold a new application in ./<name>
-  generate aggregate <Name>  Add an aggregate with a command and an event
-  generate command <Aggregate> <Command> [attr:type ...]
-  generate event <Aggregate> <Event> [attr:type ...]
-  db create | drop | create-event-store | create-view-schema
-  migrate [online | offline | status]
-  snapshots take [--limit N] | delete-all
-
-Options:
-  -h, --help     Show help for a command
-  --verbose      Print stack traces on errors
-`;
+export { USAGE } from "./src/cli/help.ts";
+export type { NewOptions } from "./src/cli/new.ts";
+export type { TaskRunner } from "./src/cli/tasks.ts";
+export { VERSION } from "./src/cli/version.ts";
+export { type CliIo, type CliOptions, runCli, terminalIo };
 
 /**
- * Runs the CLI with the given arguments and returns the exit code.
+ * Runs the CLI in this process's working directory, on its terminal, and
+ * returns the exit code (what `deno run -A jsr:@sequent/cli …` does, then
+ * exits with it).
  *
  * @param args The command-line arguments.
- * @returns The process exit code.
+ * @returns The process exit code: 0 done, 1 error, 2 wrong usage.
  *
  * @example
  * ```ts
  * import { main } from "./cli.ts";
  *
- * console.assert((await main(["--help"])) === 0);
+ * console.assert((await main(["--version"])) === 0);
  * ```
  */
 export function main(args: readonly string[]): Promise<number> {
-  if (args.length === 0 || args[0] === "--help" || args[0] === "-h") {
-    console.log(USAGE);
-    return Promise.resolve(0);
-  }
-  console.error(`Unknown command "${args[0]}"\n\n${USAGE}`);
-  return Promise.resolve(2);
+  return runCli(Deno.cwd(), args, terminalIo());
 }
 
 if (import.meta.main) {

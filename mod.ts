@@ -192,3 +192,21 @@ export {
   InMemoryRecordStore,
   InMemoryRecordTransaction,
 } from "./src/memory/in_memory_record_store.ts";
+export {
+  type AlterTable,
+  alterTable,
+  type MigrateOptions,
+  type MigrationReport,
+  type MigrationStatus,
+  type Migrator,
+  type ProgressOutput,
+  type ProjectorClass,
+  type ViewSchemaVersions,
+} from "./src/core/view_schema.ts";
+export { Progress } from "./src/app/progress.ts";
+export {
+  type App,
+  type AppConfig,
+  createApp,
+  type WorkflowClass,
+} from "./src/app/create_app.ts";

@@ -26,7 +26,9 @@ export function figure(
     value: round(value),
     unit,
     baseline: baseline === null ? null : round(baseline),
-    ratio: baseline === null || baseline === 0 ? null : round(value / baseline, 3),
+    ratio: baseline === null || baseline === 0
+      ? null
+      : round(value / baseline, 3),
   };
 }
 

@@ -6,11 +6,18 @@
  */
 import type { Figure } from "./figure.ts";
 import { run as memory } from "./memory_bench.ts";
+import { run as postgres } from "./postgres_bench.ts";
 
 const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
 
+// The PostgreSQL figures need a server: DATABASE_URL, else the local one.
+if (!Deno.env.get("DATABASE_URL")) {
+  Deno.env.set("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test");
+}
+
 const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["memory", memory],
+  ["postgres", postgres],
 ];
 
 const figures: Figure[] = [];
@@ -45,7 +52,9 @@ const widths = header.map((h, i) =>
   Math.max(h.length, ...rows.map((r) => (r[i] as string).length))
 );
 const line = (cells: string[]) =>
-  cells.map((c, i) => i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))
+  cells.map((c, i) =>
+    i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number)
+  )
     .join("  ");
 console.log(line(header));
 for (const row of rows) console.log(line(row));

@@ -2,7 +2,11 @@
  * In-memory figures: the cost of the framework itself, with no database.
  */
 import { CommandService, InMemoryEventStore } from "@sequent/core";
-import { AddPost, EditPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
+import {
+  AddPost,
+  EditPost,
+  PostCommandHandler,
+} from "../tests/fixtures/blog.ts";
 import { type Figure, figure, opsPerSecond } from "./figure.ts";
 
 /** AddPost (a new aggregate, four events, the command record), one at a time. */
@@ -43,12 +47,16 @@ async function updateDeep(ms: number): Promise<Figure> {
     );
   }
   let i = 0;
-  const rate = await opsPerSecond(async () => {
-    i++;
-    await service.executeCommands(
-      new EditPost({ aggregateId, title: `t${i % 2}`, content: `c${i % 2}` }),
-    );
-  }, ms, 5);
+  const rate = await opsPerSecond(
+    async () => {
+      i++;
+      await service.executeCommands(
+        new EditPost({ aggregateId, title: `t${i % 2}`, content: `c${i % 2}` }),
+      );
+    },
+    ms,
+    5,
+  );
   return figure("memory.update_deep.cmds_per_s", rate, "cmds/s");
 }
 

@@ -368,9 +368,9 @@ export class RecordTable<C extends Columns = Columns> {
   /** Its columns, by TypeScript name. */
   readonly columns: C;
   /** The column names, in declaration order. */
-  readonly columnNames: readonly (keyof C & string)[];
+  readonly columnNames: readonly string[];
   /** The primary key's columns. */
-  readonly primaryKey: readonly (keyof C & string)[];
+  readonly primaryKey: readonly string[];
   /** Its indexes (primary key excluded). */
   readonly indexes: readonly TableIndex[];
   readonly #sqlNames: Map<string, string>;

@@ -139,9 +139,31 @@ type Journal = UndoEntry[] | undefined;
 export class InMemoryRecordStore implements RecordStore {
   readonly #tables = new Map<RecordTable, TableData>();
 
-  /** Forgets every row. */
-  reset(): void {
-    this.#tables.clear();
+  /**
+   * Forgets every row, or those of one table.
+   *
+   * @param table Only this table.
+   */
+  reset(table?: RecordTable): void {
+    if (table) this.#tables.delete(table);
+    else this.#tables.clear();
+  }
+
+  /** The tables holding rows. */
+  tables(): RecordTable[] {
+    return [...this.#tables.keys()];
+  }
+
+  /**
+   * How many rows a table holds (all tables when none is given).
+   *
+   * @param table The table.
+   */
+  count(table?: RecordTable): number {
+    if (table) return this.#tables.get(table)?.rows.size ?? 0;
+    let n = 0;
+    for (const data of this.#tables.values()) n += data.rows.size;
+    return n;
   }
 
   /**

@@ -21,7 +21,12 @@ export {
   type ExpectedFailure,
 } from "./command_spec.ts";
 export type { Expected } from "./expectations.ts";
-export { testEventStore } from "./test_store.ts";
+export {
+  ProjectorSpec,
+  projectorSpec,
+  type ProjectorSpecOptions,
+} from "./projector_spec.ts";
+export { testEventStore, type TestStoreOptions } from "./test_store.ts";
 export {
   WorkflowSpec,
   workflowSpec,

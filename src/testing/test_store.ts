@@ -6,6 +6,7 @@
  * @module
  */
 import type { EventStore } from "../core/event_store.ts";
+import type { RecordTable } from "../core/record_table.ts";
 import { InMemoryEventStore } from "../memory/in_memory_event_store.ts";
 
 /** Reads an environment variable when allowed, else `undefined`. */
@@ -28,7 +29,8 @@ export function readEnv(name: string): string | undefined {
 /**
  * A fresh, empty event store for one test: a new in-memory store when
  * `DATABASE_URL` is unset; otherwise the database it names (`memory://` for
- * the embedded database), shared by the test process and emptied first.
+ * the embedded database), shared by the test process, in schemas of its
+ * own, emptied first, with the given record tables created empty.
  *
  * @returns The store.
  *
@@ -40,6 +42,34 @@ export function readEnv(name: string): string | undefined {
  * console.assert((await store.positionMark()) !== undefined);
  * ```
  */
-export function testEventStore(): Promise<EventStore> {
-  return Promise.resolve(new InMemoryEventStore());
+export async function testEventStore(
+  options: TestStoreOptions = {},
+): Promise<EventStore> {
+  const url = readEnv("DATABASE_URL");
+  if (!url) return new InMemoryEventStore();
+  const { databaseTestStore } = await import("./test_database.ts");
+  return await databaseTestStore(url, options.tables ?? []);
+}
+
+// With a database, open it before any test runs, so that Deno's sanitizers
+// do not take the shared connection for a resource a test leaked.
+const preopenUrl = readEnv("DATABASE_URL");
+if (preopenUrl) {
+  const { openTestDatabase } = await import("./test_database.ts");
+  await openTestDatabase(preopenUrl);
+}
+
+/**
+ * Options of {@linkcode testEventStore}.
+ *
+ * @example
+ * ```ts
+ * import type { TestStoreOptions } from "@sequent/core/testing";
+ *
+ * const options: TestStoreOptions = { tables: [] };
+ * ```
+ */
+export interface TestStoreOptions {
+  /** Record tables the test writes (created empty on a database). */
+  readonly tables?: readonly RecordTable[] | undefined;
 }

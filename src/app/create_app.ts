@@ -1,0 +1,205 @@
+/**
+ * The application: one value holding the event store, the command service
+ * with its handlers, projectors and workflows, the snapshotter and the
+ * view-schema migrator. Nothing is global: create as many as you like.
+ *
+ * @module
+ */
+import type { AggregateClass } from "../core/aggregate_root.ts";
+import type { Command } from "../core/command.ts";
+import type { CommandHandler } from "../core/command_handler.ts";
+import {
+  type CommandMiddleware,
+  CommandService,
+} from "../core/command_service.ts";
+import type { DryRunReport } from "../core/dry_run.ts";
+import type { EventStore } from "../core/event_store.ts";
+import type { Logger } from "../core/logger.ts";
+import { Projector } from "../core/projector.ts";
+import type { RecordStore } from "../core/record_store.ts";
+import { Snapshotter } from "../core/snapshotter.ts";
+import type {
+  Migrator,
+  ProjectorClass,
+  ViewSchemaVersions,
+} from "../core/view_schema.ts";
+import { Workflow } from "../core/workflow.ts";
+
+/** A workflow class (constructed with no arguments). */
+export type WorkflowClass = new () => Workflow;
+
+/**
+ * What an application is made of. Give either `database` (a URL) or an
+ * `eventStore`.
+ *
+ * @example
+ * ```ts
+ * import type { AppConfig } from "@sequent/core";
+ *
+ * const config: AppConfig = {
+ *   database: "memory://",
+ *   commandHandlers: [],
+ *   projectors: [],
+ *   workflows: [],
+ *   migrations: {},
+ * };
+ * ```
+ */
+export interface AppConfig {
+  /**
+   * The database: `postgres://user@host:5432/db` for a PostgreSQL server,
+   * `memory://` for an embedded PostgreSQL in memory, a folder (or
+   * `file://folder`) for an embedded one on disk; unset: the embedded
+   * PostgreSQL in `./data/db`.
+   */
+  readonly database?: string | undefined;
+  /** An event store to use instead of a database (e.g. `InMemoryEventStore`). */
+  readonly eventStore?: EventStore | undefined;
+  /** The command handlers. */
+  readonly commandHandlers: readonly CommandHandler[];
+  /** The projectors (instances, or classes constructed with no arguments). */
+  readonly projectors?: readonly (Projector | ProjectorClass)[] | undefined;
+  /** The workflows (instances, or classes constructed with no arguments). */
+  readonly workflows?: readonly (Workflow | WorkflowClass)[] | undefined;
+  /** The aggregate classes (so stored type names resolve, e.g. for snapshots). */
+  readonly aggregates?: readonly AggregateClass[] | undefined;
+  /** Command middleware, outermost first. */
+  readonly middleware?: readonly CommandMiddleware[] | undefined;
+  /** The view schema's versions (see `ViewSchemaVersions`). */
+  readonly migrations?: ViewSchemaVersions | undefined;
+  /** The schema read models live in (default `view_schema`). */
+  readonly viewSchema?: string | undefined;
+  /** The schema of the event store (default `sequent_schema`). */
+  readonly eventStoreSchema?: string | undefined;
+  /** Where the framework logs (default: warnings and errors to the console). */
+  readonly logger?: Logger | undefined;
+  /** Re-runs of a unit of work on optimistic-lock conflicts (default 0). */
+  readonly retryOnConflict?: number | undefined;
+}
+
+/**
+ * A running application. Close it when done.
+ */
+export interface App {
+  /** The configuration it was created from. */
+  readonly config: AppConfig;
+  /** Where the data is, for messages (never with a password). */
+  readonly description: string;
+  /** The event store. */
+  readonly eventStore: EventStore;
+  /** The read-model tables, for queries. */
+  readonly records: RecordStore;
+  /** The command service. */
+  readonly commandService: CommandService;
+  /** Takes snapshots of aggregates. */
+  readonly snapshotter: Snapshotter;
+  /**
+   * The view-schema migrator (PostgreSQL databases only: an in-memory
+   * store needs no tables).
+   */
+  readonly migrator: Migrator | undefined;
+  /** Executes commands as one unit of work; see `CommandService`. */
+  executeCommands(...commands: Command[]): Promise<void>;
+  /** Executes commands without keeping anything; see `CommandService`. */
+  dryRun(...commands: Command[]): Promise<DryRunReport>;
+  /** Closes the database. */
+  close(): Promise<void>;
+}
+
+function instances<T>(
+  items: readonly (T | (abstract new (...args: never[]) => T))[] | undefined,
+  base: abstract new (...args: never[]) => T,
+  what: string,
+): T[] {
+  return (items ?? []).map((item) => {
+    if (item instanceof base) return item;
+    if (typeof item === "function" && item.prototype instanceof base) {
+      return new (item as unknown as new () => T)();
+    }
+    throw new TypeError(
+      `${what} must be ${base.name} instances or classes, got ${String(item)}`,
+    );
+  });
+}
+
+/**
+ * Creates an application: opens its database (installing or upgrading the
+ * event store's tables), and wires the command service, projectors,
+ * workflows, snapshotter and migrator. Read models are built by the
+ * migrator (`deno task migrate`).
+ *
+ * @param config What the application is made of.
+ * @returns The application.
+ *
+ * @example An application on the embedded database, in memory
+ * ```ts
+ * import { createApp } from "@sequent/core";
+ *
+ * const app = await createApp({ database: "memory://", commandHandlers: [] });
+ * console.assert(app.description.includes("memory"));
+ * await app.close();
+ * ```
+ */
+export async function createApp(config: AppConfig): Promise<App> {
+  if (!config || !Array.isArray(config.commandHandlers)) {
+    throw new TypeError("createApp() needs a config with commandHandlers");
+  }
+  const projectors = instances(config.projectors, Projector, "projectors");
+  const workflows = instances(config.workflows, Workflow, "workflows");
+  const viewSchema = config.viewSchema ?? "view_schema";
+  let eventStore = config.eventStore;
+  let description = "an in-memory event store";
+  let makeMigrator: ((service: CommandService) => Migrator) | undefined;
+  if (!eventStore) {
+    const pg = await import("../postgres/mod.ts");
+    const client = await pg.connectDatabase(config.database);
+    try {
+      await pg.installEventStore(client, { schema: config.eventStoreSchema });
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
+    description = client.description;
+    eventStore = new pg.PostgresEventStore(client, {
+      schema: config.eventStoreSchema,
+      viewSchema,
+    });
+    makeMigrator = (service) =>
+      new pg.ViewSchemaMigrator({
+        client,
+        eventStoreSchema: config.eventStoreSchema,
+        viewSchema,
+        versions: config.migrations ?? {},
+        projectors,
+        serializer: service.serializer,
+        logger: config.logger,
+      });
+  }
+  const commandService = new CommandService({
+    eventStore,
+    commandHandlers: config.commandHandlers,
+    eventHandlers: [...projectors, ...workflows],
+    aggregates: config.aggregates,
+    middleware: config.middleware,
+    logger: config.logger,
+    retryOnConflict: config.retryOnConflict,
+  });
+  const store = eventStore;
+  return {
+    config,
+    description,
+    eventStore: store,
+    records: store.records,
+    commandService,
+    snapshotter: new Snapshotter({
+      eventStore: store,
+      aggregates: config.aggregates,
+      serializer: commandService.serializer,
+    }),
+    migrator: makeMigrator?.(commandService),
+    executeCommands: (...commands) =>
+      commandService.executeCommands(...commands),
+    dryRun: (...commands) => commandService.dryRun(...commands),
+    close: () => store.close(),
+  };
+}

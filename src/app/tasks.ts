@@ -1,0 +1,329 @@
+/**
+ * An application's database tasks, run from its `sequent.ts`:
+ * `db create|drop|create-event-store|create-view-schema`,
+ * `migrate [online|offline|status]` and `snapshots take|delete-all`. The
+ * `sequent` CLI delegates these commands here, so they run with the
+ * application's own configuration.
+ *
+ * ```ts ignore
+ * // sequent.ts
+ * import { runTasks } from "@sequent/core/tasks";
+ * import { config } from "./app.ts";
+ *
+ * Deno.exit(await runTasks(config, Deno.args));
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { MigrationReport } from "../core/view_schema.ts";
+import { type App, type AppConfig, createApp } from "./create_app.ts";
+
+/**
+ * Where tasks write and how they ask for confirmation.
+ *
+ * @example
+ * ```ts
+ * import type { TaskIo } from "@sequent/core/tasks";
+ *
+ * const out: string[] = [];
+ * const io: TaskIo = {
+ *   stdout: (line) => out.push(line),
+ *   stderr: (line) => out.push(line),
+ *   confirm: () => Promise.resolve(false),
+ * };
+ * ```
+ */
+export interface TaskIo {
+  /** Writes a line of output. */
+  stdout(line: string): void;
+  /** Writes a line of diagnostics. */
+  stderr(line: string): void;
+  /** Asks a yes/no question. */
+  confirm(question: string): Promise<boolean>;
+}
+
+/** The tasks' usage text. */
+export const TASKS_USAGE: string =
+  `Usage: deno run -A sequent.ts <task> [options]
+
+Tasks:
+  db create               Create the database and install the event store
+  db drop [--yes]         Drop the database (asks first unless --yes)
+  db create-event-store   Install or upgrade the event store's tables
+  db create-view-schema   Create the view schema and its versions table
+  migrate                 Run both migration steps (development)
+  migrate online          Build the new view-schema version's tables
+  migrate offline         Catch them up and swap them in
+  migrate status          Show the view schema's version
+  snapshots take [--limit N]  Snapshot aggregates marked as needing one
+  snapshots delete-all    Delete every snapshot
+
+Options:
+  --verbose   Show the stack trace of an error
+`;
+
+function terminalIo(): TaskIo {
+  return {
+    stdout: (line) => console.log(line),
+    stderr: (line) => console.error(line),
+    confirm: (question) => Promise.resolve(globalThis.confirm(question)),
+  };
+}
+
+class UsageError extends Error {}
+
+/**
+ * Runs one task with the application's configuration.
+ *
+ * @param config The application's configuration.
+ * @param args The task and its options, e.g. `["migrate", "status"]`.
+ * @param io Where output goes (default: the terminal).
+ * @returns The exit code: 0 done, 1 failed, 2 wrong usage.
+ *
+ * @example
+ * ```ts
+ * import { runTasks } from "@sequent/core/tasks";
+ *
+ * const lines: string[] = [];
+ * const io = { stdout: (l: string) => lines.push(l), stderr: (l: string) => lines.push(l), confirm: () => Promise.resolve(true) };
+ * const code = await runTasks({ database: "memory://", commandHandlers: [] }, ["migrate", "status"], io);
+ * console.assert(code === 0 && lines[0]?.startsWith("view schema"));
+ * ```
+ */
+export async function runTasks(
+  config: AppConfig,
+  args: readonly string[],
+  io: TaskIo = terminalIo(),
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        yes: { type: "boolean", short: "y" },
+        limit: { type: "string" },
+        verbose: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    io.stderr(
+      `error: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    io.stderr(TASKS_USAGE);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (values.help || positionals.length === 0) {
+    (values.help ? io.stdout : io.stderr)(TASKS_USAGE);
+    return values.help ? 0 : 2;
+  }
+  try {
+    await runTask(config, positionals, values, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`error: ${error.message}`);
+      io.stderr(TASKS_USAGE);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    io.stderr(`error: ${message.split("\n")[0]}`);
+    if (values.verbose && error instanceof Error && error.stack) {
+      io.stderr(error.stack);
+    }
+    return 1;
+  }
+}
+
+async function withApp<T>(
+  config: AppConfig,
+  work: (app: App) => Promise<T>,
+): Promise<T> {
+  const app = await createApp(config);
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+function describeReport(report: MigrationReport): string {
+  if (!report.changed) {
+    return `migrate ${report.step}: nothing to do (version ${report.version})`;
+  }
+  const seconds = (report.durationMs / 1000).toFixed(1);
+  return `migrate ${report.step}: version ${report.version}, ${
+    report.tables.join(", ") || "no tables"
+  }: ${report.events} events replayed, ${report.rows} rows written in ${seconds}s`;
+}
+
+async function runTask(
+  config: AppConfig,
+  positionals: readonly string[],
+  options: { yes?: boolean | undefined; limit?: string | undefined },
+  io: TaskIo,
+): Promise<void> {
+  const [task, sub, ...rest] = positionals;
+  if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
+  const pg = await import("../postgres/mod.ts");
+  switch (task) {
+    case "db": {
+      if (config.eventStore) {
+        throw new Error(
+          "db tasks need a database; this app uses an event store object",
+        );
+      }
+      const where = config.database ?? pg.DEFAULT_DATA_DIR;
+      switch (sub) {
+        case "create": {
+          const created = await pg.createDatabase(config.database);
+          const result = await withEventStore(pg, config);
+          io.stdout(
+            `${
+              created ? "created" : "found"
+            } the database (${where}); event store schema ${result.schema} at version ${result.version}`,
+          );
+          return;
+        }
+        case "drop": {
+          if (
+            !options.yes &&
+            !(await io.confirm(
+              `Drop the database ${redact(where)} and everything in it?`,
+            ))
+          ) {
+            throw new Error("Not dropped: confirm, or pass --yes");
+          }
+          const dropped = await pg.dropDatabase(config.database);
+          io.stdout(
+            dropped
+              ? `dropped the database (${redact(where)})`
+              : `no database to drop (${redact(where)})`,
+          );
+          return;
+        }
+        case "create-event-store": {
+          const result = await withEventStore(pg, config);
+          io.stdout(
+            result.previousVersion === result.version
+              ? `event store schema ${result.schema} is up to date (version ${result.version})`
+              : `event store schema ${result.schema} installed at version ${result.version}`,
+          );
+          return;
+        }
+        case "create-view-schema":
+          await withApp(config, async (app) => {
+            await requireMigrator(app).install();
+            io.stdout(
+              `view schema ${config.viewSchema ?? "view_schema"} is ready`,
+            );
+          });
+          return;
+        default:
+          throw new UsageError(
+            sub
+              ? `Unknown db task "${sub}"`
+              : "db needs a task: create, drop, create-event-store or create-view-schema",
+          );
+      }
+    }
+    case "migrate":
+      await withApp(config, async (app) => {
+        const migrator = requireMigrator(app);
+        switch (sub) {
+          case undefined:
+            for (const report of await migrator.migrate()) {
+              io.stdout(describeReport(report));
+            }
+            return;
+          case "online":
+            io.stdout(describeReport(await migrator.online()));
+            return;
+          case "offline":
+            io.stdout(describeReport(await migrator.offline()));
+            return;
+          case "status": {
+            const status = await migrator.status();
+            io.stdout(
+              `view schema ${
+                config.viewSchema ?? "view_schema"
+              }: version ${status.currentVersion} of ${status.targetVersion} (${status.state}${
+                status.running ? ", a migration is running" : ""
+              })`,
+            );
+            if (status.tables.length > 0) {
+              io.stdout(`next migration rebuilds: ${status.tables.join(", ")}`);
+            }
+            return;
+          }
+          default:
+            throw new UsageError(
+              `Unknown migrate step "${sub}": use online, offline or status`,
+            );
+        }
+      });
+      return;
+    case "snapshots":
+      await withApp(config, async (app) => {
+        switch (sub) {
+          case "take": {
+            let limit: number | undefined;
+            if (options.limit !== undefined) {
+              limit = Number(options.limit);
+              if (!Number.isSafeInteger(limit) || limit < 1) {
+                throw new UsageError(
+                  `--limit must be a positive integer, got "${options.limit}"`,
+                );
+              }
+            }
+            const taken = await app.snapshotter.takeMarkedSnapshots({ limit });
+            io.stdout(`took ${taken} snapshot${taken === 1 ? "" : "s"}`);
+            return;
+          }
+          case "delete-all":
+            await app.eventStore.deleteAllSnapshots();
+            io.stdout("deleted all snapshots");
+            return;
+          default:
+            throw new UsageError(
+              sub
+                ? `Unknown snapshots task "${sub}"`
+                : "snapshots needs a task: take or delete-all",
+            );
+        }
+      });
+      return;
+    default:
+      throw new UsageError(`Unknown task "${task}"`);
+  }
+}
+
+function requireMigrator(app: App): NonNullable<App["migrator"]> {
+  if (!app.migrator) {
+    throw new Error(
+      "View-schema migrations need a PostgreSQL database; this app's event store keeps read models in memory",
+    );
+  }
+  return app.migrator;
+}
+
+async function withEventStore(
+  pg: typeof import("../postgres/mod.ts"),
+  config: AppConfig,
+): Promise<{ schema: string; previousVersion: number; version: number }> {
+  const client = await pg.connectDatabase(config.database);
+  try {
+    return await pg.installEventStore(client, {
+      schema: config.eventStoreSchema,
+    });
+  } finally {
+    await client.close();
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}

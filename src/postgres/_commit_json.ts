@@ -1,0 +1,160 @@
+/**
+ * Builds the single JSON argument of `store_commit` by concatenating around
+ * the payloads, which are already JSON text: they are never parsed or
+ * re-serialised on the way in.
+ *
+ * @module
+ */
+import { SequentError } from "../core/errors.ts";
+import type {
+  SerializedCommand,
+  SerializedSnapshot,
+  StreamCommit,
+} from "../core/event_store.ts";
+import type { TypeDictionary, TypeKind } from "./_type_dictionary.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `id` is a UUID in its canonical text form. */
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
+/** Checks an aggregate id and returns it in lowercase. */
+export function uuidOf(id: string, what = "Aggregate id"): string {
+  if (!UUID.test(id)) {
+    throw new SequentError(
+      `${what} "${id}" is not a UUID: the PostgreSQL event store keys aggregates by UUID`,
+    );
+  }
+  return id.toLowerCase();
+}
+
+/** A commit ready to send. */
+export interface CommitStatement {
+  /** The argument of `store_commit`. */
+  readonly json: string;
+  /** The aggregates it touches, in lowercase. */
+  readonly aggregateIds: readonly string[];
+}
+
+class NameCollector {
+  readonly #types: TypeDictionary;
+  /** Names to register, by kind; only made when there are any. */
+  names: Record<TypeKind, Set<string>> | undefined;
+
+  constructor(types: TypeDictionary) {
+    this.#types = types;
+  }
+
+  /** The id when cached, else the name (registered by the function). */
+  ref(kind: TypeKind, name: string): string {
+    const id = this.#types.id(kind, name);
+    if (id !== undefined) return String(id);
+    this.names ??= { e: new Set(), a: new Set(), c: new Set() };
+    this.names[kind].add(name);
+    return JSON.stringify(name);
+  }
+}
+
+function optional(value: string | number | undefined): string {
+  return value === undefined ? "null" : JSON.stringify(value);
+}
+
+/** Builds the `store_commit` argument, checking what the server cannot. */
+export function buildCommit(
+  command: SerializedCommand,
+  streams: readonly StreamCommit[],
+  types: TypeDictionary,
+): CommitStatement {
+  const names = new NameCollector(types);
+  const eventAggregateId = command.eventAggregateId === undefined
+    ? undefined
+    : uuidOf(command.eventAggregateId, "Causing event's aggregate id");
+  let json = `{"c":{"t":${names.ref("c", command.commandType)},"u":${
+    optional(command.userId)
+  },"a":"${uuidOf(command.aggregateId, "Command's aggregate id")}","ea":${
+    optional(eventAggregateId)
+  },"es":${
+    optional(command.eventSequenceNumber)
+  },"p":${command.payload}},"s":[`;
+
+  const sorted = streams
+    .map((stream) => ({ id: uuidOf(stream.aggregateId), stream }))
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const aggregateIds: string[] = [];
+  let uniqueKeys = false;
+  let thresholds = false;
+  for (let i = 0; i < sorted.length; i++) {
+    const { id, stream } = sorted[i]!;
+    if (aggregateIds.at(-1) === id) {
+      throw new SequentError(
+        `Aggregate "${stream.aggregateId}" appears twice in one commit`,
+      );
+    }
+    aggregateIds.push(id);
+    uniqueKeys ||= stream.uniqueKeys !== undefined;
+    thresholds ||= stream.snapshotThreshold !== undefined;
+    if (i > 0) json += ",";
+    json += `{"a":"${id}","t":${names.ref("a", stream.aggregateType)},"k":${
+      JSON.stringify(stream.partitionKey)
+    },"h":${optional(stream.snapshotThreshold)},"u":${
+      stream.uniqueKeys === undefined
+        ? "null"
+        : JSON.stringify(stream.uniqueKeys)
+    },"e":[`;
+    const first = stream.events[0]?.sequenceNumber;
+    for (let j = 0; j < stream.events.length; j++) {
+      const event = stream.events[j]!;
+      if (event.aggregateId.toLowerCase() !== id) {
+        throw new SequentError(
+          `Event ${event.sequenceNumber} (${event.eventType}) belongs to aggregate "${event.aggregateId}", not to the stream of "${stream.aggregateId}"`,
+        );
+      }
+      if (
+        !Number.isInteger(event.sequenceNumber) ||
+        event.sequenceNumber !== first! + j || event.sequenceNumber < 1
+      ) {
+        throw new SequentError(
+          `Events of aggregate "${stream.aggregateId}" must have consecutive sequence numbers from 1 up: found ${event.sequenceNumber} after ${
+            first! + j - 1
+          }`,
+        );
+      }
+      if (j > 0) json += ",";
+      json +=
+        `{"s":${event.sequenceNumber},"c":"${event.createdAt.toISOString()}","t":${
+          names.ref("e", event.eventType)
+        },"p":${event.payload}}`;
+    }
+    json += "]}";
+  }
+  json += "]";
+  if (uniqueKeys) json += ',"uk":true';
+  if (thresholds) json += ',"h":true';
+  const toRegister = names.names;
+  if (toRegister) {
+    json += `,"n":{"e":${JSON.stringify([...toRegister.e])},"a":${
+      JSON.stringify([...toRegister.a])
+    },"c":${JSON.stringify([...toRegister.c])}}`;
+  }
+  json += "}";
+  return { json, aggregateIds };
+}
+
+/** The argument of the snapshot insert: an array of snapshots. */
+export function buildSnapshots(
+  snapshots: readonly SerializedSnapshot[],
+): string {
+  let json = "[";
+  for (let i = 0; i < snapshots.length; i++) {
+    const s = snapshots[i]!;
+    if (i > 0) json += ",";
+    json += `{"a":"${uuidOf(s.aggregateId)}","v":${
+      JSON.stringify(s.version)
+    },"s":${
+      JSON.stringify(s.sequenceNumber)
+    },"c":"${s.createdAt.toISOString()}","d":${s.data}}`;
+  }
+  return json + "]";
+}

@@ -1,0 +1,142 @@
+/**
+ * Choosing and opening a database from a URL: a PostgreSQL server for
+ * `postgres://` URLs, the embedded PGlite otherwise.
+ *
+ * @module
+ */
+import type { SqlClient } from "./sql_client.ts";
+import { SqlError } from "./sql_error.ts";
+import { PostgresJsClient } from "./postgres_js_client.ts";
+import { PgliteClient } from "./pglite_client.ts";
+
+/**
+ * The data folder of the embedded database when no URL is given, relative
+ * to the working directory.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DATA_DIR } from "@sequent/core/postgres";
+ *
+ * console.assert(DEFAULT_DATA_DIR === "./data/db");
+ * ```
+ */
+export const DEFAULT_DATA_DIR: string = "./data/db";
+
+/**
+ * Options of {@linkcode connectDatabase}. The pool options apply to a
+ * PostgreSQL server only; the embedded database has one connection.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "@sequent/core/postgres";
+ *
+ * const options: ConnectOptions = { max: 20, idleTimeoutSeconds: 60 };
+ * ```
+ */
+export interface ConnectOptions {
+  /** Most connections in the pool (default 10). */
+  readonly max?: number | undefined;
+  /** Seconds before an idle connection is closed (default 30; 0: never). */
+  readonly idleTimeoutSeconds?: number | undefined;
+  /** Seconds to wait for a connection to open (default 10). */
+  readonly connectTimeoutSeconds?: number | undefined;
+  /**
+   * Use named prepared statements (default true); turn off behind a
+   * connection pooler in transaction mode that does not support them.
+   */
+  readonly prepare?: boolean | undefined;
+}
+
+/** Where a database URL points. */
+type Target =
+  | { readonly engine: "postgres"; readonly url: string }
+  | { readonly engine: "pglite"; readonly dataDir: string | undefined };
+
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
+
+function parseTarget(url: string | undefined): Target {
+  if (url === undefined || url.trim() === "") {
+    return { engine: "pglite", dataDir: DEFAULT_DATA_DIR };
+  }
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) return { engine: "pglite", dataDir: url };
+  switch (scheme) {
+    case "postgres":
+    case "postgresql":
+      return { engine: "postgres", url };
+    case "memory":
+      return { engine: "pglite", dataDir: undefined };
+    case "file": {
+      const path = decodeURIComponent(url.slice("file://".length));
+      if (path === "") {
+        throw new TypeError(
+          `Database URL "file://" names no folder: use file://./data/db or file:///absolute/path`,
+        );
+      }
+      return { engine: "pglite", dataDir: path };
+    }
+    default:
+      throw new TypeError(
+        `Database URL scheme "${scheme}:" is not supported: use postgres://, postgresql://, memory:// or file://`,
+      );
+  }
+}
+
+/**
+ * Opens a database and returns a client for it, chosen by the URL:
+ *
+ * - `postgres://user:password@host:port/database` (or `postgresql://`): a
+ *   PostgreSQL server through postgres.js. One connection is opened at once,
+ *   so a server that does not answer fails here with a one-line
+ *   {@linkcode SqlError} naming host and port (never the password).
+ * - `memory://`: the embedded PostgreSQL (PGlite), in memory, gone when
+ *   closed. Starting it takes a few seconds.
+ * - `file://./folder`, `file:///absolute/folder` or a plain path: the
+ *   embedded PostgreSQL keeping its data in that folder.
+ * - nothing: the embedded PostgreSQL in {@linkcode DEFAULT_DATA_DIR}.
+ *
+ * Any other scheme throws a `TypeError` naming it. Reading `DATABASE_URL`
+ * is left to the caller: `connectDatabase(Deno.env.get("DATABASE_URL"))`.
+ *
+ * @example An in-memory database
+ * ```ts
+ * import { connectDatabase } from "@sequent/core/postgres";
+ *
+ * const client = await connectDatabase("memory://");
+ * console.assert(client.engine === "pglite");
+ * await client.close();
+ * ```
+ *
+ * @param url Where the database is; see above.
+ * @param options Pool options for a PostgreSQL server.
+ * @returns A client; close it when done.
+ */
+export async function connectDatabase(
+  url?: string,
+  options: ConnectOptions = {},
+): Promise<SqlClient> {
+  const target = parseTarget(url);
+  if (target.engine === "pglite") {
+    return await PgliteClient.open(target.dataDir);
+  }
+  const client = new PostgresJsClient(target.url, options);
+  try {
+    await client.query("SELECT 1");
+  } catch (error) {
+    await client.close().catch(() => {});
+    if (
+      error instanceof SqlError && error.message.startsWith("Cannot connect")
+    ) {
+      throw error;
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SqlError(
+      `Cannot connect to ${client.description}: ${reason}`,
+      {
+        code: error instanceof SqlError ? error.code : "08001",
+      },
+      { cause: error },
+    );
+  }
+  return client;
+}

@@ -1,0 +1,347 @@
+/**
+ * The {@linkcode SqlClient} adapter over PGlite (`npm:@electric-sql/pglite`),
+ * PostgreSQL compiled to WebAssembly and run inside this process: in memory
+ * or in a data folder. Nothing of PGlite leaves this file.
+ *
+ * PGlite has a single connection. Statements and transactions are served
+ * one at a time: while a transaction runs, every other caller waits for it
+ * to end, so nobody's statements land inside somebody else's transaction.
+ * A consequence: inside {@linkcode SqlClient.transaction}, use the
+ * transaction's methods; a call on the client itself would wait for the
+ * transaction that is waiting for it.
+ *
+ * @module
+ */
+import { PGlite } from "@electric-sql/pglite";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type {
+  SqlClient,
+  SqlCopyRows,
+  SqlRow,
+  SqlStatement,
+  SqlTransaction,
+  SqlValue,
+} from "./sql_client.ts";
+import { SqlError } from "./sql_error.ts";
+import { copyChunks, copyStatement } from "./_sql_text.ts";
+
+/** What the adapter needs of PGlite's connection and transaction objects. */
+interface Queryable {
+  query<T>(
+    query: string,
+    params?: unknown[],
+    options?: { blob?: Blob },
+  ): Promise<{ rows: T[] }>;
+  exec(query: string): Promise<unknown>;
+}
+
+interface DriverError {
+  readonly code?: unknown;
+  readonly message?: unknown;
+  readonly detail?: unknown;
+  readonly hint?: unknown;
+  readonly constraint?: unknown;
+  readonly table?: unknown;
+  readonly schema?: unknown;
+  readonly severity?: unknown;
+}
+
+function text(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+function toSqlError(error: unknown, where: string): unknown {
+  if (error instanceof SqlError || typeof error !== "object" || !error) {
+    return error;
+  }
+  const e = error as DriverError;
+  const code = text(e.code);
+  const message = text(e.message) ?? String(error);
+  if (
+    code !== undefined && /^[0-9A-Z]{5}$/.test(code) &&
+    typeof e.severity === "string"
+  ) {
+    return new SqlError(message, {
+      code,
+      detail: text(e.detail),
+      hint: text(e.hint),
+      constraint: text(e.constraint),
+      table: text(e.table),
+      schema: text(e.schema),
+    }, { cause: error });
+  }
+  if (/^PGlite is clos(ed|ing)/.test(message)) {
+    return new SqlError(`The client for ${where} is closed`, {
+      code: "08003",
+    }, { cause: error });
+  }
+  return error;
+}
+
+async function run(
+  db: Queryable,
+  statement: SqlStatement,
+  where: string,
+): Promise<SqlRow[]> {
+  try {
+    const params = statement.params as unknown[] | undefined;
+    const result = await db.query<SqlRow>(statement.text, params ?? []);
+    return result.rows;
+  } catch (error) {
+    throw toSqlError(error, where);
+  }
+}
+
+/** Runs statements in order; rejects with the first failure at the end. */
+async function runAll(
+  db: Queryable,
+  statements: readonly SqlStatement[],
+  where: string,
+): Promise<SqlRow[][]> {
+  const results: SqlRow[][] = [];
+  let failure: { error: unknown } | undefined;
+  for (const statement of statements) {
+    try {
+      results.push(await run(db, statement, where));
+    } catch (error) {
+      failure ??= { error };
+      results.push([]);
+    }
+  }
+  if (failure) throw failure.error;
+  return results;
+}
+
+async function execute(db: Queryable, script: string, where: string) {
+  try {
+    await db.exec(script);
+  } catch (error) {
+    throw toSqlError(error, where);
+  }
+}
+
+async function copyInto(
+  db: Queryable,
+  table: string,
+  columns: readonly string[],
+  rows: SqlCopyRows,
+  where: string,
+): Promise<number> {
+  const counter = { rows: 0 };
+  const parts: string[] = [];
+  for await (const chunk of copyChunks(rows, columns.length, counter)) {
+    parts.push(chunk);
+  }
+  if (counter.rows === 0) return 0;
+  try {
+    await db.query(copyStatement(table, columns, "'/dev/blob'"), [], {
+      blob: new Blob(parts),
+    });
+  } catch (error) {
+    throw toSqlError(error, where);
+  }
+  return counter.rows;
+}
+
+interface Queued {
+  readonly statement: SqlStatement;
+  readonly onRows?: ((rows: SqlRow[]) => void) | undefined;
+}
+
+class PgliteTransaction implements SqlTransaction {
+  readonly #tx: Queryable;
+  readonly #where: string;
+  readonly #queued: Queued[] = [];
+  #savepoints = 0;
+  /** The first statement that failed: the transaction is aborted. */
+  #failure: { readonly error: unknown } | undefined;
+
+  constructor(tx: Queryable, where: string) {
+    this.#tx = tx;
+    this.#where = where;
+  }
+
+  async #run(statement: SqlStatement): Promise<SqlRow[]> {
+    try {
+      return await run(this.#tx, statement, this.#where);
+    } catch (error) {
+      this.#failure ??= { error };
+      throw error;
+    }
+  }
+
+  /** Runs the queued statements; stops at and rethrows the first failure. */
+  async flush(): Promise<void> {
+    for (const { statement, onRows } of this.#queued.splice(0)) {
+      const rows = await this.#run(statement);
+      onRows?.(rows);
+    }
+  }
+
+  /** Flushes, then fails if any statement failed (the server rolls back). */
+  async end(): Promise<void> {
+    await this.flush();
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  async query<Row = SqlRow>(
+    text: string,
+    params?: readonly SqlValue[],
+  ): Promise<Row[]> {
+    await this.flush();
+    return (await this.#run({ text, params })) as Row[];
+  }
+
+  async batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+    await this.flush();
+    const results: SqlRow[][] = [];
+    for (const statement of statements) {
+      results.push(await this.#run(statement));
+    }
+    return results;
+  }
+
+  enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void): void {
+    this.#queued.push({ statement, onRows });
+  }
+
+  async #noting<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      this.#failure ??= { error };
+      throw error;
+    }
+  }
+
+  async execute(script: string): Promise<void> {
+    await this.flush();
+    await this.#noting(() => execute(this.#tx, script, this.#where));
+  }
+
+  async copyIn(
+    table: string,
+    columns: readonly string[],
+    rows: SqlCopyRows,
+  ): Promise<number> {
+    await this.flush();
+    return await this.#noting(() =>
+      copyInto(this.#tx, table, columns, rows, this.#where)
+    );
+  }
+
+  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    const name = `sequent_savepoint_${++this.#savepoints}`;
+    const savepoint: Queued = { statement: { text: `SAVEPOINT ${name}` } };
+    const failureBefore = this.#failure;
+    this.#queued.push(savepoint);
+    let result: T;
+    try {
+      result = await work(this);
+    } catch (error) {
+      const at = this.#queued.indexOf(savepoint);
+      if (at >= 0) {
+        this.#queued.splice(at);
+      } else {
+        this.#queued.splice(0);
+        if (failureBefore === undefined) this.#failure = undefined;
+        await this.#run({ text: `ROLLBACK TO SAVEPOINT ${name}` });
+      }
+      throw error;
+    }
+    this.enqueue({ text: `RELEASE SAVEPOINT ${name}` });
+    return result;
+  }
+}
+
+/** The {@linkcode SqlClient} over one PGlite instance. */
+export class PgliteClient implements SqlClient {
+  /** Always `"pglite"`. */
+  readonly engine: "pglite" = "pglite";
+  /** `embedded PostgreSQL in memory` or `… in <folder>`. */
+  readonly description: string;
+  readonly #db: PGlite;
+
+  private constructor(db: PGlite, description: string) {
+    this.#db = db;
+    this.description = description;
+  }
+
+  /**
+   * Starts PGlite (2–6 s: share the client).
+   *
+   * @param dataDir The data folder; `undefined` keeps the database in memory.
+   * @returns The client.
+   */
+  static async open(dataDir: string | undefined): Promise<PgliteClient> {
+    const description = dataDir === undefined
+      ? "embedded PostgreSQL in memory"
+      : `embedded PostgreSQL in ${dataDir}`;
+    const options = {
+      parsers: {
+        20: (value: string) => value,
+        114: (value: string) => value,
+        3802: (value: string) => value,
+      },
+    };
+    let db: PGlite;
+    try {
+      if (dataDir !== undefined) {
+        await mkdir(dirname(dataDir), { recursive: true });
+      }
+      db = dataDir === undefined
+        ? await PGlite.create(options)
+        : await PGlite.create(dataDir, options);
+    } catch (error) {
+      throw new SqlError(
+        `Cannot start the ${description}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { code: "08001" },
+        { cause: error },
+      );
+    }
+    return new PgliteClient(db, description);
+  }
+
+  query<Row = SqlRow>(
+    text: string,
+    params?: readonly SqlValue[],
+  ): Promise<Row[]> {
+    return run(this.#db, { text, params }, this.description) as Promise<Row[]>;
+  }
+
+  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+    return runAll(this.#db, statements, this.description);
+  }
+
+  execute(script: string): Promise<void> {
+    return execute(this.#db, script, this.description);
+  }
+
+  copyIn(
+    table: string,
+    columns: readonly string[],
+    rows: SqlCopyRows,
+  ): Promise<number> {
+    return copyInto(this.#db, table, columns, rows, this.description);
+  }
+
+  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.transaction(async (tx) => {
+        const transaction = new PgliteTransaction(tx, this.description);
+        const result = await work(transaction);
+        await transaction.end();
+        return result;
+      });
+    } catch (error) {
+      throw toSqlError(error, this.description);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#db.closed) await this.#db.close();
+  }
+}

@@ -1,0 +1,426 @@
+/**
+ * Read-model tables in PostgreSQL: the record store projectors write
+ * through inline, in the unit of work's transaction. Writes are queued and
+ * sent with the next read or the commit, so a command with a projector
+ * still costs one round trip; reads flush the queue first.
+ *
+ * @module
+ */
+import { CalendarDate } from "../core/calendar_date.ts";
+import { Decimal } from "../core/decimal.ts";
+import { DuplicateRecordError, SequentError } from "../core/errors.ts";
+import type { JsonValue } from "../core/json.ts";
+import type { FindOptions, RecordStore } from "../core/record_store.ts";
+import {
+  type Column,
+  type NewRowOf,
+  quoteIdent,
+  type RecordTable,
+  type RowOf,
+  type WhereOf,
+} from "../core/record_table.ts";
+import type {
+  SqlExecutor,
+  SqlRow,
+  SqlStatement,
+  SqlTransaction,
+  SqlValue,
+} from "./sql_client.ts";
+import { SqlError } from "./sql_error.ts";
+
+type AnyColumn = Column<unknown, boolean, boolean>;
+type Row = Record<string, unknown>;
+
+/** Where a table lives: its schema and an optional version suffix. */
+export type TableLocator = (table: RecordTable) => string;
+
+/** Encodes a column value as a query parameter. */
+export function encodeValue(column: AnyColumn, value: unknown): SqlValue {
+  if (value === null || value === undefined) return null;
+  switch (column.kind) {
+    case "decimal":
+      return (value as Decimal).toString();
+    case "date":
+      return (value as CalendarDate).toString();
+    case "json":
+      return JSON.stringify(value);
+    case "bigint":
+      return value as bigint;
+    default:
+      return value as SqlValue;
+  }
+}
+
+/** Decodes a column value read with {@linkcode selectExpression}. */
+export function decodeValue(column: AnyColumn, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (column.kind) {
+    case "decimal":
+      return Decimal.from(value as string);
+    case "date":
+      return CalendarDate.parse(value as string);
+    case "json":
+      return typeof value === "string" ? JSON.parse(value) as JsonValue : value;
+    case "bigint":
+      return BigInt(value as string);
+    case "integer":
+    case "float":
+      return typeof value === "number" ? value : Number(value);
+    case "dateTime":
+      return value instanceof Date ? value : new Date(value as string);
+    default:
+      return value;
+  }
+}
+
+/** How a column is selected so the adapters return it in one shape. */
+export function selectExpression(column: AnyColumn, sqlName: string): string {
+  const name = quoteIdent(sqlName);
+  switch (column.kind) {
+    case "decimal":
+    case "date":
+    case "json":
+    case "bigint":
+      return `${name}::text`;
+    default:
+      return name;
+  }
+}
+
+/** Builds parameterised statements for one table. */
+class StatementBuilder {
+  readonly params: SqlValue[] = [];
+
+  param(column: AnyColumn, value: unknown): string {
+    this.params.push(encodeValue(column, value));
+    return `$${this.params.length}::${column.sqlType}`;
+  }
+
+  where(table: RecordTable, where: Row): string {
+    const parts: string[] = [];
+    for (const [key, value] of Object.entries(where)) {
+      if (value === undefined) continue;
+      const column = table.columns[key] as AnyColumn | undefined;
+      if (!column) {
+        throw new TypeError(`Table ${table.name} has no column "${key}"`);
+      }
+      const name = quoteIdent(table.sqlName(key));
+      if (Array.isArray(value) && column.kind !== "json") {
+        if (value.length === 0) {
+          parts.push("false");
+          continue;
+        }
+        const nonNull = value.filter((v) => v !== null);
+        for (const v of nonNull) table.checkValue(key, v);
+        const alternatives: string[] = [];
+        if (nonNull.length > 0) {
+          alternatives.push(
+            `${name} IN (${
+              nonNull.map((v) => this.param(column, v)).join(", ")
+            })`,
+          );
+        }
+        if (nonNull.length < value.length) alternatives.push(`${name} IS NULL`);
+        parts.push(
+          alternatives.length === 1
+            ? alternatives[0] as string
+            : `(${alternatives.join(" OR ")})`,
+        );
+      } else if (value === null) {
+        parts.push(`${name} IS NULL`);
+      } else {
+        table.checkValue(key, value);
+        parts.push(`${name} = ${this.param(column, value)}`);
+      }
+    }
+    return parts.length ? ` WHERE ${parts.join(" AND ")}` : "";
+  }
+
+  assignments(table: RecordTable, changes: Row): string {
+    const sets: string[] = [];
+    for (const [key, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      table.checkValue(key, value);
+      const column = table.columns[key] as AnyColumn;
+      sets.push(
+        `${quoteIdent(table.sqlName(key))} = ${this.param(column, value)}`,
+      );
+    }
+    return sets.join(", ");
+  }
+}
+
+/** Turns a unique violation into {@linkcode DuplicateRecordError}. */
+export function mapRecordError(error: unknown): unknown {
+  if (error instanceof SqlError && error.code === "23505" && error.table) {
+    const key: Record<string, unknown> = {};
+    const match = /^Key \((.*)\)=\((.*)\) already exists/.exec(
+      error.detail ?? "",
+    );
+    if (match) key[match[1] as string] = match[2];
+    return new DuplicateRecordError(error.table, key, { cause: error });
+  }
+  return error;
+}
+
+/**
+ * A {@linkcode RecordStore} over SQL: a transaction (writes queued and
+ * pipelined) or a plain client (each call a statement of its own).
+ *
+ * @example
+ * ```ts
+ * import { column, table } from "@sequent/core";
+ * import { connectDatabase, SqlRecordStore } from "@sequent/core/postgres";
+ *
+ * const posts = table("posts", { id: column.uuid().primaryKey(), title: column.text() });
+ * const client = await connectDatabase("memory://");
+ * await client.execute(`create schema view_schema; ${posts.createTableSql("view_schema")}`);
+ * const store = new SqlRecordStore(client, "view_schema");
+ * const id = crypto.randomUUID();
+ * await store.insert(posts, [{ id, title: "Hello" }]);
+ * console.assert((await store.find(posts, { id }))[0]?.title === "Hello");
+ * await client.close();
+ * ```
+ */
+export class SqlRecordStore implements RecordStore {
+  readonly #executor: SqlExecutor | SqlTransaction;
+  readonly #locate: TableLocator;
+
+  /**
+   * Creates a record store.
+   *
+   * @param executor A client or a transaction.
+   * @param schema The view schema, or a function naming each table's
+   *   qualified SQL name (used by migrations to redirect tables).
+   */
+  constructor(
+    executor: SqlExecutor | SqlTransaction,
+    schema: string | TableLocator,
+  ) {
+    this.#executor = executor;
+    this.#locate = typeof schema === "string"
+      ? (table) => table.qualifiedName(schema)
+      : schema;
+  }
+
+  #write(statement: SqlStatement): Promise<void> {
+    const executor = this.#executor;
+    if ("enqueue" in executor) {
+      executor.enqueue(statement);
+      return Promise.resolve();
+    }
+    return executor.query(statement.text, statement.params).then(
+      () => {},
+      (error) => {
+        throw mapRecordError(error);
+      },
+    );
+  }
+
+  async #read(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    try {
+      return await this.#executor.query(text, params);
+    } catch (error) {
+      throw mapRecordError(error);
+    }
+  }
+
+  /** {@inheritDoc RecordStore.insert} */
+  insert<T extends RecordTable>(
+    table: T,
+    rows: readonly NewRowOf<T>[],
+  ): Promise<void> {
+    try {
+      if (rows.length === 0) return Promise.resolve();
+      const statement = this.insertStatement(table, rows as readonly Row[]);
+      return this.#write(statement);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * The INSERT for rows (defaults filled in, values checked).
+   *
+   * @param table The table.
+   * @param rows The rows, keyed by column.
+   * @returns The statement.
+   */
+  insertStatement(
+    table: RecordTable,
+    rows: readonly Readonly<Record<string, unknown>>[],
+  ): SqlStatement {
+    const builder = new StatementBuilder();
+    const columns = table.columnNames;
+    const values = rows.map((values) => {
+      const row = table.completeRow(values);
+      return `(${
+        columns.map((key) =>
+          builder.param(table.columns[key] as AnyColumn, row[key])
+        ).join(", ")
+      })`;
+    });
+    return {
+      text: `INSERT INTO ${this.#locate(table)} (${
+        columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
+      }) VALUES ${values.join(", ")}`,
+      params: builder.params,
+    };
+  }
+
+  /** {@inheritDoc RecordStore.find} */
+  async find<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    options: FindOptions = {},
+  ): Promise<RowOf<T>[]> {
+    const builder = new StatementBuilder();
+    const select = table.columnNames.map((key) =>
+      `${
+        selectExpression(table.columns[key] as AnyColumn, table.sqlName(key))
+      } AS ${quoteIdent(key)}`
+    ).join(", ");
+    let text = `SELECT ${select} FROM ${this.#locate(table)}${
+      builder.where(table, where as Row)
+    }`;
+    if (options.orderBy?.length) {
+      text += ` ORDER BY ${
+        options.orderBy.map(([key, direction]) =>
+          `${quoteIdent(table.sqlName(key))} ${
+            direction === "desc" ? "DESC" : "ASC"
+          }`
+        ).join(", ")
+      }`;
+    }
+    if (options.limit !== undefined) {
+      if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
+        throw new RangeError(
+          `limit must be a non-negative integer, got ${options.limit}`,
+        );
+      }
+      text += ` LIMIT ${options.limit}`;
+    }
+    const rows = await this.#read(text, builder.params);
+    return rows.map((raw) => {
+      const row: Row = {};
+      for (const key of table.columnNames) {
+        row[key] = decodeValue(table.columns[key] as AnyColumn, raw[key]);
+      }
+      return row as RowOf<T>;
+    });
+  }
+
+  /** {@inheritDoc RecordStore.update} */
+  update<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    changes: Partial<RowOf<T>>,
+  ): Promise<void> {
+    try {
+      const builder = new StatementBuilder();
+      const sets = builder.assignments(table, changes as Row);
+      if (sets === "") return Promise.resolve();
+      return this.#write({
+        text: `UPDATE ${this.#locate(table)} SET ${sets}${
+          builder.where(table, where as Row)
+        }`,
+        params: builder.params,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@inheritDoc RecordStore.upsert} */
+  async upsert<T extends RecordTable>(
+    table: T,
+    where: WhereOf<T>,
+    values: Partial<RowOf<T>>,
+  ): Promise<void> {
+    const full: Row = { ...values };
+    for (const [key, value] of Object.entries(where as Row)) {
+      if (value === undefined) continue;
+      if (
+        Array.isArray(value) &&
+        (table.columns[key] as AnyColumn | undefined)?.kind !== "json"
+      ) {
+        throw new TypeError(
+          `createOrUpdateRecord(): cannot create a row of ${table.name} from a list of ${key} values`,
+        );
+      }
+      if (!(key in full)) full[key] = value;
+    }
+    let newRow: Row | undefined;
+    try {
+      newRow = table.completeRow(full);
+    } catch {
+      newRow = undefined;
+    }
+    if (!newRow) {
+      // The row cannot be created from what was given: it must exist.
+      const [existing] = await this.find(table, where, { limit: 1 });
+      if (!existing) table.completeRow(full); // throws the precise error
+      return this.update(table, where, values);
+    }
+    const builder = new StatementBuilder();
+    const sets = builder.assignments(table, values as Row);
+    const condition = builder.where(table, where as Row);
+    const columns = table.columnNames;
+    const inserted = columns.map((key) =>
+      builder.param(table.columns[key] as AnyColumn, (newRow as Row)[key])
+    ).join(", ");
+    const name = this.#locate(table);
+    const update = sets === ""
+      ? `SELECT 1 FROM ${name}${condition}`
+      : `UPDATE ${name} SET ${sets}${condition} RETURNING 1`;
+    return this.#write({
+      text: `WITH existing AS (${update}) INSERT INTO ${name} (${
+        columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
+      }) SELECT ${inserted} WHERE NOT EXISTS (SELECT 1 FROM existing)`,
+      params: builder.params,
+    });
+  }
+
+  /** {@inheritDoc RecordStore.delete} */
+  delete<T extends RecordTable>(table: T, where: WhereOf<T>): Promise<void> {
+    try {
+      const builder = new StatementBuilder();
+      return this.#write({
+        text: `DELETE FROM ${this.#locate(table)}${
+          builder.where(table, where as Row)
+        }`,
+        params: builder.params,
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** {@inheritDoc RecordStore.executeSql} */
+  executeSql(
+    text: string,
+    params: readonly unknown[] = [],
+  ): Promise<Record<string, unknown>[]> {
+    for (const [i, value] of params.entries()) {
+      if (
+        value !== null &&
+        !["string", "number", "bigint", "boolean"].includes(typeof value) &&
+        !(value instanceof Date)
+      ) {
+        return Promise.reject(
+          new SequentError(
+            `executeSql(): parameter $${
+              i + 1
+            } must be a string, number, bigint, boolean, Date or null`,
+          ),
+        );
+      }
+    }
+    return this.#read(text, params as readonly SqlValue[]);
+  }
+
+  /** {@inheritDoc RecordStore.tableName} */
+  tableName(table: RecordTable): string {
+    return this.#locate(table);
+  }
+}

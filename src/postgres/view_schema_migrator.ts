@@ -1,0 +1,680 @@
+/**
+ * View-schema versions and migrations, as Sequent's `migrate:online` and
+ * `migrate:offline`: a new version's tables are built beside the live ones
+ * by replaying events while the application runs, then swapped in.
+ *
+ * - **online** builds, in one transaction, the new version's tables (named
+ *   `<table>_v<version>`) and replays into them every event of the types
+ *   their projectors handle that was written before a boundary: the oldest
+ *   transaction still running when the migration started
+ *   (`pg_snapshot_xmin`). Commands keep running meanwhile and keep writing
+ *   the live tables. Because PostgreSQL's DDL is transactional, a failed or
+ *   killed run leaves nothing behind: the live tables are never touched and
+ *   the run can simply be started again.
+ * - **offline**, in one transaction, holds back new event writes (a `SHARE`
+ *   lock on the events table: writers wait, readers do not), replays the
+ *   events written since the boundary into the new tables, runs the
+ *   versions' `ALTER` statements, drops the old tables and renames the new
+ *   ones in. Writers resume on the new tables once it commits.
+ * - A second migration while one runs fails at once with
+ *   {@linkcode ConcurrentMigrationError} (a transaction-level advisory lock).
+ *
+ * @module
+ */
+import type { Event } from "../core/event.ts";
+import { SequentError } from "../core/errors.ts";
+import type { Logger } from "../core/logger.ts";
+import {
+  handlersFor,
+  routedClasses,
+  routesOf,
+} from "../core/message_router.ts";
+import { Projector, withRecordStore } from "../core/projector.ts";
+import type { RecordTable } from "../core/record_table.ts";
+import type {
+  AlterTable,
+  MigrateOptions,
+  MigrationReport,
+  MigrationStatus,
+  Migrator,
+  ProjectorClass,
+  ViewSchemaVersions,
+} from "../core/view_schema.ts";
+import { quoteIdent } from "../core/record_table.ts";
+import type { MessageSerializer } from "../core/serializer.ts";
+import { Progress } from "../app/progress.ts";
+import type { SqlClient, SqlTransaction } from "./sql_client.ts";
+import { ReplayRecordStore } from "./replay_record_store.ts";
+import { quotedSchema } from "./_sql_text.ts";
+
+/**
+ * A second migration was started while one is running.
+ *
+ * @example
+ * ```ts
+ * import { ConcurrentMigrationError } from "@sequent/core/postgres";
+ *
+ * console.assert(new ConcurrentMigrationError("view_schema").schema === "view_schema");
+ * ```
+ */
+export class ConcurrentMigrationError extends SequentError {
+  /** The view schema being migrated. */
+  readonly schema: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param schema The view schema being migrated.
+   */
+  constructor(schema: string) {
+    super(
+      `Another migration of view schema "${schema}" is running: wait for it to finish`,
+    );
+    this.name = "ConcurrentMigrationError";
+    this.schema = schema;
+  }
+}
+
+/**
+ * How to build a {@linkcode ViewSchemaMigrator}.
+ *
+ * @example
+ * ```ts
+ * import type { ViewSchemaMigratorOptions } from "@sequent/core/postgres";
+ *
+ * type Versions = ViewSchemaMigratorOptions["versions"];
+ * ```
+ */
+export interface ViewSchemaMigratorOptions {
+  /** The database. */
+  readonly client: SqlClient;
+  /** The event store's schema (default `sequent_schema`). */
+  readonly eventStoreSchema?: string | undefined;
+  /** The view schema (default `view_schema`). */
+  readonly viewSchema?: string | undefined;
+  /** The versions. */
+  readonly versions: ViewSchemaVersions;
+  /** The application's projector instances (others are constructed). */
+  readonly projectors?: readonly Projector[] | undefined;
+  /** Reads the stored events. */
+  readonly serializer: MessageSerializer;
+  /** Where warnings go. */
+  readonly logger?: Logger | undefined;
+  /** Events read per query (default 5,000). */
+  readonly batchSize?: number | undefined;
+  /** Rows held in memory before a flush (default 50,000). */
+  readonly flushEvery?: number | undefined;
+}
+
+interface Plan {
+  readonly current: number;
+  readonly target: number;
+  readonly projectors: readonly Projector[];
+  readonly tables: readonly RecordTable[];
+  readonly alters: readonly AlterTable[];
+}
+
+const LOCK_NAMESPACE = 0x53514e54; // "SQNT"
+
+/**
+ * Runs view-schema migrations (see the module documentation).
+ *
+ * @example Build the first version's tables on the embedded database
+ * ```ts
+ * import { column, MessageSerializer, Projector, table } from "@sequent/core";
+ * import { connectDatabase, installEventStore, ViewSchemaMigrator } from "@sequent/core/postgres";
+ *
+ * const notes = table("note_records", { aggregateId: column.uuid().primaryKey() });
+ * class NoteProjector extends Projector {
+ *   static override readonly manages = [notes];
+ * }
+ * const client = await connectDatabase("memory://");
+ * await installEventStore(client);
+ * const migrator = new ViewSchemaMigrator({
+ *   client,
+ *   versions: { 1: [NoteProjector] },
+ *   serializer: new MessageSerializer(),
+ * });
+ * await migrator.migrate({ progress: false });
+ * console.assert((await migrator.status()).currentVersion === 1);
+ * await client.close();
+ * ```
+ */
+export class ViewSchemaMigrator implements Migrator {
+  readonly #client: SqlClient;
+  readonly #events: string;
+  readonly #view: string;
+  readonly #viewName: string;
+  readonly #versions: ViewSchemaVersions;
+  readonly #projectors: readonly Projector[];
+  readonly #serializer: MessageSerializer;
+  readonly #logger: Logger | undefined;
+  readonly #batchSize: number;
+  readonly #flushEvery: number | undefined;
+
+  /**
+   * Creates a migrator.
+   *
+   * @param options The database, schemas, versions and projectors.
+   */
+  constructor(options: ViewSchemaMigratorOptions) {
+    this.#client = options.client;
+    this.#events = quotedSchema(options.eventStoreSchema ?? "sequent_schema");
+    this.#viewName = options.viewSchema ?? "view_schema";
+    this.#view = quotedSchema(this.#viewName);
+    this.#versions = checkVersions(options.versions);
+    this.#projectors = options.projectors ?? [];
+    this.#serializer = options.serializer;
+    this.#logger = options.logger;
+    this.#batchSize = options.batchSize ?? 5000;
+    this.#flushEvery = options.flushEvery;
+  }
+
+  /** The highest declared version. */
+  get targetVersion(): number {
+    return Math.max(0, ...Object.keys(this.#versions).map(Number));
+  }
+
+  /**
+   * Creates the view schema and its versions table (idempotent).
+   */
+  async install(): Promise<void> {
+    await this.#client.execute(this.#installSql());
+  }
+
+  #installSql(): string {
+    return `CREATE SCHEMA IF NOT EXISTS ${this.#view};
+CREATE TABLE IF NOT EXISTS ${this.#view}.sequent_versions (
+  version integer PRIMARY KEY,
+  status text NOT NULL CHECK (status IN ('online', 'done')),
+  xmin_xact_id xid8,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  done_at timestamptz
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
+  ON ${this.#view}.sequent_versions ((true)) WHERE status = 'online';`;
+  }
+
+  async #lock(tx: SqlTransaction): Promise<void> {
+    const [row] = await tx.query<{ locked: boolean }>(
+      "SELECT pg_try_advisory_xact_lock($1::int, hashtext($2::text)) AS locked",
+      [LOCK_NAMESPACE, this.#viewName],
+    );
+    if (!row?.locked) throw new ConcurrentMigrationError(this.#viewName);
+  }
+
+  async #versionRows(
+    tx: SqlTransaction | SqlClient,
+  ): Promise<{ version: number; status: string; xmin: string | null }[]> {
+    const [exists] = await tx.query<{ found: boolean }>(
+      "SELECT to_regclass($1::text) IS NOT NULL AS found",
+      [`${this.#view}.sequent_versions`],
+    );
+    if (!exists?.found) return [];
+    return await tx.query(
+      `SELECT version, status, xmin_xact_id::text AS xmin FROM ${this.#view}.sequent_versions ORDER BY version`,
+    );
+  }
+
+  #plan(current: number): Plan {
+    const target = this.targetVersion;
+    const classes = new Set<ProjectorClass>();
+    const alters: AlterTable[] = [];
+    for (
+      const version of Object.keys(this.#versions).map(Number).sort((a, b) =>
+        a - b
+      )
+    ) {
+      if (version <= current) continue;
+      for (const item of this.#versions[version] ?? []) {
+        if (typeof item === "function") classes.add(item);
+        else alters.push(item);
+      }
+    }
+    const projectors = [...classes].map((cls) => this.#instance(cls));
+    const tables = [
+      ...new Set(projectors.flatMap((p) => [
+        ...(p.constructor as typeof Projector).manages,
+      ])),
+    ];
+    return {
+      current,
+      target,
+      projectors,
+      tables,
+      // a table rebuilt from events needs no in-place change
+      alters: alters.filter((a) => !tables.includes(a.table)),
+    };
+  }
+
+  #instance(cls: ProjectorClass): Projector {
+    const found = this.#projectors.find((p) => p.constructor === cls);
+    if (found) return found;
+    return new (cls as unknown as new () => Projector)();
+  }
+
+  /** Where the view schema stands. */
+  async status(): Promise<MigrationStatus> {
+    return await this.#client.transaction(async (tx) => {
+      const rows = await this.#versionRows(tx);
+      const current = Math.max(
+        0,
+        ...rows.filter((r) => r.status === "done").map((r) => r.version),
+      );
+      const online = rows.find((r) => r.status === "online");
+      const [lock] = await tx.query<{ free: boolean }>(
+        "SELECT pg_try_advisory_xact_lock($1::int, hashtext($2::text)) AS free",
+        [LOCK_NAMESPACE, this.#viewName],
+      );
+      const plan = this.#plan(current);
+      return {
+        currentVersion: current,
+        targetVersion: plan.target,
+        state: plan.target <= current
+          ? "up-to-date"
+          : online?.version === plan.target
+          ? "online-done"
+          : "pending",
+        running: !lock?.free,
+        tables: plan.target > current ? plan.tables.map((t) => t.name) : [],
+      };
+    });
+  }
+
+  /**
+   * Builds the new version's tables beside the live ones from the events
+   * written before the migration started (see the module documentation).
+   *
+   * @param options Where progress goes.
+   * @returns What was done.
+   * @throws {ConcurrentMigrationError} when another migration runs.
+   */
+  async online(options: MigrateOptions = {}): Promise<MigrationReport> {
+    const started = performance.now();
+    return await this.#client.transaction(async (tx) => {
+      await this.#lock(tx);
+      await tx.execute(this.#installSql());
+      const rows = await this.#versionRows(tx);
+      const current = Math.max(
+        0,
+        ...rows.filter((r) => r.status === "done").map((r) => r.version),
+      );
+      const plan = this.#plan(current);
+      const online = rows.find((r) => r.status === "online");
+      if (plan.target <= current || online?.version === plan.target) {
+        return this.#report("online", plan, false, 0, 0, 0, started);
+      }
+      if (online) {
+        // built for a version the code no longer targets: start over
+        await this.#dropTables(tx, plan.tables, online.version);
+        for (const table of this.#allTables()) {
+          await tx.execute(
+            `DROP TABLE IF EXISTS ${this.#qualified(table, online.version)}`,
+          );
+        }
+        await tx.query(
+          `DELETE FROM ${this.#view}.sequent_versions WHERE version = $1`,
+          [
+            online.version,
+          ],
+        );
+      }
+      const [boundary] = await tx.query<{ xmin: string }>(
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin",
+      );
+      const xmin = boundary?.xmin as string;
+      await this.#dropTables(tx, plan.tables, plan.target);
+      for (const table of plan.tables) {
+        await tx.execute(
+          table.createTableSql(this.#viewName, suffix(plan.target)),
+        );
+      }
+      const replayed = await this.#replay(
+        tx,
+        plan,
+        { before: xmin },
+        false,
+        options,
+      );
+      for (const table of plan.tables) {
+        for (
+          const statement of table.createIndexesSql(
+            this.#viewName,
+            suffix(plan.target),
+          )
+        ) {
+          await tx.execute(statement);
+        }
+      }
+      await tx.query(
+        `INSERT INTO ${this.#view}.sequent_versions (version, status, xmin_xact_id) VALUES ($1, 'online', $2::text::xid8)`,
+        [plan.target, xmin],
+      );
+      return this.#report(
+        "online",
+        plan,
+        true,
+        replayed.events,
+        replayed.rows,
+        replayed.peakRows,
+        started,
+      );
+    });
+  }
+
+  /**
+   * Replays the events written since `online` started into the new tables,
+   * runs the versions' in-place changes, and swaps the new tables in, in
+   * one transaction (see the module documentation).
+   *
+   * @param options Where progress goes.
+   * @returns What was done.
+   * @throws {ConcurrentMigrationError} when another migration runs.
+   * @throws {SequentError} when `online` has not run for the target version.
+   */
+  async offline(options: MigrateOptions = {}): Promise<MigrationReport> {
+    const started = performance.now();
+    return await this.#client.transaction(async (tx) => {
+      await this.#lock(tx);
+      await tx.execute(this.#installSql());
+      const rows = await this.#versionRows(tx);
+      const current = Math.max(
+        0,
+        ...rows.filter((r) => r.status === "done").map((r) => r.version),
+      );
+      const plan = this.#plan(current);
+      if (plan.target <= current) {
+        return this.#report("offline", plan, false, 0, 0, 0, started);
+      }
+      const online = rows.find((r) => r.status === "online");
+      if (online?.version !== plan.target) {
+        throw new SequentError(
+          `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate offline"`,
+        );
+      }
+      // Writers wait from here until the swap commits; readers go on.
+      await tx.execute(`LOCK TABLE ${this.#events}.events IN SHARE MODE`);
+      const replayed = await this.#replay(
+        tx,
+        plan,
+        { from: online.xmin as string },
+        true,
+        options,
+      );
+      for (const alter of plan.alters) {
+        await tx.execute(
+          alter.sql.replaceAll(
+            "{table}",
+            alter.table.qualifiedName(this.#viewName),
+          ),
+        );
+      }
+      for (const table of plan.tables) {
+        await tx.execute(
+          `DROP TABLE IF EXISTS ${table.qualifiedName(this.#viewName)}`,
+        );
+        await tx.execute(
+          `ALTER TABLE ${this.#qualified(table, plan.target)} RENAME TO ${
+            quoteIdent(table.name)
+          }`,
+        );
+      }
+      await tx.query(
+        `UPDATE ${this.#view}.sequent_versions SET status = 'done', done_at = now() WHERE version = $1`,
+        [plan.target],
+      );
+      return this.#report(
+        "offline",
+        plan,
+        true,
+        replayed.events,
+        replayed.rows,
+        replayed.peakRows,
+        started,
+      );
+    });
+  }
+
+  /**
+   * Both steps, one after the other: the development shortcut.
+   *
+   * @param options Where progress goes.
+   * @returns What each step did.
+   */
+  async migrate(options: MigrateOptions = {}): Promise<MigrationReport[]> {
+    const online = await this.online(options);
+    const offline = await this.offline(options);
+    return [online, offline];
+  }
+
+  #allTables(): RecordTable[] {
+    const tables = new Set<RecordTable>();
+    for (const items of Object.values(this.#versions)) {
+      for (const item of items) {
+        if (typeof item === "function") {
+          for (const t of (item as unknown as typeof Projector).manages) {
+            tables.add(t);
+          }
+        } else tables.add(item.table);
+      }
+    }
+    return [...tables];
+  }
+
+  #qualified(table: RecordTable, version: number): string {
+    return table.qualifiedName(this.#viewName, suffix(version));
+  }
+
+  async #dropTables(
+    tx: SqlTransaction,
+    tables: readonly RecordTable[],
+    version: number,
+  ): Promise<void> {
+    for (const table of tables) {
+      await tx.execute(
+        `DROP TABLE IF EXISTS ${this.#qualified(table, version)}`,
+      );
+    }
+  }
+
+  async #replay(
+    tx: SqlTransaction,
+    plan: Plan,
+    range: { before: string } | { from: string },
+    existingRows: boolean,
+    options: MigrateOptions,
+  ): Promise<{ events: number; rows: number; peakRows: number }> {
+    if (plan.projectors.length === 0) {
+      return { events: 0, rows: 0, peakRows: 0 };
+    }
+    const typeIds = await this.#eventTypeIds(tx, plan.projectors);
+    const conditions = [
+      "before" in range
+        ? "e.xact_id < $1::text::xid8"
+        : "e.xact_id >= $1::text::xid8",
+    ];
+    const params: (string | number)[] = [
+      "before" in range ? range.before : range.from,
+    ];
+    if (typeIds) {
+      if (typeIds.length === 0) return { events: 0, rows: 0, peakRows: 0 };
+      params.push(`{${typeIds.join(",")}}`);
+      conditions.push(`e.event_type_id = ANY($2::text::smallint[])`);
+    }
+    const where = conditions.join(" AND ");
+    const [count] = await tx.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${this.#events}.events e WHERE ${where}`,
+      params,
+    );
+    const total = Number(count?.n ?? 0);
+    const progress = options.progress === false ? undefined : new Progress(
+      `migrate ${"before" in range ? "online" : "offline"}: replaying`,
+      total,
+      { output: options.progress },
+    );
+    const store = new ReplayRecordStore(
+      tx,
+      (table) => ({
+        schema: this.#viewName,
+        name: table.name + suffix(plan.target),
+      }),
+      { flushEvery: this.#flushEvery, existingRows },
+    );
+    const next = params.length + 1;
+    const text = `SELECT e.partition_key, e.aggregate_id::text AS aggregate_id,
+        e.sequence_number, e.created_at, t.type AS event_type, e.event_json::text AS payload
+      FROM ${this.#events}.events e JOIN ${this.#events}.event_types t ON t.id = e.event_type_id
+      WHERE ${where}
+        AND (e.partition_key, e.aggregate_id, e.sequence_number) > ($${next}::text, $${
+      next + 1
+    }::text::uuid, $${next + 2}::int)
+      ORDER BY e.partition_key, e.aggregate_id, e.sequence_number
+      LIMIT ${this.#batchSize}`;
+    type EventRow = {
+      partition_key: string;
+      aggregate_id: string;
+      sequence_number: number;
+      created_at: Date;
+      event_type: string;
+      payload: string;
+    };
+    const fetch = (after: [string, string, number]) =>
+      tx.query<EventRow>(text, [...params, ...after]);
+    let events = 0;
+    await withRecordStore(store, async () => {
+      let batch = await fetch(["", "00000000-0000-0000-0000-000000000000", 0]);
+      while (batch.length > 0) {
+        const last = batch[batch.length - 1] as EventRow;
+        // fetch the next batch while this one is handled
+        const upcoming = batch.length === this.#batchSize
+          ? fetch([last.partition_key, last.aggregate_id, last.sequence_number])
+          : undefined;
+        upcoming?.catch(() => {});
+        for (const row of batch) {
+          const event = this.#serializer.deserializeEvent({
+            aggregateId: row.aggregate_id,
+            sequenceNumber: row.sequence_number,
+            createdAt: row.created_at,
+            eventType: row.event_type,
+            payload: row.payload,
+          });
+          await dispatch(plan.projectors, event);
+        }
+        events += batch.length;
+        progress?.advance(batch.length);
+        batch = upcoming ? await upcoming : [];
+      }
+      await store.flush();
+    });
+    progress?.finish();
+    return { events, rows: store.flushedRows, peakRows: store.peakRows };
+  }
+
+  async #eventTypeIds(
+    tx: SqlTransaction,
+    projectors: readonly Projector[],
+  ): Promise<number[] | undefined> {
+    const names: string[] = [];
+    for (const projector of projectors) {
+      const classes = routedClasses(projector.constructor);
+      // matchers that name no class (isA, where, anyMessage) may match any
+      // event: then every event is read
+      if (hasOpenMatchers(projector)) return undefined;
+      for (const cls of classes) {
+        const typeName = (cls as unknown as { typeName?: string }).typeName;
+        if (typeName) names.push(typeName);
+      }
+    }
+    const rows = await tx.query<{ id: number }>(
+      `SELECT id FROM ${this.#events}.event_types WHERE type = ANY($1::text::text[])`,
+      [`{${
+        names.map((n) =>
+          `"${n.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+        ).join(",")
+      }}`],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  #report(
+    step: "online" | "offline",
+    plan: Plan,
+    changed: boolean,
+    events: number,
+    rows: number,
+    peakRows: number,
+    started: number,
+  ): MigrationReport {
+    return {
+      step,
+      version: changed ? plan.target : plan.current,
+      changed,
+      tables: changed ? plan.tables.map((t) => t.name) : [],
+      events,
+      rows,
+      peakRows,
+      durationMs: performance.now() - started,
+    };
+  }
+}
+
+function suffix(version: number): string {
+  return `_v${version}`;
+}
+
+async function dispatch(
+  projectors: readonly Projector[],
+  event: Event,
+): Promise<void> {
+  for (const projector of projectors) {
+    for (
+      const fn of handlersFor<(p: Projector, e: Event) => unknown>(
+        projector.constructor,
+        event,
+      )
+    ) {
+      await fn(projector, event);
+    }
+  }
+}
+
+function hasOpenMatchers(projector: Projector): boolean {
+  return routesOf(projector.constructor).some((route) =>
+    route.matcher.classes.length === 0
+  );
+}
+
+function checkVersions(versions: ViewSchemaVersions): ViewSchemaVersions {
+  if (typeof versions !== "object" || versions === null) {
+    throw new TypeError(
+      "versions must map version numbers to lists of projectors",
+    );
+  }
+  for (const [key, items] of Object.entries(versions)) {
+    const version = Number(key);
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new TypeError(
+        `View schema version ${JSON.stringify(key)} must be a positive integer`,
+      );
+    }
+    if (!Array.isArray(items)) {
+      throw new TypeError(
+        `View schema version ${version} must list projectors and alterTable() changes`,
+      );
+    }
+    for (const item of items) {
+      const ok = typeof item === "function"
+        ? item.prototype instanceof Projector
+        : typeof item === "object" && item !== null && "table" in item &&
+          "sql" in item;
+      if (!ok) {
+        throw new TypeError(
+          `View schema version ${version} lists ${
+            String(item)
+          }: expected a Projector class or alterTable()`,
+        );
+      }
+    }
+  }
+  return versions;
+}

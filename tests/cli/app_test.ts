@@ -1,0 +1,168 @@
+/**
+ * The app `sequent new` makes, and what the generators add to it, checked
+ * with Deno's own tools in a temp folder: formatted, lint-free, type-checked
+ * against this checkout, tests passing. The tests marked "[needs runTasks
+ * and projectorSpec]" are ignored until `src/app/tasks.ts` and
+ * `projectorSpec` exist.
+ */
+import assert from "node:assert/strict";
+import { runCli } from "../../src/cli/main.ts";
+import {
+  APP_PIECES_LANDED,
+  assertSucceeded,
+  CHECKOUT,
+  deno,
+  inTempDir,
+  type Output,
+  recorder,
+} from "./_helpers.ts";
+
+const NEEDS = "[needs runTasks and projectorSpec]";
+
+/** Runs the CLI in `cwd`, failing with its output unless it succeeds. */
+async function sequent(cwd: string, ...args: string[]): Promise<void> {
+  const r = recorder();
+  const code = await runCli(cwd, args, r.io);
+  assert.equal(code, 0, `sequent ${args.join(" ")}:\n${r.err()}`);
+  assert.equal(r.err(), "", `sequent ${args.join(" ")}`);
+}
+
+/** Runs `fn` with a new blog app in a temp folder. */
+function inNewBlog(fn: (app: string) => Promise<void>): Promise<void> {
+  return inTempDir(async (dir) => {
+    await sequent(dir, "new", "blog");
+    await fn(`${dir}/blog`);
+  });
+}
+
+/** The generator sequence of the guide's second chapter. */
+async function addAuthor(app: string): Promise<void> {
+  await sequent(app, "generate", "aggregate", "Author");
+  await sequent(
+    app,
+    "generate",
+    "command",
+    "Author",
+    "AddAuthor",
+    "name:string",
+    "email:string",
+  );
+  await sequent(
+    app,
+    "generate",
+    "event",
+    "Author",
+    "AuthorNameSet",
+    "name:string",
+  );
+}
+
+function passed(output: Output): number {
+  const match = /^ok \| (\d+) passed \| 0 failed/m.exec(output.stdout);
+  assert.ok(
+    match,
+    `deno test did not pass:\n${output.stdout}\n${output.stderr}`,
+  );
+  return Number(match[1]);
+}
+
+Deno.test("generated blog app: deno fmt --check and deno lint pass", async () => {
+  await inNewBlog(async (app) => {
+    assertSucceeded("deno fmt --check", await deno(["fmt", "--check"], app));
+    assertSucceeded("deno lint", await deno(["lint"], app));
+  });
+});
+
+Deno.test("generated blog app: its domain and command handler test type-check against this checkout and pass", async () => {
+  await inNewBlog(async (app) => {
+    assertSucceeded(
+      "deno check",
+      await deno(["check", "lib", "tests/lib"], app),
+    );
+    const test = await deno(["test", "-A", "tests/lib"], app, {
+      DATABASE_URL: undefined,
+    });
+    assert.equal(passed(test), 1);
+  });
+});
+
+Deno.test("generated blog app after generate aggregate Author, command AddAuthor name email, event AuthorNameSet name: the domain type-checks; fmt, lint and the command handler tests pass", async () => {
+  await inNewBlog(async (app) => {
+    await addAuthor(app);
+    assertSucceeded(
+      "deno check",
+      await deno(["check", "lib", "tests/lib"], app),
+    );
+    assertSucceeded("deno fmt --check", await deno(["fmt", "--check"], app));
+    assertSucceeded("deno lint", await deno(["lint"], app));
+    const test = await deno(["test", "-A", "tests/lib"], app, {
+      DATABASE_URL: undefined,
+    });
+    assert.equal(passed(test), 2);
+  });
+});
+
+Deno.test({
+  name: `generated blog app: deno check passes on every file ${NEEDS}`,
+  ignore: !APP_PIECES_LANDED,
+  fn: () =>
+    inNewBlog(async (app) => {
+      assertSucceeded("deno check .", await deno(["check", "."], app));
+    }),
+});
+
+/** The databases to run the app on: the embedded one, and the server in DATABASE_URL if any. */
+function databases(): (string | undefined)[] {
+  const url = Deno.env.get("DATABASE_URL");
+  return url !== undefined && /^postgres(ql)?:/.test(url)
+    ? [undefined, url]
+    : [undefined];
+}
+
+Deno.test({
+  name:
+    `end to end: sequent new blog, deno task migrate, deno test reports 3 passed ${NEEDS}`,
+  ignore: !APP_PIECES_LANDED,
+  fn: async () => {
+    for (const url of databases()) {
+      await inTempDir(async (dir) => {
+        const created = await deno([
+          "run",
+          "-A",
+          `${CHECKOUT}/cli.ts`,
+          "new",
+          "blog",
+        ], dir);
+        assertSucceeded("sequent new blog", created);
+        const app = `${dir}/blog`;
+        const env = { DATABASE_URL: url };
+        assertSucceeded(
+          "deno task migrate",
+          await deno(["task", "migrate"], app, env),
+        );
+        assert.equal(
+          passed(await deno(["test"], app, env)),
+          3,
+          url ?? "embedded",
+        );
+      });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `end to end: the Author generators leave an app that passes deno check and deno test ${NEEDS}`,
+  ignore: !APP_PIECES_LANDED,
+  fn: () =>
+    inNewBlog(async (app) => {
+      await addAuthor(app);
+      assertSucceeded("deno check .", await deno(["check", "."], app));
+      const env = { DATABASE_URL: undefined };
+      assertSucceeded(
+        "deno task migrate",
+        await deno(["task", "migrate"], app, env),
+      );
+      assert.equal(passed(await deno(["test"], app, env)), 4);
+    }),
+});

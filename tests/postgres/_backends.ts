@@ -1,0 +1,103 @@
+/**
+ * The databases the PostgreSQL tests run on: the embedded PGlite always,
+ * and a server when `DATABASE_URL` is a `postgres://` URL. Each test file
+ * opens one client per backend (PGlite takes seconds to start), installs
+ * the event store into a fresh schema, and drops it at the end, so files
+ * can share one server concurrently.
+ */
+import {
+  clearEventStore,
+  connectDatabase,
+  installEventStore,
+  PostgresEventStore,
+  type SqlClient,
+} from "@sequent/core/postgres";
+
+/** One database to run tests on. */
+export interface Backend {
+  /** `pglite` or `server`. */
+  readonly name: string;
+  /** The URL it was opened from. */
+  readonly url: string;
+  /** The schema this test file uses (`test_<random>`). */
+  readonly schema: string;
+  /** The shared client (opened on first use). */
+  client(): Promise<SqlClient>;
+  /** A fresh store over the shared client with an empty event store. */
+  emptyStore(): Promise<PostgresEventStore>;
+  /** Drops the schema and closes the client. */
+  dispose(): Promise<void>;
+}
+
+/** The `DATABASE_URL` when it points at a server. */
+export const serverUrl: string | undefined = (() => {
+  const url = Deno.env.get("DATABASE_URL");
+  return url?.startsWith("postgres") ? url : undefined;
+})();
+
+/** A schema name no other test file uses. */
+export function freshSchema(): string {
+  return `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
+}
+
+function backend(name: string, url: string): Backend {
+  const schema = freshSchema();
+  let opened: Promise<SqlClient> | undefined;
+  const client = () =>
+    opened ??= (async () => {
+      const c = await connectDatabase(url);
+      await installEventStore(c, { schema });
+      return c;
+    })();
+  return {
+    name,
+    url,
+    schema,
+    client,
+    async emptyStore() {
+      const c = await client();
+      await clearEventStore(c, { schema });
+      return new PostgresEventStore(c, { schema, closeClient: false });
+    },
+    async dispose() {
+      if (!opened) return;
+      const c = await opened;
+      try {
+        // A failed test may have left a transaction holding locks: give up
+        // rather than wait for it forever.
+        await c.transaction((tx) =>
+          tx.execute(`
+            SET LOCAL lock_timeout = '10s';
+            DROP SCHEMA IF EXISTS ${schema} CASCADE;
+            DROP SCHEMA IF EXISTS ${schema}_view CASCADE;`)
+        );
+      } finally {
+        await c.close();
+      }
+    },
+  };
+}
+
+/** The backends of this run: PGlite, plus the server when configured. */
+export function backends(): Backend[] {
+  const list = [backend("pglite", "memory://")];
+  if (serverUrl) list.push(backend("server", serverUrl));
+  return list;
+}
+
+/** Test options for tests that share clients across tests. */
+export const shared = {
+  sanitizeOps: false,
+  sanitizeResources: false,
+} as const;
+
+/** Registers the last test of a file: disposing of every backend. */
+export function disposeAtEnd(list: readonly Backend[]): void {
+  Deno.test({
+    name: "close the databases",
+    ...shared,
+    fn: async () => {
+      for (const b of list) await b.dispose();
+    },
+  });
+}

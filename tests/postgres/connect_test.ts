@@ -1,0 +1,122 @@
+/**
+ * connectDatabase: which database a URL opens, and the errors of bad URLs
+ * and unreachable servers.
+ */
+import assert from "node:assert/strict";
+import { connectDatabase, SqlError } from "@sequent/core/postgres";
+import { serverUrl, shared } from "./_backends.ts";
+
+Deno.test({
+  name: "connectDatabase() opens an in-memory embedded database for memory://",
+  ...shared,
+  fn: async () => {
+    const client = await connectDatabase("memory://");
+    try {
+      assert.equal(client.engine, "pglite");
+      assert.equal(client.description, "embedded PostgreSQL in memory");
+      const [row] = await client.query<{ v: string }>(
+        "SELECT current_setting('server_version') AS v",
+      );
+      assert.match(row!.v, /^\d+/);
+    } finally {
+      await client.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "connectDatabase() keeps the embedded database in a folder across restarts, for a path, a file:// URL or no URL",
+  ...shared,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const cwd = Deno.cwd();
+    try {
+      const first = await connectDatabase(`${dir}/nested/db`);
+      await first.execute(
+        "CREATE TABLE kept (n integer); INSERT INTO kept VALUES (7)",
+      );
+      await first.close();
+      const again = await connectDatabase(`file://${dir}/nested/db`);
+      assert.deepEqual(await again.query("SELECT n FROM kept"), [{ n: 7 }]);
+      await again.close();
+      Deno.chdir(dir);
+      const byDefault = await connectDatabase();
+      assert.equal(byDefault.description, "embedded PostgreSQL in ./data/db");
+      await byDefault.close();
+      assert.ok((await Deno.stat(`${dir}/data/db/PG_VERSION`)).isFile);
+    } finally {
+      Deno.chdir(cwd);
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("connectDatabase() refuses an unsupported scheme, naming it and nothing else of the URL", async () => {
+  const error = await connectDatabase("mysql://admin:s3cret@db.example/app")
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  assert.ok(error instanceof TypeError);
+  assert.match(error.message, /"mysql:"/);
+  assert.doesNotMatch(error.message, /s3cret|admin|db\.example/);
+});
+
+Deno.test({
+  name:
+    "connectDatabase() reports an unreachable server in one line naming host and port, never the password",
+  ...shared,
+  fn: async () => {
+    const error = await connectDatabase("postgres://app:s3cret@127.0.0.1:1/app")
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    assert.ok(error instanceof SqlError);
+    assert.equal(error.code, "08001");
+    assert.equal(error.isConnectionError, true);
+    assert.equal(
+      error.message,
+      "Cannot connect to PostgreSQL at 127.0.0.1:1/app: connection refused",
+    );
+  },
+});
+
+const url = serverUrl;
+if (url) {
+  Deno.test({
+    name:
+      "connectDatabase() reports the server's reason when it refuses the connection",
+    ...shared,
+    fn: async () => {
+      const target = new URL(url);
+      target.pathname = "/no_such_database";
+      const error = await connectDatabase(target.href).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof SqlError);
+      assert.equal(error.code, "3D000");
+      assert.match(
+        error.message,
+        /^Cannot connect to PostgreSQL at [^ ]+\/no_such_database: database "no_such_database" does not exist$/,
+      );
+    },
+  });
+
+  Deno.test({
+    name: "connectDatabase() opens a server for postgres:// URLs",
+    ...shared,
+    fn: async () => {
+      const client = await connectDatabase(url);
+      try {
+        assert.equal(client.engine, "postgres");
+        assert.match(client.description, /^PostgreSQL at /);
+        assert.deepEqual(await client.query("SELECT 1 AS one"), [{ one: 1 }]);
+      } finally {
+        await client.close();
+      }
+    },
+  });
+}

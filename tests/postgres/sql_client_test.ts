@@ -1,0 +1,331 @@
+/**
+ * The SqlClient port on both adapters: value types, parameters, batches,
+ * transactions with savepoints and queued statements, COPY, errors.
+ */
+import assert from "node:assert/strict";
+import { SqlError } from "@sequent/core/postgres";
+import type { SqlClient } from "@sequent/core/postgres";
+import { backends, disposeAtEnd, shared } from "./_backends.ts";
+
+const list = backends();
+
+for (const b of list) {
+  const test = (
+    name: string,
+    fn: (client: SqlClient, table: string) => Promise<void>,
+  ) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      ...shared,
+      fn: async () => {
+        const client = await b.client();
+        const table = `${b.schema}.items`;
+        await client.execute(`
+          DROP TABLE IF EXISTS ${table};
+          CREATE TABLE ${table} (id integer PRIMARY KEY, label text, n bigint);`);
+        await fn(client, table);
+      },
+    });
+
+  test("query returns plain rows with the documented value types", async (client) => {
+    const [row] = await client.query(`
+      SELECT 1::smallint AS small, 2::integer AS int, 1.5::float8 AS float,
+        9007199254740993::bigint AS big, 1.10::numeric AS num, 'x'::text AS text,
+        '9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11'::uuid AS uuid,
+        '{"b": 1, "a": [true]}'::jsonb AS jsonb, '{"k":1}'::json AS json,
+        '2026-01-02T03:04:05.678Z'::timestamptz AS at, true AS yes, NULL::text AS nothing,
+        pg_current_xact_id() AS xid`);
+    assert.ok(row);
+    assert.equal(Object.getPrototypeOf(row), Object.prototype);
+    assert.equal(row.small, 1);
+    assert.equal(row.int, 2);
+    assert.equal(row.float, 1.5);
+    assert.equal(row.big, "9007199254740993");
+    assert.equal(row.num, "1.10");
+    assert.equal(row.text, "x");
+    assert.equal(row.uuid, "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11");
+    assert.deepEqual(JSON.parse(row.jsonb as string), { a: [true], b: 1 });
+    assert.equal(row.json, '{"k":1}');
+    assert.ok(row.at instanceof Date);
+    assert.equal((row.at as Date).toISOString(), "2026-01-02T03:04:05.678Z");
+    assert.equal(row.yes, true);
+    assert.equal(row.nothing, null);
+    assert.equal(typeof row.xid, "string");
+  });
+
+  test("parameters carry any text, dates, bigints, booleans and null unchanged", async (client) => {
+    const tricky = `'"\\ $1 $$ -- ; \u00e9\u4e2d\u{1F600}\n\t`;
+    const at = new Date("2026-03-04T05:06:07.089Z");
+    const [row] = await client.query(
+      "SELECT $1::text AS t, $2::timestamptz AS at, $3::bigint AS big, $4::boolean AS b, $5::text AS n, $6::text::jsonb AS j",
+      [
+        tricky,
+        at,
+        123456789012345678n,
+        false,
+        null,
+        JSON.stringify({ tricky }),
+      ],
+    );
+    assert.equal(row?.t, tricky);
+    assert.equal((row?.at as Date).getTime(), at.getTime());
+    assert.equal(row?.big, "123456789012345678");
+    assert.equal(row?.b, false);
+    assert.equal(row?.n, null);
+    assert.deepEqual(JSON.parse(row?.j as string), { tricky });
+  });
+
+  test(
+    "batch runs statements in order and returns each one's rows",
+    async (client, table) => {
+      const results = await client.batch([
+        {
+          text: `INSERT INTO ${table} (id, label) VALUES ($1, $2)`,
+          params: [1, "a"],
+        },
+        {
+          text: `INSERT INTO ${table} (id, label) VALUES ($1, $2)`,
+          params: [2, "b"],
+        },
+        { text: `SELECT count(*)::int AS n FROM ${table}` },
+      ]);
+      assert.deepEqual(results, [[], [], [{ n: 2 }]]);
+      assert.deepEqual(await client.batch([]), []);
+    },
+  );
+
+  test(
+    "batch outside a transaction runs every statement and rejects with the first failure",
+    async (client, table) => {
+      await assert.rejects(
+        client.batch([
+          { text: `INSERT INTO ${table} (id) VALUES (1)` },
+          { text: `INSERT INTO ${table} (id) VALUES (1)` },
+          { text: `INSERT INTO ${table} (id) VALUES (2)` },
+        ]),
+        (error: unknown) => error instanceof SqlError && error.code === "23505",
+      );
+      const rows = await client.query(`SELECT id FROM ${table} ORDER BY id`);
+      assert.deepEqual(rows, [{ id: 1 }, { id: 2 }]);
+    },
+  );
+
+  test("execute runs a script of several statements", async (client, table) => {
+    await client.execute(
+      `INSERT INTO ${table} (id) VALUES (1); INSERT INTO ${table} (id) VALUES (2);`,
+    );
+    const [row] = await client.query(`SELECT count(*)::int AS n FROM ${table}`);
+    assert.equal(row?.n, 2);
+  });
+
+  test(
+    "transaction commits when the work resolves and rolls back when it rejects",
+    async (client, table) => {
+      const result = await client.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+        return "done";
+      });
+      assert.equal(result, "done");
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (2)`);
+          throw new Error("work failed");
+        }),
+        /work failed/,
+      );
+      const rows = await client.query(`SELECT id FROM ${table}`);
+      assert.deepEqual(rows, [{ id: 1 }]);
+    },
+  );
+
+  test(
+    "a transaction in which a statement failed does not commit, even if the error was caught",
+    async (client, table) => {
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+          await tx.query(`INSERT INTO ${table} (id) VALUES (1)`).catch(
+            () => {},
+          );
+        }),
+        (error: unknown) => error instanceof SqlError && error.code === "23505",
+      );
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+    },
+  );
+
+  test(
+    "a nested transaction is a savepoint: its failure undoes only its own statements",
+    async (client, table) => {
+      await client.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+        await assert.rejects(
+          tx.transaction(async (inner) => {
+            await inner.query(`INSERT INTO ${table} (id) VALUES (2)`);
+            await inner.query(`INSERT INTO ${table} (id) VALUES (1)`);
+          }),
+          (error: unknown) =>
+            error instanceof SqlError && error.code === "23505",
+        );
+        await tx.transaction(async (inner) => {
+          await inner.query(`INSERT INTO ${table} (id) VALUES (3)`);
+        });
+      });
+      const rows = await client.query(`SELECT id FROM ${table} ORDER BY id`);
+      assert.deepEqual(rows, [{ id: 1 }, { id: 3 }]);
+    },
+  );
+
+  test(
+    "queued statements run before the next statement, or with the commit",
+    async (client, table) => {
+      const seen: number[] = [];
+      await client.transaction(async (tx) => {
+        tx.enqueue(
+          {
+            text: `INSERT INTO ${table} (id) VALUES ($1) RETURNING id`,
+            params: [1],
+          },
+          (rows) => seen.push(rows[0]?.id as number),
+        );
+        const [row] = await tx.query(`SELECT count(*)::int AS n FROM ${table}`);
+        assert.equal(row?.n, 1);
+        tx.enqueue({
+          text: `INSERT INTO ${table} (id) VALUES ($1)`,
+          params: [2],
+        });
+      });
+      assert.deepEqual(seen, [1]);
+      const rows = await client.query(`SELECT id FROM ${table} ORDER BY id`);
+      assert.deepEqual(rows, [{ id: 1 }, { id: 2 }]);
+    },
+  );
+
+  test(
+    "a queued statement that fails fails the statement it travels with, and the transaction",
+    async (client, table) => {
+      await client.query(`INSERT INTO ${table} (id) VALUES (1)`);
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          tx.enqueue({ text: `INSERT INTO ${table} (id) VALUES (2)` });
+          tx.enqueue({ text: `INSERT INTO ${table} (id) VALUES (1)` });
+          await tx.query("SELECT 1");
+        }),
+        (error: unknown) => error instanceof SqlError && error.code === "23505",
+      );
+      await assert.rejects(
+        client.transaction((tx) => {
+          tx.enqueue({ text: `INSERT INTO ${table} (id) VALUES (1)` });
+          return Promise.resolve();
+        }),
+        (error: unknown) => error instanceof SqlError && error.code === "23505",
+      );
+      const rows = await client.query(`SELECT id FROM ${table}`);
+      assert.deepEqual(rows, [{ id: 1 }]);
+    },
+  );
+
+  test(
+    "copyIn loads rows with tabs, newlines, backslashes, unicode and nulls",
+    async (client, table) => {
+      const labels = [
+        "a\tb",
+        "line\nbreak\r",
+        "back\\slash \\N",
+        "\u00e9\u{1F600}",
+        null,
+        "",
+      ];
+      const count = await client.copyIn(
+        table,
+        ["id", "label", "n"],
+        labels.map((label, i) => [i, label, BigInt(i) * 10n ** 15n]),
+      );
+      assert.equal(count, labels.length);
+      const rows = await client.query<{ label: string | null; n: string }>(
+        `SELECT label, n FROM ${table} ORDER BY id`,
+      );
+      assert.deepEqual(rows.map((r) => r.label), labels);
+      assert.equal(rows[2]?.n, "2000000000000000");
+      async function* generated() {
+        for (let i = 100; i < 2100; i++) yield [i, `row ${i}`, null];
+      }
+      assert.equal(
+        await client.copyIn(table, ["id", "label", "n"], generated()),
+        2000,
+      );
+      assert.equal(await client.copyIn(table, ["id"], []), 0);
+    },
+  );
+
+  test(
+    "copyIn inside a transaction is rolled back with it",
+    async (client, table) => {
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.copyIn(table, ["id"], [[1], [2]]);
+          throw new Error("undo");
+        }),
+        /undo/,
+      );
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+    },
+  );
+
+  test(
+    "database errors are SqlErrors with the SQLSTATE, detail and constraint",
+    async (client, table) => {
+      await client.query(`INSERT INTO ${table} (id) VALUES (1)`);
+      const error = await client.query(`INSERT INTO ${table} (id) VALUES (1)`)
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof SqlError);
+      assert.equal(error.code, "23505");
+      assert.equal(error.constraint, "items_pkey");
+      assert.match(error.detail ?? "", /\(id\)=\(1\)/);
+      assert.equal(error.isConnectionError, false);
+    },
+  );
+
+  test(
+    "another caller's statement never lands inside a transaction",
+    async (client, table) => {
+      const order: string[] = [];
+      const transaction = client.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+        order.push("tx inserted");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const [row] = await tx.query(`SELECT count(*)::int AS n FROM ${table}`);
+        order.push(`tx counted ${row?.n}`);
+        throw new Error("roll back");
+      });
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await client.query(`INSERT INTO ${table} (id) VALUES (2)`);
+      order.push("other inserted");
+      await assert.rejects(transaction, /roll back/);
+      // On PGlite the other caller waits for the transaction; on a server it
+      // runs on another connection. Either way it is not rolled back with it.
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), [{
+        id: 2,
+      }]);
+      if (b.name === "pglite") {
+        assert.deepEqual(order, [
+          "tx inserted",
+          "tx counted 1",
+          "other inserted",
+        ]);
+      }
+    },
+  );
+
+  test("a closed client fails with a clear error", async () => {
+    const other = await (await import("@sequent/core/postgres"))
+      .connectDatabase(b.url);
+    await other.close();
+    await assert.rejects(other.query("SELECT 1"), /closed/);
+  });
+}
+
+disposeAtEnd(list);
