@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { SequentError } from "../core/errors.ts";
+import { OptimisticLockError, SequentError } from "../core/errors.ts";
 import type {
   SerializedCommand,
   SerializedSnapshot,
@@ -111,14 +111,17 @@ export function buildCommit(
           `Event ${event.sequenceNumber} (${event.eventType}) belongs to aggregate "${event.aggregateId}", not to the stream of "${stream.aggregateId}"`,
         );
       }
-      if (
-        !Number.isInteger(event.sequenceNumber) ||
-        event.sequenceNumber !== first! + j || event.sequenceNumber < 1
-      ) {
+      if (!Number.isInteger(event.sequenceNumber) || event.sequenceNumber < 1) {
         throw new SequentError(
-          `Events of aggregate "${stream.aggregateId}" must have consecutive sequence numbers from 1 up: found ${event.sequenceNumber} after ${
-            first! + j - 1
-          }`,
+          `Event ${event.eventType} of aggregate "${stream.aggregateId}" has sequence number ${event.sequenceNumber}: sequence numbers are integers from 1 up`,
+        );
+      }
+      if (event.sequenceNumber !== first! + j) {
+        // a gap inside one commit, as the in-memory store reports it
+        throw new OptimisticLockError(
+          stream.aggregateId,
+          event.sequenceNumber,
+          first! + j,
         );
       }
       if (j > 0) json += ",";
