@@ -12,6 +12,7 @@ import type {
   StreamCommit,
 } from "../core/event_store.ts";
 import type { TypeDictionary, TypeKind } from "./_type_dictionary.ts";
+import type { SqlValue } from "./sql_client.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -143,6 +144,72 @@ export function buildCommit(
   }
   json += "}";
   return { json, aggregateIds };
+}
+
+/**
+ * The most common commit — one command creating one aggregate, with no
+ * unique keys, no snapshot due, all type names known — as one plain
+ * statement with parameters: the same work as hand-written SQL, without
+ * the function call and the JSON argument. `undefined` when the commit is
+ * not of that kind (then `store_commit` handles it).
+ */
+export function buildFastCreate(
+  command: SerializedCommand,
+  streams: readonly StreamCommit[],
+  types: TypeDictionary,
+  statementFor: (events: number) => string,
+): { text: string; params: SqlValue[]; aggregateId: string } | undefined {
+  if (streams.length !== 1) return undefined;
+  const stream = streams[0]!;
+  const events = stream.events;
+  if (
+    events.length === 0 || events[0]!.sequenceNumber !== 1 ||
+    stream.partitionKey !== "" ||
+    (stream.uniqueKeys !== undefined &&
+      Object.keys(stream.uniqueKeys).length > 0) ||
+    (stream.snapshotThreshold !== undefined &&
+      events.length >= stream.snapshotThreshold)
+  ) {
+    return undefined;
+  }
+  const commandType = types.id("c", command.commandType);
+  const aggregateType = types.id("a", stream.aggregateType);
+  if (commandType === undefined || aggregateType === undefined) {
+    return undefined;
+  }
+  const id = uuidOf(stream.aggregateId);
+  const params: SqlValue[] = [
+    command.userId ?? null,
+    uuidOf(command.aggregateId, "Command's aggregate id"),
+    commandType,
+    command.payload,
+    command.eventAggregateId === undefined
+      ? null
+      : uuidOf(command.eventAggregateId, "Causing event's aggregate id"),
+    command.eventSequenceNumber ?? null,
+    id,
+    aggregateType,
+  ];
+  for (let j = 0; j < events.length; j++) {
+    const event = events[j]!;
+    const eventType = types.id("e", event.eventType);
+    if (eventType === undefined) return undefined;
+    if (event.aggregateId.toLowerCase() !== id) return undefined;
+    if (event.sequenceNumber !== j + 1) {
+      throw new OptimisticLockError(
+        stream.aggregateId,
+        event.sequenceNumber,
+        j + 1,
+      );
+    }
+    params.push(
+      event.sequenceNumber,
+      event.createdAt,
+      eventType,
+      event.payload,
+    );
+  }
+  return { text: statementFor(events.length), params, aggregateId: id };
 }
 
 /** The argument of the snapshot insert: an array of snapshots. */

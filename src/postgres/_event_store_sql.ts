@@ -23,6 +23,8 @@ export interface ReadAllVariant {
 /** The statements for one schema. */
 export interface EventStoreSql {
   readonly storeCommit: string;
+  /** The plain statement creating one aggregate with `events` events. */
+  fastCreate(events: number): string;
   readonly typeDictionary: string;
   readonly loadStreams: string;
   readonly loadStreamsUntil: string;
@@ -80,10 +82,40 @@ export function eventStoreSql(s: string): EventStoreSql {
     ORDER BY e.sequence_number`;
 
   const readAll = new Map<string, string>();
+  const fastCreate = new Map<number, string>();
 
   return {
     storeCommit:
       `SELECT ${s}.store_commit($1::text::jsonb)::text AS registered`,
+    fastCreate(events: number): string {
+      let text = fastCreate.get(events);
+      if (text === undefined) {
+        const rows: string[] = [];
+        for (let j = 0; j < events; j++) {
+          const p = 9 + j * 4;
+          rows.push(
+            `($${p}::integer, $${p + 1}::timestamptz, $${p + 2}::smallint, $${
+              p + 3
+            }::text::jsonb)`,
+          );
+        }
+        text = `WITH c AS (
+  INSERT INTO ${s}.commands (user_id, aggregate_id, command_type_id, command_json,
+    event_aggregate_id, event_sequence_number)
+  VALUES ($1::text, $2::uuid, $3::smallint, $4::text::jsonb, $5::uuid, $6::integer)
+  RETURNING id
+), a AS (
+  INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
+  VALUES ($7::uuid, $8::smallint, '') ON CONFLICT (aggregate_id) DO NOTHING
+)
+INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
+  command_id, event_type_id, event_json)
+SELECT $7::uuid, '', v.n, v.c, c.id, v.t, v.j
+FROM c, (VALUES ${rows.join(", ")}) AS v(n, c, t, j)`;
+        fastCreate.set(events, text);
+      }
+      return text;
+    },
     typeDictionary: `
       SELECT 'e' AS kind, id, type FROM ${s}.event_types
       UNION ALL SELECT 'a', id, type FROM ${s}.aggregate_types

@@ -39,7 +39,13 @@ import {
   type TypeIdsJson,
   type TypeKind,
 } from "./_type_dictionary.ts";
-import { buildCommit, buildSnapshots, isUuid, uuidOf } from "./_commit_json.ts";
+import {
+  buildCommit,
+  buildFastCreate,
+  buildSnapshots,
+  isUuid,
+  uuidOf,
+} from "./_commit_json.ts";
 import { commitError } from "./_store_errors.ts";
 import { mapRecordError, SqlRecordStore } from "./sql_record_store.ts";
 import type { RecordStore } from "../core/record_store.ts";
@@ -590,6 +596,19 @@ class Unit implements Executor {
     this.#check();
     // Only ids known to be committed go into a commit: ids seen inside this
     // unit may belong to registrations that are rolled back.
+    const fast = buildFastCreate(
+      command,
+      streams,
+      this.#storeTypes,
+      this.#sql.fastCreate,
+    );
+    if (fast) {
+      this.#aggregateIds.push(fast.aggregateId);
+      const statement = { text: fast.text, params: fast.params };
+      if (this.#tx) this.#tx.enqueue(statement);
+      else this.#pending.push({ statement, onRows: () => {} });
+      return;
+    }
     const built = buildCommit(command, streams, this.#storeTypes);
     this.#aggregateIds.push(...built.aggregateIds);
     const pending: Pending = {
