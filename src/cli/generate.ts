@@ -245,7 +245,7 @@ Deno.test("${add} adds ${
     }
     await this.#write(changes);
     this.#io.stdout(
-      `\nNext: give ${add} attributes, e.g.\n  sequent generate command ${name} ${add} name:string`,
+      `\nNext: give ${add} attributes, e.g.\n  deno task generate command ${name} ${add} name:string`,
     );
   }
 

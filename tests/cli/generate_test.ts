@@ -52,7 +52,7 @@ Updated:
   app.ts (registered new AuthorCommandHandler() and Author)
 
 Next: give AddAuthor attributes, e.g.
-  sequent generate command Author AddAuthor name:string`,
+  deno task generate command Author AddAuthor name:string`,
     );
     assert.equal(
       await read(app, "lib/author/commands.ts"),
