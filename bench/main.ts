@@ -7,6 +7,7 @@
 import type { Figure } from "./figure.ts";
 import { run as memory } from "./memory_bench.ts";
 import { run as postgres } from "./postgres_bench.ts";
+import { run as readModels } from "./read_model_bench.ts";
 
 const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
 
@@ -18,6 +19,7 @@ if (!Deno.env.get("DATABASE_URL")) {
 const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["memory", memory],
   ["postgres", postgres],
+  ["read models", readModels],
 ];
 
 const figures: Figure[] = [];

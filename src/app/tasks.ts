@@ -168,6 +168,16 @@ async function runTask(
 ): Promise<void> {
   const [task, sub, ...rest] = positionals;
   if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
+  checkUsage(task, sub);
+  let limit: number | undefined;
+  if (task === "snapshots" && options.limit !== undefined) {
+    limit = Number(options.limit);
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new UsageError(
+        `--limit must be a positive integer, got "${options.limit}"`,
+      );
+    }
+  }
   const pg = await import("../postgres/mod.ts");
   switch (task) {
     case "db": {
@@ -270,15 +280,6 @@ async function runTask(
       await withApp(config, async (app) => {
         switch (sub) {
           case "take": {
-            let limit: number | undefined;
-            if (options.limit !== undefined) {
-              limit = Number(options.limit);
-              if (!Number.isSafeInteger(limit) || limit < 1) {
-                throw new UsageError(
-                  `--limit must be a positive integer, got "${options.limit}"`,
-                );
-              }
-            }
             const taken = await app.snapshotter.takeMarkedSnapshots({ limit });
             io.stdout(`took ${taken} snapshot${taken === 1 ? "" : "s"}`);
             return;
@@ -296,6 +297,42 @@ async function runTask(
         }
       });
       return;
+    default:
+      throw new UsageError(`Unknown task "${task}"`);
+  }
+}
+
+/**
+ * Refuses an unknown task or step before anything is opened, so a usage
+ * error is one whatever the app's database.
+ */
+function checkUsage(task: string | undefined, sub: string | undefined): void {
+  switch (task) {
+    case "db":
+      if (
+        sub === "create" || sub === "drop" || sub === "create-event-store" ||
+        sub === "create-view-schema"
+      ) return;
+      throw new UsageError(
+        sub
+          ? `Unknown db task "${sub}"`
+          : "db needs a task: create, drop, create-event-store or create-view-schema",
+      );
+    case "migrate":
+      if (
+        sub === undefined || sub === "online" || sub === "offline" ||
+        sub === "status"
+      ) return;
+      throw new UsageError(
+        `Unknown migrate step "${sub}": use online, offline or status`,
+      );
+    case "snapshots":
+      if (sub === "take" || sub === "delete-all") return;
+      throw new UsageError(
+        sub
+          ? `Unknown snapshots task "${sub}"`
+          : "snapshots needs a task: take or delete-all",
+      );
     default:
       throw new UsageError(`Unknown task "${task}"`);
   }

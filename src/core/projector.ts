@@ -121,9 +121,9 @@ export abstract class Projector extends EventHandler {
   }
 
   /**
-   * Updates the one row matching `where` (by default the event's
-   * aggregate's row) with `changes`, or with what `changes` returns for the
-   * current row.
+   * Updates the one row matching `where` (typically
+   * `{ aggregateId: event.aggregateId }`) with `changes`, or with what
+   * `changes` returns for the current row.
    *
    * @param table A managed table.
    * @param where Which row; it must exist.

@@ -39,18 +39,41 @@ const SQL_TYPES: Record<ColumnKind, string> = {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+// What PostgreSQL can hold, so every record store accepts the same values:
+// 32- and 64-bit integers, text without NUL (also in JSON strings and keys),
+// and instants in the years 1 to 9999 (those the adapters pass as ISO text).
+const MIN_BIGINT = -(2n ** 63n);
+const MAX_BIGINT = 2n ** 63n - 1n;
+const MIN_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
+const MAX_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\0");
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasNul);
+  for (const key in value) {
+    if (key.includes("\0") || hasNul((value as Record<string, unknown>)[key])) {
+      return true;
+    }
+  }
+  return false;
+}
+
 const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
   uuid: (v) => typeof v === "string" && UUID.test(v),
-  text: (v) => typeof v === "string",
+  text: (v) => typeof v === "string" && !v.includes("\0"),
   integer: (v) =>
-    typeof v === "number" && Number.isInteger(v) && Math.abs(v) <= 2147483647,
-  bigint: (v) => typeof v === "bigint",
+    typeof v === "number" && Number.isInteger(v) && v >= -2147483648 &&
+    v <= 2147483647,
+  bigint: (v) => typeof v === "bigint" && v >= MIN_BIGINT && v <= MAX_BIGINT,
   float: (v) => typeof v === "number" && !Number.isNaN(v),
   boolean: (v) => typeof v === "boolean",
   decimal: (v) => Decimal.isDecimal(v),
   date: (v) => CalendarDate.isCalendarDate(v),
-  dateTime: (v) => v instanceof Date && !Number.isNaN(v.getTime()),
-  json: (v) => isJsonValue(v),
+  dateTime: (v) =>
+    v instanceof Date && v.getTime() >= MIN_INSTANT &&
+    v.getTime() <= MAX_INSTANT,
+  json: (v) => isJsonValue(v) && !hasNul(v),
 };
 
 /**
@@ -282,10 +305,14 @@ export type NewRowOf<T> = T extends RecordTable<infer C> ?
 
 /**
  * Which rows: each given column must equal the value, or be one of the
- * values of an array (not for JSON columns); `null` matches null.
+ * values of an array (not for JSON columns); `null` matches null; an
+ * `undefined` value is left out of the condition.
  */
 export type WhereOf<T> = T extends RecordTable<infer C> ? {
-    [K in keyof C]?: ColumnValue<C[K]> | readonly ColumnValue<C[K]>[];
+    [K in keyof C]?:
+      | ColumnValue<C[K]>
+      | readonly ColumnValue<C[K]>[]
+      | undefined;
   }
   : never;
 

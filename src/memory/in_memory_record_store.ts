@@ -63,7 +63,11 @@ export function valueKey(kind: ColumnKind, value: unknown): string {
 }
 
 /** Orders two values of a column kind; nulls sort last, as in PostgreSQL. */
-function compareValues(kind: ColumnKind, a: unknown, b: unknown): number {
+export function compareValues(
+  kind: ColumnKind,
+  a: unknown,
+  b: unknown,
+): number {
   if (a === null || a === undefined) {
     return b === null || b === undefined ? 0 : 1;
   }
@@ -86,7 +90,8 @@ function compareValues(kind: ColumnKind, a: unknown, b: unknown): number {
   }
 }
 
-function copyValue(value: unknown): unknown {
+/** A copy of a column value that the caller may change freely. */
+export function copyValue(value: unknown): unknown {
   if (value instanceof Date) return new Date(value.getTime());
   if (
     typeof value === "object" && value !== null &&
@@ -283,13 +288,7 @@ export class InMemoryRecordTransaction implements RecordStore {
   rollback(): void {
     const journal = this.#journal;
     this.#journal = undefined;
-    if (!journal) return;
-    for (let i = journal.length - 1; i >= 0; i--) {
-      const { data, key, before } = journal[i] as UndoEntry;
-      const current = data.rows.get(key);
-      if (current) removeRow(data, key, current, undefined);
-      if (before) putRow(data, key, before, undefined);
-    }
+    if (journal) undo(journal, 0);
   }
 
   /** {@inheritDoc RecordStore.insert} */
@@ -359,6 +358,35 @@ export class InMemoryRecordTransaction implements RecordStore {
   /** {@inheritDoc RecordStore.tableName} */
   tableName(table: RecordTable): string {
     return table.name;
+  }
+}
+
+/** Undoes the journal's entries from `start` on, newest first. */
+function undo(journal: UndoEntry[], start: number): void {
+  for (let i = journal.length - 1; i >= start; i--) {
+    const { data, key, before } = journal[i] as UndoEntry;
+    const current = data.rows.get(key);
+    if (current) removeRow(data, key, current, undefined);
+    if (before) putRow(data, key, before, undefined);
+  }
+  journal.length = start;
+}
+
+/**
+ * Runs a write so that it happens entirely or not at all: what it changed
+ * before failing is undone (and its journal entries dropped).
+ */
+function atomically<T>(
+  journal: Journal,
+  write: (journal: UndoEntry[]) => T,
+): T {
+  const entries = journal ?? [];
+  const start = entries.length;
+  try {
+    return write(entries);
+  } catch (error) {
+    undo(entries, start);
+    throw error;
   }
 }
 
@@ -467,21 +495,20 @@ function insertRows(
   journal: Journal,
 ): void {
   const prepared = rows.map((values) => data.table.completeRow(values));
-  const keys = new Set<string>();
-  for (const row of prepared) {
-    const key = primaryKey(data, row);
-    if (data.rows.has(key) || keys.has(key)) {
-      throw new DuplicateRecordError(
-        data.table.name,
-        Object.fromEntries(data.table.primaryKey.map((c) => [c, row[c]])),
-      );
+  atomically(journal, (entries) => {
+    for (const row of prepared) {
+      const key = primaryKey(data, row);
+      if (data.rows.has(key)) {
+        throw new DuplicateRecordError(
+          data.table.name,
+          Object.fromEntries(data.table.primaryKey.map((c) => [c, row[c]])),
+        );
+      }
+      // checked after the put, so rows of the same insert clash too
+      putRow(data, key, copyRow(row), entries);
+      checkUnique(data, row, key);
     }
-    checkUnique(data, row, key);
-    keys.add(key);
-  }
-  for (const row of prepared) {
-    putRow(data, primaryKey(data, row), copyRow(row), journal);
-  }
+  });
 }
 
 function checkWhere(
@@ -566,7 +593,14 @@ function findRows(
       return 0;
     });
   }
-  if (options?.limit !== undefined) result = result.slice(0, options.limit);
+  if (options?.limit !== undefined) {
+    if (!Number.isSafeInteger(options.limit) || options.limit < 0) {
+      throw new RangeError(
+        `limit must be a non-negative integer, got ${options.limit}`,
+      );
+    }
+    result = result.slice(0, options.limit);
+  }
   return result;
 }
 
@@ -597,24 +631,22 @@ function updateRows(
       newKey: primaryKey(data, next),
     };
   });
-  for (const { next, oldKey, newKey } of updated) {
-    if (
-      newKey !== oldKey && data.rows.has(newKey) &&
-      !updated.some((u) => u.oldKey === newKey)
-    ) {
-      throw new DuplicateRecordError(
-        data.table.name,
-        Object.fromEntries(data.table.primaryKey.map((c) => [c, next[c]])),
-      );
+  atomically(journal, (entries) => {
+    for (const { before, oldKey } of updated) {
+      removeRow(data, oldKey, before, entries);
     }
-  }
-  for (const { before, oldKey } of updated) {
-    removeRow(data, oldKey, before, journal);
-  }
-  for (const { next, newKey } of updated) {
-    checkUnique(data, next, newKey);
-    putRow(data, newKey, next, journal);
-  }
+    for (const { next, newKey } of updated) {
+      if (data.rows.has(newKey)) {
+        throw new DuplicateRecordError(
+          data.table.name,
+          Object.fromEntries(data.table.primaryKey.map((c) => [c, next[c]])),
+        );
+      }
+      putRow(data, newKey, next, entries);
+    }
+    // checked once every row is in place, so rows may swap unique values
+    for (const { next, newKey } of updated) checkUnique(data, next, newKey);
+  });
   return updated.length;
 }
 
@@ -624,10 +656,7 @@ function upsertRow(
   values: Row,
   journal: Journal,
 ): void {
-  if (findRows(data, where, { limit: 1 }).length > 0) {
-    updateRows(data, where, values, journal);
-    return;
-  }
+  // refused whether or not a row matches, as the SQL store does
   for (const [column, value] of Object.entries(where)) {
     if (
       Array.isArray(value) &&
@@ -637,6 +666,10 @@ function upsertRow(
         `createOrUpdateRecord(): cannot create a row of ${data.table.name} from a list of ${column} values`,
       );
     }
+  }
+  if (findRows(data, where, { limit: 1 }).length > 0) {
+    updateRows(data, where, values, journal);
+    return;
   }
   insertRows(data, [{ ...where, ...values }], journal);
 }

@@ -4,7 +4,26 @@
  *
  * @module
  */
-import type { SqlValue } from "./sql_client.ts";
+import type { SqlStatement, SqlValue } from "./sql_client.ts";
+
+/**
+ * On a queued one-row INSERT of a read-model row: its text with the
+ * placeholders numbered from `offset + 1`, so that it can travel as a
+ * data-modifying `WITH` item of the unit of work's commit statement.
+ */
+export const asWithItem: unique symbol = Symbol("asWithItem");
+
+/** A statement that can join another as a `WITH` item. */
+export interface JoinableStatement extends SqlStatement {
+  readonly [asWithItem]: (offset: number) => string;
+}
+
+/** Whether a statement can join another as a `WITH` item. */
+export function isJoinable(
+  statement: SqlStatement,
+): statement is JoinableStatement {
+  return asWithItem in statement;
+}
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 
@@ -48,16 +67,23 @@ export function copyStatement(
   }) FROM ${source}`;
 }
 
+const COPY_SPECIAL = /[\\\n\r\t]/;
+
 function copyField(value: SqlValue): string {
   if (value === null) return "\\N";
+  if (typeof value === "string") {
+    // most text needs no escaping: test before replacing
+    return COPY_SPECIAL.test(value)
+      ? value.replace(
+        /[\\\n\r\t]/g,
+        (c) =>
+          c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t",
+      )
+      : value;
+  }
   if (value instanceof Date) return value.toISOString();
   if (typeof value === "boolean") return value ? "t" : "f";
-  if (typeof value !== "string") return String(value);
-  return value.replace(
-    /[\\\n\r\t]/g,
-    (c) =>
-      c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t",
-  );
+  return String(value);
 }
 
 /** One row in COPY's text format, with its line end. */
@@ -67,12 +93,15 @@ export function copyLine(row: readonly SqlValue[], width: number): string {
       `Copy row has ${row.length} values for ${width} columns`,
     );
   }
-  return row.map(copyField).join("\t") + "\n";
+  let line = copyField(row[0] as SqlValue);
+  for (let i = 1; i < width; i++) line += "\t" + copyField(row[i] as SqlValue);
+  return line + "\n";
 }
 
 /**
  * Encodes rows as COPY text in chunks of about `chunkSize` characters,
- * counting them in `counter.rows`.
+ * counting them in `counter.rows`. Rows given as a synchronous iterable
+ * are encoded without waiting between them.
  */
 export async function* copyChunks(
   rows: Iterable<readonly SqlValue[]> | AsyncIterable<readonly SqlValue[]>,
@@ -81,12 +110,23 @@ export async function* copyChunks(
   chunkSize = 65536,
 ): AsyncGenerator<string> {
   let chunk = "";
-  for await (const row of rows) {
-    chunk += copyLine(row, width);
-    counter.rows++;
-    if (chunk.length >= chunkSize) {
-      yield chunk;
-      chunk = "";
+  if (Symbol.iterator in rows) {
+    for (const row of rows) {
+      chunk += copyLine(row, width);
+      counter.rows++;
+      if (chunk.length >= chunkSize) {
+        yield chunk;
+        chunk = "";
+      }
+    }
+  } else {
+    for await (const row of rows) {
+      chunk += copyLine(row, width);
+      counter.rows++;
+      if (chunk.length >= chunkSize) {
+        yield chunk;
+        chunk = "";
+      }
     }
   }
   if (chunk.length > 0) yield chunk;

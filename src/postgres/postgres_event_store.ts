@@ -32,7 +32,12 @@ import type {
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
-import { quotedSchema } from "./_sql_text.ts";
+import {
+  asWithItem,
+  isJoinable,
+  type JoinableStatement,
+  quotedSchema,
+} from "./_sql_text.ts";
 import { type EventStoreSql, eventStoreSql } from "./_event_store_sql.ts";
 import {
   TypeDictionary,
@@ -466,6 +471,32 @@ class Reader implements EventStoreReader {
 interface Pending {
   readonly statement: SqlStatement;
   readonly onRows: (rows: SqlRow[]) => void;
+  /** A `WITH …` statement other queued INSERTs may join (a plain create). */
+  readonly head?: boolean;
+}
+
+/**
+ * A plain create followed by one-row read-model INSERTs only (a create
+ * command with its projection): one statement, the INSERTs joining the
+ * create as data-modifying `WITH` items. They write other tables and read
+ * nothing, so running them in one statement is running them in one
+ * transaction, without BEGIN and COMMIT.
+ */
+function joined(pending: readonly Pending[]): SqlStatement | undefined {
+  const [head, ...rest] = pending;
+  if (!head?.head || rest.length === 0) return undefined;
+  if (!rest.every((p) => isJoinable(p.statement))) return undefined;
+  const params = [...(head.statement.params ?? [])];
+  const items = rest.map((p, i) => {
+    const statement = p.statement as JoinableStatement;
+    const text = statement[asWithItem](params.length);
+    params.push(...(statement.params ?? []));
+    return `sequent_w${i} AS (${text})`;
+  });
+  return {
+    text: `WITH ${items.join(", ")}, ${head.statement.text.slice(5)}`,
+    params,
+  };
 }
 
 /** Tells the adapter to roll a transaction back. */
@@ -555,6 +586,26 @@ class Unit implements Executor {
     }
   }
 
+  /**
+   * Runs a statement that may write (raw SQL of a projector): inside the
+   * unit's transaction on a server, so it is undone with the unit. On
+   * PGlite it runs speculatively after the queued statements, for its rows,
+   * and is queued too, so it runs for real when the unit ends.
+   */
+  async runKept(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    this.#check();
+    try {
+      if (this.#speculative && !this.#tx && !this.#opening) {
+        const rows = await this.#speculate(text, params);
+        this.#pending.push({ statement: { text, params }, onRows: () => {} });
+        return rows;
+      }
+      return await (this.#tx ?? await this.#open()).query(text, params);
+    } catch (error) {
+      throw this.#error(error);
+    }
+  }
+
   /** The framework's error for what the unit's statements raised. */
   #error(error: unknown): unknown {
     const mapped = commitError(error, this.#aggregateIds);
@@ -606,7 +657,13 @@ class Unit implements Executor {
       this.#aggregateIds.push(fast.aggregateId);
       const statement = { text: fast.text, params: fast.params };
       if (this.#tx) this.#tx.enqueue(statement);
-      else this.#pending.push({ statement, onRows: () => {} });
+      else {
+        this.#pending.push({
+          statement,
+          onRows: () => {},
+          head: statement.text.startsWith("WITH "),
+        });
+      }
       return;
     }
     const built = buildCommit(command, streams, this.#storeTypes);
@@ -655,6 +712,7 @@ class Unit implements Executor {
   async finish(rollback: boolean): Promise<void> {
     this.#check();
     this.#ended = true;
+    let one: SqlStatement | undefined;
     try {
       if (this.#opening) {
         await this.#opening;
@@ -663,6 +721,8 @@ class Unit implements Executor {
       } else if (this.#pending.length === 1 && !rollback) {
         const { statement, onRows } = this.#pending[0]!;
         onRows(await this.#client.query(statement.text, statement.params));
+      } else if (!rollback && (one = joined(this.#pending))) {
+        await this.#client.query(one.text, one.params);
       } else if (this.#pending.length > 0) {
         const pending = this.#pending.splice(0);
         await this.#client.transaction(async (tx) => {
@@ -730,6 +790,11 @@ class UnitSql implements SqlTransaction {
 
   enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void): void {
     this.#unit.enqueue(statement, onRows);
+  }
+
+  /** For `executeSql`: a statement that may write, kept in the unit. */
+  queryKept(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    return this.#unit.runKept(text, params);
   }
 
   execute(_script: string): Promise<void> {

@@ -1,11 +1,19 @@
 /**
  * The replay-optimised persistor: what projectors write to while a
- * migration replays events into new tables. Rows live in memory, with hash
- * indexes on the columns looked up, and go to the database in bulk with
- * `COPY` whenever more than `flushEvery` rows are held, so memory stays
- * bounded however many events are replayed. Projectors written against the
- * record helpers run on it unchanged: a row that was flushed is read back
- * when a later event needs it, and rewritten at the next flush.
+ * migration replays events into new tables. Rows live in memory, keyed by
+ * primary key with hash indexes on the other columns looked up, and go to
+ * the database in bulk with `COPY` whenever more than `flushEvery` rows are
+ * held, so memory stays bounded however many events are replayed.
+ * Projectors written against the record helpers run on it unchanged: a row
+ * that was flushed is read back when a later event needs it, and rewritten
+ * at the next flush.
+ *
+ * The database is asked only when it may hold a row the lookup needs: the
+ * store knows the keys of every row it flushed, and, for each other column
+ * looked up, the values every flushed row had; a lookup already answered
+ * since the last flush is not asked again. Raw SQL
+ * ({@linkcode ReplayRecordStore.executeSql}) may change any row, so after
+ * it every lookup that misses in memory asks the database.
  *
  * @module
  */
@@ -13,20 +21,33 @@ import { DuplicateRecordError } from "../core/errors.ts";
 import type { FindOptions, RecordStore } from "../core/record_store.ts";
 import type {
   Column,
+  ColumnKind,
   NewRowOf,
   RecordTable,
   RowOf,
   WhereOf,
 } from "../core/record_table.ts";
 import {
-  InMemoryRecordStore,
+  compareValues,
+  copyValue,
   valueKey,
 } from "../memory/in_memory_record_store.ts";
 import type { SqlExecutor, SqlValue } from "./sql_client.ts";
-import { encodeValue, SqlRecordStore } from "./sql_record_store.ts";
+import {
+  decodeValue,
+  encodeValue,
+  selectExpression,
+  SqlRecordStore,
+} from "./sql_record_store.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
+
+/**
+ * What a write that completed at once returns: a replay need not wait for
+ * it (compare with `===`).
+ */
+export const DONE: Promise<void> = Promise.resolve();
 
 /** Where a table's rows are written: its schema and physical name. */
 export interface ReplayTarget {
@@ -56,21 +77,46 @@ export interface ReplayRecordStoreOptions {
   readonly existingRows?: boolean | undefined;
 }
 
+/** A where clause checked against the table: one entry per column. */
+interface Condition {
+  readonly column: string;
+  readonly kind: ColumnKind;
+  /** Value keys of the accepted values (several for a list). */
+  readonly keys: readonly string[];
+}
+
 interface TableState {
-  /** Primary keys of rows in memory that were read back from the database. */
+  readonly table: RecordTable;
+  readonly target: ReplayTarget;
+  readonly qualified: string;
+  /** The primary key is one column of a kind whose values are their keys. */
+  readonly plainKey: string | undefined;
+  /** That column. */
+  readonly plainColumn: AnyColumn | undefined;
+  /** Whether the table has unique indexes besides its key. */
+  readonly hasUnique: boolean;
+  /** The last plain key looked up, known to be valid. */
+  checkedKey: string | undefined;
+  /** Columns whose values are mutable objects (copied in and out). */
+  readonly objectColumns: readonly string[];
+  /** Rows held in memory, by primary key. */
+  rows: Map<string, Row>;
+  /** column → value key → primary keys, for the columns looked up. */
+  indexes: Map<string, Map<string, Set<string>>>;
+  /** Keys of rows in memory that were read back from the database. */
   readonly stored: Set<string>;
   /** Of those, the ones changed since. */
   readonly dirty: Set<string>;
-  /** Primary keys (as rows) of database rows deleted since the last flush. */
+  /** Database rows (their keys, as rows) deleted since the last flush. */
   readonly deleted: Map<string, Row>;
-  /** Primary keys of every row flushed so far. */
+  /** Keys of the rows in the database (when `unknownRows` is false). */
   readonly flushedKeys: Set<string>;
-  /** For columns looked up by: the values every flushed row had. */
+  /** For other columns looked up: every value a database row has. */
   readonly flushedValues: Map<string, Set<string>>;
-  /** Columns seen in lookups (their values are kept at each flush). */
-  readonly lookedUp: Set<string>;
-  /** Whether the table may hold rows this store did not flush. */
-  readonly unknownRows: boolean;
+  /** Lookups answered from the database since the last flush. */
+  readonly loaded: Set<string>;
+  /** Whether the table may hold rows the store does not know of. */
+  unknownRows: boolean;
 }
 
 /**
@@ -96,11 +142,11 @@ interface TableState {
 export class ReplayRecordStore implements RecordStore {
   readonly #executor: SqlExecutor;
   readonly #target: (table: RecordTable) => ReplayTarget;
-  readonly #memory = new InMemoryRecordStore();
   readonly #database: SqlRecordStore;
   readonly #states = new Map<RecordTable, TableState>();
   readonly #flushEvery: number;
   readonly #existingRows: boolean;
+  #held = 0;
   #flushedRows = 0;
   #peakRows = 0;
 
@@ -109,7 +155,7 @@ export class ReplayRecordStore implements RecordStore {
    *
    * @param executor Where flushed rows go (the migration's transaction).
    * @param target The physical table each record table is written to.
-   * @param options `flushEvery`.
+   * @param options `flushEvery`, `existingRows`.
    */
   constructor(
     executor: SqlExecutor,
@@ -144,13 +190,33 @@ export class ReplayRecordStore implements RecordStore {
   #state(table: RecordTable): TableState {
     let state = this.#states.get(table);
     if (!state) {
+      const target = this.#target(table);
+      const [only] = table.primaryKey;
+      const onlyKind = table.primaryKey.length === 1
+        ? (table.columns[only as string] as AnyColumn).kind
+        : undefined;
       state = {
+        table,
+        target,
+        qualified: `"${target.schema}"."${target.name}"`,
+        plainKey: onlyKind === "uuid" || onlyKind === "text" ? only : undefined,
+        plainColumn: onlyKind === "uuid" || onlyKind === "text"
+          ? table.columns[only as string] as AnyColumn
+          : undefined,
+        hasUnique: table.indexes.some((i) => i.unique),
+        checkedKey: undefined,
+        objectColumns: table.columnNames.filter((c) => {
+          const kind = (table.columns[c] as AnyColumn).kind;
+          return kind === "json" || kind === "dateTime";
+        }),
+        rows: new Map(),
+        indexes: new Map(),
         stored: new Set(),
         dirty: new Set(),
         deleted: new Map(),
         flushedKeys: new Set(),
         flushedValues: new Map(),
-        lookedUp: new Set(table.primaryKey),
+        loaded: new Set(),
         unknownRows: this.#existingRows,
       };
       this.#states.set(table, state);
@@ -158,7 +224,10 @@ export class ReplayRecordStore implements RecordStore {
     return state;
   }
 
-  #key(table: RecordTable, row: Row): string {
+  /** The primary key of a row, as a string. */
+  #key(state: TableState, row: Row): string {
+    if (state.plainKey !== undefined) return row[state.plainKey] as string;
+    const { table } = state;
     let key = "";
     for (const column of table.primaryKey) {
       key += valueKey((table.columns[column] as AnyColumn).kind, row[column]) +
@@ -167,60 +236,359 @@ export class ReplayRecordStore implements RecordStore {
     return key;
   }
 
-  /**
-   * Reads back into memory the flushed rows that may match `where` and are
-   * not in memory yet.
-   */
-  async #load(table: RecordTable, where: Row): Promise<void> {
-    const state = this.#state(table);
-    const entries = Object.entries(where).filter(([, v]) => v !== undefined);
-    for (const [column] of entries) state.lookedUp.add(column);
-    if (!state.unknownRows && state.flushedKeys.size === 0) return;
-    for (const [column, value] of state.unknownRows ? [] : entries) {
-      const seen = state.flushedValues.get(column);
-      if (!seen) continue;
-      const kind = (table.columns[column] as AnyColumn | undefined)?.kind;
-      if (!kind) continue;
-      const values = Array.isArray(value) && kind !== "json" ? value : [value];
-      if (!values.some((v) => seen.has(valueKey(kind, v)))) return; // none flushed
+  /** Checks a where clause; throws as the other stores do. */
+  #conditions(state: TableState, where: Row): Condition[] {
+    const { table } = state;
+    const conditions: Condition[] = [];
+    for (const column in where) {
+      const value = where[column];
+      if (value === undefined) continue;
+      const col = table.columns[column] as AnyColumn | undefined;
+      if (!col || !Object.hasOwn(table.columns, column)) {
+        throw new TypeError(`Table ${table.name} has no column "${column}"`);
+      }
+      const kind = col.kind;
+      if (Array.isArray(value) && kind !== "json") {
+        const keys: string[] = [];
+        for (const v of value) {
+          if (v !== null && !col.accepts(v)) table.checkValue(column, v);
+          keys.push(this.#valueKey(state, column, kind, v));
+        }
+        conditions.push({ column, kind, keys });
+      } else {
+        if (value !== null && !col.accepts(value)) {
+          table.checkValue(column, value);
+        }
+        conditions.push({
+          column,
+          kind,
+          keys: [this.#valueKey(state, column, kind, value)],
+        });
+      }
     }
+    return conditions;
+  }
+
+  #valueKey(
+    state: TableState,
+    column: string,
+    kind: ColumnKind,
+    value: unknown,
+  ): string {
+    return column === state.plainKey && typeof value === "string"
+      ? value
+      : valueKey(kind, value);
+  }
+
+  /** The primary key named by conditions on all its columns, if one. */
+  #keyOf(
+    state: TableState,
+    conditions: readonly Condition[],
+  ): string | undefined {
+    const pk = state.table.primaryKey;
+    if (state.plainKey !== undefined) {
+      for (const c of conditions) {
+        if (c.column === state.plainKey) {
+          return c.keys.length === 1 && c.keys[0] !== "\0"
+            ? c.keys[0]
+            : undefined;
+        }
+      }
+      return undefined;
+    }
+    let key = "";
+    for (const column of pk) {
+      const c = conditions.find((x) => x.column === column);
+      if (!c || c.keys.length !== 1) return undefined;
+      key += c.keys[0] + "\u0001";
+    }
+    return key;
+  }
+
+  /**
+   * The rows in memory matching `where`, after reading back what the
+   * database may add: at once when memory alone can answer.
+   */
+  #matching(
+    state: TableState,
+    where: Row,
+  ): [string, Row][] | Promise<[string, Row][]> {
+    const plain = state.plainKey;
+    if (plain !== undefined) {
+      const key = onlyString(where, plain);
+      if (key !== undefined) {
+        if (key !== state.checkedKey) {
+          // (events of one aggregate come together: check its key once)
+          if (!(state.plainColumn as AnyColumn).accepts(key)) {
+            state.table.checkValue(plain, key);
+          }
+          state.checkedKey = key;
+        }
+        const row = state.rows.get(key);
+        if (row) return [[key, row]];
+        if (
+          state.deleted.has(key) ||
+          (!state.unknownRows && !state.flushedKeys.has(key))
+        ) return [];
+      }
+    }
+    return this.#matchingAll(state, where);
+  }
+
+  async #matchingAll(
+    state: TableState,
+    where: Row,
+  ): Promise<[string, Row][]> {
+    const conditions = this.#conditions(state, where);
+    const key = this.#keyOf(state, conditions);
+    await this.#load(state, where, conditions, key);
+    if (key !== undefined) {
+      const row = state.rows.get(key);
+      return row && matches(state, row, conditions, key) ? [[key, row]] : [];
+    }
+    if (conditions.length === 0) return [...state.rows];
+    // the most selective indexed condition
+    let best: Set<string>[] | undefined;
+    let size = Infinity;
+    for (const c of conditions) {
+      const index = this.#index(state, c.column);
+      const sets: Set<string>[] = [];
+      let n = 0;
+      for (const k of c.keys) {
+        const set = index.get(k);
+        if (set) {
+          sets.push(set);
+          n += set.size;
+        }
+      }
+      if (n < size) {
+        size = n;
+        best = sets;
+      }
+      if (n === 0) break;
+    }
+    const out: [string, Row][] = [];
+    for (const set of best ?? []) {
+      for (const k of set) {
+        const row = state.rows.get(k) as Row;
+        if (matches(state, row, conditions, k)) out.push([k, row]);
+      }
+    }
+    return out;
+  }
+
+  #index(state: TableState, column: string): Map<string, Set<string>> {
+    let index = state.indexes.get(column);
+    if (!index) {
+      index = new Map();
+      const kind = (state.table.columns[column] as AnyColumn).kind;
+      for (const [key, row] of state.rows) {
+        const vk = this.#valueKey(state, column, kind, row[column]);
+        let set = index.get(vk);
+        if (!set) index.set(vk, set = new Set());
+        set.add(key);
+      }
+      state.indexes.set(column, index);
+    }
+    return index;
+  }
+
+  /**
+   * Reads back into memory the database rows that may match and are not
+   * in memory yet.
+   */
+  async #load(
+    state: TableState,
+    where: Row,
+    conditions: readonly Condition[],
+    key: string | undefined,
+  ): Promise<void> {
+    if (key !== undefined) {
+      if (state.rows.has(key) || state.deleted.has(key)) return;
+      if (!state.unknownRows && !state.flushedKeys.has(key)) return;
+    } else {
+      let none = false;
+      for (const c of conditions) {
+        // (starts keeping the column's values when nothing was flushed yet)
+        const values = await this.#flushedValues(state, c.column);
+        if (values && !c.keys.some((k) => values.has(k))) none = true;
+      }
+      if (none || (!state.unknownRows && state.flushedKeys.size === 0)) return;
+    }
+    const asked = key !== undefined
+      ? `k${key}`
+      : conditions.map((c) => `${c.column}=${c.keys.join("\u0002")}`).sort()
+        .join("\u0003");
+    if (state.loaded.has(asked)) return;
     const rows = await this.#database.find(
-      table,
+      state.table,
       where as WhereOf<RecordTable>,
     );
+    state.loaded.add(asked);
     for (const row of rows as Row[]) {
-      const key = this.#key(table, row);
-      if (state.stored.has(key) || state.deleted.has(key)) continue;
-      if ((await this.#memory.find(table, pkWhere(table, row))).length > 0) {
-        continue;
-      }
-      await this.#memory.insert(table, [row as NewRowOf<RecordTable>]);
-      state.stored.add(key);
+      const k = this.#key(state, row);
+      if (state.rows.has(k) || state.deleted.has(k)) continue;
+      this.#put(state, k, row);
+      state.stored.add(k);
     }
   }
 
-  async #maybeFlush(): Promise<void> {
-    const held = this.#memory.count();
-    if (held > this.#peakRows) this.#peakRows = held;
-    if (held > this.#flushEvery) await this.flush();
+  /**
+   * Every value the database rows have in a column: for a plain primary
+   * key, the keys flushed; for another column, read once with `SELECT
+   * DISTINCT` when rows were written before the column was first looked
+   * up, then kept up to date by each flush. Undefined when the table may
+   * hold rows the store does not know of: the database must be asked.
+   */
+  async #flushedValues(
+    state: TableState,
+    column: string,
+  ): Promise<Set<string> | undefined> {
+    if (state.unknownRows) return undefined;
+    if (column === state.plainKey) return state.flushedKeys;
+    let values = state.flushedValues.get(column);
+    if (values) return values;
+    values = new Set();
+    const col = state.table.columns[column] as AnyColumn;
+    if (state.flushedKeys.size > 0) {
+      const name = state.table.sqlName(column);
+      const rows = await this.#executor.query<{ v: unknown }>(
+        `SELECT DISTINCT ${selectExpression(col, name)} AS v FROM ${
+          this.tableName(state.table)
+        }`,
+      );
+      for (const { v } of rows) {
+        values.add(
+          this.#valueKey(state, column, col.kind, decodeValue(col, v)),
+        );
+      }
+    }
+    state.flushedValues.set(column, values);
+    return values;
+  }
+
+  #put(state: TableState, key: string, row: Row): void {
+    state.rows.set(key, row);
+    if (state.indexes.size > 0) this.#indexRow(state, key, row);
+    if (++this.#held > this.#peakRows) this.#peakRows = this.#held;
+  }
+
+  #indexRow(state: TableState, key: string, row: Row): void {
+    for (const [column, index] of state.indexes) {
+      const kind = (state.table.columns[column] as AnyColumn).kind;
+      const vk = this.#valueKey(state, column, kind, row[column]);
+      let set = index.get(vk);
+      if (!set) index.set(vk, set = new Set());
+      set.add(key);
+    }
+  }
+
+  #remove(state: TableState, key: string, row: Row): void {
+    state.rows.delete(key);
+    this.#held--;
+    for (const [column, index] of state.indexes) {
+      const kind = (state.table.columns[column] as AnyColumn).kind;
+      const vk = this.#valueKey(state, column, kind, row[column]);
+      const set = index.get(vk);
+      set?.delete(key);
+      if (set?.size === 0) index.delete(vk);
+    }
+  }
+
+  /** Whether the database holds a row with this key that memory does not. */
+  async #takenInDatabase(
+    state: TableState,
+    key: string,
+    row: Row,
+  ): Promise<boolean> {
+    if (state.deleted.has(key)) return false;
+    if (state.flushedKeys.has(key)) return true;
+    if (!state.unknownRows) return false;
+    const where = pkWhere(state.table, row);
+    await this.#load(state, where, this.#conditions(state, where), key);
+    return state.rows.has(key);
   }
 
   /** {@inheritDoc RecordStore.insert} */
-  async insert<T extends RecordTable>(
+  insert<T extends RecordTable>(
     table: T,
     rows: readonly NewRowOf<T>[],
   ): Promise<void> {
-    const state = this.#state(table);
-    for (const values of rows) {
-      const row = table.completeRow(values as Row);
-      const key = this.#key(table, row);
-      if (state.flushedKeys.has(key) && !state.deleted.has(key)) {
+    try {
+      const state = this.#state(table);
+      if (rows.length !== 1 || state.unknownRows) {
+        return this.#insertAll(state, rows as readonly Row[]);
+      }
+      // one row, and memory knows every key: at once
+      const row = table.completeRow(rows[0] as Row);
+      for (const column of state.objectColumns) {
+        row[column] = copyValue(row[column]);
+      }
+      const key = this.#key(state, row);
+      if (
+        state.rows.has(key) ||
+        (!state.deleted.has(key) && state.flushedKeys.has(key))
+      ) {
         throw new DuplicateRecordError(table.name, pkWhere(table, row));
       }
-      if (state.unknownRows) await this.#load(table, pkWhere(table, row));
+      if (state.hasUnique) this.#checkUnique(state, key, row);
+      this.#put(state, key, row);
+      return this.#held > this.#flushEvery ? this.flush() : DONE;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    await this.#memory.insert(table, rows);
-    await this.#maybeFlush();
+  }
+
+  async #insertAll(state: TableState, rows: readonly Row[]): Promise<void> {
+    const { table } = state;
+    const prepared: [string, Row][] = [];
+    for (const values of rows) {
+      const row = table.completeRow(values as Row);
+      for (const column of state.objectColumns) {
+        row[column] = copyValue(row[column]);
+      }
+      const key = this.#key(state, row);
+      if (
+        state.rows.has(key) || prepared.some(([k]) => k === key) ||
+        await this.#takenInDatabase(state, key, row)
+      ) {
+        throw new DuplicateRecordError(table.name, pkWhere(table, row));
+      }
+      prepared.push([key, row]);
+    }
+    for (const [key, row] of prepared) this.#checkUnique(state, key, row);
+    for (const [key, row] of prepared) this.#put(state, key, row);
+    if (this.#held > this.#flushEvery) await this.flush();
+  }
+
+  /** Unique indexes, checked among the rows in memory. */
+  #checkUnique(state: TableState, key: string, row: Row): void {
+    for (const { columns, unique } of state.table.indexes) {
+      if (!unique) continue;
+      if (columns.some((c) => row[c] === null)) continue;
+      let candidates: Set<string> | undefined;
+      for (const column of columns) {
+        const kind = (state.table.columns[column] as AnyColumn).kind;
+        const set = this.#index(state, column).get(
+          this.#valueKey(state, column, kind, row[column]),
+        );
+        if (!set) {
+          candidates = undefined;
+          break;
+        }
+        candidates = candidates
+          ? new Set([...candidates].filter((k) => set.has(k)))
+          : set;
+      }
+      for (const other of candidates ?? []) {
+        if (other !== key) {
+          throw new DuplicateRecordError(
+            state.table.name,
+            Object.fromEntries(columns.map((c) => [c, row[c]])),
+          );
+        }
+      }
+    }
   }
 
   /** {@inheritDoc RecordStore.find} */
@@ -229,42 +597,125 @@ export class ReplayRecordStore implements RecordStore {
     where: WhereOf<T>,
     options?: FindOptions,
   ): Promise<RowOf<T>[]> {
-    await this.#load(table, where as Row);
-    return this.#memory.find(table, where, options);
+    const state = this.#state(table);
+    const matching = this.#matching(state, where as Row);
+    const found = matching instanceof Promise ? await matching : matching;
+    let rows = found.map(([, row]) => row);
+    if (options?.orderBy?.length) {
+      const order = options.orderBy.map(([column, direction]) => {
+        const col = table.columns[column] as AnyColumn | undefined;
+        if (!col || !Object.hasOwn(table.columns, column)) {
+          throw new TypeError(`Table ${table.name} has no column "${column}"`);
+        }
+        return { column, kind: col.kind, sign: direction === "desc" ? -1 : 1 };
+      });
+      rows.sort((a, b) => {
+        for (const { column, kind, sign } of order) {
+          const c = compareValues(kind, a[column], b[column]);
+          if (c !== 0) return c * sign;
+        }
+        return 0;
+      });
+    }
+    if (options?.limit !== undefined) rows = rows.slice(0, options.limit);
+    return rows.map((row) => this.#copy(state, row)) as RowOf<T>[];
   }
 
-  async #touch(table: RecordTable, where: Row): Promise<Row[]> {
-    await this.#load(table, where);
-    return await this.#memory.find(
-      table,
-      where as WhereOf<RecordTable>,
-    ) as Row[];
+  #copy(state: TableState, row: Row): Row {
+    const copy: Row = { ...row };
+    for (const column of state.objectColumns) {
+      copy[column] = copyValue(copy[column]);
+    }
+    return copy;
   }
 
   /** {@inheritDoc RecordStore.update} */
-  async update<T extends RecordTable>(
+  update<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
   ): Promise<void> {
-    const state = this.#state(table);
-    const rows = await this.#touch(table, where as Row);
-    const keyChanges = table.primaryKey.some((c) =>
-      (changes as Row)[c] !== undefined
-    );
-    for (const row of rows) {
-      const key = this.#key(table, row);
-      if (!state.stored.has(key)) continue;
-      if (keyChanges) {
-        // the stored row goes; the changed one is new
-        state.stored.delete(key);
-        state.dirty.delete(key);
-        state.deleted.set(key, pkWhere(table, row));
-      } else {
-        state.dirty.add(key);
+    try {
+      const state = this.#state(table);
+      const set: [string, unknown][] = [];
+      for (const column in changes as Row) {
+        const value = (changes as Row)[column];
+        if (value === undefined) continue;
+        table.checkValue(column, value);
+        set.push([column, copyValue(value)]);
+      }
+      const matching = this.#matching(state, where as Row);
+      if (matching instanceof Promise) {
+        return matching.then((rows) => this.#apply(state, rows, set));
+      }
+      return this.#apply(state, matching, set) ?? DONE;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Changes rows: at once, unless a key change must ask the database. */
+  #apply(
+    state: TableState,
+    rows: readonly [string, Row][],
+    set: readonly [string, unknown][],
+  ): Promise<void> | undefined {
+    if (rows.length === 0 || set.length === 0) return;
+    const { table } = state;
+    const keyChanges = set.some(([c]) => table.primaryKey.includes(c));
+    const indexed = set.some(([c]) => state.indexes.has(c));
+    if (!keyChanges && !indexed) {
+      // the common case: in place
+      for (const [key, row] of rows) {
+        for (const [column, value] of set) row[column] = value;
+        if (state.stored.has(key)) state.dirty.add(key);
+      }
+      return;
+    }
+    return this.#applyChangingKeys(state, rows, set);
+  }
+
+  async #applyChangingKeys(
+    state: TableState,
+    rows: readonly [string, Row][],
+    set: readonly [string, unknown][],
+  ): Promise<void> {
+    const { table } = state;
+    const updated = rows.map(([key, row]) => {
+      const next: Row = { ...row };
+      for (const [column, value] of set) next[column] = value;
+      return { key, row, next, newKey: this.#key(state, next) };
+    });
+    for (const u of updated) {
+      if (u.newKey === u.key) continue;
+      // a key another updated row leaves is free
+      const vacated = updated.some((o) => o.key === u.newKey);
+      const clash = updated.some((o) => o.newKey === u.newKey && o !== u) ||
+        (!vacated &&
+          (state.rows.has(u.newKey) ||
+            await this.#takenInDatabase(state, u.newKey, u.next)));
+      if (clash) {
+        throw new DuplicateRecordError(table.name, pkWhere(table, u.next));
       }
     }
-    await this.#memory.update(table, where, changes);
+    for (const { key, row, newKey } of updated) {
+      this.#remove(state, key, row);
+      if (state.stored.has(key)) {
+        if (newKey === key) {
+          state.dirty.add(key);
+        } else {
+          // the stored row goes; the changed one is new
+          state.stored.delete(key);
+          state.dirty.delete(key);
+          state.deleted.set(key, pkWhere(table, row));
+        }
+      }
+    }
+    for (const { key, next, newKey } of updated) {
+      this.#checkUnique(state, newKey, next);
+      this.#put(state, newKey, next);
+      if (newKey === key && state.stored.has(key)) state.dirty.add(key);
+    }
   }
 
   /** {@inheritDoc RecordStore.upsert} */
@@ -273,10 +724,21 @@ export class ReplayRecordStore implements RecordStore {
     where: WhereOf<T>,
     values: Partial<RowOf<T>>,
   ): Promise<void> {
-    const rows = await this.#touch(table, where as Row);
+    const state = this.#state(table);
+    const matching = this.#matching(state, where as Row);
+    const rows = matching instanceof Promise ? await matching : matching;
     if (rows.length > 0) return this.update(table, where, values);
-    await this.#memory.upsert(table, where, values);
-    await this.#maybeFlush();
+    for (const [column, value] of Object.entries(where as Row)) {
+      if (
+        Array.isArray(value) &&
+        (table.columns[column] as AnyColumn | undefined)?.kind !== "json"
+      ) {
+        throw new TypeError(
+          `createOrUpdateRecord(): cannot create a row of ${table.name} from a list of ${column} values`,
+        );
+      }
+    }
+    await this.insert(table, [{ ...where, ...values } as NewRowOf<T>]);
   }
 
   /** {@inheritDoc RecordStore.delete} */
@@ -285,15 +747,19 @@ export class ReplayRecordStore implements RecordStore {
     where: WhereOf<T>,
   ): Promise<void> {
     const state = this.#state(table);
-    for (const row of await this.#touch(table, where as Row)) {
-      const key = this.#key(table, row);
+    const matching = this.#matching(state, where as Row);
+    for (
+      const [key, row] of matching instanceof Promise
+        ? await matching
+        : matching
+    ) {
+      this.#remove(state, key, row);
       if (state.stored.has(key)) {
         state.stored.delete(key);
         state.dirty.delete(key);
         state.deleted.set(key, pkWhere(table, row));
       }
     }
-    await this.#memory.delete(table, where);
   }
 
   /** {@inheritDoc RecordStore.executeSql} */
@@ -303,7 +769,16 @@ export class ReplayRecordStore implements RecordStore {
   ): Promise<Record<string, unknown>[]> {
     // Raw SQL sees the database: write what memory holds first.
     await this.flush();
-    return this.#database.executeSql(text, params);
+    try {
+      return await this.#database.executeSql(text, params);
+    } finally {
+      // It may have changed any row: from now on, ask the database.
+      for (const state of this.#states.values()) {
+        state.unknownRows = true;
+        state.flushedKeys.clear();
+        state.flushedValues.clear();
+      }
+    }
   }
 
   /** {@inheritDoc RecordStore.tableName} */
@@ -317,63 +792,69 @@ export class ReplayRecordStore implements RecordStore {
    * deletes rows deleted since the last flush), then empties memory.
    */
   async flush(): Promise<void> {
-    for (
-      const table of new Set([...this.#memory.tables(), ...this.#states.keys()])
-    ) {
-      const state = this.#state(table);
-      const rows = this.#memory.rows(table) as Row[];
-      const rewrite = rows.filter((row) =>
-        state.dirty.has(this.#key(table, row))
-      );
-      const removed = [
-        ...state.deleted.values(),
-        ...rewrite.map((r) => pkWhere(table, r)),
-      ];
-      if (removed.length > 0) await this.#deleteRows(table, removed);
-      const fresh = rows.filter((row) => {
-        const key = this.#key(table, row);
-        return !state.stored.has(key) || state.dirty.has(key);
-      });
+    for (const state of this.#states.values()) {
+      const { table } = state;
+      const removed = [...state.deleted.values()];
+      const fresh: Row[] = [];
+      for (const [key, row] of state.rows) {
+        if (!state.stored.has(key)) fresh.push(row);
+        else if (state.dirty.has(key)) {
+          removed.push(pkWhere(table, row));
+          fresh.push(row);
+        }
+      }
+      if (removed.length > 0) await this.#deleteRows(state, removed);
       if (fresh.length > 0) {
-        const { schema, name } = this.#target(table);
         const columns = table.columnNames;
+        const cols = columns.map((c) => table.columns[c] as AnyColumn);
+        const width = columns.length;
         await this.#executor.copyIn(
-          `${schema}.${name}`,
+          `${state.target.schema}.${state.target.name}`,
           columns.map((c) => table.sqlName(c)),
-          fresh.map((row) =>
-            columns.map((c) =>
-              encodeValue(table.columns[c] as AnyColumn, row[c])
-            )
-          ),
+          (function* () {
+            for (const row of fresh) {
+              const values: SqlValue[] = new Array(width);
+              for (let i = 0; i < width; i++) {
+                values[i] = encodeValue(
+                  cols[i] as AnyColumn,
+                  row[columns[i] as string],
+                );
+              }
+              yield values;
+            }
+          })(),
         );
         this.#flushedRows += fresh.length;
       }
-      for (const row of rows) {
-        state.flushedKeys.add(this.#key(table, row));
-        for (const column of state.lookedUp) {
-          const kind = (table.columns[column] as AnyColumn).kind;
-          let values = state.flushedValues.get(column);
-          if (!values) state.flushedValues.set(column, values = new Set());
-          values.add(valueKey(kind, row[column]));
+      if (!state.unknownRows) {
+        for (const key of state.deleted.keys()) state.flushedKeys.delete(key);
+        for (const key of state.rows.keys()) state.flushedKeys.add(key);
+      }
+      for (const [column, values] of state.flushedValues) {
+        const kind = (table.columns[column] as AnyColumn).kind;
+        for (const row of state.rows.values()) {
+          values.add(this.#valueKey(state, column, kind, row[column]));
         }
       }
-      for (const key of state.deleted.keys()) state.flushedKeys.delete(key);
+      this.#held -= state.rows.size;
+      state.rows = new Map();
+      state.indexes = new Map();
       state.stored.clear();
       state.dirty.clear();
       state.deleted.clear();
-      this.#memory.reset(table);
+      state.loaded.clear();
     }
   }
 
-  async #deleteRows(table: RecordTable, keys: readonly Row[]): Promise<void> {
+  async #deleteRows(state: TableState, keys: readonly Row[]): Promise<void> {
+    const { table } = state;
     const columns = table.primaryKey;
     const definition = columns.map((c) =>
       `"${table.sqlName(c)}" ${(table.columns[c] as AnyColumn).sqlType}`
     ).join(", ");
     const match = columns.map((c) =>
       `t."${table.sqlName(c)}" = k."${table.sqlName(c)}"`
-    )
-      .join(" AND ");
+    ).join(" AND ");
     const json = JSON.stringify(
       keys.map((key) => {
         const out: Record<string, SqlValue> = {};
@@ -388,12 +869,43 @@ export class ReplayRecordStore implements RecordStore {
       (_k, v) => typeof v === "bigint" ? String(v) : v,
     );
     await this.#executor.query(
-      `DELETE FROM ${
-        this.tableName(table)
-      } t USING jsonb_to_recordset($1::text::jsonb) AS k(${definition}) WHERE ${match}`,
+      `DELETE FROM ${state.qualified} t USING jsonb_to_recordset($1::text::jsonb) AS k(${definition}) WHERE ${match}`,
       [json],
     );
   }
+}
+
+/** The value of `where` when it names only `column`, with a string. */
+function onlyString(where: Row, column: string): string | undefined {
+  let found: string | undefined;
+  for (const key in where) {
+    const value = where[key];
+    if (value === undefined) continue;
+    if (key !== column || typeof value !== "string") return undefined;
+    found = value;
+  }
+  return found;
+}
+
+function matches(
+  state: TableState,
+  row: Row,
+  conditions: readonly Condition[],
+  key: string,
+): boolean {
+  for (const c of conditions) {
+    if (c.column === state.plainKey) {
+      if (c.keys.length === 1 ? c.keys[0] !== key : !c.keys.includes(key)) {
+        return false;
+      }
+      continue;
+    }
+    const k = valueKey(c.kind, row[c.column]);
+    if (c.keys.length === 1 ? c.keys[0] !== k : !c.keys.includes(k)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 function pkWhere(table: RecordTable, row: Row): Row {

@@ -2,7 +2,10 @@
  * Read-model tables in PostgreSQL: the record store projectors write
  * through inline, in the unit of work's transaction. Writes are queued and
  * sent with the next read or the commit, so a command with a projector
- * still costs one round trip; reads flush the queue first.
+ * still costs one round trip; reads flush the queue first. Updates of a
+ * row by its key that follow its INSERT in the queue are folded into that
+ * INSERT (a row created and then filled in by later events is one
+ * statement).
  *
  * @module
  */
@@ -27,9 +30,27 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
+import { valueKey } from "../memory/in_memory_record_store.ts";
+import { asWithItem, type JoinableStatement } from "./_sql_text.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
+
+/** What a unit of work's executor adds: statements kept in the unit. */
+interface UnitExecutor {
+  queryKept(text: string, params: readonly SqlValue[]): Promise<SqlRow[]>;
+}
+
+/** A one-row INSERT queued and not sent yet (see `SqlRecordStore`). */
+interface OpenInsert {
+  readonly table: RecordTable;
+  /** The row it inserts. */
+  readonly row: Row;
+  /** Its parameters: one per column, in the table's column order. */
+  readonly params: SqlValue[];
+  /** Whether the statement was sent (its parameters read). */
+  sent: boolean;
+}
 
 /** Where a table lives: its schema and an optional version suffix. */
 export type TableLocator = (table: RecordTable) => string;
@@ -67,7 +88,11 @@ export function decodeValue(column: AnyColumn, value: unknown): unknown {
     case "float":
       return typeof value === "number" ? value : Number(value);
     case "dateTime":
-      return value instanceof Date ? value : new Date(value as string);
+      // milliseconds since the epoch: the adapters' own parsing of
+      // timestamps turns the years 1 to 99 into 1901 to 2099
+      return value instanceof Date
+        ? value
+        : new Date(Math.floor(Number(value)));
     default:
       return value;
   }
@@ -82,6 +107,8 @@ export function selectExpression(column: AnyColumn, sqlName: string): string {
     case "json":
     case "bigint":
       return `${name}::text`;
+    case "dateTime":
+      return `(extract(epoch from ${name}) * 1000)::text`;
     default:
       return name;
   }
@@ -185,6 +212,8 @@ export function mapRecordError(error: unknown): unknown {
 export class SqlRecordStore implements RecordStore {
   readonly #executor: SqlExecutor | SqlTransaction;
   readonly #locate: TableLocator;
+  /** The last write queued, when it is a one-row INSERT not yet sent. */
+  #open: OpenInsert | undefined;
 
   /**
    * Creates a record store.
@@ -205,6 +234,7 @@ export class SqlRecordStore implements RecordStore {
 
   #write(statement: SqlStatement): Promise<void> {
     const executor = this.#executor;
+    this.#open = undefined;
     if ("enqueue" in executor) {
       executor.enqueue(statement);
       return Promise.resolve();
@@ -218,6 +248,7 @@ export class SqlRecordStore implements RecordStore {
   }
 
   async #read(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
+    this.#open = undefined;
     try {
       return await this.#executor.query(text, params);
     } catch (error) {
@@ -233,10 +264,84 @@ export class SqlRecordStore implements RecordStore {
     try {
       if (rows.length === 0) return Promise.resolve();
       const statement = this.insertStatement(table, rows as readonly Row[]);
-      return this.#write(statement);
+      const executor = this.#executor;
+      if (rows.length > 1 || !("enqueue" in executor)) {
+        return this.#write(statement);
+      }
+      // Queued, it may still take the updates of its row that follow.
+      const params = statement.params as SqlValue[];
+      const open: OpenInsert = {
+        table,
+        row: table.completeRow(rows[0] as Row),
+        params,
+        sent: false,
+      };
+      const name = this.#locate(table);
+      const columns = table.columnNames;
+      const joinable: JoinableStatement = {
+        text: statement.text,
+        get params() {
+          // read when it is sent (or looked at): from then on it is fixed
+          open.sent = true;
+          return params;
+        },
+        [asWithItem]: (offset) =>
+          `INSERT INTO ${name} (${
+            columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
+          }) VALUES (${
+            columns.map((c, i) =>
+              `$${offset + i + 1}::${(table.columns[c] as AnyColumn).sqlType}`
+            ).join(", ")
+          })`,
+      };
+      executor.enqueue(joinable);
+      this.#open = open;
+      return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * Folds an update of the row the open INSERT inserts, named by its
+   * primary key, into that INSERT: the queue then holds one statement
+   * instead of two, with the same outcome, since nothing was queued in
+   * between. Returns false when it cannot.
+   */
+  #fold(table: RecordTable, where: Row, changes: Row): boolean {
+    const open = this.#open;
+    if (!open || open.sent || open.table !== table) return false;
+    const key = table.primaryKey;
+    let named = 0;
+    for (const column in where) {
+      const value = where[column];
+      if (value === undefined) continue;
+      if (!key.includes(column) || value === null || Array.isArray(value)) {
+        return false;
+      }
+      const kind = (table.columns[column] as AnyColumn).kind;
+      if (valueKey(kind, value) !== valueKey(kind, open.row[column])) {
+        return false;
+      }
+      named++;
+    }
+    if (named !== key.length) return false;
+    const set: [string, unknown][] = [];
+    for (const column in changes) {
+      const value = changes[column];
+      if (value === undefined) continue;
+      if (key.includes(column)) return false;
+      table.checkValue(column, value);
+      set.push([column, value]);
+    }
+    for (const [column, value] of set) {
+      open.params[table.columnNames.indexOf(column)] = encodeValue(
+        table.columns[column] as AnyColumn,
+        value,
+      );
+      open.row[column] = value;
+    }
+    return true;
   }
 
   /**
@@ -284,9 +389,11 @@ export class SqlRecordStore implements RecordStore {
       builder.where(table, where as Row)
     }`;
     if (options.orderBy?.length) {
+      // qualified: a bare name would mean the selected column of that name,
+      // which is the column's text for decimals, bigints, dates and JSON
       text += ` ORDER BY ${
         options.orderBy.map(([key, direction]) =>
-          `${quoteIdent(table.sqlName(key))} ${
+          `${this.#locate(table)}.${quoteIdent(table.sqlName(key))} ${
             direction === "desc" ? "DESC" : "ASC"
           }`
         ).join(", ")
@@ -317,6 +424,9 @@ export class SqlRecordStore implements RecordStore {
     changes: Partial<RowOf<T>>,
   ): Promise<void> {
     try {
+      if (this.#fold(table, where as Row, changes as Row)) {
+        return Promise.resolve();
+      }
       const builder = new StatementBuilder();
       const sets = builder.assignments(table, changes as Row);
       if (sets === "") return Promise.resolve();
@@ -401,6 +511,7 @@ export class SqlRecordStore implements RecordStore {
     text: string,
     params: readonly unknown[] = [],
   ): Promise<Record<string, unknown>[]> {
+    this.#open = undefined;
     for (const [i, value] of params.entries()) {
       if (
         value !== null &&
@@ -415,6 +526,16 @@ export class SqlRecordStore implements RecordStore {
           ),
         );
       }
+    }
+    // In a unit of work, raw SQL may write: the unit keeps it in its
+    // transaction (a plain read could run outside it, or speculatively).
+    const executor = this.#executor as Partial<UnitExecutor>;
+    if (typeof executor.queryKept === "function") {
+      return executor.queryKept(text, params as readonly SqlValue[]).catch(
+        (error) => {
+          throw mapRecordError(error);
+        },
+      );
     }
     return this.#read(text, params as readonly SqlValue[]);
   }

@@ -44,7 +44,7 @@ import { quoteIdent } from "../core/record_table.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
 import { Progress } from "../app/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
-import { ReplayRecordStore } from "./replay_record_store.ts";
+import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
 import { quotedSchema } from "./_sql_text.ts";
 
 /**
@@ -115,6 +115,8 @@ interface Plan {
 }
 
 const LOCK_NAMESPACE = 0x53514e54; // "SQNT"
+/** How many batches of events are fetched ahead of the one handled. */
+const READ_AHEAD = 3;
 
 /**
  * Runs view-schema migrations (see the module documentation).
@@ -502,15 +504,18 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       conditions.push(`e.event_type_id = ANY($2::text::smallint[])`);
     }
     const where = conditions.join(" AND ");
-    const [count] = await tx.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM ${this.#events}.events e WHERE ${where}`,
-      params,
-    );
-    const total = Number(count?.n ?? 0);
-    const progress = options.progress === false ? undefined : new Progress(
+    let total: number | undefined;
+    if (options.progress !== false) {
+      const [count] = await tx.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM ${this.#events}.events e WHERE ${where}`,
+        params,
+      );
+      total = Number(count?.n ?? 0);
+    }
+    const progress = total === undefined ? undefined : new Progress(
       `migrate ${"before" in range ? "online" : "offline"}: replaying`,
       total,
-      { output: options.progress },
+      { output: options.progress || undefined },
     );
     const store = new ReplayRecordStore(
       tx,
@@ -520,52 +525,94 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       }),
       { flushEvery: this.#flushEvery, existingRows },
     );
-    const next = params.length + 1;
-    const text = `SELECT e.partition_key, e.aggregate_id::text AS aggregate_id,
-        e.sequence_number, e.created_at, t.type AS event_type, e.event_json::text AS payload
-      FROM ${this.#events}.events e JOIN ${this.#events}.event_types t ON t.id = e.event_type_id
-      WHERE ${where}
-        AND (e.partition_key, e.aggregate_id, e.sequence_number) > ($${next}::text, $${
-      next + 1
-    }::text::uuid, $${next + 2}::int)
-      ORDER BY e.partition_key, e.aggregate_id, e.sequence_number
-      LIMIT ${this.#batchSize}`;
-    type EventRow = {
-      partition_key: string;
-      aggregate_id: string;
-      sequence_number: number;
-      created_at: Date;
-      event_type: string;
-      payload: string;
+    // Type names are few: read them once instead of joining every event.
+    const typeNames = new Map<number, string>();
+    for (
+      const row of await tx.query<{ id: number; type: string }>(
+        `SELECT id, type FROM ${this.#events}.event_types`,
+      )
+    ) {
+      typeNames.set(row.id, row.type);
+    }
+    // One cursor reads the events in aggregate order: the server keeps its
+    // place, and the next batch is fetched while this one is handled.
+    await tx.query(
+      `DECLARE sequent_replay NO SCROLL CURSOR FOR
+        SELECT e.aggregate_id AS a, e.sequence_number AS s,
+          date_part('epoch', date_trunc('milliseconds', e.created_at)) * 1000
+            AS c,
+          e.event_type_id AS t, e.event_json::text AS p
+        FROM ${this.#events}.events e
+        WHERE ${where}
+        ORDER BY e.partition_key, e.aggregate_id, e.sequence_number`,
+      params,
+    );
+    // created_at in milliseconds (truncated, as JavaScript dates are):
+    // cheaper to read than a timestamp's text, and right for every year
+    type EventRow = { a: string; s: number; c: number; t: number; p: string };
+    const fetch = `FETCH FORWARD ${this.#batchSize} FROM sequent_replay`;
+    const serializer = this.#serializer;
+    const routes = new Map<
+      unknown,
+      readonly (readonly [Projector, (p: Projector, e: Event) => unknown])[]
+    >();
+    const handlers = (event: Event) => {
+      let list = routes.get(event.constructor);
+      if (!list) {
+        list = plan.projectors.flatMap((projector) =>
+          handlersFor<(p: Projector, e: Event) => unknown>(
+            projector.constructor,
+            event,
+          ).map((fn) => [projector, fn] as const)
+        );
+        if (plan.projectors.every((p) => !hasOpenMatchers(p))) {
+          routes.set(event.constructor, list);
+        }
+      }
+      return list;
     };
-    const fetch = (after: [string, string, number]) =>
-      tx.query<EventRow>(text, [...params, ...after]);
     let events = 0;
     await withRecordStore(store, async () => {
-      let batch = await fetch(["", "00000000-0000-0000-0000-000000000000", 0]);
-      while (batch.length > 0) {
-        const last = batch[batch.length - 1] as EventRow;
-        // fetch the next batch while this one is handled
-        const upcoming = batch.length === this.#batchSize
-          ? fetch([last.partition_key, last.aggregate_id, last.sequence_number])
-          : undefined;
-        upcoming?.catch(() => {});
-        for (const row of batch) {
-          const event = this.#serializer.deserializeEvent({
-            aggregateId: row.aggregate_id,
-            sequenceNumber: row.sequence_number,
-            createdAt: row.created_at,
-            eventType: row.event_type,
-            payload: row.payload,
+      // Batches are fetched ahead, so the server reads the next ones while
+      // this one is handled.
+      const ahead: Promise<EventRow[]>[] = [];
+      const fetchMore = () => {
+        const next = tx.query<EventRow>(fetch);
+        next.catch(() => {});
+        ahead.push(next);
+      };
+      for (let i = 0; i < READ_AHEAD; i++) fetchMore();
+      while (ahead.length > 0) {
+        const batch = await (ahead.shift() as Promise<EventRow[]>);
+        if (batch.length === this.#batchSize) fetchMore();
+        for (let i = 0; i < batch.length; i++) {
+          const row = batch[i] as EventRow;
+          const eventType = typeNames.get(row.t);
+          if (eventType === undefined) {
+            throw new SequentError(
+              `Event ${row.s} of aggregate ${row.a} has the unknown type id ${row.t}`,
+            );
+          }
+          const event = serializer.deserializeEvent({
+            aggregateId: row.a,
+            sequenceNumber: row.s,
+            // whole milliseconds, as a float a tiny fraction away
+            createdAt: new Date(Math.round(row.c)),
+            eventType,
+            payload: row.p,
           });
-          await dispatch(plan.projectors, event);
+          for (const [projector, fn] of handlers(event)) {
+            const result = fn(projector, event);
+            // a write done at once needs no wait
+            if (result !== DONE && result instanceof Promise) await result;
+          }
         }
         events += batch.length;
         progress?.advance(batch.length);
-        batch = upcoming ? await upcoming : [];
       }
       await store.flush();
     });
+    await tx.execute("CLOSE sequent_replay");
     progress?.finish();
     return { events, rows: store.flushedRows, peakRows: store.peakRows };
   }
@@ -620,22 +667,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
 
 function suffix(version: number): string {
   return `_v${version}`;
-}
-
-async function dispatch(
-  projectors: readonly Projector[],
-  event: Event,
-): Promise<void> {
-  for (const projector of projectors) {
-    for (
-      const fn of handlersFor<(p: Projector, e: Event) => unknown>(
-        projector.constructor,
-        event,
-      )
-    ) {
-      await fn(projector, event);
-    }
-  }
 }
 
 function hasOpenMatchers(projector: Projector): boolean {

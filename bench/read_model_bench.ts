@@ -1,0 +1,421 @@
+/**
+ * Read-model figures on a PostgreSQL server, each beside a raw baseline
+ * measured in the same run on the same database:
+ *
+ * - `replay.events_per_s`: `migrate online` replaying 1,000,000 events (the
+ *   blog's Post events: 250,000 posts of four events each, seeded straight
+ *   into the event store's tables) into the Post table. Baseline: the raw
+ *   `COPY` of the same 250,000 final rows into a fresh table of the same
+ *   shape, in one transaction, expressed as events per second (1,000,000 /
+ *   COPY seconds), so that ratio = our rate / the rate at which the final
+ *   rows alone could be written.
+ * - `replay.peak_rss.mb`: the most resident memory of this process while
+ *   the replay ran (sampled); it must stay under 1 GiB.
+ * - `pg.create_post_projected.cmds_per_s`: AddPost through the command
+ *   service with the Post projector inline (four events, the command
+ *   record, one post row created then updated three times), one at a time.
+ *   Baseline: the fastest raw postgres.js loop storing the same rows plus
+ *   the projection's row, one statement per post.
+ *
+ * The server is `DATABASE_URL` (default the local one). Run alone:
+ * `deno run -A bench/read_model_bench.ts` (`REPLAY_POSTS` changes the
+ * number of posts replayed).
+ */
+import {
+  column,
+  CommandService,
+  type MigrateOptions,
+  Projector,
+  table,
+} from "@sequent/core";
+import {
+  connectDatabase,
+  installEventStore,
+  PostgresEventStore,
+  type SqlClient,
+  ViewSchemaMigrator,
+} from "../src/postgres/mod.ts";
+import {
+  AddPost,
+  Post,
+  PostAdded,
+  PostAuthorChanged,
+  PostCommandHandler,
+  PostContentChanged,
+  PostTitleChanged,
+} from "../tests/fixtures/blog.ts";
+import postgres from "postgres";
+import { connect } from "node:net";
+import { once } from "node:events";
+import { type Figure, figure } from "./figure.ts";
+import { compareRates, type RawSql, rawTypeIds } from "./postgres_baseline.ts";
+
+/**
+ * A postgres.js pool for the baselines, with Nagle's algorithm off on its
+ * sockets as the framework's adapter has it (else each COPY waits some
+ * 40 ms for a delayed ACK): the baselines get the fastest raw client.
+ */
+function rawSql(url: string, max = 10): RawSql {
+  const socket = async (o: { host: string[]; port: number[] }) => {
+    const s = connect({
+      host: o.host[0],
+      port: o.port[0] ?? 5432,
+      noDelay: true,
+    });
+    await once(s, "connect");
+    return s;
+  };
+  return postgres(url, {
+    max,
+    onnotice: () => {},
+    ...({ socket } as Record<string, unknown>),
+  }) as unknown as RawSql;
+}
+
+/** The Post read model: one row per post. */
+export const postRecords = table("post_records", {
+  aggregateId: column.uuid().primaryKey(),
+  author: column.text().nullable(),
+  title: column.text().nullable(),
+  content: column.text().nullable(),
+});
+
+/** The blog's Post projector: a row created, then updated by each change. */
+export class PostProjector extends Projector {
+  static override readonly manages = [postRecords];
+  static {
+    this.on(
+      PostAdded,
+      (p, e) => p.createRecord(postRecords, { aggregateId: e.aggregateId }),
+    );
+    this.on(
+      PostAuthorChanged,
+      (p, e) =>
+        p.updateAllRecords(postRecords, { aggregateId: e.aggregateId }, {
+          author: e.author ?? null,
+        }),
+    );
+    this.on(
+      PostTitleChanged,
+      (p, e) =>
+        p.updateAllRecords(postRecords, { aggregateId: e.aggregateId }, {
+          title: e.title ?? null,
+        }),
+    );
+    this.on(
+      PostContentChanged,
+      (p, e) =>
+        p.updateAllRecords(postRecords, { aggregateId: e.aggregateId }, {
+          content: e.content ?? null,
+        }),
+    );
+  }
+}
+
+const quiet: MigrateOptions = { progress: false };
+
+function author(i: number): string {
+  return `author ${i % 100}`;
+}
+function title(i: number): string {
+  return `Post number ${i}`;
+}
+function content(i: number): string {
+  return `The content of post ${i}, a sentence or two long, with some words.`;
+}
+
+/**
+ * Seeds `posts` AddPosts' rows (command, aggregate, four events) straight
+ * into the event store's tables with INSERT … SELECT.
+ */
+export async function seedPosts(
+  client: SqlClient,
+  schema: string,
+  posts: number,
+): Promise<void> {
+  const s = `"${schema}"`;
+  await client.transaction(async (tx) => {
+    await tx.execute(`
+      SET LOCAL session_replication_role = replica;
+      INSERT INTO ${s}.command_types (type) VALUES ('AddPost') ON CONFLICT DO NOTHING;
+      INSERT INTO ${s}.aggregate_types (type) VALUES ('Post') ON CONFLICT DO NOTHING;
+      INSERT INTO ${s}.event_types (type) VALUES ('PostAdded'), ('PostAuthorChanged'),
+        ('PostTitleChanged'), ('PostContentChanged') ON CONFLICT DO NOTHING;
+      CREATE TEMP TABLE seed_ids ON COMMIT DROP AS
+        SELECT g, md5('post' || g)::uuid AS id,
+          'author ' || (g % 100) AS author, 'Post number ' || g AS title,
+          'The content of post ' || g || ', a sentence or two long, with some words.' AS content
+        FROM generate_series(1, ${posts}) g;
+      INSERT INTO ${s}.commands (id, aggregate_id, command_type_id, command_json)
+        OVERRIDING SYSTEM VALUE
+        SELECT g, id, (SELECT id FROM ${s}.command_types WHERE type = 'AddPost'),
+          jsonb_build_object('author', author, 'title', title, 'content', content)
+        FROM seed_ids;
+      SELECT setval(pg_get_serial_sequence('${s}.commands', 'id'), ${posts});
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id)
+        SELECT id, (SELECT id FROM ${s}.aggregate_types WHERE type = 'Post') FROM seed_ids;
+      INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
+          command_id, event_type_id, event_json)
+        SELECT i.id, '', n, now(), i.g, t.id,
+          CASE n WHEN 1 THEN '{}'::jsonb
+            WHEN 2 THEN jsonb_build_object('author', i.author)
+            WHEN 3 THEN jsonb_build_object('title', i.title)
+            ELSE jsonb_build_object('content', i.content) END
+        FROM seed_ids i CROSS JOIN generate_series(1, 4) n
+        JOIN ${s}.event_types t ON t.type = (ARRAY['PostAdded', 'PostAuthorChanged',
+          'PostTitleChanged', 'PostContentChanged'])[n]
+        ORDER BY i.id, n;
+    `);
+  });
+  await client.execute(`VACUUM ANALYZE ${s}.events`);
+}
+
+/** The raw COPY of the final rows: seconds for BEGIN, CREATE, COPY, COMMIT. */
+async function rawCopySeconds(
+  sql: RawSql,
+  schema: string,
+  rows: readonly (readonly string[])[],
+): Promise<number> {
+  const name = `"${schema}"."raw_posts_${crypto.randomUUID().slice(0, 8)}"`;
+  const start = performance.now();
+  await sql.begin(async (tx) => {
+    await tx.unsafe(
+      `CREATE TABLE ${name} (aggregate_id uuid NOT NULL, author text, title text, content text, PRIMARY KEY (aggregate_id))`,
+    );
+    const writable = await tx.unsafe(
+      `COPY ${name} (aggregate_id, author, title, content) FROM STDIN`,
+    ).writable();
+    let chunk = "";
+    for (const row of rows) {
+      chunk += `${row[0]}\t${row[1]}\t${row[2]}\t${row[3]}\n`;
+      if (chunk.length >= 65536) {
+        if (!writable.write(chunk)) {
+          await new Promise((resolve) => writable.once("drain", resolve));
+        }
+        chunk = "";
+      }
+    }
+    if (chunk) writable.write(chunk);
+    await new Promise((resolve, reject) => {
+      writable.once("finish", resolve);
+      writable.once("error", reject);
+      writable.end();
+    });
+  });
+  const seconds = (performance.now() - start) / 1000;
+  await sql.unsafe(`DROP TABLE ${name}`);
+  return seconds;
+}
+
+/** The replay figures: events per second beside the raw COPY, peak RSS. */
+export async function replayFigures(
+  url: string,
+  posts: number,
+): Promise<Figure[]> {
+  const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
+  const viewSchema = `${schema}_view`;
+  const client = await connectDatabase(url);
+  const sql = rawSql(url, 2);
+  try {
+    await installEventStore(client, { schema });
+    const seeding = performance.now();
+    await seedPosts(client, schema, posts);
+    console.error(
+      `seeded ${posts * 4} events in ${
+        ((performance.now() - seeding) / 1000).toFixed(1)
+      } s`,
+    );
+    const service = new CommandService({
+      eventStore: new PostgresEventStore(client, {
+        schema,
+        viewSchema,
+        closeClient: false,
+      }),
+      commandHandlers: [new PostCommandHandler()],
+      eventHandlers: [new PostProjector()],
+      aggregates: [Post],
+    });
+    const migrator = (version: number) =>
+      new ViewSchemaMigrator({
+        client,
+        eventStoreSchema: schema,
+        viewSchema,
+        versions: Object.fromEntries(
+          Array.from({ length: version }, (_, i) => [i + 1, [PostProjector]]),
+        ),
+        serializer: service.serializer,
+      });
+    const rows = await sql.unsafe(
+      `SELECT aggregate_id::text AS id FROM "${schema}".aggregates ORDER BY aggregate_id`,
+    );
+    const finalRows = rows.map((r, i) => {
+      const g = Number(i); // payload text only needs the same shape and size
+      return [r.id as string, author(g), title(g), content(g)];
+    });
+    // Warm the server's caches for both sides alike.
+    await sql.unsafe(`SELECT count(*) FROM "${schema}".events`);
+    const copy1 = await rawCopySeconds(sql, schema, finalRows);
+
+    let peak = Deno.memoryUsage().rss;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, Deno.memoryUsage().rss);
+    }, 20);
+    const start = performance.now();
+    const [report] = await migrator(1).migrate(quiet);
+    const seconds = (performance.now() - start) / 1000;
+    clearInterval(sampler);
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+    if (report?.events !== posts * 4) {
+      throw new Error(`replayed ${report?.events} events, not ${posts * 4}`);
+    }
+    const [check] = await client.query<{ n: number; filled: number }>(
+      `SELECT count(*)::int AS n, count(content)::int AS filled FROM "${viewSchema}".post_records`,
+    );
+    if (check?.n !== posts || check.filled !== posts) {
+      throw new Error(`post_records: ${JSON.stringify(check)}`);
+    }
+    const copy2 = await rawCopySeconds(sql, schema, finalRows);
+    const copySeconds = Math.min(copy1, copy2);
+    console.error(
+      `replay ${
+        seconds.toFixed(2)
+      } s (${report.rows} rows, peak ${report.peakRows} held); raw COPY ${
+        copy1.toFixed(2)
+      } / ${copy2.toFixed(2)} s`,
+    );
+    const events = posts * 4;
+    return [
+      figure(
+        "replay.events_per_s",
+        events / seconds,
+        "events/s",
+        events / copySeconds,
+      ),
+      figure("replay.peak_rss.mb", peak / 2 ** 20, "MB"),
+    ];
+  } finally {
+    await sql.end();
+    await client.execute(
+      `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${viewSchema}" CASCADE`,
+    );
+    await client.close();
+  }
+}
+
+/** AddPost with its projection, one statement: the raw baseline. */
+async function rawCreateProjectedPost(
+  sql: RawSql,
+  schema: string,
+  viewSchema: string,
+  ids: Awaited<ReturnType<typeof rawTypeIds>>,
+): Promise<void> {
+  const aggregateId = crypto.randomUUID();
+  await sql.unsafe(
+    `WITH c AS (
+       INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
+       VALUES ($1, $2, $3) RETURNING id
+     ), a AS (
+       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id)
+       VALUES ($1, $4)
+     ), p AS (
+       INSERT INTO ${viewSchema}.post_records (aggregate_id, author, title, content)
+       VALUES ($1, $14, $15, $16)
+     )
+     INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
+       created_at, command_id, event_type_id, event_json)
+     SELECT $1, '', v.n, $5, c.id, v.t, v.j FROM c, (VALUES
+       (1, $6::smallint, $7::jsonb), (2, $8::smallint, $9::jsonb),
+       (3, $10::smallint, $11::jsonb), (4, $12::smallint, $13::jsonb)) v(n, t, j)`,
+    [
+      aggregateId,
+      ids.addPost,
+      '{"author":"ben","title":"My first blogpost","content":"Hello World!"}',
+      ids.post,
+      new Date(),
+      ids.postAdded,
+      "{}",
+      ids.authorChanged,
+      '{"author":"ben"}',
+      ids.titleChanged,
+      '{"title":"My first blogpost"}',
+      ids.contentChanged,
+      '{"content":"Hello World!"}',
+      "ben",
+      "My first blogpost",
+      "Hello World!",
+    ] as never[],
+    { prepare: true },
+  );
+}
+
+/** AddPost with the projector inline, beside the raw statement. */
+export async function projectedFigures(
+  url: string,
+  ms: number,
+): Promise<Figure[]> {
+  const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
+  const viewSchema = `${schema}_view`;
+  const client = await connectDatabase(url);
+  const sql = rawSql(url);
+  try {
+    await installEventStore(client, { schema });
+    const service = new CommandService({
+      eventStore: new PostgresEventStore(client, {
+        schema,
+        viewSchema,
+        closeClient: false,
+      }),
+      commandHandlers: [new PostCommandHandler()],
+      eventHandlers: [new PostProjector()],
+      aggregates: [Post],
+    });
+    await new ViewSchemaMigrator({
+      client,
+      eventStoreSchema: schema,
+      viewSchema,
+      versions: { 1: [PostProjector] },
+      serializer: service.serializer,
+    }).migrate(quiet);
+    const ids = await rawTypeIds(sql, schema);
+    const [raw, ours] = await compareRates(
+      () => rawCreateProjectedPost(sql, schema, viewSchema, ids),
+      () =>
+        service.executeCommands(
+          new AddPost({
+            aggregateId: crypto.randomUUID(),
+            author: "ben",
+            title: "My first blogpost",
+            content: "Hello World!",
+          }),
+        ),
+      { ms: 2 * ms, concurrency: 1 },
+    );
+    return [
+      figure("pg.create_post_projected.cmds_per_s", ours, "cmds/s", raw),
+    ];
+  } finally {
+    await sql.end();
+    await client.execute(
+      `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${viewSchema}" CASCADE`,
+    );
+    await client.close();
+  }
+}
+
+/** Every read-model figure, on `DATABASE_URL` (default the local server). */
+export async function run(ms: number): Promise<Figure[]> {
+  const url = Deno.env.get("DATABASE_URL") ??
+    "postgres://postgres@127.0.0.1:5432/test";
+  if (!url.startsWith("postgres")) return [];
+  const posts = Number(Deno.env.get("REPLAY_POSTS") ?? 250_000);
+  return [
+    ...await projectedFigures(url, ms),
+    ...await replayFigures(url, posts),
+  ];
+}
+
+if (import.meta.main) {
+  const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
+  for (const f of await run(ms)) console.log(JSON.stringify(f));
+  console.log(JSON.stringify({ loadavg: Deno.loadavg() }));
+}

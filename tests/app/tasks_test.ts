@@ -1,0 +1,364 @@
+/**
+ * The application's database tasks (`runTasks`), on an embedded database in
+ * a temp folder (opened again by each task, as `sequent.ts` does) and on
+ * `memory://`; usage errors; and a server that cannot be reached.
+ */
+import assert from "node:assert/strict";
+import {
+  AggregateRoot,
+  type AppConfig,
+  attrs,
+  column,
+  Command,
+  CommandHandler,
+  createApp,
+  Event,
+  InMemoryEventStore,
+  Projector,
+  table,
+} from "@sequent/core";
+import { runTasks, TASKS_USAGE } from "@sequent/core/tasks";
+
+class Task_Added
+  extends Event.define("Task.Added", { title: attrs.string() }) {}
+
+class Task_Item extends AggregateRoot {
+  static {
+    this.on(Task_Added, () => {});
+    this.enableSnapshots({
+      version: 1,
+      threshold: 1,
+      take: () => ({}),
+      restore: () => {},
+    });
+  }
+  static add(id: string, title: string): Task_Item {
+    const item = new Task_Item(id);
+    item.apply(Task_Added, { title });
+    return item;
+  }
+}
+
+class Task_Add extends Command.define("Task.Add", {
+  title: attrs.string().required(),
+}) {}
+
+class Task_Handler extends CommandHandler {
+  static {
+    this.on(Task_Add, (h, c) => {
+      h.repository.addAggregate(Task_Item.add(c.aggregateId, c.title));
+    });
+  }
+}
+
+const taskItems = table("task_items", {
+  id: column.uuid().primaryKey(),
+  title: column.text(),
+});
+
+class Task_Projector extends Projector {
+  static override readonly manages = [taskItems];
+  static {
+    this.on(
+      Task_Added,
+      (p, e) =>
+        p.createRecord(taskItems, { id: e.aggregateId, title: e.title ?? "" }),
+    );
+  }
+}
+
+function config(database: string): AppConfig {
+  return {
+    database,
+    commandHandlers: [new Task_Handler()],
+    projectors: [Task_Projector],
+    aggregates: [Task_Item],
+    migrations: { 1: [Task_Projector] },
+  };
+}
+
+/** Runs a task, recording its output and the questions it asks. */
+async function run(
+  cfg: AppConfig,
+  args: string[],
+  answers: boolean[] = [],
+) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const questions: string[] = [];
+  const code = await runTasks(cfg, args, {
+    stdout: (line) => out.push(line),
+    stderr: (line) => err.push(line),
+    confirm: (question) => {
+      questions.push(question);
+      return Promise.resolve(answers.shift() ?? false);
+    },
+  });
+  return { code, out, err, questions };
+}
+
+const REPORT =
+  /^migrate (online|offline): version 1, task_items: \d+ events replayed, \d+ rows written in \d+\.\ds$/;
+
+Deno.test("every task on an embedded database in a folder, each opening it anew", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-tasks-" });
+  const db = `${dir}/db`;
+  const cfg = config(db);
+  try {
+    // db create, twice
+    let r = await run(cfg, ["db", "create"]);
+    assert.deepEqual([r.code, r.err], [0, []]);
+    assert.match(
+      r.out[0]!,
+      new RegExp(
+        `^created the database \\(${db}\\); event store schema sequent_schema at version \\d+$`,
+      ),
+    );
+    assert.ok((await Deno.stat(db)).isDirectory);
+    r = await run(cfg, ["db", "create"]);
+    assert.match(r.out[0]!, /^found the database/);
+
+    r = await run(cfg, ["db", "create-event-store"]);
+    assert.deepEqual(r.code, 0);
+    assert.match(
+      r.out[0]!,
+      /^event store schema sequent_schema is up to date \(version \d+\)$/,
+    );
+
+    r = await run(cfg, ["db", "create-view-schema"]);
+    assert.deepEqual([r.code, r.out], [0, [
+      "view schema view_schema is ready",
+    ]]);
+
+    // some events to replay and snapshot (by an app without the projector,
+    // whose table the migration builds)
+    const app = await createApp({ ...cfg, projectors: [] });
+    for (const title of ["a", "b", "c"]) {
+      await app.executeCommands(
+        new Task_Add({ aggregateId: crypto.randomUUID(), title }),
+      );
+    }
+    await app.close();
+
+    r = await run(cfg, ["migrate", "status"]);
+    assert.deepEqual(r.out, [
+      "view schema view_schema: version 0 of 1 (pending)",
+      "next migration rebuilds: task_items",
+    ]);
+    r = await run(cfg, ["migrate", "offline"]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.err, [
+      'error: View schema "view_schema" is at version 0: run "migrate online" for version 1 before "migrate offline"',
+    ]);
+    r = await run(cfg, ["migrate", "online"]);
+    assert.equal(r.code, 0);
+    assert.match(r.out[0]!, REPORT);
+    assert.match(r.out[0]!, /3 events replayed, 3 rows written/);
+    r = await run(cfg, ["migrate", "status"]);
+    assert.deepEqual(r.out, [
+      "view schema view_schema: version 0 of 1 (online-done)",
+      "next migration rebuilds: task_items",
+    ]);
+    r = await run(cfg, ["migrate", "offline"]);
+    assert.equal(r.code, 0);
+    assert.match(
+      r.out[0]!,
+      /^migrate offline: version 1, task_items: 0 events replayed/,
+    );
+    r = await run(cfg, ["migrate", "status"]);
+    assert.deepEqual(r.out, [
+      "view schema view_schema: version 1 of 1 (up-to-date)",
+    ]);
+    r = await run(cfg, ["migrate"]);
+    assert.deepEqual(r.out, [
+      "migrate online: nothing to do (version 1)",
+      "migrate offline: nothing to do (version 1)",
+    ]);
+
+    r = await run(cfg, ["snapshots", "take", "--limit", "1"]);
+    assert.deepEqual([r.code, r.out], [0, ["took 1 snapshot"]]);
+    r = await run(cfg, ["snapshots", "take", "--limit=5"]);
+    assert.deepEqual(r.out, ["took 2 snapshots"]);
+    r = await run(cfg, ["snapshots", "take"]);
+    assert.deepEqual(r.out, ["took 0 snapshots"]);
+    r = await run(cfg, ["snapshots", "delete-all"]);
+    assert.deepEqual([r.code, r.out], [0, ["deleted all snapshots"]]);
+
+    const reopened = await createApp(cfg);
+    assert.equal((await reopened.records.find(taskItems, {})).length, 3);
+    await reopened.close();
+
+    // db drop: asks first; refused, confirmed, then --yes with nothing left
+    r = await run(cfg, ["db", "drop"], [false]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(r.questions, [
+      `Drop the database ${db} and everything in it?`,
+    ]);
+    assert.deepEqual(r.err, ["error: Not dropped: confirm, or pass --yes"]);
+    assert.ok((await Deno.stat(db)).isDirectory);
+    r = await run(cfg, ["db", "drop"], [true]);
+    assert.deepEqual([r.code, r.out], [0, [`dropped the database (${db})`]]);
+    await assert.rejects(Deno.stat(db), Deno.errors.NotFound);
+    r = await run(cfg, ["db", "drop", "--yes"]);
+    assert.deepEqual([r.code, r.out, r.questions], [0, [
+      `no database to drop (${db})`,
+    ], []]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("on memory://, each task has a database of its own, which cannot be dropped", async () => {
+  const cfg = config("memory://");
+  const [eventStore, migrate] = await Promise.all([
+    run(cfg, ["db", "create-event-store"]),
+    run(cfg, ["migrate"]),
+  ]);
+  assert.deepEqual([eventStore.code, eventStore.err], [0, []]);
+  assert.match(
+    eventStore.out[0]!,
+    /^event store schema sequent_schema installed at version \d+$/,
+  );
+  assert.deepEqual([migrate.code, migrate.err], [0, []]);
+  assert.equal(migrate.out.length, 2);
+  assert.match(
+    migrate.out[0]!,
+    /^migrate online: version 1, task_items: 0 events replayed, 0 rows written/,
+  );
+  assert.match(
+    migrate.out[1]!,
+    /^migrate offline: version 1, task_items: 0 events replayed/,
+  );
+  const drop = await run(cfg, ["db", "drop"], [true]);
+  assert.equal(drop.code, 1);
+  assert.deepEqual(drop.questions, [
+    "Drop the database memory:// and everything in it?",
+  ]);
+  assert.deepEqual(drop.err, [
+    "error: An in-memory database cannot be dropped: it ends with its process",
+  ]);
+});
+
+Deno.test("with an event store object, db and migrate tasks fail clearly and snapshots work", async () => {
+  const cfg: AppConfig = {
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [],
+    migrations: { 1: [Task_Projector] },
+  };
+  let r = await run(cfg, ["db", "create"]);
+  assert.deepEqual([r.code, r.err], [1, [
+    "error: db tasks need a database; this app uses an event store object",
+  ]]);
+  r = await run({ ...cfg, eventStore: new InMemoryEventStore() }, [
+    "migrate",
+    "status",
+  ]);
+  assert.deepEqual([r.code, r.err], [1, [
+    "error: View-schema migrations need a PostgreSQL database; this app's event store keeps read models in memory",
+  ]]);
+  r = await run({ ...cfg, eventStore: new InMemoryEventStore() }, [
+    "snapshots",
+    "take",
+  ]);
+  assert.deepEqual([r.code, r.out], [0, ["took 0 snapshots"]]);
+});
+
+Deno.test("usage errors exit 2 with the usage on standard error; --help exits 0 with it on standard output", async () => {
+  // a usage error is found before anything is opened: an embedded database
+  // would take seconds to start, and a server may be unreachable
+  for (
+    const cfg of [
+      config("memory://"),
+      config("postgres://nowhere.invalid:1/db"),
+    ]
+  ) {
+    await usageErrors(cfg);
+  }
+});
+
+async function usageErrors(cfg: AppConfig) {
+  const cases: [string[], string | undefined][] = [
+    [[], undefined],
+    [["nope"], 'error: Unknown task "nope"'],
+    [
+      ["db"],
+      "error: db needs a task: create, drop, create-event-store or create-view-schema",
+    ],
+    [["db", "nope"], 'error: Unknown db task "nope"'],
+    [
+      ["migrate", "nope"],
+      'error: Unknown migrate step "nope": use online, offline or status',
+    ],
+    [["migrate", "status", "extra"], 'error: Unexpected argument "extra"'],
+    [["snapshots"], "error: snapshots needs a task: take or delete-all"],
+    [["snapshots", "nope"], 'error: Unknown snapshots task "nope"'],
+    [
+      ["snapshots", "take", "--limit", "0"],
+      'error: --limit must be a positive integer, got "0"',
+    ],
+    [
+      ["snapshots", "take", "--limit", "ten"],
+      'error: --limit must be a positive integer, got "ten"',
+    ],
+    [
+      ["snapshots", "take", "--limit", "1.5"],
+      'error: --limit must be a positive integer, got "1.5"',
+    ],
+    [["migrate", "--nope"], undefined],
+  ];
+  for (const [args, message] of cases) {
+    const r = await run(cfg, args);
+    assert.equal(r.code, 2, args.join(" "));
+    assert.deepEqual(r.out, [], args.join(" "));
+    assert.equal(r.err.at(-1), TASKS_USAGE, args.join(" "));
+    if (message) {
+      assert.deepEqual(r.err, [message, TASKS_USAGE], args.join(" "));
+    } else if (args.length > 0) assert.match(r.err[0]!, /^error: .*--nope/);
+  }
+  for (const args of [["--help"], ["migrate", "-h"]]) {
+    const r = await run(cfg, args);
+    assert.deepEqual([r.code, r.out, r.err], [0, [TASKS_USAGE], []]);
+  }
+}
+
+Deno.test("with an event store object, a usage error is still a usage error", async () => {
+  const r = await run(
+    { eventStore: new InMemoryEventStore(), commandHandlers: [] },
+    ["db"],
+  );
+  assert.deepEqual(r.code, 2);
+  assert.equal(
+    r.err[0],
+    "error: db needs a task: create, drop, create-event-store or create-view-schema",
+  );
+});
+
+Deno.test("a server that cannot be reached fails each task in one line naming host and port, never the password", async () => {
+  const cfg = config("postgres://user:secret@127.0.0.1:1/db");
+  for (
+    const args of [
+      ["db", "create"],
+      ["db", "drop", "--yes"],
+      ["db", "create-event-store"],
+      ["db", "create-view-schema"],
+      ["migrate"],
+      ["migrate", "status"],
+      ["snapshots", "take"],
+    ]
+  ) {
+    const r = await run(cfg, args);
+    assert.equal(r.code, 1, args.join(" "));
+    assert.deepEqual(r.out, []);
+    assert.equal(r.err.length, 1, `${args.join(" ")}: ${r.err.join("\n")}`);
+    assert.match(r.err[0]!, /^error: .*127\.0\.0\.1:1\b/, args.join(" "));
+    assert.ok(!r.err[0]!.includes("secret"), r.err[0]);
+  }
+  const confirm = await run(cfg, ["db", "drop"], [false]);
+  assert.deepEqual(confirm.questions, [
+    "Drop the database postgres://user:***@127.0.0.1:1/db and everything in it?",
+  ]);
+  const verbose = await run(cfg, ["migrate", "status", "--verbose"]);
+  assert.equal(verbose.code, 1);
+  assert.ok(verbose.err.length > 1, "--verbose adds the stack");
+  assert.ok(!verbose.err.join("\n").includes("secret"));
+});

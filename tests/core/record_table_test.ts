@@ -1,0 +1,523 @@
+import assert from "node:assert/strict";
+import {
+  CalendarDate,
+  Column,
+  column,
+  Decimal,
+  type JsonValue,
+  type NewRowOf,
+  RecordTable,
+  type RowOf,
+  table,
+  type WhereOf,
+} from "@sequent/core";
+import { quoteIdent, snakeCase } from "../../src/core/record_table.ts";
+
+const rtPosts = table("rt_posts", {
+  aggregateId: column.uuid().primaryKey(),
+  authorId: column.uuid(),
+  title: column.text().nullable(),
+  views: column.integer().default(0),
+  rating: column.decimal().nullable(),
+  publishedOn: column.date().nullable(),
+  updatedAt: column.dateTime(),
+  tags: column.json().default([]),
+  big: column.bigint().nullable(),
+  score: column.float().default(1.5),
+  draft: column.boolean().default(true),
+}, { indexes: [["authorId"], { columns: ["title", "views"], unique: true }] });
+
+// --- inferred types (checked by `deno check`) ----------------------------------
+
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends
+  (<T>() => T extends B ? 1 : 2) ? true : false;
+
+type PostRow = RowOf<typeof rtPosts>;
+const rowTypeIsExact: Equals<PostRow, {
+  aggregateId: string;
+  authorId: string;
+  title: string | null;
+  views: number;
+  rating: Decimal | null;
+  publishedOn: CalendarDate | null;
+  updatedAt: Date;
+  tags: JsonValue;
+  big: bigint | null;
+  score: number;
+  draft: boolean;
+}> = true;
+
+type NewPost = NewRowOf<typeof rtPosts>;
+const newRowTypeIsExact: Equals<
+  NewPost,
+  {
+    aggregateId: string;
+    authorId: string;
+    updatedAt: Date;
+  } & {
+    title?: string | null;
+    views?: number;
+    rating?: Decimal | null;
+    publishedOn?: CalendarDate | null;
+    tags?: JsonValue;
+    big?: bigint | null;
+    score?: number;
+    draft?: boolean;
+  }
+> = true;
+
+Deno.test("the row type has every column, nullable ones with null; inserts may leave out nullable and defaulted columns", () => {
+  assert.equal(rowTypeIsExact, true);
+  assert.equal(newRowTypeIsExact, true);
+  const id = crypto.randomUUID();
+  const minimal: NewPost = {
+    aggregateId: id,
+    authorId: id,
+    updatedAt: new Date(),
+  };
+  // @ts-expect-error a required column (no default, not nullable) is missing
+  const noAuthor: NewPost = { aggregateId: id, updatedAt: new Date() };
+  // @ts-expect-error a defaulted column is optional, not nullable
+  const nullViews: NewPost = { ...minimal, views: null };
+  // @ts-expect-error a text column holds strings
+  const numberTitle: NewPost = { ...minimal, title: 42 };
+  // @ts-expect-error an unknown column
+  const extra: NewPost = { ...minimal, colour: "red" };
+  // @ts-expect-error a decimal column holds Decimals, not numbers
+  const numberRating: NewPost = { ...minimal, rating: 4.5 };
+  // @ts-expect-error a row read has every column, nullable ones included
+  const partialRow: PostRow = { ...minimal };
+  const where: WhereOf<typeof rtPosts> = {
+    authorId: [id],
+    title: null,
+    views: 3,
+  };
+  // @ts-expect-error a condition's values have the column's type
+  const badWhere: WhereOf<typeof rtPosts> = { views: "3" };
+  // @ts-expect-error a list of the wrong type
+  const badList: WhereOf<typeof rtPosts> = { authorId: [1] };
+  assert.ok(
+    [noAuthor, nullViews, numberTitle, extra, numberRating, partialRow, where]
+      .every((v) => typeof v === "object"),
+  );
+  assert.ok(badWhere && badList);
+});
+
+// --- names and DDL ----------------------------------------------------------------
+
+Deno.test("column names are stored in snake_case", () => {
+  assert.equal(rtPosts.sqlName("aggregateId"), "aggregate_id");
+  assert.equal(rtPosts.sqlName("publishedOn"), "published_on");
+  assert.equal(rtPosts.sqlName("big"), "big");
+  for (
+    const [name, sql] of [
+      ["createdAt", "created_at"],
+      ["userID", "user_id"],
+      ["htmlURLPath", "html_url_path"],
+      ["XMLHttpRequest", "xml_http_request"],
+      ["line2Total", "line2_total"],
+      ["already_snake", "already_snake"],
+      ["version2", "version2"],
+    ]
+  ) {
+    assert.equal(snakeCase(name!), sql, name);
+  }
+  assert.throws(
+    () => rtPosts.sqlName("colour"),
+    { name: "TypeError", message: 'Table rt_posts has no column "colour"' },
+  );
+});
+
+Deno.test("a table lists its columns in order, its primary key and its indexes", () => {
+  assert.equal(rtPosts.name, "rt_posts");
+  assert.deepEqual(rtPosts.columnNames.slice(0, 3), [
+    "aggregateId",
+    "authorId",
+    "title",
+  ]);
+  assert.deepEqual(rtPosts.primaryKey, ["aggregateId"]);
+  assert.deepEqual(rtPosts.indexes, [
+    { columns: ["authorId"], unique: false },
+    { columns: ["title", "views"], unique: true },
+  ]);
+  assert.ok(rtPosts instanceof RecordTable);
+  assert.ok(rtPosts.columns.title instanceof Column);
+});
+
+Deno.test("createTableSql() gives each column its PostgreSQL type, NOT NULL unless nullable, and the primary key", () => {
+  assert.equal(
+    rtPosts.createTableSql("view_schema"),
+    `CREATE TABLE "view_schema"."rt_posts" (
+  "aggregate_id" uuid NOT NULL,
+  "author_id" uuid NOT NULL,
+  "title" text,
+  "views" integer NOT NULL,
+  "rating" numeric,
+  "published_on" date,
+  "updated_at" timestamptz NOT NULL,
+  "tags" jsonb NOT NULL,
+  "big" bigint,
+  "score" double precision NOT NULL,
+  "draft" boolean NOT NULL,
+  PRIMARY KEY ("aggregate_id")
+)`,
+  );
+  assert.match(
+    rtPosts.createTableSql("v", "_3"),
+    /^CREATE TABLE "v"\."rt_posts_3" \(/,
+  );
+});
+
+Deno.test("a composite primary key and indexes, unique ones included, make their DDL", () => {
+  const lines = table("rt_lines", {
+    orderId: column.uuid(),
+    lineNo: column.integer(),
+    sku: column.text().unique(),
+    note: column.text().nullable(),
+  }, {
+    primaryKey: ["orderId", "lineNo"],
+    indexes: [["note"], { columns: ["sku", "note"] }, {
+      columns: ["note", "lineNo"],
+      unique: true,
+    }],
+  });
+  assert.deepEqual(lines.primaryKey, ["orderId", "lineNo"]);
+  assert.match(
+    lines.createTableSql("s"),
+    /"sku" text NOT NULL,\n {2}"note" text,\n {2}PRIMARY KEY \("order_id", "line_no"\)\n\)$/,
+  );
+  assert.deepEqual(lines.createIndexesSql("s"), [
+    `CREATE UNIQUE INDEX "rt_lines_sku_key" ON "s"."rt_lines" ("sku")`,
+    `CREATE INDEX "rt_lines_note_idx" ON "s"."rt_lines" ("note")`,
+    `CREATE INDEX "rt_lines_sku_note_idx" ON "s"."rt_lines" ("sku", "note")`,
+    `CREATE UNIQUE INDEX "rt_lines_note_line_no_key" ON "s"."rt_lines" ("note", "line_no")`,
+  ]);
+  assert.deepEqual(lines.createIndexesSql("s", "_2"), [
+    `CREATE UNIQUE INDEX "rt_lines_2_sku_key" ON "s"."rt_lines_2" ("sku")`,
+    `CREATE INDEX "rt_lines_2_note_idx" ON "s"."rt_lines_2" ("note")`,
+    `CREATE INDEX "rt_lines_2_sku_note_idx" ON "s"."rt_lines_2" ("sku", "note")`,
+    `CREATE UNIQUE INDEX "rt_lines_2_note_line_no_key" ON "s"."rt_lines_2" ("note", "line_no")`,
+  ]);
+});
+
+Deno.test("index names are cut to PostgreSQL's 63 characters", () => {
+  const long = table("rt_" + "x".repeat(50), {
+    id: column.integer().primaryKey(),
+    aVeryLongColumnName: column.text(),
+  }, { indexes: [["aVeryLongColumnName"]] });
+  const [sql] = long.createIndexesSql("s");
+  const name = /INDEX "([^"]+)"/.exec(sql!)?.[1];
+  assert.equal(name?.length, 63);
+  assert.ok(name?.startsWith("rt_xxx"));
+});
+
+Deno.test("names are quoted as SQL identifiers", () => {
+  assert.equal(quoteIdent('we"ird'), '"we""ird"');
+  assert.equal(rtPosts.qualifiedName("my schema"), '"my schema"."rt_posts"');
+  const keywords = table("rt_order", {
+    select: column.integer().primaryKey(),
+    from: column.text(),
+  });
+  assert.match(keywords.createTableSql("s"), /"select" integer NOT NULL/);
+});
+
+// --- bad declarations -------------------------------------------------------------
+
+Deno.test("a table name must be lower case letters, digits and _", () => {
+  for (const name of ["Posts", "1posts", "post-records", "", "posts;drop"]) {
+    assert.throws(
+      () => table(name, { id: column.integer().primaryKey() }),
+      { name: "TypeError", message: /Invalid table name/ },
+      name,
+    );
+  }
+  assert.throws(
+    () => table(42 as unknown as string, { id: column.integer().primaryKey() }),
+    TypeError,
+  );
+});
+
+Deno.test("column names must be identifiers, declared with column.*()", () => {
+  for (const name of ["bad-name", "1st", "with space", ""]) {
+    assert.throws(
+      () =>
+        table("rt_bad", {
+          id: column.integer().primaryKey(),
+          [name]: column.text(),
+        }),
+      { name: "TypeError", message: /Invalid column name .* in table rt_bad/ },
+      name,
+    );
+  }
+  assert.throws(
+    () =>
+      table("rt_bad", {
+        id: column.integer().primaryKey(),
+        title: "text" as unknown as Column<string>,
+      }),
+    {
+      message: "Column title of table rt_bad must be declared with column.*()",
+    },
+  );
+  assert.throws(() => table("rt_bad", {}), {
+    message: "Table rt_bad needs at least one column",
+  });
+});
+
+Deno.test("a table needs a primary key of known, non-null columns", () => {
+  assert.throws(() => table("rt_bad", { id: column.integer() }), {
+    name: "TypeError",
+    message: /Table rt_bad needs a primary key/,
+  });
+  assert.throws(
+    () => table("rt_bad", { id: column.integer() }, { primaryKey: [] }),
+    /needs a primary key/,
+  );
+  assert.throws(
+    () =>
+      table("rt_bad", { id: column.integer() }, {
+        primaryKey: ["nope" as "id"],
+      }),
+    { message: 'The primary key of table rt_bad names unknown column "nope"' },
+  );
+  assert.throws(
+    () =>
+      table("rt_bad", { id: column.integer(), n: column.text().nullable() }, {
+        primaryKey: ["id", "n"],
+      }),
+    { message: "Primary key column n of table rt_bad cannot be nullable" },
+  );
+  assert.throws(() => column.integer().nullable().primaryKey(), {
+    name: "TypeError",
+    message: "A nullable column cannot be a primary key",
+  });
+  assert.throws(() => column.integer().primaryKey().nullable(), {
+    name: "TypeError",
+    message: "A primary key column cannot be nullable",
+  });
+});
+
+Deno.test("indexes must name known columns, at least one", () => {
+  assert.throws(
+    () =>
+      table("rt_bad", { id: column.integer().primaryKey() }, {
+        indexes: [["nope" as "id"]],
+      }),
+    { message: 'An index of table rt_bad names unknown column "nope"' },
+  );
+  assert.throws(
+    () =>
+      table("rt_bad", { id: column.integer().primaryKey() }, {
+        indexes: [{ columns: [] }],
+      }),
+    { message: "An index of table rt_bad has no columns" },
+  );
+});
+
+Deno.test("two columns whose snake_case names clash are refused", () => {
+  assert.throws(
+    () =>
+      table("rt_bad", {
+        id: column.integer().primaryKey(),
+        userId: column.text(),
+        user_id: column.text(),
+      }),
+    {
+      name: "TypeError",
+      message: 'Columns of table rt_bad clash as "user_id"',
+    },
+  );
+});
+
+// --- columns ----------------------------------------------------------------------
+
+Deno.test("each column kind has its PostgreSQL type", () => {
+  const types = Object.fromEntries(
+    (Object.keys(column) as (keyof typeof column)[]).map((k) => [
+      k,
+      column[k]().sqlType,
+    ]),
+  );
+  assert.deepEqual(types, {
+    uuid: "uuid",
+    text: "text",
+    integer: "integer",
+    bigint: "bigint",
+    float: "double precision",
+    boolean: "boolean",
+    decimal: "numeric",
+    date: "date",
+    dateTime: "timestamptz",
+    json: "jsonb",
+  });
+});
+
+Deno.test("modifiers return new columns and leave the original as it was", () => {
+  const base = column.text();
+  const nullable = base.nullable();
+  const unique = base.unique();
+  const keyed = base.primaryKey();
+  const defaulted = base.default("x");
+  assert.deepEqual(
+    [base.isNullable, base.isUnique, base.isPrimaryKey, base.isOptional],
+    [false, false, false, false],
+  );
+  assert.deepEqual([nullable.isNullable, nullable.isOptional], [true, true]);
+  assert.equal(unique.isUnique, true);
+  assert.equal(keyed.isPrimaryKey, true);
+  assert.deepEqual([defaulted.defaultValue, defaulted.isOptional], ["x", true]);
+  assert.equal(defaulted.nullable().defaultValue, "x");
+});
+
+Deno.test("a default must be a valid value of the column", () => {
+  assert.throws(() => column.integer().default(1.5), {
+    name: "TypeError",
+    message: "Default 1.5 is not a valid integer",
+  });
+  assert.throws(
+    () => column.uuid().default("nope"),
+    /Default nope is not a valid uuid/,
+  );
+  assert.equal(
+    column.json().default({ a: [1] }).defaultValue?.toString(),
+    "[object Object]",
+  );
+});
+
+Deno.test("accepts() takes the kind's values only, and null only when nullable", () => {
+  const cases: [Column<unknown, boolean, boolean>, unknown[], unknown[]][] = [
+    [column.uuid(), ["0f8fad5b-d9cb-469f-a165-70867728950e"], [
+      "0F8FAD5B-D9CB-469F-A165-70867728950E",
+      "nope",
+      1,
+    ]],
+    [column.text(), ["", "ok"], [1, "nul\0", undefined]],
+    [column.integer(), [0, -2147483648, 2147483647], [
+      2147483648,
+      -2147483649,
+      1.5,
+      1n,
+      "1",
+    ]],
+    [column.bigint(), [0n, 2n ** 63n - 1n, -(2n ** 63n)], [
+      2n ** 63n,
+      1,
+    ]],
+    [column.float(), [1.5, Infinity, -0], [NaN, "1"]],
+    [column.boolean(), [true, false], [0, "true"]],
+    [column.decimal(), [Decimal.from("1.50")], [1.5, "1.5"]],
+    [column.date(), [CalendarDate.parse("2024-01-01")], [
+      new Date(),
+      "2024-01-01",
+    ]],
+    [column.dateTime(), [
+      new Date(),
+      new Date("0001-01-01T00:00:00Z"),
+      new Date("9999-12-31T23:59:59.999Z"),
+    ], [
+      new Date(NaN),
+      new Date("+010000-01-01T00:00:00Z"),
+      "2024-01-01T00:00:00Z",
+      Date.now(),
+    ]],
+    [column.json(), [1, "s", true, [1, { a: null }], {}], [
+      null,
+      undefined,
+      NaN,
+      new Date(),
+      { a: undefined },
+      { "k\0": 1 },
+      ["\0"],
+    ]],
+  ];
+  for (const [col, good, bad] of cases) {
+    for (const v of good) assert.ok(col.accepts(v), `${col.kind} ${String(v)}`);
+    for (const v of bad) {
+      assert.ok(!col.accepts(v), `${col.kind} refuses ${String(v)}`);
+    }
+    assert.equal(col.accepts(null), false);
+    assert.equal(col.nullable().accepts(null), true);
+  }
+});
+
+Deno.test("equals() compares values of a kind: decimals by value, instants by time, JSON deeply", () => {
+  assert.ok(column.decimal().equals(Decimal.from("1.5"), Decimal.from("1.50")));
+  assert.ok(!column.decimal().equals(Decimal.from("1.5"), Decimal.from("1.6")));
+  assert.ok(
+    column.date().equals(
+      CalendarDate.parse("2024-01-01"),
+      CalendarDate.of(2024, 1, 1),
+    ),
+  );
+  assert.ok(column.dateTime().equals(new Date(5), new Date(5)));
+  assert.ok(!column.dateTime().equals(new Date(5), new Date(6)));
+  assert.ok(column.json().equals({ a: 1, b: [2] }, { b: [2], a: 1 }));
+  assert.ok(!column.json().equals({ a: 1 }, { a: 2 }));
+  assert.ok(column.text().equals("a", "a"));
+  assert.ok(!column.text().equals("a", null));
+  assert.ok(!column.text().nullable().equals(null, undefined));
+});
+
+Deno.test("completeRow() fills in defaults and nulls, and names the column of a missing, unknown or bad value", () => {
+  const id = crypto.randomUUID();
+  const when = new Date();
+  assert.deepEqual(
+    rtPosts.completeRow({ aggregateId: id, authorId: id, updatedAt: when }),
+    {
+      aggregateId: id,
+      authorId: id,
+      title: null,
+      views: 0,
+      rating: null,
+      publishedOn: null,
+      updatedAt: when,
+      tags: [],
+      big: null,
+      score: 1.5,
+      draft: true,
+    },
+  );
+  assert.throws(
+    () => rtPosts.completeRow({ aggregateId: id, updatedAt: when }),
+    {
+      name: "TypeError",
+      message: "Column authorId of table rt_posts needs a value",
+    },
+  );
+  assert.throws(
+    () =>
+      rtPosts.completeRow({
+        aggregateId: id,
+        authorId: id,
+        updatedAt: when,
+        x: 1,
+      }),
+    { message: 'Table rt_posts has no column "x"' },
+  );
+  assert.throws(
+    () =>
+      rtPosts.completeRow({
+        aggregateId: id,
+        authorId: id,
+        updatedAt: when,
+        views: "many",
+      }),
+    {
+      message:
+        'Column views of table rt_posts cannot hold "many": it is a non-null integer',
+    },
+  );
+  assert.throws(() => rtPosts.checkValue("title", 3), {
+    message:
+      "Column title of table rt_posts cannot hold 3: it is a nullable text",
+  });
+  assert.throws(() => rtPosts.checkValue("rating", 1.5), {
+    message: /cannot hold 1\.5: it is a nullable decimal/,
+  });
+  assert.throws(() => rtPosts.checkValue("updatedAt", new Map()), {
+    message: /cannot hold Map: it is a non-null dateTime/,
+  });
+  assert.throws(() => rtPosts.checkValue("views", "x".repeat(100)), {
+    message: /cannot hold "x{40}…"/,
+  });
+});

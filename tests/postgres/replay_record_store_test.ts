@@ -1,0 +1,560 @@
+/**
+ * The replay persistor (`ReplayRecordStore`): rows held in memory and
+ * written with COPY once more than `flushEvery` are held; flushed rows read
+ * back when a later write or lookup needs them and rewritten at the next
+ * flush; duplicate keys caught against flushed rows; tables that already
+ * hold rows (`existingRows`); raw SQL seeing every row.
+ *
+ * On PGlite, and on the server when `DATABASE_URL` is a postgres:// URL;
+ * each test makes its tables in a fresh schema and drops it.
+ */
+import assert from "node:assert/strict";
+import {
+  CalendarDate,
+  column,
+  Decimal,
+  DuplicateRecordError,
+  Projector,
+  table,
+  withRecordStore,
+} from "@sequent/core";
+import {
+  ReplayRecordStore,
+  type ReplayRecordStoreOptions,
+  type SqlClient,
+} from "@sequent/core/postgres";
+import { backends, disposeAtEnd, shared } from "./_backends.ts";
+import { countingClient } from "./_counting_client.ts";
+import { freshName, rigSchemas } from "./_migration_domain.ts";
+
+const list = backends();
+
+const posts = table("mig_rs_posts", {
+  id: column.uuid().primaryKey(),
+  title: column.text(),
+  author: column.text().nullable(),
+  n: column.integer().default(0),
+}, { indexes: [["author"]] });
+
+const pairs = table("mig_rs_pairs", {
+  left: column.text(),
+  right: column.integer(),
+  note: column.text().nullable(),
+}, { primaryKey: ["left", "right"] });
+
+const kinds = table("mig_rs_kinds", {
+  id: column.integer().primaryKey(),
+  text: column.text().nullable(),
+  big: column.bigint().nullable(),
+  float: column.float().nullable(),
+  flag: column.boolean().nullable(),
+  amount: column.decimal().nullable(),
+  day: column.date().nullable(),
+  at: column.dateTime().nullable(),
+  doc: column.json().nullable(),
+  ref: column.uuid().nullable(),
+});
+
+class Mig_RsProjector extends Projector {
+  static override readonly manages = [posts, pairs];
+}
+
+const TABLES = [posts, pairs, kinds];
+
+interface Setup {
+  readonly schema: string;
+  readonly client: SqlClient;
+  /** Counts what reaches the database (reset after setup). */
+  readonly db: ReturnType<typeof countingClient>;
+  store(options?: ReplayRecordStoreOptions): ReplayRecordStore;
+  /** The rows of a table in the database, as text, in key order. */
+  stored(name: string): Promise<string[]>;
+}
+
+function uuid(n: number): string {
+  return `00000000-0000-4000-8000-${String(n).padStart(12, "0")}`;
+}
+
+for (const b of list) {
+  const test = (name: string, fn: (s: Setup) => Promise<void>) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      ...shared,
+      fn: async () => {
+        const client = await b.client();
+        const schema = freshName();
+        rigSchemas.add(schema);
+        await client.execute(
+          `CREATE SCHEMA ${schema}; ${
+            TABLES.map((t) =>
+              [t.createTableSql(schema), ...t.createIndexesSql(schema)].join(
+                ";\n",
+              )
+            ).join(";\n")
+          }`,
+        );
+        const db = countingClient(client);
+        try {
+          await fn({
+            schema,
+            client,
+            db,
+            store: (options) =>
+              new ReplayRecordStore(
+                db,
+                (t) => ({ schema, name: t.name }),
+                options,
+              ),
+            stored: async (name) => {
+              const rows = await client.query<{ r: string }>(
+                `SELECT t::text AS r FROM ${schema}.${name} t ORDER BY 1`,
+              );
+              return rows.map((r) => r.r);
+            },
+          });
+        } finally {
+          await client.execute(`DROP SCHEMA ${schema} CASCADE`);
+        }
+      },
+    });
+
+  test("rows stay in memory until more than flushEvery are held, then go in one COPY", async ({ db, store: make, stored }) => {
+    const store = make({ flushEvery: 3 });
+    for (let i = 1; i <= 3; i++) {
+      await store.insert(posts, [{ id: uuid(i), title: `t${i}` }]);
+    }
+    assert.deepEqual(db.kinds(), []);
+    assert.deepEqual(await stored("mig_rs_posts"), []);
+    assert.equal(store.flushedRows, 0);
+    await store.insert(posts, [{ id: uuid(4), title: "t4" }]);
+    assert.deepEqual(db.kinds(), ["copyIn"]);
+    assert.equal((await stored("mig_rs_posts")).length, 4);
+    assert.equal(store.flushedRows, 4);
+    assert.equal(store.peakRows, 4);
+    // memory is empty again: the next three stay there
+    db.reset();
+    for (let i = 5; i <= 7; i++) {
+      await store.insert(posts, [{ id: uuid(i), title: `t${i}` }]);
+    }
+    assert.deepEqual(db.kinds(), []);
+    await store.flush();
+    assert.equal((await stored("mig_rs_posts")).length, 7);
+    assert.equal(store.flushedRows, 7);
+    assert.equal(store.peakRows, 4);
+    db.reset();
+    await store.flush();
+    assert.deepEqual(db.kinds(), [], "nothing held, nothing written");
+  });
+
+  test("flushEvery counts the rows of every table together", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 2 });
+    await store.insert(posts, [{ id: uuid(1), title: "a" }]);
+    await store.insert(pairs, [{ left: "x", right: 1 }]);
+    assert.deepEqual(await stored("mig_rs_posts"), []);
+    await store.insert(pairs, [{ left: "x", right: 2 }]);
+    assert.equal((await stored("mig_rs_posts")).length, 1);
+    assert.equal((await stored("mig_rs_pairs")).length, 2);
+  });
+
+  test("an update of a flushed row reads it back; the next flush rewrites it", async ({ db, store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [
+      { id: uuid(1), title: "one", author: "ann" },
+      { id: uuid(2), title: "two", author: "bob" },
+    ]);
+    await store.flush();
+    await store.update(posts, { id: uuid(1) }, { title: "one, edited", n: 5 });
+    assert.deepEqual(await store.find(posts, { id: uuid(1) }), [
+      { id: uuid(1), title: "one, edited", author: "ann", n: 5 },
+    ]);
+    // not written yet
+    assert.deepEqual(await stored("mig_rs_posts"), [
+      `(${uuid(1)},one,ann,0)`,
+      `(${uuid(2)},two,bob,0)`,
+    ]);
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [
+      `(${uuid(1)},"one, edited",ann,5)`,
+      `(${uuid(2)},two,bob,0)`,
+    ]);
+    assert.equal(store.flushedRows, 3);
+    // a row read back and left alone is not written again
+    db.reset();
+    assert.equal((await store.find(posts, { id: uuid(2) }))[0]?.title, "two");
+    await store.flush();
+    assert.ok(!db.kinds().includes("copyIn"), db.kinds().join());
+    assert.equal(store.flushedRows, 3);
+  });
+
+  test("updateRecord with a function, and deleteRecord, work on flushed rows through a projector", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 1 });
+    const p = new Mig_RsProjector();
+    await withRecordStore(store, async () => {
+      await p.createRecord(posts, { id: uuid(1), title: "a", n: 1 });
+      await p.createRecord(posts, { id: uuid(2), title: "b", n: 1 });
+      // both flushed by now (more than one row held)
+      const updated = await p.updateRecord(
+        posts,
+        { id: uuid(1) },
+        (row) => ({ n: row.n + 41, title: row.title.toUpperCase() }),
+      );
+      assert.deepEqual(updated, {
+        id: uuid(1),
+        title: "A",
+        author: null,
+        n: 42,
+      });
+      const gone = await p.getRecord(posts, { id: uuid(2) });
+      await p.deleteRecord(posts, gone);
+      assert.equal(await p.findRecord(posts, { id: uuid(2) }), undefined);
+      await store.flush();
+    });
+    assert.deepEqual(await stored("mig_rs_posts"), [`(${uuid(1)},A,,42)`]);
+  });
+
+  test("a delete of a flushed row hides it at once and deletes it at the next flush", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [
+      { id: uuid(1), title: "a", author: "ann" },
+      { id: uuid(2), title: "b", author: "ann" },
+      { id: uuid(3), title: "c", author: "bob" },
+    ]);
+    await store.flush();
+    await store.delete(posts, { author: "ann" });
+    assert.deepEqual(await store.find(posts, { author: "ann" }), []);
+    assert.equal((await store.find(posts, {})).length, 1);
+    assert.equal((await stored("mig_rs_posts")).length, 3);
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [`(${uuid(3)},c,bob,0)`]);
+  });
+
+  test("an upsert updates a flushed row, and inserts when no row matches", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(pairs, [{ left: "x", right: 1, note: "first" }]);
+    await store.flush();
+    await store.upsert(pairs, { left: "x", right: 1 }, { note: "again" });
+    await store.upsert(pairs, { left: "x", right: 2 }, { note: "new" });
+    assert.deepEqual(
+      await store.find(pairs, { left: "x" }, {
+        orderBy: [["right", "asc"]],
+      }),
+      [
+        { left: "x", right: 1, note: "again" },
+        { left: "x", right: 2, note: "new" },
+      ],
+    );
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_pairs"), [
+      "(x,1,again)",
+      "(x,2,new)",
+    ]);
+  });
+
+  test("inserting a key that was flushed fails with DuplicateRecordError; once deleted, it can be inserted again", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "first" }]);
+    await store.insert(pairs, [{ left: "k", right: 7 }]);
+    await store.flush();
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(1), title: "again" }]),
+      (error: unknown) =>
+        error instanceof DuplicateRecordError &&
+        error.table === "mig_rs_posts" &&
+        error.key.id === uuid(1),
+    );
+    await assert.rejects(
+      store.insert(pairs, [{ left: "k", right: 7 }]),
+      DuplicateRecordError,
+    );
+    // a duplicate in memory fails too
+    await store.insert(posts, [{ id: uuid(2), title: "two" }]);
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(2), title: "two again" }]),
+      DuplicateRecordError,
+    );
+    await store.delete(posts, { id: uuid(1) });
+    await store.insert(posts, [{ id: uuid(1), title: "second life" }]);
+    assert.deepEqual(
+      (await store.find(posts, { id: uuid(1) })).map((r) => r.title),
+      ["second life"],
+    );
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [
+      `(${uuid(1)},"second life",,0)`,
+      `(${uuid(2)},two,,0)`,
+    ]);
+    // and, written again, it is taken again
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(1), title: "third" }]),
+      DuplicateRecordError,
+    );
+    // deleted and created again across a flush as well
+    await store.delete(posts, { id: uuid(2) });
+    await store.flush();
+    await store.insert(posts, [{ id: uuid(2), title: "back" }]);
+    await store.flush();
+    assert.deepEqual(
+      (await stored("mig_rs_posts")).map((r) => r.split(",")[1]),
+      ['"second life"', "back"],
+    );
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(2), title: "again" }]),
+      DuplicateRecordError,
+    );
+  });
+
+  test("an update that changes the key replaces the flushed row", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(pairs, [{ left: "a", right: 1, note: "n" }]);
+    await store.flush();
+    await store.update(pairs, { left: "a", right: 1 }, { right: 2 });
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_pairs"), ["(a,2,n)"]);
+    await assert.rejects(
+      store.insert(pairs, [{ left: "a", right: 2 }]),
+      DuplicateRecordError,
+    );
+    await store.insert(pairs, [{ left: "a", right: 1 }]);
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_pairs"), ["(a,1,)", "(a,2,n)"]);
+  });
+
+  test("a lookup by another column merges flushed rows with those in memory, ordered and limited", async ({ store: make }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [
+      { id: uuid(1), title: "a", author: "ann", n: 1 },
+      { id: uuid(2), title: "b", author: "bob", n: 2 },
+      { id: uuid(3), title: "c", author: "ann", n: 3 },
+    ]);
+    await store.flush();
+    await store.insert(posts, [{
+      id: uuid(4),
+      title: "d",
+      author: "ann",
+      n: 4,
+    }]);
+    await store.update(posts, { id: uuid(1) }, { n: 10 });
+    const found = await store.find(posts, { author: "ann" }, {
+      orderBy: [["n", "desc"]],
+      limit: 2,
+    });
+    assert.deepEqual(found.map((r) => [r.id, r.n]), [[uuid(1), 10], [
+      uuid(4),
+      4,
+    ]]);
+    assert.deepEqual(
+      (await store.find(posts, { author: ["bob", null] })).map((r) => r.id),
+      [uuid(2)],
+    );
+  });
+
+  test("a lookup by a column first used after rows were flushed finds them, in every earlier flush", async ({ store: make }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "a", author: "ann" }]);
+    await store.flush();
+    assert.deepEqual(await store.find(posts, { author: "bob" }), []);
+    await store.insert(posts, [{ id: uuid(2), title: "b", author: "bob" }]);
+    await store.flush();
+    assert.deepEqual(
+      (await store.find(posts, { author: "ann" })).map((r) => r.id),
+      [uuid(1)],
+    );
+    assert.deepEqual(
+      (await store.find(posts, { author: "bob" })).map((r) => r.id),
+      [uuid(2)],
+    );
+  });
+
+  test("a lookup for values no flushed row had does not query the database", async ({ db, store: make }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "a", author: "ann" }]);
+    assert.deepEqual(await store.find(posts, { id: uuid(9) }), []);
+    // looked up before the flush: the values written are kept from then on
+    assert.deepEqual(await store.find(posts, { author: "nobody" }), []);
+    await store.flush();
+    db.reset();
+    assert.deepEqual(await store.find(posts, { id: uuid(9) }), []);
+    assert.deepEqual(await store.find(posts, { author: "zed" }), []);
+    await store.insert(posts, [{ id: uuid(2), title: "b", author: "bob" }]);
+    assert.deepEqual(db.kinds(), []);
+    assert.equal((await store.find(posts, { author: "ann" })).length, 1);
+    assert.deepEqual(db.kinds(), ["query"]);
+  });
+
+  test("a flushed row once read back is not read again before the next flush", async ({ db, store: make }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "a", author: "ann" }]);
+    await store.flush();
+    db.reset();
+    const round = async (i: number) => {
+      await store.update(posts, { id: uuid(1) }, { n: i });
+      assert.equal((await store.find(posts, { id: uuid(1) }))[0]?.n, i);
+      assert.equal((await store.find(posts, { author: "ann" }))[0]?.n, i);
+    };
+    await round(0);
+    // the row by its key, the values of a column first looked up, the rows
+    // with that value
+    assert.deepEqual(db.kinds(), ["query", "query", "query"]);
+    for (let i = 1; i < 5; i++) await round(i);
+    assert.equal(db.kinds().length, 3, db.kinds().join());
+  });
+
+  test("values of every column kind survive a flush and a read-back", async ({ store: make }) => {
+    const store = make({ flushEvery: 100 });
+    const rows = [
+      {
+        id: 1,
+        text: "tab\there, new\nline, back\\slash, \\N, quote \" and ' «ü»",
+        big: 9007199254740993n,
+        float: 0.1 + 0.2,
+        flag: true,
+        amount: Decimal.from("-12345678901234567890.000000001"),
+        day: CalendarDate.parse("2024-02-29"),
+        at: new Date("2024-01-02T03:04:05.678Z"),
+        doc: { a: [1, "two", null, { b: false }], "tab\tkey": "x\ny" },
+        ref: uuid(5),
+      },
+      {
+        id: 2,
+        text: "",
+        big: -1n,
+        float: -0.5,
+        flag: false,
+        amount: Decimal.from("0"),
+        day: CalendarDate.parse("0001-01-01"),
+        at: new Date(0),
+        doc: [],
+        ref: null,
+      },
+      {
+        id: 3,
+        text: null,
+        big: null,
+        float: null,
+        flag: null,
+        amount: null,
+        day: null,
+        at: null,
+        doc: null,
+        ref: null,
+      },
+    ];
+    await store.insert(kinds, rows);
+    await store.flush();
+    const back = await store.find(kinds, { id: [1, 2, 3] }, {
+      orderBy: [["id", "asc"]],
+    });
+    assert.equal(back.length, 3);
+    for (const [i, row] of back.entries()) {
+      const want = rows[i]!;
+      for (const [key, value] of Object.entries(want)) {
+        const got = (row as Record<string, unknown>)[key];
+        if (value instanceof Decimal) {
+          assert.ok(value.equals(got as Decimal), `${key}: ${got}`);
+        } else if (value instanceof CalendarDate) {
+          assert.equal(String(got), String(value));
+        } else {
+          assert.deepEqual(got, value, key);
+        }
+      }
+    }
+  });
+
+  test("existingRows: rows already in the tables are found, updated, deleted, and collide on insert", async ({ client, schema, store: make, stored }) => {
+    await client.execute(
+      `INSERT INTO ${schema}.mig_rs_posts (id, title, author, n) VALUES
+        ('${uuid(1)}', 'old one', 'ann', 1), ('${
+        uuid(2)
+      }', 'old two', 'ann', 2),
+        ('${uuid(3)}', 'old three', 'bob', 3)`,
+    );
+    const blind = make({ flushEvery: 100 });
+    assert.deepEqual(
+      await blind.find(posts, { id: uuid(1) }),
+      [],
+      "without existingRows only its own rows are seen",
+    );
+    const store = make({ flushEvery: 100, existingRows: true });
+    assert.equal((await store.find(posts, { author: "ann" })).length, 2);
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(3), title: "clash" }]),
+      DuplicateRecordError,
+    );
+    await store.update(posts, { id: uuid(1) }, { title: "new one" });
+    await store.delete(posts, { id: uuid(2) });
+    await store.upsert(posts, { id: uuid(3) }, { n: 30 });
+    await store.insert(posts, [{ id: uuid(4), title: "four" }]);
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [
+      `(${uuid(1)},"new one",ann,1)`,
+      `(${uuid(3)},"old three",bob,30)`,
+      `(${uuid(4)},four,,0)`,
+    ]);
+  });
+
+  test("executeSql writes what memory holds first, and rows raw SQL wrote are found afterwards", async ({ schema, store: make }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [
+      { id: uuid(1), title: "a", author: "ann" },
+      { id: uuid(2), title: "b", author: "ann" },
+    ]);
+    assert.deepEqual(await store.find(posts, { author: "raw author" }), []);
+    const [count] = await store.executeSql(
+      `SELECT count(*)::int AS n FROM ${
+        store.tableName(posts)
+      } WHERE author = $1`,
+      ["ann"],
+    );
+    assert.equal(count?.n, 2);
+    assert.equal(store.tableName(posts), `"${schema}"."mig_rs_posts"`);
+    await store.executeSql(
+      `INSERT INTO ${
+        store.tableName(posts)
+      } (id, title, author, n) VALUES ($1::text::uuid, 'raw', 'raw author', 7)`,
+      [uuid(3)],
+    );
+    await store.executeSql(
+      `UPDATE ${store.tableName(posts)} SET n = 99 WHERE id = $1::text::uuid`,
+      [uuid(1)],
+    );
+    assert.deepEqual(
+      (await store.find(posts, { author: "raw author" })).map((r) => r.title),
+      ["raw"],
+    );
+    assert.equal((await store.find(posts, { id: uuid(1) }))[0]?.n, 99);
+    await store.update(posts, { id: uuid(3) }, { n: 8 });
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(3), title: "clash" }]),
+      DuplicateRecordError,
+    );
+    // a row raw SQL deleted can be inserted again
+    await store.executeSql(
+      `DELETE FROM ${store.tableName(posts)} WHERE id = $1::text::uuid`,
+      [uuid(2)],
+    );
+    await store.insert(posts, [{ id: uuid(2), title: "b again" }]);
+    await store.flush();
+    const [row] = await store.executeSql(
+      `SELECT n FROM ${store.tableName(posts)} WHERE id = $1::text::uuid`,
+      [uuid(3)],
+    );
+    assert.equal(row?.n, 8);
+  });
+
+  test("flushEvery must be a positive integer", () => {
+    for (const flushEvery of [0, -1, 1.5, Number.NaN]) {
+      assert.throws(
+        () =>
+          new ReplayRecordStore(
+            {} as SqlClient,
+            () => ({ schema: "s", name: "t" }),
+            { flushEvery },
+          ),
+        RangeError,
+      );
+    }
+    return Promise.resolve();
+  });
+}
+
+disposeAtEnd(list);
