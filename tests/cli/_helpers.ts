@@ -101,24 +101,3 @@ export function assertSucceeded(what: string, output: Output): void {
     );
   }
 }
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether the pieces of `@sequent/core` the generated app needs beyond the
- * domain code have landed: `src/app/tasks.ts` (`runTasks`, for sequent.ts)
- * and `projectorSpec` in `@sequent/core/testing` (for the projector test).
- * Tests of the whole generated app are ignored until then.
- */
-export const APP_PIECES_LANDED: boolean =
-  exists(`${CHECKOUT}/src/app/tasks.ts`) &&
-  /\bprojectorSpec\b/.test(
-    Deno.readTextFileSync(`${CHECKOUT}/src/testing/mod.ts`),
-  );

@@ -1,14 +1,11 @@
 /**
  * The app `sequent new` makes, and what the generators add to it, checked
  * with Deno's own tools in a temp folder: formatted, lint-free, type-checked
- * against this checkout, tests passing. The tests marked "[needs runTasks
- * and projectorSpec]" are ignored until `src/app/tasks.ts` and
- * `projectorSpec` exist.
+ * against this checkout, tests passing.
  */
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli/main.ts";
 import {
-  APP_PIECES_LANDED,
   assertSucceeded,
   CHECKOUT,
   deno,
@@ -16,8 +13,6 @@ import {
   type Output,
   recorder,
 } from "./_helpers.ts";
-
-const NEEDS = "[needs runTasks and projectorSpec]";
 
 /** Runs the CLI in `cwd`, failing with its output unless it succeeds. */
 async function sequent(cwd: string, ...args: string[]): Promise<void> {
@@ -103,8 +98,7 @@ Deno.test("generated blog app after generate aggregate Author, command AddAuthor
 });
 
 Deno.test({
-  name: `generated blog app: deno check passes on every file ${NEEDS}`,
-  ignore: !APP_PIECES_LANDED,
+  name: `generated blog app: deno check passes on every file`,
   fn: () =>
     inNewBlog(async (app) => {
       assertSucceeded("deno check .", await deno(["check", "."], app));
@@ -121,8 +115,7 @@ function databases(): (string | undefined)[] {
 
 Deno.test({
   name:
-    `end to end: sequent new blog, deno task migrate, deno test reports 3 passed ${NEEDS}`,
-  ignore: !APP_PIECES_LANDED,
+    `end to end: sequent new blog, deno task migrate, deno test reports 3 passed`,
   fn: async () => {
     for (const url of databases()) {
       await inTempDir(async (dir) => {
@@ -152,8 +145,7 @@ Deno.test({
 
 Deno.test({
   name:
-    `end to end: the Author generators leave an app that passes deno check and deno test ${NEEDS}`,
-  ignore: !APP_PIECES_LANDED,
+    `end to end: the Author generators leave an app that passes deno check and deno test`,
   fn: () =>
     inNewBlog(async (app) => {
       await addAuthor(app);
