@@ -40,6 +40,8 @@ interface StreamState {
   readonly aggregateType: string;
   readonly partitionKey: string;
   readonly events: SerializedEvent[];
+  /** The id of the command record that stored each event, in step. */
+  readonly commandIds: string[];
 }
 
 interface LogEntry {
@@ -63,12 +65,12 @@ interface State {
   readonly keysByAggregate: Map<string, Map<string, string>>;
   readonly keyValues: Map<string, JsonValue>;
   readonly commands: Map<string, CommandRecord>;
-  /** `aggregateId:sequenceNumber` → command id. */
-  readonly eventCommands: Map<string, string>;
   readonly log: LogEntry[];
   readonly snapshots: Map<string, SerializedSnapshot[]>;
   readonly needsSnapshot: Map<string, SnapshotMark>;
   readonly archive: Map<string, SerializedEvent[]>;
+  /** Grows with every change to streams or keys, so staged work can be reused. */
+  version: number;
 }
 
 interface PendingCommit {
@@ -83,11 +85,11 @@ function emptyState(): State {
     keysByAggregate: new Map(),
     keyValues: new Map(),
     commands: new Map(),
-    eventCommands: new Map(),
     log: [],
     snapshots: new Map(),
     needsSnapshot: new Map(),
     archive: new Map(),
+    version: 0,
   };
 }
 
@@ -129,9 +131,12 @@ class Overlay {
   readonly keyValues = new Map<string, JsonValue>();
   readonly commits: PendingCommit[] = [];
   readonly log: LogEntry[] = [];
+  /** The base's version the staging was checked against. */
+  readonly baseVersion: number;
 
   constructor(base: State) {
     this.base = base;
+    this.baseVersion = base.version;
   }
 
   lastSequenceNumber(id: string): number {
@@ -240,11 +245,14 @@ class Overlay {
   /** Writes the staged commits into the base state. */
   apply(): void {
     const state = this.base;
+    state.version++;
     for (const [id, info] of this.streams) {
-      state.streams.set(id, { ...info, events: [] });
+      state.streams.set(id, { ...info, events: [], commandIds: [] });
     }
-    for (const [id, events] of this.events) {
-      (state.streams.get(id) as StreamState).events.push(...events);
+    for (const { event, commandId } of this.log) {
+      const stream = state.streams.get(event.aggregateId) as StreamState;
+      stream.events.push(event);
+      stream.commandIds.push(commandId);
     }
     for (const [aggregateId, scopes] of this.keys) {
       for (
@@ -264,12 +272,6 @@ class Overlay {
     for (const commit of this.commits) {
       state.commands.set(commit.command.id, commit.command);
       for (const stream of commit.streams) {
-        for (const event of stream.events) {
-          state.eventCommands.set(
-            `${event.aggregateId}:${event.sequenceNumber}`,
-            commit.command.id,
-          );
-        }
         if (
           stream.snapshotThreshold !== undefined && stream.events.length > 0
         ) {
@@ -359,11 +361,15 @@ export class InMemoryEventStore implements EventStore {
         tx.records.rollback();
         return result;
       }
-      // Replay the staged commits on the state as it is now: another unit
-      // may have committed meanwhile. Staging is synchronous, so this is
-      // atomic.
-      const overlay = new Overlay(this.#open());
-      for (const commit of tx.commits) overlay.stage(commit);
+      // When another unit committed meanwhile, stage the commits again on
+      // the state as it is now (else what was staged still holds). Staging
+      // and applying are synchronous, so this is atomic.
+      const state = this.#open();
+      let overlay = tx.overlay;
+      if (overlay.base !== state || overlay.baseVersion !== state.version) {
+        overlay = new Overlay(state);
+        for (const commit of tx.commits) overlay.stage(commit);
+      }
       overlay.apply();
       tx.records.commit();
       return result;
@@ -473,7 +479,7 @@ export class InMemoryEventStore implements EventStore {
     sequenceNumber: number,
   ): Promise<CommandRecord | undefined> {
     const state = this.#open();
-    const id = state.eventCommands.get(`${aggregateId}:${sequenceNumber}`);
+    const id = state.streams.get(aggregateId)?.commandIds[sequenceNumber - 1];
     return Promise.resolve(
       id === undefined ? undefined : state.commands.get(id),
     );
@@ -581,6 +587,7 @@ export class InMemoryEventStore implements EventStore {
     const state = this.#open();
     const stream = state.streams.get(aggregateId);
     if (!stream) return Promise.resolve(0);
+    state.version++;
     const archived = state.archive.get(aggregateId) ?? [];
     archived.push(...stream.events);
     state.archive.set(aggregateId, archived);
@@ -594,9 +601,6 @@ export class InMemoryEventStore implements EventStore {
     state.keysByAggregate.delete(aggregateId);
     state.snapshots.delete(aggregateId);
     state.needsSnapshot.delete(aggregateId);
-    for (const event of stream.events) {
-      state.eventCommands.delete(`${aggregateId}:${event.sequenceNumber}`);
-    }
     for (const entry of state.log) {
       if (entry.event.aggregateId === aggregateId) entry.deleted = true;
     }
@@ -694,6 +698,11 @@ class InMemoryTransaction implements EventStoreTransaction {
 
   get commits(): readonly PendingCommit[] {
     return this.#overlay.commits;
+  }
+
+  /** What the unit staged. */
+  get overlay(): Overlay {
+    return this.#overlay;
   }
 
   finish(): void {
