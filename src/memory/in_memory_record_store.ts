@@ -63,7 +63,7 @@ export function valueKey(kind: ColumnKind, value: unknown): string {
 }
 
 /** Orders two values of a column kind; nulls sort last, as in PostgreSQL. */
-export function compareValues(
+function compareValues(
   kind: ColumnKind,
   a: unknown,
   b: unknown,
@@ -571,22 +571,32 @@ function findRows(
   } else {
     candidates = data.rows.values();
   }
-  let result = [...candidates].filter((row) =>
+  const result = [...candidates].filter((row) =>
     matchers.every((m) => m.keys.has(valueKey(m.col.kind, row[m.column])))
   );
+  return orderAndLimit(data.table, result, options);
+}
+
+/**
+ * Orders rows as PostgreSQL would (nulls last ascending, first descending)
+ * and applies the limit.
+ */
+export function orderAndLimit(
+  table: RecordTable,
+  rows: Row[],
+  options: FindOptions | undefined,
+): Row[] {
+  let result = rows;
   if (options?.orderBy?.length) {
     const order = options.orderBy.map(([column, direction]) => {
-      const col = data.table.columns[column] as AnyColumn | undefined;
-      if (!col) {
-        throw new TypeError(
-          `Table ${data.table.name} has no column "${column}"`,
-        );
+      const col = table.columns[column] as AnyColumn | undefined;
+      if (!col || !Object.hasOwn(table.columns, column)) {
+        throw new TypeError(`Table ${table.name} has no column "${column}"`);
       }
       return { column, kind: col.kind, sign: direction === "desc" ? -1 : 1 };
     });
     result.sort((a, b) => {
       for (const { column, kind, sign } of order) {
-        // nulls sort last ascending and first descending, as in PostgreSQL
         const c = compareValues(kind, a[column], b[column]);
         if (c !== 0) return c * sign;
       }

@@ -28,8 +28,8 @@ import type {
   WhereOf,
 } from "../core/record_table.ts";
 import {
-  compareValues,
   copyValue,
+  orderAndLimit,
   valueKey,
 } from "../memory/in_memory_record_store.ts";
 import type { SqlExecutor, SqlValue } from "./sql_client.ts";
@@ -600,24 +600,7 @@ export class ReplayRecordStore implements RecordStore {
     const state = this.#state(table);
     const matching = this.#matching(state, where as Row);
     const found = matching instanceof Promise ? await matching : matching;
-    let rows = found.map(([, row]) => row);
-    if (options?.orderBy?.length) {
-      const order = options.orderBy.map(([column, direction]) => {
-        const col = table.columns[column] as AnyColumn | undefined;
-        if (!col || !Object.hasOwn(table.columns, column)) {
-          throw new TypeError(`Table ${table.name} has no column "${column}"`);
-        }
-        return { column, kind: col.kind, sign: direction === "desc" ? -1 : 1 };
-      });
-      rows.sort((a, b) => {
-        for (const { column, kind, sign } of order) {
-          const c = compareValues(kind, a[column], b[column]);
-          if (c !== 0) return c * sign;
-        }
-        return 0;
-      });
-    }
-    if (options?.limit !== undefined) rows = rows.slice(0, options.limit);
+    const rows = orderAndLimit(table, found.map(([, row]) => row), options);
     return rows.map((row) => this.#copy(state, row)) as RowOf<T>[];
   }
 

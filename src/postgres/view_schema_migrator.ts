@@ -255,14 +255,33 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     return new (cls as unknown as new () => Projector)();
   }
 
+  /**
+   * Starts a migration step: takes the lock, makes sure the versions table
+   * exists, and reads where the schema stands.
+   */
+  async #begin(tx: SqlTransaction): Promise<{
+    current: number;
+    plan: Plan;
+    online:
+      | { version: number; status: string; xmin: string | null }
+      | undefined;
+  }> {
+    await this.#lock(tx);
+    await tx.execute(this.#installSql());
+    const rows = await this.#versionRows(tx);
+    const current = currentVersion(rows);
+    return {
+      current,
+      plan: this.#plan(current),
+      online: rows.find((r) => r.status === "online"),
+    };
+  }
+
   /** Where the view schema stands. */
   async status(): Promise<MigrationStatus> {
     return await this.#client.transaction(async (tx) => {
       const rows = await this.#versionRows(tx);
-      const current = Math.max(
-        0,
-        ...rows.filter((r) => r.status === "done").map((r) => r.version),
-      );
+      const current = currentVersion(rows);
       const online = rows.find((r) => r.status === "online");
       const [lock] = await tx.query<{ free: boolean }>(
         "SELECT pg_try_advisory_xact_lock($1::int, hashtext($2::text)) AS free",
@@ -294,15 +313,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   async online(options: MigrateOptions = {}): Promise<MigrationReport> {
     const started = performance.now();
     return await this.#client.transaction(async (tx) => {
-      await this.#lock(tx);
-      await tx.execute(this.#installSql());
-      const rows = await this.#versionRows(tx);
-      const current = Math.max(
-        0,
-        ...rows.filter((r) => r.status === "done").map((r) => r.version),
-      );
-      const plan = this.#plan(current);
-      const online = rows.find((r) => r.status === "online");
+      const { current, plan, online } = await this.#begin(tx);
       if (plan.target <= current || online?.version === plan.target) {
         return this.#report("online", plan, false, 0, 0, 0, started);
       }
@@ -377,18 +388,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   async offline(options: MigrateOptions = {}): Promise<MigrationReport> {
     const started = performance.now();
     return await this.#client.transaction(async (tx) => {
-      await this.#lock(tx);
-      await tx.execute(this.#installSql());
-      const rows = await this.#versionRows(tx);
-      const current = Math.max(
-        0,
-        ...rows.filter((r) => r.status === "done").map((r) => r.version),
-      );
-      const plan = this.#plan(current);
+      const { current, plan, online } = await this.#begin(tx);
       if (plan.target <= current) {
         return this.#report("offline", plan, false, 0, 0, 0, started);
       }
-      const online = rows.find((r) => r.status === "online");
       if (online?.version !== plan.target) {
         throw new SequentError(
           `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate offline"`,
@@ -663,6 +666,16 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       durationMs: performance.now() - started,
     };
   }
+}
+
+/** The version the live tables are at: the highest one done (0: none). */
+function currentVersion(
+  rows: readonly { version: number; status: string }[],
+): number {
+  return Math.max(
+    0,
+    ...rows.filter((r) => r.status === "done").map((r) => r.version),
+  );
 }
 
 function suffix(version: number): string {
