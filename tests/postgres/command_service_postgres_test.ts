@@ -68,7 +68,7 @@ for (const b of list) {
   const test = (name: string, fn: () => Promise<void>) =>
     Deno.test({ name: `${b.name}: ${name}`, ...shared, fn });
 
-  async function setup(retryOnConflict = 0) {
+  const setup = async (retryOnConflict = 0) => {
     const store = await b.emptyStore();
     const handler = new PgSvc_Handler();
     const service = new CommandService({
@@ -81,7 +81,7 @@ for (const b of list) {
     const id = crypto.randomUUID();
     await service.executeCommands(new PgSvc_Open({ aggregateId: id }));
     return { store, handler, service, id };
-  }
+  };
 
   test("16 concurrent executeCommands on one aggregate: a contiguous stream of exactly the commands that succeeded; the others get OptimisticLockError", async () => {
     const { store, handler, service, id } = await setup();
