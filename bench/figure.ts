@@ -6,10 +6,12 @@ export interface Figure {
   name: string;
   /** Our measured value. */
   value: number;
-  /** Unit of `value` and `baseline`, e.g. `cmds/s` or `ms`. */
+  /** Unit of `value` (and of `baseline`, unless `baselineUnit` says). */
   unit: string;
   /** The raw baseline measured in the same run, or null when there is none. */
   baseline: number | null;
+  /** The baseline's unit when it is not `unit`. */
+  baselineUnit?: string;
   /** value / baseline, or null when there is no baseline. */
   ratio: number | null;
 }
@@ -20,12 +22,14 @@ export function figure(
   value: number,
   unit: string,
   baseline: number | null = null,
+  baselineUnit?: string,
 ): Figure {
   return {
     name,
     value: round(value),
     unit,
     baseline: baseline === null ? null : round(baseline),
+    ...(baselineUnit === undefined ? {} : { baselineUnit }),
     ratio: baseline === null || baseline === 0
       ? null
       : round(value / baseline, 3),

@@ -46,7 +46,9 @@ const rows = figures.map((f) => [
   f.name,
   String(f.value),
   f.unit,
-  f.baseline === null ? "-" : String(f.baseline),
+  f.baseline === null
+    ? "-"
+    : `${f.baseline}${f.baselineUnit ? ` ${f.baselineUnit}` : ""}`,
   f.ratio === null ? "-" : String(f.ratio),
 ]);
 const header = ["figure", "value", "unit", "baseline", "ratio"];

@@ -32,7 +32,7 @@ interface Queryable {
     query: string,
     params?: unknown[],
     options?: { blob?: Blob },
-  ): Promise<{ rows: T[] }>;
+  ): Promise<{ rows: T[]; blob?: Blob | undefined }>;
   exec(query: string): Promise<unknown>;
 }
 
@@ -144,6 +144,33 @@ async function copyInto(
   return counter.rows;
 }
 
+/**
+ * `COPY (query) TO STDOUT` on PGlite, which copies to a blob: the whole
+ * output is made at once, then handed over in chunks.
+ */
+async function copyOutOf(
+  db: Queryable,
+  query: string,
+  onData: (chunk: Uint8Array) => void,
+  where: string,
+): Promise<number> {
+  let blob: Blob | undefined;
+  try {
+    blob = (await db.query(`COPY (${query}) TO '/dev/blob'`)).blob;
+  } catch (error) {
+    throw toSqlError(error, where);
+  }
+  if (!blob) return 0;
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  for (let at = 0; at < bytes.length; at += COPY_CHUNK) {
+    onData(bytes.subarray(at, Math.min(at + COPY_CHUNK, bytes.length)));
+  }
+  return bytes.length;
+}
+
+/** The size of the chunks a PGlite copy is handed over in. */
+const COPY_CHUNK = 65536;
+
 interface Queued {
   readonly statement: SqlStatement;
   readonly onRows?: ((rows: SqlRow[]) => void) | undefined;
@@ -228,6 +255,16 @@ class PgliteTransaction implements SqlTransaction {
     await this.flush();
     return await this.#noting(() =>
       copyInto(this.#tx, table, columns, rows, this.#where)
+    );
+  }
+
+  async copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    await this.flush();
+    return await this.#noting(() =>
+      copyOutOf(this.#tx, query, onData, this.#where)
     );
   }
 
@@ -326,6 +363,13 @@ export class PgliteClient implements SqlClient {
     rows: SqlCopyRows,
   ): Promise<number> {
     return copyInto(this.#db, table, columns, rows, this.description);
+  }
+
+  copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    return copyOutOf(this.#db, query, onData, this.description);
   }
 
   async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {

@@ -809,6 +809,13 @@ class UnitSql implements SqlTransaction {
     return notInUnit("copyIn()");
   }
 
+  copyOut(
+    _query: string,
+    _onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    return notInUnit("copyOut()");
+  }
+
   transaction<T>(_work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     return notInUnit("A savepoint");
   }

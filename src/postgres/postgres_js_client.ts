@@ -17,9 +17,10 @@
  * @module
  */
 import postgres from "postgres";
+import { Buffer } from "node:buffer";
 import { once } from "node:events";
 import { connect as connectTcp, type Socket } from "node:net";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import type {
   SqlClient,
   SqlCopyRows,
@@ -276,6 +277,65 @@ async function copyInto(
   return counter.rows;
 }
 
+/**
+ * Streams `COPY (query) TO STDOUT` to `onData` on one connection. The
+ * stream is read as fast as it comes (postgres.js fails any statement sent
+ * on the connection before the copy ends, so the copy must never wait for
+ * the caller). If `onData` throws, the rest is read and dropped, and the
+ * error rethrown once the copy has ended.
+ */
+async function copyOutOf(
+  sql: Driver,
+  query: string,
+  onData: (chunk: Uint8Array) => void,
+  where: string,
+): Promise<number> {
+  let stream: Readable;
+  try {
+    stream = await sql.unsafe(`COPY (${query}) TO STDOUT`)
+      .readable() as unknown as Readable;
+  } catch (error) {
+    throw toSqlError(error, where);
+  }
+  let bytes = 0;
+  let thrown: { readonly error: unknown } | undefined;
+  // The server sends each row as a message of its own: hand them over
+  // gathered, as the port promises chunks, not rows.
+  let parts: Uint8Array[] = [];
+  let held = 0;
+  const handOver = () => {
+    const chunk = parts.length === 1
+      ? parts[0] as Uint8Array
+      : Buffer.concat(parts, held);
+    parts = [];
+    held = 0;
+    if (thrown) return;
+    try {
+      onData(chunk);
+    } catch (error) {
+      thrown = { error };
+    }
+  };
+  await new Promise<void>((resolve, reject) => {
+    stream.on("data", (chunk: Uint8Array) => {
+      bytes += chunk.length;
+      parts.push(chunk);
+      held += chunk.length;
+      if (held >= COPY_OUT_CHUNK) handOver();
+    });
+    stream.once("end", () => {
+      if (held > 0) handOver();
+      resolve();
+    });
+    stream.once("error", (error: unknown) => reject(toSqlError(error, where)));
+  });
+  if (thrown) throw thrown.error;
+  return bytes;
+}
+
+/** How many bytes of a `COPY … TO STDOUT` are handed over at a time. */
+const COPY_OUT_CHUNK = 65536;
+
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
@@ -296,6 +356,8 @@ class PostgresJsTransaction implements SqlTransaction {
   #savepoints = 0;
   /** The first statement that failed: the transaction is aborted. */
   #failure: { readonly error: unknown } | undefined;
+  /** A `COPY … TO STDOUT` under way: nothing else may be sent until it ends. */
+  #copying: Promise<unknown> | undefined;
 
   constructor(conn: Driver, where: string) {
     this.#conn = conn;
@@ -360,6 +422,7 @@ class PostgresJsTransaction implements SqlTransaction {
 
   async #run(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
     this.#check();
+    while (this.#copying) await this.#copying;
     const earlier = this.#sendQueued();
     const mine = statements.map((s) => this.#start(s));
     for (const p of mine) p.catch(() => {});
@@ -386,6 +449,7 @@ class PostgresJsTransaction implements SqlTransaction {
 
   async execute(script: string): Promise<void> {
     this.#check();
+    while (this.#copying) await this.#copying;
     const earlier = this.#sendQueued();
     const mine = Promise.resolve(this.#conn.unsafe(script).execute()).then(
       () => [] as SqlRow[],
@@ -397,18 +461,43 @@ class PostgresJsTransaction implements SqlTransaction {
     await settle([...earlier, mine]);
   }
 
-  async copyIn(
+  copyIn(
     table: string,
     columns: readonly string[],
     rows: SqlCopyRows,
   ): Promise<number> {
+    return this.#copy(() =>
+      copyInto(this.#conn, table, columns, rows, this.#where)
+    );
+  }
+
+  copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    return this.#copy(() => copyOutOf(this.#conn, query, onData, this.#where));
+  }
+
+  /**
+   * Runs a copy with the connection to itself: it starts once no other
+   * copy runs, and statements issued meanwhile wait until it has ended.
+   */
+  async #copy(work: () => Promise<number>): Promise<number> {
     this.#check();
-    await settle(this.#sendQueued());
+    while (this.#copying) await this.#copying;
+    const copying = (async () => {
+      await settle(this.#sendQueued());
+      return await work();
+    })();
+    const settled = copying.then(() => {}, () => {});
+    this.#copying = settled;
     try {
-      return await copyInto(this.#conn, table, columns, rows, this.#where);
+      return await copying;
     } catch (error) {
       this.#failure ??= { error };
       throw error;
+    } finally {
+      if (this.#copying === settled) this.#copying = undefined;
     }
   }
 
@@ -432,6 +521,7 @@ class PostgresJsTransaction implements SqlTransaction {
       } else {
         this.#queued.splice(0);
         if (failureBefore === undefined) this.#failure = undefined;
+        while (this.#copying) await this.#copying;
         await settle([
           ...this.#sendQueued(),
           this.#control(`ROLLBACK TO SAVEPOINT ${name}`),
@@ -455,6 +545,7 @@ class PostgresJsTransaction implements SqlTransaction {
    */
   async commit(): Promise<void> {
     this.#check();
+    while (this.#copying) await this.#copying;
     this.#done = true;
     if (!this.#begun && this.#queued.length === 0) return;
     const earlier = this.#sendQueued();
@@ -479,6 +570,7 @@ class PostgresJsTransaction implements SqlTransaction {
   async rollback(): Promise<void> {
     this.#done = true;
     this.#queued.splice(0);
+    while (this.#copying) await this.#copying;
     if (!this.#begun) return;
     try {
       await this.#conn.unsafe("ROLLBACK").execute();
@@ -585,6 +677,20 @@ export class PostgresJsClient implements SqlClient {
   ): Promise<number> {
     this.#check();
     return copyInto(this.#sql, table, columns, rows, this.description);
+  }
+
+  async copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    this.#check();
+    // on a connection of its own: nothing else may be sent on it meanwhile
+    const conn = await this.#reserve();
+    try {
+      return await copyOutOf(conn, query, onData, this.description);
+    } finally {
+      conn.release();
+    }
   }
 
   async #reserve(): Promise<Reserved> {

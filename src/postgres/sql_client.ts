@@ -141,6 +141,25 @@ export interface SqlExecutor {
     columns: readonly string[],
     rows: SqlCopyRows,
   ): Promise<number>;
+  /**
+   * Reads the rows of a query with `COPY (query) TO STDOUT`, the fastest
+   * way out: PostgreSQL's text format (columns separated by tabs, rows
+   * ended by newlines, `\N` for `NULL`, backslash escapes), in UTF-8.
+   * `onData` receives the bytes in order as they arrive, in chunks that
+   * may end anywhere, even inside a character; it is called without
+   * waiting, so it must keep what it needs. Other statements on the same
+   * transaction wait until the copy has ended.
+   *
+   * `COPY` takes no parameters: every value in `query` must be a literal.
+   *
+   * @param query A `SELECT` (or `VALUES`, `TABLE`), without `COPY` around it.
+   * @param onData Called with each chunk of the output.
+   * @returns How many bytes were read.
+   */
+  copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number>;
 }
 
 /**

@@ -46,6 +46,11 @@ import { Progress } from "../app/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
 import { quotedSchema } from "./_sql_text.ts";
+import {
+  createdAtMillis,
+  readReplayRows,
+  type ReplayRow,
+} from "./_replay_reader.ts";
 
 /**
  * A second migration was started while one is running.
@@ -100,7 +105,7 @@ export interface ViewSchemaMigratorOptions {
   readonly serializer: MessageSerializer;
   /** Where warnings go. */
   readonly logger?: Logger | undefined;
-  /** Events read per query (default 5,000). */
+  /** Events read per `COPY` (default 20,000). */
   readonly batchSize?: number | undefined;
   /** Rows held in memory before a flush (default 50,000). */
   readonly flushEvery?: number | undefined;
@@ -115,8 +120,6 @@ interface Plan {
 }
 
 const LOCK_NAMESPACE = 0x53514e54; // "SQNT"
-/** How many batches of events are fetched ahead of the one handled. */
-const READ_AHEAD = 3;
 
 /**
  * Runs view-schema migrations (see the module documentation).
@@ -168,7 +171,7 @@ export class ViewSchemaMigrator implements Migrator {
     this.#projectors = options.projectors ?? [];
     this.#serializer = options.serializer;
     this.#logger = options.logger;
-    this.#batchSize = options.batchSize ?? 5000;
+    this.#batchSize = options.batchSize ?? 20_000;
     this.#flushEvery = options.flushEvery;
   }
 
@@ -493,25 +496,29 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       return { events: 0, rows: 0, peakRows: 0 };
     }
     const typeIds = await this.#eventTypeIds(tx, plan.projectors);
+    const xid = "before" in range ? range.before : range.from;
+    if (!/^[0-9]+$/.test(xid)) {
+      throw new SequentError(
+        `Unexpected transaction id ${JSON.stringify(xid)}`,
+      );
+    }
+    // (literals: the events are read with COPY, which takes no parameters)
     const conditions = [
       "before" in range
-        ? "e.xact_id < $1::text::xid8"
-        : "e.xact_id >= $1::text::xid8",
-    ];
-    const params: (string | number)[] = [
-      "before" in range ? range.before : range.from,
+        ? `e.xact_id < '${xid}'::xid8`
+        : `e.xact_id >= '${xid}'::xid8`,
     ];
     if (typeIds) {
       if (typeIds.length === 0) return { events: 0, rows: 0, peakRows: 0 };
-      params.push(`{${typeIds.join(",")}}`);
-      conditions.push(`e.event_type_id = ANY($2::text::smallint[])`);
+      conditions.push(
+        `e.event_type_id IN (${typeIds.map((id) => Number(id)).join(", ")})`,
+      );
     }
     const where = conditions.join(" AND ");
     let total: number | undefined;
     if (options.progress !== false) {
       const [count] = await tx.query<{ n: string }>(
         `SELECT count(*)::text AS n FROM ${this.#events}.events e WHERE ${where}`,
-        params,
       );
       total = Number(count?.n ?? 0);
     }
@@ -537,23 +544,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     ) {
       typeNames.set(row.id, row.type);
     }
-    // One cursor reads the events in aggregate order: the server keeps its
-    // place, and the next batch is fetched while this one is handled.
-    await tx.query(
-      `DECLARE sequent_replay NO SCROLL CURSOR FOR
-        SELECT e.aggregate_id AS a, e.sequence_number AS s,
-          date_part('epoch', date_trunc('milliseconds', e.created_at)) * 1000
-            AS c,
-          e.event_type_id AS t, e.event_json::text AS p
-        FROM ${this.#events}.events e
-        WHERE ${where}
-        ORDER BY e.partition_key, e.aggregate_id, e.sequence_number`,
-      params,
-    );
-    // created_at in milliseconds (truncated, as JavaScript dates are):
-    // cheaper to read than a timestamp's text, and right for every year
-    type EventRow = { a: string; s: number; c: number; t: number; p: string };
-    const fetch = `FETCH FORWARD ${this.#batchSize} FROM sequent_replay`;
     const serializer = this.#serializer;
     const routes = new Map<
       unknown,
@@ -576,33 +566,27 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     };
     let events = 0;
     await withRecordStore(store, async () => {
-      // Batches are fetched ahead, so the server reads the next ones while
-      // this one is handled.
-      const ahead: Promise<EventRow[]>[] = [];
-      const fetchMore = () => {
-        const next = tx.query<EventRow>(fetch);
-        next.catch(() => {});
-        ahead.push(next);
-      };
-      for (let i = 0; i < READ_AHEAD; i++) fetchMore();
-      while (ahead.length > 0) {
-        const batch = await (ahead.shift() as Promise<EventRow[]>);
-        if (batch.length === this.#batchSize) fetchMore();
+      const batches = readReplayRows(tx, {
+        table: `${this.#events}.events`,
+        where,
+        sliceSize: this.#batchSize,
+      });
+      for await (const batch of batches) {
         for (let i = 0; i < batch.length; i++) {
-          const row = batch[i] as EventRow;
-          const eventType = typeNames.get(row.t);
+          // aggregate, sequence number, created_at, type id, payload
+          const [, a, s, c, t, p] = batch[i] as ReplayRow;
+          const eventType = typeNames.get(Number(t));
           if (eventType === undefined) {
             throw new SequentError(
-              `Event ${row.s} of aggregate ${row.a} has the unknown type id ${row.t}`,
+              `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
             );
           }
           const event = serializer.deserializeEvent({
-            aggregateId: row.a,
-            sequenceNumber: row.s,
-            // whole milliseconds, as a float a tiny fraction away
-            createdAt: new Date(Math.round(row.c)),
+            aggregateId: a as string,
+            sequenceNumber: Number(s),
+            createdAt: new Date(createdAtMillis(c as string)),
             eventType,
-            payload: row.p,
+            payload: p as string,
           });
           for (const [projector, fn] of handlers(event)) {
             const result = fn(projector, event);
@@ -615,7 +599,6 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       }
       await store.flush();
     });
-    await tx.execute("CLOSE sequent_replay");
     progress?.finish();
     return { events, rows: store.flushedRows, peakRows: store.peakRows };
   }

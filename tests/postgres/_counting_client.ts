@@ -43,6 +43,10 @@ function wrapTransaction(tx: SqlTransaction, calls: Call[]): SqlTransaction {
       calls.push({ kind: "tx.copyIn", texts: [table], params: [] });
       return tx.copyIn(table, columns, rows);
     },
+    copyOut(query: string, onData: (chunk: Uint8Array) => void) {
+      calls.push({ kind: "tx.copyOut", texts: [query], params: [] });
+      return tx.copyOut(query, onData);
+    },
     enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void) {
       calls.push({
         kind: "tx.enqueue",
@@ -93,6 +97,10 @@ export function countingClient(
     copyIn(table: string, columns: readonly string[], rows: SqlCopyRows) {
       calls.push({ kind: "copyIn", texts: [table], params: [] });
       return client.copyIn(table, columns, rows);
+    },
+    copyOut(query: string, onData: (chunk: Uint8Array) => void) {
+      calls.push({ kind: "copyOut", texts: [query], params: [] });
+      return client.copyOut(query, onData);
     },
     transaction<T>(work: (tx: SqlTransaction) => Promise<T>) {
       calls.push({ kind: "transaction", texts: [], params: [] });

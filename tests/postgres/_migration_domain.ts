@@ -625,6 +625,10 @@ export function statementLog(
         log.push({ kind: "tx.copyIn", text: table });
         return tx.copyIn(table, columns, rows);
       },
+      copyOut(query, onData) {
+        log.push({ kind: "tx.copyOut", text: query });
+        return tx.copyOut(query, onData);
+      },
       enqueue(statement, onRows) {
         log.push({ kind: "tx.enqueue", text: statement.text });
         tx.enqueue(statement, onRows);
@@ -658,6 +662,10 @@ export function statementLog(
     copyIn(table, columns, rows) {
       log.push({ kind: "copyIn", text: table });
       return client.copyIn(table, columns, rows);
+    },
+    copyOut(query, onData) {
+      log.push({ kind: "copyOut", text: query });
+      return client.copyOut(query, onData);
     },
     transaction(work) {
       log.push({ kind: "transaction", text: "" });

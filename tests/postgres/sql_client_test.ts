@@ -273,6 +273,96 @@ for (const b of list) {
   );
 
   test(
+    "copyOut streams a query's rows as COPY text, escapes and all",
+    async (client, table) => {
+      const labels = [
+        "a\tb",
+        "line\nbreak\r",
+        "back\\slash \\N",
+        "\u00e9\u{1F600}",
+        null,
+        "",
+      ];
+      await client.copyIn(
+        table,
+        ["id", "label", "n"],
+        labels.map((label, i) => [i, label, i]),
+      );
+      const chunks: Uint8Array[] = [];
+      const bytes = await client.copyOut(
+        `SELECT id, label FROM ${table} ORDER BY id`,
+        (chunk) => chunks.push(chunk.slice()),
+      );
+      const text = new TextDecoder().decode(
+        new Uint8Array(chunks.flatMap((c) => [...c])),
+      );
+      assert.equal(bytes, new TextEncoder().encode(text).length);
+      assert.equal(
+        text,
+        "0\ta\\tb\n1\tline\\nbreak\\r\n2\tback\\\\slash \\\\N\n" +
+          "3\t\u00e9\u{1F600}\n4\t\\N\n5\t\n",
+      );
+      assert.equal(await client.copyOut("SELECT 1 WHERE false", () => {}), 0);
+    },
+  );
+
+  test(
+    "copyOut in a transaction sees its writes; statements issued meanwhile wait for it",
+    async (client, table) => {
+      await client.transaction(async (tx) => {
+        await tx.copyIn(
+          table,
+          ["id", "label"],
+          Array.from({ length: 3000 }, (_, i) => [i, `label ${i}`]),
+        );
+        let received = "";
+        const decoder = new TextDecoder();
+        const copying = tx.copyOut(
+          `SELECT id FROM ${table} ORDER BY id`,
+          (chunk) => received += decoder.decode(chunk, { stream: true }),
+        );
+        // sent while the copy runs: they must wait for it, then run in order
+        const counted = tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${table}`,
+        );
+        const deleted = tx.query(`DELETE FROM ${table} WHERE id >= 10`);
+        await copying;
+        assert.equal(received.split("\n").length - 1, 3000);
+        assert.equal((await counted)[0]?.n, 3000);
+        await deleted;
+        const [after] = await tx.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${table}`,
+        );
+        assert.equal(after?.n, 10);
+      });
+    },
+  );
+
+  test(
+    "copyOut rejects a bad query, and rethrows what onData throws once the copy has ended",
+    async (client, table) => {
+      await assert.rejects(
+        client.copyOut("SELECT nonsense FROM nowhere", () => {}),
+        (error) => error instanceof SqlError && error.code === "42P01",
+      );
+      await client.copyIn(table, ["id"], [[1], [2]]);
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.copyOut(`SELECT id FROM ${table}`, () => {
+            throw new Error("cannot take it");
+          });
+        }),
+        /cannot take it/,
+      );
+      // the connection went back to the pool clean
+      const [row] = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      assert.equal(row?.n, 2);
+    },
+  );
+
+  test(
     "database errors are SqlErrors with the SQLSTATE, detail and constraint",
     async (client, table) => {
       await client.query(`INSERT INTO ${table} (id) VALUES (1)`);

@@ -1,0 +1,202 @@
+/**
+ * Reads the events a replay needs with `COPY … TO STDOUT`, in the order the
+ * replay handles them: by partition key, aggregate and sequence number.
+ *
+ * The events come in slices of `sliceSize`, one `COPY` each, every slice
+ * starting after the last event of the one before (keyset pagination, so
+ * each starts with an index lookup). Slices bound memory: the next one is
+ * read while the caller handles the one before, and no further ahead. The
+ * copy is read as fast as the server sends it, whatever the caller does,
+ * so a statement the caller issues meanwhile (a flush, a lookup) simply
+ * runs once the slice being read has ended.
+ *
+ * @module
+ */
+import { CopyTextDecoder, type CopyTextRow } from "./_copy_text.ts";
+import type { SqlExecutor } from "./sql_client.ts";
+
+/** The columns each row has (see {@linkcode ReplayRow}). */
+const WIDTH = 6;
+
+/**
+ * A stored event as read for a replay: partition key, aggregate id,
+ * sequence number, `created_at` as `timestamptz_send` text (see
+ * {@linkcode createdAtMillis}), event type id and payload; all as text.
+ */
+export type ReplayRow = CopyTextRow;
+
+/** What to read. */
+export interface ReplayReadOptions {
+  /** The qualified events table. */
+  readonly table: string;
+  /** The condition on `e` (its values as literals: COPY has no parameters). */
+  readonly where: string;
+  /** Events per slice. */
+  readonly sliceSize: number;
+}
+
+/**
+ * The events, in batches as they arrive (see the module documentation).
+ *
+ * @param executor The migration's transaction.
+ * @param options The table, the condition and the slice size.
+ */
+export async function* readReplayRows(
+  executor: SqlExecutor,
+  options: ReplayReadOptions,
+): AsyncGenerator<ReplayRow[]> {
+  const { table, where, sliceSize } = options;
+  const queue: ReplayRow[][] = [];
+  let queued = 0;
+  let finished = false;
+  let stopped = false;
+  let failure: { readonly error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  let resume: (() => void) | undefined;
+  const signal = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const pump = async () => {
+    let after: ReplayRow | undefined;
+    for (;;) {
+      // no more than one slice waits to be handled
+      while (queued > sliceSize && !stopped) {
+        await new Promise<void>((resolve) => resume = resolve);
+      }
+      if (stopped) return;
+      // (created_at is read by createdAtMillis, escapes and all)
+      const decoder = new CopyTextDecoder(WIDTH, [3]);
+      let count = 0;
+      let last: ReplayRow | undefined;
+      await executor.copyOut(
+        sliceQuery(table, where, after, sliceSize),
+        (chunk) => {
+          const rows: ReplayRow[] = [];
+          decoder.decode(chunk, rows);
+          if (rows.length === 0 || stopped) return;
+          count += rows.length;
+          last = rows[rows.length - 1];
+          queue.push(rows);
+          queued += rows.length;
+          signal();
+        },
+      );
+      decoder.end();
+      if (count < sliceSize || stopped) return;
+      after = last;
+    }
+  };
+  const pumping = pump().then(
+    () => {
+      finished = true;
+      signal();
+    },
+    (error: unknown) => {
+      failure = { error };
+      signal();
+    },
+  );
+
+  try {
+    for (;;) {
+      const rows = queue.shift();
+      if (rows) {
+        queued -= rows.length;
+        if (queued <= sliceSize && resume) {
+          const r = resume;
+          resume = undefined;
+          r();
+        }
+        yield rows;
+        continue;
+      }
+      if (failure) throw failure.error;
+      if (finished) return;
+      await new Promise<void>((resolve) => wake = resolve);
+    }
+  } finally {
+    // stopped early (a handler failed): let the slice being read end
+    stopped = true;
+    resume?.();
+    await pumping;
+  }
+}
+
+/** The `SELECT` of one slice. */
+function sliceQuery(
+  table: string,
+  where: string,
+  after: ReplayRow | undefined,
+  size: number,
+): string {
+  const conditions = [where];
+  if (after) {
+    conditions.push(
+      `(e.partition_key, e.aggregate_id, e.sequence_number) > (${
+        textLiteral(after[0] as string)
+      }, ${textLiteral(after[1] as string)}::uuid, ${
+        Number(after[2])
+      }::integer)`,
+    );
+  }
+  return `SELECT e.partition_key, e.aggregate_id, e.sequence_number,
+    pg_catalog.timestamptz_send(e.created_at), e.event_type_id, e.event_json
+  FROM ${table} e
+  WHERE ${conditions.join(" AND ")}
+  ORDER BY e.partition_key, e.aggregate_id, e.sequence_number
+  LIMIT ${size}`;
+}
+
+/** A string as an SQL literal, whatever `standard_conforming_strings` is. */
+function textLiteral(value: string): string {
+  return `E'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
+}
+
+/** Milliseconds between 1970-01-01 and 2000-01-01, PostgreSQL's epoch. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+/**
+ * `created_at` as JavaScript milliseconds, from `timestamptz_send`'s eight
+ * bytes (microseconds since 2000-01-01, big-endian) as copied text
+ * (`\\x` and sixteen hex digits). Microseconds are truncated, as reading a
+ * timestamp into a `Date` does. Sending the raw value is the cheapest way
+ * out of the server; its text form would cost the server more to write
+ * and us more to read.
+ *
+ * @throws {Error} on any other text.
+ */
+export function createdAtMillis(text: string): number {
+  const at = text.charCodeAt(1) === 0x5c ? 3 : 2; // `\\x` or `\x`
+  if (
+    text.length !== at + 16 || text.charCodeAt(0) !== 0x5c ||
+    text.charCodeAt(at - 1) !== 0x78
+  ) {
+    throw unexpected(text);
+  }
+  let high = 0;
+  let low = 0;
+  for (let i = 0; i < 16; i++) {
+    const c = text.charCodeAt(at + i);
+    const digit = c >= 0x30 && c <= 0x39
+      ? c - 0x30
+      : c >= 0x61 && c <= 0x66
+      ? c - 0x57
+      : c >= 0x41 && c <= 0x46
+      ? c - 0x37
+      : -1;
+    if (digit < 0) throw unexpected(text);
+    if (i < 8) high = high * 16 + digit;
+    else low = low * 16 + digit;
+  }
+  // a signed 64-bit count: exact within 285 years of 2000
+  const micros = (high >= 0x80000000 ? high - 0x100000000 : high) *
+      0x100000000 + low;
+  return Math.floor(micros / 1000) + PG_EPOCH_MS;
+}
+
+function unexpected(text: string): Error {
+  return new Error(`Unexpected created_at bytes: ${JSON.stringify(text)}`);
+}
