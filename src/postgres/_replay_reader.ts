@@ -4,8 +4,8 @@
  *
  * The events come in slices of `sliceSize`, one `COPY` each, every slice
  * starting after the last event of the one before (keyset pagination, so
- * each starts with an index lookup). Slices bound memory: the next one is
- * read while the caller handles the one before, and no further ahead. The
+ * each starts with an index lookup). Slices bound memory: the next ones
+ * are read while the caller handles the one before, a few slices ahead. The
  * copy is read as fast as the server sends it, whatever the caller does,
  * so a statement the caller issues meanwhile (a flush, a lookup) simply
  * runs once the slice being read has ended.
@@ -33,6 +33,11 @@ export interface ReplayReadOptions {
   readonly where: string;
   /** Events per slice. */
   readonly sliceSize: number;
+  /**
+   * How many slices may wait to be handled (default 3): enough to go on
+   * while a flush holds the connection.
+   */
+  readonly readAhead?: number | undefined;
 }
 
 /**
@@ -46,6 +51,7 @@ export async function* readReplayRows(
   options: ReplayReadOptions,
 ): AsyncGenerator<ReplayRow[]> {
   const { table, where, sliceSize } = options;
+  const limit = sliceSize * (options.readAhead ?? 3);
   const queue: ReplayRow[][] = [];
   let queued = 0;
   let finished = false;
@@ -62,8 +68,8 @@ export async function* readReplayRows(
   const pump = async () => {
     let after: ReplayRow | undefined;
     for (;;) {
-      // no more than one slice waits to be handled
-      while (queued > sliceSize && !stopped) {
+      // no more than `readAhead` slices wait to be handled
+      while (queued > limit && !stopped) {
         await new Promise<void>((resolve) => resume = resolve);
       }
       if (stopped) return;
@@ -105,7 +111,7 @@ export async function* readReplayRows(
       const rows = queue.shift();
       if (rows) {
         queued -= rows.length;
-        if (queued <= sliceSize && resume) {
+        if (queued <= limit && resume) {
           const r = resume;
           resume = undefined;
           r();

@@ -324,13 +324,29 @@ async function copyOutOf(
       if (held >= COPY_OUT_CHUNK) handOver();
     });
     stream.once("end", () => {
+      unpause(stream);
       if (held > 0) handOver();
       resolve();
     });
-    stream.once("error", (error: unknown) => reject(toSqlError(error, where)));
+    stream.once("error", (error: unknown) => {
+      unpause(stream);
+      reject(toSqlError(error, where));
+    });
   });
   if (thrown) throw thrown.error;
   return bytes;
+}
+
+/**
+ * Makes sure a copy's connection reads on. postgres.js (3.4.9) pauses the
+ * socket when the copy's stream holds more than it buffers (as it does
+ * when the whole output arrives before the caller listens), and resumes it
+ * when the stream next asks for data, which never happens once the copy
+ * has ended: the connection would hang on its next statement. The
+ * stream's read hook is what resumes that socket.
+ */
+function unpause(stream: Readable): void {
+  (stream as unknown as { _read?: (size: number) => void })._read?.(0);
 }
 
 /** How many bytes of a `COPY … TO STDOUT` are handed over at a time. */

@@ -2,8 +2,12 @@
  * The replay-optimised persistor: what projectors write to while a
  * migration replays events into new tables. Rows live in memory, keyed by
  * primary key with hash indexes on the other columns looked up, and go to
- * the database in bulk with `COPY` whenever more than `flushEvery` rows are
- * held, so memory stays bounded however many events are replayed.
+ * the database in bulk with `COPY` once more than `flushEvery` rows are
+ * held, so memory stays bounded however many events are replayed: the
+ * replay flushes between aggregates ({@linkcode ReplayRecordStore.flushIfFull}),
+ * and writes alone flush past twice `flushEvery`. A flush's writes run in
+ * the background while the replay goes on; whatever must read the
+ * database waits for them first.
  * Projectors written against the record helpers run on it unchanged: a row
  * that was flushed is read back when a later event needs it, and rewritten
  * at the next flush.
@@ -75,6 +79,15 @@ export interface ReplayRecordStoreOptions {
    * earlier one): lookups that miss in memory then read the database.
    */
   readonly existingRows?: boolean | undefined;
+}
+
+/** What a flush writes to one table. */
+interface TableWrite {
+  readonly state: TableState;
+  /** Keys of the database rows to delete first. */
+  readonly removed: readonly Row[];
+  /** The rows to copy in. */
+  readonly fresh: readonly Row[];
 }
 
 /** A where clause checked against the table: one entry per column. */
@@ -149,6 +162,12 @@ export class ReplayRecordStore implements RecordStore {
   #held = 0;
   #flushedRows = 0;
   #peakRows = 0;
+  /** The writes of the flushes started so far, one after the other. */
+  #writing: Promise<void> = DONE;
+  /** Whether a flush's writes are under way. */
+  #busy = false;
+  /** The first flush that failed: every later call fails with it. */
+  #failure: { readonly error: unknown } | undefined;
 
   /**
    * Creates a replay persistor.
@@ -420,6 +439,7 @@ export class ReplayRecordStore implements RecordStore {
       : conditions.map((c) => `${c.column}=${c.keys.join("\u0002")}`).sort()
         .join("\u0003");
     if (state.loaded.has(asked)) return;
+    await this.#written();
     const rows = await this.#database.find(
       state.table,
       where as WhereOf<RecordTable>,
@@ -452,6 +472,7 @@ export class ReplayRecordStore implements RecordStore {
     const col = state.table.columns[column] as AnyColumn;
     if (state.flushedKeys.size > 0) {
       const name = state.table.sqlName(column);
+      await this.#written();
       const rows = await this.#executor.query<{ v: unknown }>(
         `SELECT DISTINCT ${selectExpression(col, name)} AS v FROM ${
           this.tableName(state.table)
@@ -533,7 +554,9 @@ export class ReplayRecordStore implements RecordStore {
       }
       if (state.hasUnique) this.#checkUnique(state, key, row);
       this.#put(state, key, row);
-      return this.#held > this.#flushEvery ? this.flush() : DONE;
+      // (checked by completeRow: lookups of this key need not check it again)
+      if (state.plainKey !== undefined) state.checkedKey = key;
+      return this.#held > 2 * this.#flushEvery ? this.#startFlush() : DONE;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -558,7 +581,7 @@ export class ReplayRecordStore implements RecordStore {
     }
     for (const [key, row] of prepared) this.#checkUnique(state, key, row);
     for (const [key, row] of prepared) this.#put(state, key, row);
-    if (this.#held > this.#flushEvery) await this.flush();
+    if (this.#held > 2 * this.#flushEvery) await this.#startFlush();
   }
 
   /** Unique indexes, checked among the rows in memory. */
@@ -775,58 +798,122 @@ export class ReplayRecordStore implements RecordStore {
    * deletes rows deleted since the last flush), then empties memory.
    */
   async flush(): Promise<void> {
-    for (const state of this.#states.values()) {
-      const { table } = state;
-      const removed = [...state.deleted.values()];
-      const fresh: Row[] = [];
-      for (const [key, row] of state.rows) {
-        if (!state.stored.has(key)) fresh.push(row);
-        else if (state.dirty.has(key)) {
-          removed.push(pkWhere(table, row));
-          fresh.push(row);
-        }
-      }
-      if (removed.length > 0) await this.#deleteRows(state, removed);
-      if (fresh.length > 0) {
-        const columns = table.columnNames;
-        const cols = columns.map((c) => table.columns[c] as AnyColumn);
-        const width = columns.length;
-        await this.#executor.copyIn(
-          `${state.target.schema}.${state.target.name}`,
-          columns.map((c) => table.sqlName(c)),
-          (function* () {
-            for (const row of fresh) {
-              const values: SqlValue[] = new Array(width);
-              for (let i = 0; i < width; i++) {
-                values[i] = encodeValue(
-                  cols[i] as AnyColumn,
-                  row[columns[i] as string],
-                );
-              }
-              yield values;
-            }
-          })(),
-        );
-        this.#flushedRows += fresh.length;
-      }
-      if (!state.unknownRows) {
-        for (const key of state.deleted.keys()) state.flushedKeys.delete(key);
-        for (const key of state.rows.keys()) state.flushedKeys.add(key);
-      }
-      for (const [column, values] of state.flushedValues) {
-        const kind = (table.columns[column] as AnyColumn).kind;
-        for (const row of state.rows.values()) {
-          values.add(this.#valueKey(state, column, kind, row[column]));
-        }
-      }
-      this.#held -= state.rows.size;
-      state.rows = new Map();
-      state.indexes = new Map();
-      state.stored.clear();
-      state.dirty.clear();
-      state.deleted.clear();
-      state.loaded.clear();
+    // (its failure, if any, is the one #written rethrows)
+    this.#startFlush().catch(() => {});
+    await this.#written();
+  }
+
+  /**
+   * Starts a flush when more than `flushEvery` rows are held, without
+   * waiting for its writes (see {@linkcode ReplayRecordStore.flush}). A
+   * replay calls it between aggregates, where no row just written is about
+   * to be needed again: a row needed after its flush waits for the flush's
+   * writes and is read back. Writes alone flush only past twice
+   * `flushEvery` rows.
+   *
+   * @returns {@linkcode DONE} at once, or, when the previous flush is still
+   *   writing, a promise of its end: memory holds at most two flushes' rows.
+   */
+  flushIfFull(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    return this.#held > this.#flushEvery ? this.#startFlush() : DONE;
+  }
+
+  /** Waits for the flushes started so far; rethrows their failure. */
+  async #written(): Promise<void> {
+    await this.#writing;
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  /**
+   * Empties memory into a flush whose writes run in the background, while
+   * the replay goes on: the store already counts the rows as stored, and
+   * whatever reads the database waits for the writes first. Resolves at
+   * once, unless the previous flush is still writing (so memory holds at
+   * most two flushes' rows): then when that one is done.
+   */
+  #startFlush(): Promise<void> {
+    if (this.#failure) return Promise.reject(this.#failure.error);
+    const wait = this.#busy ? this.#written() : DONE;
+    const writes = [...this.#states.values()].map((state) =>
+      this.#takeRows(state)
+    );
+    if (writes.every((w) => w.fresh.length === 0 && w.removed.length === 0)) {
+      return wait;
     }
+    this.#busy = true;
+    const writing: Promise<void> = this.#writing.then(async () => {
+      try {
+        if (this.#failure) return;
+        for (const w of writes) await this.#write(w);
+      } catch (error) {
+        this.#failure ??= { error };
+      } finally {
+        if (this.#writing === writing) this.#busy = false;
+      }
+    });
+    this.#writing = writing;
+    return wait;
+  }
+
+  /** What a table's flush writes; memory is emptied and told of it. */
+  #takeRows(state: TableState): TableWrite {
+    const { table } = state;
+    const removed = [...state.deleted.values()];
+    const fresh: Row[] = [];
+    for (const [key, row] of state.rows) {
+      if (!state.stored.has(key)) fresh.push(row);
+      else if (state.dirty.has(key)) {
+        removed.push(pkWhere(table, row));
+        fresh.push(row);
+      }
+    }
+    if (!state.unknownRows) {
+      for (const key of state.deleted.keys()) state.flushedKeys.delete(key);
+      for (const key of state.rows.keys()) state.flushedKeys.add(key);
+    }
+    for (const [column, values] of state.flushedValues) {
+      const kind = (table.columns[column] as AnyColumn).kind;
+      for (const row of state.rows.values()) {
+        values.add(this.#valueKey(state, column, kind, row[column]));
+      }
+    }
+    this.#held -= state.rows.size;
+    state.rows = new Map();
+    state.indexes = new Map();
+    state.stored.clear();
+    state.dirty.clear();
+    state.deleted.clear();
+    state.loaded.clear();
+    state.checkedKey = undefined;
+    return { state, removed, fresh };
+  }
+
+  /** One table's part of a flush, in the database. */
+  async #write({ state, removed, fresh }: TableWrite): Promise<void> {
+    const { table } = state;
+    if (removed.length > 0) await this.#deleteRows(state, removed);
+    if (fresh.length === 0) return;
+    const columns = table.columnNames;
+    const cols = columns.map((c) => table.columns[c] as AnyColumn);
+    const width = columns.length;
+    await this.#executor.copyIn(
+      `${state.target.schema}.${state.target.name}`,
+      columns.map((c) => table.sqlName(c)),
+      (function* () {
+        for (const row of fresh) {
+          const values: SqlValue[] = new Array(width);
+          for (let i = 0; i < width; i++) {
+            values[i] = encodeValue(
+              cols[i] as AnyColumn,
+              row[columns[i] as string],
+            );
+          }
+          yield values;
+        }
+      })(),
+    );
+    this.#flushedRows += fresh.length;
   }
 
   async #deleteRows(state: TableState, keys: readonly Row[]): Promise<void> {

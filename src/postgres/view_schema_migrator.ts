@@ -571,10 +571,17 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
         where,
         sliceSize: this.#batchSize,
       });
+      let aggregate: string | null | undefined;
       for await (const batch of batches) {
         for (let i = 0; i < batch.length; i++) {
           // aggregate, sequence number, created_at, type id, payload
           const [, a, s, c, t, p] = batch[i] as ReplayRow;
+          if (a !== aggregate) {
+            // between aggregates: the place to flush
+            aggregate = a;
+            const full = store.flushIfFull();
+            if (full !== DONE) await full;
+          }
           const eventType = typeNames.get(Number(t));
           if (eventType === undefined) {
             throw new SequentError(

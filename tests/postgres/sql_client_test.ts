@@ -339,6 +339,26 @@ for (const b of list) {
   );
 
   test(
+    "copyOut after copyOut, then statements: the connection never stalls",
+    async (client) => {
+      // ~80 KB each: often all of it arrives before anyone listens
+      const query = "SELECT g, repeat('x', 70) FROM generate_series(1, 1000) g";
+      await client.transaction(async (tx) => {
+        for (let i = 0; i < 60; i++) {
+          let bytes = 0;
+          await tx.copyOut(query, (chunk) => bytes += chunk.length);
+          const again = tx.copyOut(query, () => {});
+          const [row] = await tx.query<{ n: number }>("SELECT $1::int AS n", [
+            i,
+          ]);
+          assert.equal(row?.n, i);
+          assert.equal(await again, bytes);
+        }
+      });
+    },
+  );
+
+  test(
     "copyOut rejects a bad query, and rethrows what onData throws once the copy has ended",
     async (client, table) => {
       await assert.rejects(
