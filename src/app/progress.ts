@@ -20,6 +20,7 @@ import type { ProgressOutput } from "../core/view_schema.ts";
  *   intervalMs: 0,
  * });
  * progress.advance(500);
+ * progress.advance(500);
  * progress.finish();
  * console.assert(lines.at(-1)?.startsWith("replay: 1,000 of 1,000"));
  * ```
