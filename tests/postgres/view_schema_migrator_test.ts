@@ -326,6 +326,44 @@ for (const b of list) {
     });
   });
 
+  test("a replay flushes between aggregates: no row it wrote is read back, though it flushes often", async () => {
+    const client = await b.client();
+    const r = await rig(client);
+    try {
+      const service = r.service([]);
+      for (let i = 0; i < 40; i++) {
+        const id = crypto.randomUUID();
+        await service.executeCommands(
+          new Mig_CreateItem({ aggregateId: id, name: `n${i}`, group: "g" }),
+          new Mig_EditItem({ aggregateId: id, name: `n${i}, again` }),
+          new Mig_EditItem({ aggregateId: id, name: `n${i}, at last` }),
+        );
+      }
+      const log = statementLog(client);
+      const migrator = r.migrator({ 1: [Mig_NameProjector] }, [], {
+        client: log,
+        flushEvery: 3,
+        batchSize: 7,
+      });
+      const [online] = await migrator.migrate(quiet);
+      assert.equal(online?.events, 120);
+      const copies = log.log.filter((l) => l.kind === "tx.copyIn").length;
+      assert.ok(copies >= 10, `${copies} flushes`);
+      const readBacks = log.log.filter((l) =>
+        /^(tx\.)?(query|batch)$/.test(l.kind) &&
+        /FROM "[^"]+"\."mig_names_v1"/.test(l.text)
+      );
+      assert.deepEqual(readBacks, []);
+      assert.equal(online?.rows, 40, "each row written once");
+      assert.equal((await r.dump("mig_names")).length, 40);
+      assert.ok(
+        (await r.dump("mig_names")).every((row) => row.includes("at last")),
+      );
+    } finally {
+      await r.dispose();
+    }
+  });
+
   test("offline without online fails, naming the step to run first, and changes nothing", async () => {
     const client = await b.client();
     const { units } = workload(8, { aggregates: 10, events: 40 });
