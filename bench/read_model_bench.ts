@@ -177,6 +177,38 @@ export async function seedPosts(
   await client.execute(`VACUUM ANALYZE ${s}.events`);
 }
 
+/**
+ * Writes Post rows into `name` with one raw `COPY … FROM STDIN`, in 64 KB
+ * chunks (the values need no escaping).
+ */
+async function copyPostRows(
+  tx: Pick<RawSql, "unsafe">,
+  name: string,
+  rows: Iterable<readonly (string | null)[]>,
+): Promise<void> {
+  const writable = await tx.unsafe(
+    `COPY ${name} (aggregate_id, author, title, content) FROM STDIN`,
+  ).writable();
+  let chunk = "";
+  for (const row of rows) {
+    chunk += `${row[0]}\t${row[1] ?? "\\N"}\t${row[2] ?? "\\N"}\t${
+      row[3] ?? "\\N"
+    }\n`;
+    if (chunk.length >= 65536) {
+      if (!writable.write(chunk)) {
+        await new Promise((resolve) => writable.once("drain", resolve));
+      }
+      chunk = "";
+    }
+  }
+  if (chunk) writable.write(chunk);
+  await new Promise((resolve, reject) => {
+    writable.once("finish", resolve);
+    writable.once("error", reject);
+    writable.end();
+  });
+}
+
 /** The raw COPY of the final rows: seconds for BEGIN, CREATE, COPY, COMMIT. */
 async function rawCopySeconds(
   sql: RawSql,
@@ -189,25 +221,7 @@ async function rawCopySeconds(
     await tx.unsafe(
       `CREATE TABLE ${name} (aggregate_id uuid NOT NULL, author text, title text, content text, PRIMARY KEY (aggregate_id))`,
     );
-    const writable = await tx.unsafe(
-      `COPY ${name} (aggregate_id, author, title, content) FROM STDIN`,
-    ).writable();
-    let chunk = "";
-    for (const row of rows) {
-      chunk += `${row[0]}\t${row[1]}\t${row[2]}\t${row[3]}\n`;
-      if (chunk.length >= 65536) {
-        if (!writable.write(chunk)) {
-          await new Promise((resolve) => writable.once("drain", resolve));
-        }
-        chunk = "";
-      }
-    }
-    if (chunk) writable.write(chunk);
-    await new Promise((resolve, reject) => {
-      writable.once("finish", resolve);
-      writable.once("error", reject);
-      writable.end();
-    });
+    await copyPostRows(tx, name, rows);
   });
   const seconds = (performance.now() - start) / 1000;
   await sql.unsafe(`DROP TABLE ${name}`);
@@ -258,30 +272,15 @@ async function handWrittenReplaySeconds(
           else if (type === "PostContentChanged") post[3] = payload.content;
         }
       });
-      readable.once("end", resolve);
+      readable.once("end", () => {
+        // postgres.js may leave the socket paused once a copy has ended
+        // (see unpause() in the adapter): the next COPY would hang
+        (readable as unknown as { _read(n: number): void })._read(0);
+        resolve();
+      });
       readable.once("error", reject);
     });
-    const writable = await tx.unsafe(
-      `COPY ${name} (aggregate_id, author, title, content) FROM STDIN`,
-    ).writable();
-    let chunk = "";
-    for (const [id, author, title, content] of posts.values()) {
-      chunk += `${id}\t${author ?? "\\N"}\t${title ?? "\\N"}\t${
-        content ?? "\\N"
-      }\n`;
-      if (chunk.length >= 65536) {
-        if (!writable.write(chunk)) {
-          await new Promise((resolve) => writable.once("drain", resolve));
-        }
-        chunk = "";
-      }
-    }
-    if (chunk) writable.write(chunk);
-    await new Promise((resolve, reject) => {
-      writable.once("finish", resolve);
-      writable.once("error", reject);
-      writable.end();
-    });
+    await copyPostRows(tx, name, posts.values());
   });
   const seconds = (performance.now() - start) / 1000;
   await sql.unsafe(`DROP TABLE ${name}`);
