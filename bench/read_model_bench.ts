@@ -273,8 +273,9 @@ async function handWrittenReplaySeconds(
         }
       });
       readable.once("end", () => {
-        // postgres.js may leave the socket paused once a copy has ended
-        // (see unpause() in the adapter): the next COPY would hang
+        // postgres.js 3.4.9 (pinned in deno.json for this baseline) may
+        // leave the socket paused once a copy has ended, and the next COPY
+        // would hang: its stream's read hook resumes the socket
         (readable as unknown as { _read(n: number): void })._read(0);
         resolve();
       });

@@ -5,8 +5,9 @@
  * @module
  */
 import type { SqlClient } from "./sql_client.ts";
+import type { ConnectOptions } from "./connect_options.ts";
 import { SqlError } from "./sql_error.ts";
-import { PostgresJsClient } from "./postgres_js_client.ts";
+import { ServerClient, type ServerClientOptions } from "./server_client.ts";
 import { PgliteClient } from "./pglite_client.ts";
 
 /**
@@ -21,31 +22,6 @@ import { PgliteClient } from "./pglite_client.ts";
  * ```
  */
 export const DEFAULT_DATA_DIR: string = "./data/db";
-
-/**
- * Options of {@linkcode connectDatabase}. The pool options apply to a
- * PostgreSQL server only; the embedded database has one connection.
- *
- * @example
- * ```ts
- * import type { ConnectOptions } from "@sequent/core/postgres";
- *
- * const options: ConnectOptions = { max: 20, idleTimeoutSeconds: 60 };
- * ```
- */
-export interface ConnectOptions {
-  /** Most connections in the pool (default 10). */
-  readonly max?: number | undefined;
-  /** Seconds before an idle connection is closed (default 30; 0: never). */
-  readonly idleTimeoutSeconds?: number | undefined;
-  /** Seconds to wait for a connection to open (default 10). */
-  readonly connectTimeoutSeconds?: number | undefined;
-  /**
-   * Use named prepared statements (default true); turn off behind a
-   * connection pooler in transaction mode that does not support them.
-   */
-  readonly prepare?: boolean | undefined;
-}
 
 /** Where a database URL points. */
 type Target =
@@ -86,8 +62,9 @@ function parseTarget(url: string | undefined): Target {
  * Opens a database and returns a client for it, chosen by the URL:
  *
  * - `postgres://user:password@host:port/database` (or `postgresql://`): a
- *   PostgreSQL server through postgres.js. One connection is opened at once,
- *   so a server that does not answer fails here with a one-line
+ *   PostgreSQL server, through a pool of connections that heals by itself
+ *   (see {@linkcode SqlClient}). One connection is opened at once, so a
+ *   server that does not answer fails here with a one-line
  *   {@linkcode SqlError} naming host and port (never the password).
  * - `memory://`: the embedded PostgreSQL (PGlite), in memory, gone when
  *   closed. Starting it takes a few seconds.
@@ -108,7 +85,7 @@ function parseTarget(url: string | undefined): Target {
  * ```
  *
  * @param url Where the database is; see above.
- * @param options Pool options for a PostgreSQL server.
+ * @param options Pool and timeout options for a PostgreSQL server.
  * @returns A client; close it when done.
  */
 export async function connectDatabase(
@@ -119,7 +96,18 @@ export async function connectDatabase(
   if (target.engine === "pglite") {
     return await PgliteClient.open(target.dataDir);
   }
-  const client = new PostgresJsClient(target.url, options);
+  return await openServer(target.url, options);
+}
+
+/**
+ * Opens a server client and checks it with one statement, so a server that
+ * cannot be reached fails here in one line.
+ */
+export async function openServer(
+  url: string,
+  options: ServerClientOptions,
+): Promise<SqlClient> {
+  const client = new ServerClient(url, options);
   try {
     await client.query("SELECT 1");
   } catch (error) {

@@ -7,12 +7,30 @@
  * @module
  */
 import { SequentError } from "../core/errors.ts";
-import { connectDatabase, DEFAULT_DATA_DIR } from "./connect.ts";
+import { connectDatabase, DEFAULT_DATA_DIR, openServer } from "./connect.ts";
+import { parseDatabaseUrl } from "./_database_url.ts";
 import { quoteIdentifier } from "./_sql_text.ts";
+import type { SqlClient } from "./sql_client.ts";
 
-/** What a database URL names, for the admin tasks. */
+/**
+ * What a database URL names, for the admin tasks. For a server: the URL as
+ * given, the database it names, and where it is for messages (never with
+ * the password).
+ *
+ * @example
+ * ```ts
+ * import type { DatabaseLocation } from "@sequent/core/postgres";
+ *
+ * const where: DatabaseLocation = { kind: "folder", path: "./data/db" };
+ * ```
+ */
 export type DatabaseLocation =
-  | { readonly kind: "server"; readonly url: URL; readonly database: string }
+  | {
+    readonly kind: "server";
+    readonly url: string;
+    readonly database: string;
+    readonly description: string;
+  }
   | { readonly kind: "folder"; readonly path: string }
   | { readonly kind: "memory" };
 
@@ -45,26 +63,32 @@ export function locateDatabase(url: string | undefined): DatabaseLocation {
     };
   }
   if (scheme === "postgres" || scheme === "postgresql") {
-    const parsed = new URL(url);
-    const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""));
-    if (database === "") {
+    const parsed = parseDatabaseUrl(url);
+    if (!parsed.databaseNamed) {
       throw new TypeError(
-        `Database URL for ${parsed.hostname}:${
-          parsed.port || 5432
+        `Database URL for ${
+          parsed.description.replace(/^PostgreSQL at /, "").replace(
+            /\/[^/]*$/,
+            "",
+          )
         } names no database`,
       );
     }
-    return { kind: "server", url: parsed, database };
+    return {
+      kind: "server",
+      url,
+      database: parsed.database,
+      description: parsed.description,
+    };
   }
   throw new TypeError(
     `Database URL scheme "${scheme}:" is not supported: use postgres://, postgresql://, memory:// or file://`,
   );
 }
 
-function maintenanceUrl(url: URL): string {
-  const copy = new URL(url.href);
-  copy.pathname = "/postgres";
-  return copy.href;
+/** The server's maintenance database, for creating and dropping others. */
+function maintenance(url: string): Promise<SqlClient> {
+  return openServer(url, { database: "postgres" });
 }
 
 /**
@@ -96,7 +120,7 @@ export async function createDatabase(
     await client.close();
     return !existed;
   }
-  const client = await connectDatabase(maintenanceUrl(where.url));
+  const client = await maintenance(where.url);
   try {
     const [row] = await client.query<{ found: boolean }>(
       "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found",
@@ -141,7 +165,7 @@ export async function dropDatabase(url: string | undefined): Promise<boolean> {
       throw error;
     }
   }
-  const client = await connectDatabase(maintenanceUrl(where.url));
+  const client = await maintenance(where.url);
   try {
     const [row] = await client.query<{ found: boolean }>(
       "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found",

@@ -30,17 +30,15 @@ export type {
   SqlClient,
   SqlCopyRows,
   SqlExecutor,
+  SqlOptions,
   SqlRow,
   SqlStatement,
   SqlTransaction,
   SqlValue,
 } from "./sql_client.ts";
 export { SqlError, type SqlErrorFields } from "./sql_error.ts";
-export {
-  connectDatabase,
-  type ConnectOptions,
-  DEFAULT_DATA_DIR,
-} from "./connect.ts";
+export { connectDatabase, DEFAULT_DATA_DIR } from "./connect.ts";
+export type { ConnectOptions } from "./connect_options.ts";
 export {
   clearEventStore,
   DEFAULT_EVENT_STORE_SCHEMA,

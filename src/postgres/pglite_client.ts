@@ -18,6 +18,7 @@ import { dirname } from "node:path";
 import type {
   SqlClient,
   SqlCopyRows,
+  SqlOptions,
   SqlRow,
   SqlStatement,
   SqlTransaction,
@@ -179,18 +180,22 @@ interface Queued {
 class PgliteTransaction implements SqlTransaction {
   readonly #tx: Queryable;
   readonly #where: string;
+  readonly #signal: AbortSignal | undefined;
   readonly #queued: Queued[] = [];
   #savepoints = 0;
   /** The first statement that failed: the transaction is aborted. */
   #failure: { readonly error: unknown } | undefined;
 
-  constructor(tx: Queryable, where: string) {
+  constructor(tx: Queryable, where: string, signal: AbortSignal | undefined) {
     this.#tx = tx;
     this.#where = where;
+    this.#signal = signal;
   }
 
   async #run(statement: SqlStatement): Promise<SqlRow[]> {
     try {
+      // PGlite runs in this thread: the signal is checked between statements
+      this.#signal?.throwIfAborted();
       return await run(this.#tx, statement, this.#where);
     } catch (error) {
       this.#failure ??= { error };
@@ -345,11 +350,17 @@ export class PgliteClient implements SqlClient {
   query<Row = SqlRow>(
     text: string,
     params?: readonly SqlValue[],
+    options: SqlOptions = {},
   ): Promise<Row[]> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return run(this.#db, { text, params }, this.description) as Promise<Row[]>;
   }
 
-  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+  batch(
+    statements: readonly SqlStatement[],
+    options: SqlOptions = {},
+  ): Promise<SqlRow[][]> {
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     return runAll(this.#db, statements, this.description);
   }
 
@@ -372,12 +383,19 @@ export class PgliteClient implements SqlClient {
     return copyOutOf(this.#db, query, onData, this.description);
   }
 
-  async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    work: (tx: SqlTransaction) => Promise<T>,
+    options: SqlOptions = {},
+  ): Promise<T> {
+    const { signal } = options;
+    signal?.throwIfAborted();
     try {
       return await this.#db.transaction(async (tx) => {
-        const transaction = new PgliteTransaction(tx, this.description);
+        const transaction = new PgliteTransaction(tx, this.description, signal);
         const result = await work(transaction);
         await transaction.end();
+        // not committed yet: an abort until here rolls back
+        signal?.throwIfAborted();
         return result;
       });
     } catch (error) {

@@ -15,6 +15,17 @@
  *   `timestamptz`, `timestamp` and `date` as `Date`; `boolean` as boolean;
  *   SQL `NULL` as `null`.
  *
+ * Failures are {@linkcode SqlError}s on both adapters, and nothing of a
+ * driver ever reaches the event loop as an uncaught exception or an
+ * unhandled rejection. A lost connection is told apart by its SQLSTATE
+ * (see {@linkcode SqlError.isConnectionError}): `08001` nothing could be
+ * reached; `08006` the connection was lost and nothing of the failed call
+ * was stored (it was not sent, or ran in a transaction that did not
+ * commit); `08007` the connection was lost while a statement outside a
+ * transaction, or a `COMMIT`, awaited its answer: whether it was stored is
+ * unknown. A client heals by itself: after a lost connection or a server
+ * restart, the next call opens a fresh connection.
+ *
  * @module
  */
 
@@ -82,6 +93,30 @@ export type SqlCopyRows =
   | AsyncIterable<readonly SqlValue[]>;
 
 /**
+ * Options of a call that may be aborted.
+ *
+ * When `signal` aborts, a statement not yet sent is never sent, and the call
+ * rejects with the signal's reason. A statement already running is
+ * cancelled on the server: it either finishes anyway (the call resolves),
+ * stops (the call rejects with the signal's reason; nothing of it is
+ * stored), or gets no answer within half a second, in which case its
+ * connection is closed and the call rejects with a connection error (the
+ * outcome of a commit is then unknown: `08007`). The embedded database runs
+ * inside this process and checks the signal between statements only.
+ *
+ * @example
+ * ```ts
+ * import type { SqlOptions } from "@sequent/core/postgres";
+ *
+ * const options: SqlOptions = { signal: AbortSignal.timeout(5_000) };
+ * ```
+ */
+export interface SqlOptions {
+  /** Aborts the call; see above. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
  * What can run statements: a client (each statement in its own transaction
  * unless inside {@linkcode SqlClient.transaction}) or a transaction.
  *
@@ -104,11 +139,14 @@ export interface SqlExecutor {
    * @typeParam Row The shape the caller expects of each row (not checked).
    * @param text The SQL text with `$1`, `$2`, … placeholders.
    * @param params The values of the placeholders.
+   * @param options An abort signal (see {@linkcode SqlOptions}); inside a
+   *   transaction, the transaction's signal applies instead.
    * @returns The rows as plain objects.
    */
   query<Row = SqlRow>(
     text: string,
     params?: readonly SqlValue[],
+    options?: SqlOptions,
   ): Promise<Row[]>;
   /**
    * Sends several statements in one round trip and returns each one's rows.
@@ -117,9 +155,14 @@ export interface SqlExecutor {
    * the first failure after all of them have finished.
    *
    * @param statements The statements, in the order they run.
+   * @param options An abort signal (see {@linkcode SqlOptions}); inside a
+   *   transaction, the transaction's signal applies instead.
    * @returns The rows of each statement, in the same order.
    */
-  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]>;
+  batch(
+    statements: readonly SqlStatement[],
+    options?: SqlOptions,
+  ): Promise<SqlRow[][]>;
   /**
    * Runs a script of one or more statements without parameters (DDL,
    * `DO` blocks, function definitions), using the simple query protocol.
@@ -233,9 +276,15 @@ export interface SqlClient extends SqlExecutor {
    *
    * @typeParam T What `work` resolves to.
    * @param work The statements to run atomically.
+   * @param options An abort signal for every statement of the transaction
+   *   (see {@linkcode SqlOptions}); once it aborts, the transaction is
+   *   rolled back unless its `COMMIT` was already sent.
    * @returns What `work` resolved to.
    */
-  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T>;
+  transaction<T>(
+    work: (tx: SqlTransaction) => Promise<T>,
+    options?: SqlOptions,
+  ): Promise<T>;
   /** Closes all connections; the client cannot be used afterwards. */
   close(): Promise<void>;
 }

@@ -30,7 +30,7 @@ export function openTestDatabase(url: string): Promise<Shared> {
   shared ??= (async () => {
     const client = await connectDatabase(url, {
       max: 1,
-      idleTimeoutSeconds: 0,
+      idleTimeoutMs: 0,
     });
     const id = `${Deno.pid}_${crypto.randomUUID().slice(0, 8)}`;
     const schema = `test_events_${id}`;

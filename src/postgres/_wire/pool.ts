@@ -1,0 +1,232 @@
+/**
+ * A pool of {@linkcode WireConnection}s that heals by itself: a connection
+ * that fails is dropped the moment it fails, and the next caller gets a
+ * fresh one. Nothing is retried behind the caller's back and nothing waits
+ * for a server that refuses: while the server is down, each caller gets
+ * the connection error at once; once it is back, the next caller gets a
+ * working connection.
+ *
+ * The pool is `open` until {@linkcode WirePool.close}, then `closing`
+ * (waiting for connections in use to be released) and `closed`.
+ *
+ * @module
+ */
+import { type ConnectionConfig, Lost, WireConnection } from "./connection.ts";
+
+/** The states of a pool. */
+export type PoolState = "open" | "closing" | "closed";
+
+/** How the pool sizes itself. */
+export interface PoolOptions {
+  /** Most connections open at once. */
+  readonly max: number;
+  /** Milliseconds an idle connection is kept (0: for ever). */
+  readonly idleTimeoutMs: number;
+}
+
+interface Waiter {
+  readonly resolve: (connection: WireConnection) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal | undefined;
+  readonly onAbort: (() => void) | undefined;
+}
+
+/** A pool of connections to one database. */
+export class WirePool {
+  readonly #config: ConnectionConfig;
+  readonly #options: PoolOptions;
+  #state: PoolState = "open";
+  /** Every connection open or opening, in use or idle. */
+  #size = 0;
+  readonly #idle: WireConnection[] = [];
+  readonly #idleTimers = new Map<
+    WireConnection,
+    ReturnType<typeof setTimeout>
+  >();
+  readonly #inUse = new Set<WireConnection>();
+  readonly #waiters: Waiter[] = [];
+  #closed: (() => void) | undefined;
+
+  /**
+   * @param config Where to connect.
+   * @param options Pool size and idle time.
+   */
+  constructor(config: ConnectionConfig, options: PoolOptions) {
+    this.#config = config;
+    this.#options = options;
+  }
+
+  /** The pool's state. */
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** Connections open or opening. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * A connection for the caller's exclusive use until
+   * {@linkcode WirePool.release}. An idle one if there is one; otherwise a
+   * new one while the pool is below `max`; otherwise the next one
+   * released. Rejects with the connection error when opening fails, and
+   * with the signal's reason when aborted while waiting.
+   */
+  acquire(signal?: AbortSignal): Promise<WireConnection> {
+    if (this.#state !== "open") {
+      return Promise.reject(
+        new Lost("the pool is closed", "POOL_CLOSED", false),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    while (this.#idle.length > 0) {
+      const connection = this.#idle.pop()!;
+      clearTimeout(this.#idleTimers.get(connection));
+      this.#idleTimers.delete(connection);
+      if (connection.state === "ready" && !connection.busy) {
+        this.#inUse.add(connection);
+        return Promise.resolve(connection);
+      }
+      connection.destroy(new Lost("dropped from the pool", "DROPPED", false));
+    }
+    if (this.#size < this.#options.max) return this.#open(signal);
+    return new Promise<WireConnection>((resolve, reject) => {
+      const onAbort = signal
+        ? () => {
+          const at = this.#waiters.indexOf(waiter);
+          if (at >= 0) this.#waiters.splice(at, 1);
+          reject(signal.reason);
+        }
+        : undefined;
+      const waiter: Waiter = { resolve, reject, signal, onAbort };
+      if (onAbort) signal!.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #open(signal: AbortSignal | undefined): Promise<WireConnection> {
+    this.#size++;
+    return WireConnection.open(
+      this.#config,
+      (connection) => this.#dropped(connection),
+      signal,
+    ).then(
+      (connection) => {
+        this.#inUse.add(connection);
+        return connection;
+      },
+      (error: unknown) => {
+        this.#size--;
+        this.#serveWaiters();
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * Gives a connection back. One that is closed, still busy, or inside a
+   * transaction is not reused.
+   */
+  release(connection: WireConnection): void {
+    if (!this.#inUse.delete(connection)) return;
+    const reusable = this.#state === "open" && connection.state === "ready" &&
+      !connection.busy && connection.transactionStatus === "idle";
+    if (!reusable) {
+      connection.destroy(
+        new Lost("not reusable when released", "DROPPED", false),
+      );
+      return; // #dropped serves the waiters
+    }
+    const waiter = this.#nextWaiter();
+    if (waiter) {
+      this.#inUse.add(connection);
+      waiter.resolve(connection);
+      return;
+    }
+    this.#idle.push(connection);
+    if (this.#options.idleTimeoutMs > 0) {
+      this.#idleTimers.set(
+        connection,
+        setTimeout(() => {
+          this.#idleTimers.delete(connection);
+          const at = this.#idle.indexOf(connection);
+          if (at >= 0) this.#idle.splice(at, 1);
+          connection.close().catch(() => {});
+        }, this.#options.idleTimeoutMs),
+      );
+    }
+  }
+
+  #nextWaiter(): Waiter | undefined {
+    const waiter = this.#waiters.shift();
+    if (waiter?.onAbort) {
+      waiter.signal!.removeEventListener("abort", waiter.onAbort);
+    }
+    return waiter;
+  }
+
+  /** A connection closed (failed, timed out, or dropped): forget it. */
+  #dropped(connection: WireConnection): void {
+    this.#size--;
+    this.#inUse.delete(connection);
+    const at = this.#idle.indexOf(connection);
+    if (at >= 0) this.#idle.splice(at, 1);
+    clearTimeout(this.#idleTimers.get(connection));
+    this.#idleTimers.delete(connection);
+    this.#serveWaiters();
+  }
+
+  /** Opens connections for waiters while there is room. */
+  #serveWaiters(): void {
+    if (this.#state !== "open") {
+      if (this.#state === "closing" && this.#size === 0) this.#finish();
+      return;
+    }
+    while (this.#waiters.length > 0 && this.#size < this.#options.max) {
+      const waiter = this.#nextWaiter()!;
+      this.#open(waiter.signal).then(waiter.resolve, waiter.reject);
+    }
+  }
+
+  #finish(): void {
+    this.#state = "closed";
+    this.#closed?.();
+  }
+
+  /**
+   * Closes the pool: waiters are rejected, idle connections closed, and
+   * connections in use closed once released (or after `graceMs`).
+   */
+  async close(graceMs = 5000): Promise<void> {
+    if (this.#state !== "open") return;
+    this.#state = "closing";
+    for (const waiter of this.#waiters.splice(0)) {
+      if (waiter.onAbort) {
+        waiter.signal!.removeEventListener("abort", waiter.onAbort);
+      }
+      waiter.reject(new Lost("the pool is closed", "POOL_CLOSED", false));
+    }
+    const done = new Promise<void>((resolve) => {
+      this.#closed = resolve;
+    });
+    for (const connection of this.#idle.splice(0)) {
+      clearTimeout(this.#idleTimers.get(connection));
+      connection.close().catch(() => {});
+    }
+    this.#idleTimers.clear();
+    if (this.#size === 0) this.#finish();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      done,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    for (const connection of [...this.#inUse]) {
+      connection.destroy(new Lost("the pool is closed", "POOL_CLOSED", true));
+    }
+    this.#state = "closed";
+  }
+}

@@ -1,0 +1,500 @@
+/**
+ * The requests a connection pipelines, one class per kind: a statement on
+ * the extended protocol (prepared, or unnamed), a simple query, and
+ * `COPY` out and in. Each writes its messages and then handles the
+ * server's answers, in order, up to its ReadyForQuery.
+ *
+ * @module
+ */
+import {
+  Backend,
+  type Column,
+  copyDataMessage,
+  copyDoneMessage,
+  copyFailMessage,
+  type MessageWriter,
+  parseCommandTag,
+  parseRowDescription,
+  parseServerFields,
+  ProtocolError,
+  utf8At,
+  writeBind,
+  writeDescribe,
+  writeExecute,
+  writeParse,
+  writeQuery,
+  writeSync,
+} from "./protocol.ts";
+import { decodeValue, encodeParameter, parameterType } from "./values.ts";
+import { ServerError } from "./errors.ts";
+import type { SqlRow, SqlValue } from "../sql_client.ts";
+
+/** What a request needs of the connection it runs on. */
+export interface RequestHost {
+  /** Whether the connection is closed. */
+  readonly closed: boolean;
+  /** The prepared statement a request uses, if any (registers first uses). */
+  preparedFor(request: ExtendedRequest): Prepared | undefined;
+  /** Drops a prepared statement that failed or went stale. */
+  forget(key: string): void;
+  /** Writes bytes at once, resolving when the socket can take more. */
+  writeNow(bytes: Uint8Array): Promise<void>;
+}
+
+/** A named prepared statement, and its columns once described. */
+export interface Prepared {
+  /** The statement's name on the server. */
+  readonly name: string;
+  /** Set when the statement's Describe has been answered. */
+  columns: Column[] | undefined;
+}
+
+/** What a statement on the extended protocol gives back. */
+export interface QueryResult {
+  /** The rows, as plain objects keyed by column name. */
+  readonly rows: SqlRow[];
+  /** The command tag (`INSERT 0 1`, `SELECT 3`, …). */
+  readonly command: string;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /**
+   * Aborts the request: unsent, it is dropped; sent, the server is asked to
+   * cancel it, and if it has not answered `cancelGraceMs` later the
+   * connection is closed. The promise rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** A request's part in the pipeline. */
+export abstract class Request<T> {
+  sent = false;
+  settled = false;
+  error: ServerError | undefined;
+  readonly #resolve: (value: T) => void;
+  readonly #reject: (error: unknown) => void;
+  readonly promise: Promise<T>;
+  readonly signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+
+  constructor(signal: AbortSignal | undefined) {
+    let resolve!: (value: T) => void;
+    let reject!: (error: unknown) => void;
+    this.promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.#resolve = resolve;
+    this.#reject = reject;
+    this.signal = signal;
+  }
+
+  resolve(value: T): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#detach();
+    this.#resolve(value);
+  }
+
+  reject(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.#detach();
+    this.#reject(error);
+  }
+
+  #detach(): void {
+    if (this.onAbort) this.signal?.removeEventListener("abort", this.onAbort);
+  }
+
+  /**
+   * What to reject with for a server error: the abort reason when the
+   * server cancelled the statement because we asked it to.
+   */
+  failure(error: ServerError): unknown {
+    return this.signal?.aborted && error.fields.code === "57014"
+      ? this.signal.reason
+      : error;
+  }
+
+  /** Whether this request stops later ones from being written until it ends. */
+  get holdsWrites(): boolean {
+    return false;
+  }
+
+  /** Writes the request's messages. */
+  abstract write(w: MessageWriter): void;
+
+  /** Handles one message; true when the request's ReadyForQuery came. */
+  abstract handle(type: number, body: Uint8Array): boolean;
+}
+
+function isSkippable(type: number): boolean {
+  return type === Backend.ParseComplete || type === Backend.BindComplete ||
+    type === Backend.ParameterDescription || type === Backend.CloseComplete ||
+    type === Backend.NoData || type === Backend.PortalSuspended ||
+    type === Backend.EmptyQueryResponse;
+}
+
+/** Decodes a DataRow body into an object keyed by the columns' names. */
+function decodeRow(body: Uint8Array, columns: readonly Column[]): SqlRow {
+  const row: SqlRow = {};
+  const count = (body[0]! << 8) | body[1]!;
+  let at = 2;
+  for (let i = 0; i < count; i++) {
+    const length = (body[at]! << 24) | (body[at + 1]! << 16) |
+      (body[at + 2]! << 8) | body[at + 3]!;
+    at += 4;
+    const column = columns[i]!;
+    if (length < 0) {
+      row[column.name] = null;
+      continue;
+    }
+    const text = utf8At(body, at, length);
+    at += length;
+    row[column.name] = column.text ? text : decodeValue(text, column.type);
+  }
+  return row;
+}
+
+export class ExtendedRequest extends Request<QueryResult> {
+  readonly #connection: RequestHost;
+  readonly text: string;
+  readonly #params: readonly (string | null)[];
+  readonly #rawParams: readonly (SqlValue | Uint8Array)[];
+  readonly #types: number[];
+  readonly key: string;
+  prepared: Prepared | undefined;
+  /** This request parses the prepared statement (its first use). */
+  parses = false;
+  #columns: Column[] | undefined;
+  readonly #rows: SqlRow[] = [];
+  #command = "";
+
+  constructor(
+    connection: RequestHost,
+    text: string,
+    params: readonly (SqlValue | Uint8Array)[],
+    signal: AbortSignal | undefined,
+  ) {
+    super(signal);
+    this.#connection = connection;
+    this.text = text;
+    this.#rawParams = params;
+    this.#types = params.map(parameterType);
+    this.#params = params.map(encodeParameter);
+    this.key = this.#types.length === 0
+      ? text
+      : `${this.#types.join(",")}\0${text}`;
+  }
+
+  write(w: MessageWriter): void {
+    const prepared = this.#connection.preparedFor(this);
+    if (prepared) {
+      this.prepared = prepared;
+      if (this.parses) {
+        writeParse(w, prepared.name, this.text, this.#types);
+        writeDescribe(w, "S", prepared.name);
+      }
+      writeBind(w, prepared.name, this.#params);
+    } else {
+      writeParse(w, "", this.text, this.#types);
+      writeBind(w, "", this.#params);
+      writeDescribe(w, "P", "");
+    }
+    writeExecute(w);
+    writeSync(w);
+  }
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.DataRow: {
+        const columns = this.#columns ?? this.prepared?.columns;
+        if (!columns) throw new ProtocolError("a row before its description");
+        this.#rows.push(decodeRow(body, columns));
+        return false;
+      }
+      case Backend.RowDescription:
+        this.#columns = parseRowDescription(body);
+        if (this.parses && this.prepared) this.prepared.columns = this.#columns;
+        return false;
+      case Backend.NoData:
+        this.#columns = [];
+        if (this.parses && this.prepared) this.prepared.columns = [];
+        return false;
+      case Backend.CommandComplete:
+        this.#command = parseCommandTag(body);
+        return false;
+      case Backend.ErrorResponse:
+        this.error = new ServerError(parseServerFields(body));
+        if (this.parses && this.prepared?.columns === undefined) {
+          this.#connection.forget(this.key);
+        }
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type)) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during a statement`,
+        );
+    }
+  }
+
+  finish(): void {
+    if (this.error) this.reject(this.failure(this.error));
+    else this.resolve({ rows: this.#rows, command: this.#command });
+  }
+
+  /**
+   * Whether the statement failed because its prepared plan went stale: a
+   * table it reads was replaced by one with other columns (`cached plan
+   * must not change result type`). The statement did nothing; prepared
+   * anew, it runs.
+   */
+  get stalePlan(): boolean {
+    return this.prepared !== undefined && !this.parses &&
+      this.error?.fields.code === "0A000" &&
+      this.error.fields.routine === "RevalidateCachedQuery";
+  }
+
+  /** A fresh copy of this request, to run again. */
+  again(): ExtendedRequest {
+    return new ExtendedRequest(
+      this.#connection,
+      this.text,
+      this.#rawParams,
+      this.signal,
+    );
+  }
+}
+
+export class SimpleRequest extends Request<string> {
+  readonly #text: string;
+  #command = "";
+
+  constructor(text: string, signal: AbortSignal | undefined) {
+    super(signal);
+    this.#text = text;
+  }
+
+  write(w: MessageWriter): void {
+    writeQuery(w, this.#text);
+  }
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.CommandComplete:
+        this.#command = parseCommandTag(body);
+        return false;
+      case Backend.ErrorResponse:
+        this.error ??= new ServerError(parseServerFields(body));
+        return false;
+      case Backend.RowDescription:
+      case Backend.DataRow:
+        return false;
+      case Backend.CopyInResponse:
+        // a COPY FROM STDIN in a script: refuse the data we do not have
+        this.connectionWrite?.(
+          copyFailMessage("COPY FROM STDIN needs copyIn()"),
+        );
+        return false;
+      case Backend.CopyOutResponse:
+      case Backend.CopyData:
+      case Backend.CopyDone:
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type)) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during a query`,
+        );
+    }
+  }
+
+  connectionWrite: ((bytes: Uint8Array) => void) | undefined;
+
+  finish(): void {
+    if (this.error) this.reject(this.failure(this.error));
+    else this.resolve(this.#command);
+  }
+}
+
+/** How many bytes of a `COPY … TO STDOUT` are handed over at a time. */
+const COPY_OUT_CHUNK = 65536;
+
+export class CopyOutRequest extends Request<number> {
+  readonly #text: string;
+  readonly #onData: (chunk: Uint8Array) => void;
+  #bytes = 0;
+  #parts: Uint8Array[] = [];
+  #held = 0;
+  #thrown: { readonly error: unknown } | undefined;
+
+  constructor(
+    text: string,
+    onData: (chunk: Uint8Array) => void,
+    signal: AbortSignal | undefined,
+  ) {
+    super(signal);
+    this.#text = text;
+    this.#onData = onData;
+  }
+
+  write(w: MessageWriter): void {
+    writeQuery(w, this.#text);
+  }
+
+  #handOver(): void {
+    const parts = this.#parts;
+    const chunk = parts.length === 1 ? parts[0]! : concat(parts, this.#held);
+    this.#parts = [];
+    this.#held = 0;
+    if (this.#thrown) return;
+    try {
+      this.#onData(chunk);
+    } catch (error) {
+      this.#thrown = { error };
+    }
+  }
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.CopyData:
+        this.#bytes += body.length;
+        this.#parts.push(body);
+        this.#held += body.length;
+        if (this.#held >= COPY_OUT_CHUNK) this.#handOver();
+        return false;
+      case Backend.CopyDone:
+        if (this.#held > 0) this.#handOver();
+        return false;
+      case Backend.CopyOutResponse:
+      case Backend.CommandComplete:
+        return false;
+      case Backend.ErrorResponse:
+        this.error ??= new ServerError(parseServerFields(body));
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type) || type === Backend.RowDescription) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during COPY TO STDOUT`,
+        );
+    }
+  }
+
+  finish(): void {
+    if (this.error) this.reject(this.failure(this.error));
+    else if (this.#thrown) this.reject(this.#thrown.error);
+    else this.resolve(this.#bytes);
+  }
+}
+
+function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+/** What a `COPY … FROM STDIN` reads its data from. */
+export type CopySource =
+  | Iterable<string | Uint8Array>
+  | AsyncIterable<string | Uint8Array>;
+
+export class CopyInRequest extends Request<number> {
+  readonly #text: string;
+  readonly #source: CopySource;
+  readonly #connection: RequestHost;
+  #count = 0;
+  #started = false;
+  #failed: { readonly error: unknown } | undefined;
+
+  constructor(
+    connection: RequestHost,
+    text: string,
+    source: CopySource,
+    signal: AbortSignal | undefined,
+  ) {
+    super(signal);
+    this.#connection = connection;
+    this.#text = text;
+    this.#source = source;
+  }
+
+  override get holdsWrites(): boolean {
+    return true;
+  }
+
+  write(w: MessageWriter): void {
+    writeQuery(w, this.#text);
+  }
+
+  async #pump(): Promise<void> {
+    try {
+      for await (const chunk of this.#source) {
+        if (this.settled || this.#connection.closed) return;
+        const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
+        if (bytes.length === 0) continue;
+        await this.#connection.writeNow(copyDataMessage(bytes));
+      }
+      if (this.settled || this.#connection.closed) return;
+      await this.#connection.writeNow(copyDoneMessage());
+    } catch (error) {
+      this.#failed = { error };
+      if (!this.#connection.closed) {
+        const reason = error instanceof Error ? error.message : String(error);
+        await this.#connection.writeNow(copyFailMessage(reason)).catch(
+          () => {},
+        );
+      }
+    }
+  }
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.CopyInResponse:
+        if (!this.#started) {
+          this.#started = true;
+          this.#pump().catch(() => {});
+        }
+        return false;
+      case Backend.CommandComplete: {
+        const tag = parseCommandTag(body);
+        this.#count = Number(tag.split(" ").pop()) || 0;
+        return false;
+      }
+      case Backend.ErrorResponse:
+        this.error ??= new ServerError(parseServerFields(body));
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type)) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during COPY FROM STDIN`,
+        );
+    }
+  }
+
+  finish(): void {
+    if (this.#failed) this.reject(this.#failed.error);
+    else if (this.error) this.reject(this.failure(this.error));
+    else this.resolve(this.#count);
+  }
+}
+
+export type AnyRequest =
+  | ExtendedRequest
+  | SimpleRequest
+  | CopyOutRequest
+  | CopyInRequest;

@@ -1,0 +1,246 @@
+/**
+ * Values on the wire, in PostgreSQL's text format: parameters out, column
+ * values in. The types follow the {@linkcode SqlClient} port: `smallint`,
+ * `integer`, `oid`, `real` and `double precision` as numbers; `bigint`,
+ * `numeric`, `xid8`, `uuid`, text and unknown types as strings; `json` and
+ * `jsonb` as their text; `boolean` as boolean; `date`, `timestamp` and
+ * `timestamptz` as `Date` (a `timestamp` without time zone read as UTC);
+ * `bytea` as `Uint8Array`; arrays of these as arrays.
+ *
+ * @module
+ */
+import type { SqlValue } from "../sql_client.ts";
+
+/** OIDs of the types read specially. */
+const BOOL = 16;
+const BYTEA = 17;
+const INT8 = 20;
+const INT2 = 21;
+const INT4 = 23;
+const OID = 26;
+const FLOAT4 = 700;
+const FLOAT8 = 701;
+const DATE = 1082;
+const TIMESTAMP = 1114;
+const TIMESTAMPTZ = 1184;
+
+/** Array type OID → element type OID, for the element types read specially. */
+const ARRAYS: ReadonlyMap<number, number> = new Map([
+  [1000, BOOL],
+  [1001, BYTEA],
+  [1016, INT8],
+  [1005, INT2],
+  [1007, INT4],
+  [1028, OID],
+  [1021, FLOAT4],
+  [1022, FLOAT8],
+  [1182, DATE],
+  [1115, TIMESTAMP],
+  [1185, TIMESTAMPTZ],
+  // arrays of types read as text
+  [1009, 25],
+  [1015, 1043],
+  [1014, 1042],
+  [1003, 19],
+  [2951, 2950],
+  [1231, 1700],
+  [199, 114],
+  [3807, 3802],
+  [5077, 5069],
+]);
+
+/**
+ * The parameter's type OID as the driver declares it: most values go as
+ * "unknown" (0), so the server infers the type from the statement, as
+ * postgres.js does; these few are declared because their text alone is
+ * ambiguous.
+ */
+export function parameterType(value: SqlValue | Uint8Array): number {
+  if (value instanceof Date) return TIMESTAMPTZ;
+  if (typeof value === "boolean") return BOOL;
+  if (typeof value === "bigint") return INT8;
+  if (value instanceof Uint8Array) return BYTEA;
+  return 0;
+}
+
+/** A parameter in text format (`null` for SQL NULL). */
+export function encodeParameter(value: SqlValue | Uint8Array): string | null {
+  switch (typeof value) {
+    case "string":
+      return value;
+    case "number":
+    case "bigint":
+      return String(value);
+    case "boolean":
+      return value ? "t" : "f";
+    case "undefined":
+      return null;
+    default:
+      if (value === null) return null;
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime())) {
+          throw new TypeError("An invalid Date cannot be sent to the database");
+        }
+        return value.toISOString();
+      }
+      if (value instanceof Uint8Array) return byteaText(value);
+      throw new TypeError(
+        `A value of type ${typeof value} cannot be sent to the database`,
+      );
+  }
+}
+
+function byteaText(bytes: Uint8Array): string {
+  let out = "\\x";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Reads a column value of type `type` from its text. */
+export function decodeValue(text: string, type: number): unknown {
+  switch (type) {
+    case INT2:
+    case INT4:
+    case OID:
+    case FLOAT4:
+    case FLOAT8:
+      return Number(text);
+    case BOOL:
+      return text === "t";
+    case DATE:
+    case TIMESTAMP:
+    case TIMESTAMPTZ:
+      return parseTimestamp(text);
+    case BYTEA:
+      return parseBytea(text);
+    default: {
+      const element = ARRAYS.get(type);
+      return element === undefined ? text : parseArray(text, element);
+    }
+  }
+}
+
+/** Whether a column of this type needs converting from text at all. */
+export function isText(type: number): boolean {
+  switch (type) {
+    case INT2:
+    case INT4:
+    case OID:
+    case FLOAT4:
+    case FLOAT8:
+    case BOOL:
+    case DATE:
+    case TIMESTAMP:
+    case TIMESTAMPTZ:
+    case BYTEA:
+      return false;
+    default:
+      return !ARRAYS.has(type);
+  }
+}
+
+const TIMESTAMP_TEXT =
+  /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?)?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
+
+/** The largest time a `Date` can hold (for `infinity`). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * Reads `date`, `timestamp` and `timestamptz` output in the ISO date style
+ * (the driver sets `DateStyle=ISO` for every session), for every year,
+ * including 1–99 and BC. Milliseconds are kept; microseconds truncated.
+ */
+export function parseTimestamp(text: string): Date {
+  if (text === "infinity") return new Date(MAX_DATE_MS);
+  if (text === "-infinity") return new Date(-MAX_DATE_MS);
+  const m = TIMESTAMP_TEXT.exec(text);
+  if (!m) return new Date(Number.NaN);
+  let year = Number(m[1]);
+  if (m[12]) year = 1 - year; // 1 BC is year 0
+  const fraction = m[7] ? Number(m[7].padEnd(3, "0").slice(0, 3)) : 0;
+  const date = new Date(0);
+  date.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]));
+  date.setUTCHours(
+    Number(m[4] ?? 0),
+    Number(m[5] ?? 0),
+    Number(m[6] ?? 0),
+    fraction,
+  );
+  if (m[8]) {
+    const sign = m[8] === "-" ? -1 : 1;
+    const offsetMs = sign *
+      ((Number(m[9]) * 60 + Number(m[10] ?? 0)) * 60 + Number(m[11] ?? 0)) *
+      1000;
+    date.setTime(date.getTime() - offsetMs);
+  }
+  return date;
+}
+
+function parseBytea(text: string): Uint8Array {
+  if (text.startsWith("\\x")) {
+    const out = new Uint8Array((text.length - 2) / 2);
+    for (let i = 0; i < out.length; i++) {
+      out[i] = parseInt(text.slice(2 + 2 * i, 4 + 2 * i), 16);
+    }
+    return out;
+  }
+  // the escape format (bytea_output = escape)
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5c) {
+      if (text[i + 1] === "\\") {
+        bytes.push(0x5c);
+        i++;
+      } else {
+        bytes.push(parseInt(text.slice(i + 1, i + 4), 8));
+        i += 3;
+      }
+    } else bytes.push(c);
+  }
+  return Uint8Array.from(bytes);
+}
+
+/**
+ * Reads an array's text (`{1,2,NULL}`, `{"a b","c\"d"}`, nested for more
+ * dimensions), converting each element as a column of `element` type.
+ */
+export function parseArray(text: string, element: number): unknown[] {
+  let at = 0;
+  // an optional dimension decoration: [1:2]={…}
+  if (text[0] === "[") at = text.indexOf("=") + 1;
+  const parse = (): unknown[] => {
+    const out: unknown[] = [];
+    at++; // {
+    if (text[at] === "}") {
+      at++;
+      return out;
+    }
+    for (;;) {
+      if (text[at] === "{") {
+        out.push(parse());
+      } else if (text[at] === '"') {
+        let value = "";
+        at++;
+        while (text[at] !== '"') {
+          if (text[at] === "\\") at++;
+          value += text[at++];
+        }
+        at++;
+        out.push(decodeValue(value, element));
+      } else {
+        const start = at;
+        while (text[at] !== "," && text[at] !== "}") at++;
+        const raw = text.slice(start, at);
+        out.push(raw === "NULL" ? null : decodeValue(raw, element));
+      }
+      if (text[at] === ",") {
+        at++;
+        continue;
+      }
+      at++; // }
+      return out;
+    }
+  };
+  return parse();
+}

@@ -1,0 +1,485 @@
+/**
+ * The PostgreSQL server adapter over the framework's own wire protocol:
+ * values, pipelining, COPY, aborting, timeouts, prepared statements that
+ * go stale, password authentication, TLS, Unix sockets, and a pool that
+ * heals. Run when `DATABASE_URL` names a server (the server pass of CI);
+ * tests that need particular settings start a private server.
+ */
+import assert from "node:assert/strict";
+import { connectDatabase, SqlError } from "@sequent/core/postgres";
+import { ServerClient } from "../../src/postgres/server_client.ts";
+import { serverUrl } from "./_backends.ts";
+import { latencyProxy } from "./_latency_proxy.ts";
+import { startPrivateServer } from "./_private_server.ts";
+
+const test = serverUrl === undefined ? () => {} : Deno.test;
+const url = serverUrl!;
+
+test("values of every type the port names come back as it says", async () => {
+  const client = await connectDatabase(url);
+  try {
+    const [row] = await client.query(
+      `SELECT 1::smallint AS i2, 2::int AS i4, 3.5::float8 AS f8, 'NaN'::float8 AS nan,
+        9007199254740993::bigint AS i8, 1.10::numeric AS num, true AS t, false AS f,
+        'é ✓ 😀'::text AS txt, '{"a": [1, "x"]}'::jsonb AS jb, '{"b":1}'::json AS js,
+        '0190d6a4-57c2-7c3e-8f5e-1b2c3d4e5f60'::uuid AS id, NULL::text AS nothing,
+        '2024-02-29 13:14:15.123456+00'::timestamptz AS tz,
+        '0044-03-15 12:00:00 BC'::timestamp AS bc, '0099-12-31'::date AS d99,
+        '\\x00ff10'::bytea AS bytes, ARRAY['a b', 'c"d', NULL] AS arr,
+        ARRAY[[1,2],[3,4]] AS grid, pg_current_xact_id() AS xid`,
+    );
+    assert.deepEqual({ ...row, xid: typeof row!.xid }, {
+      i2: 1,
+      i4: 2,
+      f8: 3.5,
+      nan: Number.NaN,
+      i8: "9007199254740993",
+      num: "1.10",
+      t: true,
+      f: false,
+      txt: "é ✓ 😀",
+      jb: '{"a": [1, "x"]}',
+      js: '{"b":1}',
+      id: "0190d6a4-57c2-7c3e-8f5e-1b2c3d4e5f60",
+      nothing: null,
+      tz: new Date("2024-02-29T13:14:15.123Z"),
+      bc: new Date(Date.UTC(-43, 2, 15, 12)),
+      d99: (() => {
+        const d = new Date(0);
+        d.setUTCFullYear(99, 11, 31);
+        return d;
+      })(),
+      bytes: new Uint8Array([0, 255, 16]),
+      arr: ["a b", 'c"d', null],
+      grid: [[1, 2], [3, 4]],
+      xid: "string",
+    });
+    const [sent] = await client.query(
+      "SELECT $1::text AS s, $2::int AS n, $3::bigint AS b, $4::bool AS t, $5::timestamptz AS d, $6::text AS nul",
+      [
+        "quote ' and \\ and $1",
+        42,
+        1234567890123456789n,
+        true,
+        new Date(5),
+        null,
+      ],
+    );
+    assert.deepEqual(sent, {
+      s: "quote ' and \\ and $1",
+      n: 42,
+      b: "1234567890123456789",
+      t: true,
+      d: new Date(5),
+      nul: null,
+    });
+  } finally {
+    await client.close();
+  }
+});
+
+test("statements issued together travel in one round trip", async () => {
+  const port = Number(new URL(url).port || 5432);
+  const proxy = latencyProxy(port, 40);
+  const client = await connectDatabase(
+    url.replace(/@[^/]*\//, `@127.0.0.1:${proxy.port}/`),
+  );
+  try {
+    await client.query("SELECT 1"); // the statement is prepared once
+    const started = performance.now();
+    const results = await client.batch(
+      Array.from({ length: 6 }, (_, i) => ({
+        text: "SELECT $1::int AS n",
+        params: [i],
+      })),
+    );
+    const ms = performance.now() - started;
+    assert.deepEqual(results.map((r) => r[0]?.n), [0, 1, 2, 3, 4, 5]);
+    assert.ok(
+      ms < 2 * 80 + 60,
+      `six statements took ${ms} ms at 80 ms a round trip`,
+    );
+  } finally {
+    await client.close();
+    await proxy.close();
+  }
+});
+
+test("a statement failing inside a batch fails alone; the others run and the connection goes on", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  try {
+    await assert.rejects(
+      client.batch([
+        { text: "SELECT 1 AS a" },
+        { text: "SELECT 1/0 AS b" },
+        { text: "SELECT 3 AS c" },
+      ]),
+      (error: unknown) => error instanceof SqlError && error.code === "22012",
+    );
+    assert.deepEqual(await client.query("SELECT 4 AS d"), [{ d: 4 }]);
+  } finally {
+    await client.close();
+  }
+});
+
+async function* failingRows(): AsyncGenerator<[number, string]> {
+  yield [1, "a"];
+  throw new Error("the source broke");
+}
+
+test("COPY moves large data both ways, and a failed COPY leaves the connection usable", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  const table = `copy_${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await client.execute(`CREATE TABLE ${table} (n int, s text)`);
+    const rows = Array.from({ length: 20_000 }, (_, i) =>
+      [
+        i,
+        `row ${i}\twith\ttabs\nand "quotes" ✓ ${"x".repeat(i % 50)}`,
+      ] as [number, string]);
+    assert.equal(await client.copyIn(table, ["n", "s"], rows), 20_000);
+    const chunks: Uint8Array[] = [];
+    const bytes = await client.copyOut(
+      `SELECT n, s FROM ${table} ORDER BY n`,
+      (chunk) => chunks.push(chunk.slice()),
+    );
+    assert.ok(chunks.length > 1, "handed over in several chunks");
+    assert.equal(chunks.reduce((n, c) => n + c.length, 0), bytes);
+    const text = new TextDecoder().decode(
+      new Uint8Array(chunks.flatMap((c) => [...c])),
+    );
+    assert.equal(text.split("\n").length - 1, 20_000);
+    await assert.rejects(
+      client.copyIn(table, ["n", "s"], [["not a number", "x"]]),
+      (error: unknown) => error instanceof SqlError && error.code === "22P02",
+    );
+    await assert.rejects(
+      client.copyIn(table, ["n", "s"], failingRows()),
+      /the source broke/,
+    );
+    const [{ n }] = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${table}`,
+    ) as [{ n: number }];
+    assert.equal(n, 20_000);
+  } finally {
+    await client.execute(`DROP TABLE IF EXISTS ${table}`);
+    await client.close();
+  }
+});
+
+test("an aborted statement: unsent, it is never sent; running, the server cancels it within moments", async () => {
+  const client = await connectDatabase(url, { max: 2 });
+  try {
+    const early = new AbortController();
+    early.abort(new Error("too late"));
+    await assert.rejects(
+      client.query("SELECT pg_sleep(10)", [], { signal: early.signal }),
+      /too late/,
+    );
+    const controller = new AbortController();
+    const reason = new Error("stop it");
+    const started = performance.now();
+    const running = client.query("SELECT pg_sleep(30)", [], {
+      signal: controller.signal,
+    });
+    setTimeout(() => controller.abort(reason), 100);
+    await assert.rejects(running, (error: unknown) => error === reason);
+    const ms = performance.now() - started;
+    assert.ok(ms < 1_000, `cancelled after ${ms} ms`);
+    const sleeping = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'",
+    );
+    assert.deepEqual(sleeping, [{ n: 0 }]);
+    assert.deepEqual(await client.query("SELECT 1 AS ok"), [{ ok: 1 }]);
+  } finally {
+    await client.close();
+  }
+});
+
+test("statementTimeoutMs makes the server cancel a long statement with 57014, storing nothing", async () => {
+  const client = await connectDatabase(url, { statementTimeoutMs: 200 });
+  try {
+    const started = performance.now();
+    await assert.rejects(
+      client.query("SELECT pg_sleep(5)"),
+      (error: unknown) => error instanceof SqlError && error.code === "57014",
+    );
+    assert.ok(performance.now() - started < 2_000);
+    assert.deepEqual(await client.query("SELECT 1 AS ok"), [{ ok: 1 }]);
+  } finally {
+    await client.close();
+  }
+});
+
+test("a prepared statement whose table changed shape is prepared again", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  const table = `shape_${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await client.execute(
+      `CREATE TABLE ${table} (a int); INSERT INTO ${table} VALUES (1)`,
+    );
+    assert.deepEqual(await client.query(`SELECT * FROM ${table}`), [{ a: 1 }]);
+    await client.execute(`ALTER TABLE ${table} ADD COLUMN b text DEFAULT 'x'`);
+    assert.deepEqual(await client.query(`SELECT * FROM ${table}`), [
+      { a: 1, b: "x" },
+    ]);
+  } finally {
+    await client.execute(`DROP TABLE IF EXISTS ${table}`);
+    await client.close();
+  }
+});
+
+test("a connection killed while idle in the pool is replaced by the next statement", async () => {
+  const appName = `idle_${crypto.randomUUID().slice(0, 8)}`;
+  const client = await connectDatabase(
+    `${url}${url.includes("?") ? "&" : "?"}application_name=${appName}`,
+    { max: 2 },
+  );
+  const admin = await connectDatabase(url);
+  try {
+    await Promise.all([client.query("SELECT 1"), client.query("SELECT 2")]);
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+      [appName],
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await client.query("SELECT 3 AS n"), [{ n: 3 }]);
+  } finally {
+    await client.close();
+    await admin.close();
+  }
+});
+
+test("closing the client ends what runs and refuses what comes after with 08003", async () => {
+  const client = await connectDatabase(url);
+  const sleeping = client.query("SELECT pg_sleep(0.2)");
+  await client.close();
+  await sleeping.catch(() => {});
+  await assert.rejects(
+    client.query("SELECT 1"),
+    (error: unknown) => error instanceof SqlError && error.code === "08003",
+  );
+});
+
+test("password authentication: SCRAM-SHA-256, MD5 and cleartext work; a wrong password is refused naming the user, never the password", async () => {
+  const server = await startPrivateServer({
+    hba: [
+      "local all all trust",
+      "host all postgres 127.0.0.1/32 trust",
+      "host all scram_user 127.0.0.1/32 scram-sha-256",
+      "host all md5_user 127.0.0.1/32 md5",
+      "host all plain_user 127.0.0.1/32 password",
+    ],
+  });
+  const password = "Pa:ss@w/rd#?é";
+  try {
+    const admin = await connectDatabase(server.url);
+    await admin.execute(`
+      SET password_encryption = 'scram-sha-256';
+      CREATE ROLE scram_user LOGIN PASSWORD '${password}';
+      CREATE ROLE plain_user LOGIN PASSWORD '${password}';
+      SET password_encryption = 'md5';
+      CREATE ROLE md5_user LOGIN PASSWORD '${password}';`);
+    await admin.close();
+    for (const user of ["scram_user", "md5_user", "plain_user"]) {
+      for (const written of [password, encodeURIComponent(password)]) {
+        const client = await connectDatabase(
+          `postgres://${user}:${written}@127.0.0.1:${server.port}/postgres`,
+        );
+        assert.deepEqual(await client.query("SELECT current_user AS u"), [
+          { u: user },
+        ]);
+        await client.close();
+      }
+      await assert.rejects(
+        connectDatabase(
+          `postgres://${user}:wrong-${password}@127.0.0.1:${server.port}/postgres`,
+        ),
+        (error: unknown) => {
+          assert.ok(error instanceof SqlError);
+          assert.equal(error.code, "28P01");
+          assert.match(error.message, new RegExp(user));
+          assert.equal(error.message.includes(password), false);
+          assert.equal(Deno.inspect(error).includes(password), false);
+          return true;
+        },
+      );
+      await assert.rejects(
+        connectDatabase(`postgres://${user}@127.0.0.1:${server.port}/postgres`),
+        (error: unknown) =>
+          error instanceof SqlError && error.code === "28P01" &&
+          /none was given|password authentication failed/.test(error.message),
+      );
+    }
+  } finally {
+    await server.dispose();
+  }
+});
+
+async function openssl(args: string[], cwd: string): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd, stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(
+      `openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
+
+/** A certificate authority and a server certificate for localhost it signed. */
+async function certificates(dir: string) {
+  await Deno.writeTextFile(
+    `${dir}/server.ext`,
+    "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+  );
+  await openssl([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=Sequent test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.crt",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
+  ], dir);
+  await openssl([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    "server.key",
+    "-out",
+    "server.csr",
+  ], dir);
+  await openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-out",
+    "server.crt",
+    "-extfile",
+    "server.ext",
+  ], dir);
+  return {
+    ca: await Deno.readTextFile(`${dir}/ca.crt`),
+    crt: await Deno.readTextFile(`${dir}/server.crt`),
+    key: await Deno.readTextFile(`${dir}/server.key`),
+  };
+}
+
+test("TLS: require encrypts, verify-full checks the certificate and the host, and require fails against a server without TLS", async () => {
+  const dir = await Deno.makeTempDir();
+  const certs = await certificates(dir);
+  const server = await startPrivateServer({
+    conf: [
+      "ssl = on",
+      "ssl_cert_file = 'server.crt'",
+      "ssl_key_file = 'server.key'",
+    ],
+    files: { "server.crt": certs.crt, "server.key": certs.key },
+  });
+  const plain = await startPrivateServer();
+  try {
+    const base = `postgres://postgres@localhost:${server.port}/postgres`;
+    const encrypted = async (u: string) => {
+      const client = await connectDatabase(u);
+      try {
+        const [row] = await client.query<{ ssl: boolean }>(
+          "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        );
+        return row?.ssl;
+      } finally {
+        await client.close();
+      }
+    };
+    assert.equal(await encrypted(`${base}?sslmode=require`), true);
+    assert.equal(await encrypted(`${base}?sslmode=disable`), false);
+    assert.equal(
+      await encrypted(`${base}?sslmode=verify-full&sslrootcert=${dir}/ca.crt`),
+      true,
+    );
+    await assert.rejects(
+      connectDatabase(`${base}?sslmode=verify-full`),
+      (error: unknown) => error instanceof SqlError && error.code === "08001",
+      "a certificate no known authority signed",
+    );
+    await assert.rejects(
+      connectDatabase(
+        `postgres://postgres@127.0.0.1:${server.port}/postgres?sslmode=verify-full&sslrootcert=${dir}/ca.crt`,
+      ),
+      (error: unknown) => error instanceof SqlError && error.code === "08001",
+      "a certificate for another host",
+    );
+    await assert.rejects(
+      connectDatabase(
+        `postgres://postgres@localhost:${plain.port}/postgres?sslmode=require`,
+      ),
+      (error: unknown) =>
+        error instanceof SqlError && /does not accept TLS/.test(error.message),
+    );
+  } finally {
+    await server.dispose();
+    await plain.dispose();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+test("a Unix socket folder as the host", async () => {
+  const server = await startPrivateServer();
+  try {
+    const client = await connectDatabase(
+      `postgres://postgres@/postgres?host=${server.dir}&port=${server.port}`,
+    );
+    assert.deepEqual(await client.query("SELECT 1 AS n"), [{ n: 1 }]);
+    await client.close();
+  } finally {
+    await server.dispose();
+  }
+});
+
+test("the pool heals however many connections were refused: once the server is back, the next statement succeeds", async () => {
+  const server = await startPrivateServer();
+  try {
+    const client = new ServerClient(server.url, { max: 10 });
+    assert.deepEqual(await client.query("SELECT 1 AS n"), [{ n: 1 }]);
+    await server.stop("immediate");
+    const started = performance.now();
+    const refused = await Promise.allSettled(
+      Array.from({ length: 25 }, () => client.query("SELECT 1")),
+    );
+    assert.ok(performance.now() - started < 2_000, "refusals come at once");
+    for (const r of refused) {
+      assert.equal(r.status, "rejected");
+      const error = (r as PromiseRejectedResult).reason;
+      assert.ok(
+        error instanceof SqlError && error.isConnectionError,
+        String(error),
+      );
+    }
+    await server.start();
+    assert.deepEqual(await client.query("SELECT 2 AS n"), [{ n: 2 }]);
+    await client.close();
+  } finally {
+    await server.dispose();
+  }
+});

@@ -1,0 +1,96 @@
+/**
+ * Values in PostgreSQL's text format: what the driver reads from columns
+ * and sends as parameters.
+ */
+import assert from "node:assert/strict";
+import {
+  decodeValue,
+  encodeParameter,
+  parameterType,
+  parseArray,
+  parseTimestamp,
+} from "../../../src/postgres/_wire/values.ts";
+
+function utc(year: number, month: number, day: number, ...rest: number[]) {
+  const d = new Date(0);
+  d.setUTCFullYear(year, month - 1, day);
+  d.setUTCHours(rest[0] ?? 0, rest[1] ?? 0, rest[2] ?? 0, rest[3] ?? 0);
+  return d;
+}
+
+Deno.test("parseTimestamp() reads every year, BC, offsets with minutes and seconds, and infinity", () => {
+  assert.deepEqual(parseTimestamp("2024-02-29"), utc(2024, 2, 29));
+  assert.deepEqual(
+    parseTimestamp("2024-02-29 13:14:15.123456+00"),
+    utc(2024, 2, 29, 13, 14, 15, 123),
+  );
+  assert.deepEqual(parseTimestamp("0001-01-01 00:00:00"), utc(1, 1, 1));
+  assert.deepEqual(parseTimestamp("0099-12-31"), utc(99, 12, 31));
+  assert.deepEqual(
+    parseTimestamp("0044-03-15 12:00:00 BC"),
+    utc(-43, 3, 15, 12),
+  );
+  assert.deepEqual(parseTimestamp("12345-01-01"), utc(12345, 1, 1));
+  assert.deepEqual(
+    parseTimestamp("2024-01-01 10:00:00+05:30"),
+    utc(2024, 1, 1, 4, 30),
+  );
+  assert.deepEqual(
+    parseTimestamp("1900-01-01 00:00:00+00:19:32"),
+    new Date(utc(1900, 1, 1).getTime() - (19 * 60 + 32) * 1000),
+  );
+  assert.deepEqual(
+    parseTimestamp("2024-01-01 10:00:00.5-02"),
+    utc(2024, 1, 1, 12, 0, 0, 500),
+  );
+  assert.equal(parseTimestamp("infinity").getTime(), 8.64e15);
+  assert.equal(parseTimestamp("-infinity").getTime(), -8.64e15);
+  assert.ok(Number.isNaN(parseTimestamp("not a date").getTime()));
+});
+
+Deno.test("parseArray() reads quoted and escaped elements, NULL, empty and nested arrays", () => {
+  assert.deepEqual(parseArray('{a,"b c","d\\"e","f\\\\g",NULL,"NULL"}', 25), [
+    "a",
+    "b c",
+    'd"e',
+    "f\\g",
+    null,
+    "NULL",
+  ]);
+  assert.deepEqual(parseArray("{}", 23), []);
+  assert.deepEqual(parseArray("{{1,2},{3,4}}", 23), [[1, 2], [3, 4]]);
+  assert.deepEqual(parseArray("[0:1]={7,8}", 23), [7, 8]);
+  assert.deepEqual(parseArray("{t,f}", 16), [true, false]);
+});
+
+Deno.test("decodeValue() gives numbers, booleans, dates and bytes by type, and text for the rest", () => {
+  assert.equal(decodeValue("42", 23), 42);
+  assert.equal(decodeValue("-1.5", 701), -1.5);
+  assert.equal(decodeValue("Infinity", 701), Infinity);
+  assert.equal(decodeValue("9007199254740993", 20), "9007199254740993");
+  assert.equal(decodeValue("1.10", 1700), "1.10");
+  assert.equal(decodeValue("t", 16), true);
+  assert.deepEqual(decodeValue("\\x00ff", 17), new Uint8Array([0, 255]));
+  assert.deepEqual(
+    decodeValue("a\\\\b\\001", 17),
+    new Uint8Array([97, 92, 98, 1]),
+  );
+  assert.equal(decodeValue('{"a":1}', 3802), '{"a":1}');
+  assert.equal(decodeValue("0/16B3748", 3220), "0/16B3748");
+});
+
+Deno.test("encodeParameter() sends text, and declares the types whose text is ambiguous", () => {
+  assert.equal(encodeParameter("x"), "x");
+  assert.equal(encodeParameter(1.5), "1.5");
+  assert.equal(encodeParameter(12n), "12");
+  assert.equal(encodeParameter(true), "t");
+  assert.equal(encodeParameter(null), null);
+  assert.equal(encodeParameter(new Date(0)), "1970-01-01T00:00:00.000Z");
+  assert.equal(encodeParameter(new Uint8Array([1, 171])), "\\x01ab");
+  assert.throws(() => encodeParameter(new Date(Number.NaN)), /invalid Date/);
+  assert.equal(parameterType("x"), 0);
+  assert.equal(parameterType(1), 0);
+  assert.equal(parameterType(new Date()), 1184);
+  assert.equal(parameterType(false), 16);
+  assert.equal(parameterType(1n), 20);
+});
