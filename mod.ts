@@ -82,6 +82,7 @@ export {
   type CommandServiceOptions,
   COMMIT_EVENTS_COMMAND,
   type EventsToCommit,
+  type ExecuteOptions,
 } from "./src/core/command_service.ts";
 export { Decimal, type RoundingMode } from "./src/core/decimal.ts";
 export {
@@ -95,8 +96,11 @@ export {
   AggregateNotFoundError,
   AggregateTypeMismatchError,
   CommandNotValidError,
+  CommandTimeoutError,
+  CommitOutcomeUnknownError,
   DeserializeEventError,
   DuplicateAggregateError,
+  DuplicateCommandError,
   DuplicateRecordError,
   DuplicateTypeNameError,
   HasUncommittedEventsError,

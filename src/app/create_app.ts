@@ -11,6 +11,7 @@ import type { CommandHandler } from "../core/command_handler.ts";
 import {
   type CommandMiddleware,
   CommandService,
+  type ExecuteOptions,
 } from "../core/command_service.ts";
 import type { DryRunReport } from "../core/dry_run.ts";
 import type { EventStore } from "../core/event_store.ts";
@@ -24,6 +25,7 @@ import type {
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
 import { Workflow } from "../core/workflow.ts";
+import type { ConnectOptions } from "../postgres/connect_options.ts";
 
 /** A workflow class (constructed with no arguments). */
 export type WorkflowClass = new () => Workflow;
@@ -75,7 +77,22 @@ export interface AppConfig {
   readonly logger?: Logger | undefined;
   /** Re-runs of a unit of work on optimistic-lock conflicts (default 0). */
   readonly retryOnConflict?: number | undefined;
+  /**
+   * The connection to a PostgreSQL server: pool size, connect timeout,
+   * statement timeout, idle time (see `ConnectOptions` in
+   * `@sequent/core/postgres`). Ignored for the embedded database.
+   */
+  readonly connection?: ConnectOptions | undefined;
+  /**
+   * Milliseconds an `executeCommands` call may take before it stops with
+   * `CommandTimeoutError` and stores nothing (default 30,000; 0: no
+   * limit). A call can set its own: `executeCommands(cmd, { timeoutMs })`.
+   */
+  readonly commandTimeoutMs?: number | undefined;
 }
+
+/** The default of {@linkcode AppConfig.commandTimeoutMs}. */
+const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 /**
  * A running application. Close it when done.
@@ -100,6 +117,18 @@ export interface App {
   readonly migrator: Migrator | undefined;
   /** Executes commands as one unit of work; see `CommandService`. */
   executeCommands(...commands: Command[]): Promise<void>;
+  /**
+   * Executes commands as one unit of work, with an abort signal or a time
+   * limit of their own; see `ExecuteOptions`.
+   */
+  executeCommands(
+    ...args: [...commands: Command[], options: ExecuteOptions]
+  ): Promise<void>;
+  /**
+   * Whether a command with this id is stored: the answer after a
+   * `CommitOutcomeUnknownError` (it waits for a commit still under way).
+   */
+  commandStored(commandId: string): Promise<boolean>;
   /** Executes commands without keeping anything; see `CommandService`. */
   dryRun(...commands: Command[]): Promise<DryRunReport>;
   /** Closes the database. */
@@ -152,7 +181,7 @@ export async function createApp(config: AppConfig): Promise<App> {
   let makeMigrator: ((service: CommandService) => Migrator) | undefined;
   if (!eventStore) {
     const pg = await import("../postgres/mod.ts");
-    const client = await pg.connectDatabase(config.database);
+    const client = await pg.connectDatabase(config.database, config.connection);
     try {
       await pg.installEventStore(client, { schema: config.eventStoreSchema });
     } catch (error) {
@@ -183,6 +212,7 @@ export async function createApp(config: AppConfig): Promise<App> {
     middleware: config.middleware,
     logger: config.logger,
     retryOnConflict: config.retryOnConflict,
+    commandTimeoutMs: config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
   });
   const store = eventStore;
   return {
@@ -197,8 +227,13 @@ export async function createApp(config: AppConfig): Promise<App> {
       serializer: commandService.serializer,
     }),
     migrator: makeMigrator?.(commandService),
-    executeCommands: (...commands) =>
-      commandService.executeCommands(...commands),
+    executeCommands: (
+      ...args: (Command | ExecuteOptions)[]
+    ): Promise<void> =>
+      commandService.executeCommands(
+        ...args as [...Command[], ExecuteOptions],
+      ),
+    commandStored: (commandId: string) => store.commandStored(commandId),
     dryRun: (...commands) => commandService.dryRun(...commands),
     close: () => store.close(),
   };

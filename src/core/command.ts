@@ -19,6 +19,13 @@ import { recordClass, recordDefinition } from "./type_catalog.ts";
 export interface CommandInit {
   /** The aggregate the command addresses. */
   aggregateId: string;
+  /**
+   * The command's id (a UUID), stored with its record at most once: give
+   * one to make executing the command idempotent (an HTTP idempotency key,
+   * the id of the event that caused it); without one, each execution gets
+   * a new id.
+   */
+  commandId?: string | undefined;
   /** The user issuing the command, if known. */
   userId?: string | undefined;
   /**
@@ -33,6 +40,7 @@ export interface CommandInit {
 /** The attributes every command has; stored as columns, not in its payload. */
 export const COMMAND_BASE_KEYS: ReadonlySet<string> = new Set([
   "aggregateId",
+  "commandId",
   "userId",
   "eventAggregateId",
   "eventSequenceNumber",
@@ -78,6 +86,8 @@ export type CommandClass<C extends Command = Command> =
 export abstract class Command extends Attributed {
   /** The aggregate the command addresses. */
   declare readonly aggregateId: string;
+  /** The command's id, when the caller gave one (see {@linkcode CommandInit}). */
+  declare readonly commandId: string | undefined;
   /** The user issuing the command, if known. */
   declare readonly userId: string | undefined;
   /** Causation: the aggregate of the event whose handler issued it. */
@@ -88,6 +98,7 @@ export abstract class Command extends Attributed {
   /** The attributes every command has. */
   static override readonly shape: Shape = Object.freeze({
     aggregateId: attrs.uuid().required(),
+    commandId: attrs.uuid(),
     userId: attrs.string(),
     eventAggregateId: attrs.uuid(),
     eventSequenceNumber: attrs.integer(),

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { newCommandId } from "./_command_id.ts";
 import { AggregateRepository } from "./aggregate_repository.ts";
 import type { AggregateClass } from "./aggregate_root.ts";
 import {
@@ -20,6 +21,7 @@ import { Command, setCausation } from "./command.ts";
 import { CommandHandler } from "./command_handler.ts";
 import {
   CommandNotValidError,
+  CommandTimeoutError,
   NoCommandHandlerError,
   OptimisticLockError,
 } from "./errors.ts";
@@ -120,6 +122,57 @@ export interface CommandServiceOptions {
   readonly retryOnConflict?: number | undefined;
   /** The type registry to use (default: a new one). */
   readonly registry?: TypeRegistry | undefined;
+  /**
+   * Milliseconds an `executeCommands` call may take before it stops with
+   * {@linkcode CommandTimeoutError} (default: no limit). A call can set
+   * its own with {@linkcode ExecuteOptions.timeoutMs}.
+   */
+  readonly commandTimeoutMs?: number | undefined;
+}
+
+/**
+ * Options of one `executeCommands` call, given after the commands.
+ *
+ * Once the call is aborted (by `signal`, or because `timeoutMs` passed),
+ * no further handler runs and nothing more is sent to the database; the
+ * call rejects with the signal's reason (a {@linkcode CommandTimeoutError}
+ * for a timeout) and stores nothing. A commit already on its way finishes
+ * or is cancelled on the server, and the call tells which: it resolves, or
+ * rejects with the reason; when the database cannot say (the connection is
+ * lost), it rejects with {@linkcode CommitOutcomeUnknownError}.
+ *
+ * Stopping is cooperative: statements on the database are cut short at
+ * once, but code of the application's own that is running (a handler
+ * awaiting something else) finishes its step first; the unit stops after
+ * it.
+ *
+ * @example
+ * ```ts
+ * import { CommandService, InMemoryEventStore, type ExecuteOptions } from "@sequent/core";
+ *
+ * const service = new CommandService({ eventStore: new InMemoryEventStore(), commandHandlers: [] });
+ * const options: ExecuteOptions = { timeoutMs: 5_000 };
+ * await service.executeCommands(options);
+ * ```
+ */
+export interface ExecuteOptions {
+  /** Aborts the call; see above. */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Milliseconds the call may take (default: the service's
+   * `commandTimeoutMs`; 0: no limit).
+   */
+  readonly timeoutMs?: number | undefined;
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set(["signal", "timeoutMs"]);
+
+/** Whether the last argument of `executeCommands` is its options. */
+function isExecuteOptions(value: unknown): value is ExecuteOptions {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return (proto === Object.prototype || proto === null) &&
+    Object.keys(value).every((key) => OPTION_KEYS.has(key));
 }
 
 /**
@@ -164,6 +217,7 @@ export class CommandService {
   readonly #logger: Logger;
   readonly #retries: number;
   readonly #serializer: MessageSerializer;
+  readonly #timeoutMs: number;
 
   /**
    * Creates a command service.
@@ -180,6 +234,12 @@ export class CommandService {
     this.#middleware = [...(options.middleware ?? [])];
     this.#logger = options.logger ?? consoleLogger("warn");
     this.#retries = options.retryOnConflict ?? 0;
+    this.#timeoutMs = options.commandTimeoutMs ?? 0;
+    if (!(this.#timeoutMs >= 0) || !Number.isFinite(this.#timeoutMs)) {
+      throw new RangeError(
+        `commandTimeoutMs must be a non-negative number of milliseconds, got ${options.commandTimeoutMs}`,
+      );
+    }
     if (!Number.isSafeInteger(this.#retries) || this.#retries < 0) {
       throw new RangeError(
         `retryOnConflict must be a non-negative integer, got ${options.retryOnConflict}`,
@@ -256,9 +316,28 @@ export class CommandService {
    * in the same unit. Called from a handler while this service runs a unit,
    * it queues the commands in that unit instead.
    *
+   * Options may follow the commands: an abort signal and a time limit (see
+   * {@linkcode ExecuteOptions}).
+   *
    * @param commands The commands, executed in order.
    */
-  async executeCommands(...commands: Command[]): Promise<void> {
+  executeCommands(...commands: Command[]): Promise<void>;
+  /**
+   * Executes commands as one unit of work, bounded by `options` (see
+   * {@linkcode ExecuteOptions}).
+   *
+   * @param args The commands, executed in order, then the options.
+   */
+  executeCommands(
+    ...args: [...commands: Command[], options: ExecuteOptions]
+  ): Promise<void>;
+  async executeCommands(
+    ...args: (Command | ExecuteOptions)[]
+  ): Promise<void> {
+    const options: ExecuteOptions = isExecuteOptions(args.at(-1))
+      ? args.pop() as ExecuteOptions
+      : {};
+    const commands = args as Command[];
     for (const command of commands) {
       if (!(command instanceof Command)) {
         throw new TypeError(
@@ -277,13 +356,44 @@ export class CommandService {
       }
       return;
     }
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+      throw new RangeError(
+        `timeoutMs must be a non-negative number of milliseconds, got ${options.timeoutMs}`,
+      );
+    }
+    const signals: AbortSignal[] = [];
+    if (options.signal) signals.push(options.signal);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (timeoutMs > 0) {
+      const controller = new AbortController();
+      timer = setTimeout(() => {
+        controller.abort(
+          new CommandTimeoutError(timeoutMs, commands.map(typeName)),
+        );
+      }, timeoutMs);
+      signals.push(controller.signal);
+    }
+    const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
+    try {
+      await this.#runWithRetries(commands, signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #runWithRetries(
+    commands: readonly Command[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     for (let attempt = 0;; attempt++) {
       try {
-        await this.#runUnit(commands);
+        await this.#runUnit(commands, undefined, signal);
         return;
       } catch (error) {
         if (
-          !(error instanceof OptimisticLockError) || attempt >= this.#retries
+          !(error instanceof OptimisticLockError) || attempt >= this.#retries ||
+          signal?.aborted
         ) {
           throw error;
         }
@@ -370,6 +480,7 @@ export class CommandService {
         const firstStream = commits[0];
         if (!firstStream) return;
         await transaction.commit({
+          commandId: newCommandId(),
           commandType: COMMIT_EVENTS_COMMAND,
           aggregateId: firstStream.aggregateId,
           userId: undefined,
@@ -420,12 +531,19 @@ export class CommandService {
   async #runUnit(
     commands: readonly Command[],
     dryRun?: DryRunReport,
+    signal?: AbortSignal,
   ): Promise<void> {
     const afterCommit: AfterCommitCallback[] = [];
     let unit: Unit | undefined;
     try {
       await this.#store.transaction(async (transaction) => {
-        unit = this.#newUnit(transaction, commands, afterCommit, dryRun);
+        unit = this.#newUnit(
+          transaction,
+          commands,
+          afterCommit,
+          dryRun,
+          signal,
+        );
         const current = unit;
         await runInUnit(current, async () => {
           for (let command; (command = current.queue.shift());) {
@@ -433,7 +551,7 @@ export class CommandService {
           }
         });
         current.ended = true;
-      }, { rollback: dryRun !== undefined });
+      }, { rollback: dryRun !== undefined, signal });
     } finally {
       if (unit) unit.ended = true;
     }
@@ -461,9 +579,11 @@ export class CommandService {
     commands: readonly Command[],
     afterCommit: AfterCommitCallback[],
     dryRun?: DryRunReport,
+    signal?: AbortSignal,
   ): Unit {
     return {
       dryRun,
+      signal,
       owner: this,
       repository: new AggregateRepository(transaction, this.#serializer),
       transaction,
@@ -497,6 +617,7 @@ export class CommandService {
   async #process(unit: Unit, command: Command): Promise<void> {
     const debug = this.#logger.enabled("debug");
     const name = typeName(command);
+    unit.signal?.throwIfAborted();
     this.#validate(command);
     if (debug) {
       this.#logger.log("debug", `Command ${name} is valid`, {
@@ -521,6 +642,7 @@ export class CommandService {
       }
     }
     if (!handled) throw new NoCommandHandlerError(name);
+    unit.signal?.throwIfAborted();
     const changes = unit.repository.takeChanges();
     const streams: StreamCommit[] = [];
     const events: Event[] = [];

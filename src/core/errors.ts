@@ -585,3 +585,117 @@ export class DuplicateRecordError extends SequentError {
     this.key = key;
   }
 }
+
+/**
+ * The connection to the database was lost while a commit awaited its
+ * answer: the commands may or may not have been stored. Each stored
+ * command keeps its id, so ask rather than guess: `commandStored(id)` on
+ * the event store (or the app) answers for each of `commandIds`, waiting
+ * for a commit still under way on the server. Executing a command again
+ * with the same `commandId` is safe: a command id is stored at most once
+ * ({@linkcode DuplicateCommandError}).
+ *
+ * @example
+ * ```ts
+ * import { CommitOutcomeUnknownError } from "@sequent/core";
+ *
+ * const error = new CommitOutcomeUnknownError(["0190d6a4-57c2-7c3e-8f5e-1b2c3d4e5f60"]);
+ * console.assert(error.commandIds.length === 1);
+ * ```
+ */
+export class CommitOutcomeUnknownError extends SequentError {
+  /** The ids of the commands whose commit may or may not be stored. */
+  readonly commandIds: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param commandIds The commands of the commit.
+   * @param options `cause`: the connection error.
+   */
+  constructor(commandIds: readonly string[], options?: ErrorOptions) {
+    super(
+      `The connection to the database was lost while committing command${
+        commandIds.length === 1 ? "" : "s"
+      } ${commandIds.map((id) => `"${id}"`).join(", ")}: whether ${
+        commandIds.length === 1 ? "it was" : "they were"
+      } stored is unknown; ask commandStored(id)`,
+      options,
+    );
+    this.name = "CommitOutcomeUnknownError";
+    this.commandIds = Object.freeze([...commandIds]);
+  }
+}
+
+/**
+ * A command with this `commandId` is already stored: command ids are
+ * stored at most once, so executing a command again after
+ * {@linkcode CommitOutcomeUnknownError} can never store it twice. Nothing
+ * of the unit of work that tried is stored.
+ *
+ * @example
+ * ```ts
+ * import { DuplicateCommandError } from "@sequent/core";
+ *
+ * const error = new DuplicateCommandError("0190d6a4-57c2-7c3e-8f5e-1b2c3d4e5f60");
+ * console.assert(error.message.includes("already stored"));
+ * ```
+ */
+export class DuplicateCommandError extends SequentError {
+  /** The command id that is already stored. */
+  readonly commandId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param commandId The id.
+   * @param options `cause`: the database error, if any.
+   */
+  constructor(commandId: string, options?: ErrorOptions) {
+    super(`Command "${commandId}" is already stored`, options);
+    this.name = "DuplicateCommandError";
+    this.commandId = commandId;
+  }
+}
+
+/**
+ * Executing commands took longer than the time they were given
+ * (`timeoutMs`, or the app's `commandTimeoutMs`). Nothing of them was
+ * stored, unless the error's `cause` is a {@linkcode CommitOutcomeUnknownError}.
+ *
+ * @example
+ * ```ts
+ * import { CommandTimeoutError } from "@sequent/core";
+ *
+ * const error = new CommandTimeoutError(5_000, ["AddPost"]);
+ * console.assert(error.timeoutMs === 5_000);
+ * ```
+ */
+export class CommandTimeoutError extends SequentError {
+  /** The time the commands were given, in milliseconds. */
+  readonly timeoutMs: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param timeoutMs The time the commands were given.
+   * @param commandTypes Their type names, for the message.
+   * @param options `cause`, if any.
+   */
+  constructor(
+    timeoutMs: number,
+    commandTypes: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${
+        commandTypes.join(", ") || "The commands"
+      } did not finish within ${timeoutMs} ms: nothing of ${
+        commandTypes.length === 1 ? "it" : "them"
+      } was stored`,
+      options,
+    );
+    this.name = "CommandTimeoutError";
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -56,6 +56,12 @@ export interface SerializedEvent {
  * ```
  */
 export interface SerializedCommand {
+  /**
+   * The command's id, a UUID the caller knows before the commit: stored
+   * with the command record, at most once per store. The command service
+   * always sets it; a store gives commands without one an id of its own.
+   */
+  readonly commandId?: string | undefined;
   /** The command class's stable type name. */
   readonly commandType: string;
   /** The aggregate the command addressed. */
@@ -329,6 +335,15 @@ export interface EventStoreTransaction extends EventStoreReader {
 export interface TransactionOptions {
   /** Roll back at the end even when the work succeeds (default false). */
   readonly rollback?: boolean | undefined;
+  /**
+   * Stops the unit: once it aborts, statements not yet sent are not sent
+   * and the transaction rejects with the signal's reason, storing nothing.
+   * A commit already on its way either completes (the transaction
+   * resolves), is cancelled (rejects with the reason; nothing stored), or,
+   * when the database does not answer, fails with
+   * `CommitOutcomeUnknownError`.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -340,11 +355,30 @@ export interface EventStore extends EventStoreReader {
    * Runs `work` as one atomic unit. Everything committed through the
    * transaction is stored when `work` resolves, and nothing when it rejects
    * (or, with `rollback`, ever: dry runs).
+   *
+   * Rules every store keeps:
+   *
+   * - A command id is stored at most once: committing a command whose
+   *   `commandId` is stored already fails the unit with
+   *   `DuplicateCommandError`, storing nothing.
+   * - When the connection is lost while the unit's commit awaits its
+   *   answer, the transaction rejects with `CommitOutcomeUnknownError`
+   *   naming the command ids; {@linkcode EventStore.commandStored} then
+   *   tells what happened. Any other failure means nothing was stored.
    */
   transaction<T>(
     work: (tx: EventStoreTransaction) => Promise<T>,
     options?: TransactionOptions,
   ): Promise<T>;
+  /**
+   * Whether a command with this id is stored. Definitive: a commit of that
+   * id still under way on the server is waited for, so after a
+   * `CommitOutcomeUnknownError` the answer is the truth, not a guess.
+   *
+   * @param commandId The command's id.
+   * @returns `true` once stored, `false` if not (and then never by that commit).
+   */
+  commandStored(commandId: string): Promise<boolean>;
   /** Stores snapshots (replacing none: older ones stay until deleted). */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
   /** The latest snapshot of an aggregate, optionally of one version only. */

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { newCommandId } from "./_command_id.ts";
 import { AttributeReadError, attributesFromJson } from "./attributed.ts";
 import type { AttributedClass } from "./attributed.ts";
 import { type Command, COMMAND_BASE_KEYS } from "./command.ts";
@@ -73,6 +74,7 @@ export class MessageSerializer {
     const cls = command.constructor as unknown as AttributedClass;
     this.registry.register("command", command.constructor as AnyClass);
     return {
+      commandId: command.commandId ?? newCommandId(),
       commandType: cls.typeName,
       aggregateId: command.aggregateId,
       userId: command.userId,
@@ -191,6 +193,7 @@ export class MessageSerializer {
       );
     }
     values.aggregateId = row.aggregateId;
+    values.commandId = row.commandId;
     values.userId = row.userId;
     values.eventAggregateId = row.eventAggregateId;
     values.eventSequenceNumber = row.eventSequenceNumber;

@@ -39,6 +39,8 @@ export interface Unit {
   ended: boolean;
   /** Set for dry runs: records events and handlers instead of running them. */
   readonly dryRun?: DryRunReport | undefined;
+  /** Stops the unit between steps once it aborts (a timeout, the caller). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const storage = new AsyncLocalStorage<Unit>();

@@ -10,9 +10,11 @@
  */
 import {
   AggregateKeyNotUniqueError,
+  DuplicateCommandError,
   OptimisticLockError,
   SequentError,
 } from "../core/errors.ts";
+import { newCommandId } from "../core/_command_id.ts";
 import type {
   CommandRecord,
   EventPosition,
@@ -65,6 +67,8 @@ interface State {
   readonly keysByAggregate: Map<string, Map<string, string>>;
   readonly keyValues: Map<string, JsonValue>;
   readonly commands: Map<string, CommandRecord>;
+  /** The command ids (UUIDs) stored: each at most once. */
+  readonly commandIds: Set<string>;
   readonly log: LogEntry[];
   readonly snapshots: Map<string, SerializedSnapshot[]>;
   readonly needsSnapshot: Map<string, SnapshotMark>;
@@ -85,6 +89,7 @@ function emptyState(): State {
     keysByAggregate: new Map(),
     keyValues: new Map(),
     commands: new Map(),
+    commandIds: new Set(),
     log: [],
     snapshots: new Map(),
     needsSnapshot: new Map(),
@@ -162,6 +167,13 @@ class Overlay {
   }
 
   stage(commit: PendingCommit): void {
+    const commandId = commit.command.commandId!;
+    if (
+      this.base.commandIds.has(commandId) ||
+      this.commits.some((c) => c.command.commandId === commandId)
+    ) {
+      throw new DuplicateCommandError(commandId);
+    }
     for (const stream of commit.streams) {
       checkId(stream.aggregateId);
       let expected = this.lastSequenceNumber(stream.aggregateId) + 1;
@@ -271,6 +283,7 @@ class Overlay {
     }
     for (const commit of this.commits) {
       state.commands.set(commit.command.id, commit.command);
+      state.commandIds.add(commit.command.commandId!);
       for (const stream of commit.streams) {
         if (
           stream.snapshotThreshold !== undefined && stream.events.length > 0
@@ -346,16 +359,20 @@ export class InMemoryEventStore implements EventStore {
    * Runs `work` as one atomic unit; see {@linkcode EventStore.transaction}.
    *
    * @param work The unit's work.
-   * @param options `rollback`: discard everything at the end.
+   * @param options `rollback`: discard everything at the end; `signal`:
+   *   stop, storing nothing, once it aborts.
    */
   async transaction<T>(
     work: (tx: EventStoreTransaction) => Promise<T>,
     options: TransactionOptions = {},
   ): Promise<T> {
     this.#open();
+    options.signal?.throwIfAborted();
     const tx = new InMemoryTransaction(this, this.records.begin());
     try {
       const result = await work(tx);
+      // the commit is the step below: an abort until now stores nothing
+      options.signal?.throwIfAborted();
       tx.finish();
       if (options.rollback) {
         tx.records.rollback();
@@ -471,6 +488,11 @@ export class InMemoryEventStore implements EventStore {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /** {@inheritDoc EventStore.commandStored} */
+  commandStored(commandId: string): Promise<boolean> {
+    return Promise.resolve(this.#open().commandIds.has(commandId));
   }
 
   /** {@inheritDoc EventStoreReader.commandForEvent} */
@@ -728,8 +750,17 @@ class InMemoryTransaction implements EventStoreTransaction {
   ): Promise<void> {
     const overlay = this.#live();
     checkId(command.aggregateId);
+    const commandId = command.commandId ?? newCommandId();
+    if (!UUID.test(commandId)) {
+      throw new TypeError(
+        `Command id must be a lower-case UUID, got ${
+          JSON.stringify(commandId)
+        }`,
+      );
+    }
     const record: CommandRecord = Object.freeze({
       ...command,
+      commandId,
       id: this.#store.nextCommandId(),
       createdAt: new Date(),
     });

@@ -12,6 +12,7 @@ import type {
   StreamCommit,
 } from "../core/event_store.ts";
 import type { TypeDictionary, TypeKind } from "./_type_dictionary.ts";
+import { newCommandId } from "../core/_command_id.ts";
 import type { SqlValue } from "./sql_client.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -72,7 +73,11 @@ export function buildCommit(
   const eventAggregateId = command.eventAggregateId === undefined
     ? undefined
     : uuidOf(command.eventAggregateId, "Causing event's aggregate id");
-  let json = `{"c":{"t":${names.ref("c", command.commandType)},"u":${
+  let json = `{"c":{"id":${
+    command.commandId === undefined
+      ? "null"
+      : `"${uuidOf(command.commandId, "Command id")}"`
+  },"t":${names.ref("c", command.commandType)},"u":${
     optional(command.userId)
   },"a":"${uuidOf(command.aggregateId, "Command's aggregate id")}","ea":${
     optional(eventAggregateId)
@@ -189,6 +194,9 @@ export function buildFastCreate(
     command.eventSequenceNumber ?? null,
     id,
     aggregateType,
+    command.commandId === undefined
+      ? newCommandId()
+      : uuidOf(command.commandId, "Command id"),
   ];
   for (let j = 0; j < events.length; j++) {
     const event = events[j]!;

@@ -50,6 +50,7 @@ export interface EventStoreSql {
   readonly deleteSnapshotsOfOtherVersions: string;
   readonly deleteStream: string;
   readonly archivedEvents: string;
+  readonly commandStored: string;
 }
 
 /** Builds the statements for a schema (already checked and quoted). */
@@ -92,7 +93,7 @@ export function eventStoreSql(s: string): EventStoreSql {
       if (text === undefined) {
         const rows: string[] = [];
         for (let j = 0; j < events; j++) {
-          const p = 9 + j * 4;
+          const p = 10 + j * 4;
           rows.push(
             `($${p}::integer, $${p + 1}::timestamptz, $${p + 2}::smallint, $${
               p + 3
@@ -100,9 +101,10 @@ export function eventStoreSql(s: string): EventStoreSql {
           );
         }
         text = `WITH c AS (
-  INSERT INTO ${s}.commands (user_id, aggregate_id, command_type_id, command_json,
-    event_aggregate_id, event_sequence_number)
-  VALUES ($1::text, $2::uuid, $3::smallint, $4::text::jsonb, $5::uuid, $6::integer)
+  INSERT INTO ${s}.commands (command_id, user_id, aggregate_id, command_type_id,
+    command_json, event_aggregate_id, event_sequence_number)
+  VALUES ($9::uuid, $1::text, $2::uuid, $3::smallint, $4::text::jsonb, $5::uuid,
+    $6::integer)
   RETURNING id
 ), a AS (
   INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
@@ -329,6 +331,13 @@ FROM c, (VALUES ${rows.join(", ")}) AS v(n, c, t, j)`;
       )
       SELECT count(*)::integer AS deleted FROM deleted`,
     deleteStream: `SELECT ${s}.delete_stream($1::text::uuid) AS deleted`,
+    // Tries to claim the command id: ON CONFLICT waits for a transaction
+    // still inserting it and then does nothing (stored); without a conflict
+    // the row goes in and the command type -1, which never exists, fails
+    // the statement with 23503 (not stored; nothing is kept).
+    commandStored: `
+      INSERT INTO ${s}.commands (command_id, command_type_id, command_json)
+      VALUES ($1::text::uuid, -1, '{}') ON CONFLICT (command_id) DO NOTHING`,
     archivedEvents: `
       SELECT aggregate_id, sequence_number, created_at, event_type,
         event_json::text AS event_json

@@ -5,6 +5,7 @@
  */
 import {
   AggregateKeyNotUniqueError,
+  DuplicateCommandError,
   OptimisticLockError,
 } from "../core/errors.ts";
 import { SqlError } from "./sql_error.ts";
@@ -32,9 +33,10 @@ function parseDetail<T>(detail: string | undefined): T | undefined {
 }
 
 /**
- * Maps `store_commit`'s SQLSTATEs (`SQ001`, `SQ002`), a duplicate event key
- * and a deadlock to {@linkcode OptimisticLockError} and
- * {@linkcode AggregateKeyNotUniqueError}; anything else is returned as is.
+ * Maps `store_commit`'s SQLSTATEs (`SQ001`, `SQ002`), a duplicate event key,
+ * a duplicate command id and a deadlock to {@linkcode OptimisticLockError},
+ * {@linkcode AggregateKeyNotUniqueError} and
+ * {@linkcode DuplicateCommandError}; anything else is returned as is.
  *
  * @param error What the database raised.
  * @param aggregateIds The aggregates of the failed unit, to name in a
@@ -69,6 +71,13 @@ export function commitError(
       );
     }
     case "23505": {
+      if (error.constraint === "commands_command_id_key") {
+        // Key (command_id)=(…) already exists.
+        const id = /\(command_id\)=\(([0-9a-f-]{36})\)/.exec(
+          error.detail ?? "",
+        );
+        return new DuplicateCommandError(id?.[1] ?? "", options);
+      }
       // Key (partition_key, aggregate_id, sequence_number)=(p, id, n) already exists.
       const m =
         /\(partition_key, aggregate_id, sequence_number\)=\((.*), ([0-9a-f-]{36}), (\d+)\)/

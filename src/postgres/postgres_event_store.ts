@@ -4,7 +4,11 @@
  *
  * @module
  */
-import { AggregateNotFoundError, SequentError } from "../core/errors.ts";
+import {
+  AggregateNotFoundError,
+  CommitOutcomeUnknownError,
+  SequentError,
+} from "../core/errors.ts";
 import type {
   CommandRecord,
   EventPosition,
@@ -25,6 +29,7 @@ import type { JsonValue } from "../core/json.ts";
 import type {
   SqlClient,
   SqlCopyRows,
+  SqlOptions,
   SqlRow,
   SqlStatement,
   SqlTransaction,
@@ -538,6 +543,11 @@ class Unit implements Executor {
   #done: Promise<void> | undefined;
   #end: ((commit: boolean) => void) | undefined;
   #ended = false;
+  /** The ids of the commands committed in this unit. */
+  readonly #commandIds: string[] = [];
+  readonly #signal: AbortSignal | undefined;
+  /** For every statement of the unit: its abort signal. */
+  readonly #options: SqlOptions;
 
   readonly #schema: string;
 
@@ -546,12 +556,15 @@ class Unit implements Executor {
     sql: EventStoreSql,
     types: TypeDictionary,
     schema: string,
+    signal: AbortSignal | undefined,
   ) {
     this.#client = client;
     this.#sql = sql;
     this.#schema = schema;
     this.#storeTypes = types;
     this.#speculative = client.engine === "pglite";
+    this.#signal = signal;
+    this.#options = { signal };
   }
 
   /**
@@ -577,7 +590,7 @@ class Unit implements Executor {
         return await (this.#tx ?? await this.#open()).query(text, params);
       }
       if (this.#pending.length === 0) {
-        return await this.#client.query(text, params);
+        return await this.#client.query(text, params, this.#options);
       }
       if (this.#speculative) return await this.#speculate(text, params);
       return await (await this.#open()).query(text, params);
@@ -608,6 +621,9 @@ class Unit implements Executor {
 
   /** The framework's error for what the unit's statements raised. */
   #error(error: unknown): unknown {
+    // Aborted before anything was committed: whatever failed, failed
+    // because of the abort.
+    if (this.#signal?.aborted) return this.#signal.reason;
     const mapped = commitError(error, this.#aggregateIds);
     return mapped instanceof SqlError && mapped.schema !== this.#schema
       ? mapRecordError(mapped)
@@ -636,7 +652,7 @@ class Unit implements Executor {
         for (const p of pending) tx.enqueue(p.statement);
         rows = await tx.query(text, params);
         throw new RollbackSignal();
-      });
+      }, this.#options);
     } catch (error) {
       if (!(error instanceof RollbackSignal)) throw error;
     }
@@ -645,6 +661,9 @@ class Unit implements Executor {
 
   commit(command: SerializedCommand, streams: readonly StreamCommit[]): void {
     this.#check();
+    if (command.commandId !== undefined) {
+      this.#commandIds.push(command.commandId);
+    }
     // Only ids known to be committed go into a commit: ids seen inside this
     // unit may belong to registrations that are rolled back.
     const fast = buildFastCreate(
@@ -699,7 +718,7 @@ class Unit implements Executor {
           await tx.batch([]);
           throw new RollbackSignal();
         }
-      });
+      }, this.#options);
       this.#done.catch(reject);
     });
     return this.#opening;
@@ -720,9 +739,15 @@ class Unit implements Executor {
         await this.#done;
       } else if (this.#pending.length === 1 && !rollback) {
         const { statement, onRows } = this.#pending[0]!;
-        onRows(await this.#client.query(statement.text, statement.params));
+        onRows(
+          await this.#client.query(
+            statement.text,
+            statement.params,
+            this.#options,
+          ),
+        );
       } else if (!rollback && (one = joined(this.#pending))) {
-        await this.#client.query(one.text, one.params);
+        await this.#client.query(one.text, one.params, this.#options);
       } else if (this.#pending.length > 0) {
         const pending = this.#pending.splice(0);
         await this.#client.transaction(async (tx) => {
@@ -731,10 +756,15 @@ class Unit implements Executor {
             await tx.batch([]);
             throw new RollbackSignal();
           }
-        });
+        }, this.#options);
       }
     } catch (error) {
       if (rollback && error instanceof RollbackSignal) return;
+      if (error instanceof SqlError && error.code === "08007") {
+        throw new CommitOutcomeUnknownError(this.#commandIds, {
+          cause: error,
+        });
+      }
       throw this.#error(error);
     }
     if (!rollback) {
@@ -974,7 +1004,14 @@ export class PostgresEventStore implements EventStore {
     options: TransactionOptions = {},
   ): Promise<T> {
     this.#check();
-    const unit = new Unit(this.#client, this.#sql, this.#types, this.#schema);
+    options.signal?.throwIfAborted();
+    const unit = new Unit(
+      this.#client,
+      this.#sql,
+      this.#types,
+      this.#schema,
+      options.signal,
+    );
     let result: T;
     try {
       result = await work(
@@ -1014,6 +1051,26 @@ export class PostgresEventStore implements EventStore {
     sequenceNumber: number,
   ): Promise<SerializedEvent | undefined> {
     return this.#reader.loadEvent(aggregateId, sequenceNumber);
+  }
+
+  /**
+   * Whether a command with this id is stored; see
+   * {@linkcode EventStore.commandStored}. A commit of that id still under
+   * way on the server is waited for.
+   *
+   * @param commandId The command's id.
+   * @returns `true` once stored, `false` if not.
+   */
+  async commandStored(commandId: string): Promise<boolean> {
+    this.#check();
+    const id = uuidOf(commandId, "Command id");
+    try {
+      await this.#client.query(this.#sql.commandStored, [id]);
+      return true;
+    } catch (error) {
+      if (error instanceof SqlError && error.code === "23503") return false;
+      throw error;
+    }
   }
 
   /**

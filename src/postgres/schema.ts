@@ -54,6 +54,11 @@ export interface EventStoreSchemaOptions {
    * digits and underscores, not starting with a digit.
    */
   readonly schema?: string | undefined;
+  /**
+   * Install or upgrade only up to this version (default: the newest,
+   * {@linkcode EVENT_STORE_SCHEMA_VERSION}); for trying an upgrade.
+   */
+  readonly upToVersion?: number | undefined;
 }
 
 /**
@@ -87,6 +92,198 @@ interface Migration {
 function typeRef(kind: string, ref: string, map: string): string {
   return `CASE WHEN jsonb_typeof(${ref}) = 'number' THEN (${ref})::text::smallint ` +
     `ELSE (${map} -> '${kind}' ->> (${ref} #>> '{}'))::smallint END`;
+}
+
+/**
+ * The `store_commit` function; from version 2 on, it stores the command's
+ * id ("id" in the argument's command, else a new one).
+ */
+function storeCommit(s: string, commandIds: boolean): string {
+  const idColumn = commandIds ? "command_id, " : "";
+  const idValue = commandIds
+    ? "coalesce((v_command ->> 'id')::uuid, gen_random_uuid()), "
+    : "";
+  return `-- Stores one commit: the command record, the aggregates, the events, the
+-- unique keys and snapshot marks. The argument:
+--   {"c": {"id": command id (from version 2), "t": type, "u": user id, "a": aggregate id, "ea": causing event's
+--          aggregate id, "es": its sequence number, "p": payload},
+--    "s": [{"a": aggregate id, "t": type, "k": partition key,
+--           "h": snapshot threshold, "u": {scope: key} or null,
+--           "e": [{"s": sequence number, "c": created at, "t": type,
+--                  "p": payload}]}],   -- sorted by aggregate id
+--    "n": {"e"|"a"|"c": [type names to register]},   -- optional
+--    "uk": true,   -- present when a stream has unique keys
+--    "h": true}    -- present when a stream has a snapshot threshold
+-- A type is a smallint id or, when "n" lists it, a name. Returns the ids of
+-- the names in "n" (see register_types), else NULL.
+-- Raises SQ001 when a stream's first sequence number is not the stored last
+-- plus one, SQ002 when a unique key is taken; DETAIL is JSON. A new stream
+-- that turns out to exist fails on the events' key instead (23505).
+CREATE OR REPLACE FUNCTION ${s}.store_commit(p_commit jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_types jsonb := '{}';
+  v_command jsonb := p_commit -> 'c';
+  v_streams jsonb := p_commit -> 's';
+  v_command_id bigint;
+  v_stream jsonb;
+  v_aggregate_id uuid;
+  v_partition_key text;
+  v_stored_partition_key text;
+  v_first integer;
+  v_last integer;
+  v_keys jsonb;
+  v_scope text;
+  v_key jsonb;
+BEGIN
+  IF p_commit ? 'n' THEN
+    v_types := ${s}.register_types(p_commit -> 'n');
+  END IF;
+
+  IF jsonb_array_length(v_streams) = 1 AND (v_streams #>> '{0,e,0,s}') = '1' THEN
+    -- One new stream, the usual "create" command: a single statement stores
+    -- the command record, the aggregate and the events. Should the stream
+    -- exist after all, its first event collides with the stored one on the
+    -- events' primary key.
+    v_stream := v_streams -> 0;
+    v_aggregate_id := (v_stream ->> 'a')::uuid;
+    WITH c AS (
+      INSERT INTO ${s}.commands (${idColumn}user_id, aggregate_id, command_type_id, command_json,
+        event_aggregate_id, event_sequence_number)
+      VALUES (${idValue}v_command ->> 'u', (v_command ->> 'a')::uuid,
+        ${typeRef("c", "v_command -> 't'", "v_types")},
+        v_command -> 'p', (v_command ->> 'ea')::uuid, (v_command ->> 'es')::integer)
+      RETURNING id
+    ), a AS (
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
+      VALUES (v_aggregate_id, ${typeRef("a", "v_stream -> 't'", "v_types")},
+        coalesce(v_stream ->> 'k', ''))
+      ON CONFLICT (aggregate_id) DO NOTHING
+    )
+    INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
+      command_id, event_type_id, event_json)
+    SELECT v_aggregate_id, coalesce(v_stream ->> 'k', ''), ev.s, ev.c, c.id,
+      ${typeRef("e", "ev.t", "v_types")}, ev.p
+    FROM c CROSS JOIN jsonb_to_recordset(v_stream -> 'e')
+      AS ev(s integer, c timestamptz, t jsonb, p jsonb);
+    v_keys := v_stream -> 'u';
+    IF p_commit ? 'uk' AND jsonb_typeof(v_keys) = 'object' THEN
+      DELETE FROM ${s}.aggregate_unique_keys u
+      WHERE u.aggregate_id = v_aggregate_id AND (v_keys -> u.scope) IS DISTINCT FROM u.key;
+    END IF;
+  ELSE
+    INSERT INTO ${s}.commands (${idColumn}user_id, aggregate_id, command_type_id, command_json,
+      event_aggregate_id, event_sequence_number)
+    VALUES (${idValue}v_command ->> 'u', (v_command ->> 'a')::uuid,
+      ${typeRef("c", "v_command -> 't'", "v_types")},
+      v_command -> 'p', (v_command ->> 'ea')::uuid, (v_command ->> 'es')::integer)
+    RETURNING id INTO v_command_id;
+
+    -- Streams come sorted by aggregate id: rows are locked in that order.
+    FOR v_stream IN SELECT value FROM jsonb_array_elements(v_streams) LOOP
+      v_aggregate_id := (v_stream ->> 'a')::uuid;
+      v_partition_key := coalesce(v_stream ->> 'k', '');
+      v_first := (v_stream #>> '{e,0,s}')::integer;
+      v_last := 0;
+
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
+      VALUES (v_aggregate_id, ${
+    typeRef("a", "v_stream -> 't'", "v_types")
+  }, v_partition_key)
+      ON CONFLICT (aggregate_id) DO NOTHING;
+
+      IF NOT FOUND THEN
+        SELECT events_partition_key INTO v_stored_partition_key
+        FROM ${s}.aggregates WHERE aggregate_id = v_aggregate_id FOR NO KEY UPDATE;
+        IF v_stored_partition_key <> v_partition_key THEN
+          -- Moves the events too (ON UPDATE CASCADE).
+          UPDATE ${s}.aggregates SET events_partition_key = v_partition_key
+          WHERE aggregate_id = v_aggregate_id;
+        END IF;
+        -- A statement of its own, after the lock: it sees what the previous
+        -- lock holder committed.
+        SELECT coalesce(max(sequence_number), 0) INTO v_last FROM ${s}.events
+        WHERE partition_key = v_partition_key AND aggregate_id = v_aggregate_id;
+        -- Unique keys released by this commit go now, before any claim, so
+        -- that a key can move between two aggregates of one commit.
+        v_keys := v_stream -> 'u';
+        IF p_commit ? 'uk' AND jsonb_typeof(v_keys) = 'object' THEN
+          DELETE FROM ${s}.aggregate_unique_keys u
+          WHERE u.aggregate_id = v_aggregate_id AND (v_keys -> u.scope) IS DISTINCT FROM u.key;
+        END IF;
+      END IF;
+
+      IF v_first IS NOT NULL AND v_first <> v_last + 1 THEN
+        RAISE EXCEPTION USING ERRCODE = 'SQ001',
+          MESSAGE = format('Aggregate "%s" was changed concurrently: tried to store sequence number %s, expected %s',
+            v_aggregate_id, v_first, v_last + 1),
+          DETAIL = jsonb_build_object('aggregateId', v_aggregate_id,
+            'sequenceNumber', v_first, 'expected', v_last + 1)::text;
+      END IF;
+    END LOOP;
+
+    INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
+      command_id, event_type_id, event_json)
+    SELECT (st ->> 'a')::uuid, coalesce(st ->> 'k', ''), ev.s, ev.c, v_command_id,
+      ${typeRef("e", "ev.t", "v_types")}, ev.p
+    FROM jsonb_array_elements(v_streams) st
+    CROSS JOIN LATERAL jsonb_to_recordset(st -> 'e')
+      AS ev(s integer, c timestamptz, t jsonb, p jsonb);
+  END IF;
+
+  IF p_commit ? 'uk' THEN
+    -- Claims: a key another aggregate holds (or is claiming in a transaction
+    -- that then commits) is skipped by ON CONFLICT and found missing below.
+    INSERT INTO ${s}.aggregate_unique_keys (aggregate_id, scope, key)
+    SELECT (st ->> 'a')::uuid, k.key, k.value
+    FROM jsonb_array_elements(v_streams) st
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(st -> 'u') = 'object'
+      THEN st -> 'u' ELSE '{}' END) k
+    ORDER BY 1, 2
+    ON CONFLICT DO NOTHING;
+    SELECT (st ->> 'a')::uuid, k.key, k.value INTO v_aggregate_id, v_scope, v_key
+    FROM jsonb_array_elements(v_streams) st
+    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(st -> 'u') = 'object'
+      THEN st -> 'u' ELSE '{}' END) k
+    WHERE NOT EXISTS (SELECT 1 FROM ${s}.aggregate_unique_keys u
+      WHERE u.aggregate_id = (st ->> 'a')::uuid AND u.scope = k.key AND u.key = k.value)
+    ORDER BY 1, 2 LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION USING ERRCODE = 'SQ002',
+        MESSAGE = format('Unique key %s %s of aggregate "%s" is already taken',
+          v_scope, v_key, v_aggregate_id),
+        DETAIL = jsonb_build_object('scope', v_scope, 'key', v_key,
+          'aggregateId', v_aggregate_id,
+          'aggregateType', (SELECT t.type FROM ${s}.aggregates a
+            JOIN ${s}.aggregate_types t ON t.id = a.aggregate_type_id
+            WHERE a.aggregate_id = v_aggregate_id))::text;
+    END IF;
+  END IF;
+
+  IF p_commit ? 'h' THEN
+    -- Marks aggregates with at least "h" events after their latest snapshot.
+    INSERT INTO ${s}.aggregates_that_need_snapshots AS n (aggregate_id,
+      snapshot_sequence_number_high_water_mark, snapshot_outdated_at)
+    SELECT x.aggregate_id, x.last, now()
+    FROM (
+      SELECT (st ->> 'a')::uuid AS aggregate_id, (st ->> 'h')::integer AS threshold,
+        (st #>> '{e,-1,s}')::integer AS last
+      FROM jsonb_array_elements(v_streams) st
+      WHERE st ->> 'h' IS NOT NULL AND jsonb_array_length(st -> 'e') > 0
+    ) x
+    WHERE x.last - coalesce((SELECT max(r.sequence_number) FROM ${s}.snapshot_records r
+      WHERE r.aggregate_id = x.aggregate_id), 0) >= x.threshold
+    ORDER BY 1
+    ON CONFLICT (aggregate_id) DO UPDATE SET
+      snapshot_sequence_number_high_water_mark = EXCLUDED.snapshot_sequence_number_high_water_mark,
+      snapshot_outdated_at = EXCLUDED.snapshot_outdated_at
+    WHERE n.snapshot_outdated_at IS NULL;
+  END IF;
+
+  RETURN CASE WHEN p_commit ? 'n' THEN v_types END;
+END
+$fn$;
+`;
 }
 
 const version1 = (s: string): string => `
@@ -256,186 +453,7 @@ BEGIN
 END
 $fn$;
 
--- Stores one commit: the command record, the aggregates, the events, the
--- unique keys and snapshot marks. The argument:
---   {"c": {"t": type, "u": user id, "a": aggregate id, "ea": causing event's
---          aggregate id, "es": its sequence number, "p": payload},
---    "s": [{"a": aggregate id, "t": type, "k": partition key,
---           "h": snapshot threshold, "u": {scope: key} or null,
---           "e": [{"s": sequence number, "c": created at, "t": type,
---                  "p": payload}]}],   -- sorted by aggregate id
---    "n": {"e"|"a"|"c": [type names to register]},   -- optional
---    "uk": true,   -- present when a stream has unique keys
---    "h": true}    -- present when a stream has a snapshot threshold
--- A type is a smallint id or, when "n" lists it, a name. Returns the ids of
--- the names in "n" (see register_types), else NULL.
--- Raises SQ001 when a stream's first sequence number is not the stored last
--- plus one, SQ002 when a unique key is taken; DETAIL is JSON. A new stream
--- that turns out to exist fails on the events' key instead (23505).
-CREATE FUNCTION ${s}.store_commit(p_commit jsonb) RETURNS jsonb
-LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_types jsonb := '{}';
-  v_command jsonb := p_commit -> 'c';
-  v_streams jsonb := p_commit -> 's';
-  v_command_id bigint;
-  v_stream jsonb;
-  v_aggregate_id uuid;
-  v_partition_key text;
-  v_stored_partition_key text;
-  v_first integer;
-  v_last integer;
-  v_keys jsonb;
-  v_scope text;
-  v_key jsonb;
-BEGIN
-  IF p_commit ? 'n' THEN
-    v_types := ${s}.register_types(p_commit -> 'n');
-  END IF;
-
-  IF jsonb_array_length(v_streams) = 1 AND (v_streams #>> '{0,e,0,s}') = '1' THEN
-    -- One new stream, the usual "create" command: a single statement stores
-    -- the command record, the aggregate and the events. Should the stream
-    -- exist after all, its first event collides with the stored one on the
-    -- events' primary key.
-    v_stream := v_streams -> 0;
-    v_aggregate_id := (v_stream ->> 'a')::uuid;
-    WITH c AS (
-      INSERT INTO ${s}.commands (user_id, aggregate_id, command_type_id, command_json,
-        event_aggregate_id, event_sequence_number)
-      VALUES (v_command ->> 'u', (v_command ->> 'a')::uuid,
-        ${typeRef("c", "v_command -> 't'", "v_types")},
-        v_command -> 'p', (v_command ->> 'ea')::uuid, (v_command ->> 'es')::integer)
-      RETURNING id
-    ), a AS (
-      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
-      VALUES (v_aggregate_id, ${typeRef("a", "v_stream -> 't'", "v_types")},
-        coalesce(v_stream ->> 'k', ''))
-      ON CONFLICT (aggregate_id) DO NOTHING
-    )
-    INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-      command_id, event_type_id, event_json)
-    SELECT v_aggregate_id, coalesce(v_stream ->> 'k', ''), ev.s, ev.c, c.id,
-      ${typeRef("e", "ev.t", "v_types")}, ev.p
-    FROM c CROSS JOIN jsonb_to_recordset(v_stream -> 'e')
-      AS ev(s integer, c timestamptz, t jsonb, p jsonb);
-    v_keys := v_stream -> 'u';
-    IF p_commit ? 'uk' AND jsonb_typeof(v_keys) = 'object' THEN
-      DELETE FROM ${s}.aggregate_unique_keys u
-      WHERE u.aggregate_id = v_aggregate_id AND (v_keys -> u.scope) IS DISTINCT FROM u.key;
-    END IF;
-  ELSE
-    INSERT INTO ${s}.commands (user_id, aggregate_id, command_type_id, command_json,
-      event_aggregate_id, event_sequence_number)
-    VALUES (v_command ->> 'u', (v_command ->> 'a')::uuid,
-      ${typeRef("c", "v_command -> 't'", "v_types")},
-      v_command -> 'p', (v_command ->> 'ea')::uuid, (v_command ->> 'es')::integer)
-    RETURNING id INTO v_command_id;
-
-    -- Streams come sorted by aggregate id: rows are locked in that order.
-    FOR v_stream IN SELECT value FROM jsonb_array_elements(v_streams) LOOP
-      v_aggregate_id := (v_stream ->> 'a')::uuid;
-      v_partition_key := coalesce(v_stream ->> 'k', '');
-      v_first := (v_stream #>> '{e,0,s}')::integer;
-      v_last := 0;
-
-      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
-      VALUES (v_aggregate_id, ${
-  typeRef("a", "v_stream -> 't'", "v_types")
-}, v_partition_key)
-      ON CONFLICT (aggregate_id) DO NOTHING;
-
-      IF NOT FOUND THEN
-        SELECT events_partition_key INTO v_stored_partition_key
-        FROM ${s}.aggregates WHERE aggregate_id = v_aggregate_id FOR NO KEY UPDATE;
-        IF v_stored_partition_key <> v_partition_key THEN
-          -- Moves the events too (ON UPDATE CASCADE).
-          UPDATE ${s}.aggregates SET events_partition_key = v_partition_key
-          WHERE aggregate_id = v_aggregate_id;
-        END IF;
-        -- A statement of its own, after the lock: it sees what the previous
-        -- lock holder committed.
-        SELECT coalesce(max(sequence_number), 0) INTO v_last FROM ${s}.events
-        WHERE partition_key = v_partition_key AND aggregate_id = v_aggregate_id;
-        -- Unique keys released by this commit go now, before any claim, so
-        -- that a key can move between two aggregates of one commit.
-        v_keys := v_stream -> 'u';
-        IF p_commit ? 'uk' AND jsonb_typeof(v_keys) = 'object' THEN
-          DELETE FROM ${s}.aggregate_unique_keys u
-          WHERE u.aggregate_id = v_aggregate_id AND (v_keys -> u.scope) IS DISTINCT FROM u.key;
-        END IF;
-      END IF;
-
-      IF v_first IS NOT NULL AND v_first <> v_last + 1 THEN
-        RAISE EXCEPTION USING ERRCODE = 'SQ001',
-          MESSAGE = format('Aggregate "%s" was changed concurrently: tried to store sequence number %s, expected %s',
-            v_aggregate_id, v_first, v_last + 1),
-          DETAIL = jsonb_build_object('aggregateId', v_aggregate_id,
-            'sequenceNumber', v_first, 'expected', v_last + 1)::text;
-      END IF;
-    END LOOP;
-
-    INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-      command_id, event_type_id, event_json)
-    SELECT (st ->> 'a')::uuid, coalesce(st ->> 'k', ''), ev.s, ev.c, v_command_id,
-      ${typeRef("e", "ev.t", "v_types")}, ev.p
-    FROM jsonb_array_elements(v_streams) st
-    CROSS JOIN LATERAL jsonb_to_recordset(st -> 'e')
-      AS ev(s integer, c timestamptz, t jsonb, p jsonb);
-  END IF;
-
-  IF p_commit ? 'uk' THEN
-    -- Claims: a key another aggregate holds (or is claiming in a transaction
-    -- that then commits) is skipped by ON CONFLICT and found missing below.
-    INSERT INTO ${s}.aggregate_unique_keys (aggregate_id, scope, key)
-    SELECT (st ->> 'a')::uuid, k.key, k.value
-    FROM jsonb_array_elements(v_streams) st
-    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(st -> 'u') = 'object'
-      THEN st -> 'u' ELSE '{}' END) k
-    ORDER BY 1, 2
-    ON CONFLICT DO NOTHING;
-    SELECT (st ->> 'a')::uuid, k.key, k.value INTO v_aggregate_id, v_scope, v_key
-    FROM jsonb_array_elements(v_streams) st
-    CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(st -> 'u') = 'object'
-      THEN st -> 'u' ELSE '{}' END) k
-    WHERE NOT EXISTS (SELECT 1 FROM ${s}.aggregate_unique_keys u
-      WHERE u.aggregate_id = (st ->> 'a')::uuid AND u.scope = k.key AND u.key = k.value)
-    ORDER BY 1, 2 LIMIT 1;
-    IF FOUND THEN
-      RAISE EXCEPTION USING ERRCODE = 'SQ002',
-        MESSAGE = format('Unique key %s %s of aggregate "%s" is already taken',
-          v_scope, v_key, v_aggregate_id),
-        DETAIL = jsonb_build_object('scope', v_scope, 'key', v_key,
-          'aggregateId', v_aggregate_id,
-          'aggregateType', (SELECT t.type FROM ${s}.aggregates a
-            JOIN ${s}.aggregate_types t ON t.id = a.aggregate_type_id
-            WHERE a.aggregate_id = v_aggregate_id))::text;
-    END IF;
-  END IF;
-
-  IF p_commit ? 'h' THEN
-    -- Marks aggregates with at least "h" events after their latest snapshot.
-    INSERT INTO ${s}.aggregates_that_need_snapshots AS n (aggregate_id,
-      snapshot_sequence_number_high_water_mark, snapshot_outdated_at)
-    SELECT x.aggregate_id, x.last, now()
-    FROM (
-      SELECT (st ->> 'a')::uuid AS aggregate_id, (st ->> 'h')::integer AS threshold,
-        (st #>> '{e,-1,s}')::integer AS last
-      FROM jsonb_array_elements(v_streams) st
-      WHERE st ->> 'h' IS NOT NULL AND jsonb_array_length(st -> 'e') > 0
-    ) x
-    WHERE x.last - coalesce((SELECT max(r.sequence_number) FROM ${s}.snapshot_records r
-      WHERE r.aggregate_id = x.aggregate_id), 0) >= x.threshold
-    ORDER BY 1
-    ON CONFLICT (aggregate_id) DO UPDATE SET
-      snapshot_sequence_number_high_water_mark = EXCLUDED.snapshot_sequence_number_high_water_mark,
-      snapshot_outdated_at = EXCLUDED.snapshot_outdated_at
-    WHERE n.snapshot_outdated_at IS NULL;
-  END IF;
-
-  RETURN CASE WHEN p_commit ? 'n' THEN v_types END;
-END
-$fn$;
+${storeCommit(s, false)}
 
 -- Deletes a stream with its unique keys, snapshots and snapshot mark; the
 -- trigger on events archives the events. Returns how many were deleted.
@@ -462,7 +480,24 @@ END
 $fn$;
 `;
 
-const MIGRATIONS: readonly Migration[] = [{ version: 1, sql: version1 }];
+/**
+ * Version 2: every command record carries the command's id, a UUID the
+ * caller knows before the commit, stored at most once; so whether a commit
+ * whose answer was lost is stored can be asked.
+ */
+const version2 = (s: string): string => `
+ALTER TABLE ${s}.commands ADD COLUMN command_id uuid;
+UPDATE ${s}.commands SET command_id = gen_random_uuid();
+ALTER TABLE ${s}.commands ALTER COLUMN command_id SET NOT NULL,
+  ALTER COLUMN command_id SET DEFAULT gen_random_uuid();
+CREATE UNIQUE INDEX commands_command_id_key ON ${s}.commands (command_id);
+${storeCommit(s, true)}
+`;
+
+const MIGRATIONS: readonly Migration[] = [
+  { version: 1, sql: version1 },
+  { version: 2, sql: version2 },
+];
 
 /**
  * The newest schema version this code installs.
@@ -525,15 +560,24 @@ export async function installEventStore(
         `Event store schema "${schema}" has version ${previousVersion}, newer than version ${EVENT_STORE_SCHEMA_VERSION} this code knows: upgrade the code`,
       );
     }
+    const target = options.upToVersion ?? EVENT_STORE_SCHEMA_VERSION;
     for (const migration of MIGRATIONS) {
       if (migration.version <= previousVersion) continue;
+      if (migration.version > target) break;
       await tx.execute(migration.sql(s));
       await tx.query(
         `INSERT INTO ${s}.schema_versions (version) VALUES ($1)`,
         [migration.version],
       );
     }
-    return { schema, previousVersion, version: EVENT_STORE_SCHEMA_VERSION };
+    return {
+      schema,
+      previousVersion,
+      version: Math.max(
+        previousVersion,
+        Math.min(target, EVENT_STORE_SCHEMA_VERSION),
+      ),
+    };
   });
 }
 

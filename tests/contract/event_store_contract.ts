@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import {
   AggregateKeyNotUniqueError,
+  DuplicateCommandError,
   type EventStore,
   type JsonValue,
   OptimisticLockError,
@@ -209,6 +210,63 @@ export function eventStoreContract(
     );
     assert.equal(await store.streamExists(a), false);
     assert.equal(await store.commandForEvent(a, 1), undefined);
+  });
+
+  test("a command id is stored at most once: storing it again fails with DuplicateCommandError and stores nothing of that unit", async (store) => {
+    const commandId = id();
+    const a = id();
+    const b = id();
+    await commit(store, [stream(a, [event(a, 1)])], command(a, { commandId }));
+    await assert.rejects(
+      commit(store, [stream(b, [event(b, 1)])], command(b, { commandId })),
+      (error: unknown) =>
+        error instanceof DuplicateCommandError && error.commandId === commandId,
+    );
+    assert.equal(await store.streamExists(b), false);
+    // two commits of one unit with one id: the same
+    const c = id();
+    const twice = id();
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.commit(command(c, { commandId: twice }), [
+          stream(c, [event(c, 1)]),
+        ]);
+        await tx.commit(command(c, { commandId: twice }), [
+          stream(c, [event(c, 2)]),
+        ]);
+      }),
+      DuplicateCommandError,
+    );
+    assert.equal(await store.streamExists(c), false);
+    assert.equal(await store.commandStored(twice), false);
+  });
+
+  test("commandStored() tells a stored command id from one never stored", async (store) => {
+    const commandId = id();
+    const a = id();
+    assert.equal(await store.commandStored(commandId), false);
+    await commit(store, [stream(a, [event(a, 1)])], command(a, { commandId }));
+    assert.equal(await store.commandStored(commandId), true);
+    assert.equal(await store.commandStored(id()), false);
+  });
+
+  test("a unit aborted before it commits stores nothing and rejects with the signal's reason", async (store) => {
+    const a = id();
+    const controller = new AbortController();
+    const reason = new Error("stop");
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.commit(command(a), [stream(a, [event(a, 1)])]);
+        controller.abort(reason);
+        await tx.loadStreams([a]);
+      }, { signal: controller.signal }),
+      (error: unknown) => error === reason,
+    );
+    assert.equal(await store.streamExists(a), false);
+    await assert.rejects(
+      store.transaction(() => Promise.resolve(), { signal: controller.signal }),
+      (error: unknown) => error === reason,
+    );
   });
 
   test("a unit reads its own commits; others see them only after it ends", async (store) => {

@@ -8,7 +8,9 @@ import {
   type CommandMiddleware,
   CommandNotValidError,
   CommandService,
+  CommandTimeoutError,
   COMMIT_EVENTS_COMMAND,
+  DuplicateCommandError,
   Event,
   EventHandler,
   hasAttrs,
@@ -414,6 +416,105 @@ Deno.test("executeCommands() rejects what is not a command", async () => {
     service.executeCommands({ aggregateId: newId() } as unknown as Command),
     { name: "TypeError", message: /takes Command instances, got Object/ },
   );
+});
+
+// --- bounds, abort and command ids ------------------------------------------------
+
+class Svc_Slow extends Command.define("Svc.Slow", { ms: attrs.integer() }) {}
+
+class Svc_SlowHandler extends CommandHandler {
+  static {
+    this.on(Svc_Slow, async (handler, command) => {
+      handler.repository.addAggregate(
+        Svc_Account.open(command.aggregateId, `slow ${command.aggregateId}`),
+      );
+      await new Promise((r) => setTimeout(r, command.ms ?? 0));
+    });
+  }
+}
+
+Deno.test("executeCommands(…, { timeoutMs }) stops a unit that takes too long with CommandTimeoutError and stores nothing", async () => {
+  const store = new InMemoryEventStore();
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [new Svc_SlowHandler()],
+  });
+  const started = performance.now();
+  await assert.rejects(
+    service.executeCommands(new Svc_Slow({ aggregateId: newId(), ms: 300 }), {
+      timeoutMs: 50,
+    }),
+    (error: unknown) =>
+      error instanceof CommandTimeoutError && error.timeoutMs === 50 &&
+      /Svc\.Slow did not finish within 50 ms/.test(error.message),
+  );
+  assert.ok(performance.now() - started < 1_000);
+  assert.equal(await storedCount(store), 0);
+  await service.executeCommands(new Svc_Slow({ aggregateId: newId(), ms: 1 }), {
+    timeoutMs: 1_000,
+  });
+  assert.equal(await storedCount(store), 1);
+});
+
+Deno.test("the service's commandTimeoutMs bounds every call; a call's own timeoutMs (0: none) replaces it", async () => {
+  const store = new InMemoryEventStore();
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [new Svc_SlowHandler()],
+    commandTimeoutMs: 50,
+  });
+  await assert.rejects(
+    service.executeCommands(new Svc_Slow({ aggregateId: newId(), ms: 150 })),
+    CommandTimeoutError,
+  );
+  await service.executeCommands(
+    new Svc_Slow({ aggregateId: newId(), ms: 150 }),
+    { timeoutMs: 0 },
+  );
+  assert.equal(await storedCount(store), 1);
+  assert.throws(
+    () =>
+      new CommandService({
+        eventStore: store,
+        commandHandlers: [],
+        commandTimeoutMs: -1,
+      }),
+    RangeError,
+  );
+});
+
+Deno.test("executeCommands(…, { signal }) rejects with the signal's reason and stores nothing once it aborts", async () => {
+  const { store, service } = setup();
+  const controller = new AbortController();
+  const reason = new Error("the user went away");
+  controller.abort(reason);
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Open({ aggregateId: newId(), owner: "x" }),
+      {
+        signal: controller.signal,
+      },
+    ),
+    (error: unknown) => error === reason,
+  );
+  assert.equal(await storedCount(store), 0);
+});
+
+Deno.test("a command's own commandId is stored at most once: executing it again fails with DuplicateCommandError", async () => {
+  const { store, service } = setup();
+  const commandId = newId();
+  const id = newId();
+  await service.executeCommands(
+    new Svc_Open({ aggregateId: id, commandId, owner: "once" }),
+  );
+  assert.equal(await store.commandStored(commandId), true);
+  await assert.rejects(
+    service.executeCommands(
+      new Svc_Deposit({ aggregateId: id, commandId, amount: 5 }),
+    ),
+    DuplicateCommandError,
+  );
+  assert.equal(await storedCount(store), 1);
 });
 
 Deno.test("executeCommands() with no commands stores nothing", async () => {

@@ -25,6 +25,7 @@ Deno.test("Command.define() gives a class with the type name, the class name and
   assert.equal(PlaceOrder.name, "PlaceOrder");
   assert.deepEqual(Object.keys(PlaceOrder.shape), [
     "aggregateId",
+    "commandId",
     "userId",
     "eventAggregateId",
     "eventSequenceNumber",
@@ -105,7 +106,7 @@ Deno.test("fromParams() parses a command's base attributes too", () => {
   assert.equal(command.total.toString(), "0.30");
 });
 
-Deno.test("payload() holds the command's own attributes without aggregateId, userId and causation", () => {
+Deno.test("payload() holds the command's own attributes without aggregateId, commandId, userId and causation", () => {
   const command = new PlaceOrder({
     aggregateId: ID,
     userId: "ben",
@@ -117,6 +118,7 @@ Deno.test("payload() holds the command's own attributes without aggregateId, use
   assert.deepEqual(command.payload(), { customer: "ACME", total: "9.950" });
   assert.deepEqual([...COMMAND_BASE_KEYS], [
     "aggregateId",
+    "commandId",
     "userId",
     "eventAggregateId",
     "eventSequenceNumber",

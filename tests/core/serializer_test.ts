@@ -281,7 +281,10 @@ Deno.test("serializeCommand() gives a row with the base fields as columns and th
     customer: "ACME",
     total: Decimal.from("0.30"),
   });
-  assert.deepEqual(new MessageSerializer().serializeCommand(command), {
+  const { commandId, ...row } = new MessageSerializer().serializeCommand(
+    command,
+  );
+  assert.deepEqual(row, {
     commandType: "Ser_PlaceOrder",
     aggregateId: ID,
     userId: "ben",
@@ -289,12 +292,39 @@ Deno.test("serializeCommand() gives a row with the base fields as columns and th
     eventSequenceNumber: 2,
     payload: '{"customer":"ACME","total":"0.30"}',
   });
+  assert.match(commandId ?? "", UUID_V7);
+});
+
+const UUID_V7 =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+Deno.test("serializeCommand() keeps a command's own commandId, and gives each execution of one without a fresh time-ordered id", () => {
+  const serializer = new MessageSerializer();
+  const commandId = crypto.randomUUID();
+  const given = new PlaceOrder({
+    aggregateId: ID,
+    commandId,
+    customer: "A",
+    total: Decimal.from("1"),
+  });
+  assert.equal(serializer.serializeCommand(given).commandId, commandId);
+  const plain = new PlaceOrder({
+    aggregateId: ID,
+    customer: "A",
+    total: Decimal.from("1"),
+  });
+  const first = serializer.serializeCommand(plain).commandId!;
+  const second = serializer.serializeCommand(plain).commandId!;
+  assert.match(first, UUID_V7);
+  assert.notEqual(first, second);
+  assert.ok(first.slice(0, 13) <= second.slice(0, 13), "time-ordered");
 });
 
 Deno.test("deserializeCommand() gives back an equal command of the user's class", () => {
   const serializer = new MessageSerializer();
   const command = new PlaceOrder({
     aggregateId: ID,
+    commandId: crypto.randomUUID(),
     userId: "ben",
     eventAggregateId: OTHER,
     eventSequenceNumber: 2,

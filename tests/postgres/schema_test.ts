@@ -68,10 +68,56 @@ for (const b of list) {
           installEventStore(clients[i % clients.length]!, { schema })
         ),
       );
-      assert.deepEqual(results.map((r) => r.previousVersion).sort(), [0, 1, 1]);
+      assert.deepEqual(results.map((r) => r.previousVersion).sort(), [
+        0,
+        EVENT_STORE_SCHEMA_VERSION,
+        EVENT_STORE_SCHEMA_VERSION,
+      ]);
     } finally {
       await clients[0]!.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       if (b.name !== "pglite") { for (const c of clients) await c.close(); }
+    }
+  });
+
+  test("upgrading a version-1 store keeps its commands, gives each an id, and then stores command ids at most once", async () => {
+    const client = await b.client();
+    const schema = freshSchema();
+    try {
+      assert.equal(
+        (await installEventStore(client, { schema, upToVersion: 1 })).version,
+        1,
+      );
+      const old = new PostgresEventStore(client, {
+        schema,
+        closeClient: false,
+      });
+      const a = crypto.randomUUID();
+      await old.transaction((tx) =>
+        tx.commit(command(a), [stream(a, [event(a, 1)])])
+      );
+      assert.deepEqual(await installEventStore(client, { schema }), {
+        schema,
+        previousVersion: 1,
+        version: EVENT_STORE_SCHEMA_VERSION,
+      });
+      const [row] = await client.query<{ n: number; ids: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT command_id)::int AS ids FROM ${schema}.commands`,
+      );
+      assert.deepEqual(row, { n: 1, ids: 1 });
+      const store = new PostgresEventStore(client, {
+        schema,
+        closeClient: false,
+      });
+      const commandId = crypto.randomUUID();
+      const b2 = crypto.randomUUID();
+      await store.transaction((tx) =>
+        tx.commit({ ...command(b2), commandId }, [stream(b2, [event(b2, 1)])])
+      );
+      assert.equal(await store.commandStored(commandId), true);
+      const [loaded] = await store.loadStreams([a]);
+      assert.equal(loaded?.events.length, 1);
+    } finally {
+      await client.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     }
   });
 
