@@ -18,6 +18,7 @@
 import { parseArgs } from "node:util";
 import type { MigrationReport } from "../core/view_schema.ts";
 import { type App, type AppConfig, createApp } from "./create_app.ts";
+import { redact, secretsOf } from "../postgres/_database_url.ts";
 
 /**
  * Where tasks write and how they ask for confirmation.
@@ -94,8 +95,16 @@ class UsageError extends Error {}
 export async function runTasks(
   config: AppConfig,
   args: readonly string[],
-  io: TaskIo = terminalIo(),
+  terminal: TaskIo = terminalIo(),
 ): Promise<number> {
+  // Nothing printed may show the database's password, whatever the URL
+  // looks like and whichever error carries it.
+  const secrets = secretsOf(config?.database ?? "");
+  const io: TaskIo = {
+    stdout: (line) => terminal.stdout(redact(line, secrets)),
+    stderr: (line) => terminal.stderr(redact(line, secrets)),
+    confirm: (question) => terminal.confirm(redact(question, secrets)),
+  };
   let parsed;
   try {
     parsed = parseArgs({
@@ -186,7 +195,12 @@ async function runTask(
           "db tasks need a database; this app uses an event store object",
         );
       }
-      const where = config.database ?? pg.DEFAULT_DATA_DIR;
+      const location = pg.locateDatabase(config.database);
+      const where = location.kind === "server"
+        ? location.description
+        : location.kind === "folder"
+        ? location.path
+        : "memory://";
       switch (sub) {
         case "create": {
           const created = await pg.createDatabase(config.database);
@@ -202,7 +216,7 @@ async function runTask(
           if (
             !options.yes &&
             !(await io.confirm(
-              `Drop the database ${redact(where)} and everything in it?`,
+              `Drop the database ${where} and everything in it?`,
             ))
           ) {
             throw new Error("Not dropped: confirm, or pass --yes");
@@ -210,8 +224,8 @@ async function runTask(
           const dropped = await pg.dropDatabase(config.database);
           io.stdout(
             dropped
-              ? `dropped the database (${redact(where)})`
-              : `no database to drop (${redact(where)})`,
+              ? `dropped the database (${where})`
+              : `no database to drop (${where})`,
           );
           return;
         }
@@ -359,8 +373,4 @@ async function withEventStore(
   } finally {
     await client.close();
   }
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }

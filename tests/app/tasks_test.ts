@@ -355,7 +355,7 @@ Deno.test("a server that cannot be reached fails each task in one line naming ho
   }
   const confirm = await run(cfg, ["db", "drop"], [false]);
   assert.deepEqual(confirm.questions, [
-    "Drop the database postgres://user:***@127.0.0.1:1/db and everything in it?",
+    "Drop the database PostgreSQL at 127.0.0.1:1/db and everything in it?",
   ]);
   const verbose = await run(cfg, ["migrate", "status", "--verbose"]);
   assert.equal(verbose.code, 1);
