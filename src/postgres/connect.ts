@@ -7,7 +7,8 @@
 import type { SqlClient } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
 import { PostgresJsClient } from "./postgres_js_client.ts";
-import { PgliteClient } from "./pglite_client.ts";
+import type { EmbeddedOptions } from "./embedded_options.ts";
+import { openEmbedded } from "./_embedded.ts";
 
 /**
  * The data folder of the embedded database when no URL is given, relative
@@ -24,7 +25,9 @@ export const DEFAULT_DATA_DIR: string = "./data/db";
 
 /**
  * Options of {@linkcode connectDatabase}. The pool options apply to a
- * PostgreSQL server only; the embedded database has one connection.
+ * PostgreSQL server only; the embedded database has one connection. The
+ * options of {@linkcode EmbeddedOptions} apply to the embedded database in
+ * a folder.
  *
  * @example
  * ```ts
@@ -33,7 +36,7 @@ export const DEFAULT_DATA_DIR: string = "./data/db";
  * const options: ConnectOptions = { max: 20, idleTimeoutSeconds: 60 };
  * ```
  */
-export interface ConnectOptions {
+export interface ConnectOptions extends EmbeddedOptions {
   /** Most connections in the pool (default 10). */
   readonly max?: number | undefined;
   /** Seconds before an idle connection is closed (default 30; 0: never). */
@@ -98,6 +101,13 @@ function parseTarget(url: string | undefined): Target {
  * Any other scheme throws a `TypeError` naming it. Reading `DATABASE_URL`
  * is left to the caller: `connectDatabase(Deno.env.get("DATABASE_URL"))`.
  *
+ * One process at a time holds an embedded database's folder, from
+ * `connectDatabase` until `close()` (or until it ends, however it ends). In
+ * another process, or a second time in the same one, `connectDatabase`
+ * throws `DatabaseInUseError` naming the holder; with
+ * `whenHeld: "use-holder"` it returns a client that goes through the holder
+ * instead (see {@linkcode EmbeddedOptions}).
+ *
  * @example An in-memory database
  * ```ts
  * import { connectDatabase } from "@sequent/core/postgres";
@@ -108,7 +118,8 @@ function parseTarget(url: string | undefined): Target {
  * ```
  *
  * @param url Where the database is; see above.
- * @param options Pool options for a PostgreSQL server.
+ * @param options Pool options for a PostgreSQL server; what to do when
+ *   another process holds an embedded database's folder.
  * @returns A client; close it when done.
  */
 export async function connectDatabase(
@@ -117,7 +128,7 @@ export async function connectDatabase(
 ): Promise<SqlClient> {
   const target = parseTarget(url);
   if (target.engine === "pglite") {
-    return await PgliteClient.open(target.dataDir);
+    return await openEmbedded(target.dataDir, options);
   }
   const client = new PostgresJsClient(target.url, options);
   try {

@@ -65,6 +65,12 @@ export {
 } from "./replay_record_store.ts";
 export { SqlRecordStore, type TableLocator } from "./sql_record_store.ts";
 export {
+  type DatabaseHolder,
+  DatabaseInUseError,
+  type DatabaseUse,
+} from "./database_in_use_error.ts";
+export type { EmbeddedOptions, WhenHeld } from "./embedded_options.ts";
+export {
   createDatabase,
   type DatabaseLocation,
   dropDatabase,
