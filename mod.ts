@@ -210,3 +210,8 @@ export {
   createApp,
   type WorkflowClass,
 } from "./src/app/create_app.ts";
+export type {
+  EmbeddedOptions,
+  WhenHeld,
+} from "./src/postgres/embedded_options.ts";
+export type { DatabaseHolder } from "./src/postgres/database_in_use_error.ts";
