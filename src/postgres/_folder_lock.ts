@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import type { DatabaseHolder } from "./database_in_use_error.ts";
 
 /** The lock file's name, in the data folder. */
@@ -143,7 +143,13 @@ export class FolderLock {
     dataDir: string,
     { create = true }: { create?: boolean } = {},
   ): Promise<FolderLock | undefined> {
-    if (create) await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
+    if (create) {
+      // the data folder itself is this user's alone, as PostgreSQL wants
+      await Deno.mkdir(dirname(resolve(dataDir)), { recursive: true });
+      await Deno.mkdir(dataDir, { mode: 0o700 }).catch((error) => {
+        if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+      });
+    }
     const file = await Deno.open(join(dataDir, LOCK_FILE), {
       read: true,
       write: true,

@@ -216,6 +216,7 @@ Deno.test("with whenHeld use-holder, a free folder is opened and held; a holder 
       assert.equal(socket.mode! & 0o777, 0o600);
       const lock = await Deno.stat(`${folder}/sequent.lock`);
       assert.equal(lock.mode! & 0o777, 0o600);
+      assert.equal((await Deno.stat(folder)).mode! & 0o777, 0o700);
       assert.equal(holders.length, 1);
       assert.equal(holders[0]!.pid, Deno.pid);
       assert.match(holders[0]!.command, /^deno /);
