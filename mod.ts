@@ -214,3 +214,9 @@ export {
   createApp,
   type WorkflowClass,
 } from "./src/app/create_app.ts";
+export type {
+  EmbeddedOptions,
+  WhenHeld,
+} from "./src/postgres/embedded_options.ts";
+export type { DatabaseHolder } from "./src/postgres/database_in_use_error.ts";
+export type { ServerOptions } from "./src/postgres/connect_options.ts";

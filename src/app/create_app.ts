@@ -25,7 +25,8 @@ import type {
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
 import { Workflow } from "../core/workflow.ts";
-import type { ConnectOptions } from "../postgres/connect_options.ts";
+import type { ServerOptions } from "../postgres/connect_options.ts";
+import type { EmbeddedOptions } from "../postgres/embedded_options.ts";
 
 /** A workflow class (constructed with no arguments). */
 export type WorkflowClass = new () => Workflow;
@@ -55,6 +56,14 @@ export interface AppConfig {
    * PostgreSQL in `./data/db`.
    */
   readonly database?: string | undefined;
+  /**
+   * For the embedded database in a folder: what to do when another process
+   * holds the folder. By default `createApp` fails with
+   * `DatabaseInUseError` naming that process; `{ whenHeld: "use-holder" }`
+   * goes through it instead, as the database tasks do (see
+   * `EmbeddedOptions` in `@sequent/core/postgres`).
+   */
+  readonly embedded?: EmbeddedOptions | undefined;
   /** An event store to use instead of a database (e.g. `InMemoryEventStore`). */
   readonly eventStore?: EventStore | undefined;
   /** The command handlers. */
@@ -79,10 +88,10 @@ export interface AppConfig {
   readonly retryOnConflict?: number | undefined;
   /**
    * The connection to a PostgreSQL server: pool size, connect timeout,
-   * statement timeout, idle time (see `ConnectOptions` in
+   * statement timeout, idle time (see `ServerOptions` in
    * `@sequent/core/postgres`). Ignored for the embedded database.
    */
-  readonly connection?: ConnectOptions | undefined;
+  readonly connection?: ServerOptions | undefined;
   /**
    * Milliseconds an `executeCommands` call may take before it stops with
    * `CommandTimeoutError` and stores nothing (default 30,000; 0: no
@@ -157,6 +166,13 @@ function instances<T>(
  * workflows, snapshotter and migrator. Read models are built by the
  * migrator (`deno task migrate`).
  *
+ * On the embedded database in a folder, the application holds the folder
+ * until closed: a second application on it fails with `DatabaseInUseError`
+ * naming this one, while the database tasks (`deno task migrate`, …) run
+ * their statements through this one, so a migration can run while it
+ * serves. Each migration step holds the database's one transaction slot
+ * while it runs: the application's commands wait for it, then go on.
+ *
  * @param config What the application is made of.
  * @returns The application.
  *
@@ -181,7 +197,10 @@ export async function createApp(config: AppConfig): Promise<App> {
   let makeMigrator: ((service: CommandService) => Migrator) | undefined;
   if (!eventStore) {
     const pg = await import("../postgres/mod.ts");
-    const client = await pg.connectDatabase(config.database, config.connection);
+    const client = await pg.connectDatabase(config.database, {
+      ...config.connection,
+      ...config.embedded,
+    });
     try {
       await pg.installEventStore(client, { schema: config.eventStoreSchema });
     } catch (error) {

@@ -5,6 +5,14 @@
  * `sequent` CLI delegates these commands here, so they run with the
  * application's own configuration.
  *
+ * On the embedded database in a folder, the tasks run beside the
+ * application holding the folder: they send their statements to it (it
+ * serves the database to other processes, see `EmbeddedOptions` in
+ * `@sequent/core/postgres`) and say so in one line on standard error. So
+ * `deno task migrate` migrates with the code of this checkout (new
+ * projectors included) while the application keeps running. Only
+ * `db drop` refuses a folder in use.
+ *
  * ```ts ignore
  * // sequent.ts
  * import { runTasks } from "@sequent/core/tasks";
@@ -170,7 +178,7 @@ function describeReport(report: MigrationReport): string {
 }
 
 async function runTask(
-  config: AppConfig,
+  appConfig: AppConfig,
   positionals: readonly string[],
   options: { yes?: boolean | undefined; limit?: string | undefined },
   io: TaskIo,
@@ -178,6 +186,7 @@ async function runTask(
   const [task, sub, ...rest] = positionals;
   if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
   checkUsage(task, sub);
+  const config = throughHolder(appConfig, io);
   let limit: number | undefined;
   if (task === "snapshots" && options.limit !== undefined) {
     limit = Number(options.limit);
@@ -203,7 +212,10 @@ async function runTask(
         : "memory://";
       switch (sub) {
         case "create": {
-          const created = await pg.createDatabase(config.database);
+          const created = await pg.createDatabase(
+            config.database,
+            config.embedded,
+          );
           const result = await withEventStore(pg, config);
           io.stdout(
             `${
@@ -365,7 +377,7 @@ async function withEventStore(
   pg: typeof import("../postgres/mod.ts"),
   config: AppConfig,
 ): Promise<{ schema: string; previousVersion: number; version: number }> {
-  const client = await pg.connectDatabase(config.database);
+  const client = await pg.connectDatabase(config.database, config.embedded);
   try {
     return await pg.installEventStore(client, {
       schema: config.eventStoreSchema,
@@ -373,4 +385,27 @@ async function withEventStore(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * The configuration the tasks open the database with: through the process
+ * holding an embedded database's folder when one does, saying so once.
+ */
+function throughHolder(config: AppConfig, io: TaskIo): AppConfig {
+  let told = false;
+  return {
+    ...config,
+    embedded: {
+      ...config.embedded,
+      whenHeld: "use-holder",
+      onHolder: (holder) => {
+        config.embedded?.onHolder?.(holder);
+        if (told) return;
+        told = true;
+        io.stderr(
+          `using the embedded database through the process holding it: pid ${holder.pid} (${holder.command})`,
+        );
+      },
+    },
+  };
 }

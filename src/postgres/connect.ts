@@ -8,7 +8,7 @@ import type { SqlClient } from "./sql_client.ts";
 import type { ConnectOptions } from "./connect_options.ts";
 import { SqlError } from "./sql_error.ts";
 import { ServerClient, type ServerClientOptions } from "./server_client.ts";
-import { PgliteClient } from "./pglite_client.ts";
+import { openEmbedded } from "./_embedded.ts";
 
 /**
  * The data folder of the embedded database when no URL is given, relative
@@ -75,6 +75,13 @@ function parseTarget(url: string | undefined): Target {
  * Any other scheme throws a `TypeError` naming it. Reading `DATABASE_URL`
  * is left to the caller: `connectDatabase(Deno.env.get("DATABASE_URL"))`.
  *
+ * One process at a time holds an embedded database's folder, from
+ * `connectDatabase` until `close()` (or until it ends, however it ends). In
+ * another process, or a second time in the same one, `connectDatabase`
+ * throws `DatabaseInUseError` naming the holder; with
+ * `whenHeld: "use-holder"` it returns a client that goes through the holder
+ * instead (see {@linkcode EmbeddedOptions}).
+ *
  * @example An in-memory database
  * ```ts
  * import { connectDatabase } from "@sequent/core/postgres";
@@ -85,7 +92,8 @@ function parseTarget(url: string | undefined): Target {
  * ```
  *
  * @param url Where the database is; see above.
- * @param options Pool and timeout options for a PostgreSQL server.
+ * @param options Pool and timeout options for a PostgreSQL server; what to
+ *   do when another process holds an embedded database's folder.
  * @returns A client; close it when done.
  */
 export async function connectDatabase(
@@ -94,7 +102,7 @@ export async function connectDatabase(
 ): Promise<SqlClient> {
   const target = parseTarget(url);
   if (target.engine === "pglite") {
-    return await PgliteClient.open(target.dataDir);
+    return await openEmbedded(target.dataDir, options);
   }
   return await openServer(target.url, options);
 }

@@ -1,28 +1,30 @@
 /**
- * The options of a connection to a PostgreSQL server: pool size and
- * timeouts. A module of its own, without imports, so the app layer can
- * name the type without loading a driver.
+ * The options of `connectDatabase`: pool size and timeouts for a server,
+ * and what to do about an embedded database held by another process. A
+ * module of types only, so the app layer can name them without loading a
+ * driver.
  *
  * @module
  */
+import type { EmbeddedOptions } from "./embedded_options.ts";
 
 /**
- * Options of {@linkcode connectDatabase}. The pool and timeout options
- * apply to a PostgreSQL server only; the embedded database has one
- * connection inside this process.
+ * Options of a connection to a PostgreSQL server (`createApp`'s
+ * `connection`): the pool size and timeouts. The embedded database has one
+ * connection inside this process and ignores them.
  *
  * @example
  * ```ts
- * import type { ConnectOptions } from "@sequent/core/postgres";
+ * import type { ServerOptions } from "@sequent/core/postgres";
  *
- * const options: ConnectOptions = {
+ * const options: ServerOptions = {
  *   max: 20,
  *   connectTimeoutMs: 5_000,
  *   statementTimeoutMs: 30_000,
  * };
  * ```
  */
-export interface ConnectOptions {
+export interface ServerOptions {
   /** Most connections in the pool (default 10). */
   readonly max?: number | undefined;
   /** Milliseconds before an idle connection is closed (default 30,000; 0: never). */
@@ -44,3 +46,16 @@ export interface ConnectOptions {
    */
   readonly prepare?: boolean | undefined;
 }
+
+/**
+ * Options of `connectDatabase`: {@linkcode ServerOptions} for a PostgreSQL
+ * server, `EmbeddedOptions` for the embedded database in a folder.
+ *
+ * @example
+ * ```ts
+ * import type { ConnectOptions } from "@sequent/core/postgres";
+ *
+ * const options: ConnectOptions = { max: 20, whenHeld: "fail" };
+ * ```
+ */
+export interface ConnectOptions extends ServerOptions, EmbeddedOptions {}

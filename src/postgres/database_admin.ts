@@ -9,6 +9,9 @@
 import { SequentError } from "../core/errors.ts";
 import { connectDatabase, DEFAULT_DATA_DIR, openServer } from "./connect.ts";
 import { parseDatabaseUrl } from "./_database_url.ts";
+import { DatabaseInUseError } from "./database_in_use_error.ts";
+import type { EmbeddedOptions } from "./embedded_options.ts";
+import { FolderLock, readHolder } from "./_folder_lock.ts";
 import { quoteIdentifier } from "./_sql_text.ts";
 import type { SqlClient } from "./sql_client.ts";
 
@@ -95,6 +98,8 @@ function maintenance(url: string): Promise<SqlClient> {
  * Creates the database a URL names, if it does not exist yet.
  *
  * @param url The database URL.
+ * @param options For an embedded database's folder that another process
+ *   holds: fail (the default) or go through it (see `EmbeddedOptions`).
  * @returns Whether it was created (false: it existed).
  *
  * @example
@@ -106,6 +111,7 @@ function maintenance(url: string): Promise<SqlClient> {
  */
 export async function createDatabase(
   url: string | undefined,
+  options: EmbeddedOptions = {},
 ): Promise<boolean> {
   const where = locateDatabase(url);
   if (where.kind === "memory") return true;
@@ -116,7 +122,7 @@ export async function createDatabase(
     } catch {
       existed = false;
     }
-    const client = await connectDatabase(url); // initialises the folder
+    const client = await connectDatabase(url, options); // initialises the folder
     await client.close();
     return !existed;
   }
@@ -135,7 +141,9 @@ export async function createDatabase(
 }
 
 /**
- * Drops the database a URL names, with everything in it.
+ * Drops the database a URL names, with everything in it. An embedded
+ * database's folder is removed only if no process holds it (else
+ * `DatabaseInUseError`), and is held meanwhile.
  *
  * @param url The database URL.
  * @returns Whether there was one to drop.
@@ -157,12 +165,25 @@ export async function dropDatabase(url: string | undefined): Promise<boolean> {
     );
   }
   if (where.kind === "folder") {
+    let lock: FolderLock | undefined;
     try {
-      await Deno.remove(where.path, { recursive: true });
-      return true;
+      lock = await FolderLock.tryAcquire(where.path, { create: false });
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
+    }
+    if (!lock) {
+      throw new DatabaseInUseError(
+        where.path,
+        await readHolder(where.path),
+        "drop",
+      );
+    }
+    try {
+      await Deno.remove(where.path, { recursive: true });
+      return true;
+    } finally {
+      lock.release();
     }
   }
   const client = await maintenance(where.url);

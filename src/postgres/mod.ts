@@ -38,7 +38,7 @@ export type {
 } from "./sql_client.ts";
 export { SqlError, type SqlErrorFields } from "./sql_error.ts";
 export { connectDatabase, DEFAULT_DATA_DIR } from "./connect.ts";
-export type { ConnectOptions } from "./connect_options.ts";
+export type { ConnectOptions, ServerOptions } from "./connect_options.ts";
 export {
   clearEventStore,
   DEFAULT_EVENT_STORE_SCHEMA,
@@ -62,6 +62,12 @@ export {
   type ReplayTarget,
 } from "./replay_record_store.ts";
 export { SqlRecordStore, type TableLocator } from "./sql_record_store.ts";
+export {
+  type DatabaseHolder,
+  DatabaseInUseError,
+  type DatabaseUse,
+} from "./database_in_use_error.ts";
+export type { EmbeddedOptions, WhenHeld } from "./embedded_options.ts";
 export {
   createDatabase,
   type DatabaseLocation,

@@ -1,7 +1,8 @@
 /**
  * The application's database tasks (`runTasks`), on an embedded database in
- * a temp folder (opened again by each task, as `sequent.ts` does) and on
- * `memory://`; usage errors; and a server that cannot be reached.
+ * a temp folder (opened again by each task, as `sequent.ts` does), on one
+ * an application holds (the tasks go through it), and on `memory://`;
+ * usage errors; and a server that cannot be reached.
  */
 import assert from "node:assert/strict";
 import {
@@ -18,6 +19,9 @@ import {
   table,
 } from "@sequent/core";
 import { runTasks, TASKS_USAGE } from "@sequent/core/tasks";
+import { DatabaseInUseError } from "@sequent/core/postgres";
+import { Child } from "../_child_process.ts";
+import { Held_Add, heldConfig, heldItems } from "./_held_app.ts";
 
 class Task_Added
   extends Event.define("Task.Added", { title: attrs.string() }) {}
@@ -361,4 +365,120 @@ Deno.test("a server that cannot be reached fails each task in one line naming ho
   assert.equal(verbose.code, 1);
   assert.ok(verbose.err.length > 1, "--verbose adds the stack");
   assert.ok(!verbose.err.join("\n").includes("secret"));
+});
+
+const HELD_APP = new URL("./_held_app_child.ts", import.meta.url);
+
+/** The final name of each item, from the commands an app said succeeded. */
+function namesFrom(lines: readonly string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const line of lines) {
+    const match = /^ok (add|rename) (\S+) (.+)$/.exec(line);
+    if (match) names.set(match[2]!, match[3]!);
+  }
+  return names;
+}
+
+Deno.test("migrate online and offline in a second process, with the new code, while the application keeps executing commands on the embedded database: nothing is lost", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-beside-" });
+  const folder = `${dir}/db`;
+  let app: Child | undefined;
+  try {
+    // deployed: version 1, with some items
+    let r = await run(heldConfig(folder, 1), ["migrate"]);
+    assert.equal(r.code, 0, r.err.join("\n"));
+    const seeded = await createApp(heldConfig(folder, 1));
+    const expected = new Map<string, string>();
+    for (let i = 0; i < 200; i++) {
+      const id = crypto.randomUUID();
+      await seeded.executeCommands(
+        new Held_Add({ aggregateId: id, name: `seed ${i}` }),
+      );
+      expected.set(id, `seed ${i}`);
+    }
+    await seeded.close();
+
+    // the application runs (and holds the folder) ...
+    app = Child.spawn(HELD_APP, [folder, "app"]);
+    await app.waitFor(/^ready$/);
+    await app.waitFor(/^ok /);
+    // ... so a second application is refused, naming it
+    const second = await createApp(heldConfig(folder, 1)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(second instanceof DatabaseInUseError);
+    assert.equal(second.pid, app.pid);
+
+    // the tasks go through it, with version 2 of the code
+    const okBefore = app.lines.filter((l) => l.startsWith("ok")).length;
+    for (const step of ["online", "offline"]) {
+      const task = Child.spawn(HELD_APP, [folder, "task", "migrate", step]);
+      const ended = await task.ended();
+      assert.equal(ended.code, 0, `${task.lines.join("\n")}\n${ended.stderr}`);
+      assert.equal(
+        ended.stderr.split("\n").filter((l) => l.startsWith("using")).join(),
+        `using the embedded database through the process holding it: pid ${app.pid} (deno run -A ${HELD_APP.pathname} ${folder} app)`,
+      );
+      assert.match(
+        task.lines[0]!,
+        new RegExp(
+          `^migrate ${step}: version 2, held_items: \\d+ events replayed`,
+        ),
+      );
+    }
+    // the application's commands went on, and go on after the swap
+    const okAfter = app.lines.filter((l) => l.startsWith("ok")).length;
+    assert.ok(okAfter > okBefore, "commands ran while migrating");
+    await app.waitFor(
+      new RegExp(`^ok (add|rename) \\S+ \\S+ ${okAfter + 20}$`),
+    );
+    r = await run(heldConfig(folder, 2), ["migrate", "status"]);
+    assert.deepEqual([r.code, r.out], [0, [
+      "view schema view_schema: version 2 of 2 (up-to-date)",
+    ]]);
+    assert.equal(r.err.length, 1);
+    assert.match(
+      r.err[0]!,
+      new RegExp(
+        `^using the embedded database through the process holding it: pid ${app.pid} `,
+      ),
+    );
+    r = await run(heldConfig(folder, 2), ["db", "drop", "--yes"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.err.at(-1)!,
+      new RegExp(
+        `^error: The embedded database in ${folder} is in use by process ${app.pid} .*Stop that process before dropping the database\\.$`,
+      ),
+    );
+    const ended = await app.ended();
+    assert.equal(ended.code, 0, ended.stderr);
+    assert.deepEqual(app.lines.filter((l) => !l.startsWith("ok ")), [
+      "ready",
+      "done",
+    ]);
+
+    // every command the application was told succeeded is in the events,
+    // and the table holds what the events say
+    for (const [id, name] of namesFrom(app.lines)) expected.set(id, name);
+    const reopened = await createApp(heldConfig(folder, 2));
+    try {
+      const told = new Map<string, string>();
+      for await (const batch of reopened.eventStore.readAllEvents()) {
+        for (const event of batch) {
+          told.set(event.aggregateId, JSON.parse(event.payload).name);
+        }
+      }
+      assert.deepEqual(told, expected);
+      const rows = await reopened.records.find(heldItems, {});
+      assert.deepEqual(new Map(rows.map((row) => [row.id, row.name])), told);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    app?.kill();
+    await app?.ended();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

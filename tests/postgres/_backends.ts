@@ -1,6 +1,8 @@
 /**
  * The databases the PostgreSQL tests run on: the embedded PGlite always,
- * and a server when `DATABASE_URL` is a `postgres://` URL. Each test file
+ * a server when `DATABASE_URL` is a `postgres://` URL, and, for files that
+ * ask, PGlite in a folder reached through the process holding it (here,
+ * this one) as another process would reach it. Each test file
  * opens one client per backend (PGlite takes seconds to start), installs
  * the event store into a fresh schema, and drops it at the end, so files
  * can share one server concurrently.
@@ -15,7 +17,7 @@ import {
 
 /** One database to run tests on. */
 export interface Backend {
-  /** `pglite` or `server`. */
+  /** `pglite`, `server` or `served`. */
   readonly name: string;
   /** The URL it was opened from. */
   readonly url: string;
@@ -23,6 +25,8 @@ export interface Backend {
   readonly schema: string;
   /** The shared client (opened on first use). */
   client(): Promise<SqlClient>;
+  /** Opens another client on the same database (the caller closes it). */
+  open(): Promise<SqlClient>;
   /** A fresh store over the shared client with an empty event store. */
   emptyStore(): Promise<PostgresEventStore>;
   /** Drops the schema and closes the client. */
@@ -40,12 +44,17 @@ export function freshSchema(): string {
   return `test_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
 }
 
-function backend(name: string, url: string): Backend {
+function backend(
+  name: string,
+  url: string,
+  open: () => Promise<SqlClient> = () => connectDatabase(url),
+  closeAll: () => Promise<void> = () => Promise.resolve(),
+): Backend {
   const schema = freshSchema();
   let opened: Promise<SqlClient> | undefined;
   const client = () =>
     opened ??= (async () => {
-      const c = await connectDatabase(url);
+      const c = await open();
       await installEventStore(c, { schema });
       return c;
     })();
@@ -54,13 +63,14 @@ function backend(name: string, url: string): Backend {
     url,
     schema,
     client,
+    open,
     async emptyStore() {
       const c = await client();
       await clearEventStore(c, { schema });
       return new PostgresEventStore(c, { schema, closeClient: false });
     },
     async dispose() {
-      if (!opened) return;
+      if (!opened) return await closeAll();
       const c = await opened;
       try {
         // A failed test may have left a transaction holding locks: give up
@@ -73,15 +83,49 @@ function backend(name: string, url: string): Backend {
         );
       } finally {
         await c.close();
+        await closeAll();
       }
     },
   };
 }
 
-/** The backends of this run: PGlite, plus the server when configured. */
-export function backends(): Backend[] {
+/**
+ * PGlite in a temporary folder, held by this process, and clients that go
+ * through the holder (`whenHeld: "use-holder"`) over its socket.
+ */
+function servedBackend(): Backend {
+  let holding: Promise<{ dir: string; holder: SqlClient }> | undefined;
+  const hold = () =>
+    holding ??= (async () => {
+      const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+      return { dir, holder: await connectDatabase(`${dir}/db`) };
+    })();
+  return backend(
+    "served",
+    "(served)",
+    async () =>
+      await connectDatabase(`${(await hold()).dir}/db`, {
+        whenHeld: "use-holder",
+      }),
+    async () => {
+      if (!holding) return;
+      const { dir, holder } = await holding;
+      await holder.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  );
+}
+
+/**
+ * The backends of this run: PGlite, plus the server when configured, plus
+ * the served PGlite when `served` is set.
+ */
+export function backends(
+  { served = false }: { served?: boolean } = {},
+): Backend[] {
   const list = [backend("pglite", "memory://")];
   if (serverUrl) list.push(backend("server", serverUrl));
+  if (served) list.push(servedBackend());
   return list;
 }
 

@@ -12,7 +12,7 @@ import {
 } from "../../src/postgres/_replay_reader.ts";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 
-const list = backends();
+const list = backends({ served: true });
 
 const KEYS = ["", "it's", "back\\slash", "tab\tand\nnewline", "zé"];
 

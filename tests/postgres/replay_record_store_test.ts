@@ -27,7 +27,7 @@ import { backends, disposeAtEnd, shared } from "./_backends.ts";
 import { countingClient } from "./_counting_client.ts";
 import { freshName, rigSchemas } from "./_migration_domain.ts";
 
-const list = backends();
+const list = backends({ served: true });
 
 const posts = table("mig_rs_posts", {
   id: column.uuid().primaryKey(),

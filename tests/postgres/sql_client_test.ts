@@ -1,13 +1,14 @@
 /**
- * The SqlClient port on both adapters: value types, parameters, batches,
- * transactions with savepoints and queued statements, COPY, errors.
+ * The SqlClient port on both adapters, and through the process holding an
+ * embedded database: value types, parameters, batches, transactions with
+ * savepoints and queued statements, COPY, errors.
  */
 import assert from "node:assert/strict";
 import { SqlError } from "@sequent/core/postgres";
 import type { SqlClient } from "@sequent/core/postgres";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 
-const list = backends();
+const list = backends({ served: true });
 
 for (const b of list) {
   const test = (
@@ -415,12 +416,13 @@ for (const b of list) {
       await client.query(`INSERT INTO ${table} (id) VALUES (2)`);
       order.push("other inserted");
       await assert.rejects(transaction, /roll back/);
-      // On PGlite the other caller waits for the transaction; on a server it
-      // runs on another connection. Either way it is not rolled back with it.
+      // On PGlite (served or not) the other caller waits for the
+      // transaction; on a server it runs on another connection. Either way
+      // it is not rolled back with it.
       assert.deepEqual(await client.query(`SELECT id FROM ${table}`), [{
         id: 2,
       }]);
-      if (b.name === "pglite") {
+      if (b.name !== "server") {
         assert.deepEqual(order, [
           "tx inserted",
           "tx counted 1",
@@ -431,8 +433,7 @@ for (const b of list) {
   );
 
   test("a closed client fails with a clear error", async () => {
-    const other = await (await import("@sequent/core/postgres"))
-      .connectDatabase(b.url);
+    const other = await b.open();
     await other.close();
     await assert.rejects(other.query("SELECT 1"), /closed/);
   });

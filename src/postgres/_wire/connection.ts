@@ -492,8 +492,14 @@ export class WireConnection implements RequestHost {
 
   #check(): void {
     if (this.#state === "closed") {
-      throw this.#closeReason ??
-        new Lost("the connection is closed", "CLOSED", false);
+      // whatever closed it, this request was never sent
+      const reason = this.#closeReason;
+      throw new Lost(
+        reason?.message ?? "the connection is closed",
+        reason?.code ?? "CLOSED",
+        false,
+        { cause: reason },
+      );
     }
   }
 

@@ -1,0 +1,182 @@
+/**
+ * Opening the embedded database in a data folder so that only one process
+ * ever has it open: the process that takes the folder's lock opens PGlite
+ * and serves the database to other processes; another process gets
+ * `DatabaseInUseError`, or, when it opted in (`whenHeld: "use-holder"`), a
+ * client that goes through the holder.
+ *
+ * @module
+ */
+import type {
+  SqlClient,
+  SqlCopyRows,
+  SqlRow,
+  SqlStatement,
+  SqlTransaction,
+  SqlValue,
+} from "./sql_client.ts";
+import { SqlError } from "./sql_error.ts";
+import { PgliteClient } from "./pglite_client.ts";
+import { DatabaseInUseError } from "./database_in_use_error.ts";
+import type { EmbeddedOptions } from "./embedded_options.ts";
+import { FolderLock, readHolder, socketPath } from "./_folder_lock.ts";
+import { HolderServer } from "./_holder_server.ts";
+import { ServedClient } from "./_served_client.ts";
+
+/** How long to wait for a holder that is starting to serve. */
+const START_TIMEOUT_MS = 60_000;
+
+/** How often to look again while waiting for a holder. */
+const RETRY_MS = 100;
+
+/**
+ * The client of the process holding the folder: PGlite, plus the server
+ * for other processes and the lock, both ended by `close()`.
+ */
+class HolderClient implements SqlClient {
+  readonly engine: "pglite" = "pglite";
+  readonly description: string;
+  readonly #db: PgliteClient;
+  readonly #server: HolderServer | undefined;
+  readonly #lock: FolderLock;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    db: PgliteClient,
+    server: HolderServer | undefined,
+    lock: FolderLock,
+  ) {
+    this.#db = db;
+    this.#server = server;
+    this.#lock = lock;
+    this.description = db.description;
+  }
+
+  query<Row = SqlRow>(
+    text: string,
+    params?: readonly SqlValue[],
+  ): Promise<Row[]> {
+    return this.#db.query<Row>(text, params);
+  }
+
+  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+    return this.#db.batch(statements);
+  }
+
+  execute(script: string): Promise<void> {
+    return this.#db.execute(script);
+  }
+
+  copyIn(
+    table: string,
+    columns: readonly string[],
+    rows: SqlCopyRows,
+  ): Promise<number> {
+    return this.#db.copyIn(table, columns, rows);
+  }
+
+  copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    return this.#db.copyOut(query, onData);
+  }
+
+  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
+    return this.#db.transaction(work);
+  }
+
+  /**
+   * Disconnects the served processes (rolling back their transactions),
+   * closes PGlite, then releases the folder.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#server?.close();
+        await this.#db.close();
+      } finally {
+        this.#lock.release();
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+/** Opens PGlite in a folder whose lock this process has just taken. */
+async function hold(dataDir: string, lock: FolderLock): Promise<SqlClient> {
+  let db: PgliteClient;
+  try {
+    await lock.record("starting");
+    db = await PgliteClient.open(dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  let server: HolderServer | undefined;
+  try {
+    server = await HolderServer.listen(db, dataDir, socketPath(dataDir));
+    await lock.record("serving");
+  } catch (error) {
+    await server?.close();
+    server = undefined;
+    const reason = error instanceof Error ? error.message : String(error);
+    await lock.record("not-serving", reason).catch(() => {});
+  }
+  return new HolderClient(db, server, lock);
+}
+
+function nobodyListens(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound ||
+    error instanceof Deno.errors.ConnectionRefused;
+}
+
+/**
+ * Opens the embedded database: in memory (`dataDir` undefined), or in a
+ * folder as described in the module documentation.
+ */
+export async function openEmbedded(
+  dataDir: string | undefined,
+  options: EmbeddedOptions,
+): Promise<SqlClient> {
+  if (dataDir === undefined) return await PgliteClient.open(undefined);
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const lock = await FolderLock.tryAcquire(dataDir);
+    if (lock) return await hold(dataDir, lock);
+    const holder = await readHolder(dataDir);
+    if (options.whenHeld !== "use-holder") {
+      throw new DatabaseInUseError(dataDir, holder);
+    }
+    if (holder?.state === "not-serving") {
+      throw new SqlError(
+        `The embedded database in ${dataDir} is held by process ${holder.pid} (${holder.command}), which does not serve other processes: ${holder.reason}`,
+        { code: "08001" },
+      );
+    }
+    if (holder?.state === "serving") {
+      try {
+        const client = await ServedClient.connect(socketPath(dataDir), dataDir);
+        if (client) {
+          options.onHolder?.({
+            pid: holder.pid,
+            command: holder.command,
+            since: holder.since,
+          });
+          return client;
+        }
+      } catch (error) {
+        if (!nobodyListens(error)) throw error;
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new SqlError(
+        `The embedded database in ${dataDir} is held by ${
+          holder ? `process ${holder.pid} (${holder.command})` : "a process"
+        }, which did not start serving it within ${START_TIMEOUT_MS / 1000} s`,
+        { code: "08001" },
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+}
