@@ -151,6 +151,8 @@ const MAX_DATE_MS = 8.64e15;
  * including 1–99 and BC. Milliseconds are kept; microseconds truncated.
  */
 export function parseTimestamp(text: string): Date {
+  const fast = commonTimestamp(text);
+  if (fast !== undefined) return new Date(fast);
   if (text === "infinity") return new Date(MAX_DATE_MS);
   if (text === "-infinity") return new Date(-MAX_DATE_MS);
   const m = TIMESTAMP_TEXT.exec(text);
@@ -174,6 +176,60 @@ export function parseTimestamp(text: string): Date {
     date.setTime(date.getTime() - offsetMs);
   }
   return date;
+}
+
+/**
+ * The milliseconds of the shape almost every value has
+ * (`2024-02-29 13:14:15.123456+00`, or a plain date), read digit by digit;
+ * `undefined` for anything else (years before 100, BC, other offsets),
+ * which the general reader handles.
+ */
+function commonTimestamp(t: string): number | undefined {
+  const n = t.length;
+  if (n < 10 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) {
+    return undefined;
+  }
+  const d = (i: number) => t.charCodeAt(i) - 48;
+  const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
+  if (!(year >= 100 && year <= 9999)) return undefined;
+  const month = d(5) * 10 + d(6) - 1;
+  const day = d(8) * 10 + d(9);
+  if (n === 10) return Date.UTC(year, month, day);
+  if (n < 19 || t.charCodeAt(10) !== 32) return undefined;
+  const hours = d(11) * 10 + d(12);
+  const minutes = d(14) * 10 + d(15);
+  const seconds = d(17) * 10 + d(18);
+  let i = 19;
+  let ms = 0;
+  if (t.charCodeAt(i) === 46) {
+    let scale = 100;
+    for (i++; i < n; i++) {
+      const c = t.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      ms += c * scale;
+      scale /= 10;
+    }
+    ms = Math.floor(ms);
+  }
+  let offset = 0;
+  if (i < n) {
+    const sign = t.charCodeAt(i);
+    if ((sign !== 43 && sign !== 45) || i + 3 > n) return undefined;
+    let east = (d(i + 1) * 10 + d(i + 2)) * 3600;
+    i += 3;
+    if (i < n && t.charCodeAt(i) === 58) {
+      east += (d(i + 1) * 10 + d(i + 2)) * 60;
+      i += 3;
+      if (i < n && t.charCodeAt(i) === 58) {
+        east += d(i + 1) * 10 + d(i + 2);
+        i += 3;
+      }
+    }
+    if (i !== n) return undefined;
+    offset = (sign === 45 ? -east : east) * 1000;
+  }
+  const utc = Date.UTC(year, month, day, hours, minutes, seconds, ms);
+  return Number.isNaN(utc) ? undefined : utc - offset;
 }
 
 function parseBytea(text: string): Uint8Array {
