@@ -592,8 +592,8 @@ export class DuplicateRecordError extends SequentError {
  * command keeps its id, so ask rather than guess: `commandStored(id)` on
  * the event store (or the app) answers for each of `commandIds`, waiting
  * for a commit still under way on the server. Executing a command again
- * with the same `commandId` is safe: a command id is stored at most once
- * ({@linkcode DuplicateCommandError}).
+ * with the same `commandId` is always safe: a command id is stored at most
+ * once ({@linkcode DuplicateCommandError} tells it already was).
  *
  * @example
  * ```ts

@@ -371,9 +371,12 @@ export interface EventStore extends EventStoreReader {
     options?: TransactionOptions,
   ): Promise<T>;
   /**
-   * Whether a command with this id is stored. Definitive: a commit of that
-   * id still under way on the server is waited for, so after a
-   * `CommitOutcomeUnknownError` the answer is the truth, not a guess.
+   * Whether a command with this id is stored. A commit of that id still
+   * running on the server is waited for, so after a
+   * `CommitOutcomeUnknownError` the answer holds for every commit the
+   * database has received. (Bytes still held up in a stalled network could
+   * in principle arrive later; executing the command again with the same
+   * `commandId` settles even that, since an id is stored at most once.)
    *
    * @param commandId The command's id.
    * @returns `true` once stored, `false` if not (and then never by that commit).

@@ -20,6 +20,7 @@ import {
   CommandTimeoutError,
   CommitOutcomeUnknownError,
   createApp,
+  DuplicateCommandError,
   Projector,
   table,
 } from "@sequent/core";
@@ -85,6 +86,7 @@ async function faultApp(url: string): Promise<{ app: App; schema: string }> {
 function addPost(title = "Hello"): AddPost {
   return new AddPost({
     aggregateId: crypto.randomUUID(),
+    commandId: crypto.randomUUID(),
     author: "ben",
     title,
     content: "…",
@@ -146,6 +148,23 @@ async function stored(app: App, outcome: Outcome): Promise<boolean> {
 }
 
 /**
+ * The recovery the framework promises after any failure: executing the
+ * same command (same `commandId`) again either stores it or says it was
+ * stored already, never twice.
+ */
+async function retried(app: App, outcome: Outcome): Promise<void> {
+  if (outcome.ok) return;
+  try {
+    await app.executeCommands(outcome.command);
+  } catch (error) {
+    assert.ok(
+      error instanceof DuplicateCommandError,
+      `the retry failed otherwise: ${String(error)}`,
+    );
+  }
+}
+
+/**
  * All or nothing: the command record, both events and the projected row
  * are all there, or none is.
  */
@@ -186,7 +205,7 @@ const test = serverUrl === undefined ? () => {} : Deno.test;
 
 test({
   name:
-    "backend kills while three commands with inline projectors are in flight: every call settles in time with a typed error or success, nothing partial, and the next command succeeds",
+    "backend kills while three commands with inline projectors are in flight: every call settles in time with a typed error or success, nothing partial, executing it again stores it exactly once, and the next command succeeds",
   async fn() {
     const rounds = acceptance ? 100 : 12;
     const appName = schemaName("kills");
@@ -220,6 +239,8 @@ test({
           );
           if (!outcome.ok) interrupted++;
           await assertWhole(admin, schema, outcome, await stored(app, outcome));
+          await retried(app, outcome);
+          await assertWhole(admin, schema, outcome, true);
         }
         const next = await timed(app, addPost());
         assert.ok(next.ok, `the next command failed: ${String(next.error)}`);
@@ -312,7 +333,7 @@ test({
 
 test({
   name:
-    "a network stall: commands in flight settle within the command timeout plus 1 s, nothing partial, and after it the next command succeeds",
+    "a network stall: commands in flight settle within the command timeout plus 1 s, nothing partial, executing them again stores each exactly once, and after it the next command succeeds",
   async fn() {
     const server = await startPrivateServer();
     const proxy = startStallProxy(server.port);
@@ -322,6 +343,9 @@ test({
     let stalled = 0;
     try {
       for (let round = 0; round < (acceptance ? 5 : 2); round++) {
+        // the first round stalls before the commands are sent, the others
+        // at a random moment while they run
+        if (round === 0) proxy.freeze();
         const calls = [addPost(), addPost(), addPost()].map((c) =>
           timed(app, c)
         );
@@ -329,6 +353,9 @@ test({
         proxy.freeze();
         const outcomes = await Promise.all(calls);
         proxy.thaw();
+        // what the stalled network held still reaches the server (TCP
+        // delivers it): let it, before asking what was stored
+        await new Promise((r) => setTimeout(r, 500));
         for (const outcome of outcomes) {
           assertTypedFailure(outcome);
           assert.ok(
@@ -337,6 +364,8 @@ test({
           );
           if (!outcome.ok) stalled++;
           await assertWhole(admin, schema, outcome, await stored(app, outcome));
+          await retried(app, outcome);
+          await assertWhole(admin, schema, outcome, true);
         }
         const next = await timed(app, addPost());
         assert.ok(next.ok, `the next command failed: ${String(next.error)}`);
