@@ -195,3 +195,20 @@ Deno.test("a command missing a required attribute, or with a wrong type, does no
   });
   assert.deepEqual(badUser.validate(), { userId: ["is not a valid string"] });
 });
+
+Deno.test("a user id with a NUL or a lone surrogate is a validation error on userId", () => {
+  for (
+    const [userId, message] of [
+      ["ben\0", "contains a NUL character (U+0000) at index 3"],
+      ["\ud800ben", "contains a lone surrogate (U+D800) at index 0"],
+    ]
+  ) {
+    const command = PlaceOrder.fromParams({
+      aggregateId: ID,
+      userId,
+      customer: "c",
+      total: "1",
+    });
+    assert.deepEqual(command.validate(), { userId: [message] });
+  }
+});
