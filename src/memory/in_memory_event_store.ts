@@ -30,6 +30,10 @@ import type {
 } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
 import {
+  checkStorableCommit,
+  checkStorableSnapshots,
+} from "../core/_storable_commit.ts";
+import {
   InMemoryRecordStore,
   type InMemoryRecordTransaction,
 } from "./in_memory_record_store.ts";
@@ -509,9 +513,17 @@ export class InMemoryEventStore implements EventStore {
   /** {@inheritDoc EventStore.storeSnapshots} */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void> {
     const state = this.#open();
+    try {
+      // all checked first: a refused snapshot stores none of them
+      checkStorableSnapshots(snapshots);
+      for (const snapshot of snapshots) {
+        checkId(snapshot.aggregateId);
+        JSON.parse(snapshot.data);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     for (const snapshot of snapshots) {
-      checkId(snapshot.aggregateId);
-      JSON.parse(snapshot.data);
       const list = state.snapshots.get(snapshot.aggregateId) ?? [];
       list.push(Object.freeze({ ...snapshot }));
       state.snapshots.set(snapshot.aggregateId, list);
@@ -728,6 +740,7 @@ class InMemoryTransaction implements EventStoreTransaction {
   ): Promise<void> {
     const overlay = this.#live();
     checkId(command.aggregateId);
+    checkStorableCommit(command, streams);
     const record: CommandRecord = Object.freeze({
       ...command,
       id: this.#store.nextCommandId(),

@@ -52,6 +52,11 @@ import {
   uuidOf,
 } from "./_commit_json.ts";
 import { commitError } from "./_store_errors.ts";
+import {
+  checkStorableCommit,
+  checkStorableSnapshots,
+  isStorableUniqueKey,
+} from "../core/_storable_commit.ts";
 import { mapRecordError, SqlRecordStore } from "./sql_record_store.ts";
 import type { RecordStore } from "../core/record_store.ts";
 
@@ -343,6 +348,7 @@ class Reader implements EventStoreReader {
     scope: string,
     key: JsonValue,
   ): Promise<string | undefined> {
+    if (!isStorableUniqueKey(scope, key)) return undefined;
     const [row] = await this.#exec.run(this.#sql.findByUniqueKey, [
       scope,
       JSON.stringify(key),
@@ -645,6 +651,7 @@ class Unit implements Executor {
 
   commit(command: SerializedCommand, streams: readonly StreamCommit[]): void {
     this.#check();
+    checkStorableCommit(command, streams);
     // Only ids known to be committed go into a commit: ids seen inside this
     // unit may belong to registrations that are rolled back.
     const fast = buildFastCreate(
@@ -1123,6 +1130,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<void> {
     this.#check();
     if (snapshots.length === 0) return;
+    checkStorableSnapshots(snapshots);
     try {
       await this.#client.query(this.#sql.storeSnapshots, [
         buildSnapshots(snapshots),
