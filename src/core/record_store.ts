@@ -36,7 +36,9 @@ export interface FindOptions {
  * refused with {@linkcode UnstorableTextError} naming the table and column,
  * whether written (`insert`, `update`, `upsert`) or looked up (`where`),
  * before anything of the call is stored. Values of the wrong type are a
- * `TypeError` naming the column.
+ * `TypeError` naming the column. A JSON column gives back what JSON text
+ * holds, as `jsonb` does, and `-0` reads back as `0` from JSON and float
+ * columns.
  */
 export interface RecordStore {
   /** Inserts rows (a duplicate primary key fails). */

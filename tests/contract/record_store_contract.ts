@@ -895,6 +895,25 @@ export function recordStoreContract(
       });
     });
 
+    test("a JSON column gives back what JSON text holds (-0 as 0, a __proto__ key as data); a float column gives -0 back as 0", async (store) => {
+      const json = JSON.parse(
+        '{"a": -0, "b": [-0, 1], "__proto__": {"x": -0}}',
+      );
+      await store.insert(rsTyped, [
+        { id: 1, json, float: -0 },
+        { id: 2, json: -0 },
+      ]);
+      await store.insert(rsTyped, [{ id: 3 }]);
+      await store.update(rsTyped, { id: 3 }, { json: [-0] });
+      const rows = await store.find(rsTyped, {}, { orderBy: [["id", "asc"]] });
+      assert.deepEqual(
+        rows.map((r) => r.json),
+        [JSON.parse('{"a": 0, "b": [0, 1], "__proto__": {"x": 0}}'), 0, [0]],
+      );
+      assert.ok(Object.is(rows[0]?.float, 0));
+      assert.equal(Object.getPrototypeOf(rows[0]?.json), Object.prototype);
+    });
+
     test("find matches each column type by value: decimals of any scale, instants, dates, JSON of any key order", async (store) => {
       await store.insert(rsTyped, [
         { id: 1, ...SAMPLE },
