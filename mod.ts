@@ -111,6 +111,8 @@ export {
   RecordNotFoundError,
   SequentError,
   UnknownAttributeError,
+  UnstorableTextError,
+  type UnstorableTextLocation,
   type ValidationErrors,
 } from "./src/core/errors.ts";
 export {
@@ -137,11 +139,12 @@ export type {
   StreamCommit,
   TransactionOptions,
 } from "./src/core/event_store.ts";
-export type {
-  JsonArray,
-  JsonObject,
-  JsonPrimitive,
-  JsonValue,
+export {
+  type JsonArray,
+  type JsonObject,
+  type JsonPrimitive,
+  type JsonValue,
+  MAX_NESTING_DEPTH,
 } from "./src/core/json.ts";
 export {
   consoleLogger,
@@ -179,6 +182,10 @@ export {
   type WhereOf,
 } from "./src/core/record_table.ts";
 export { MessageSerializer } from "./src/core/serializer.ts";
+export {
+  describeUnstorableText,
+  isStorableText,
+} from "./src/core/storable_text.ts";
 export {
   Snapshotter,
   type SnapshotterOptions,

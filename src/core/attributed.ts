@@ -11,10 +11,14 @@ import {
   attrImpl,
   type Codec,
   type Conversion,
+  enterLevel,
   type ErrorSink,
   fail,
+  fromTopLevel,
+  leaveLevel,
   ok,
   type Shape,
+  TOO_DEEP,
 } from "./attributes.ts";
 import { UnknownAttributeError, type ValidationErrors } from "./errors.ts";
 import { isJsonObject, type JsonObject } from "./json.ts";
@@ -125,6 +129,13 @@ export abstract class Attributed {
    * Nested fields may be given as nested objects or, in form data, as
    * `address[street]` / `lines[0][amount]` (or `address.street`).
    *
+   * Any input is safe: `params` that are not an object (`null`, a string,
+   * an array, … — say a JSON body of the wrong shape) give an instance whose
+   * validation fails with an error under the empty path `""`; values nested
+   * deeper than {@linkcode MAX_NESTING_DEPTH} fail their field; keys such as
+   * `__proto__` are ignored like any undeclared key, and are plain data
+   * inside JSON attributes.
+   *
    * @param params The raw input.
    * @returns The new instance.
    *
@@ -145,7 +156,15 @@ export abstract class Attributed {
     this: (new (init: never) => T) & AttributedClass,
     params: Params,
   ): T {
-    const { values, errors } = convertParams(this, toPlainParams(params));
+    const plain = toPlainParams(params);
+    if (plain === undefined) {
+      const instance = new this({} as never);
+      const errors: ErrorSink = {};
+      addError(errors, "", `params must be an object, got ${kindOf(params)}`);
+      conversionErrors.set(instance, errors);
+      return instance;
+    }
+    const { values, errors } = fromTopLevel(() => convertParams(this, plain));
     const instance = new this(values as never);
     if (Object.keys(errors).length > 0) conversionErrors.set(instance, errors);
     return instance;
@@ -520,16 +539,21 @@ export function nestedCodec<T>(resolve: () => unknown): Codec<T> {
       if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
         return fail(`is not a valid ${displayName(cls())}`);
       }
-      const target = cls();
-      const { values, errors } = convertParams(
-        target,
-        raw as Record<string, unknown>,
-      );
-      const instance = new target(values as never);
-      if (Object.keys(errors).length > 0) {
-        conversionErrors.set(instance as object, errors);
+      if (!enterLevel()) return fail(TOO_DEEP);
+      try {
+        const target = cls();
+        const { values, errors } = convertParams(
+          target,
+          raw as Record<string, unknown>,
+        );
+        const instance = new target(values as never);
+        if (Object.keys(errors).length > 0) {
+          conversionErrors.set(instance as object, errors);
+        }
+        return ok(instance);
+      } finally {
+        leaveLevel();
       }
-      return ok(instance);
     },
     toJson: (v) => attributesToJson(v as Attributed),
     fromJson: (json): Conversion<T> => {
@@ -550,18 +574,43 @@ export function nestedCodec<T>(resolve: () => unknown): Codec<T> {
     },
     equals: (a, b) => (a as Attributed).equals(b),
     validateNested: (v, path, errors) => {
-      const inner = (v as Attributed).validate();
+      if (!enterLevel()) {
+        addError(errors, path, TOO_DEEP);
+        return;
+      }
+      let inner: ValidationErrors;
+      try {
+        inner = (v as Attributed).validate();
+      } finally {
+        leaveLevel();
+      }
       for (const [key, messages] of Object.entries(inner)) {
         for (const message of messages) {
-          addError(errors, `${path}.${key}`, message);
+          addError(errors, key === "" ? path : `${path}.${key}`, message);
         }
       }
     },
   };
 }
 
-/** Expands form data / URL params with `a[b][0]` or `a.b.0` keys into nested objects. */
-function toPlainParams(params: Params): Readonly<Record<string, unknown>> {
+/** What a value is, for a message: `null`, `an array`, `a string`, … */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return type === "object" ? "an object" : `a ${type}`;
+}
+
+/**
+ * Expands form data / URL params with `a[b][0]` or `a.b.0` keys into nested
+ * objects; `undefined` for params that are not an object (or are an array).
+ */
+function toPlainParams(
+  params: unknown,
+): Readonly<Record<string, unknown>> | undefined {
+  if (typeof params !== "object" || params === null || Array.isArray(params)) {
+    return undefined;
+  }
   const isForm = params instanceof URLSearchParams ||
     (typeof FormData !== "undefined" && params instanceof FormData);
   if (!isForm) return params as Readonly<Record<string, unknown>>;

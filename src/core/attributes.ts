@@ -7,7 +7,12 @@
  */
 import { CalendarDate } from "./calendar_date.ts";
 import { Decimal } from "./decimal.ts";
-import type { JsonObject, JsonValue } from "./json.ts";
+import { type JsonObject, type JsonValue, MAX_NESTING_DEPTH } from "./json.ts";
+import {
+  describeUnstorableText,
+  findUnstorableJsonText,
+  isStorableText,
+} from "./storable_text.ts";
 
 /** The outcome of converting a raw value into an attribute's type. */
 export type Conversion<T> =
@@ -28,7 +33,54 @@ export function addError(
   path: string,
   message: string,
 ): void {
-  (errors[path] ??= []).push(message);
+  if (Object.hasOwn(errors, path)) {
+    (errors[path] as string[]).push(message);
+  } else {
+    // defined, not assigned: a "__proto__" path must not set the prototype
+    Object.defineProperty(errors, path, {
+      value: [message],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
+/** The message for a value nested deeper than {@linkcode MAX_NESTING_DEPTH}. */
+export const TOO_DEEP = `nests more than ${MAX_NESTING_DEPTH} levels deep`;
+
+/**
+ * How many arrays and value objects enclose the value being converted or
+ * validated now. Conversion and validation are synchronous, so one counter
+ * serves both; it keeps them from recursing past the nesting limit.
+ */
+let level = 0;
+
+/**
+ * Goes one nesting level down, for an array or a value object. Returns
+ * false (staying where it is) when that would pass the limit; else the
+ * caller must call {@linkcode leaveLevel} when done.
+ */
+export function enterLevel(): boolean {
+  if (level >= MAX_NESTING_DEPTH) return false;
+  level++;
+  return true;
+}
+
+/** Goes back up after {@linkcode enterLevel}. */
+export function leaveLevel(): void {
+  level--;
+}
+
+/** Runs `work` from the top level (a fresh conversion), restoring after. */
+export function fromTopLevel<T>(work: () => T): T {
+  const saved = level;
+  level = 0;
+  try {
+    return work();
+  } finally {
+    level = saved;
+  }
 }
 
 /**
@@ -115,6 +167,8 @@ export interface Codec<T> {
   equals(a: T, b: T): boolean;
   /** Validates the inside of a value (nested value objects, array items). */
   validateNested?(value: T, path: string, errors: ErrorSink): void;
+  /** The message for a value `is` refuses (default `is not a valid …`). */
+  invalidMessage?(value: unknown): string;
 }
 
 interface Validator<T> {
@@ -168,12 +222,22 @@ export class AttrImpl<T, R extends boolean> implements Attr<T, R> {
       return;
     }
     if (!this.codec.is(value)) {
-      addError(errors, path, `is not a valid ${this.kind}`);
+      addError(
+        errors,
+        path,
+        this.codec.invalidMessage?.(value) ?? `is not a valid ${this.kind}`,
+      );
       return;
     }
-    if (this.isRequired && typeof value === "string" && value.trim() === "") {
-      addError(errors, path, "can't be blank");
-      return;
+    if (typeof value === "string") {
+      if (this.isRequired && value.trim() === "") {
+        addError(errors, path, "can't be blank");
+        return;
+      }
+      if (!isStorableText(value)) {
+        addError(errors, path, describeUnstorableText(value) as string);
+        return;
+      }
     }
     for (const validator of this.validators) {
       if (!validator.check(value)) addError(errors, path, validator.message);
@@ -386,27 +450,71 @@ export const uuidCodec: Codec<string> = {
   equals: same,
 };
 
-/** Whether a value is a JSON value (checked deeply). */
-export function isJsonValue(value: unknown): value is JsonValue {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return true;
-    case "number":
-      return Number.isFinite(value);
-    case "object":
-      if (value === null) return true;
-      if (Array.isArray(value)) return value.every(isJsonValue);
-      if (
-        Object.getPrototypeOf(value) !== Object.prototype &&
-        Object.getPrototypeOf(value) !== null
-      ) {
-        return false;
+/** What {@linkcode jsonShape} finds. */
+type JsonShape = "json" | "not json" | "too deep";
+
+/**
+ * Whether a value is a JSON value — strings, finite numbers, booleans,
+ * null, and arrays and plain objects of these — nesting at most `maxDepth`
+ * levels of arrays and objects. Walks without recursion, so neither deep
+ * nor self-containing values can overflow the stack.
+ */
+function jsonShape(value: unknown, maxDepth: number): JsonShape {
+  const stack: [unknown, number][] = [[value, 0]];
+  for (let item; (item = stack.pop());) {
+    const [current, depth] = item;
+    switch (typeof current) {
+      case "string":
+      case "boolean":
+        continue;
+      case "number":
+        if (Number.isFinite(current)) continue;
+        return "not json";
+      case "object": {
+        if (current === null) continue;
+        if (depth >= maxDepth) return "too deep";
+        if (Array.isArray(current)) {
+          for (let i = 0; i < current.length; i++) {
+            stack.push([current[i], depth + 1]);
+          }
+          continue;
+        }
+        const proto = Object.getPrototypeOf(current);
+        if (proto !== Object.prototype && proto !== null) return "not json";
+        for (const child of Object.values(current)) {
+          stack.push([child, depth + 1]);
+        }
+        continue;
       }
-      return Object.values(value).every(isJsonValue);
-    default:
-      return false;
+      default:
+        return "not json";
+    }
   }
+  return "json";
+}
+
+/**
+ * Whether a value is a JSON value (checked deeply) nesting at most
+ * `maxDepth` levels (default {@linkcode MAX_NESTING_DEPTH}).
+ */
+export function isJsonValue(
+  value: unknown,
+  maxDepth: number = MAX_NESTING_DEPTH,
+): value is JsonValue {
+  return jsonShape(value, maxDepth) === "json";
+}
+
+/** Why a value is not a JSON value of at most `maxDepth` levels. */
+export function jsonValueProblem(
+  value: unknown,
+  maxDepth: number = MAX_NESTING_DEPTH,
+): string | undefined {
+  const shape = jsonShape(value, maxDepth);
+  return shape === "json"
+    ? undefined
+    : shape === "too deep"
+    ? TOO_DEEP
+    : "is not a valid JSON value";
 }
 
 /** Deep equality of two JSON values. */
@@ -433,18 +541,39 @@ export const jsonCodec: Codec<JsonValue> = {
   kind: "JSON value",
   is: (v): v is JsonValue => isJsonValue(v),
   fromParam: (raw) => {
+    let value = raw;
     if (typeof raw === "string") {
       try {
-        return ok(JSON.parse(raw) as JsonValue);
+        value = JSON.parse(raw);
       } catch {
         return fail("is not valid JSON");
       }
     }
-    return isJsonValue(raw) ? ok(raw) : fail("is not valid JSON");
+    // what encloses the attribute counts towards the limit
+    const shape = jsonShape(value, MAX_NESTING_DEPTH - level);
+    return shape === "json"
+      ? ok(value as JsonValue)
+      : fail(shape === "too deep" ? TOO_DEEP : "is not valid JSON");
   },
   toJson: (v) => v,
   fromJson: (j) => ok(j),
   equals: jsonEquals,
+  invalidMessage: (v) => jsonValueProblem(v) ?? "is not a valid JSON value",
+  validateNested: (v, path, errors) => {
+    const maxDepth = MAX_NESTING_DEPTH - level;
+    if (level > 0 && jsonShape(v, maxDepth) === "too deep") {
+      addError(errors, path, TOO_DEEP);
+      return;
+    }
+    const found = findUnstorableJsonText(v, maxDepth);
+    if (found) {
+      addError(
+        errors,
+        found.path === "" ? path : `${path}.${found.path}`,
+        found.problem,
+      );
+    }
+  },
 };
 
 export function oneOfCodec<V extends string>(values: readonly V[]): Codec<V> {
@@ -471,13 +600,18 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
     fromParam: (raw) => {
       const list = toList(raw);
       if (!list) return fail("is not a valid array");
-      const out: T[] = [];
-      for (let i = 0; i < list.length; i++) {
-        const c = inner.fromParam(list[i]);
-        if (!c.ok) return itemFailure(i, c);
-        out.push(c.value);
+      if (!enterLevel()) return fail(TOO_DEEP);
+      try {
+        const out: T[] = [];
+        for (let i = 0; i < list.length; i++) {
+          const c = inner.fromParam(list[i]);
+          if (!c.ok) return itemFailure(i, c);
+          out.push(c.value);
+        }
+        return ok(out);
+      } finally {
+        leaveLevel();
       }
-      return ok(out);
     },
     toJson: (v) =>
       v.map((x, i) => {
@@ -504,15 +638,23 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
         return x === y || (inner.is(x) && inner.is(y) && inner.equals(x, y));
       }),
     validateNested: (v, path, errors) => {
-      for (let i = 0; i < v.length; i++) {
-        const value = v[i];
-        const itemPath = `${path}.${i}`;
-        // null is blank, except as an item of a JSON list (where it is data)
-        if (value === undefined || (value === null && !inner.is(null))) {
-          addError(errors, itemPath, "can't be blank");
-        } else {
-          item.check(value, itemPath, errors);
+      if (!enterLevel()) {
+        addError(errors, path, TOO_DEEP);
+        return;
+      }
+      try {
+        for (let i = 0; i < v.length; i++) {
+          const value = v[i];
+          const itemPath = `${path}.${i}`;
+          // null is blank, except as an item of a JSON list (where it is data)
+          if (value === undefined || (value === null && !inner.is(null))) {
+            addError(errors, itemPath, "can't be blank");
+          } else {
+            item.check(value, itemPath, errors);
+          }
         }
+      } finally {
+        leaveLevel();
       }
     },
   };

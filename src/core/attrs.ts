@@ -28,6 +28,13 @@ import type { JsonValue } from "./json.ts";
  * The attribute types, one factory each. Every attribute is optional unless
  * `.required()` is called on it.
  *
+ * Every string must be text all stores can hold (see
+ * {@linkcode isStorableText}): a NUL character or a lone surrogate in a
+ * string attribute, an array item, a value object's field or anywhere in a
+ * JSON attribute (keys too) is a validation error at its path, such as
+ * `lines.1.description`. Arrays, value objects and JSON nest at most
+ * {@linkcode MAX_NESTING_DEPTH} levels.
+ *
  * @example Declaring a command's attributes
  * ```ts
  * import { attrs, Command } from "@sequent/core";
@@ -51,7 +58,10 @@ import type { JsonValue } from "./json.ts";
  * ```
  */
 export interface Attrs {
-  /** A text value. Required strings must not be blank. */
+  /**
+   * A text value. Required strings must not be blank; no string may hold a
+   * NUL character or a lone surrogate.
+   */
   string(): Attr<string, false>;
   /** A safe integer; parsed from `"42"`. */
   integer(): Attr<number, false>;
@@ -73,7 +83,12 @@ export interface Attrs {
    * @param values The allowed values.
    */
   oneOf<const V extends string>(...values: V[]): Attr<V, false>;
-  /** Any JSON value, stored as is. */
+  /**
+   * Any JSON value, stored as is; from params, JSON text is parsed. It may
+   * nest at most {@linkcode MAX_NESTING_DEPTH} levels (counting what
+   * encloses the attribute), and its strings and keys follow the text rule.
+   * Keys such as `__proto__` are data here.
+   */
   json(): Attr<JsonValue, false>;
   /**
    * A nested value object of the given class (or a function returning it,

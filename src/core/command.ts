@@ -37,6 +37,9 @@ export interface CommandInit {
   eventSequenceNumber?: number | undefined;
 }
 
+/** The largest sequence number: PostgreSQL stores them as 32-bit integers. */
+const MAX_SEQUENCE_NUMBER = 2147483647;
+
 /** The attributes every command has; stored as columns, not in its payload. */
 export const COMMAND_BASE_KEYS: ReadonlySet<string> = new Set([
   "aggregateId",
@@ -101,7 +104,11 @@ export abstract class Command extends Attributed {
     commandId: attrs.uuid(),
     userId: attrs.string(),
     eventAggregateId: attrs.uuid(),
-    eventSequenceNumber: attrs.integer(),
+    // what a stored sequence number can be, on every store
+    eventSequenceNumber: attrs.integer().validate(
+      (n) => n >= 1 && n <= MAX_SEQUENCE_NUMBER,
+      `must be a sequence number, from 1 to ${MAX_SEQUENCE_NUMBER}`,
+    ),
   });
 
   /**

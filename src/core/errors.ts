@@ -39,13 +39,17 @@ export class SequentError extends Error {
 
 function describeErrors(errors: ValidationErrors): string {
   return Object.entries(errors)
-    .map(([path, messages]) => `${path} ${messages.join(", ")}`)
+    .map(([path, messages]) =>
+      // the empty path holds errors of the input as a whole
+      path === "" ? messages.join(", ") : `${path} ${messages.join(", ")}`
+    )
     .join("; ");
 }
 
 /**
  * A command failed validation; nothing of it was executed. `errors` is keyed
- * by field path.
+ * by field path; the empty path `""` holds errors of the input as a whole
+ * (`fromParams` given something other than an object).
  *
  * @example
  * ```ts
@@ -697,5 +701,161 @@ export class CommandTimeoutError extends SequentError {
     );
     this.name = "CommandTimeoutError";
     this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * Where text that no store can hold was about to be stored: which message,
+ * key, column or name held it. Paths follow the errors-map convention
+ * (`lines.1.amount`); `""` is the value itself.
+ *
+ * @example
+ * ```ts
+ * import type { UnstorableTextLocation } from "@sequent/core";
+ *
+ * function where(location: UnstorableTextLocation): string {
+ *   return location.kind === "record" ? `${location.table}.${location.column}` : location.kind;
+ * }
+ * ```
+ */
+export type UnstorableTextLocation =
+  | {
+    /** An attribute of an event (its payload). */
+    readonly kind: "event";
+    /** The event's type name. */
+    readonly eventType: string;
+    /** The event's aggregate. */
+    readonly aggregateId: string;
+    /** The event's sequence number. */
+    readonly sequenceNumber: number;
+    /** The attribute's path inside the payload. */
+    readonly path: string;
+  }
+  | {
+    /** An attribute of a command record (its payload, or `userId`). */
+    readonly kind: "command";
+    /** The command's type name. */
+    readonly commandType: string;
+    /** The attribute's path (`userId` for the user id). */
+    readonly path: string;
+  }
+  | {
+    /** A unique key (its scope, or a string in its value). */
+    readonly kind: "uniqueKey";
+    /** The aggregate claiming it. */
+    readonly aggregateId: string;
+    /** The key's scope. */
+    readonly scope: string;
+    /** The path inside the key's value (`""`: the key or its scope). */
+    readonly path: string;
+  }
+  | {
+    /** An aggregate's partition key. */
+    readonly kind: "partitionKey";
+    /** The aggregate. */
+    readonly aggregateId: string;
+  }
+  | {
+    /** A stored type name. */
+    readonly kind: "typeName";
+    /** Which kind of type. */
+    readonly typeKind: "event" | "command" | "aggregate";
+    /** The type name. */
+    readonly typeName: string;
+  }
+  | {
+    /** A snapshot's state. */
+    readonly kind: "snapshot";
+    /** The aggregate. */
+    readonly aggregateId: string;
+    /** The path inside the state. */
+    readonly path: string;
+  }
+  | {
+    /** A column of a record table (a value written or looked up). */
+    readonly kind: "record";
+    /** The table. */
+    readonly table: string;
+    /** The column's TypeScript name. */
+    readonly column: string;
+    /** The path inside a JSON column's value (`""`: the value itself). */
+    readonly path: string;
+  };
+
+function describeLocation(location: UnstorableTextLocation): string {
+  switch (location.kind) {
+    case "event":
+      return `Event ${location.eventType} ${location.sequenceNumber} of aggregate "${location.aggregateId}"`;
+    case "command":
+      return `Command ${location.commandType}`;
+    case "uniqueKey":
+      return `Unique key ${
+        JSON.stringify(location.scope)
+      } of aggregate "${location.aggregateId}"`;
+    case "partitionKey":
+      return `Partition key of aggregate "${location.aggregateId}"`;
+    case "typeName":
+      return `${location.typeKind[0]?.toUpperCase()}${
+        location.typeKind.slice(1)
+      } type name ${JSON.stringify(location.typeName)}`;
+    case "snapshot":
+      return `Snapshot of aggregate "${location.aggregateId}"`;
+    case "record":
+      return `Column ${location.column} of table ${location.table}`;
+  }
+}
+
+function describeSubject(location: UnstorableTextLocation): string {
+  const path = "path" in location ? location.path : "";
+  if (location.kind === "event" || location.kind === "command") {
+    return path === "" ? "its payload" : `attribute "${path}"`;
+  }
+  return path === "" ? "it" : `"${path}"`;
+}
+
+/**
+ * Text that no store can hold — a NUL character (U+0000) or a lone
+ * surrogate — was about to be stored: in an event or command attribute, a
+ * user id, a unique key, a partition key, a type name, a snapshot or a
+ * record column. Nothing of the unit of work is stored. Commands never get
+ * this far with such input: validation reports it as
+ * {@linkcode CommandNotValidError}; this error means domain code produced
+ * the text.
+ *
+ * @example
+ * ```ts
+ * import { UnstorableTextError } from "@sequent/core";
+ *
+ * const error = new UnstorableTextError(
+ *   { kind: "record", table: "post_records", column: "title", path: "" },
+ *   "contains a NUL character (U+0000) at index 4",
+ * );
+ * console.assert(
+ *   error.message ===
+ *     "Column title of table post_records cannot be stored: it contains a NUL character (U+0000) at index 4",
+ * );
+ * ```
+ */
+export class UnstorableTextError extends SequentError {
+  /** What held the text. */
+  readonly location: UnstorableTextLocation;
+  /** What is wrong: `contains a NUL character (U+0000) at index 4`, … */
+  readonly problem: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param location What held the text.
+   * @param problem What is wrong with it.
+   */
+  constructor(location: UnstorableTextLocation, problem: string) {
+    super(
+      `${describeLocation(location)} cannot be stored: ${
+        describeSubject(location)
+      } ${problem}`,
+    );
+    this.name = "UnstorableTextError";
+    this.location = location;
+    this.problem = problem;
   }
 }

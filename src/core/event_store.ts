@@ -282,7 +282,10 @@ export interface EventStoreReader {
   ): Promise<SerializedEvent | undefined>;
   /** Whether any event was stored for the aggregate. */
   streamExists(aggregateId: string): Promise<boolean>;
-  /** The aggregate holding a unique key, if any. */
+  /**
+   * The aggregate holding a unique key, if any (none for a key with
+   * unstorable text: no such key can be stored).
+   */
   findAggregateIdByUniqueKey(
     scope: string,
     key: JsonValue,
@@ -315,6 +318,14 @@ export interface EventStoreTransaction extends EventStoreReader {
   /**
    * Stores a command record and the events it caused, with unique keys and
    * snapshot marks, atomically with the rest of the unit.
+   *
+   * Every store holds the same text: none holds a NUL character (U+0000)
+   * or a lone surrogate (see {@linkcode isStorableText}), as PostgreSQL
+   * cannot. A commit with such text anywhere — a command or event payload
+   * (as the character or as a JSON escape, in a string or a key), the user
+   * id, a unique key or its scope, the partition key, a type name — is
+   * refused with {@linkcode UnstorableTextError} naming where it is, before
+   * anything of it is stored; it is never stored changed.
    */
   commit(
     command: SerializedCommand,
@@ -382,7 +393,11 @@ export interface EventStore extends EventStoreReader {
    * @returns `true` once stored, `false` if not (and then never by that commit).
    */
   commandStored(commandId: string): Promise<boolean>;
-  /** Stores snapshots (replacing none: older ones stay until deleted). */
+  /**
+   * Stores snapshots (replacing none: older ones stay until deleted).
+   * Unstorable text in their state is refused with
+   * {@linkcode UnstorableTextError}, storing none of them.
+   */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
   /** The latest snapshot of an aggregate, optionally of one version only. */
   loadLatestSnapshot(

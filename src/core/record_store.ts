@@ -29,6 +29,16 @@ export interface FindOptions {
  * Reads and writes rows of record tables. Writes may be deferred: a SQL
  * store sends them together with the next read or the commit, so their
  * errors (a duplicate key, say) can surface there and fail the unit of work.
+ *
+ * Every store holds the same values: those PostgreSQL can hold. In
+ * particular, text no store can hold — a NUL character (U+0000) or a lone
+ * surrogate, in a text column, or in a string or key of a JSON column — is
+ * refused with {@linkcode UnstorableTextError} naming the table and column,
+ * whether written (`insert`, `update`, `upsert`) or looked up (`where`),
+ * before anything of the call is stored. Values of the wrong type are a
+ * `TypeError` naming the column. A JSON column gives back what JSON text
+ * holds, as `jsonb` does, and `-0` reads back as `0` from JSON and float
+ * columns.
  */
 export interface RecordStore {
   /** Inserts rows (a duplicate primary key fails). */

@@ -9,7 +9,18 @@
 import { CalendarDate } from "./calendar_date.ts";
 import { Decimal } from "./decimal.ts";
 import type { JsonValue } from "./json.ts";
-import { isJsonValue, jsonEquals } from "./attributes.ts";
+import {
+  isJsonValue,
+  jsonEquals,
+  jsonValueProblem,
+  TOO_DEEP,
+} from "./attributes.ts";
+import { UnstorableTextError } from "./errors.ts";
+import {
+  describeUnstorableText,
+  findUnstorableJsonText,
+  isStorableText,
+} from "./storable_text.ts";
 
 /** The column types a record table can have. */
 export type ColumnKind =
@@ -40,28 +51,17 @@ const SQL_TYPES: Record<ColumnKind, string> = {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 // What PostgreSQL can hold, so every record store accepts the same values:
-// 32- and 64-bit integers, text without NUL (also in JSON strings and keys),
-// and instants in the years 1 to 9999 (those the adapters pass as ISO text).
+// 32- and 64-bit integers, storable text (no NUL, no lone surrogate; also in
+// JSON strings and keys), JSON nesting at most MAX_NESTING_DEPTH levels, and
+// instants in the years 1 to 9999 (those the adapters pass as ISO text).
 const MIN_BIGINT = -(2n ** 63n);
 const MAX_BIGINT = 2n ** 63n - 1n;
 const MIN_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
 const MAX_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
 
-function hasNul(value: unknown): boolean {
-  if (typeof value === "string") return value.includes("\0");
-  if (typeof value !== "object" || value === null) return false;
-  if (Array.isArray(value)) return value.some(hasNul);
-  for (const key in value) {
-    if (key.includes("\0") || hasNul((value as Record<string, unknown>)[key])) {
-      return true;
-    }
-  }
-  return false;
-}
-
 const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
   uuid: (v) => typeof v === "string" && UUID.test(v),
-  text: (v) => typeof v === "string" && !v.includes("\0"),
+  text: (v) => typeof v === "string" && isStorableText(v),
   integer: (v) =>
     typeof v === "number" && Number.isInteger(v) && v >= -2147483648 &&
     v <= 2147483647,
@@ -73,7 +73,7 @@ const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
   dateTime: (v) =>
     v instanceof Date && v.getTime() >= MIN_INSTANT &&
     v.getTime() <= MAX_INSTANT,
-  json: (v) => isJsonValue(v) && !hasNul(v),
+  json: (v) => isJsonValue(v) && findUnstorableJsonText(v) === undefined,
 };
 
 /**
@@ -565,6 +565,7 @@ export class RecordTable<C extends Columns = Columns> {
    * row.
    *
    * @param values The row's values.
+   * @throws {UnstorableTextError} naming the column of unstorable text.
    * @throws {TypeError} naming the column of a missing or invalid value.
    */
   completeRow(
@@ -598,12 +599,33 @@ export class RecordTable<C extends Columns = Columns> {
    *
    * @param key The column's TypeScript name.
    * @param value The value.
+   * @throws {UnstorableTextError} naming the column for text no store can
+   * hold (a NUL character or a lone surrogate, also in JSON).
    * @throws {TypeError} naming the column when the value does not fit.
    */
   checkValue(key: string, value: unknown): void {
     const col = this.columns[key];
     if (!col) throw new TypeError(`Table ${this.name} has no column "${key}"`);
     if (!col.accepts(value)) {
+      const unstorable = (path: string, problem: string): UnstorableTextError =>
+        new UnstorableTextError(
+          { kind: "record", table: this.name, column: key, path },
+          problem,
+        );
+      if (col.kind === "text" && typeof value === "string") {
+        throw unstorable("", describeUnstorableText(value) as string);
+      }
+      if (col.kind === "json" && value !== null) {
+        const shape = jsonValueProblem(value);
+        if (shape === undefined) {
+          const found = findUnstorableJsonText(value);
+          if (found) throw unstorable(found.path, found.problem);
+        } else if (shape === TOO_DEEP) {
+          throw new TypeError(
+            `Column ${key} of table ${this.name} cannot hold JSON that ${shape}`,
+          );
+        }
+      }
       throw new TypeError(
         `Column ${key} of table ${this.name} cannot hold ${
           describe(value)

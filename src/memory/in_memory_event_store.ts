@@ -32,6 +32,10 @@ import type {
 } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
 import {
+  checkStorableCommit,
+  checkStorableSnapshots,
+} from "../core/_storable_commit.ts";
+import {
   InMemoryRecordStore,
   type InMemoryRecordTransaction,
 } from "./in_memory_record_store.ts";
@@ -531,9 +535,17 @@ export class InMemoryEventStore implements EventStore {
   /** {@inheritDoc EventStore.storeSnapshots} */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void> {
     const state = this.#open();
+    try {
+      // all checked first: a refused snapshot stores none of them
+      checkStorableSnapshots(snapshots);
+      for (const snapshot of snapshots) {
+        checkId(snapshot.aggregateId);
+        JSON.parse(snapshot.data);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     for (const snapshot of snapshots) {
-      checkId(snapshot.aggregateId);
-      JSON.parse(snapshot.data);
       const list = state.snapshots.get(snapshot.aggregateId) ?? [];
       list.push(Object.freeze({ ...snapshot }));
       state.snapshots.set(snapshot.aggregateId, list);
@@ -750,6 +762,7 @@ class InMemoryTransaction implements EventStoreTransaction {
   ): Promise<void> {
     const overlay = this.#live();
     checkId(command.aggregateId);
+    checkStorableCommit(command, streams);
     const commandId = command.commandId ?? newCommandId();
     if (!UUID.test(commandId)) {
       throw new TypeError(

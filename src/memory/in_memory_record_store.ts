@@ -108,6 +108,27 @@ function copyRow(row: Row): Row {
   return copy;
 }
 
+/**
+ * A value as the SQL store gives it back: JSON as written as JSON text and
+ * read again (so -0 becomes 0, as in jsonb), a float -0 as 0 (the drivers
+ * send it as "0"), the rest copied.
+ */
+function storedValue(column: AnyColumn, value: unknown): unknown {
+  if (column.kind === "json" && value !== null) {
+    return JSON.parse(JSON.stringify(value));
+  }
+  if (column.kind === "float" && Object.is(value, -0)) return 0;
+  return copyValue(value);
+}
+
+function storedRow(table: RecordTable, row: Row): Row {
+  const copy: Row = {};
+  for (const key in row) {
+    copy[key] = storedValue(table.columns[key] as AnyColumn, row[key]);
+  }
+  return copy;
+}
+
 interface TableData {
   readonly table: RecordTable;
   readonly rows: Map<string, Row>;
@@ -505,7 +526,7 @@ function insertRows(
         );
       }
       // checked after the put, so rows of the same insert clash too
-      putRow(data, key, copyRow(row), entries);
+      putRow(data, key, storedRow(data.table, row), entries);
       checkUnique(data, row, key);
     }
   });
@@ -632,7 +653,12 @@ function updateRows(
   const updated = rows.map((row) => {
     const next = { ...row };
     for (const [column, value] of Object.entries(changes)) {
-      if (value !== undefined) next[column] = copyValue(value);
+      if (value !== undefined) {
+        next[column] = storedValue(
+          data.table.columns[column] as AnyColumn,
+          value,
+        );
+      }
     }
     return {
       before: row,

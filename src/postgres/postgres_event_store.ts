@@ -57,6 +57,11 @@ import {
   uuidOf,
 } from "./_commit_json.ts";
 import { commitError } from "./_store_errors.ts";
+import {
+  checkStorableCommit,
+  checkStorableSnapshots,
+  isStorableUniqueKey,
+} from "../core/_storable_commit.ts";
 import { mapRecordError, SqlRecordStore } from "./sql_record_store.ts";
 import type { RecordStore } from "../core/record_store.ts";
 
@@ -348,6 +353,7 @@ class Reader implements EventStoreReader {
     scope: string,
     key: JsonValue,
   ): Promise<string | undefined> {
+    if (!isStorableUniqueKey(scope, key)) return undefined;
     const [row] = await this.#exec.run(this.#sql.findByUniqueKey, [
       scope,
       JSON.stringify(key),
@@ -661,6 +667,7 @@ class Unit implements Executor {
 
   commit(command: SerializedCommand, streams: readonly StreamCommit[]): void {
     this.#check();
+    checkStorableCommit(command, streams);
     if (command.commandId !== undefined) {
       this.#commandIds.push(command.commandId);
     }
@@ -1180,6 +1187,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<void> {
     this.#check();
     if (snapshots.length === 0) return;
+    checkStorableSnapshots(snapshots);
     try {
       await this.#client.query(this.#sql.storeSnapshots, [
         buildSnapshots(snapshots),

@@ -14,6 +14,8 @@ import {
   type SerializedCommand,
   type SerializedEvent,
   type StreamCommit,
+  UnstorableTextError,
+  type UnstorableTextLocation,
 } from "@sequent/core";
 
 /** Gives an empty store, and how to dispose of it. */
@@ -683,6 +685,214 @@ export function eventStoreContract(
     const record = await store.commandForEvent(a, 1);
     assert.equal(record?.userId, tricky);
     assert.deepEqual(JSON.parse(record?.payload ?? "null"), { tricky });
+  });
+
+  test("text no store can hold is refused with UnstorableTextError naming where it is, and nothing of the commit is stored", async (store) => {
+    const a = id();
+    const nul = "nul \u0000";
+    const lone = "half \ud83d";
+    const cases: [
+      string,
+      (a: string) => [StreamCommit[], SerializedCommand],
+      UnstorableTextLocation,
+      RegExp,
+    ][] = [
+      [
+        "a NUL in an event attribute",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1), event(a, 2, { title: nul })])],
+          command(a),
+        ],
+        {
+          kind: "event",
+          eventType: "Contract_Happened",
+          aggregateId: a,
+          sequenceNumber: 2,
+          path: "title",
+        },
+        /^Event Contract_Happened 2 of aggregate "[0-9a-f-]+" cannot be stored: attribute "title" contains a NUL character \(U\+0000\) at index 4$/,
+      ],
+      [
+        "a lone surrogate deep in an event attribute",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1, { lines: [{}, { note: lone }] })])],
+          command(a),
+        ],
+        {
+          kind: "event",
+          eventType: "Contract_Happened",
+          aggregateId: a,
+          sequenceNumber: 1,
+          path: "lines.1.note",
+        },
+        /attribute "lines\.1\.note" contains a lone surrogate \(U\+D83D\) at index 5$/,
+      ],
+      [
+        "a NUL in a key of an event's JSON",
+        (a) => [[stream(a, [event(a, 1, { data: { [nul]: 1 } })])], command(a)],
+        {
+          kind: "event",
+          eventType: "Contract_Happened",
+          aggregateId: a,
+          sequenceNumber: 1,
+          path: "data",
+        },
+        /attribute "data" has a key "nul \\u0000" that contains a NUL character/,
+      ],
+      [
+        "a lone surrogate written as itself, not escaped, in an event payload",
+        (
+          a,
+        ) => [
+          [stream(a, [{ ...event(a, 1), payload: `{"t":"${lone}"}` }])],
+          command(a),
+        ],
+        {
+          kind: "event",
+          eventType: "Contract_Happened",
+          aggregateId: a,
+          sequenceNumber: 1,
+          path: "t",
+        },
+        /lone surrogate \(U\+D83D\)/,
+      ],
+      [
+        "a NUL in a command attribute",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1)])],
+          command(a, { payload: JSON.stringify({ name: nul }) }),
+        ],
+        { kind: "command", commandType: "Contract_Do", path: "name" },
+        /^Command Contract_Do cannot be stored: attribute "name" contains a NUL/,
+      ],
+      [
+        "a lone surrogate in the user id",
+        (a) => [[stream(a, [event(a, 1)])], command(a, { userId: "\udc00" })],
+        { kind: "command", commandType: "Contract_Do", path: "userId" },
+        /attribute "userId" contains a lone surrogate \(U\+DC00\) at index 0/,
+      ],
+      [
+        "a NUL in a unique key",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1)], { uniqueKeys: { email: nul } })],
+          command(a),
+        ],
+        { kind: "uniqueKey", aggregateId: a, scope: "email", path: "" },
+        /^Unique key "email" of aggregate "[0-9a-f-]+" cannot be stored: it contains a NUL/,
+      ],
+      [
+        "a lone surrogate inside a structured unique key",
+        (
+          a,
+        ) => [[
+          stream(a, [event(a, 1)], { uniqueKeys: { pair: { b: [lone] } } }),
+        ], command(a)],
+        { kind: "uniqueKey", aggregateId: a, scope: "pair", path: "b.0" },
+        /"b\.0" contains a lone surrogate/,
+      ],
+      [
+        "a NUL in a unique key's scope",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1)], { uniqueKeys: { [nul]: "x" } })],
+          command(a),
+        ],
+        { kind: "uniqueKey", aggregateId: a, scope: nul, path: "" },
+        /it has a scope that contains a NUL/,
+      ],
+      [
+        "a NUL in the partition key",
+        (a) => [[stream(a, [event(a, 1)], { partitionKey: nul })], command(a)],
+        { kind: "partitionKey", aggregateId: a },
+        /^Partition key of aggregate "[0-9a-f-]+" cannot be stored: it contains a NUL/,
+      ],
+      [
+        "a lone surrogate in an event type name",
+        (a) => [[stream(a, [event(a, 1, {}, "Contract_\ud800")])], command(a)],
+        { kind: "typeName", typeKind: "event", typeName: "Contract_\ud800" },
+        /^Event type name "Contract_\\ud800" cannot be stored: it contains a lone surrogate/,
+      ],
+    ];
+    const mark = await store.positionMark();
+    for (const [label, make, location, message] of cases) {
+      const [streams, cmd] = make(a);
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.commit(cmd, streams);
+        }),
+        (error: unknown) => {
+          assert.ok(error instanceof UnstorableTextError, `${label}: ${error}`);
+          assert.deepEqual(error.location, location, label);
+          assert.match(error.message, message, label);
+          return true;
+        },
+        label,
+      );
+      // a unit whose later commit is refused stores none of its commits
+      const b = id();
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.commit(command(b), [stream(b, [event(b, 1)])]);
+          await tx.commit(cmd, streams);
+        }),
+        UnstorableTextError,
+        label,
+      );
+      assert.equal(await store.streamExists(b), false, label);
+    }
+    assert.deepEqual(await store.eventsSince(mark), []);
+    assert.equal(await store.streamExists(a), false);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey("email", nul),
+      undefined,
+    );
+    assert.equal(await store.findAggregateIdByUniqueKey(nul, "x"), undefined);
+    await assert.rejects(
+      store.storeSnapshots([{
+        aggregateId: a,
+        aggregateType: "Contract_Thing",
+        version: 1,
+        sequenceNumber: 1,
+        createdAt: new Date(),
+        data: JSON.stringify({ state: [nul] }),
+      }]),
+      (error: unknown) =>
+        error instanceof UnstorableTextError &&
+        error.location.kind === "snapshot" && error.location.path === "state.0",
+    );
+  });
+
+  test("storable text round-trips unchanged: surrogate pairs, escaped or not, and a backslash before u0000", async (store) => {
+    const a = id();
+    const text = "😀 \\u0000 \\ud800 \u{10FFFF} \uFFFF \u0001";
+    await commit(store, [
+      stream(a, [
+        event(a, 1, { text, [text]: [text] }),
+        { ...event(a, 2), payload: '{"escaped":"\\ud83d\\ude00"}' },
+      ], { uniqueKeys: { [text]: { [text]: text } }, partitionKey: text }),
+    ], command(a, { userId: text, payload: JSON.stringify({ text }) }));
+    const [loaded] = await store.loadStreams([a]);
+    assert.deepEqual(payloads(loaded?.events ?? []), [
+      { text, [text]: [text] },
+      { escaped: "😀" },
+    ]);
+    assert.equal(loaded?.partitionKey, text);
+    assert.equal(
+      await store.findAggregateIdByUniqueKey(text, { [text]: text }),
+      a,
+    );
+    const record = await store.commandForEvent(a, 1);
+    assert.equal(record?.userId, text);
+    assert.deepEqual(JSON.parse(record?.payload ?? "null"), { text });
   });
 
   test("an aggregate id that is not a UUID is refused and nothing is stored", async (store) => {

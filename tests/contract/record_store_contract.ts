@@ -18,11 +18,13 @@ import {
   DuplicateRecordError,
   type FindOptions,
   type JsonValue,
+  MAX_NESTING_DEPTH,
   type RecordStore,
   type RecordTable,
   type RowOf,
   SequentError,
   table,
+  UnstorableTextError,
   type WhereOf,
 } from "@sequent/core";
 
@@ -135,6 +137,27 @@ function sortById<R extends { id: string | number }>(rows: R[]): R[] {
 function namesOf(rows: readonly RowOf<typeof rsItems>[]): string[] {
   return rows.map((r) => r.name);
 }
+
+/** A JSON value nesting `depth` levels of arrays. */
+function deepJson(depth: number): JsonValue {
+  let value: JsonValue = "bottom";
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+/** A row of rs_typed with every nullable column null. */
+const NULLS: Omit<RowOf<typeof rsTyped>, "id"> = {
+  uuid: null,
+  text: null,
+  integer: null,
+  bigint: null,
+  float: null,
+  boolean: null,
+  decimal: null,
+  date: null,
+  moment: null,
+  json: null,
+};
 
 /** A TypeError whose message matches `pattern`. */
 function typeError(pattern: RegExp): (error: unknown) => boolean {
@@ -872,6 +895,25 @@ export function recordStoreContract(
       });
     });
 
+    test("a JSON column gives back what JSON text holds (-0 as 0, a __proto__ key as data); a float column gives -0 back as 0", async (store) => {
+      const json = JSON.parse(
+        '{"a": -0, "b": [-0, 1], "__proto__": {"x": -0}}',
+      );
+      await store.insert(rsTyped, [
+        { id: 1, json, float: -0 },
+        { id: 2, json: -0 },
+      ]);
+      await store.insert(rsTyped, [{ id: 3 }]);
+      await store.update(rsTyped, { id: 3 }, { json: [-0] });
+      const rows = await store.find(rsTyped, {}, { orderBy: [["id", "asc"]] });
+      assert.deepEqual(
+        rows.map((r) => r.json),
+        [JSON.parse('{"a": 0, "b": [0, 1], "__proto__": {"x": 0}}'), 0, [0]],
+      );
+      assert.ok(Object.is(rows[0]?.float, 0));
+      assert.equal(Object.getPrototypeOf(rows[0]?.json), Object.prototype);
+    });
+
     test("find matches each column type by value: decimals of any scale, instants, dates, JSON of any key order", async (store) => {
       await store.insert(rsTyped, [
         { id: 1, ...SAMPLE },
@@ -920,9 +962,7 @@ export function recordStoreContract(
         [{ bigint: 9223372036854775808n }, /Column bigint /],
         [{ bigint: -9223372036854775809n }, /Column bigint /],
         [{ integer: -2147483649 }, /Column integer /],
-        [{ text: "nul \u0000 inside" }, /Column text /],
-        [{ json: { key: "nul \u0000 inside" } }, /Column json /],
-        [{ json: { ["nul \u0000 key"]: 1 } }, /Column json /],
+        [{ json: deepJson(MAX_NESTING_DEPTH + 1) }, /Column json .* nests/],
         [{ moment: new Date("+010000-01-01T00:00:00Z") }, /Column moment /],
         [{ moment: new Date("-000001-01-01T00:00:00Z") }, /Column moment /],
       ];
@@ -934,6 +974,110 @@ export function recordStoreContract(
         );
       }
       assert.deepEqual(await store.find(rsTyped, {}), []);
+    });
+
+    test("text no store can hold (NUL, a lone surrogate) is refused with UnstorableTextError naming the table and column, storing nothing", async (store) => {
+      const bad: [Partial<RowOf<typeof rsTyped>>, string, string, string][] = [
+        [
+          { text: "nul \u0000 inside" },
+          "text",
+          "",
+          "NUL character (U+0000) at index 4",
+        ],
+        [
+          { text: "half \ud83d" },
+          "text",
+          "",
+          "lone surrogate (U+D83D) at index 5",
+        ],
+        [
+          { text: "\ude00 low" },
+          "text",
+          "",
+          "lone surrogate (U+DE00) at index 0",
+        ],
+        [
+          { json: { key: "nul \u0000 inside" } },
+          "json",
+          "key",
+          "NUL character",
+        ],
+        [
+          { json: { list: [1, "x\udc00"] } },
+          "json",
+          "list.1",
+          "lone surrogate (U+DC00) at index 1",
+        ],
+        [
+          { json: { ["nul \u0000 key"]: 1 } },
+          "json",
+          "",
+          'has a key "nul \\u0000 key" that contains a NUL',
+        ],
+        [{ json: { a: { ["\ud800"]: 1 } } }, "json", "a", "has a key"],
+      ];
+      const refused =
+        (column: string, path: string, problem: string) => (error: unknown) => {
+          assert.ok(
+            error instanceof UnstorableTextError,
+            `expected UnstorableTextError: ${error}`,
+          );
+          assert.deepEqual(error.location, {
+            kind: "record",
+            table: "rs_typed",
+            column,
+            path,
+          });
+          assert.ok(error.problem.includes(problem), error.problem);
+          assert.match(
+            error.message,
+            /^Column \w+ of table rs_typed cannot be stored: /,
+          );
+          return true;
+        };
+      await store.insert(rsTyped, [{
+        id: 1,
+        text: "kept 😀",
+        json: { k: "😀" },
+      }]);
+      for (const [values, column, path, problem] of bad) {
+        const check = refused(column, path, problem);
+        const label = Deno.inspect(values);
+        await assert.rejects(
+          store.insert(rsTyped, [{ id: 2 }, { id: 3, ...values }]),
+          check,
+          label,
+        );
+        await assert.rejects(
+          store.update(rsTyped, { id: 1 }, values),
+          check,
+          label,
+        );
+        await assert.rejects(
+          store.upsert(rsTyped, { id: 4 }, values),
+          check,
+          label,
+        );
+        await assert.rejects(
+          store.upsert(rsTyped, { id: 1 }, values),
+          check,
+          label,
+        );
+        await assert.rejects(store.find(rsTyped, values), check, label);
+        await assert.rejects(store.delete(rsTyped, values), check, label);
+      }
+      await assert.rejects(
+        store.find(rsItems, { name: ["fine", "a\u0000"] }),
+        (error: unknown) =>
+          error instanceof UnstorableTextError &&
+          error.location.kind === "record" && error.location.column === "name",
+      );
+      assert.deepEqual(await store.find(rsTyped, {}), [{
+        ...NULLS,
+        id: 1,
+        text: "kept 😀",
+        json: { k: "😀" },
+      }]);
     });
 
     // --- SQL ------------------------------------------------------------------

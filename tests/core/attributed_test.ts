@@ -575,3 +575,96 @@ Deno.test("attributesFromJson() rejects a missing or null required attribute", (
     );
   }
 });
+
+// --- Hostile input -------------------------------------------------------------
+
+Deno.test('fromParams() of something other than an object is a validation error under the empty path "", never a TypeError', () => {
+  const cases: [unknown, string][] = [
+    [null, "null"],
+    [undefined, "undefined"],
+    [42, "a number"],
+    ["x", "a string"],
+    ["", "a string"],
+    [true, "a boolean"],
+    [10n, "a bigint"],
+    [Symbol("s"), "a symbol"],
+    [[], "an array"],
+    [[{ street: "Main" }], "an array"],
+    [() => ({}), "a function"],
+  ];
+  for (const [params, kind] of cases) {
+    const address = Address.fromParams(params as never);
+    assert.deepEqual(address.validate(), {
+      "": [`params must be an object, got ${kind}`],
+      street: ["can't be blank"],
+    }, kind);
+  }
+});
+
+Deno.test("fromParams() reports arrays and strings where value objects go, and objects or strings where arrays go, on the field", () => {
+  const errors = Sample.fromParams({
+    address: ["Main"],
+    lines: { amount: "1" },
+    prices: "1.5",
+    metas: { a: 1 },
+  }).validate();
+  assert.deepEqual(errors, {
+    address: ["is not a valid Address"],
+    lines: ["is not a valid array"],
+    prices: ["is not a valid array"],
+    metas: ["is not a valid array"],
+  });
+  assert.deepEqual(
+    Sample.fromParams({ address: "Main", lines: ["x"] }).validate(),
+    {
+      address: ["is not a valid Address"],
+      "lines.0": ["is not a valid Line"],
+    },
+  );
+});
+
+Deno.test("fromParams() ignores __proto__, constructor and prototype keys like any undeclared key, keeps them as data in JSON, and leaves Object.prototype alone", () => {
+  const before = Object.getOwnPropertyNames(Object.prototype).sort();
+  const json = `{
+    "__proto__": { "name": "polluted", "polluted": true },
+    "constructor": { "prototype": { "polluted": true } },
+    "prototype": { "polluted": true },
+    "name": "kept",
+    "address": { "street": "Main", "__proto__": { "city": "polluted" } },
+    "meta": { "__proto__": { "polluted": true }, "constructor": "data" },
+    "lines": [{ "amount": "1", "__proto__": { "due": "2026-01-01" } }]
+  }`;
+  const sample = Sample.fromParams(JSON.parse(json));
+  assert.deepEqual(sample.validate(), {});
+  assert.equal(sample.name, "kept");
+  assert.equal(sample.address?.city, undefined);
+  assert.equal(sample.lines?.[0]?.due, undefined);
+  assert.deepEqual(Object.keys(sample.meta as object), [
+    "__proto__",
+    "constructor",
+  ]);
+  assert.equal(Object.getPrototypeOf(sample.meta), Object.prototype);
+  assert.equal(
+    JSON.stringify(sample.toJSON().meta),
+    '{"__proto__":{"polluted":true},"constructor":"data"}',
+  );
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), before);
+});
+
+Deno.test("validation errors under JSON keys named __proto__ or constructor are plain entries", () => {
+  const errors = Sample.fromParams(
+    JSON.parse(
+      '{"meta": {"__proto__": "a\\u0000", "constructor": ["\\ud800"]}}',
+    ),
+  ).validate();
+  assert.deepEqual(Object.keys(errors), ["meta.__proto__"]);
+  const both = new Sample({
+    metas: [JSON.parse('{"__proto__": "\\u0000"}'), { constructor: "\0" }],
+  }).validate();
+  assert.deepEqual(Object.keys(both), [
+    "metas.0.__proto__",
+    "metas.1.constructor",
+  ]);
+  assert.equal(Object.getPrototypeOf(both), Object.prototype);
+});

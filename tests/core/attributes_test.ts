@@ -10,6 +10,8 @@ import {
   CalendarDate,
   Command,
   Decimal,
+  type JsonValue,
+  MAX_NESTING_DEPTH,
   ValueObject,
 } from "@sequent/core";
 import {
@@ -908,4 +910,195 @@ Deno.test("jsonEquals() compares JSON values deeply, ignoring key order", () => 
   assert.equal(jsonEquals([], {}), false);
   assert.equal(jsonEquals({ a: null }, { a: 0 }), false);
   assert.equal(jsonEquals("1", 1), false);
+});
+
+// --- Text no store can hold --------------------------------------------------
+
+Deno.test("validate() reports a NUL or a lone surrogate in any string at its path: attributes, array items, value objects, JSON values and keys", () => {
+  const NUL = "contains a NUL character (U+0000) at index 1";
+  const cases: [Record<string, unknown>, Record<string, string[]>][] = [
+    [{ s: "a\0" }, { s: [NUL] }],
+    [{ s: "a\ud800" }, {
+      s: ["contains a lone surrogate (U+D800) at index 1"],
+    }],
+    [{ strings: ["ok", "a\0"] }, { "strings.1": [NUL] }],
+    [{ address: { street: "a\0" } }, { "address.street": [NUL] }],
+    [
+      { addresses: [{ street: "ok" }, { street: "ok", city: "a\0" }] },
+      { "addresses.1.city": [NUL] },
+    ],
+    [{ data: '"a\\u0000"' }, { data: [NUL] }],
+    [{ data: { list: [1, { x: "a\0" }] } }, { "data.list.1.x": [NUL] }],
+    [
+      { data: { nested: { "a\0": 1 } } },
+      {
+        "data.nested": [
+          `has a key "a\\u0000" that ${NUL}`,
+        ],
+      },
+    ],
+    [{ datas: [{}, ["a\0"]] }, { "datas.1.0": [NUL] }],
+    [{ color: "red", colors: ["red"], id: ID }, {}],
+  ];
+  for (const [params, expected] of cases) {
+    assert.deepEqual(
+      Everything.fromParams(params).validate(),
+      expected,
+      Deno.inspect(params),
+    );
+    // the same for values given to the constructor
+    const built = Everything.fromParams(params).attributes();
+    assert.deepEqual(
+      new Everything(built as never).validate(),
+      expected,
+      Deno.inspect(params),
+    );
+  }
+});
+
+Deno.test("validate() accepts surrogate pairs, escaped text and other control characters", () => {
+  const value = Everything.fromParams({
+    s: "😀 \\u0000 \u0001",
+    strings: ["\u{10FFFF}"],
+    data: { "😀": ["😀", "\\ud800"] },
+    address: { street: "a\tb" },
+  });
+  assert.deepEqual(value.validate(), {});
+});
+
+Deno.test("a required string holding only NUL is unstorable, not blank", () => {
+  assert.deepEqual(
+    AllRequired.fromParams({ s: "\0" }).validate().s,
+    ["contains a NUL character (U+0000) at index 0"],
+  );
+});
+
+// --- Nesting past the limit ---------------------------------------------------
+
+function nestedArrays(depth: number, bottom: unknown = 1): unknown {
+  let value = bottom;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+/** What the self-referencing class looks like to TypeScript (TS2506). */
+interface TreeShape extends ValueObject {
+  readonly name: string | undefined;
+  readonly child: TreeShape | undefined;
+  readonly children: readonly TreeShape[] | undefined;
+  readonly data: JsonValue | undefined;
+}
+type TreeClass = abstract new (init: never) => TreeShape;
+
+class Tree extends ValueObject.define({
+  name: attrs.string(),
+  child: attrs.valueObject((): TreeClass => Tree),
+  children: attrs.array(attrs.valueObject((): TreeClass => Tree)),
+  data: attrs.json(),
+}) {}
+
+Deno.test(`a JSON attribute may nest ${MAX_NESTING_DEPTH} levels; deeper is a validation error, from params, JSON text or a constructor`, () => {
+  const ok = nestedArrays(MAX_NESTING_DEPTH);
+  assert.deepEqual(Everything.fromParams({ data: ok }).validate(), {});
+  assert.deepEqual(
+    Everything.fromParams({ data: JSON.stringify(ok) }).validate(),
+    {},
+  );
+  for (const depth of [MAX_NESTING_DEPTH + 1, 5_000, 200_000]) {
+    const deep = nestedArrays(depth);
+    const expected = { data: ["nests more than 100 levels deep"] };
+    assert.deepEqual(
+      Everything.fromParams({ data: deep }).validate(),
+      expected,
+    );
+    assert.deepEqual(
+      Everything.fromParams({ data: JSON.stringify(deep) }).validate(),
+      expected,
+    );
+    assert.deepEqual(
+      new Everything({ data: deep as never }).validate(),
+      expected,
+    );
+  }
+});
+
+Deno.test("a JSON value that contains itself is a validation error, not a stack overflow", () => {
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  assert.deepEqual(new Everything({ data: cyclic as never }).validate(), {
+    data: ["nests more than 100 levels deep"],
+  });
+});
+
+Deno.test("what encloses a JSON attribute counts towards its nesting limit", () => {
+  // a tree node is one level, its JSON the rest
+  const params = { child: { data: nestedArrays(MAX_NESTING_DEPTH - 1) } };
+  assert.deepEqual(Tree.fromParams(params).validate(), {});
+  const deeper = { child: { data: nestedArrays(MAX_NESTING_DEPTH) } };
+  assert.deepEqual(Tree.fromParams(deeper).validate(), {
+    "child.data": ["nests more than 100 levels deep"],
+  });
+  const built = new Tree({
+    child: new Tree({ data: nestedArrays(MAX_NESTING_DEPTH) as never }),
+  });
+  assert.deepEqual(built.validate(), {
+    "child.data": ["nests more than 100 levels deep"],
+  });
+});
+
+Deno.test("value objects and arrays nested past the limit are a validation error at the value that goes past it, without overflowing the stack", () => {
+  for (const key of ["child", "children"] as const) {
+    let params: Record<string, unknown> = { name: "leaf" };
+    for (let i = 0; i < 10_000; i++) {
+      params = key === "child" ? { child: params } : { children: [params] };
+    }
+    const errors = Tree.fromParams(params).validate();
+    const [path, ...others] = Object.keys(errors);
+    assert.deepEqual(others, [], key);
+    assert.deepEqual(errors[path as string], [
+      "nests more than 100 levels deep",
+    ]);
+    // the path names the value 101 levels down
+    const segments = (path as string).split(".");
+    assert.equal(
+      segments.filter((s) => s === key).length,
+      key === "child" ? MAX_NESTING_DEPTH + 1 : MAX_NESTING_DEPTH / 2 + 1,
+      key,
+    );
+  }
+  let built: TreeShape = new Tree({ name: "leaf" });
+  for (let i = 0; i < 10_000; i++) built = new Tree({ child: built });
+  const errors = built.validate();
+  assert.equal(Object.keys(errors).length, 1);
+  assert.deepEqual(Object.values(errors)[0], [
+    "nests more than 100 levels deep",
+  ]);
+});
+
+Deno.test("isJsonValue() refuses values nested past the limit, values that contain themselves and sparse arrays", () => {
+  assert.equal(isJsonValue(nestedArrays(MAX_NESTING_DEPTH)), true);
+  assert.equal(isJsonValue(nestedArrays(MAX_NESTING_DEPTH + 1)), false);
+  assert.equal(isJsonValue(nestedArrays(3), 2), false);
+  assert.equal(isJsonValue(nestedArrays(1_000_000)), false);
+  const cyclic: unknown[] = [];
+  cyclic.push(cyclic);
+  assert.equal(isJsonValue(cyclic), false);
+  // deno-lint-ignore no-sparse-arrays
+  assert.equal(isJsonValue([1, , 3]), false);
+});
+
+Deno.test("addError() keeps __proto__ and constructor paths as plain entries", () => {
+  const errors: ErrorSink = {};
+  addError(errors, "__proto__", "one");
+  addError(errors, "__proto__", "two");
+  addError(errors, "constructor", "three");
+  assert.deepEqual(Object.keys(errors), ["__proto__", "constructor"]);
+  assert.deepEqual(
+    Object.getOwnPropertyDescriptor(errors, "__proto__")?.value,
+    [
+      "one",
+      "two",
+    ],
+  );
+  assert.equal(Object.getPrototypeOf(errors), Object.prototype);
 });

@@ -3,6 +3,7 @@ import {
   AggregateKeyNotUniqueError,
   AggregateRoot,
   attrs,
+  column,
   Command,
   CommandHandler,
   type CommandMiddleware,
@@ -13,15 +14,22 @@ import {
   DuplicateCommandError,
   Event,
   EventHandler,
+  type EventStore,
   hasAttrs,
   InMemoryEventStore,
   type Logger,
   type LogLevel,
   NoCommandHandlerError,
   OptimisticLockError,
+  Projector,
   SequentError,
   silentLogger,
+  table,
+  UnstorableTextError,
+  type UnstorableTextLocation,
 } from "@sequent/core";
+import { shared } from "../postgres/_backends.ts";
+import { storeBackends } from "../postgres/_store_backends.ts";
 
 // --- Domain -------------------------------------------------------------------
 
@@ -1173,3 +1181,205 @@ Deno.test("the service exposes its store and event handlers", () => {
   assert.equal(service.eventStore, store);
   assert.deepEqual(service.eventHandlers, [projector]);
 });
+
+// --- Text no store can hold, on every store ----------------------------------
+
+const txtRows = table("txt_rows", {
+  id: column.uuid().primaryKey(),
+  name: column.text(),
+});
+
+/** Where the handler or projector puts the character a command asks for. */
+type TxtTarget = "event" | "uniqueKey" | "partitionKey" | "record";
+
+class Txt_Named extends Event.define("Txt.Named", {
+  name: attrs.string().required(),
+  /** A character code the projector appends to the row's name. */
+  recordCode: attrs.integer(),
+}) {}
+
+class Txt_Create extends Command.define("Txt.Create", {
+  name: attrs.string().required(),
+  /** A character code that domain code appends, as it might compute text. */
+  code: attrs.integer(),
+  target: attrs.oneOf("event", "uniqueKey", "partitionKey", "record"),
+}) {}
+
+class Txt_Thing extends AggregateRoot {
+  key: string | undefined;
+  partition = "";
+  override get eventsPartitionKey(): string {
+    return this.partition;
+  }
+  name(name: string, recordCode: number | undefined): void {
+    this.apply(Txt_Named, { name, recordCode });
+  }
+  static {
+    this.uniqueKey("txt_key", (thing) => thing.key);
+    this.on(Txt_Named, () => {});
+  }
+}
+
+class Txt_Handler extends CommandHandler {
+  static {
+    this.on(Txt_Create, (handler, command) => {
+      const char = command.code === undefined
+        ? ""
+        : String.fromCharCode(command.code);
+      const at = (target: TxtTarget): string =>
+        command.target === target ? char : "";
+      const thing = new Txt_Thing(command.aggregateId);
+      thing.key = command.name + at("uniqueKey");
+      thing.partition = at("partitionKey") && `p${at("partitionKey")}`;
+      thing.name(
+        command.name + at("event"),
+        command.target === "record" ? command.code : undefined,
+      );
+      handler.repository.addAggregate(thing);
+    });
+  }
+}
+
+class Txt_Projector extends Projector {
+  static override readonly manages = [txtRows];
+  static {
+    this.on(Txt_Named, (p, e) =>
+      p.createRecord(txtRows, {
+        id: e.aggregateId,
+        name: e.recordCode === undefined
+          ? e.name
+          : e.name + String.fromCharCode(e.recordCode),
+      }));
+  }
+}
+
+const txtBackends = storeBackends();
+
+for (const b of txtBackends.list) {
+  const test = (
+    name: string,
+    fn: (
+      service: CommandService,
+      store: EventStore,
+      stored: () => Promise<[number, number, number]>,
+    ) => Promise<void>,
+  ) =>
+    Deno.test({
+      name: `CommandService (${b.name}): ${name}`,
+      ...shared,
+      fn: async () => {
+        const store = await b.emptyStore([txtRows]);
+        const service = new CommandService({
+          eventStore: store,
+          commandHandlers: [new Txt_Handler()],
+          eventHandlers: [new Txt_Projector()],
+          logger: silentLogger,
+        });
+        // events, command records and rows stored
+        const stored = async (): Promise<[number, number, number]> => {
+          let events = 0;
+          for await (const batch of store.readAllEvents()) {
+            events += batch.length;
+          }
+          return [
+            events,
+            await b.commandCount(store),
+            (await store.records.find(txtRows, {})).length,
+          ];
+        };
+        await fn(service, store, stored);
+      },
+    });
+
+  test(
+    "a command carrying unstorable text fails validation naming the attribute, and nothing is stored",
+    async (service, _store, stored) => {
+      for (
+        const [name, message] of [
+          ["a\0b", "contains a NUL character (U+0000) at index 1"],
+          ["\udfffz", "contains a lone surrogate (U+DFFF) at index 0"],
+        ]
+      ) {
+        await assert.rejects(
+          service.executeCommands(
+            Txt_Create.fromParams({ aggregateId: newId(), name }),
+          ),
+          (error: unknown) => {
+            assert.ok(error instanceof CommandNotValidError, String(error));
+            assert.deepEqual(error.errors, { name: [message] });
+            return true;
+          },
+        );
+      }
+      assert.deepEqual(await stored(), [0, 0, 0]);
+    },
+  );
+
+  test(
+    "unstorable text that domain code puts in an event, a unique key, a partition key or a row fails the whole unit with UnstorableTextError, storing nothing of it",
+    async (service, _store, stored) => {
+      const cases: [
+        TxtTarget,
+        number,
+        (id: string) => UnstorableTextLocation,
+      ][] = [
+        ["event", 0, (id) => ({
+          kind: "event",
+          eventType: "Txt.Named",
+          aggregateId: id,
+          sequenceNumber: 1,
+          path: "name",
+        })],
+        ["event", 0xd800, (id) => ({
+          kind: "event",
+          eventType: "Txt.Named",
+          aggregateId: id,
+          sequenceNumber: 1,
+          path: "name",
+        })],
+        ["uniqueKey", 0, (id) => ({
+          kind: "uniqueKey",
+          aggregateId: id,
+          scope: "txt_key",
+          path: "",
+        })],
+        ["partitionKey", 0xdc00, (id) => ({
+          kind: "partitionKey",
+          aggregateId: id,
+        })],
+        ["record", 0, () => ({
+          kind: "record",
+          table: "txt_rows",
+          column: "name",
+          path: "",
+        })],
+      ];
+      for (const [target, code, location] of cases) {
+        const good = newId();
+        const bad = newId();
+        await assert.rejects(
+          // one unit: the first command alone would be stored
+          service.executeCommands(
+            new Txt_Create({ aggregateId: good, name: `good ${target}` }),
+            new Txt_Create({ aggregateId: bad, name: "x", code, target }),
+          ),
+          (error: unknown) => {
+            assert.ok(error instanceof UnstorableTextError, String(error));
+            assert.deepEqual(error.location, location(bad), target);
+            return true;
+          },
+          target,
+        );
+        assert.deepEqual(await stored(), [0, 0, 0], target);
+      }
+      // the same commands without the character are stored
+      await service.executeCommands(
+        new Txt_Create({ aggregateId: newId(), name: "ok", target: "event" }),
+        new Txt_Create({ aggregateId: newId(), name: "😀", code: 0x263a }),
+      );
+      assert.deepEqual(await stored(), [2, 2, 2]);
+    },
+  );
+}
+
+txtBackends.disposeAtEnd();

@@ -197,3 +197,48 @@ Deno.test("a command missing a required attribute, or with a wrong type, does no
   });
   assert.deepEqual(badUser.validate(), { userId: ["is not a valid string"] });
 });
+
+Deno.test("a user id with a NUL or a lone surrogate is a validation error on userId", () => {
+  for (
+    const [userId, message] of [
+      ["ben\0", "contains a NUL character (U+0000) at index 3"],
+      ["\ud800ben", "contains a lone surrogate (U+D800) at index 0"],
+    ]
+  ) {
+    const command = PlaceOrder.fromParams({
+      aggregateId: ID,
+      userId,
+      customer: "c",
+      total: "1",
+    });
+    assert.deepEqual(command.validate(), { userId: [message] });
+  }
+});
+
+Deno.test("a causing event's sequence number must be one every store can hold: 1 to 2147483647", () => {
+  for (const eventSequenceNumber of [0, -1, 2 ** 31, 1e12]) {
+    const command = PlaceOrder.fromParams({
+      aggregateId: ID,
+      customer: "c",
+      total: "1",
+      eventAggregateId: OTHER,
+      eventSequenceNumber,
+    });
+    assert.deepEqual(command.validate(), {
+      eventSequenceNumber: [
+        "must be a sequence number, from 1 to 2147483647",
+      ],
+    }, String(eventSequenceNumber));
+  }
+  for (const eventSequenceNumber of [1, 2 ** 31 - 1]) {
+    assert.ok(
+      new PlaceOrder({
+        aggregateId: ID,
+        customer: "c",
+        total: Decimal.from(1),
+        eventAggregateId: OTHER,
+        eventSequenceNumber,
+      }).isValid(),
+    );
+  }
+});

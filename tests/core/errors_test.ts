@@ -17,6 +17,8 @@ import {
   ReadOnlyAggregateError,
   SequentError,
   UnknownAttributeError,
+  UnstorableTextError,
+  type UnstorableTextLocation,
 } from "@sequent/core";
 
 const ID = "3f8c9a52-9a55-4b5e-9d3f-3c1a2b4d5e6f";
@@ -228,4 +230,84 @@ Deno.test("framework errors are told apart with instanceof", () => {
     ]),
     [[true, false, false], [false, true, false], [false, false, true]],
   );
+});
+
+Deno.test('CommandNotValidError shows errors of the whole input (the empty path "") without a path', () => {
+  const error = new CommandNotValidError("AddPost", {
+    "": ["params must be an object, got null"],
+    title: ["can't be blank"],
+  });
+  assert.equal(
+    error.message,
+    'Command "AddPost" is not valid: params must be an object, got null; title can\'t be blank',
+  );
+});
+
+Deno.test("UnstorableTextError names what held the text and what is wrong with it", () => {
+  const NUL = "contains a NUL character (U+0000) at index 4";
+  const cases: [UnstorableTextLocation, string, string][] = [
+    [
+      {
+        kind: "event",
+        eventType: "PostTitleChanged",
+        aggregateId: ID,
+        sequenceNumber: 2,
+        path: "title",
+      },
+      NUL,
+      `Event PostTitleChanged 2 of aggregate "${ID}" cannot be stored: attribute "title" ${NUL}`,
+    ],
+    [
+      {
+        kind: "event",
+        eventType: "X",
+        aggregateId: ID,
+        sequenceNumber: 1,
+        path: "",
+      },
+      'has a key "\\u0000" that contains a NUL character (U+0000) at index 0',
+      `Event X 1 of aggregate "${ID}" cannot be stored: its payload has a key "\\u0000" that contains a NUL character (U+0000) at index 0`,
+    ],
+    [
+      { kind: "command", commandType: "AddPost", path: "userId" },
+      NUL,
+      `Command AddPost cannot be stored: attribute "userId" ${NUL}`,
+    ],
+    [
+      { kind: "uniqueKey", aggregateId: ID, scope: "email", path: "" },
+      NUL,
+      `Unique key "email" of aggregate "${ID}" cannot be stored: it ${NUL}`,
+    ],
+    [
+      { kind: "uniqueKey", aggregateId: ID, scope: "pair", path: "a.0" },
+      NUL,
+      `Unique key "pair" of aggregate "${ID}" cannot be stored: "a.0" ${NUL}`,
+    ],
+    [
+      { kind: "partitionKey", aggregateId: ID },
+      NUL,
+      `Partition key of aggregate "${ID}" cannot be stored: it ${NUL}`,
+    ],
+    [
+      { kind: "typeName", typeKind: "aggregate", typeName: "Post\0" },
+      NUL,
+      `Aggregate type name "Post\\u0000" cannot be stored: it ${NUL}`,
+    ],
+    [
+      { kind: "snapshot", aggregateId: ID, path: "state" },
+      NUL,
+      `Snapshot of aggregate "${ID}" cannot be stored: "state" ${NUL}`,
+    ],
+    [
+      { kind: "record", table: "post_records", column: "title", path: "" },
+      NUL,
+      `Column title of table post_records cannot be stored: it ${NUL}`,
+    ],
+  ];
+  for (const [location, problem, message] of cases) {
+    const error = new UnstorableTextError(location, problem);
+    assertSequentError(error, "UnstorableTextError", message);
+    assert.deepEqual(error.location, location);
+    assert.equal(error.problem, problem);
+  }
 });

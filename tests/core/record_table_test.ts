@@ -5,10 +5,12 @@ import {
   column,
   Decimal,
   type JsonValue,
+  MAX_NESTING_DEPTH,
   type NewRowOf,
   RecordTable,
   type RowOf,
   table,
+  UnstorableTextError,
   type WhereOf,
 } from "@sequent/core";
 import { quoteIdent, snakeCase } from "../../src/core/record_table.ts";
@@ -391,7 +393,13 @@ Deno.test("accepts() takes the kind's values only, and null only when nullable",
       "nope",
       1,
     ]],
-    [column.text(), ["", "ok"], [1, "nul\0", undefined]],
+    [column.text(), ["", "ok", "😀"], [
+      1,
+      "nul\0",
+      "half \ud83d",
+      "\ude00",
+      undefined,
+    ]],
     [column.integer(), [0, -2147483648, 2147483647], [
       2147483648,
       -2147483649,
@@ -428,6 +436,8 @@ Deno.test("accepts() takes the kind's values only, and null only when nullable",
       { a: undefined },
       { "k\0": 1 },
       ["\0"],
+      { a: ["\udc00"] },
+      { "\ud800": 1 },
     ]],
   ];
   for (const [col, good, bad] of cases) {
@@ -519,5 +529,37 @@ Deno.test("completeRow() fills in defaults and nulls, and names the column of a 
   });
   assert.throws(() => rtPosts.checkValue("views", "x".repeat(100)), {
     message: /cannot hold "x{40}…"/,
+  });
+});
+
+Deno.test("checkValue() refuses unstorable text in a text or JSON column with UnstorableTextError naming the table, column and JSON path", () => {
+  const cases: [string, unknown, string, string][] = [
+    ["title", "a\0", "", "contains a NUL character (U+0000) at index 1"],
+    ["title", "\ud800", "", "contains a lone surrogate (U+D800) at index 0"],
+    ["tags", ["ok", "x\udc00"], "1", "contains a lone surrogate (U+DC00)"],
+    ["tags", { nested: { "k\0": 1 } }, "nested", 'has a key "k\\u0000"'],
+  ];
+  for (const [column, value, path, problem] of cases) {
+    assert.throws(
+      () => rtPosts.checkValue(column, value),
+      (error: unknown) => {
+        assert.ok(error instanceof UnstorableTextError, String(error));
+        assert.deepEqual(error.location, {
+          kind: "record",
+          table: "rt_posts",
+          column,
+          path,
+        });
+        assert.ok(error.problem.startsWith(problem), error.problem);
+        return true;
+      },
+    );
+  }
+  let deep: unknown = 1;
+  for (let i = 0; i <= MAX_NESTING_DEPTH; i++) deep = [deep];
+  assert.throws(() => rtPosts.checkValue("tags", deep), {
+    name: "TypeError",
+    message:
+      "Column tags of table rt_posts cannot hold JSON that nests more than 100 levels deep",
   });
 });

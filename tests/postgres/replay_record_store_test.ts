@@ -16,6 +16,7 @@ import {
   DuplicateRecordError,
   Projector,
   table,
+  UnstorableTextError,
   withRecordStore,
 } from "@sequent/core";
 import {
@@ -343,6 +344,42 @@ for (const b of list) {
       store.insert(posts, [{ id: uuid(2), title: "again" }]),
       DuplicateRecordError,
     );
+  });
+
+  test("unstorable text is refused with UnstorableTextError before it is held, so a flush writes only the good rows", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "kept 😀" }]);
+    const refused = (column: string) => (error: unknown) =>
+      error instanceof UnstorableTextError &&
+      error.location.kind === "record" &&
+      error.location.table === "mig_rs_posts" &&
+      error.location.column === column;
+    await assert.rejects(
+      store.insert(posts, [
+        { id: uuid(2), title: "fine" },
+        { id: uuid(3), title: "nul\0" },
+      ]),
+      refused("title"),
+    );
+    await assert.rejects(
+      store.update(posts, { id: uuid(1) }, { author: "\ud800" }),
+      refused("author"),
+    );
+    await assert.rejects(
+      store.upsert(posts, { id: uuid(4) }, { title: "\udc00" }),
+      refused("title"),
+    );
+    await assert.rejects(
+      store.insert(kinds, [{ id: 1, doc: { ["k\0"]: 1 } }]),
+      (error: unknown) =>
+        error instanceof UnstorableTextError &&
+        error.location.kind === "record" && error.location.column === "doc",
+    );
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [
+      `(${uuid(1)},"kept 😀",,0)`,
+    ]);
+    assert.deepEqual(await stored("mig_rs_kinds"), []);
   });
 
   test("an update that changes the key replaces the flushed row", async ({ store: make, stored }) => {
