@@ -109,8 +109,25 @@ function checkUniqueKeys(
         found.problem,
       );
     }
+    const bytes = encoder.encode(JSON.stringify(keys[scope] ?? null)).length +
+      encoder.encode(scope).length;
+    if (bytes > MAX_UNIQUE_KEY_BYTES) {
+      throw new UnstorableTextError(
+        { kind: "uniqueKey", aggregateId, scope, path: "" },
+        `is ${bytes} bytes long, more than the ${MAX_UNIQUE_KEY_BYTES} a unique key may be`,
+      );
+    }
   }
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * The most bytes a unique key (its scope plus its JSON) may take. An index
+ * entry of PostgreSQL holds about 2,700 bytes; a longer key would fail
+ * there with a raw error and pass in memory, so every store refuses it.
+ */
+export const MAX_UNIQUE_KEY_BYTES = 2000;
 
 /** Whether a unique key lookup can match anything: its text is storable. */
 export function isStorableUniqueKey(scope: string, key: JsonValue): boolean {

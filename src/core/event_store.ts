@@ -325,7 +325,9 @@ export interface EventStoreTransaction extends EventStoreReader {
    * (as the character or as a JSON escape, in a string or a key), the user
    * id, a unique key or its scope, the partition key, a type name — is
    * refused with {@linkcode UnstorableTextError} naming where it is, before
-   * anything of it is stored; it is never stored changed.
+   * anything of it is stored; it is never stored changed. So is a unique
+   * key longer than 2,000 bytes (scope and JSON), which no PostgreSQL index
+   * entry holds.
    */
   commit(
     command: SerializedCommand,

@@ -810,6 +810,19 @@ export function eventStoreContract(
         /it has a scope that contains a NUL/,
       ],
       [
+        "a unique key longer than any store's index holds",
+        (
+          a,
+        ) => [
+          [stream(a, [event(a, 1)], {
+            uniqueKeys: { email: `${"x".repeat(3000)}@example.com` },
+          })],
+          command(a),
+        ],
+        { kind: "uniqueKey", aggregateId: a, scope: "email", path: "" },
+        /^Unique key "email" of aggregate "[0-9a-f-]+" cannot be stored: it is 30\d\d bytes long, more than the 2000 a unique key may be/,
+      ],
+      [
         "a NUL in the partition key",
         (a) => [[stream(a, [event(a, 1)], { partitionKey: nul })], command(a)],
         { kind: "partitionKey", aggregateId: a },
