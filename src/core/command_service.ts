@@ -331,17 +331,23 @@ export class CommandService {
   executeCommands(
     ...args: [...commands: Command[], options: ExecuteOptions]
   ): Promise<void>;
-  async executeCommands(
+  executeCommands(
     ...args: (Command | ExecuteOptions)[]
   ): Promise<void> {
+    // Not async itself: the common call (no signal, no time limit) goes
+    // straight to the unit, without an extra await on the hot path.
     const options: ExecuteOptions = isExecuteOptions(args.at(-1))
       ? args.pop() as ExecuteOptions
       : {};
     const commands = args as Command[];
     for (const command of commands) {
       if (!(command instanceof Command)) {
-        throw new TypeError(
-          `executeCommands() takes Command instances, got ${describe(command)}`,
+        return Promise.reject(
+          new TypeError(
+            `executeCommands() takes Command instances, got ${
+              describe(command)
+            }`,
+          ),
         );
       }
     }
@@ -354,27 +360,35 @@ export class CommandService {
         }
         parent.queue.push(command);
       }
-      return;
+      return Promise.resolve();
     }
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
-      throw new RangeError(
-        `timeoutMs must be a non-negative number of milliseconds, got ${options.timeoutMs}`,
+      return Promise.reject(
+        new RangeError(
+          `timeoutMs must be a non-negative number of milliseconds, got ${options.timeoutMs}`,
+        ),
       );
     }
-    const signals: AbortSignal[] = [];
-    if (options.signal) signals.push(options.signal);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (timeoutMs > 0) {
-      const controller = new AbortController();
-      timer = setTimeout(() => {
-        controller.abort(
-          new CommandTimeoutError(timeoutMs, commands.map(typeName)),
-        );
-      }, timeoutMs);
-      signals.push(controller.signal);
-    }
-    const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals);
+    if (timeoutMs === 0) return this.#runWithRetries(commands, options.signal);
+    return this.#bounded(commands, options.signal, timeoutMs);
+  }
+
+  /** Runs the unit with a time limit (and the caller's signal, if any). */
+  async #bounded(
+    commands: readonly Command[],
+    callerSignal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<void> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(
+        new CommandTimeoutError(timeoutMs, commands.map(typeName)),
+      );
+    }, timeoutMs);
+    const signal = callerSignal
+      ? AbortSignal.any([callerSignal, controller.signal])
+      : controller.signal;
     try {
       await this.#runWithRetries(commands, signal);
     } finally {
