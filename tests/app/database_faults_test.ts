@@ -150,17 +150,26 @@ async function stored(app: App, outcome: Outcome): Promise<boolean> {
 /**
  * The recovery the framework promises after any failure: executing the
  * same command (same `commandId`) again either stores it or says it was
- * stored already, never twice.
+ * stored already, never twice. A retry can itself meet a fault: a
+ * `pg_terminate_backend` returns before its signal is handled, so a
+ * connection the pool holds can end while the retry uses it. Such a
+ * failure must be typed like the first, and the next retry goes on.
  */
 async function retried(app: App, outcome: Outcome): Promise<void> {
   if (outcome.ok) return;
-  try {
-    await app.executeCommands(outcome.command);
-  } catch (error) {
-    assert.ok(
-      error instanceof DuplicateCommandError,
-      `the retry failed otherwise: ${String(error)}`,
-    );
+  for (let attempt = 1;; attempt++) {
+    try {
+      await app.executeCommands(outcome.command);
+      return;
+    } catch (error) {
+      if (error instanceof DuplicateCommandError) return;
+      const typed = error instanceof SqlError && error.isConnectionError ||
+        error instanceof CommitOutcomeUnknownError;
+      assert.ok(
+        typed && attempt < 3,
+        `retry ${attempt} failed otherwise: ${String(error)}`,
+      );
+    }
   }
 }
 

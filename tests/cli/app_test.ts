@@ -6,6 +6,10 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli/main.ts";
 import {
+  createDatabase,
+  dropDatabase,
+} from "../../src/postgres/database_admin.ts";
+import {
   assertSucceeded,
   CHECKOUT,
   deno,
@@ -113,6 +117,13 @@ function databases(): (string | undefined)[] {
     : [undefined];
 }
 
+/** `url` with a fresh, unused database name in place of its own. */
+function scratchDatabase(url: string): string {
+  const u = new URL(url);
+  u.pathname = `/sequent_e2e_${crypto.randomUUID().slice(0, 8)}`;
+  return u.href;
+}
+
 Deno.test({
   name:
     `end to end: sequent new blog, deno task migrate, deno test reports 3 passed`,
@@ -128,16 +139,24 @@ Deno.test({
         ], dir);
         assertSucceeded("sequent new blog", created);
         const app = `${dir}/blog`;
-        const env = { DATABASE_URL: url };
-        assertSucceeded(
-          "deno task migrate",
-          await deno(["task", "migrate"], app, env),
-        );
-        assert.equal(
-          passed(await deno(["test"], app, env)),
-          3,
-          url ?? "embedded",
-        );
+        // a database of its own on the server: nothing an earlier run (or
+        // newer code) left in the shared one decides the outcome
+        const own = url === undefined ? undefined : scratchDatabase(url);
+        if (own !== undefined) assert.equal(await createDatabase(own), true);
+        try {
+          const env = { DATABASE_URL: own };
+          assertSucceeded(
+            "deno task migrate",
+            await deno(["task", "migrate"], app, env),
+          );
+          assert.equal(
+            passed(await deno(["test"], app, env)),
+            3,
+            url ?? "embedded",
+          );
+        } finally {
+          if (own !== undefined) await dropDatabase(own);
+        }
       });
     }
   },
