@@ -124,6 +124,30 @@ export {
 } from "./src/core/event.ts";
 export { EventHandler } from "./src/core/event_handler.ts";
 export type {
+  EventBatch,
+  EventReader,
+  ReadEventsOptions,
+  StoredEvent,
+  StreamPosition,
+} from "./src/core/event_reader.ts";
+export {
+  processorName,
+  ProcessorRunner,
+  type ProcessorRunnerOptions,
+  type ProcessorStatus,
+  ProcessorTimeoutError,
+  type WaitForOptions,
+} from "./src/core/processor_runner.ts";
+export type {
+  HorizonBlocker,
+  Lease,
+  ParkChange,
+  ParkedAggregate,
+  ParkRequest,
+  ProcessorRecord,
+  ProcessorStore,
+} from "./src/core/processor_store.ts";
+export type {
   CommandRecord,
   EventPosition,
   EventStore,
@@ -199,6 +223,7 @@ export {
 } from "./src/core/value_object.ts";
 export { type AfterCommitOptions, Workflow } from "./src/core/workflow.ts";
 export { InMemoryEventStore } from "./src/memory/in_memory_event_store.ts";
+export { InMemoryProcessorStore } from "./src/memory/in_memory_processor_store.ts";
 export {
   InMemoryRecordStore,
   InMemoryRecordTransaction,

@@ -25,6 +25,16 @@ import type {
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
 import { Workflow } from "../core/workflow.ts";
+import {
+  processorName,
+  ProcessorRunner,
+  type ProcessorRunnerOptions,
+  type WaitForOptions,
+} from "../core/processor_runner.ts";
+import type { ProcessorStore } from "../core/processor_store.ts";
+import type { EventHandler } from "../core/event_handler.ts";
+import { InMemoryEventStore } from "../memory/in_memory_event_store.ts";
+import { InMemoryProcessorStore } from "../memory/in_memory_processor_store.ts";
 import type { ServerOptions } from "../postgres/connect_options.ts";
 import type { EmbeddedOptions } from "../postgres/embedded_options.ts";
 
@@ -93,6 +103,27 @@ export interface AppConfig {
    */
   readonly connection?: ServerOptions | undefined;
   /**
+   * Projectors and workflows that run asynchronously, after the commit, in
+   * a worker (`deno task processors`, or `app.processors.run()`): see
+   * `ProcessorRunner`. Their projectors' tables belong to the view
+   * schema's versions like any projector's; when a version is swapped in,
+   * their processors start over and fill them in the background.
+   */
+  readonly processors?:
+    | readonly (Projector | ProjectorClass | Workflow | WorkflowClass)[]
+    | undefined;
+  /** Tuning of the processors (batch size, claim time, polling). */
+  readonly processorOptions?:
+    | Partial<
+      Pick<ProcessorRunnerOptions, "batchSize" | "leaseMs" | "pollMs" | "owner">
+    >
+    | undefined;
+  /**
+   * Where processors keep their checkpoints, for an `eventStore` other
+   * than the in-memory one (a database URL brings its own).
+   */
+  readonly processorStore?: ProcessorStore | undefined;
+  /**
    * Milliseconds an `executeCommands` call may take before it stops with
    * `CommandTimeoutError` and stores nothing (default 30,000; 0: no
    * limit). A call can set its own: `executeCommands(cmd, { timeoutMs })`.
@@ -124,15 +155,30 @@ export interface App {
    * store needs no tables).
    */
   readonly migrator: Migrator | undefined;
-  /** Executes commands as one unit of work; see `CommandService`. */
-  executeCommands(...commands: Command[]): Promise<void>;
+  /**
+   * Executes commands as one unit of work; see `CommandService`. Resolves
+   * to a read-your-writes token for {@linkcode App.waitFor}.
+   */
+  executeCommands(...commands: Command[]): Promise<string>;
   /**
    * Executes commands as one unit of work, with an abort signal or a time
    * limit of their own; see `ExecuteOptions`.
    */
   executeCommands(
     ...args: [...commands: Command[], options: ExecuteOptions]
-  ): Promise<void>;
+  ): Promise<string>;
+  /**
+   * The asynchronous processors (`undefined` when the configuration
+   * declares none): run them, see their status, retry or skip parked
+   * aggregates, start one over.
+   */
+  readonly processors: ProcessorRunner | undefined;
+  /**
+   * Resolves once the named processors (default: all) have handled what
+   * the commands that gave `token` stored, in this or any other process;
+   * see `ProcessorRunner.waitFor`.
+   */
+  waitFor(token: string, options?: WaitForOptions): Promise<void>;
   /**
    * Whether a command with this id is stored: the answer after a
    * `CommitOutcomeUnknownError` (it waits for a commit still under way).
@@ -140,7 +186,7 @@ export interface App {
   commandStored(commandId: string): Promise<boolean>;
   /** Executes commands without keeping anything; see `CommandService`. */
   dryRun(...commands: Command[]): Promise<DryRunReport>;
-  /** Closes the database. */
+  /** Stops the processors running in this process, then closes the database. */
   close(): Promise<void>;
 }
 
@@ -191,6 +237,27 @@ export async function createApp(config: AppConfig): Promise<App> {
   }
   const projectors = instances(config.projectors, Projector, "projectors");
   const workflows = instances(config.workflows, Workflow, "workflows");
+  const asynchronous: EventHandler[] = (config.processors ?? []).map((item) => {
+    if (item instanceof Projector || item instanceof Workflow) return item;
+    if (
+      typeof item === "function" &&
+      (item.prototype instanceof Projector ||
+        item.prototype instanceof Workflow)
+    ) {
+      return new (item as unknown as new () => EventHandler)();
+    }
+    throw new TypeError(
+      `processors must be projectors or workflows (instances or classes), got ${
+        String(item)
+      }`,
+    );
+  });
+  const processorNames = new Map(
+    asynchronous.filter((h) => h instanceof Projector).map((
+      h,
+    ) => [h.constructor as ProjectorClass, processorName(h)]),
+  );
+  let processorStore = config.processorStore;
   const viewSchema = config.viewSchema ?? "view_schema";
   let eventStore = config.eventStore;
   let description = "an in-memory event store";
@@ -208,7 +275,12 @@ export async function createApp(config: AppConfig): Promise<App> {
       throw error;
     }
     description = client.description;
-    eventStore = new pg.PostgresEventStore(client, {
+    const pgStore = new pg.PostgresEventStore(client, {
+      schema: config.eventStoreSchema,
+      viewSchema,
+    });
+    eventStore = pgStore;
+    processorStore ??= new pg.PostgresProcessorStore(client, pgStore, {
       schema: config.eventStoreSchema,
       viewSchema,
     });
@@ -218,10 +290,16 @@ export async function createApp(config: AppConfig): Promise<App> {
         eventStoreSchema: config.eventStoreSchema,
         viewSchema,
         versions: config.migrations ?? {},
-        projectors,
+        projectors: [
+          ...projectors,
+          ...asynchronous.filter((h): h is Projector => h instanceof Projector),
+        ],
         serializer: service.serializer,
         logger: config.logger,
+        processors: processorNames,
       });
+  } else if (eventStore instanceof InMemoryEventStore) {
+    processorStore ??= new InMemoryProcessorStore(eventStore);
   }
   const commandService = new CommandService({
     eventStore,
@@ -234,6 +312,20 @@ export async function createApp(config: AppConfig): Promise<App> {
     commandTimeoutMs: config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
   });
   const store = eventStore;
+  if (asynchronous.length > 0 && !processorStore) {
+    throw new TypeError(
+      "processors need a processorStore for this eventStore (a database URL or the in-memory store brings one)",
+    );
+  }
+  const runner = asynchronous.length > 0
+    ? new ProcessorRunner({
+      store: processorStore!,
+      service: commandService,
+      processors: asynchronous,
+      logger: config.logger,
+      ...config.processorOptions,
+    })
+    : undefined;
   return {
     config,
     description,
@@ -248,12 +340,20 @@ export async function createApp(config: AppConfig): Promise<App> {
     migrator: makeMigrator?.(commandService),
     executeCommands: (
       ...args: (Command | ExecuteOptions)[]
-    ): Promise<void> =>
+    ): Promise<string> =>
       commandService.executeCommands(
         ...args as [...Command[], ExecuteOptions],
       ),
     commandStored: (commandId: string) => store.commandStored(commandId),
+    processors: runner,
+    waitFor: (token: string, options?: WaitForOptions) =>
+      runner ? runner.waitFor(token, options) : Promise.reject(
+        new TypeError("waitFor() needs processors: this app declares none"),
+      ),
     dryRun: (...commands) => commandService.dryRun(...commands),
-    close: () => store.close(),
+    close: async () => {
+      await runner?.stop();
+      await store.close();
+    },
   };
 }

@@ -78,7 +78,7 @@ export abstract class CommandHandler {
   static on<H extends CommandHandler, T extends Target<Command>>(
     this: ClassOf<H>,
     target: T,
-    handler: (handler: H, command: TargetMessage<T>) => void | Promise<void>,
+    handler: (handler: H, command: TargetMessage<T>) => unknown,
   ): void {
     addRoute(this, target, handler);
   }

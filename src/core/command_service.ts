@@ -167,6 +167,13 @@ export interface ExecuteOptions {
 
 const OPTION_KEYS: ReadonlySet<string> = new Set(["signal", "timeoutMs"]);
 
+/** One handler and one event to run in a unit (see `dispatchInUnit`). */
+interface Dispatch {
+  readonly handler: EventHandler;
+  readonly event: Event;
+  readonly commandIds: (() => string) | undefined;
+}
+
 /** Whether the last argument of `executeCommands` is its options. */
 function isExecuteOptions(value: unknown): value is ExecuteOptions {
   if (typeof value !== "object" || value === null) return false;
@@ -319,21 +326,28 @@ export class CommandService {
    * Options may follow the commands: an abort signal and a time limit (see
    * {@linkcode ExecuteOptions}).
    *
+   * Resolves to a read-your-writes token: the stream position of the last
+   * event the unit stored (`""` when it stored none, and inside another
+   * unit). Asynchronous processors that have passed it have handled the
+   * unit's events; see `ProcessorRunner.waitFor`.
+   *
    * @param commands The commands, executed in order.
+   * @returns The token.
    */
-  executeCommands(...commands: Command[]): Promise<void>;
+  executeCommands(...commands: Command[]): Promise<string>;
   /**
    * Executes commands as one unit of work, bounded by `options` (see
    * {@linkcode ExecuteOptions}).
    *
    * @param args The commands, executed in order, then the options.
+   * @returns A read-your-writes token (see the other signature).
    */
   executeCommands(
     ...args: [...commands: Command[], options: ExecuteOptions]
-  ): Promise<void>;
+  ): Promise<string>;
   executeCommands(
     ...args: (Command | ExecuteOptions)[]
-  ): Promise<void> {
+  ): Promise<string> {
     // Not async itself: the common call (no signal, no time limit) goes
     // straight to the unit, without an extra await on the hot path.
     const options: ExecuteOptions = isExecuteOptions(args.at(-1))
@@ -360,7 +374,7 @@ export class CommandService {
         }
         parent.queue.push(command);
       }
-      return Promise.resolve();
+      return Promise.resolve("");
     }
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
@@ -379,7 +393,7 @@ export class CommandService {
     commands: readonly Command[],
     callerSignal: AbortSignal | undefined,
     timeoutMs: number,
-  ): Promise<void> {
+  ): Promise<string> {
     const controller = new AbortController();
     const timer = setTimeout(() => {
       controller.abort(
@@ -390,7 +404,7 @@ export class CommandService {
       ? AbortSignal.any([callerSignal, controller.signal])
       : controller.signal;
     try {
-      await this.#runWithRetries(commands, signal);
+      return await this.#runWithRetries(commands, signal);
     } finally {
       clearTimeout(timer);
     }
@@ -399,11 +413,10 @@ export class CommandService {
   async #runWithRetries(
     commands: readonly Command[],
     signal: AbortSignal | undefined,
-  ): Promise<void> {
+  ): Promise<string> {
     for (let attempt = 0;; attempt++) {
       try {
-        await this.#runUnit(commands, undefined, signal);
-        return;
+        return await this.#runUnit(commands, undefined, signal);
       } catch (error) {
         if (
           !(error instanceof OptimisticLockError) || attempt >= this.#retries ||
@@ -432,6 +445,7 @@ export class CommandService {
    *
    * @param streams The events, grouped by aggregate.
    * @param options `dispatchTo`: which event handlers receive the events.
+   * @returns A read-your-writes token (see `executeCommands`).
    *
    * @example
    * ```ts
@@ -448,9 +462,10 @@ export class CommandService {
   async commitEvents(
     streams: readonly EventsToCommit[],
     options: { dispatchTo?: (handler: EventHandler) => boolean } = {},
-  ): Promise<void> {
+  ): Promise<string> {
     const dispatchTo = options.dispatchTo ?? (() => true);
     const afterCommit: AfterCommitCallback[] = [];
+    let token = "";
     await this.#store.transaction(async (transaction) => {
       const unit = this.#newUnit(transaction, [], afterCommit);
       await runInUnit(unit, async () => {
@@ -513,8 +528,9 @@ export class CommandService {
         }
       });
       unit.ended = true;
-    });
+    }, { onStored: (position) => token = position });
     await this.#runAfterCommit(afterCommit);
+    return token;
   }
 
   /**
@@ -546,9 +562,11 @@ export class CommandService {
     commands: readonly Command[],
     dryRun?: DryRunReport,
     signal?: AbortSignal,
-  ): Promise<void> {
+    dispatch?: Dispatch,
+  ): Promise<string> {
     const afterCommit: AfterCommitCallback[] = [];
     let unit: Unit | undefined;
+    let token = "";
     try {
       await this.#store.transaction(async (transaction) => {
         unit = this.#newUnit(
@@ -560,16 +578,56 @@ export class CommandService {
         );
         const current = unit;
         await runInUnit(current, async () => {
+          if (dispatch) {
+            current.commandIds = dispatch.commandIds;
+            await this.#publish(
+              current,
+              dispatch.event,
+              this.#logger.enabled("debug"),
+              undefined,
+              [dispatch.handler],
+            );
+          }
           for (let command; (command = current.queue.shift());) {
             await this.#invoke(current, command, 0);
           }
         });
         current.ended = true;
-      }, { rollback: dryRun !== undefined, signal });
+      }, {
+        rollback: dryRun !== undefined,
+        signal,
+        onStored: (position) => token = position,
+      });
     } finally {
       if (unit) unit.ended = true;
     }
     if (!dryRun) await this.#runAfterCommit(afterCommit);
+    return token;
+  }
+
+  /**
+   * Runs one event handler (a workflow) for one stored event, in a unit of
+   * work of its own: the commands it issues run in that unit, and its
+   * after-commit callbacks once the unit has committed. What asynchronous
+   * processors do for each event.
+   *
+   * @param handler The workflow (or other event handler).
+   * @param event The event.
+   * @param options `commandIds`: gives each command the handler issues
+   *   without an id of its own a derived one, so handling the event again
+   *   cannot store its commands twice (`DuplicateCommandError`).
+   * @returns The read-your-writes token of what the unit stored.
+   */
+  dispatchInUnit(
+    handler: EventHandler,
+    event: Event,
+    options: { readonly commandIds?: (() => string) | undefined } = {},
+  ): Promise<string> {
+    return this.#runUnit([], undefined, undefined, {
+      handler,
+      event,
+      commandIds: options.commandIds,
+    });
   }
 
   async #runAfterCommit(
@@ -676,7 +734,7 @@ export class CommandService {
       events.push(...applied);
     }
     await unit.transaction.commit(
-      this.#serializer.serializeCommand(command),
+      this.#serializer.serializeCommand(command, unit.commandIds?.()),
       streams,
     );
     if (debug) {
@@ -704,8 +762,9 @@ export class CommandService {
     event: Event,
     debug: boolean,
     accept?: (handler: EventHandler) => boolean,
+    handlers: readonly EventHandler[] = this.#eventHandlers,
   ): Promise<void> {
-    for (const handler of this.#eventHandlers) {
+    for (const handler of handlers) {
       if (accept && !accept(handler)) continue;
       const fns = handlersFor<(h: EventHandler, e: Event) => unknown>(
         handler.constructor,

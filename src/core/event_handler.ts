@@ -42,7 +42,7 @@ export abstract class EventHandler {
   static on<H extends EventHandler, T extends Target<Event>>(
     this: ClassOf<H>,
     target: T,
-    handler: (handler: H, event: TargetMessage<T>) => void | Promise<void>,
+    handler: (handler: H, event: TargetMessage<T>) => unknown,
   ): void {
     addRoute(this, target, handler);
   }

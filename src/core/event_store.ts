@@ -357,6 +357,12 @@ export interface TransactionOptions {
    * `CommitOutcomeUnknownError`.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Called once the unit's events are stored, with the position of the
+   * last of them in the event stream (see `EventReader`): what a
+   * read-your-writes token is made of. Not called when nothing was stored.
+   */
+  readonly onStored?: ((position: string) => void) | undefined;
 }
 
 /**

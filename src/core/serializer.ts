@@ -69,12 +69,15 @@ export class MessageSerializer {
     };
   }
 
-  /** A command as a command-log row. */
-  serializeCommand(command: Command): SerializedCommand {
+  /**
+   * A command as a command-log row. Its id is the command's own, else
+   * `commandId`, else a new one.
+   */
+  serializeCommand(command: Command, commandId?: string): SerializedCommand {
     const cls = command.constructor as unknown as AttributedClass;
     this.registry.register("command", command.constructor as AnyClass);
     return {
-      commandId: command.commandId ?? newCommandId(),
+      commandId: command.commandId ?? commandId ?? newCommandId(),
       commandType: cls.typeName,
       aggregateId: command.aggregateId,
       userId: command.userId,

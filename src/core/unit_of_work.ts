@@ -41,6 +41,11 @@ export interface Unit {
   readonly dryRun?: DryRunReport | undefined;
   /** Stops the unit between steps once it aborts (a timeout, the caller). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Gives commands without an id of their own one (a processor's derived
+   * ids); unset: each gets a new id.
+   */
+  commandIds?: (() => string) | undefined;
 }
 
 const storage = new AsyncLocalStorage<Unit>();

@@ -8,6 +8,7 @@
 import type { Command } from "./command.ts";
 import { setCausation } from "./command.ts";
 import { EventHandler } from "./event_handler.ts";
+import { SequentError } from "./errors.ts";
 import { currentUnit } from "./unit_of_work.ts";
 
 /**
@@ -58,6 +59,37 @@ export abstract class Workflow extends EventHandler {
       unit.queue.push(command);
     }
     return Promise.resolve();
+  }
+
+  /**
+   * A key for the event being handled, the same every time it is handled:
+   * `<workflow>:<aggregate id>:<sequence number>`. A workflow run
+   * asynchronously is handled at least once; use the key to make side
+   * effects of its own idempotent (a payment provider's idempotency key,
+   * an e-mail's message id). The commands it issues need none: they are
+   * stored once.
+   *
+   * @returns The key.
+   *
+   * @example
+   * ```ts ignore
+   * this.on(OrderPlaced, (workflow) =>
+   *   workflow.afterCommit(() => mailer.send({ id: workflow.idempotencyKey(), … })));
+   * ```
+   */
+  idempotencyKey(): string {
+    const unit = currentUnit("Workflow.idempotencyKey");
+    const event = unit.currentEvent;
+    if (!event) {
+      throw new SequentError(
+        "Workflow.idempotencyKey() is only available while the workflow handles an event",
+      );
+    }
+    const cls = this.constructor as { processorName?: unknown; name: string };
+    const name = typeof cls.processorName === "string" && cls.processorName
+      ? cls.processorName
+      : cls.name;
+    return `${name}:${event.aggregateId}:${event.sequenceNumber}`;
   }
 
   /**

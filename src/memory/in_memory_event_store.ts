@@ -31,6 +31,13 @@ import type {
   TransactionOptions,
 } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
+import type {
+  EventBatch,
+  EventReader,
+  ReadEventsOptions,
+  StoredEvent,
+  StreamPosition,
+} from "../core/event_reader.ts";
 import {
   checkStorableCommit,
   checkStorableSnapshots,
@@ -341,7 +348,7 @@ class Overlay {
  * console.assert(await store.streamExists(id));
  * ```
  */
-export class InMemoryEventStore implements EventStore {
+export class InMemoryEventStore implements EventStore, EventReader {
   /** The read-model tables, kept in memory. */
   readonly records: InMemoryRecordStore = new InMemoryRecordStore();
   #state: State = emptyState();
@@ -393,6 +400,7 @@ export class InMemoryEventStore implements EventStore {
       }
       overlay.apply();
       tx.records.commit();
+      if (overlay.log.length > 0) options.onStored?.(String(state.log.length));
       return result;
     } catch (error) {
       tx.finish();
@@ -492,6 +500,62 @@ export class InMemoryEventStore implements EventStore {
       }
     }
     if (batch.length > 0) yield batch;
+  }
+
+  /** {@inheritDoc EventReader.readEvents} */
+  readEvents(
+    after: StreamPosition,
+    options: ReadEventsOptions,
+  ): Promise<EventBatch> {
+    const log = this.#open().log;
+    const limit = options.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      return Promise.reject(
+        new RangeError(`limit must be a positive integer, got ${limit}`),
+      );
+    }
+    const types = options.eventTypes ? new Set(options.eventTypes) : undefined;
+    const events: StoredEvent[] = [];
+    let i = after === "" ? 0 : parsePosition(after);
+    for (; i < log.length && events.length < limit; i++) {
+      const entry = log[i] as LogEntry;
+      if (entry.deleted) continue;
+      if (types && !types.has(entry.event.eventType)) continue;
+      events.push({ ...copyEvent(entry.event), position: String(i + 1) });
+    }
+    // every commit is whole the moment it is applied: nothing can commit
+    // later below the end of the log
+    return Promise.resolve({
+      events,
+      next: String(i),
+      caughtUp: i >= log.length,
+    });
+  }
+
+  /** {@inheritDoc EventReader.readAggregateEvents} */
+  readAggregateEvents(
+    aggregateId: string,
+    fromSequenceNumber: number,
+    upTo: StreamPosition,
+  ): Promise<StoredEvent[]> {
+    const log = this.#open().log;
+    const end = upTo === "" ? 0 : parsePosition(upTo);
+    const events: StoredEvent[] = [];
+    for (let i = 0; i < end && i < log.length; i++) {
+      const entry = log[i] as LogEntry;
+      if (
+        entry.deleted || entry.event.aggregateId !== aggregateId ||
+        entry.event.sequenceNumber < fromSequenceNumber
+      ) continue;
+      events.push({ ...copyEvent(entry.event), position: String(i + 1) });
+    }
+    return Promise.resolve(events);
+  }
+
+  /** {@inheritDoc EventReader.comparePositions} */
+  comparePositions(a: StreamPosition, b: StreamPosition): number {
+    return (a === "" ? 0 : parsePosition(a)) -
+      (b === "" ? 0 : parsePosition(b));
   }
 
   /** {@inheritDoc EventStore.commandStored} */

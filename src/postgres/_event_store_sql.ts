@@ -50,6 +50,9 @@ export interface EventStoreSql {
   readonly deleteSnapshotsOfOtherVersions: string;
   readonly deleteStream: string;
   readonly archivedEvents: string;
+  readonly storeCommits: string;
+  readonly readEvents: string;
+  readonly readAggregateEvents: string;
   readonly commandStored: string;
 }
 
@@ -88,6 +91,38 @@ export function eventStoreSql(s: string): EventStoreSql {
   return {
     storeCommit:
       `SELECT ${s}.store_commit($1::text::jsonb)::text AS registered`,
+    storeCommits:
+      `SELECT ${s}.store_commits($1::text::jsonb)::text AS registered`,
+    // Only below the oldest transaction still running (the horizon): one
+    // that commits later with a smaller transaction id is read later, not
+    // skipped. Ordered by the columns themselves (an index range scan).
+    readEvents: `
+      WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+      SELECT h.xmin::text AS horizon, e.x, e.p, e.aggregate_id,
+        e.sequence_number, e.created_at, e.event_type_id, e.json
+      FROM h LEFT JOIN LATERAL (
+        SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
+          e.sequence_number, e.created_at, e.event_type_id,
+          e.event_json::text AS json, e.xact_id, e.position
+        FROM ${s}.events e
+        WHERE e.xact_id < h.xmin
+          AND (e.xact_id, e.position) > ($1::text::xid8, $2::text::bigint)
+          AND ($4::text IS NULL OR e.event_type_id = ANY($4::text::smallint[]))
+        ORDER BY e.xact_id, e.position
+        LIMIT $3::integer
+      ) e ON true
+      ORDER BY e.xact_id, e.position`,
+    readAggregateEvents: `
+      SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
+        e.sequence_number, e.created_at, e.event_type_id,
+        e.event_json::text AS json
+      FROM ${s}.events e
+      WHERE e.partition_key = (SELECT events_partition_key FROM ${s}.aggregates
+          WHERE aggregate_id = $1::text::uuid)
+        AND e.aggregate_id = $1::text::uuid
+        AND e.sequence_number >= $2::integer
+        AND (e.xact_id, e.position) <= ($3::text::xid8, $4::text::bigint)
+      ORDER BY e.sequence_number`,
     fastCreate(events: number): string {
       let text = fastCreate.get(events);
       if (text === undefined) {
@@ -113,7 +148,8 @@ export function eventStoreSql(s: string): EventStoreSql {
 INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
   command_id, event_type_id, event_json)
 SELECT $7::uuid, '', v.n, v.c, c.id, v.t, v.j
-FROM c, (VALUES ${rows.join(", ")}) AS v(n, c, t, j)`;
+FROM c, (VALUES ${rows.join(", ")}) AS v(n, c, t, j)
+RETURNING xact_id::text AS x, position::text AS p`;
         fastCreate.set(events, text);
       }
       return text;

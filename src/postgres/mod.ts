@@ -52,6 +52,10 @@ export {
   type PostgresEventStoreOptions,
 } from "./postgres_event_store.ts";
 export {
+  PostgresProcessorStore,
+  type PostgresProcessorStoreOptions,
+} from "./postgres_processor_store.ts";
+export {
   ConcurrentMigrationError,
   ViewSchemaMigrator,
   type ViewSchemaMigratorOptions,

@@ -192,6 +192,28 @@ class PgliteTransaction implements SqlTransaction {
     this.#signal = signal;
   }
 
+  /** Statements started and not yet settled. */
+  readonly #running = new Set<Promise<unknown>>();
+
+  /**
+   * Resolves once every statement started has settled: a work that gave
+   * up without waiting for its statements must not see them run after
+   * the ROLLBACK.
+   */
+  async settled(): Promise<void> {
+    while (this.#running.size > 0) {
+      await Promise.allSettled([...this.#running]);
+    }
+  }
+
+  /** Notes an operation as running until it settles. */
+  #track<T>(operation: Promise<T>): Promise<T> {
+    this.#running.add(operation);
+    const done = () => this.#running.delete(operation);
+    operation.then(done, done);
+    return operation;
+  }
+
   async #run(statement: SqlStatement): Promise<SqlRow[]> {
     try {
       // PGlite runs in this thread: the signal is checked between statements
@@ -217,21 +239,25 @@ class PgliteTransaction implements SqlTransaction {
     if (this.#failure) throw this.#failure.error;
   }
 
-  async query<Row = SqlRow>(
+  query<Row = SqlRow>(
     text: string,
     params?: readonly SqlValue[],
   ): Promise<Row[]> {
-    await this.flush();
-    return (await this.#run({ text, params })) as Row[];
+    return this.#track((async () => {
+      await this.flush();
+      return (await this.#run({ text, params })) as Row[];
+    })());
   }
 
-  async batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
-    await this.flush();
-    const results: SqlRow[][] = [];
-    for (const statement of statements) {
-      results.push(await this.#run(statement));
-    }
-    return results;
+  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
+    return this.#track((async () => {
+      await this.flush();
+      const results: SqlRow[][] = [];
+      for (const statement of statements) {
+        results.push(await this.#run(statement));
+      }
+      return results;
+    })());
   }
 
   enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void): void {
@@ -392,7 +418,13 @@ export class PgliteClient implements SqlClient {
     try {
       return await this.#db.transaction(async (tx) => {
         const transaction = new PgliteTransaction(tx, this.description, signal);
-        const result = await work(transaction);
+        let result: T;
+        try {
+          result = await work(transaction);
+        } catch (error) {
+          await transaction.settled();
+          throw error;
+        }
         await transaction.end();
         // not committed yet: an abort until here rolls back
         signal?.throwIfAborted();

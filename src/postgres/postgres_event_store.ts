@@ -4,11 +4,7 @@
  *
  * @module
  */
-import {
-  AggregateNotFoundError,
-  CommitOutcomeUnknownError,
-  SequentError,
-} from "../core/errors.ts";
+import { AggregateNotFoundError, SequentError } from "../core/errors.ts";
 import type {
   CommandRecord,
   EventPosition,
@@ -27,42 +23,25 @@ import type {
 } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
 import type {
-  SqlClient,
-  SqlCopyRows,
-  SqlOptions,
-  SqlRow,
-  SqlStatement,
-  SqlTransaction,
-  SqlValue,
-} from "./sql_client.ts";
+  EventBatch,
+  EventReader,
+  ReadEventsOptions,
+  StoredEvent,
+  StreamPosition,
+} from "../core/event_reader.ts";
+import type { SqlClient, SqlRow, SqlValue } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
-import {
-  asWithItem,
-  isJoinable,
-  type JoinableStatement,
-  quotedSchema,
-} from "./_sql_text.ts";
+import { quotedSchema } from "./_sql_text.ts";
 import { type EventStoreSql, eventStoreSql } from "./_event_store_sql.ts";
+import { TypeDictionary, type TypeKind } from "./_type_dictionary.ts";
+import { buildSnapshots, isUuid, uuidOf } from "./_commit_json.ts";
 import {
-  TypeDictionary,
-  type TypeIdsJson,
-  type TypeKind,
-} from "./_type_dictionary.ts";
-import {
-  buildCommit,
-  buildFastCreate,
-  buildSnapshots,
-  isUuid,
-  uuidOf,
-} from "./_commit_json.ts";
-import { commitError } from "./_store_errors.ts";
-import {
-  checkStorableCommit,
   checkStorableSnapshots,
   isStorableUniqueKey,
 } from "../core/_storable_commit.ts";
-import { mapRecordError, SqlRecordStore } from "./sql_record_store.ts";
+import { SqlRecordStore } from "./sql_record_store.ts";
+import { type Executor, Unit, UnitSql } from "./_unit.ts";
 import type { RecordStore } from "../core/record_store.ts";
 
 /**
@@ -91,12 +70,6 @@ export interface PostgresEventStoreOptions {
    * (default true). Pass false when the client is shared.
    */
   readonly closeClient?: boolean | undefined;
-}
-
-/** How reads reach the database: directly, or through a unit of work. */
-interface Executor {
-  run(text: string, params: readonly SqlValue[]): Promise<SqlRow[]>;
-  readonly types: TypeDictionary;
 }
 
 interface EventRow {
@@ -152,6 +125,55 @@ function checkPosition(mark: EventPosition): string {
     );
   }
   return mark;
+}
+
+/** A row of `readEvents`/`readAggregateEvents` (event columns null: none). */
+interface StreamEventRow {
+  readonly horizon?: string | null;
+  readonly x: string | null;
+  readonly p: string | null;
+  readonly aggregate_id: string | null;
+  readonly sequence_number: number | null;
+  readonly created_at: Date | null;
+  readonly event_type_id: number | null;
+  readonly json: string | null;
+}
+
+/** The largest `position` (a bigint): "past every event of that transaction". */
+const MAX_POSITION = "9223372036854775807";
+
+const STREAM_POSITION = /^(\d{1,20}):(\d{1,19})$/;
+
+/**
+ * A stream position's transaction id and position (`"x:p"`; `""` is the
+ * start).
+ */
+export function parseStreamPosition(
+  position: StreamPosition,
+): [string, string] {
+  if (position === "") return ["0", "0"];
+  const m = STREAM_POSITION.exec(position);
+  if (!m) {
+    throw new SequentError(
+      `Stream position ${
+        JSON.stringify(position)
+      } is not valid: use a position this store gave`,
+    );
+  }
+  return [m[1]!, m[2]!];
+}
+
+/** Orders two stream positions of the PostgreSQL store. */
+export function compareStreamPositions(
+  a: StreamPosition,
+  b: StreamPosition,
+): number {
+  const [ax, ap] = parseStreamPosition(a);
+  const [bx, bp] = parseStreamPosition(b);
+  const x = BigInt(ax) - BigInt(bx);
+  if (x !== 0n) return x < 0n ? -1 : 1;
+  const p = BigInt(ap) - BigInt(bp);
+  return p === 0n ? 0 : p < 0n ? -1 : 1;
 }
 
 function uuidArray(ids: readonly string[]): string {
@@ -210,6 +232,88 @@ class Reader implements EventStoreReader {
       eventType: this.#name("e", r.event_type_id),
       payload: r.event_json,
     }));
+  }
+
+  /** Type ids of the given names (those never stored are left out). */
+  async typeIds(names: readonly string[]): Promise<number[]> {
+    const types = this.#exec.types;
+    if (names.some((name) => types.id("e", name) === undefined)) {
+      await this.reloadTypes();
+    }
+    return names.map((name) => types.id("e", name)).filter((id) =>
+      id !== undefined
+    ) as number[];
+  }
+
+  /** {@inheritDoc EventReader.readEvents} */
+  async readEvents(
+    after: StreamPosition,
+    options: ReadEventsOptions,
+  ): Promise<EventBatch> {
+    const limit = options.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    }
+    const [xact, position] = parseStreamPosition(after);
+    let types: string | null = null;
+    if (options.eventTypes !== undefined) {
+      types = `{${(await this.typeIds(options.eventTypes)).join(",")}}`;
+    }
+    const rows = await this.#exec.run(this.#sql.readEvents, [
+      xact,
+      position,
+      limit,
+      types,
+    ]) as unknown as StreamEventRow[];
+    const horizon = rows[0]?.horizon;
+    const found = rows[0]?.x === null || rows[0]?.x === undefined ? [] : rows;
+    await this.#known("e", found.map((r) => r.event_type_id));
+    const events: StoredEvent[] = found.map((r) => ({
+      aggregateId: r.aggregate_id!,
+      sequenceNumber: r.sequence_number!,
+      createdAt: r.created_at!,
+      eventType: this.#name("e", r.event_type_id!),
+      payload: r.json!,
+      position: `${r.x}:${r.p}`,
+    }));
+    const caughtUp = events.length < limit;
+    let next = events.at(-1)?.position ?? after;
+    if (caughtUp && horizon !== undefined && horizon !== null) {
+      // every transaction below the horizon has ended and was read
+      const passed = `${BigInt(horizon) - 1n}:${MAX_POSITION}`;
+      if (compareStreamPositions(passed, next) > 0) next = passed;
+    }
+    return { events, next, caughtUp };
+  }
+
+  /** {@inheritDoc EventReader.readAggregateEvents} */
+  async readAggregateEvents(
+    aggregateId: string,
+    fromSequenceNumber: number,
+    upTo: StreamPosition,
+  ): Promise<StoredEvent[]> {
+    if (!isUuid(aggregateId)) return [];
+    const [xact, position] = parseStreamPosition(upTo);
+    const rows = await this.#exec.run(this.#sql.readAggregateEvents, [
+      aggregateId,
+      fromSequenceNumber,
+      xact,
+      position,
+    ]) as unknown as StreamEventRow[];
+    await this.#known("e", rows.map((r) => r.event_type_id));
+    return rows.map((r) => ({
+      aggregateId: r.aggregate_id!,
+      sequenceNumber: r.sequence_number!,
+      createdAt: r.created_at!,
+      eventType: this.#name("e", r.event_type_id!),
+      payload: r.json!,
+      position: `${r.x}:${r.p}`,
+    }));
+  }
+
+  /** {@inheritDoc EventReader.comparePositions} */
+  comparePositions(a: StreamPosition, b: StreamPosition): number {
+    return compareStreamPositions(a, b);
   }
 
   async #commands(rows: readonly SqlRow[]): Promise<CommandRecord[]> {
@@ -479,385 +583,6 @@ class Reader implements EventStoreReader {
   }
 }
 
-interface Pending {
-  readonly statement: SqlStatement;
-  readonly onRows: (rows: SqlRow[]) => void;
-  /** A `WITH …` statement other queued INSERTs may join (a plain create). */
-  readonly head?: boolean;
-}
-
-/**
- * A plain create followed by one-row read-model INSERTs only (a create
- * command with its projection): one statement, the INSERTs joining the
- * create as data-modifying `WITH` items. They write other tables and read
- * nothing, so running them in one statement is running them in one
- * transaction, without BEGIN and COMMIT.
- */
-function joined(pending: readonly Pending[]): SqlStatement | undefined {
-  const [head, ...rest] = pending;
-  if (!head?.head || rest.length === 0) return undefined;
-  if (!rest.every((p) => isJoinable(p.statement))) return undefined;
-  const params = [...(head.statement.params ?? [])];
-  const items = rest.map((p, i) => {
-    const statement = p.statement as JoinableStatement;
-    const text = statement[asWithItem](params.length);
-    params.push(...(statement.params ?? []));
-    return `sequent_w${i} AS (${text})`;
-  });
-  return {
-    text: `WITH ${items.join(", ")}, ${head.statement.text.slice(5)}`,
-    params,
-  };
-}
-
-/** Tells the adapter to roll a transaction back. */
-class RollbackSignal extends Error {
-  constructor() {
-    super("The unit of work is rolled back");
-  }
-}
-
-/**
- * One unit of work. Commits are buffered, and reads made before any commit
- * go straight to the client, outside any transaction. When the unit ends
- * with a single buffered commit, that statement is sent alone, in
- * autocommit: one round trip, no BEGIN/COMMIT. Several commits and nothing
- * else: BEGIN, the commits and COMMIT in one round trip.
- *
- * A read after a commit must see it. On a PostgreSQL server the unit then
- * opens a real transaction on one connection, whose BEGIN travels with the
- * buffered commits and the read; later commits travel with the next read or
- * the final COMMIT. PGlite has a single connection, and a transaction held
- * open across the unit's work would make every other caller wait, including
- * reads the work itself makes on the store: a deadlock. There the read runs
- * speculatively instead (BEGIN, the buffered commits, the read, ROLLBACK)
- * and the commits are stored for real when the unit ends; a conflict with
- * what was committed meanwhile fails the unit then, as any optimistic
- * conflict does.
- */
-class Unit implements Executor {
-  readonly #storeTypes: TypeDictionary;
-  #types: TypeDictionary | undefined;
-  readonly #client: SqlClient;
-  readonly #sql: EventStoreSql;
-  readonly #speculative: boolean;
-  readonly #pending: Pending[] = [];
-  readonly #aggregateIds: string[] = [];
-  readonly #registered: TypeIdsJson[] = [];
-  #tx: SqlTransaction | undefined;
-  #opening: Promise<SqlTransaction> | undefined;
-  #done: Promise<void> | undefined;
-  #end: ((commit: boolean) => void) | undefined;
-  #ended = false;
-  /** The ids of the commands committed in this unit. */
-  readonly #commandIds: string[] = [];
-  readonly #signal: AbortSignal | undefined;
-  /** For every statement of the unit: its abort signal. */
-  readonly #options: SqlOptions;
-
-  readonly #schema: string;
-
-  constructor(
-    client: SqlClient,
-    sql: EventStoreSql,
-    types: TypeDictionary,
-    schema: string,
-    signal: AbortSignal | undefined,
-  ) {
-    this.#client = client;
-    this.#sql = sql;
-    this.#schema = schema;
-    this.#storeTypes = types;
-    this.#speculative = client.engine === "pglite";
-    this.#signal = signal;
-    this.#options = { signal };
-  }
-
-  /**
-   * For reads in the unit: sees the ids its own commits registered, which
-   * reach the store's cache only once the unit has committed.
-   */
-  get types(): TypeDictionary {
-    return this.#types ??= new TypeDictionary(this.#storeTypes);
-  }
-
-  #check(): void {
-    if (this.#ended) {
-      throw new SequentError(
-        "The unit of work has ended: its transaction can no longer be used",
-      );
-    }
-  }
-
-  async run(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    this.#check();
-    try {
-      if (this.#tx || this.#opening) {
-        return await (this.#tx ?? await this.#open()).query(text, params);
-      }
-      if (this.#pending.length === 0) {
-        return await this.#client.query(text, params, this.#options);
-      }
-      if (this.#speculative) return await this.#speculate(text, params);
-      return await (await this.#open()).query(text, params);
-    } catch (error) {
-      throw this.#error(error);
-    }
-  }
-
-  /**
-   * Runs a statement that may write (raw SQL of a projector): inside the
-   * unit's transaction on a server, so it is undone with the unit. On
-   * PGlite it runs speculatively after the queued statements, for its rows,
-   * and is queued too, so it runs for real when the unit ends.
-   */
-  async runKept(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    this.#check();
-    try {
-      if (this.#speculative && !this.#tx && !this.#opening) {
-        const rows = await this.#speculate(text, params);
-        this.#pending.push({ statement: { text, params }, onRows: () => {} });
-        return rows;
-      }
-      return await (this.#tx ?? await this.#open()).query(text, params);
-    } catch (error) {
-      throw this.#error(error);
-    }
-  }
-
-  /** The framework's error for what the unit's statements raised. */
-  #error(error: unknown): unknown {
-    // Aborted before anything was committed: whatever failed, failed
-    // because of the abort.
-    if (this.#signal?.aborted) return this.#signal.reason;
-    const mapped = commitError(error, this.#aggregateIds);
-    return mapped instanceof SqlError && mapped.schema !== this.#schema
-      ? mapRecordError(mapped)
-      : mapped;
-  }
-
-  /**
-   * Queues a write (a read-model change) to travel with the unit's commits:
-   * sent with the next read or at the end, like a commit.
-   */
-  enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void): void {
-    this.#check();
-    const pending: Pending = { statement, onRows: onRows ?? (() => {}) };
-    if (this.#tx) this.#tx.enqueue(pending.statement, pending.onRows);
-    else this.#pending.push(pending);
-  }
-
-  async #speculate(
-    text: string,
-    params: readonly SqlValue[],
-  ): Promise<SqlRow[]> {
-    const pending = [...this.#pending];
-    let rows: SqlRow[] = [];
-    try {
-      await this.#client.transaction(async (tx) => {
-        for (const p of pending) tx.enqueue(p.statement);
-        rows = await tx.query(text, params);
-        throw new RollbackSignal();
-      }, this.#options);
-    } catch (error) {
-      if (!(error instanceof RollbackSignal)) throw error;
-    }
-    return rows;
-  }
-
-  commit(command: SerializedCommand, streams: readonly StreamCommit[]): void {
-    this.#check();
-    checkStorableCommit(command, streams);
-    if (command.commandId !== undefined) {
-      this.#commandIds.push(command.commandId);
-    }
-    // Only ids known to be committed go into a commit: ids seen inside this
-    // unit may belong to registrations that are rolled back.
-    const fast = buildFastCreate(
-      command,
-      streams,
-      this.#storeTypes,
-      this.#sql.fastCreate,
-    );
-    if (fast) {
-      this.#aggregateIds.push(fast.aggregateId);
-      const statement = { text: fast.text, params: fast.params };
-      if (this.#tx) this.#tx.enqueue(statement);
-      else {
-        this.#pending.push({
-          statement,
-          onRows: () => {},
-          head: statement.text.startsWith("WITH "),
-        });
-      }
-      return;
-    }
-    const built = buildCommit(command, streams, this.#storeTypes);
-    this.#aggregateIds.push(...built.aggregateIds);
-    const pending: Pending = {
-      statement: { text: this.#sql.storeCommit, params: [built.json] },
-      onRows: (rows) => {
-        const registered = rows[0]?.registered;
-        if (typeof registered === "string") {
-          const ids = JSON.parse(registered) as TypeIdsJson;
-          this.#registered.push(ids);
-          this.types.addAll(ids);
-        }
-      },
-    };
-    if (this.#tx) this.#tx.enqueue(pending.statement, pending.onRows);
-    else this.#pending.push(pending);
-  }
-
-  #open(): Promise<SqlTransaction> {
-    this.#opening ??= new Promise<SqlTransaction>((resolve, reject) => {
-      const ended = new Promise<boolean>((end) => {
-        this.#end = end;
-      });
-      this.#done = this.#client.transaction(async (tx) => {
-        for (const p of this.#pending.splice(0)) {
-          tx.enqueue(p.statement, p.onRows);
-        }
-        this.#tx = tx;
-        resolve(tx);
-        if (!(await ended)) {
-          // A dry run still runs what is queued, so its errors show.
-          await tx.batch([]);
-          throw new RollbackSignal();
-        }
-      }, this.#options);
-      this.#done.catch(reject);
-    });
-    return this.#opening;
-  }
-
-  /**
-   * Stores the buffered commits (or, with `rollback`, runs them and rolls
-   * back); the store's type cache learns the ids registered.
-   */
-  async finish(rollback: boolean): Promise<void> {
-    this.#check();
-    this.#ended = true;
-    let one: SqlStatement | undefined;
-    try {
-      if (this.#opening) {
-        await this.#opening;
-        this.#end!(!rollback);
-        await this.#done;
-      } else if (this.#pending.length === 1 && !rollback) {
-        const { statement, onRows } = this.#pending[0]!;
-        onRows(
-          await this.#client.query(
-            statement.text,
-            statement.params,
-            this.#options,
-          ),
-        );
-      } else if (!rollback && (one = joined(this.#pending))) {
-        await this.#client.query(one.text, one.params, this.#options);
-      } else if (this.#pending.length > 0) {
-        const pending = this.#pending.splice(0);
-        await this.#client.transaction(async (tx) => {
-          for (const p of pending) tx.enqueue(p.statement, p.onRows);
-          if (rollback) {
-            await tx.batch([]);
-            throw new RollbackSignal();
-          }
-        }, this.#options);
-      }
-    } catch (error) {
-      if (rollback && error instanceof RollbackSignal) return;
-      if (error instanceof SqlError && error.code === "08007") {
-        throw new CommitOutcomeUnknownError(this.#commandIds, {
-          cause: error,
-        });
-      }
-      throw this.#error(error);
-    }
-    if (!rollback) {
-      for (const ids of this.#registered) this.#storeTypes.addAll(ids);
-    }
-  }
-
-  async abort(): Promise<void> {
-    this.#ended = true;
-    this.#pending.splice(0);
-    if (!this.#opening) return;
-    try {
-      await this.#opening;
-    } catch {
-      return;
-    }
-    this.#end!(false);
-    await this.#done!.catch(() => {});
-  }
-}
-
-function notInUnit(what: string): Promise<never> {
-  return Promise.reject(
-    new SequentError(`${what} is not available inside a unit of work`),
-  );
-}
-
-/**
- * The unit seen as a {@linkcode SqlTransaction}, for the record store:
- * reads go through the unit (seeing its commits), writes travel with them.
- */
-class UnitSql implements SqlTransaction {
-  readonly #unit: Unit;
-
-  constructor(unit: Unit) {
-    this.#unit = unit;
-  }
-
-  query<Row = SqlRow>(
-    text: string,
-    params?: readonly SqlValue[],
-  ): Promise<Row[]> {
-    return this.#unit.run(text, params ?? []) as Promise<Row[]>;
-  }
-
-  async batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
-    const results: SqlRow[][] = [];
-    for (const s of statements) {
-      results.push(await this.#unit.run(s.text, s.params ?? []));
-    }
-    return results;
-  }
-
-  enqueue(statement: SqlStatement, onRows?: (rows: SqlRow[]) => void): void {
-    this.#unit.enqueue(statement, onRows);
-  }
-
-  /** For `executeSql`: a statement that may write, kept in the unit. */
-  queryKept(text: string, params: readonly SqlValue[]): Promise<SqlRow[]> {
-    return this.#unit.runKept(text, params);
-  }
-
-  execute(_script: string): Promise<void> {
-    return notInUnit("execute()");
-  }
-
-  copyIn(
-    _table: string,
-    _columns: readonly string[],
-    _rows: SqlCopyRows,
-  ): Promise<number> {
-    return notInUnit("copyIn()");
-  }
-
-  copyOut(
-    _query: string,
-    _onData: (chunk: Uint8Array) => void,
-  ): Promise<number> {
-    return notInUnit("copyOut()");
-  }
-
-  transaction<T>(_work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return notInUnit("A savepoint");
-  }
-}
-
 /** The transaction handed to a unit's work. */
 class UnitTransaction extends Reader implements EventStoreTransaction {
   readonly #unit: Unit;
@@ -885,15 +610,21 @@ class UnitTransaction extends Reader implements EventStoreTransaction {
  * the embedded PGlite). Install the schema first with
  * {@linkcode installEventStore}.
  *
- * - **Commits** take one round trip: the whole commit (command record,
- *   aggregates, events, unique keys, snapshot marks) goes to the server
- *   function `store_commit` as one JSON argument built around the events'
- *   payload text. A unit of work that commits once and reads nothing
- *   afterwards is exactly that one statement, without BEGIN or COMMIT.
- *   Errors of a commit ({@linkcode OptimisticLockError},
+ * - **Commits** take one round trip: every commit of a unit of work
+ *   (command records, aggregates, events, unique keys, snapshot marks) goes
+ *   to the server as one statement when the unit ends, the first write of
+ *   its transaction, followed by the read-model writes; a unit that commits
+ *   once and reads nothing afterwards is exactly that one statement,
+ *   without BEGIN or COMMIT. Errors of a commit
+ *   ({@linkcode OptimisticLockError},
  *   {@linkcode AggregateKeyNotUniqueError}) therefore surface when the
- *   statement runs: from `transaction()` itself, or from the next read in
- *   the unit, not from `commit()`.
+ *   statement runs: from `transaction()` itself, or from a read in the unit
+ *   that must see the commit, not from `commit()`.
+ * - **Ordering**: because the events are a transaction's first write, the
+ *   transaction gets its id only after it has read the streams it appends
+ *   to, so of two commits to one stream the earlier has the smaller
+ *   `xact_id`: reading in (`xact_id`, `position`) order never sees S:3
+ *   before S:2.
  * - **Concurrency**: a commit locks its aggregates' rows in id order and
  *   checks that each stream's first new sequence number is the stored last
  *   plus one; a unique key taken by another aggregate fails the commit.
@@ -914,11 +645,9 @@ class UnitTransaction extends Reader implements EventStoreTransaction {
  *   never). Unlike reading only below the oldest running transaction (the
  *   snapshot's xmin), this is not held back by a long transaction elsewhere
  *   in the cluster.
- * - **Units of work** hold no connection while they only read and buffer
- *   commits. Once a read must see a buffered commit, a unit on a server
- *   keeps one pooled connection until it ends: reads the work makes on the
- *   store itself (not on its transaction) need another one, so a pool of
- *   `max` connections can run at most `max - 1` such units at once.
+ * - **Units of work** hold no connection while their work runs. A read
+ *   that must see the unit's buffered commits runs speculatively: in a
+ *   transaction that replays them, reads and rolls back, in one round trip.
  * - **Type names** are stored as smallint ids; the store caches the mapping
  *   and registers new names inside the commit that first uses them
  *   (concurrent registrations of one name are safe).
@@ -946,7 +675,7 @@ class UnitTransaction extends Reader implements EventStoreTransaction {
  * await store.close();
  * ```
  */
-export class PostgresEventStore implements EventStore {
+export class PostgresEventStore implements EventStore, EventReader {
   /**
    * The read-model tables in the view schema; each call stands alone (a
    * statement of its own). Inside {@linkcode PostgresEventStore.transaction}
@@ -1028,7 +757,8 @@ export class PostgresEventStore implements EventStore {
       await unit.abort();
       throw error;
     }
-    await unit.finish(options.rollback ?? false);
+    const position = await unit.finish(options.rollback ?? false);
+    if (position !== undefined) options.onStored?.(position);
     return result;
   }
 
@@ -1058,6 +788,34 @@ export class PostgresEventStore implements EventStore {
     sequenceNumber: number,
   ): Promise<SerializedEvent | undefined> {
     return this.#reader.loadEvent(aggregateId, sequenceNumber);
+  }
+
+  /** {@inheritDoc EventReader.readEvents} */
+  readEvents(
+    after: StreamPosition,
+    options: ReadEventsOptions,
+  ): Promise<EventBatch> {
+    this.#check();
+    return this.#reader.readEvents(after, options);
+  }
+
+  /** {@inheritDoc EventReader.readAggregateEvents} */
+  readAggregateEvents(
+    aggregateId: string,
+    fromSequenceNumber: number,
+    upTo: StreamPosition,
+  ): Promise<StoredEvent[]> {
+    this.#check();
+    return this.#reader.readAggregateEvents(
+      aggregateId,
+      fromSequenceNumber,
+      upTo,
+    );
+  }
+
+  /** {@inheritDoc EventReader.comparePositions} */
+  comparePositions(a: StreamPosition, b: StreamPosition): number {
+    return compareStreamPositions(a, b);
   }
 
   /**

@@ -494,9 +494,74 @@ CREATE UNIQUE INDEX commands_command_id_key ON ${s}.commands (command_id);
 ${storeCommit(s, true)}
 `;
 
+/**
+ * Version 3: a unit of work's commits are stored by one call, the first
+ * write of its transaction. A transaction gets its id when it first
+ * writes; storing events only as the first write makes every appending
+ * transaction get its id after it read the streams it appends to, so
+ * `(xact_id, position)` order never puts S:3 before S:2 (processors read
+ * in that order). The guard makes breaking the rule an error.
+ */
+const version3 = (s: string): string => `
+-- Stores the commits of one unit of work, in order. Returns
+-- {"registered": [per commit, the type ids it registered (see
+-- store_commit)], "x": the transaction id, "p": the last event's position}.
+-- Raises SQ003 when the transaction has written before: see the schema
+-- version 3 notes.
+CREATE FUNCTION ${s}.store_commits(p_commits jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_commit jsonb;
+  v_registered jsonb := '[]';
+BEGIN
+  IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = 'SQ003',
+      MESSAGE = 'Events must be the first write of their transaction: '
+        || 'this transaction wrote before storing them, so its id could '
+        || 'order them before events it has read';
+  END IF;
+  FOR v_commit IN SELECT value FROM jsonb_array_elements(p_commits) LOOP
+    v_registered := v_registered || jsonb_build_array(${s}.store_commit(v_commit));
+  END LOOP;
+  RETURN jsonb_build_object('registered', v_registered,
+    'x', pg_current_xact_id_if_assigned()::text,
+    'p', (SELECT max(e.position)::text FROM ${s}.events e
+          WHERE e.xact_id = pg_current_xact_id_if_assigned()));
+END
+$fn$;
+`;
+
+/**
+ * Version 4: asynchronous processors. Per processor a checkpoint (the
+ * stream position handled up to), a claim (owner, fencing token, expiry)
+ * and the aggregates it set aside.
+ */
+const version4 = (s: string): string => `
+CREATE TABLE ${s}.processors (
+  name text PRIMARY KEY,
+  checkpoint_xact xid8 NOT NULL DEFAULT '0',
+  checkpoint_position bigint NOT NULL DEFAULT 0,
+  owner text,
+  token bigint NOT NULL DEFAULT 0,
+  expires_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE ${s}.parked_aggregates (
+  processor text NOT NULL REFERENCES ${s}.processors (name) ON DELETE CASCADE,
+  aggregate_id uuid NOT NULL,
+  sequence_number integer NOT NULL,
+  error text NOT NULL,
+  parked_at timestamptz NOT NULL DEFAULT now(),
+  request text CHECK (request IN ('retry', 'skip')),
+  PRIMARY KEY (processor, aggregate_id)
+);
+`;
+
 const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: version1 },
   { version: 2, sql: version2 },
+  { version: 3, sql: version3 },
+  { version: 4, sql: version4 },
 ];
 
 /**
@@ -582,9 +647,9 @@ export async function installEventStore(
 }
 
 /**
- * Deletes every event, command, aggregate, unique key, snapshot and
- * archived event, and restarts the id sequences; the type dictionaries are
- * kept. Meant for tests: far faster than dropping and reinstalling.
+ * Deletes every event, command, aggregate, unique key, snapshot, archived
+ * event and processor checkpoint, and restarts the id sequences; the type
+ * dictionaries are kept. Meant for tests: far faster than dropping and reinstalling.
  * {@linkcode PostgresEventStore} instances stay usable.
  *
  * @example
@@ -608,6 +673,7 @@ export async function clearEventStore(
   await client.execute(
     `TRUNCATE ${s}.events, ${s}.commands, ${s}.aggregates, ${s}.aggregate_unique_keys,
       ${s}.snapshot_records, ${s}.aggregates_that_need_snapshots,
-      ${s}.saved_event_records RESTART IDENTITY`,
+      ${s}.saved_event_records, ${s}.processors, ${s}.parked_aggregates
+      RESTART IDENTITY`,
   );
 }

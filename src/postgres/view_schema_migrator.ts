@@ -109,6 +109,13 @@ export interface ViewSchemaMigratorOptions {
   readonly batchSize?: number | undefined;
   /** Rows held in memory before a flush (default 50,000). */
   readonly flushEvery?: number | undefined;
+  /**
+   * The names of the projectors that run asynchronously, as processors
+   * (see `ProcessorRunner`), by class: a new version creates their tables
+   * empty and, when it is swapped in, starts their processors over, so
+   * they fill the tables in the background while the app runs.
+   */
+  readonly processors?: ReadonlyMap<ProjectorClass, string> | undefined;
 }
 
 interface Plan {
@@ -156,6 +163,7 @@ export class ViewSchemaMigrator implements Migrator {
   readonly #logger: Logger | undefined;
   readonly #batchSize: number;
   readonly #flushEvery: number | undefined;
+  readonly #processors: ReadonlyMap<ProjectorClass, string>;
 
   /**
    * Creates a migrator.
@@ -173,6 +181,7 @@ export class ViewSchemaMigrator implements Migrator {
     this.#logger = options.logger;
     this.#batchSize = options.batchSize ?? 20_000;
     this.#flushEvery = options.flushEvery;
+    this.#processors = options.processors ?? new Map();
   }
 
   /** The highest declared version. */
@@ -427,6 +436,24 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           }`,
         );
       }
+      // the processors of the new tables start over, filling them
+      for (const projector of plan.projectors) {
+        const name = this.#processors.get(
+          projector.constructor as ProjectorClass,
+        );
+        if (name === undefined) continue;
+        await tx.query(
+          `UPDATE ${this.#events}.processors SET checkpoint_xact = '0',
+             checkpoint_position = 0, owner = NULL, expires_at = NULL,
+             token = token + 1, updated_at = clock_timestamp()
+           WHERE name = $1`,
+          [name],
+        );
+        await tx.query(
+          `DELETE FROM ${this.#events}.parked_aggregates WHERE processor = $1`,
+          [name],
+        );
+      }
       await tx.query(
         `UPDATE ${this.#view}.sequent_versions SET status = 'done', done_at = now() WHERE version = $1`,
         [plan.target],
@@ -492,10 +519,14 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     existingRows: boolean,
     options: MigrateOptions,
   ): Promise<{ events: number; rows: number; peakRows: number }> {
-    if (plan.projectors.length === 0) {
+    // processors fill their tables themselves, after the swap
+    const projectors = plan.projectors.filter((p) =>
+      !this.#processors.has(p.constructor as ProjectorClass)
+    );
+    if (projectors.length === 0) {
       return { events: 0, rows: 0, peakRows: 0 };
     }
-    const typeIds = await this.#eventTypeIds(tx, plan.projectors);
+    const typeIds = await this.#eventTypeIds(tx, projectors);
     const xid = "before" in range ? range.before : range.from;
     if (!/^[0-9]+$/.test(xid)) {
       throw new SequentError(
@@ -552,13 +583,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     const handlers = (event: Event) => {
       let list = routes.get(event.constructor);
       if (!list) {
-        list = plan.projectors.flatMap((projector) =>
+        list = projectors.flatMap((projector) =>
           handlersFor<(p: Projector, e: Event) => unknown>(
             projector.constructor,
             event,
           ).map((fn) => [projector, fn] as const)
         );
-        if (plan.projectors.every((p) => !hasOpenMatchers(p))) {
+        if (projectors.every((p) => !hasOpenMatchers(p))) {
           routes.set(event.constructor, list);
         }
       }

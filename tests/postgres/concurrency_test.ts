@@ -275,11 +275,42 @@ if (url) {
       const released = new Promise<void>((r) => release = r);
       let opened!: () => void;
       const isOpen = new Promise<void>((r) => opened = r);
-      // A unit that commits, reads (so its transaction is open and has
-      // written), then waits: its transaction id is older than the next one.
-      const slowUnit = store.transaction(async (tx) => {
-        await tx.commit(command(slow), [stream(slow, [event(slow, 1)])]);
-        await tx.streamExists(slow);
+      // A transaction that stores its events, then goes on (as one with
+      // slow read-model writes would): its transaction id is older than the
+      // next one's, and it commits after it.
+      const client = await server.client();
+      const slowUnit = client.transaction(async (tx) => {
+        await tx.query(
+          `SELECT ${server.schema}.store_commits($1::text::jsonb)`,
+          [JSON.stringify([{
+            c: {
+              t: "Contract_Do",
+              u: null,
+              a: slow,
+              ea: null,
+              es: null,
+              p: {},
+            },
+            s: [{
+              a: slow,
+              t: "Contract_Thing",
+              k: "",
+              h: null,
+              u: null,
+              e: [{
+                s: 1,
+                c: new Date().toISOString(),
+                t: "Contract_Happened",
+                p: {},
+              }],
+            }],
+            n: {
+              e: ["Contract_Happened"],
+              a: ["Contract_Thing"],
+              c: ["Contract_Do"],
+            },
+          }])],
+        );
         opened();
         await released;
       });

@@ -1,0 +1,144 @@
+/**
+ * Reading the event stream in commit order, from a position: the port
+ * asynchronous processors read through. Every event store implements it.
+ *
+ * A position is opaque text only the store that made it can compare (see
+ * {@linkcode EventReader.comparePositions}); the empty string is the
+ * start. Positions order events the way they were committed, and a reader
+ * never skips one: an event whose transaction commits late, with a
+ * position lower than events already read, is not returned before its
+ * transaction has ended (on PostgreSQL the store reads only below the
+ * oldest transaction still running), so reading on from the last position
+ * read finds it.
+ *
+ * @module
+ */
+import type { SerializedEvent } from "./event_store.ts";
+
+/**
+ * A place in the event stream, in commit order; `""` is the start.
+ *
+ * @example
+ * ```ts
+ * import type { StreamPosition } from "@sequent/core";
+ *
+ * const start: StreamPosition = "";
+ * ```
+ */
+export type StreamPosition = string;
+
+/**
+ * A stored event and its place in the stream.
+ *
+ * @example
+ * ```ts
+ * import type { StoredEvent } from "@sequent/core";
+ *
+ * function describe(event: StoredEvent): string {
+ *   return `${event.eventType} ${event.sequenceNumber} of ${event.aggregateId} at ${event.position}`;
+ * }
+ * ```
+ */
+export interface StoredEvent extends SerializedEvent {
+  /** Where the event is in commit order. */
+  readonly position: StreamPosition;
+}
+
+/**
+ * What one read gives.
+ *
+ * @example
+ * ```ts
+ * import type { EventBatch } from "@sequent/core";
+ *
+ * function done(batch: EventBatch): boolean {
+ *   return batch.caughtUp && batch.events.length === 0;
+ * }
+ * ```
+ */
+export interface EventBatch {
+  /** The events, in commit order. */
+  readonly events: readonly StoredEvent[];
+  /**
+   * Where to read on from: past every event this read scanned, including
+   * those left out by an event-type filter, and, when the read caught up,
+   * past every transaction that had ended when it began. So a processor
+   * that moves its checkpoint here passes events it does not handle too.
+   */
+  readonly next: StreamPosition;
+  /** Whether the read returned everything committed (it was not cut by the limit). */
+  readonly caughtUp: boolean;
+}
+
+/**
+ * Options of {@linkcode EventReader.readEvents}.
+ *
+ * @example
+ * ```ts
+ * import type { ReadEventsOptions } from "@sequent/core";
+ *
+ * const options: ReadEventsOptions = { limit: 500, eventTypes: ["PostAdded"] };
+ * ```
+ */
+export interface ReadEventsOptions {
+  /** At most this many events. */
+  readonly limit: number;
+  /** Only events of these types (default: all). */
+  readonly eventTypes?: readonly string[] | undefined;
+}
+
+/**
+ * The event stream in commit order.
+ *
+ * @example Reading everything, batch by batch
+ * ```ts
+ * import { InMemoryEventStore, type EventReader } from "@sequent/core";
+ *
+ * async function count(reader: EventReader): Promise<number> {
+ *   let position = "";
+ *   let n = 0;
+ *   for (;;) {
+ *     const batch = await reader.readEvents(position, { limit: 100 });
+ *     n += batch.events.length;
+ *     position = batch.next;
+ *     if (batch.caughtUp) return n;
+ *   }
+ * }
+ * console.assert((await count(new InMemoryEventStore())) === 0);
+ * ```
+ */
+export interface EventReader {
+  /**
+   * Events committed after `after`, in commit order: at most `limit`,
+   * never one whose transaction is still running (see the module
+   * documentation).
+   *
+   * @param after The position read up to so far (`""`: the start).
+   * @param options The limit and an event-type filter.
+   * @returns The events and where to read on from.
+   */
+  readEvents(
+    after: StreamPosition,
+    options: ReadEventsOptions,
+  ): Promise<EventBatch>;
+  /**
+   * An aggregate's events from a sequence number on, up to a position: for
+   * handling again the events of an aggregate a processor set aside.
+   *
+   * @param aggregateId The aggregate.
+   * @param fromSequenceNumber The first sequence number.
+   * @param upTo The last position included.
+   * @returns The events, in sequence order.
+   */
+  readAggregateEvents(
+    aggregateId: string,
+    fromSequenceNumber: number,
+    upTo: StreamPosition,
+  ): Promise<StoredEvent[]>;
+  /**
+   * Compares two positions of this store.
+   *
+   * @returns Negative, zero or positive as `a` is before, at or after `b`.
+   */
+  comparePositions(a: StreamPosition, b: StreamPosition): number;
+}

@@ -1,0 +1,856 @@
+/**
+ * Asynchronous processors: projectors and workflows that run after the
+ * commit, in this or another process, catching up after downtime.
+ *
+ * A processor reads the event stream in commit order from its checkpoint
+ * (see {@linkcode EventReader}), which never skips an event that commits
+ * late. In each round it claims itself for this runner (a lease with a
+ * fencing token, so one process at a time acts for it), handles a batch,
+ * and moves its checkpoint past every event scanned:
+ *
+ * - a **projector**'s row writes for the batch and the checkpoint are
+ *   stored in one transaction, only while the claim holds: every event
+ *   takes effect exactly once;
+ * - a **workflow** handles each event in a unit of work of its own and the
+ *   checkpoint moves after the batch: at least once. The commands it
+ *   issues get ids derived from the event, so handling an event again
+ *   cannot store them twice, and {@linkcode Workflow.idempotencyKey} gives
+ *   a key for side effects of its own.
+ *
+ * A handler that throws sets its aggregate aside ("parks" it): that
+ * aggregate's later events wait behind the failed one, other aggregates go
+ * on, and {@linkcode ProcessorRunner.retry} or
+ * {@linkcode ProcessorRunner.skip} lets it go on in order.
+ *
+ * Rounds repeat with a pause that grows while there is nothing to do and
+ * shrinks to `pollMs.min` when events come; a store write never notifies
+ * processors (a notification inside the commit would slow every commit).
+ *
+ * @module
+ */
+import { derivedCommandId } from "./_command_id.ts";
+import type { CommandService } from "./command_service.ts";
+import { DuplicateCommandError, SequentError } from "./errors.ts";
+import type { Event } from "./event.ts";
+import type { EventHandler } from "./event_handler.ts";
+import type {
+  EventReader,
+  StoredEvent,
+  StreamPosition,
+} from "./event_reader.ts";
+import { consoleLogger, type Logger } from "./logger.ts";
+import { handlersFor, routedClasses, routesOf } from "./message_router.ts";
+import { Projector, withRecordStore } from "./projector.ts";
+import type {
+  HorizonBlocker,
+  Lease,
+  ParkChange,
+  ParkedAggregate,
+  ProcessorStore,
+} from "./processor_store.ts";
+import { Workflow } from "./workflow.ts";
+
+/**
+ * The name a processor's checkpoint is kept under: the class's static
+ * `processorName` when it has one, else its class name. Keep it stable:
+ * renaming the class starts the processor over.
+ *
+ * @example
+ * ```ts
+ * import { Projector, processorName } from "@sequent/core";
+ *
+ * class SearchIndex extends Projector {
+ *   static processorName = "search_index";
+ * }
+ * console.assert(processorName(new SearchIndex()) === "search_index");
+ * ```
+ *
+ * @param handler The projector or workflow.
+ * @returns Its name.
+ */
+export function processorName(handler: EventHandler): string {
+  const cls = handler.constructor as { processorName?: unknown; name: string };
+  return typeof cls.processorName === "string" && cls.processorName !== ""
+    ? cls.processorName
+    : cls.name;
+}
+
+/**
+ * Options of a {@linkcode ProcessorRunner}.
+ *
+ * @example
+ * ```ts
+ * import type { ProcessorRunnerOptions } from "@sequent/core";
+ *
+ * const tuning: Partial<ProcessorRunnerOptions> = { batchSize: 1_000, leaseMs: 10_000 };
+ * ```
+ */
+export interface ProcessorRunnerOptions {
+  /** Where checkpoints, claims and parked aggregates are kept. */
+  readonly store: ProcessorStore;
+  /** The command service (its serializer, and units for workflows). */
+  readonly service: CommandService;
+  /** The projectors and workflows to run asynchronously. */
+  readonly processors: readonly EventHandler[];
+  /** Who this runner is (default: host, pid and a random part). */
+  readonly owner?: string | undefined;
+  /** Events per batch (default 500). */
+  readonly batchSize?: number | undefined;
+  /** How long a claim lasts unless renewed (default 5,000 ms). */
+  readonly leaseMs?: number | undefined;
+  /** The pause between rounds: from `min` (busy) to `max` (idle); default 10–250 ms. */
+  readonly pollMs?: { readonly min: number; readonly max: number } | undefined;
+  /** Where failures are logged (default: warnings and errors to the console). */
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * A processor's state, as `processors status` shows it.
+ *
+ * @example
+ * ```ts
+ * import type { ProcessorStatus } from "@sequent/core";
+ *
+ * function line(s: ProcessorStatus): string {
+ *   return `${s.name}: ${s.lagEvents} events behind, ${s.parked.length} parked`;
+ * }
+ * ```
+ */
+export interface ProcessorStatus {
+  /** The processor's name. */
+  readonly name: string;
+  /** Whether it projects rows or runs a workflow. */
+  readonly kind: "projector" | "workflow";
+  /** Where it has handled up to. */
+  readonly checkpoint: StreamPosition;
+  /** The runner holding it, if one does. */
+  readonly owner: string | undefined;
+  /** How many events it has still to read (counted up to 10,000). */
+  readonly lagEvents: number;
+  /** How old the oldest event it has still to read is, in milliseconds (0 when none). */
+  readonly lagMs: number;
+  /** The aggregates it set aside. */
+  readonly parked: readonly ParkedAggregate[];
+  /**
+   * The transaction that holds every processor back, when one has run
+   * longer than the longest polling pause: events committed after it
+   * started wait until it ends (they are never skipped).
+   */
+  readonly blockedBy: HorizonBlocker | undefined;
+}
+
+/**
+ * Options of {@linkcode ProcessorRunner.waitFor}.
+ *
+ * @example
+ * ```ts
+ * import type { WaitForOptions } from "@sequent/core";
+ *
+ * const options: WaitForOptions = { processors: ["PostSearchProjector"], timeoutMs: 2_000 };
+ * ```
+ */
+export interface WaitForOptions {
+  /** The processors to wait for (default: all of this runner's). */
+  readonly processors?: readonly string[] | undefined;
+  /** Give up after this long with {@linkcode ProcessorTimeoutError} (default 5,000 ms). */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Processors had not passed a read-your-writes token when the wait ended.
+ *
+ * @example
+ * ```ts
+ * import { ProcessorTimeoutError } from "@sequent/core";
+ *
+ * const error = new ProcessorTimeoutError("12:40", ["search"], 2_000);
+ * console.assert(error.processors[0] === "search");
+ * ```
+ */
+export class ProcessorTimeoutError extends SequentError {
+  /** The token waited for. */
+  readonly token: string;
+  /** The processors that had not passed it. */
+  readonly processors: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param token The token.
+   * @param processors The processors still behind.
+   * @param timeoutMs How long the wait took.
+   */
+  constructor(
+    token: string,
+    processors: readonly string[],
+    timeoutMs: number,
+  ) {
+    super(
+      `Processors ${
+        processors.join(", ")
+      } had not handled position ${token} after ${timeoutMs} ms`,
+    );
+    this.name = "ProcessorTimeoutError";
+    this.token = token;
+    this.processors = processors;
+  }
+}
+
+/** One processor, as the runner keeps it. */
+class Running {
+  readonly name: string;
+  readonly handler: EventHandler;
+  readonly kind: "projector" | "workflow";
+  /** The event types it handles (undefined: it may handle any). */
+  readonly eventTypes: readonly string[] | undefined;
+  lease: Lease | undefined;
+  /** The current pause between rounds. */
+  pauseMs: number;
+  /** The end of the last round started (rounds of one processor queue up). */
+  queue: Promise<void> = Promise.resolve();
+
+  constructor(handler: EventHandler, pauseMs: number) {
+    this.handler = handler;
+    this.name = processorName(handler);
+    this.kind = handler instanceof Workflow ? "workflow" : "projector";
+    const open = routesOf(handler.constructor).some((route) =>
+      route.matcher.classes.length === 0
+    );
+    this.eventTypes = open ? undefined : routedClasses(handler.constructor)
+      .map((cls) => (cls as { typeName?: string }).typeName)
+      .filter((name): name is string => typeof name === "string");
+    this.pauseMs = pauseMs;
+  }
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split(
+    "\n",
+  )[0]!;
+}
+
+/** The handler threw on this event. */
+class HandlerFailure extends Error {
+  readonly event: StoredEvent;
+  readonly error: unknown;
+
+  constructor(event: StoredEvent, error: unknown) {
+    super(message(error));
+    this.event = event;
+    this.error = error;
+  }
+}
+
+/**
+ * Runs projectors and workflows asynchronously; see the module
+ * documentation.
+ *
+ * @example A projector kept up to date after the commit
+ * ```ts
+ * import {
+ *   attrs, column, CommandService, Event, InMemoryEventStore,
+ *   InMemoryProcessorStore, ProcessorRunner, Projector, table,
+ * } from "@sequent/core";
+ *
+ * class Noted extends Event.define("Doc.Noted", { text: attrs.string() }) {}
+ * const notes = table("doc_notes", { aggregateId: column.uuid().primaryKey(), text: column.text().nullable() });
+ * class NoteProjector extends Projector {
+ *   static override readonly manages = [notes];
+ *   static {
+ *     this.on(Noted, (p, e) => p.createRecord(notes, { aggregateId: e.aggregateId, text: e.text ?? null }));
+ *   }
+ * }
+ * const store = new InMemoryEventStore();
+ * const service = new CommandService({ eventStore: store, commandHandlers: [] });
+ * const runner = new ProcessorRunner({
+ *   store: new InMemoryProcessorStore(store), service, processors: [new NoteProjector()],
+ * });
+ * const id = crypto.randomUUID();
+ * const token = await service.commitEvents([{ events: [new Noted({ aggregateId: id, sequenceNumber: 1, text: "hi" })] }]);
+ * await runner.round();
+ * await runner.waitFor(token);
+ * console.assert((await store.records.find(notes, { aggregateId: id }))[0]?.text === "hi");
+ * ```
+ */
+export class ProcessorRunner {
+  readonly #store: ProcessorStore;
+  readonly #reader: EventReader;
+  readonly #service: CommandService;
+  readonly #processors: readonly Running[];
+  readonly #owner: string;
+  readonly #batchSize: number;
+  readonly #leaseMs: number;
+  readonly #poll: { readonly min: number; readonly max: number };
+  readonly #logger: Logger;
+  readonly #running = new Set<Promise<void>>();
+  #stopping = new AbortController();
+
+  /**
+   * Creates a runner; nothing runs until {@linkcode ProcessorRunner.run}
+   * or {@linkcode ProcessorRunner.round}.
+   *
+   * @param options The store, the service, the processors and tuning.
+   */
+  constructor(options: ProcessorRunnerOptions) {
+    this.#store = options.store;
+    this.#reader = options.store.reader;
+    this.#service = options.service;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#leaseMs = options.leaseMs ?? 5_000;
+    this.#poll = options.pollMs ?? { min: 10, max: 250 };
+    this.#logger = options.logger ?? consoleLogger("warn");
+    this.#owner = options.owner ??
+      `${safeHostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+    if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {
+      throw new RangeError(
+        `batchSize must be a positive integer, got ${options.batchSize}`,
+      );
+    }
+    const names = new Set<string>();
+    this.#processors = options.processors.map((handler) => {
+      if (!(handler instanceof Projector) && !(handler instanceof Workflow)) {
+        throw new TypeError(
+          `processors must be projectors or workflows, got ${
+            (handler as object)?.constructor?.name ?? String(handler)
+          }`,
+        );
+      }
+      const running = new Running(handler, this.#poll.min);
+      if (names.has(running.name)) {
+        throw new TypeError(
+          `Two processors are named "${running.name}": give one a static processorName`,
+        );
+      }
+      names.add(running.name);
+      // the stored type names must resolve to the classes it routes on
+      // (a processor is not among the service's inline handlers)
+      for (const cls of routedClasses(handler.constructor)) {
+        this.#service.serializer.registry.register("event", cls);
+      }
+      return running;
+    });
+  }
+
+  /** The names of the processors this runner runs. */
+  get names(): readonly string[] {
+    return this.#processors.map((p) => p.name);
+  }
+
+  /** Who this runner is, in claims. */
+  get owner(): string {
+    return this.#owner;
+  }
+
+  /**
+   * Runs every processor until `signal` aborts; then gives their claims
+   * up. A round that fails (the database is away, say) is logged and tried
+   * again after the longest pause.
+   *
+   * @param options The signal that stops the run.
+   */
+  run(options: { readonly signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, this.#stopping.signal])
+      : this.#stopping.signal;
+    const running = this.#run(signal);
+    this.#running.add(running);
+    return running.finally(() => this.#running.delete(running));
+  }
+
+  /**
+   * Ends every {@linkcode ProcessorRunner.run} of this runner and waits
+   * for them: the batches under way finish or roll back, claims are given
+   * up. `App.close()` calls it. A later `run` starts again.
+   */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await Promise.allSettled([...this.#running]);
+    this.#stopping = new AbortController();
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.#processors.map(async (p) => {
+      while (!signal.aborted) {
+        let handled = 0;
+        try {
+          handled = await this.#round(p);
+        } catch (error) {
+          this.#logger.log("warn", `Processor ${p.name}: ${message(error)}`, {
+            error,
+          });
+          p.pauseMs = this.#poll.max;
+        }
+        p.pauseMs = handled > 0
+          ? this.#poll.min
+          : Math.min(this.#poll.max, p.pauseMs * 2);
+        if (handled >= this.#batchSize) continue;
+        await sleep(p.pauseMs, signal);
+      }
+      if (p.lease) {
+        await this.#store.release(p.name, p.lease).catch(() => {});
+        p.lease = undefined;
+      }
+    }));
+  }
+
+  /**
+   * One round of every processor (or of those named): claim, do what an
+   * operator asked for its parked aggregates, read a batch, handle it,
+   * move the checkpoint. For tests and tools; `run` repeats it.
+   *
+   * @param names The processors (default: all).
+   * @returns How many events were handled.
+   */
+  async round(names?: readonly string[]): Promise<number> {
+    let handled = 0;
+    for (const p of this.#processors) {
+      if (names && !names.includes(p.name)) continue;
+      handled += await this.#round(p);
+    }
+    return handled;
+  }
+
+  /**
+   * Runs rounds until every processor has read everything committed.
+   *
+   * @param names The processors (default: all).
+   */
+  async catchUp(names?: readonly string[]): Promise<void> {
+    for (;;) {
+      const before = await this.#checkpoints(names);
+      await this.round(names);
+      const records = await this.#store.records(names ?? this.names);
+      let behind = false;
+      for (const record of records) {
+        const batch = await this.#reader.readEvents(record.checkpoint, {
+          limit: 1,
+        });
+        if (batch.events.length > 0) behind = true;
+      }
+      if (!behind) return;
+      const after = await this.#checkpoints(names);
+      if ([...after].every(([k, v]) => before.get(k) === v)) {
+        // another runner holds them: wait for it
+        await sleep(this.#poll.max);
+      }
+    }
+  }
+
+  async #checkpoints(
+    names: readonly string[] | undefined,
+  ): Promise<Map<string, string>> {
+    const records = await this.#store.records(names ?? this.names);
+    return new Map(records.map((r) => [r.name, r.checkpoint]));
+  }
+
+  #processor(name: string): Running {
+    const p = this.#processors.find((p) => p.name === name);
+    if (!p) {
+      throw new SequentError(
+        `No processor "${name}": this app's processors are ${
+          this.names.join(", ") || "none"
+        }`,
+      );
+    }
+    return p;
+  }
+
+  /**
+   * One round of `p`, after any round of it already under way in this
+   * runner (`run`, `round` and `catchUp` may overlap): two rounds under the
+   * same claim would handle the same batch twice.
+   */
+  #round(p: Running): Promise<number> {
+    const round = p.queue.then(() => this.#roundNow(p));
+    p.queue = round.then(() => {}, () => {});
+    return round;
+  }
+
+  async #roundNow(p: Running): Promise<number> {
+    const lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
+    p.lease = lease;
+    if (!lease) return 0;
+    const [record] = await this.#store.records([p.name]);
+    const parked = new Map(
+      (record?.parked ?? []).map((k) => [k.aggregateId, k]),
+    );
+    let checkpoint = lease.checkpoint;
+    for (const k of parked.values()) {
+      if (k.request === undefined) continue;
+      const stillParked = await this.#resolve(p, lease, k, checkpoint);
+      if (!stillParked) parked.delete(k.aggregateId);
+    }
+    const batch = await this.#reader.readEvents(checkpoint, {
+      limit: this.#batchSize,
+      eventTypes: p.eventTypes,
+    });
+    const events = batch.events;
+    if (events.length === 0) {
+      if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
+        await this.#store.commit(p.name, lease, batch.next);
+      }
+      return 0;
+    }
+    if (p.kind === "projector") {
+      await this.#projectBatch(p, lease, events, batch.next, parked);
+    } else {
+      await this.#workflowBatch(p, lease, events, batch.next, parked);
+    }
+    checkpoint = batch.next;
+    return events.length;
+  }
+
+  #deserialize(stored: StoredEvent): Event {
+    return this.#service.serializer.deserializeEvent(stored);
+  }
+
+  async #project(p: Running, events: readonly StoredEvent[]): Promise<void> {
+    for (const stored of events) {
+      let event: Event;
+      try {
+        event = this.#deserialize(stored);
+        for (
+          const fn of handlersFor<(h: EventHandler, e: Event) => unknown>(
+            p.handler.constructor,
+            event,
+          )
+        ) {
+          await fn(p.handler, event);
+        }
+      } catch (error) {
+        throw new HandlerFailure(stored, error);
+      }
+    }
+  }
+
+  async #projectBatch(
+    p: Running,
+    lease: Lease,
+    events: readonly StoredEvent[],
+    next: StreamPosition,
+    parked: Map<string, ParkedAggregate>,
+  ): Promise<void> {
+    const live = events.filter((e) => !parked.has(e.aggregateId));
+    try {
+      await this.#commit(
+        p,
+        lease,
+        next,
+        (records) => withRecordStore(records, () => this.#project(p, live)),
+      );
+      return;
+    } catch (error) {
+      if (!(error instanceof HandlerFailure)) throw error;
+    }
+    // one event failed: go one event at a time to set only its aggregate aside
+    for (const event of events) {
+      if (parked.has(event.aggregateId)) continue;
+      try {
+        await this.#commit(
+          p,
+          lease,
+          event.position,
+          (records) =>
+            withRecordStore(records, () => this.#project(p, [event])),
+        );
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        await this.#park(p, lease, event, error.error, parked);
+      }
+    }
+    await this.#commit(p, lease, next);
+  }
+
+  async #workflowBatch(
+    p: Running,
+    lease: Lease,
+    events: readonly StoredEvent[],
+    next: StreamPosition,
+    parked: Map<string, ParkedAggregate>,
+  ): Promise<void> {
+    for (const event of events) {
+      if (parked.has(event.aggregateId)) continue;
+      try {
+        await this.#runWorkflow(p, event);
+      } catch (error) {
+        await this.#park(p, lease, event, error, parked);
+      }
+    }
+    await this.#commit(p, lease, next);
+  }
+
+  /** Handles one event with a workflow, in a unit of its own. */
+  async #runWorkflow(p: Running, stored: StoredEvent): Promise<void> {
+    const event = this.#deserialize(stored);
+    let n = 0;
+    const key = `${p.name}:${stored.aggregateId}:${stored.sequenceNumber}`;
+    const ids: string[] = [];
+    try {
+      await this.#service.dispatchInUnit(p.handler, event, {
+        commandIds: () => {
+          const id = derivedCommandId(`${key}:${n++}`);
+          ids.push(id);
+          return id;
+        },
+      });
+    } catch (error) {
+      // handled before: its commands are stored (at least once, never twice)
+      if (
+        error instanceof DuplicateCommandError && ids.includes(error.commandId)
+      ) {
+        return;
+      }
+      throw error;
+    }
+  }
+
+  async #park(
+    p: Running,
+    lease: Lease,
+    event: StoredEvent,
+    error: unknown,
+    parked: Map<string, ParkedAggregate>,
+  ): Promise<void> {
+    const change: ParkChange = {
+      park: {
+        aggregateId: event.aggregateId,
+        sequenceNumber: event.sequenceNumber,
+        error: message(error),
+      },
+    };
+    await this.#commit(p, lease, event.position, undefined, [change]);
+    parked.set(event.aggregateId, {
+      ...change.park,
+      parkedAt: new Date(),
+      request: undefined,
+    });
+    this.#logger.log(
+      "error",
+      `Processor ${p.name} set aggregate ${event.aggregateId} aside at event ${event.sequenceNumber} (${event.eventType}): ${
+        message(error)
+      }`,
+      { error },
+    );
+  }
+
+  /**
+   * Does what an operator asked for a parked aggregate: handles its events
+   * from the failed one (or the one after it, to skip) up to the
+   * checkpoint, and takes it back; when one fails again, it stays parked
+   * at that event. Returns whether it is still parked.
+   */
+  async #resolve(
+    p: Running,
+    lease: Lease,
+    k: ParkedAggregate,
+    checkpoint: StreamPosition,
+  ): Promise<boolean> {
+    let events = await this.#reader.readAggregateEvents(
+      k.aggregateId,
+      k.sequenceNumber,
+      checkpoint,
+    );
+    if (k.request === "skip") {
+      events = events.filter((e) => e.sequenceNumber !== k.sequenceNumber);
+    }
+    if (p.eventTypes) {
+      const types = new Set(p.eventTypes);
+      events = events.filter((e) => types.has(e.eventType));
+    }
+    const unpark: ParkChange = { unpark: k.aggregateId };
+    try {
+      if (p.kind === "projector") {
+        await this.#commit(
+          p,
+          lease,
+          checkpoint,
+          (records) => withRecordStore(records, () => this.#project(p, events)),
+          [unpark],
+        );
+      } else {
+        for (const event of events) {
+          try {
+            await this.#runWorkflow(p, event);
+          } catch (error) {
+            throw new HandlerFailure(event, error);
+          }
+        }
+        await this.#commit(p, lease, checkpoint, undefined, [unpark]);
+      }
+      return false;
+    } catch (error) {
+      if (!(error instanceof HandlerFailure)) throw error;
+      await this.#commit(p, lease, checkpoint, undefined, [{
+        park: {
+          aggregateId: k.aggregateId,
+          sequenceNumber: error.event.sequenceNumber,
+          error: message(error.error),
+        },
+      }]);
+      return true;
+    }
+  }
+
+  /** A fenced commit; a lost claim ends the round. */
+  async #commit(
+    p: Running,
+    lease: Lease,
+    to: StreamPosition,
+    work?: Parameters<ProcessorStore["commit"]>[3],
+    changes?: readonly ParkChange[],
+  ): Promise<void> {
+    const ok = await this.#store.commit(p.name, lease, to, work, changes);
+    if (!ok) {
+      p.lease = undefined;
+      throw new SequentError(
+        `Processor ${p.name} lost its claim to another runner; its batch was not stored`,
+      );
+    }
+  }
+
+  /**
+   * The processors' state: checkpoint, holder, lag and parked aggregates.
+   *
+   * @returns One entry per processor of this runner.
+   */
+  async status(): Promise<ProcessorStatus[]> {
+    const records = new Map(
+      (await this.#store.records(this.names)).map((r) => [r.name, r]),
+    );
+    const blocker = await this.#store.horizonBlocker();
+    const blockedBy = blocker && blocker.ageMs > this.#poll.max
+      ? blocker
+      : undefined;
+    const out: ProcessorStatus[] = [];
+    for (const p of this.#processors) {
+      const record = records.get(p.name);
+      const checkpoint = record?.checkpoint ?? "";
+      const ahead = await this.#reader.readEvents(checkpoint, {
+        limit: 10_000,
+        eventTypes: p.eventTypes,
+      });
+      const oldest = ahead.events[0];
+      out.push({
+        name: p.name,
+        kind: p.kind,
+        checkpoint,
+        owner: record?.owner,
+        lagEvents: ahead.events.length,
+        lagMs: oldest
+          ? Math.max(0, Date.now() - oldest.createdAt.getTime())
+          : 0,
+        parked: record?.parked ?? [],
+        blockedBy,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * Asks a processor to handle a parked aggregate's failed event again (and
+   * the ones that waited behind it), on its next round.
+   *
+   * @param name The processor.
+   * @param aggregateId The parked aggregate.
+   * @throws {SequentError} when the aggregate is not parked there.
+   */
+  async retry(name: string, aggregateId: string): Promise<void> {
+    this.#processor(name);
+    if (!(await this.#store.request(name, aggregateId, "retry"))) {
+      throw new SequentError(
+        `Aggregate "${aggregateId}" is not set aside by processor ${name}`,
+      );
+    }
+  }
+
+  /**
+   * Asks a processor to skip a parked aggregate's failed event and handle
+   * the ones that waited behind it, on its next round.
+   *
+   * @param name The processor.
+   * @param aggregateId The parked aggregate.
+   * @throws {SequentError} when the aggregate is not parked there.
+   */
+  async skip(name: string, aggregateId: string): Promise<void> {
+    this.#processor(name);
+    if (!(await this.#store.request(name, aggregateId, "skip"))) {
+      throw new SequentError(
+        `Aggregate "${aggregateId}" is not set aside by processor ${name}`,
+      );
+    }
+  }
+
+  /**
+   * Starts a processor over from the first event: its checkpoint and
+   * parked aggregates are forgotten, its holder loses its claim, and a
+   * projector's tables are emptied in the same transaction, so it
+   * rebuilds them from the first event.
+   *
+   * @param name The processor.
+   */
+  async reset(name: string): Promise<void> {
+    const p = this.#processor(name);
+    const tables = p.handler instanceof Projector
+      ? (p.handler.constructor as typeof Projector).manages
+      : [];
+    await this.#store.reset(
+      name,
+      tables.length === 0 ? undefined : async (records) => {
+        for (const table of tables) await records.delete(table, {});
+      },
+    );
+  }
+
+  /**
+   * Resolves once every named processor has handled `token` (what
+   * `executeCommands` resolved to), in this or any other process: a read
+   * model is then up to date with those commands. A processor that does
+   * not handle the token's events still passes it, as its checkpoint moves
+   * over every event it reads.
+   *
+   * @param token The read-your-writes token (`""`: nothing to wait for).
+   * @param options Which processors, and for how long.
+   * @throws {ProcessorTimeoutError} when they had not passed it in time.
+   */
+  async waitFor(token: string, options: WaitForOptions = {}): Promise<void> {
+    if (token === "") return;
+    const names = options.processors ?? this.names;
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    const deadline = performance.now() + timeoutMs;
+    let pause = 2;
+    for (;;) {
+      const records = new Map(
+        (await this.#store.records(names)).map((r) => [r.name, r.checkpoint]),
+      );
+      const behind = names.filter((name) =>
+        this.#reader.comparePositions(records.get(name) ?? "", token) < 0
+      );
+      if (behind.length === 0) return;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new ProcessorTimeoutError(token, behind, timeoutMs);
+      await sleep(Math.min(pause, left));
+      pause = Math.min(pause * 2, 20);
+    }
+  }
+}
+
+function safeHostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "host";
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}

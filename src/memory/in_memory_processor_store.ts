@@ -1,0 +1,210 @@
+/**
+ * The in-memory {@linkcode ProcessorStore}: processors' checkpoints,
+ * claims and parked aggregates beside an {@linkcode InMemoryEventStore},
+ * for tests and single-process apps. It keeps the port's rules: claims
+ * lapse after their time, every new claim gets a larger token, and a
+ * commit stores nothing unless its claim is the live one.
+ *
+ * @module
+ */
+import type { RecordStore } from "../core/record_store.ts";
+import type {
+  HorizonBlocker,
+  Lease,
+  ParkChange,
+  ParkedAggregate,
+  ParkRequest,
+  ProcessorRecord,
+  ProcessorStore,
+} from "../core/processor_store.ts";
+import type { StreamPosition } from "../core/event_reader.ts";
+import type { InMemoryEventStore } from "./in_memory_event_store.ts";
+
+interface Entry {
+  checkpoint: StreamPosition;
+  owner: string | undefined;
+  token: number;
+  expiresAt: number;
+  readonly parked: Map<string, ParkedAggregate>;
+}
+
+/**
+ * Processors' state kept in memory, beside an in-memory event store whose
+ * records their projectors write.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryEventStore, InMemoryProcessorStore } from "@sequent/core";
+ *
+ * const store = new InMemoryEventStore();
+ * const processors = new InMemoryProcessorStore(store);
+ * const lease = await processors.claim("search", "worker-1", 5_000);
+ * console.assert(lease !== undefined);
+ * console.assert((await processors.claim("search", "worker-2", 5_000)) === undefined);
+ * ```
+ */
+export class InMemoryProcessorStore implements ProcessorStore {
+  /** The event store read. */
+  readonly reader: InMemoryEventStore;
+  readonly #entries = new Map<string, Entry>();
+
+  /**
+   * Creates the store.
+   *
+   * @param store The event store the processors read, whose records their
+   *   projectors write.
+   */
+  constructor(store: InMemoryEventStore) {
+    this.reader = store;
+  }
+
+  #entry(name: string): Entry {
+    let entry = this.#entries.get(name);
+    if (!entry) {
+      entry = {
+        checkpoint: "",
+        owner: undefined,
+        token: 0,
+        expiresAt: 0,
+        parked: new Map(),
+      };
+      this.#entries.set(name, entry);
+    }
+    return entry;
+  }
+
+  #holds(entry: Entry, lease: Lease): boolean {
+    return entry.owner === lease.owner && entry.token === lease.token &&
+      entry.expiresAt > Date.now();
+  }
+
+  /** {@inheritDoc ProcessorStore.claim} */
+  claim(
+    name: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<Lease | undefined> {
+    const entry = this.#entry(name);
+    const now = Date.now();
+    const live = entry.owner !== undefined && entry.expiresAt > now;
+    if (live && entry.owner !== owner) return Promise.resolve(undefined);
+    if (!live || entry.owner !== owner) entry.token++;
+    entry.owner = owner;
+    entry.expiresAt = now + ttlMs;
+    return Promise.resolve({
+      owner,
+      token: entry.token,
+      checkpoint: entry.checkpoint,
+    });
+  }
+
+  /** {@inheritDoc ProcessorStore.release} */
+  release(name: string, lease: Lease): Promise<void> {
+    const entry = this.#entry(name);
+    if (this.#holds(entry, lease)) {
+      entry.owner = undefined;
+      entry.expiresAt = 0;
+    }
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc ProcessorStore.commit} */
+  async commit(
+    name: string,
+    lease: Lease,
+    to: StreamPosition,
+    work?: (records: RecordStore) => Promise<void>,
+    changes: readonly ParkChange[] = [],
+  ): Promise<boolean> {
+    const entry = this.#entry(name);
+    if (!this.#holds(entry, lease)) return false;
+    const records = this.reader.records.begin();
+    try {
+      if (work) await work(records);
+    } catch (error) {
+      records.rollback();
+      throw error;
+    }
+    // the claim may have lapsed while the work ran
+    if (!this.#holds(entry, lease)) {
+      records.rollback();
+      return false;
+    }
+    records.commit();
+    for (const change of changes) {
+      if ("park" in change) {
+        const { aggregateId, sequenceNumber, error } = change.park;
+        entry.parked.set(aggregateId, {
+          aggregateId,
+          sequenceNumber,
+          error,
+          parkedAt: new Date(),
+          request: undefined,
+        });
+      } else entry.parked.delete(change.unpark);
+    }
+    entry.checkpoint = to;
+    return true;
+  }
+
+  /** {@inheritDoc ProcessorStore.request} */
+  request(
+    name: string,
+    aggregateId: string,
+    request: ParkRequest,
+  ): Promise<boolean> {
+    const parked = this.#entry(name).parked;
+    const found = parked.get(aggregateId);
+    if (!found) return Promise.resolve(false);
+    parked.set(aggregateId, { ...found, request });
+    return Promise.resolve(true);
+  }
+
+  /** {@inheritDoc ProcessorStore.reset} */
+  async reset(
+    name: string,
+    work?: (records: RecordStore) => Promise<void>,
+  ): Promise<void> {
+    const entry = this.#entry(name);
+    if (work) {
+      const records = this.reader.records.begin();
+      try {
+        await work(records);
+      } catch (error) {
+        records.rollback();
+        throw error;
+      }
+      records.commit();
+    }
+    entry.checkpoint = "";
+    entry.parked.clear();
+    entry.owner = undefined;
+    entry.expiresAt = 0;
+    entry.token++;
+  }
+
+  /** {@inheritDoc ProcessorStore.horizonBlocker} */
+  horizonBlocker(): Promise<HorizonBlocker | undefined> {
+    // a commit here is one synchronous step: nothing is ever in flight
+    return Promise.resolve(undefined);
+  }
+
+  /** {@inheritDoc ProcessorStore.records} */
+  records(names: readonly string[]): Promise<ProcessorRecord[]> {
+    const now = Date.now();
+    const out: ProcessorRecord[] = [];
+    for (const name of names) {
+      const entry = this.#entries.get(name);
+      if (!entry) continue;
+      const live = entry.owner !== undefined && entry.expiresAt > now;
+      out.push({
+        name,
+        checkpoint: entry.checkpoint,
+        owner: live ? entry.owner : undefined,
+        leaseExpiresAt: live ? new Date(entry.expiresAt) : undefined,
+        parked: [...entry.parked.values()],
+      });
+    }
+    return Promise.resolve(out);
+  }
+}

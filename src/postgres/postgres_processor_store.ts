@@ -1,0 +1,313 @@
+/**
+ * The PostgreSQL {@linkcode ProcessorStore}: processors' checkpoints,
+ * claims and parked aggregates in the event store's schema (tables
+ * `processors` and `parked_aggregates`, schema version 4), over any
+ * {@linkcode SqlClient}.
+ *
+ * - A claim is a row update: it takes the processor when nobody holds it
+ *   or the holder's claim has expired, and a new claim adds one to the
+ *   fencing token.
+ * - A commit is one transaction whose first statement moves the checkpoint
+ *   `WHERE owner = … AND token = …` and not expired. That update locks the
+ *   processor's row, so a claim by another process waits for the commit;
+ *   when it matched no row, the claim was lost and everything is rolled
+ *   back. Then come the projector's row writes and the parking changes.
+ *
+ * @module
+ */
+import type { RecordStore } from "../core/record_store.ts";
+import type {
+  HorizonBlocker,
+  Lease,
+  ParkChange,
+  ParkedAggregate,
+  ParkRequest,
+  ProcessorRecord,
+  ProcessorStore,
+} from "../core/processor_store.ts";
+import type { StreamPosition } from "../core/event_reader.ts";
+import type { SqlClient } from "./sql_client.ts";
+import { quotedSchema } from "./_sql_text.ts";
+import {
+  parseStreamPosition,
+  type PostgresEventStore,
+} from "./postgres_event_store.ts";
+import { SqlRecordStore } from "./sql_record_store.ts";
+import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
+
+/**
+ * Options of {@linkcode PostgresProcessorStore}.
+ *
+ * @example
+ * ```ts
+ * import type { PostgresProcessorStoreOptions } from "@sequent/core/postgres";
+ *
+ * const options: PostgresProcessorStoreOptions = { schema: "sequent_schema", viewSchema: "view_schema" };
+ * ```
+ */
+export interface PostgresProcessorStoreOptions {
+  /** The event store's schema (default `sequent_schema`). */
+  readonly schema?: string | undefined;
+  /** The schema of the read-model tables projectors write (default `view_schema`). */
+  readonly viewSchema?: string | undefined;
+}
+
+class LostClaim extends Error {}
+
+interface ProcessorRow {
+  readonly name: string;
+  readonly x: string;
+  readonly p: string;
+  readonly owner: string | null;
+  readonly expires_at: Date | null;
+  readonly live: boolean;
+  readonly parked: string;
+}
+
+/**
+ * Processors' state on PostgreSQL; see the module documentation.
+ *
+ * @example
+ * ```ts
+ * import { connectDatabase, installEventStore, PostgresEventStore, PostgresProcessorStore } from "@sequent/core/postgres";
+ *
+ * const client = await connectDatabase("memory://");
+ * await installEventStore(client);
+ * const store = new PostgresEventStore(client, { closeClient: false });
+ * const processors = new PostgresProcessorStore(client, store);
+ * const lease = await processors.claim("search", "worker-1", 5_000);
+ * console.assert(lease?.checkpoint === "0:0");
+ * await client.close();
+ * ```
+ */
+export class PostgresProcessorStore implements ProcessorStore {
+  /** The event store read. */
+  readonly reader: PostgresEventStore;
+  readonly #client: SqlClient;
+  readonly #s: string;
+  readonly #viewSchema: string;
+
+  /**
+   * Creates the store; the schema must be at version 4 or later.
+   *
+   * @param client The database.
+   * @param reader The event store the processors read.
+   * @param options The schemas.
+   */
+  constructor(
+    client: SqlClient,
+    reader: PostgresEventStore,
+    options: PostgresProcessorStoreOptions = {},
+  ) {
+    this.#client = client;
+    this.reader = reader;
+    this.#s = quotedSchema(options.schema ?? DEFAULT_EVENT_STORE_SCHEMA);
+    this.#viewSchema = options.viewSchema ?? "view_schema";
+    quotedSchema(this.#viewSchema);
+  }
+
+  /** {@inheritDoc ProcessorStore.claim} */
+  async claim(
+    name: string,
+    owner: string,
+    ttlMs: number,
+  ): Promise<Lease | undefined> {
+    const s = this.#s;
+    const [, rows] = await this.#client.batch([
+      {
+        text:
+          `INSERT INTO ${s}.processors (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+        params: [name],
+      },
+      {
+        text: `UPDATE ${s}.processors SET
+            token = CASE WHEN owner = $2 AND expires_at > clock_timestamp()
+              THEN token ELSE token + 1 END,
+            owner = $2,
+            expires_at = clock_timestamp() + make_interval(secs => $3::integer / 1000.0),
+            updated_at = clock_timestamp()
+          WHERE name = $1
+            AND (owner IS NULL OR owner = $2 OR expires_at <= clock_timestamp())
+          RETURNING token::text AS token, checkpoint_xact::text AS x,
+            checkpoint_position::text AS p`,
+        params: [name, owner, Math.max(1, Math.round(ttlMs))],
+      },
+    ]);
+    const row = rows?.[0];
+    if (!row) return undefined;
+    return {
+      owner,
+      token: Number(row.token),
+      checkpoint: `${row.x}:${row.p}`,
+    };
+  }
+
+  /** {@inheritDoc ProcessorStore.release} */
+  async release(name: string, lease: Lease): Promise<void> {
+    await this.#client.query(
+      `UPDATE ${this.#s}.processors SET owner = NULL, expires_at = NULL
+       WHERE name = $1 AND owner = $2 AND token = $3::text::bigint`,
+      [name, lease.owner, String(lease.token)],
+    );
+  }
+
+  /** {@inheritDoc ProcessorStore.commit} */
+  async commit(
+    name: string,
+    lease: Lease,
+    to: StreamPosition,
+    work?: (records: RecordStore) => Promise<void>,
+    changes: readonly ParkChange[] = [],
+  ): Promise<boolean> {
+    const [x, p] = parseStreamPosition(to);
+    const s = this.#s;
+    try {
+      await this.#client.transaction(async (tx) => {
+        // first: it locks the processor's row against a concurrent claim
+        const moved = await tx.query(
+          `UPDATE ${s}.processors SET checkpoint_xact = $4::text::xid8,
+             checkpoint_position = $5::text::bigint, updated_at = clock_timestamp()
+           WHERE name = $1 AND owner = $2 AND token = $3::text::bigint
+             AND expires_at > clock_timestamp()
+           RETURNING 1 AS moved`,
+          [name, lease.owner, String(lease.token), x, p],
+        );
+        if (moved.length === 0) throw new LostClaim();
+        if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
+        for (const change of changes) {
+          if ("park" in change) {
+            tx.enqueue({
+              text: `INSERT INTO ${s}.parked_aggregates
+                  (processor, aggregate_id, sequence_number, error)
+                VALUES ($1, $2::text::uuid, $3::integer, $4)
+                ON CONFLICT (processor, aggregate_id) DO UPDATE SET
+                  sequence_number = EXCLUDED.sequence_number,
+                  error = EXCLUDED.error, parked_at = now(), request = NULL`,
+              params: [
+                name,
+                change.park.aggregateId,
+                change.park.sequenceNumber,
+                change.park.error,
+              ],
+            });
+          } else {
+            tx.enqueue({
+              text:
+                `DELETE FROM ${s}.parked_aggregates WHERE processor = $1 AND aggregate_id = $2::text::uuid`,
+              params: [name, change.unpark],
+            });
+          }
+        }
+      });
+    } catch (error) {
+      if (error instanceof LostClaim) return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /** {@inheritDoc ProcessorStore.request} */
+  async request(
+    name: string,
+    aggregateId: string,
+    request: ParkRequest,
+  ): Promise<boolean> {
+    const rows = await this.#client.query(
+      `UPDATE ${this.#s}.parked_aggregates SET request = $3
+       WHERE processor = $1 AND aggregate_id::text = $2 RETURNING 1 AS found`,
+      [name, aggregateId.toLowerCase(), request],
+    );
+    return rows.length > 0;
+  }
+
+  /** {@inheritDoc ProcessorStore.reset} */
+  async reset(
+    name: string,
+    work?: (records: RecordStore) => Promise<void>,
+  ): Promise<void> {
+    await this.#client.transaction(async (tx) => {
+      if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
+      await tx.query(
+        `UPDATE ${this.#s}.processors SET checkpoint_xact = '0',
+           checkpoint_position = 0, owner = NULL, expires_at = NULL,
+           token = token + 1, updated_at = clock_timestamp()
+         WHERE name = $1`,
+        [name],
+      );
+      await tx.query(
+        `DELETE FROM ${this.#s}.parked_aggregates WHERE processor = $1`,
+        [name],
+      );
+    });
+  }
+
+  /** {@inheritDoc ProcessorStore.records} */
+  async records(names: readonly string[]): Promise<ProcessorRecord[]> {
+    const rows = await this.#client.query<ProcessorRow>(
+      `SELECT p.name, p.checkpoint_xact::text AS x,
+         p.checkpoint_position::text AS p, p.owner, p.expires_at,
+         coalesce(p.expires_at > clock_timestamp(), false) AS live,
+         coalesce((SELECT json_agg(json_build_object(
+             'a', k.aggregate_id, 's', k.sequence_number, 'e', k.error,
+             't', k.parked_at, 'r', k.request) ORDER BY k.parked_at)
+           FROM ${this.#s}.parked_aggregates k WHERE k.processor = p.name),
+           '[]')::text AS parked
+       FROM ${this.#s}.processors p WHERE p.name = ANY($1::text::text[])
+       ORDER BY p.name`,
+      [
+        `{${
+          names.map((n) =>
+            `"${n.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+          )
+            .join(",")
+        }}`,
+      ],
+    );
+    return rows.map((row) => ({
+      name: row.name,
+      checkpoint: `${row.x}:${row.p}`,
+      owner: row.live && row.owner ? row.owner : undefined,
+      leaseExpiresAt: row.live && row.expires_at ? row.expires_at : undefined,
+      parked: (JSON.parse(row.parked) as {
+        a: string;
+        s: number;
+        e: string;
+        t: string;
+        r: ParkRequest | null;
+      }[]).map((k): ParkedAggregate => ({
+        aggregateId: k.a,
+        sequenceNumber: k.s,
+        error: k.e,
+        parkedAt: new Date(k.t),
+        request: k.r ?? undefined,
+      })),
+    }));
+  }
+
+  /** {@inheritDoc ProcessorStore.horizonBlocker} */
+  async horizonBlocker(): Promise<HorizonBlocker | undefined> {
+    const [row] = await this.#client.query<{
+      pid: number;
+      database: string | null;
+      state: string | null;
+      age_ms: number | null;
+      query: string | null;
+    }>(
+      `SELECT a.pid, a.datname AS database, a.state,
+         (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8 AS age_ms,
+         a.query
+       FROM pg_stat_activity a
+       WHERE a.backend_xid IS NOT NULL
+         AND a.backend_xid::text = (pg_snapshot_xmin(pg_current_snapshot())::text::numeric % 4294967296)::text
+       LIMIT 1`,
+    );
+    if (!row) return undefined;
+    return {
+      pid: row.pid,
+      database: row.database ?? "",
+      state: row.state ?? "",
+      ageMs: Math.round(row.age_ms ?? 0),
+      query: row.query ?? "",
+    };
+  }
+}

@@ -1,0 +1,473 @@
+/**
+ * Asynchronous processors, the same cases on every store (memory, PGlite,
+ * the server when `DATABASE_URL` names one): projectors that take effect
+ * exactly once, checkpoints that pass events a processor ignores, claims
+ * that fence, aggregates set aside on failure and let go in order,
+ * workflows whose commands are stored once however often an event is
+ * handled, and read-your-writes tokens.
+ */
+import assert from "node:assert/strict";
+import {
+  AggregateRoot,
+  attrs,
+  column,
+  Command,
+  CommandHandler,
+  CommandService,
+  Event,
+  type EventStore,
+  InMemoryEventStore,
+  InMemoryProcessorStore,
+  ProcessorRunner,
+  type ProcessorStore,
+  ProcessorTimeoutError,
+  Projector,
+  silentLogger,
+  table,
+  Workflow,
+} from "@sequent/core";
+import {
+  type PostgresEventStore,
+  PostgresProcessorStore,
+} from "@sequent/core/postgres";
+import {
+  type StoreBackend,
+  storeBackends,
+} from "../postgres/_store_backends.ts";
+
+// --- domain ----------------------------------------------------------------
+
+class Proc_Opened extends Event.define("Proc.Opened", {
+  owner: attrs.string(),
+}) {}
+class Proc_Noted extends Event.define("Proc.Noted", {
+  note: attrs.string(),
+}) {}
+class Proc_Ignored extends Event.define("Proc.Ignored", {}) {}
+class Proc_Welcomed extends Event.define("Proc.Welcomed", {}) {}
+
+class Proc_Open extends Command.define("Proc.Open", {
+  owner: attrs.string().required(),
+}) {}
+class Proc_Note extends Command.define("Proc.Note", {
+  note: attrs.string().required(),
+}) {}
+class Proc_Ignore extends Command.define("Proc.Ignore", {}) {}
+class Proc_Welcome extends Command.define("Proc.Welcome", {}) {}
+
+class Proc_Account extends AggregateRoot {
+  static open(id: string, owner: string): Proc_Account {
+    const account = new Proc_Account(id);
+    account.apply(Proc_Opened, { owner });
+    return account;
+  }
+  note(note: string): void {
+    this.apply(Proc_Noted, { note });
+  }
+  ignore(): void {
+    this.apply(Proc_Ignored);
+  }
+  welcome(): void {
+    this.apply(Proc_Welcomed);
+  }
+  static {
+    this.on(Proc_Opened, () => {});
+    this.on(Proc_Noted, () => {});
+    this.on(Proc_Ignored, () => {});
+    this.on(Proc_Welcomed, () => {});
+  }
+}
+
+class Proc_Handler extends CommandHandler {
+  static {
+    this.on(Proc_Open, (h, c) => {
+      h.repository.addAggregate(Proc_Account.open(c.aggregateId, c.owner));
+    });
+    this.on(
+      Proc_Note,
+      (h, c) => h.doWithAggregate(c, Proc_Account, (a) => a.note(c.note)),
+    );
+    this.on(
+      Proc_Ignore,
+      (h, c) => h.doWithAggregate(c, Proc_Account, (a) => a.ignore()),
+    );
+    this.on(
+      Proc_Welcome,
+      (h, c) => h.doWithAggregate(c, Proc_Account, (a) => a.welcome()),
+    );
+  }
+}
+
+const procNotes = table("proc_notes", {
+  aggregateId: column.uuid().primaryKey(),
+  owner: column.text().nullable(),
+  notes: column.text().nullable(),
+});
+
+/** Fails on a note "boom" while `failing` is set. */
+const failing = { on: true };
+
+class Proc_NoteProjector extends Projector {
+  static override readonly manages = [procNotes];
+  static {
+    this.on(Proc_Opened, (p, e) =>
+      p.createRecord(procNotes, {
+        aggregateId: e.aggregateId,
+        owner: e.owner ?? null,
+        notes: "",
+      }));
+    this.on(Proc_Noted, async (p, e) => {
+      if (e.note === "boom" && failing.on) throw new Error("boom!");
+      const row = await p.getRecord(procNotes, { aggregateId: e.aggregateId });
+      await p.updateRecord(procNotes, row, {
+        notes: `${row.notes ?? ""}${e.note};`,
+      });
+    });
+  }
+}
+
+/** Welcomes every new account: a command per event, stored once. */
+class Proc_Welcomer extends Workflow {
+  static readonly seen: string[] = [];
+  static {
+    this.on(Proc_Opened, (w, e) => {
+      Proc_Welcomer.seen.push(w.idempotencyKey());
+      return w.executeCommands(
+        new Proc_Welcome({ aggregateId: e.aggregateId }),
+      );
+    });
+  }
+}
+
+async function notesOf(
+  store: EventStore,
+  id: string,
+): Promise<string | null | undefined> {
+  const [row] = await store.records.find(procNotes, { aggregateId: id });
+  return row?.notes;
+}
+
+class Proc_Lonely extends Event.define("Proc.Lonely", {}) {}
+
+/** Handles an event that no aggregate or inline handler of the app names. */
+class Proc_LonelyProjector extends Projector {
+  static {
+    this.on(Proc_Lonely, () => {});
+  }
+}
+
+Deno.test("a runner registers the event classes its processors route on, so stored names resolve to them and not to the define()d base", () => {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [],
+  });
+  const row = {
+    aggregateId: crypto.randomUUID(),
+    sequenceNumber: 1,
+    createdAt: new Date(),
+    eventType: "Proc.Lonely",
+    payload: "{}",
+  };
+  new ProcessorRunner({
+    store: new InMemoryProcessorStore(
+      service.eventStore as InMemoryEventStore,
+    ),
+    service,
+    processors: [new Proc_LonelyProjector()],
+    logger: silentLogger,
+  });
+  assert.ok(service.serializer.deserializeEvent(row) instanceof Proc_Lonely);
+});
+
+// --- backends ---------------------------------------------------------------
+
+const { list, disposeAtEnd } = storeBackends();
+
+interface Setup {
+  readonly store: EventStore;
+  readonly processors: ProcessorStore;
+  readonly service: CommandService;
+  runner(
+    options?: { owner?: string; leaseMs?: number; batchSize?: number },
+  ): ProcessorRunner;
+}
+
+async function setup(b: StoreBackend): Promise<Setup> {
+  const store = await b.emptyStore([procNotes]);
+  const processors = b.sql
+    ? new PostgresProcessorStore(
+      await b.client(),
+      store as PostgresEventStore,
+      { schema: b.schema, viewSchema: b.viewSchema },
+    )
+    : new InMemoryProcessorStore(store as InMemoryEventStore);
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [new Proc_Handler()],
+    aggregates: [Proc_Account],
+    eventHandlers: [],
+  });
+  return {
+    store,
+    processors,
+    service,
+    runner: (options = {}) =>
+      new ProcessorRunner({
+        store: processors,
+        service,
+        processors: [new Proc_NoteProjector(), new Proc_Welcomer()],
+        logger: silentLogger,
+        ...options,
+      }),
+  };
+}
+
+for (const b of list) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn,
+    });
+
+  test("a projector run as a processor catches up in batches, each event taking effect once", async () => {
+    const { store, service, runner } = await setup(b);
+    failing.on = false;
+    const ids = Array.from({ length: 7 }, () => crypto.randomUUID());
+    for (const id of ids) {
+      await service.executeCommands(
+        new Proc_Open({ aggregateId: id, owner: "o" }),
+      );
+      await service.executeCommands(
+        new Proc_Note({ aggregateId: id, note: "a" }),
+      );
+      await service.executeCommands(
+        new Proc_Note({ aggregateId: id, note: "b" }),
+      );
+    }
+    const r = runner({ batchSize: 4 });
+    await r.catchUp(["Proc_NoteProjector"]);
+    for (const id of ids) {
+      assert.equal(await notesOf(store, id), "a;b;", id);
+    }
+    // nothing more to do: another round handles nothing
+    assert.equal(await r.round(["Proc_NoteProjector"]), 0);
+    const [status] = await r.status();
+    assert.equal(status?.lagEvents, 0);
+  });
+
+  test("the checkpoint passes events the processor ignores, so a token of theirs resolves", async () => {
+    const { service, runner } = await setup(b);
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    const r = runner();
+    await r.round();
+    const token = await service.executeCommands(
+      new Proc_Ignore({ aggregateId: id }),
+    );
+    assert.notEqual(token, "");
+    await assert.rejects(
+      r.waitFor(token, { processors: ["Proc_NoteProjector"], timeoutMs: 50 }),
+      ProcessorTimeoutError,
+    );
+    await r.round(["Proc_NoteProjector"]);
+    await r.waitFor(token, {
+      processors: ["Proc_NoteProjector"],
+      timeoutMs: 1_000,
+    });
+  });
+
+  test("a claim fences: another runner cannot act while it holds, and takes over once it lapses; a batch of the old holder stores nothing", async () => {
+    const { store, service, processors, runner } = await setup(b);
+    failing.on = false;
+    const a = runner({ owner: "runner-a", leaseMs: 300 });
+    const c = runner({ owner: "runner-b", leaseMs: 300 });
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    assert.equal(await a.round(["Proc_NoteProjector"]), 1);
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: id, note: "x" }),
+    );
+    assert.equal(await c.round(["Proc_NoteProjector"]), 0, "a holds the claim");
+    const held = await processors.claim("Proc_NoteProjector", "runner-a", 300);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.equal(await c.round(["Proc_NoteProjector"]), 1, "b takes over");
+    // a's claim has lapsed: what it would store is refused
+    assert.equal(
+      await processors.commit(
+        "Proc_NoteProjector",
+        held!,
+        "",
+        async (records) => {
+          await records.insert(procNotes, [{
+            aggregateId: crypto.randomUUID(),
+            owner: "stale",
+            notes: null,
+          }]);
+        },
+      ),
+      false,
+    );
+    assert.equal(
+      (await store.records.find(procNotes, { owner: "stale" })).length,
+      0,
+    );
+    assert.equal(
+      await notesOf(store, id),
+      "x;",
+    );
+  });
+
+  test("a failing handler sets its aggregate aside: its later events wait, others go on; a retry then handles them in order", async () => {
+    const { store, service, runner } = await setup(b);
+    failing.on = true;
+    const [bad, good] = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of [bad, good]) {
+      await service.executeCommands(
+        new Proc_Open({ aggregateId: id, owner: "o" }),
+      );
+    }
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: bad, note: "boom" }),
+    );
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: bad, note: "after" }),
+    );
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: good, note: "fine" }),
+    );
+    const r = runner();
+    await r.catchUp(["Proc_NoteProjector"]);
+    assert.equal(
+      await notesOf(store, good),
+      "fine;",
+    );
+    assert.equal(
+      await notesOf(store, bad),
+      "",
+    );
+    const [status] = await r.status();
+    assert.equal(status?.parked.length, 1);
+    assert.equal(status?.parked[0]?.aggregateId, bad);
+    assert.equal(status?.parked[0]?.sequenceNumber, 2);
+    assert.match(status?.parked[0]?.error ?? "", /boom!/);
+    // its later events keep waiting
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: bad, note: "later" }),
+    );
+    await r.catchUp(["Proc_NoteProjector"]);
+    assert.equal(
+      await notesOf(store, bad),
+      "",
+    );
+    // a retry that fails again keeps it parked; fixed, it goes through in order
+    await r.retry("Proc_NoteProjector", bad);
+    await r.round(["Proc_NoteProjector"]);
+    assert.equal((await r.status())[0]?.parked.length, 1);
+    failing.on = false;
+    await r.retry("Proc_NoteProjector", bad);
+    await r.round(["Proc_NoteProjector"]);
+    assert.equal(
+      await notesOf(store, bad),
+      "boom;after;later;",
+    );
+    assert.equal((await r.status())[0]?.parked.length, 0);
+    await assert.rejects(r.retry("Proc_NoteProjector", bad), /not set aside/);
+  });
+
+  test("skipping a parked aggregate's failed event handles the ones behind it", async () => {
+    const { store, service, runner } = await setup(b);
+    failing.on = true;
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: id, note: "boom" }),
+    );
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: id, note: "next" }),
+    );
+    const r = runner();
+    await r.catchUp(["Proc_NoteProjector"]);
+    await r.skip("Proc_NoteProjector", id);
+    await r.round(["Proc_NoteProjector"]);
+    assert.equal(
+      await notesOf(store, id),
+      "next;",
+    );
+    failing.on = false;
+  });
+
+  test("reset empties a projector's tables with its checkpoint, and the next catch-up rebuilds them from the first event", async () => {
+    const { store, service, runner } = await setup(b);
+    failing.on = false;
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: id, note: "a" }),
+    );
+    const r = runner();
+    await r.catchUp(["Proc_NoteProjector"]);
+    assert.equal(await notesOf(store, id), "a;");
+    await r.reset("Proc_NoteProjector");
+    assert.equal(await notesOf(store, id), undefined, "emptied");
+    const [status] = await r.status();
+    assert.equal(status?.lagEvents, 2, "behind by every event again");
+    await r.catchUp(["Proc_NoteProjector"]);
+    assert.equal(await notesOf(store, id), "a;", "rebuilt, each event once");
+    await assert.rejects(r.reset("Nope"), /No processor "Nope"/);
+  });
+
+  test("run goes on until its signal aborts or stop() is called; either ends it with the claims given up", async () => {
+    const { service, processors, runner } = await setup(b);
+    failing.on = false;
+    const r = runner({ owner: "runner-stop" });
+    const stop = new AbortController();
+    const first = r.run({ signal: stop.signal });
+    const second = r.run();
+    const id = crypto.randomUUID();
+    const token = await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    await r.waitFor(token, { timeoutMs: 5_000 });
+    stop.abort();
+    await first;
+    await r.stop();
+    await second;
+    const records = await processors.records(r.names);
+    assert.deepEqual(records.map((k) => k.owner), [undefined, undefined]);
+  });
+
+  test("a workflow run as a processor issues its commands once, however often an event is handled", async () => {
+    const { store, service, runner } = await setup(b);
+    Proc_Welcomer.seen.length = 0;
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    const r = runner();
+    await r.catchUp(["Proc_Welcomer"]);
+    await r.reset("Proc_Welcomer");
+    await r.catchUp(["Proc_Welcomer"]);
+    // the event was handled twice, with the same key both times
+    const keys = Proc_Welcomer.seen.filter((k) => k.includes(id));
+    assert.ok(keys.length >= 2, String(keys.length));
+    assert.equal(new Set(keys).size, 1);
+    assert.equal(keys[0], `Proc_Welcomer:${id}:1`);
+    const [stream] = await store.loadStreams([id]);
+    assert.deepEqual(stream?.events.map((e) => e.eventType), [
+      "Proc.Opened",
+      "Proc.Welcomed",
+    ]);
+  });
+}
+
+disposeAtEnd();
