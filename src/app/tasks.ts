@@ -1,7 +1,8 @@
 /**
  * An application's database tasks, run from its `sequent.ts`:
  * `db create|drop|create-event-store|create-view-schema`,
- * `migrate [online|offline|status]` and `snapshots take|delete-all`. The
+ * `migrate [online|offline|status]`, `snapshots take|delete-all` and
+ * `processors run|status|retry|skip|reset`. The
  * `sequent` CLI delegates these commands here, so they run with the
  * application's own configuration.
  *
@@ -25,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import type { MigrationReport } from "../core/view_schema.ts";
+import type { ProcessorStatus } from "../core/processor_runner.ts";
 import { type App, type AppConfig, createApp } from "./create_app.ts";
 import { redact, secretsOf } from "../postgres/_database_url.ts";
 
@@ -50,6 +52,11 @@ export interface TaskIo {
   stderr(line: string): void;
   /** Asks a yes/no question. */
   confirm(question: string): Promise<boolean>;
+  /**
+   * Stops a long-running task (`processors run`); by default SIGINT or
+   * SIGTERM does.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The tasks' usage text. */
@@ -67,6 +74,16 @@ Tasks:
   migrate status          Show the view schema's version
   snapshots take [--limit N]  Snapshot aggregates marked as needing one
   snapshots delete-all    Delete every snapshot
+  processors run          Run the asynchronous processors until stopped
+  processors status       Show each processor's checkpoint, lag, holder,
+                          parked aggregates and what holds it back
+  processors retry <processor> <aggregate-id>
+                          Handle a parked aggregate's failed event again
+  processors skip <processor> <aggregate-id>
+                          Skip it and handle the events behind it
+  processors reset <processor> [--yes]
+                          Start a processor over (a projector's tables
+                          are emptied and rebuilt); asks first unless --yes
 
 Options:
   --verbose   Show the stack trace of an error
@@ -112,6 +129,7 @@ export async function runTasks(
     stdout: (line) => terminal.stdout(redact(line, secrets)),
     stderr: (line) => terminal.stderr(redact(line, secrets)),
     confirm: (question) => terminal.confirm(redact(question, secrets)),
+    signal: terminal.signal,
   };
   let parsed;
   try {
@@ -184,8 +202,18 @@ async function runTask(
   io: TaskIo,
 ): Promise<void> {
   const [task, sub, ...rest] = positionals;
-  if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}"`);
+  const operands = task === "processors" ? PROCESSOR_OPERANDS[sub ?? ""] : [];
   checkUsage(task, sub);
+  if (operands && rest.length > operands.length) {
+    throw new UsageError(`Unexpected argument "${rest[operands.length]}"`);
+  }
+  if (operands && rest.length < operands.length) {
+    throw new UsageError(
+      `processors ${sub} needs ${
+        operands.map((o) => `<${o}>`).join(" ")
+      }: missing <${operands[rest.length]}>`,
+    );
+  }
   const config = throughHolder(appConfig, io);
   let limit: number | undefined;
   if (task === "snapshots" && options.limit !== undefined) {
@@ -323,9 +351,140 @@ async function runTask(
         }
       });
       return;
+    case "processors":
+      await withApp(config, async (app) => {
+        await processorsTask(app, sub!, rest, options, io);
+      });
+      return;
     default:
       throw new UsageError(`Unknown task "${task}"`);
   }
+}
+
+/** The operands each `processors` task takes. */
+const PROCESSOR_OPERANDS: Readonly<Record<string, readonly string[]>> = {
+  run: [],
+  status: [],
+  retry: ["processor", "aggregate-id"],
+  skip: ["processor", "aggregate-id"],
+  reset: ["processor"],
+};
+
+async function processorsTask(
+  app: App,
+  sub: string,
+  operands: readonly string[],
+  options: { yes?: boolean | undefined },
+  io: TaskIo,
+): Promise<void> {
+  const runner = app.processors;
+  if (!runner) {
+    throw new Error(
+      "This app declares no processors: list projectors or workflows under processors in its configuration",
+    );
+  }
+  const [name = "", aggregateId = ""] = operands;
+  switch (sub) {
+    case "run": {
+      const signal = io.signal ?? terminationSignal();
+      io.stderr(
+        `running ${
+          runner.names.join(", ")
+        } as ${runner.owner} (stop with Ctrl-C)`,
+      );
+      await runner.run({ signal });
+      io.stderr("stopped; claims released");
+      return;
+    }
+    case "status":
+      for (const line of describeStatus(await runner.status())) {
+        io.stdout(line);
+      }
+      return;
+    case "retry":
+      await runner.retry(name, aggregateId);
+      io.stdout(
+        `${name} retries aggregate ${aggregateId} on its next round`,
+      );
+      return;
+    case "skip":
+      await runner.skip(name, aggregateId);
+      io.stdout(
+        `${name} skips the failed event of aggregate ${aggregateId} on its next round`,
+      );
+      return;
+    case "reset":
+      if (!runner.names.includes(name)) {
+        throw new Error(
+          `No processor "${name}": this app's processors are ${
+            runner.names.join(", ")
+          }`,
+        );
+      }
+      if (
+        !options.yes &&
+        !(await io.confirm(
+          `Start ${name} over from the first event (a projector's tables are emptied)?`,
+        ))
+      ) {
+        throw new Error("Not reset: confirm, or pass --yes");
+      }
+      await runner.reset(name);
+      io.stdout(`${name} starts over from the first event`);
+      return;
+  }
+}
+
+/** The lines of `processors status`. */
+function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
+  const lines: string[] = [];
+  for (const s of statuses) {
+    const lag = s.lagEvents === 0
+      ? "up to date"
+      : `${s.lagEvents}${
+        s.lagEvents >= 10_000 ? "+" : ""
+      } events behind (oldest ${(s.lagMs / 1000).toFixed(1)} s old)`;
+    lines.push(
+      `${s.name} (${s.kind}): ${lag}; checkpoint ${s.checkpoint || "start"}; ${
+        s.owner ? `held by ${s.owner}` : "not running"
+      }; ${s.parked.length} parked`,
+    );
+    for (const k of s.parked) {
+      lines.push(
+        `  parked ${k.aggregateId} at event ${k.sequenceNumber} since ${k.parkedAt.toISOString()}${
+          k.request ? ` (${k.request} asked)` : ""
+        }: ${k.error.split("\n")[0]}`,
+      );
+    }
+  }
+  const blocker = statuses.find((s) => s.blockedBy)?.blockedBy;
+  if (blocker) {
+    lines.push(
+      `held back by pid ${blocker.pid} in database ${blocker.database} (${blocker.state}, ${
+        (blocker.ageMs / 1000).toFixed(1)
+      } s): ${blocker.query.replace(/\s+/g, " ").slice(0, 200)}`,
+    );
+  }
+  return lines;
+}
+
+/** Aborts on SIGINT or SIGTERM (where the platform has them). */
+function terminationSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(name, stop);
+      controller.signal.addEventListener(
+        "abort",
+        () => Deno.removeSignalListener(name, stop),
+        { once: true },
+      );
+    } catch {
+      // not on this platform (SIGTERM on Windows)
+    }
+  }
+  return controller.signal;
 }
 
 /**
@@ -358,6 +517,13 @@ function checkUsage(task: string | undefined, sub: string | undefined): void {
         sub
           ? `Unknown snapshots task "${sub}"`
           : "snapshots needs a task: take or delete-all",
+      );
+    case "processors":
+      if (sub !== undefined && sub in PROCESSOR_OPERANDS) return;
+      throw new UsageError(
+        sub
+          ? `Unknown processors task "${sub}"`
+          : "processors needs a task: run, status, retry, skip or reset",
       );
     default:
       throw new UsageError(`Unknown task "${task}"`);

@@ -31,11 +31,13 @@ Commands:
                               Migrate the view schema (both steps by default)
   snapshots take [--limit N] | delete-all
                               Take or delete aggregate snapshots
+  processors run | status | retry | skip | reset
+                              Run the asynchronous processors, or look after them
   help [command]              Show help for a command
 
-"g" is short for "generate". The generators, db, migrate and snapshots run in
-an app's folder; db, migrate and snapshots run its sequent.ts with the same
-arguments.
+"g" is short for "generate". The generators and the other commands run in an
+app's folder; db, migrate, snapshots and processors run its sequent.ts with
+the same arguments.
 
 Options:
   -h, --help     Show help (also after a command: sequent new --help)
@@ -200,6 +202,29 @@ Options:
   -h, --help     Show this help
   --verbose      Show the stack trace of an error`;
 
+const PROCESSORS =
+  `Usage: sequent processors <run | status | retry | skip | reset> ...
+
+  processors run                 Run the app's asynchronous projectors and
+                                 workflows until stopped (Ctrl-C); more than
+                                 one may run: one holds each processor, the
+                                 others take over when it stops or dies
+  processors status              Per processor: lag, checkpoint, holder,
+                                 parked aggregates, and the transaction that
+                                 holds every processor back, if one does
+  processors retry <processor> <aggregate-id>
+                                 Handle a parked aggregate's failed event again
+  processors skip <processor> <aggregate-id>
+                                 Skip that event, handle the ones behind it
+  processors reset <processor> [--yes]
+                                 Start a processor over from the first event
+
+${DELEGATED}
+
+Options:
+  -h, --help     Show this help
+  --verbose      Show the stack trace of an error`;
+
 function delegatedHelp(usage: string, what: string): string {
   return `Usage: sequent ${usage}
 
@@ -261,5 +286,26 @@ export const HELP: Readonly<Record<string, string>> = {
   "snapshots delete-all": delegatedHelp(
     "snapshots delete-all",
     "Deletes all aggregate snapshots.",
+  ),
+  "processors": PROCESSORS,
+  "processors run": delegatedHelp(
+    "processors run",
+    "Runs the app's asynchronous projectors and workflows until stopped\n(Ctrl-C or SIGTERM), then gives their claims up.",
+  ),
+  "processors status": delegatedHelp(
+    "processors status",
+    "Shows each processor's lag, checkpoint, holder and parked aggregates, and\nthe transaction that holds every processor back, if one does.",
+  ),
+  "processors retry": delegatedHelp(
+    "processors retry <processor> <aggregate-id>",
+    "Asks the processor to handle the parked aggregate's failed event again.",
+  ),
+  "processors skip": delegatedHelp(
+    "processors skip <processor> <aggregate-id>",
+    "Asks the processor to skip the parked aggregate's failed event and handle\nthe events behind it.",
+  ),
+  "processors reset": delegatedHelp(
+    "processors reset <processor> [--yes]",
+    "Starts the processor over from the first event; a projector's tables are\nemptied and rebuilt. Asks first unless --yes.",
   ),
 };

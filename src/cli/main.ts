@@ -23,7 +23,7 @@ import { VERSION } from "./version.ts";
  * ```
  */
 export interface CliOptions extends NewOptions {
-  /** How the db, migrate and snapshots commands run the app's `sequent.ts`. */
+  /** How the db, migrate, snapshots and processors commands run the app's `sequent.ts`. */
   readonly runTasks?: TaskRunner;
 }
 
@@ -89,6 +89,7 @@ export function runCli(
       case "db":
       case "migrate":
       case "snapshots":
+      case "processors":
         return tasksCommand(
           cwd,
           [command, ...tail],

@@ -52,6 +52,20 @@ const COMMANDS: Readonly<
   },
   migrate: { "": {}, "online": {}, "offline": {}, "status": {} },
   snapshots: { "take": { limit: { type: "string" } }, "delete-all": {} },
+  processors: {
+    "run": {},
+    "status": {},
+    "retry": {},
+    "skip": {},
+    "reset": { yes: { type: "boolean", short: "y" } },
+  },
+};
+
+/** The operands a subcommand takes after its name (none unless listed). */
+const OPERANDS: Readonly<Record<string, readonly string[]>> = {
+  "processors retry": ["processor", "aggregate-id"],
+  "processors skip": ["processor", "aggregate-id"],
+  "processors reset": ["processor"],
 };
 
 /**
@@ -84,8 +98,9 @@ export async function runSequentTs(
 }
 
 /**
- * `sequent db|migrate|snapshots …`: checks the subcommand and its flags,
- * asks before `db drop` (unless `--yes`), and runs the app's `sequent.ts`
+ * `sequent db|migrate|snapshots|processors …`: checks the subcommand, its
+ * operands and flags, asks before `db drop` and `processors reset` (unless
+ * `--yes`), and runs the app's `sequent.ts`
  * in `cwd` with the same arguments (plus `--yes` once a drop is
  * confirmed).
  *
@@ -147,7 +162,13 @@ export function tasksCommand(
         HELP[command] ?? "",
       );
     }
-    if (extra.length > 0) throw unexpected(key, extra);
+    const operands = OPERANDS[key] ?? [];
+    if (extra.length > operands.length) {
+      throw unexpected(key, extra.slice(operands.length));
+    }
+    if (extra.length < operands.length) {
+      throw missing(key, `<${operands[extra.length]}>`);
+    }
     if (values.limit !== undefined) {
       const limit = String(values.limit);
       if (!/^[1-9][0-9]*$/.test(limit)) {
@@ -165,6 +186,18 @@ export function tasksCommand(
       );
     }
     const forwarded = [...args];
+    if (command === "processors" && sub === "reset" && !values.yes) {
+      const yes = await io.confirm(
+        `Start processor ${
+          extra[0]
+        } of the app in ${cwd} over from the first event (a projector's tables are emptied)?`,
+      );
+      if (!yes) {
+        io.stderr("Not reset: not confirmed (pass --yes to skip the question)");
+        return 1;
+      }
+      forwarded.push("--yes");
+    }
     if (command === "db" && sub === "drop" && !values.yes) {
       const yes = await io.confirm(
         `Drop the database of the app in ${cwd}, with all its events and records?`,

@@ -98,6 +98,8 @@ Deno.test("newCommand() writes a deno.json with the tasks, strict compiler optio
       "db:create-view-schema": "deno run -A sequent.ts db create-view-schema",
       "snapshots:take": "deno run -A sequent.ts snapshots take",
       "snapshots:delete-all": "deno run -A sequent.ts snapshots delete-all",
+      "processors": "deno run -A sequent.ts processors run",
+      "processors:status": "deno run -A sequent.ts processors status",
       "generate": `deno run -A ${CHECKOUT}/cli.ts generate`,
       "test": "deno test -A",
     });

@@ -37,6 +37,11 @@ const DELEGATED: string[][] = [
   ["snapshots", "take", "--limit=10"],
   ["snapshots", "delete-all"],
   ["migrate", "--verbose"],
+  ["processors", "run"],
+  ["processors", "status"],
+  ["processors", "retry", "PostSearch", "0f8c1a52-6bb5-4f43-9d4c-1b0e5f0b2a11"],
+  ["processors", "skip", "PostSearch", "0f8c1a52-6bb5-4f43-9d4c-1b0e5f0b2a11"],
+  ["processors", "reset", "PostSearch", "--yes"],
 ];
 
 Deno.test("db, migrate and snapshots run the app's sequent.ts with the same arguments and exit with its code", async () => {
@@ -100,6 +105,41 @@ Deno.test("db drop asks first, and runs sequent.ts with --yes only when confirme
   });
 });
 
+Deno.test("processors reset asks first, and runs sequent.ts with --yes only when confirmed", async () => {
+  await inAppDir(async (dir) => {
+    const declined = fakeRunner();
+    const no = recorder([false]);
+    assert.equal(
+      await runCli(dir, ["processors", "reset", "PostSearch"], no.io, {
+        runTasks: declined.run,
+      }),
+      1,
+    );
+    assert.deepEqual(no.questions, [
+      `Start processor PostSearch of the app in ${dir} over from the first event (a projector's tables are emptied)?`,
+    ]);
+    assert.deepEqual(declined.calls, []);
+    const confirmed = fakeRunner();
+    assert.equal(
+      await runCli(
+        dir,
+        ["processors", "reset", "PostSearch"],
+        recorder([true]).io,
+        {
+          runTasks: confirmed.run,
+        },
+      ),
+      0,
+    );
+    assert.deepEqual(confirmed.calls[0]?.args, [
+      "processors",
+      "reset",
+      "PostSearch",
+      "--yes",
+    ]);
+  });
+});
+
 Deno.test("db, migrate and snapshots fail in one line outside an app's folder", async () => {
   await inTempDir(async (dir) => {
     for (
@@ -157,6 +197,22 @@ Deno.test("db, migrate and snapshots exit 2 with their usage for an unknown subc
         "snapshots take",
       ],
       [["db", "drop", "--yes=no"], 'Flag "--yes" takes no value', "db drop"],
+      [
+        ["processors"],
+        "Missing the processors command: run, status, retry, skip, reset",
+        "processors",
+      ],
+      [
+        ["processors", "retry", "PostSearch"],
+        "Missing <aggregate-id>",
+        "processors retry",
+      ],
+      [["processors", "reset"], "Missing <processor>", "processors reset"],
+      [
+        ["processors", "status", "PostSearch"],
+        'Unexpected argument "PostSearch"',
+        "processors status",
+      ],
     ];
     for (const [args, message, help] of cases) {
       const fake = fakeRunner();
