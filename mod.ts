@@ -239,7 +239,7 @@ export {
   type ProjectorClass,
   type ViewSchemaVersions,
 } from "./src/core/view_schema.ts";
-export { Progress } from "./src/app/progress.ts";
+export { Progress } from "./src/core/progress.ts";
 export {
   type App,
   type AppConfig,

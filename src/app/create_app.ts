@@ -323,6 +323,7 @@ export async function createApp(config: AppConfig): Promise<App> {
       service: commandService,
       processors: asynchronous,
       logger: config.logger,
+      owner: `${hostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`,
       ...config.processorOptions,
     })
     : undefined;
@@ -356,4 +357,13 @@ export async function createApp(config: AppConfig): Promise<App> {
       await store.close();
     },
   };
+}
+
+/** This machine's name, for processor claims (`host` where it is hidden). */
+function hostname(): string {
+  try {
+    return Deno.hostname();
+  } catch {
+    return "host";
+  }
 }

@@ -25,7 +25,7 @@ import {
   NoCommandHandlerError,
   OptimisticLockError,
 } from "./errors.ts";
-import { describeHandler, DryRunReport } from "./dry_run.ts";
+import { type DryRunHandler, DryRunReport } from "./dry_run.ts";
 import type { Event } from "./event.ts";
 import { EventHandler } from "./event_handler.ts";
 import type {
@@ -36,8 +36,10 @@ import type {
 import type { JsonValue } from "./json.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { handlersFor, routedClasses } from "./message_router.ts";
+import { Projector } from "./projector.ts";
 import { MessageSerializer } from "./serializer.ts";
 import { TypeRegistry } from "./type_registry.ts";
+import { Workflow } from "./workflow.ts";
 import {
   activeUnit,
   type AfterCommitCallback,
@@ -800,4 +802,16 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === "object") return value.constructor?.name ?? "object";
   return typeof value;
+}
+
+/** Describes an event handler for a dry run. */
+function describeHandler(handler: EventHandler): DryRunHandler {
+  return {
+    kind: handler instanceof Projector
+      ? "projector"
+      : handler instanceof Workflow
+      ? "workflow"
+      : "event handler",
+    name: handler.constructor.name,
+  };
 }

@@ -8,9 +8,6 @@
 import type { AttributedClass } from "./attributed.ts";
 import type { Command } from "./command.ts";
 import type { Event } from "./event.ts";
-import type { EventHandler } from "./event_handler.ts";
-import { Projector } from "./projector.ts";
-import { Workflow } from "./workflow.ts";
 
 /**
  * A handler an event would reach.
@@ -125,16 +122,4 @@ export class DryRunReport {
     }
     return lines.join("\n");
   }
-}
-
-/** Describes an event handler for a dry run. */
-export function describeHandler(handler: EventHandler): DryRunHandler {
-  return {
-    kind: handler instanceof Projector
-      ? "projector"
-      : handler instanceof Workflow
-      ? "workflow"
-      : "event handler",
-    name: handler.constructor.name,
-  };
 }

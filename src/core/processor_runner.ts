@@ -92,7 +92,10 @@ export interface ProcessorRunnerOptions {
   readonly service: CommandService;
   /** The projectors and workflows to run asynchronously. */
   readonly processors: readonly EventHandler[];
-  /** Who this runner is (default: host, pid and a random part). */
+  /**
+   * Who this runner is, unique per runner (default: `runner:` and a random
+   * part; `createApp` adds the host and the process id).
+   */
   readonly owner?: string | undefined;
   /** Events per batch (default 500). */
   readonly batchSize?: number | undefined;
@@ -299,8 +302,7 @@ export class ProcessorRunner {
     this.#leaseMs = options.leaseMs ?? 5_000;
     this.#poll = options.pollMs ?? { min: 10, max: 250 };
     this.#logger = options.logger ?? consoleLogger("warn");
-    this.#owner = options.owner ??
-      `${safeHostname()}:${Deno.pid}:${crypto.randomUUID().slice(0, 8)}`;
+    this.#owner = options.owner ?? `runner:${crypto.randomUUID().slice(0, 8)}`;
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new RangeError(
         `batchSize must be a positive integer, got ${options.batchSize}`,
@@ -831,14 +833,6 @@ export class ProcessorRunner {
       await sleep(Math.min(pause, left));
       pause = Math.min(pause * 2, 20);
     }
-  }
-}
-
-function safeHostname(): string {
-  try {
-    return Deno.hostname();
-  } catch {
-    return "host";
   }
 }
 

@@ -31,11 +31,7 @@ import type {
   RowOf,
   WhereOf,
 } from "../core/record_table.ts";
-import {
-  copyValue,
-  orderAndLimit,
-  valueKey,
-} from "../memory/in_memory_record_store.ts";
+import { copyValue, orderAndLimit, valueKey } from "../core/record_values.ts";
 import type { SqlExecutor, SqlValue } from "./sql_client.ts";
 import {
   decodeValue,

@@ -30,7 +30,7 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
-import { valueKey } from "../memory/in_memory_record_store.ts";
+import { valueKey } from "../core/record_values.ts";
 import { asWithItem, type JoinableStatement } from "./_sql_text.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;

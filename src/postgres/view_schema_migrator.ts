@@ -37,12 +37,13 @@ import type {
   MigrationReport,
   MigrationStatus,
   Migrator,
+  ProgressOutput,
   ProjectorClass,
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
 import { quoteIdent } from "../core/record_table.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
-import { Progress } from "../app/progress.ts";
+import { Progress } from "../core/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
 import { quotedSchema } from "./_sql_text.ts";
@@ -556,7 +557,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     const progress = total === undefined ? undefined : new Progress(
       `migrate ${"before" in range ? "online" : "offline"}: replaying`,
       total,
-      { output: options.progress || undefined },
+      { output: options.progress || standardError() },
     );
     const store = new ReplayRecordStore(
       tx,
@@ -742,4 +743,15 @@ function checkVersions(versions: ViewSchemaVersions): ViewSchemaVersions {
     }
   }
   return versions;
+}
+
+/** The migrator's default progress output: standard error. */
+function standardError(): ProgressOutput {
+  const encoder = new TextEncoder();
+  return {
+    write: (text) => {
+      Deno.stderr.writeSync(encoder.encode(text));
+    },
+    isTerminal: Deno.stderr.isTerminal(),
+  };
 }

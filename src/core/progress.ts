@@ -1,11 +1,13 @@
 /**
  * Progress of long replays: a bar with the count, the rate and the time
- * left on a terminal, and plain periodic lines when output is not one.
+ * left on a terminal, and plain periodic lines when output is not one. It
+ * only formats: where the text goes is the caller's `ProgressOutput` (the
+ * migrator's default is standard error).
  *
  * @module
  */
 
-import type { ProgressOutput } from "../core/view_schema.ts";
+import type { ProgressOutput } from "./view_schema.ts";
 
 /**
  * Reports progress of a task with a known total.
@@ -41,7 +43,7 @@ export class Progress {
    *
    * @param label What is being done, e.g. `"replay"`.
    * @param total How many items in all.
-   * @param options `output` (default: standard error), `intervalMs` between
+   * @param options `output` (where the text goes), `intervalMs` between
    *   reports (default 100 on a terminal, 5,000 otherwise), and `now` (a
    *   clock, for tests).
    */
@@ -49,14 +51,14 @@ export class Progress {
     label: string,
     total: number,
     options: {
-      output?: ProgressOutput | undefined;
+      output: ProgressOutput;
       intervalMs?: number | undefined;
       now?: (() => number) | undefined;
-    } = {},
+    },
   ) {
     this.#label = label;
     this.#total = Math.max(0, total);
-    this.#output = options.output ?? standardError();
+    this.#output = options.output;
     this.#intervalMs = options.intervalMs ??
       (this.#output.isTerminal ? 100 : 5000);
     this.#now = options.now ?? (() => performance.now());
@@ -123,16 +125,4 @@ function duration(seconds: number): string {
   const s = Math.round(seconds % 60);
   if (m < 60) return `${m}m${String(s).padStart(2, "0")}s`;
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
-}
-
-function standardError(): ProgressOutput {
-  const encoder = new TextEncoder();
-  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
-  return {
-    write: (text) => {
-      if (deno) deno.stderr.writeSync(encoder.encode(text));
-      else console.error(text.trimEnd());
-    },
-    isTerminal: deno?.stderr.isTerminal() ?? false,
-  };
 }

@@ -1,0 +1,91 @@
+/**
+ * The layout's rules, read off the sources' import statements: the core
+ * has no import cycle, does no I/O and imports no adapter or the app
+ * layer; an adapter (`src/memory`, `src/postgres`) imports neither the
+ * other adapter nor the app layer.
+ */
+import assert from "node:assert/strict";
+import { dirname, join, normalize, relative } from "node:path";
+
+const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), ".."));
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const entry of Deno.readDir(join(ROOT, dir))) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) out.push(...await sources(path));
+    else if (entry.name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+/** Each source file and the local files it imports (types included). */
+async function importGraph(): Promise<Map<string, string[]>> {
+  const graph = new Map<string, string[]>();
+  for (const file of await sources("src")) {
+    const text = await Deno.readTextFile(join(ROOT, file));
+    const deps: string[] = [];
+    for (
+      const m of text.matchAll(
+        /^(?:import|export)\b[^;]*?\bfrom\s+"(\.[^"]+)"/gms,
+      )
+    ) {
+      deps.push(relative(ROOT, join(ROOT, dirname(file), m[1]!)));
+    }
+    graph.set(file, deps);
+  }
+  return graph;
+}
+
+Deno.test("src/core has no import cycle", async () => {
+  const graph = await importGraph();
+  const cycles: string[] = [];
+  const done = new Set<string>();
+  const visit = (file: string, path: string[]) => {
+    for (const dep of graph.get(file) ?? []) {
+      if (!dep.startsWith("src/core/")) continue;
+      const at = path.indexOf(dep);
+      if (at >= 0) cycles.push([...path.slice(at), dep].join(" → "));
+      else if (!done.has(dep)) visit(dep, [...path, dep]);
+    }
+    done.add(file);
+  };
+  for (const file of graph.keys()) {
+    if (file.startsWith("src/core/")) visit(file, [file]);
+  }
+  assert.deepEqual(cycles, []);
+});
+
+Deno.test("the core imports no adapter and no app code, and adapters import neither each other nor the app", async () => {
+  const forbidden: [string, string[]][] = [
+    ["src/core/", ["src/memory/", "src/postgres/", "src/app/", "src/cli/"]],
+    ["src/memory/", ["src/postgres/", "src/app/", "src/cli/"]],
+    ["src/postgres/", ["src/memory/", "src/app/", "src/cli/"]],
+  ];
+  const found: string[] = [];
+  for (const [file, deps] of await importGraph()) {
+    for (const [from, targets] of forbidden) {
+      if (!file.startsWith(from)) continue;
+      for (const dep of deps) {
+        if (targets.some((t) => dep.startsWith(t))) {
+          found.push(`${file} → ${dep}`);
+        }
+      }
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("the core does no I/O: no Deno namespace, no Node I/O modules, outside comments", async () => {
+  const found: string[] = [];
+  for (const file of await sources("src/core")) {
+    const lines = (await Deno.readTextFile(join(ROOT, file))).split("\n");
+    lines.forEach((line, i) => {
+      if (/^\s*(\*|\/\/)/.test(line)) return;
+      if (/\bDeno\.|"node:(fs|net|tls|child_process|os|http)/.test(line)) {
+        found.push(`${file}:${i + 1}: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(found, []);
+});
