@@ -206,7 +206,16 @@ class Running {
   readonly kind: "projector" | "workflow";
   /** The event types it handles (undefined: it may handle any). */
   readonly eventTypes: readonly string[] | undefined;
+  /** The live claim, if this runner holds one. */
   lease: Lease | undefined;
+  /** When to renew the claim (half its time), on `performance.now()`'s clock. */
+  renewAt = 0;
+  /** Where it has handled up to, as this runner stored it under its claim. */
+  checkpoint: StreamPosition = "";
+  /** The aggregates it set aside, as last read (with operators' requests). */
+  parked = new Map<string, ParkedAggregate>();
+  /** Read the claim and the parked aggregates again on the next round. */
+  refresh = true;
   /** The current pause between rounds. */
   pauseMs: number;
   /** The end of the last round started (rounds of one processor queue up). */
@@ -419,6 +428,8 @@ export class ProcessorRunner {
    */
   async catchUp(names?: readonly string[]): Promise<void> {
     for (;;) {
+      // while rounds handle events, there is no need to ask
+      if (await this.round(names) > 0) continue;
       const before = await this.#checkpoints(names);
       await this.round(names);
       const records = await this.#store.records(names ?? this.names);
@@ -468,20 +479,34 @@ export class ProcessorRunner {
     return round;
   }
 
+  /**
+   * A round: the claim is renewed (and the parked aggregates read again,
+   * with what operators asked for them) once half its time has passed, not
+   * on every round; a commit is fenced by the claim whatever this runner
+   * believes, so a lost claim is found at the latest there.
+   */
   async #roundNow(p: Running): Promise<number> {
-    const lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
-    p.lease = lease;
-    if (!lease) return 0;
-    const [record] = await this.#store.records([p.name]);
-    const parked = new Map(
-      (record?.parked ?? []).map((k) => [k.aggregateId, k]),
-    );
-    let checkpoint = lease.checkpoint;
-    for (const k of parked.values()) {
-      if (k.request === undefined) continue;
-      const stillParked = await this.#resolve(p, lease, k, checkpoint);
-      if (!stillParked) parked.delete(k.aggregateId);
+    const now = performance.now();
+    let lease = p.lease;
+    if (!lease || p.refresh || now >= p.renewAt) {
+      lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
+      p.lease = lease;
+      if (!lease) return 0;
+      p.renewAt = now + this.#leaseMs / 2;
+      p.checkpoint = lease.checkpoint;
+      const [record] = await this.#store.records([p.name]);
+      p.parked = new Map(
+        (record?.parked ?? []).map((k) => [k.aggregateId, k]),
+      );
+      p.refresh = false;
+      for (const k of [...p.parked.values()]) {
+        if (k.request === undefined) continue;
+        const stillParked = await this.#resolve(p, lease, k, p.checkpoint);
+        if (!stillParked) p.parked.delete(k.aggregateId);
+      }
     }
+    const parked = p.parked;
+    const checkpoint = p.checkpoint;
     const batch = await this.#reader.readEvents(checkpoint, {
       limit: this.#batchSize,
       eventTypes: p.eventTypes,
@@ -489,7 +514,7 @@ export class ProcessorRunner {
     const events = batch.events;
     if (events.length === 0) {
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
-        await this.#store.commit(p.name, lease, batch.next);
+        await this.#commit(p, lease, batch.next);
       }
       return 0;
     }
@@ -498,7 +523,6 @@ export class ProcessorRunner {
     } else {
       await this.#workflowBatch(p, lease, events, batch.next, parked);
     }
-    checkpoint = batch.next;
     return events.length;
   }
 
@@ -702,7 +726,9 @@ export class ProcessorRunner {
     changes?: readonly ParkChange[],
   ): Promise<void> {
     const ok = await this.#store.commit(p.name, lease, to, work, changes);
-    if (!ok) {
+    if (ok) {
+      p.checkpoint = to;
+    } else {
       p.lease = undefined;
       throw new SequentError(
         `Processor ${p.name} lost its claim to another runner; its batch was not stored`,
@@ -750,14 +776,16 @@ export class ProcessorRunner {
 
   /**
    * Asks a processor to handle a parked aggregate's failed event again (and
-   * the ones that waited behind it), on its next round.
+   * the ones that waited behind it): on this runner's next round, or, when
+   * another runner holds it, once that one renews its claim (within half
+   * the claim's time).
    *
    * @param name The processor.
    * @param aggregateId The parked aggregate.
    * @throws {SequentError} when the aggregate is not parked there.
    */
   async retry(name: string, aggregateId: string): Promise<void> {
-    this.#processor(name);
+    this.#processor(name).refresh = true;
     if (!(await this.#store.request(name, aggregateId, "retry"))) {
       throw new SequentError(
         `Aggregate "${aggregateId}" is not set aside by processor ${name}`,
@@ -774,7 +802,7 @@ export class ProcessorRunner {
    * @throws {SequentError} when the aggregate is not parked there.
    */
   async skip(name: string, aggregateId: string): Promise<void> {
-    this.#processor(name);
+    this.#processor(name).refresh = true;
     if (!(await this.#store.request(name, aggregateId, "skip"))) {
       throw new SequentError(
         `Aggregate "${aggregateId}" is not set aside by processor ${name}`,
@@ -792,6 +820,7 @@ export class ProcessorRunner {
    */
   async reset(name: string): Promise<void> {
     const p = this.#processor(name);
+    p.refresh = true;
     const tables = p.handler instanceof Projector
       ? (p.handler.constructor as typeof Projector).manages
       : [];

@@ -7,11 +7,12 @@
  * - A claim is a row update: it takes the processor when nobody holds it
  *   or the holder's claim has expired, and a new claim adds one to the
  *   fencing token.
- * - A commit is one transaction whose first statement moves the checkpoint
- *   `WHERE owner = … AND token = …` and not expired. That update locks the
- *   processor's row, so a claim by another process waits for the commit;
- *   when it matched no row, the claim was lost and everything is rolled
- *   back. Then come the projector's row writes and the parking changes.
+ * - A commit is one transaction: the projector's row writes, the parking
+ *   changes, and last `move_checkpoint`, which moves the checkpoint only
+ *   `WHERE owner = … AND token = …` and not expired, and raises SQ004 when
+ *   the claim was lost, so the whole batch rolls back. It is sent with the
+ *   `COMMIT`, in the same round trip; it locks the processor's row, so a
+ *   claim by another process waits for the commit.
  *
  * @module
  */
@@ -33,6 +34,7 @@ import {
   type PostgresEventStore,
 } from "./postgres_event_store.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
+import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 
 /**
@@ -52,7 +54,10 @@ export interface PostgresProcessorStoreOptions {
   readonly viewSchema?: string | undefined;
 }
 
-class LostClaim extends Error {}
+/** Whether `error` is move_checkpoint's: the claim was lost. */
+function isLostClaim(error: unknown): boolean {
+  return error instanceof SqlError && error.code === "SQ004";
+}
 
 interface ProcessorRow {
   readonly name: string;
@@ -161,18 +166,23 @@ export class PostgresProcessorStore implements ProcessorStore {
   ): Promise<boolean> {
     const [x, p] = parseStreamPosition(to);
     const s = this.#s;
+    const fence = {
+      text:
+        `SELECT ${s}.move_checkpoint($1, $2, $3::text::bigint, $4::text::xid8, $5::text::bigint)`,
+      params: [name, lease.owner, String(lease.token), x, p],
+    };
+    if (!work && changes.length === 0) {
+      // the checkpoint alone: one statement, fenced the same way
+      try {
+        await this.#client.query(fence.text, fence.params);
+        return true;
+      } catch (error) {
+        if (isLostClaim(error)) return false;
+        throw error;
+      }
+    }
     try {
       await this.#client.transaction(async (tx) => {
-        // first: it locks the processor's row against a concurrent claim
-        const moved = await tx.query(
-          `UPDATE ${s}.processors SET checkpoint_xact = $4::text::xid8,
-             checkpoint_position = $5::text::bigint, updated_at = clock_timestamp()
-           WHERE name = $1 AND owner = $2 AND token = $3::text::bigint
-             AND expires_at > clock_timestamp()
-           RETURNING 1 AS moved`,
-          [name, lease.owner, String(lease.token), x, p],
-        );
-        if (moved.length === 0) throw new LostClaim();
         if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
         for (const change of changes) {
           if ("park" in change) {
@@ -198,9 +208,15 @@ export class PostgresProcessorStore implements ProcessorStore {
             });
           }
         }
+        // last, sent with the COMMIT: a batch whose writes need no answer
+        // takes one round trip. It locks the processor's row until the
+        // commit, and fails the transaction when the claim was lost (the
+        // token changes with every new claim, so a claim taken while the
+        // batch ran is seen here).
+        tx.enqueue(fence);
       });
     } catch (error) {
-      if (error instanceof LostClaim) return false;
+      if (isLostClaim(error)) return false;
       throw error;
     }
     return true;

@@ -555,6 +555,23 @@ CREATE TABLE ${s}.parked_aggregates (
   request text CHECK (request IN ('retry', 'skip')),
   PRIMARY KEY (processor, aggregate_id)
 );
+-- Moves a checkpoint under the live claim only (owner, fencing token, not
+-- expired); raises SQ004 otherwise, which rolls back the batch it ends. An
+-- error, not an empty result, so it can be sent with the COMMIT.
+CREATE FUNCTION ${s}.move_checkpoint(p_name text, p_owner text, p_token bigint,
+    p_xact xid8, p_position bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+  UPDATE ${s}.processors SET checkpoint_xact = p_xact,
+    checkpoint_position = p_position, updated_at = clock_timestamp()
+  WHERE name = p_name AND owner = p_owner AND token = p_token
+    AND expires_at > clock_timestamp();
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = 'SQ004',
+      MESSAGE = format('Processor %s: the claim of %s (token %s) is lost',
+        p_name, p_owner, p_token);
+  END IF;
+END
+$fn$;
 `;
 
 const MIGRATIONS: readonly Migration[] = [

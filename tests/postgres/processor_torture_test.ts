@@ -126,6 +126,7 @@ async function tortureSeed(
   let written = 0;
   const outcomes = { committed: 0, rolledBack: 0, slept: 0, conflicts: 0 };
   const statement = `SELECT ${b.schema}.store_commits($1::text::jsonb)`;
+  const started = performance.now();
   await Promise.all(
     Array.from({ length: scale.writers }, async () => {
       while (written < scale.events) {
@@ -182,9 +183,11 @@ async function tortureSeed(
       }
     }),
   );
+  const wrote = performance.now();
   for (const p of processors) await p.runner.catchUp();
   stop.abort();
   await Promise.all(running);
+  const caughtUp = performance.now();
 
   const committed = await client.query<{ a: string; s: number }>(
     `SELECT aggregate_id::text AS a, sequence_number AS s
@@ -216,7 +219,9 @@ async function tortureSeed(
   assert.ok(outcomes.rolledBack > 0 || scale.events < 100, "some rolled back");
   return `${b.name} seed ${seed}: ${committed.length} events committed (${
     JSON.stringify(outcomes)
-  }); ${lines.join("; ")}`;
+  }) in ${((wrote - started) / 1000).toFixed(1)} s, caught up ${
+    ((caughtUp - wrote) / 1000).toFixed(1)
+  } s later; ${lines.join("; ")}`;
 }
 
 const { list, disposeAtEnd } = storeBackends();
