@@ -7,6 +7,8 @@
 import type { Figure } from "./figure.ts";
 import { run as memory } from "./memory_bench.ts";
 import { run as postgres } from "./postgres_bench.ts";
+import { run as processors } from "./processor_bench.ts";
+import { run as readYourWrites } from "./ryw_bench.ts";
 import { run as readModels } from "./read_model_bench.ts";
 
 const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
@@ -20,6 +22,8 @@ const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["memory", memory],
   ["postgres", postgres],
   ["read models", readModels],
+  ["processors", processors],
+  ["read-your-writes", readYourWrites],
 ];
 
 const figures: Figure[] = [];

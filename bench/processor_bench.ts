@@ -1,0 +1,249 @@
+/**
+ * Processor figures on a PostgreSQL server, each beside a baseline
+ * measured in the same run on the same database:
+ *
+ * - `processor.catchup_noop.events_per_s`: a processor whose handlers do
+ *   nothing catching up over 400,000 seeded events (the blog's Post events)
+ *   in batches of 1,000: the reader's keyset reads below the horizon, the
+ *   events deserialized and dispatched, a fenced checkpoint per batch.
+ *   Baseline: a raw postgres.js keyset read of the same events in batches
+ *   of 1,000 (rows fetched, payloads parsed, nothing else).
+ * - `processor.catchup_records.events_per_s`: the Post projector run as a
+ *   processor over the same events, writing its rows batch by batch, each
+ *   batch in one transaction with its checkpoint. Baseline: the replay of
+ *   the same events into the same table by `migrate` (COPY out, rows held,
+ *   COPY in), measured in the same run: the issue asks for ≥ 0.5.
+ * - `pg.create_post_c8_with_processors.cmds_per_s`: 8 callers executing
+ *   AddPost through the command service while a runner in this process
+ *   projects every new post with the Post projector. Baseline: the same
+ *   callers with no runner; the two take turns (see `compareRates`).
+ *
+ * Run alone: `deno run -A bench/processor_bench.ts` (`PROCESSOR_POSTS`
+ * changes the number of posts seeded).
+ */
+import {
+  CommandService,
+  type MigrateOptions,
+  ProcessorRunner,
+  Projector,
+  silentLogger,
+} from "@sequent/core";
+import {
+  connectDatabase,
+  installEventStore,
+  PostgresEventStore,
+  PostgresProcessorStore,
+  ViewSchemaMigrator,
+} from "../src/postgres/mod.ts";
+import {
+  AddPost,
+  Post,
+  PostAdded,
+  PostAuthorChanged,
+  PostCommandHandler,
+  PostContentChanged,
+  PostTitleChanged,
+} from "../tests/fixtures/blog.ts";
+import { type Figure, figure } from "./figure.ts";
+import { concurrently, rawSql } from "./postgres_baseline.ts";
+import { PostProjector, seedPosts } from "./read_model_bench.ts";
+
+const quiet: MigrateOptions = { progress: false };
+
+/** Handles every Post event and does nothing with it. */
+class NoopProcessor extends Projector {
+  static {
+    this.on(PostAdded, () => {});
+    this.on(PostAuthorChanged, () => {});
+    this.on(PostTitleChanged, () => {});
+    this.on(PostContentChanged, () => {});
+  }
+}
+
+/** The raw keyset read: every event in batches of 1,000, payloads parsed. */
+async function rawKeysetSeconds(
+  sql: ReturnType<typeof rawSql>,
+  schema: string,
+): Promise<{ seconds: number; events: number }> {
+  const start = performance.now();
+  let x = "0";
+  let p = "0";
+  let events = 0;
+  for (;;) {
+    const rows = await sql.unsafe(
+      `SELECT xact_id::text AS x, position::text AS p, aggregate_id,
+         sequence_number, created_at, event_type_id, event_json::text AS json
+       FROM "${schema}".events
+       WHERE (xact_id, position) > ($1::text::xid8, $2::text::bigint)
+       ORDER BY xact_id, position LIMIT 1000`,
+      [x, p],
+      { prepare: true },
+    );
+    if (rows.length === 0) break;
+    for (const row of rows) JSON.parse(row.json as string);
+    events += rows.length;
+    const last = rows[rows.length - 1]!;
+    x = last.x as string;
+    p = last.p as string;
+  }
+  return { seconds: (performance.now() - start) / 1000, events };
+}
+
+/** Seconds for a runner of `processor` to catch up from the start. */
+async function catchUpSeconds(
+  runner: ProcessorRunner,
+  name: string,
+): Promise<number> {
+  await runner.reset(name);
+  const start = performance.now();
+  await runner.catchUp([name]);
+  return (performance.now() - start) / 1000;
+}
+
+/** The processor figures, on the server at `url`. */
+export async function processorFigures(
+  url: string,
+  posts: number,
+  ms: number,
+): Promise<Figure[]> {
+  const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
+  const viewSchema = `${schema}_view`;
+  const client = await connectDatabase(url);
+  const sql = rawSql(url, 2);
+  try {
+    await installEventStore(client, { schema });
+    await seedPosts(client, schema, posts);
+    const events = posts * 4;
+    const store = new PostgresEventStore(client, {
+      schema,
+      viewSchema,
+      closeClient: false,
+    });
+    const service = new CommandService({
+      eventStore: store,
+      commandHandlers: [new PostCommandHandler()],
+      eventHandlers: [],
+      aggregates: [Post],
+    });
+    // the Post table, and the replay the records figure stands beside
+    const replayStart = performance.now();
+    await new ViewSchemaMigrator({
+      client,
+      eventStoreSchema: schema,
+      viewSchema,
+      versions: { 1: [PostProjector] },
+      serializer: service.serializer,
+    }).migrate(quiet);
+    const replaySeconds = (performance.now() - replayStart) / 1000;
+
+    const processors = new PostgresProcessorStore(client, store, {
+      schema,
+      viewSchema,
+    });
+    const runner = new ProcessorRunner({
+      store: processors,
+      service,
+      processors: [new NoopProcessor(), new PostProjector()],
+      batchSize: 1_000,
+      logger: silentLogger,
+    });
+    await sql.unsafe(`SELECT count(*) FROM "${schema}".events`);
+    const raw1 = await rawKeysetSeconds(sql, schema);
+    const noop = await catchUpSeconds(runner, "NoopProcessor");
+    const raw2 = await rawKeysetSeconds(sql, schema);
+    if (raw1.events !== events || raw2.events !== events) {
+      throw new Error(`the raw read saw ${raw1.events} events, not ${events}`);
+    }
+    const rawSeconds = Math.min(raw1.seconds, raw2.seconds);
+    const records = await catchUpSeconds(runner, "PostProjector");
+    const [check] = await client.query<{ n: number; filled: number }>(
+      `SELECT count(*)::int AS n, count(content)::int AS filled FROM "${viewSchema}".post_records`,
+    );
+    if (check?.n !== posts || check.filled !== posts) {
+      throw new Error(`post_records: ${JSON.stringify(check)}`);
+    }
+    console.error(
+      `catch-up: noop ${noop.toFixed(2)} s, records ${
+        records.toFixed(2)
+      } s; raw keyset read ${raw1.seconds.toFixed(2)} / ${
+        raw2.seconds.toFixed(2)
+      } s; replay ${replaySeconds.toFixed(2)} s`,
+    );
+
+    // commands with and without a runner projecting them, taking turns
+    const addPost = () =>
+      service.executeCommands(
+        new AddPost({
+          aggregateId: crypto.randomUUID(),
+          author: "ben",
+          title: "My first blogpost",
+          content: "Hello World!",
+        }),
+      );
+    const slices = 8;
+    let withRunner = 0;
+    let without = 0;
+    await concurrently(addPost, 200, 8);
+    for (let i = 0; i < slices; i++) {
+      const measureWith = async () => {
+        const stop = new AbortController();
+        const running = runner.run({ signal: stop.signal });
+        withRunner += await concurrently(addPost, (2 * ms) / slices, 8, 0);
+        stop.abort();
+        await running;
+      };
+      const measureWithout = async () => {
+        without += await concurrently(addPost, (2 * ms) / slices, 8, 0);
+      };
+      if (i % 2 === 0) {
+        await measureWith();
+        await measureWithout();
+      } else {
+        await measureWithout();
+        await measureWith();
+      }
+    }
+    await runner.catchUp();
+    return [
+      figure(
+        "processor.catchup_noop.events_per_s",
+        events / noop,
+        "events/s",
+        events / rawSeconds,
+      ),
+      figure(
+        "processor.catchup_records.events_per_s",
+        events / records,
+        "events/s",
+        events / replaySeconds,
+      ),
+      figure(
+        "pg.create_post_c8_with_processors.cmds_per_s",
+        withRunner / slices,
+        "cmds/s",
+        without / slices,
+      ),
+    ];
+  } finally {
+    await sql.end();
+    await client.execute(
+      `DROP SCHEMA IF EXISTS "${schema}" CASCADE; DROP SCHEMA IF EXISTS "${viewSchema}" CASCADE`,
+    );
+    await client.close();
+  }
+}
+
+/** Every processor figure, on `DATABASE_URL` (default the local server). */
+export async function run(ms: number): Promise<Figure[]> {
+  const url = Deno.env.get("DATABASE_URL") ??
+    "postgres://postgres@127.0.0.1:5432/test";
+  if (!url.startsWith("postgres")) return [];
+  const posts = Number(Deno.env.get("PROCESSOR_POSTS") ?? 100_000);
+  return await processorFigures(url, posts, ms);
+}
+
+if (import.meta.main) {
+  const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
+  for (const f of await run(ms)) console.log(JSON.stringify(f));
+  console.log(JSON.stringify({ loadavg: Deno.loadavg() }));
+}
