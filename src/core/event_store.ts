@@ -328,6 +328,15 @@ export interface EventStoreTransaction extends EventStoreReader {
    * anything of it is stored; it is never stored changed. So is a unique
    * key longer than 2,000 bytes (scope and JSON), which no PostgreSQL index
    * entry holds.
+   *
+   * When errors surface, on every store: what is wrong with the commit
+   * itself (unstorable text, a malformed id or payload) fails `commit()`.
+   * A conflict with what is stored — `OptimisticLockError`,
+   * `AggregateKeyNotUniqueError`, `DuplicateCommandError` — does not: it
+   * surfaces at the unit's next read of the store, or when the unit ends
+   * (`transaction()` rejects with it), and the unit stores nothing.
+   * (PostgreSQL stores a unit's commits in one statement at its end; the
+   * in-memory store keeps the same rule.)
    */
   commit(
     command: SerializedCommand,

@@ -385,6 +385,7 @@ export class InMemoryEventStore implements EventStore, EventReader {
       // the commit is the step below: an abort until now stores nothing
       options.signal?.throwIfAborted();
       tx.finish();
+      if (tx.conflict) throw tx.conflict;
       if (options.rollback) {
         tx.records.rollback();
         return result;
@@ -803,6 +804,13 @@ class InMemoryTransaction implements EventStoreTransaction {
     return this.#overlay;
   }
 
+  /**
+   * The first commit of the unit that conflicted with what is stored; it
+   * surfaces at the unit's next read or when the unit ends, as on
+   * PostgreSQL (see `EventStoreTransaction.commit`).
+   */
+  conflict: Error | undefined;
+
   finish(): void {
     this.#finished = true;
   }
@@ -811,6 +819,7 @@ class InMemoryTransaction implements EventStoreTransaction {
     if (this.#finished) {
       throw new SequentError("The transaction has ended");
     }
+    if (this.conflict) throw this.conflict;
     // The committed state may have been replaced by reset(); follow it.
     if (this.#overlay.base !== this.#store.state) {
       const fresh = new Overlay(this.#store.state);
@@ -842,7 +851,16 @@ class InMemoryTransaction implements EventStoreTransaction {
       createdAt: new Date(),
     });
     JSON.parse(command.payload);
-    overlay.stage({ command: record, streams });
+    try {
+      overlay.stage({ command: record, streams });
+    } catch (error) {
+      if (
+        !(error instanceof OptimisticLockError ||
+          error instanceof AggregateKeyNotUniqueError ||
+          error instanceof DuplicateCommandError)
+      ) throw error;
+      this.conflict = error;
+    }
     return Promise.resolve();
   }
 

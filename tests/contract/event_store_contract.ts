@@ -188,6 +188,34 @@ export function eventStoreContract(
     assert.equal(await store.streamExists(b), false);
   });
 
+  test("a conflicting commit does not fail commit(): it surfaces at the unit's next read, or when the unit ends, and the unit stores nothing", async (store) => {
+    const a = id();
+    const b = id();
+    await commit(store, [stream(a, [event(a, 1)])]);
+    let committed = false;
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.commit(command(b), [stream(b, [event(b, 1)])]);
+        await tx.commit(command(a), [stream(a, [event(a, 1)])]);
+        committed = true;
+      }),
+      (error: unknown) =>
+        error instanceof OptimisticLockError && error.aggregateId === a,
+    );
+    assert.equal(committed, true, "commit() itself did not fail");
+    assert.equal(await store.streamExists(b), false);
+    let read = false;
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await tx.commit(command(a), [stream(a, [event(a, 1)])]);
+        await tx.loadStreams([b]);
+        read = true;
+      }),
+      OptimisticLockError,
+    );
+    assert.equal(read, false, "the next read surfaced it");
+  });
+
   test("nothing of a failed commit is stored", async (store) => {
     const a = id();
     const b = id();
