@@ -29,10 +29,8 @@ import type {
 import type { StreamPosition } from "../core/event_reader.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
-import {
-  parseStreamPosition,
-  type PostgresEventStore,
-} from "./postgres_event_store.ts";
+import type { PostgresEventStore } from "./postgres_event_store.ts";
+import { parseStreamPosition } from "./_stream_position.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";

@@ -1,0 +1,45 @@
+/**
+ * Stream positions of the PostgreSQL store: `"<xact_id>:<position>"`, in
+ * commit order (`""` is the start).
+ *
+ * @module
+ */
+import { SequentError } from "../core/errors.ts";
+import type { StreamPosition } from "../core/event_reader.ts";
+
+/** The largest `position` (a bigint): "past every event of that transaction". */
+export const MAX_POSITION = "9223372036854775807";
+
+const STREAM_POSITION = /^(\d{1,20}):(\d{1,19})$/;
+
+/**
+ * A stream position's transaction id and position (`"x:p"`; `""` is the
+ * start).
+ */
+export function parseStreamPosition(
+  position: StreamPosition,
+): [string, string] {
+  if (position === "") return ["0", "0"];
+  const m = STREAM_POSITION.exec(position);
+  if (!m) {
+    throw new SequentError(
+      `Stream position ${
+        JSON.stringify(position)
+      } is not valid: use a position this store gave`,
+    );
+  }
+  return [m[1]!, m[2]!];
+}
+
+/** Orders two stream positions of the PostgreSQL store. */
+export function compareStreamPositions(
+  a: StreamPosition,
+  b: StreamPosition,
+): number {
+  const [ax, ap] = parseStreamPosition(a);
+  const [bx, bp] = parseStreamPosition(b);
+  const x = BigInt(ax) - BigInt(bx);
+  if (x !== 0n) return x < 0n ? -1 : 1;
+  const p = BigInt(ap) - BigInt(bp);
+  return p === 0n ? 0 : p < 0n ? -1 : 1;
+}
