@@ -148,6 +148,7 @@ export type {
   ProcessorStore,
 } from "./src/core/processor_store.ts";
 export type {
+  AuditQueries,
   CommandRecord,
   EventPosition,
   EventStore,
@@ -160,6 +161,7 @@ export type {
   SerializedEvent,
   SerializedSnapshot,
   SnapshotCandidate,
+  SnapshotStore,
   StreamCommit,
   TransactionOptions,
 } from "./src/core/event_store.ts";

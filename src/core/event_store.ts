@@ -259,7 +259,8 @@ export interface SnapshotCandidate {
 }
 
 /**
- * The reads every store offers, inside a transaction or outside one.
+ * What the command path reads, inside a unit of work or outside one: the
+ * streams to load aggregates from, and unique keys.
  */
 export interface EventStoreReader {
   /**
@@ -275,11 +276,6 @@ export interface EventStoreReader {
     aggregateIds: readonly string[],
     options?: LoadOptions,
   ): Promise<LoadedStream[]>;
-  /** One event by aggregate and sequence number. */
-  loadEvent(
-    aggregateId: string,
-    sequenceNumber: number,
-  ): Promise<SerializedEvent | undefined>;
   /** Whether any event was stored for the aggregate. */
   streamExists(aggregateId: string): Promise<boolean>;
   /**
@@ -290,11 +286,37 @@ export interface EventStoreReader {
     scope: string,
     key: JsonValue,
   ): Promise<string | undefined>;
-  /** The current position; see {@linkcode EventStoreReader.eventsSince}. */
+}
+
+/**
+ * The audit queries: single events, what was committed since a mark, the
+ * command records and their causation, the archive of deleted streams.
+ * For tools, tests and operators; the command path does not use them.
+ *
+ * @example
+ * ```ts
+ * import { type AuditQueries, InMemoryEventStore } from "@sequent/core";
+ *
+ * const audit: AuditQueries = new InMemoryEventStore();
+ * const mark = await audit.positionMark();
+ * console.assert((await audit.eventsSince(mark)).length === 0);
+ * ```
+ */
+export interface AuditQueries {
+  /** One event by aggregate and sequence number. */
+  loadEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<SerializedEvent | undefined>;
+  /** The current position; see {@linkcode AuditQueries.eventsSince}. */
   positionMark(): Promise<EventPosition>;
   /** Every event committed after `mark`, in commit order. */
   eventsSince(mark: EventPosition): Promise<SerializedEvent[]>;
-  /** Every event, in commit order, in batches (for replays). */
+  /**
+   * Every event, in commit order, in batches, as of when the read starts.
+   * (Processors read with `EventReader.readEvents` instead, which never
+   * skips a transaction that commits late.)
+   */
   readAllEvents(options?: ReadAllOptions): AsyncIterable<SerializedEvent[]>;
   /** The command record that stored an event. */
   commandForEvent(
@@ -308,6 +330,52 @@ export interface EventStoreReader {
   ): Promise<CommandRecord[]>;
   /** The events a command record stored. */
   eventsOfCommand(commandId: string): Promise<SerializedEvent[]>;
+  /**
+   * Deletes an aggregate's stream, snapshots and unique keys permanently,
+   * keeping a copy of the events in the archive. Returns how many events
+   * were deleted.
+   */
+  deleteStream(aggregateId: string): Promise<number>;
+  /** Deleted events kept in the archive for an aggregate. */
+  archivedEvents(aggregateId: string): Promise<SerializedEvent[]>;
+}
+
+/**
+ * Snapshots: what the `Snapshotter` and the snapshot tasks use.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryEventStore, type SnapshotStore } from "@sequent/core";
+ *
+ * const snapshots: SnapshotStore = new InMemoryEventStore();
+ * console.assert((await snapshots.aggregatesNeedingSnapshots(10)).length === 0);
+ * ```
+ */
+export interface SnapshotStore {
+  /**
+   * Stores snapshots (replacing none: older ones stay until deleted).
+   * Unstorable text in their state is refused with
+   * {@linkcode UnstorableTextError}, storing none of them.
+   */
+  storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
+  /** The latest snapshot of an aggregate, optionally of one version only. */
+  loadLatestSnapshot(
+    aggregateId: string,
+    version?: number,
+  ): Promise<SerializedSnapshot | undefined>;
+  /** Aggregates marked as needing a snapshot, most outdated first. */
+  aggregatesNeedingSnapshots(limit: number): Promise<SnapshotCandidate[]>;
+  /** Marks aggregates as needing a snapshot regardless of thresholds. */
+  markForSnapshotting(aggregateIds: readonly string[]): Promise<void>;
+  /** Deletes every snapshot. */
+  deleteAllSnapshots(): Promise<void>;
+  /**
+   * Deletes snapshots whose version is not the current one of their
+   * aggregate type; `currentVersions` maps type name to version.
+   */
+  deleteSnapshotsOfOtherVersions(
+    currentVersions: Readonly<Record<string, number>>,
+  ): Promise<number>;
 }
 
 /**
@@ -375,10 +443,15 @@ export interface TransactionOptions {
 }
 
 /**
- * The event store port. Implementations: the in-memory store and the
- * PostgreSQL store.
+ * The event store port, cut by who uses it: the command path
+ * ({@linkcode EventStoreReader}, `transaction`, `commandStored`),
+ * {@linkcode SnapshotStore}, {@linkcode AuditQueries}, and the event
+ * stream (`EventReader`, which the stores implement beside this port).
+ * Depend on the part you use. Implementations: the in-memory store and
+ * the PostgreSQL store.
  */
-export interface EventStore extends EventStoreReader {
+export interface EventStore
+  extends EventStoreReader, SnapshotStore, AuditQueries {
   /**
    * Runs `work` as one atomic unit. Everything committed through the
    * transaction is stored when `work` resolves, and nothing when it rejects
@@ -410,38 +483,6 @@ export interface EventStore extends EventStoreReader {
    * @returns `true` once stored, `false` if not (and then never by that commit).
    */
   commandStored(commandId: string): Promise<boolean>;
-  /**
-   * Stores snapshots (replacing none: older ones stay until deleted).
-   * Unstorable text in their state is refused with
-   * {@linkcode UnstorableTextError}, storing none of them.
-   */
-  storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
-  /** The latest snapshot of an aggregate, optionally of one version only. */
-  loadLatestSnapshot(
-    aggregateId: string,
-    version?: number,
-  ): Promise<SerializedSnapshot | undefined>;
-  /** Aggregates marked as needing a snapshot, most outdated first. */
-  aggregatesNeedingSnapshots(limit: number): Promise<SnapshotCandidate[]>;
-  /** Marks aggregates as needing a snapshot regardless of thresholds. */
-  markForSnapshotting(aggregateIds: readonly string[]): Promise<void>;
-  /** Deletes every snapshot. */
-  deleteAllSnapshots(): Promise<void>;
-  /**
-   * Deletes snapshots whose version is not the current one of their
-   * aggregate type; `currentVersions` maps type name to version.
-   */
-  deleteSnapshotsOfOtherVersions(
-    currentVersions: Readonly<Record<string, number>>,
-  ): Promise<number>;
-  /**
-   * Deletes an aggregate's stream, snapshots and unique keys permanently,
-   * keeping a copy of the events in the archive. Returns how many events
-   * were deleted.
-   */
-  deleteStream(aggregateId: string): Promise<number>;
-  /** Deleted events kept in the archive for an aggregate. */
-  archivedEvents(aggregateId: string): Promise<SerializedEvent[]>;
   /** Releases connections; the store cannot be used afterwards. */
   close(): Promise<void>;
 }

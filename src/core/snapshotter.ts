@@ -12,7 +12,11 @@ import {
   snapshotConfigOf,
   takeSnapshot,
 } from "./aggregate_root.ts";
-import type { EventStore, SerializedSnapshot } from "./event_store.ts";
+import type {
+  EventStoreReader,
+  SerializedSnapshot,
+  SnapshotStore,
+} from "./event_store.ts";
 import { MessageSerializer } from "./serializer.ts";
 import { TypeRegistry } from "./type_registry.ts";
 
@@ -27,8 +31,8 @@ import { TypeRegistry } from "./type_registry.ts";
  * ```
  */
 export interface SnapshotterOptions {
-  /** The event store. */
-  readonly eventStore: EventStore;
+  /** The store: its snapshots, and the streams the aggregates load from. */
+  readonly eventStore: SnapshotStore & EventStoreReader;
   /** The aggregate classes whose stored type names must resolve. */
   readonly aggregates?: readonly AggregateClass[] | undefined;
   /** The serializer (default: one over a new registry of `aggregates`). */
@@ -86,7 +90,7 @@ export interface TakeSnapshotsOptions {
  * ```
  */
 export class Snapshotter {
-  readonly #store: EventStore;
+  readonly #store: SnapshotStore & EventStoreReader;
   readonly #serializer: MessageSerializer;
 
   /**
