@@ -1,8 +1,8 @@
 /**
- * The layout's rules, read off the sources' import statements: the core
- * has no import cycle, does no I/O and imports no adapter or the app
- * layer; an adapter (`src/memory`, `src/postgres`) imports neither the
- * other adapter nor the app layer.
+ * The layout's rules, read off the sources: the core has no import cycle,
+ * does no I/O, writes no SQL and imports no adapter or the app layer; an
+ * adapter (`src/memory`, `src/postgres`) imports neither the other adapter
+ * nor the app layer.
  */
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
@@ -81,8 +81,24 @@ Deno.test("the core does no I/O: no Deno namespace, no Node I/O modules, outside
   for (const file of await sources("src/core")) {
     const lines = (await Deno.readTextFile(join(ROOT, file))).split("\n");
     lines.forEach((line, i) => {
-      if (/^\s*(\*|\/\/)/.test(line)) return;
+      if (/^\s*(\/?\*|\/\/)/.test(line)) return;
       if (/\bDeno\.|"node:(fs|net|tls|child_process|os|http)/.test(line)) {
+        found.push(`${file}:${i + 1}: ${line.trim()}`);
+      }
+    });
+  }
+  assert.deepEqual(found, []);
+});
+
+Deno.test("the core writes no SQL: table DDL and column types are the PostgreSQL adapter's", async () => {
+  const found: string[] = [];
+  for (const file of await sources("src/core")) {
+    const lines = (await Deno.readTextFile(join(ROOT, file))).split("\n");
+    lines.forEach((line, i) => {
+      if (/^\s*(\/?\*|\/\/)/.test(line)) return;
+      if (
+        /\b(CREATE (TABLE|INDEX)|timestamptz|double precision)\b/.test(line)
+      ) {
         found.push(`${file}:${i + 1}: ${line.trim()}`);
       }
     });

@@ -1,7 +1,7 @@
 /**
  * Read-model tables declared in TypeScript: columns, types, primary key and
- * indexes in one place, from which the row type is inferred and the DDL is
- * produced. Column names are written in camelCase in TypeScript and stored
+ * indexes in one place, from which the row type is inferred (the
+ * PostgreSQL adapter makes the DDL from them). Column names are written in camelCase in TypeScript and stored
  * in snake_case (`aggregateId` → `aggregate_id`).
  *
  * @module
@@ -34,19 +34,6 @@ export type ColumnKind =
   | "date"
   | "dateTime"
   | "json";
-
-const SQL_TYPES: Record<ColumnKind, string> = {
-  uuid: "uuid",
-  text: "text",
-  integer: "integer",
-  bigint: "bigint",
-  float: "double precision",
-  boolean: "boolean",
-  decimal: "numeric",
-  date: "date",
-  dateTime: "timestamptz",
-  json: "jsonb",
-};
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -179,11 +166,6 @@ export class Column<T, N extends boolean = false, O extends boolean = false> {
       );
     }
     return this.#with<N, true>({ defaultValue: value, optional: true });
-  }
-
-  /** The column's PostgreSQL type. */
-  get sqlType(): string {
-    return SQL_TYPES[this.kind];
   }
 
   /** Whether `value` may be stored in the column. */
@@ -367,11 +349,6 @@ export function snakeCase(name: string): string {
     .toLowerCase();
 }
 
-/** Quotes an SQL identifier. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /**
  * A read-model table: its name, columns, primary key and indexes. Declare
  * it with {@linkcode table}.
@@ -509,58 +486,6 @@ export class RecordTable<C extends Columns = Columns> {
   }
 
   /**
-   * The table's qualified, quoted SQL name.
-   *
-   * @param schema The schema.
-   * @param suffix A version suffix, e.g. `_2`.
-   */
-  qualifiedName(schema: string, suffix = ""): string {
-    return `${quoteIdent(schema)}.${quoteIdent(this.name + suffix)}`;
-  }
-
-  /**
-   * `CREATE TABLE` for the table.
-   *
-   * @param schema The schema.
-   * @param suffix A version suffix, e.g. `_2`.
-   */
-  createTableSql(schema: string, suffix = ""): string {
-    const columns = this.columnNames.map((key) => {
-      const col = this.columns[key] as Column<unknown, boolean, boolean>;
-      return `  ${quoteIdent(this.sqlName(key))} ${col.sqlType}${
-        col.isNullable ? "" : " NOT NULL"
-      }`;
-    });
-    const pk = this.primaryKey.map((k) => quoteIdent(this.sqlName(k))).join(
-      ", ",
-    );
-    return `CREATE TABLE ${this.qualifiedName(schema, suffix)} (\n${
-      columns.join(",\n")
-    },\n  PRIMARY KEY (${pk})\n)`;
-  }
-
-  /**
-   * `CREATE INDEX` statements for the table's indexes.
-   *
-   * @param schema The schema.
-   * @param suffix A version suffix, e.g. `_2`.
-   */
-  createIndexesSql(schema: string, suffix = ""): string[] {
-    return this.indexes.map((index) => {
-      const columns = index.columns.map((c) => this.sqlName(c));
-      const indexName = `${this.name}${suffix}_${columns.join("_")}_${
-        index.unique ? "key" : "idx"
-      }`
-        .slice(0, 63);
-      return `CREATE ${index.unique ? "UNIQUE " : ""}INDEX ${
-        quoteIdent(indexName)
-      } ON ${this.qualifiedName(schema, suffix)} (${
-        columns.map(quoteIdent).join(", ")
-      })`;
-    });
-  }
-
-  /**
    * Checks a row about to be stored and fills in defaults; returns the full
    * row.
    *
@@ -664,7 +589,7 @@ function describe(value: unknown): string {
  *   authorId: column.uuid().nullable(),
  *   title: column.text().nullable(),
  * }, { indexes: [["authorId"]] });
- * console.assert(postRecords.createTableSql("view_schema").includes('"author_id" uuid'));
+ * console.assert(postRecords.sqlName("authorId") === "author_id");
  * ```
  */
 export function table<C extends Columns>(

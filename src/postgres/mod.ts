@@ -78,3 +78,10 @@ export {
   dropDatabase,
   locateDatabase,
 } from "./database_admin.ts";
+export {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+  quoteIdent,
+  sqlTypeOf,
+} from "./table_sql.ts";

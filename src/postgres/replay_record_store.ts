@@ -39,6 +39,7 @@ import {
   selectExpression,
   SqlRecordStore,
 } from "./sql_record_store.ts";
+import { sqlTypeOf } from "./table_sql.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
@@ -135,11 +136,11 @@ interface TableState {
  * @example
  * ```ts
  * import { column, table } from "@sequent/core";
- * import { connectDatabase, ReplayRecordStore } from "@sequent/core/postgres";
+ * import { createTableSql, connectDatabase, ReplayRecordStore } from "@sequent/core/postgres";
  *
  * const posts = table("posts", { id: column.uuid().primaryKey(), title: column.text() });
  * const client = await connectDatabase("memory://");
- * await client.execute(`create schema v; ${posts.createTableSql("v")}`);
+ * await client.execute(`create schema v; ${createTableSql(posts, "v")}`);
  * const store = new ReplayRecordStore(client, () => ({ schema: "v", name: "posts" }));
  * await store.insert(posts, [{ id: crypto.randomUUID(), title: "Hello" }]);
  * await store.flush();
@@ -916,7 +917,7 @@ export class ReplayRecordStore implements RecordStore {
     const { table } = state;
     const columns = table.primaryKey;
     const definition = columns.map((c) =>
-      `"${table.sqlName(c)}" ${(table.columns[c] as AnyColumn).sqlType}`
+      `"${table.sqlName(c)}" ${sqlTypeOf(table.columns[c] as AnyColumn)}`
     ).join(", ");
     const match = columns.map((c) =>
       `t."${table.sqlName(c)}" = k."${table.sqlName(c)}"`

@@ -14,13 +14,12 @@ import { Decimal } from "../core/decimal.ts";
 import { DuplicateRecordError, SequentError } from "../core/errors.ts";
 import type { JsonValue } from "../core/json.ts";
 import type { FindOptions, RecordStore } from "../core/record_store.ts";
-import {
-  type Column,
-  type NewRowOf,
-  quoteIdent,
-  type RecordTable,
-  type RowOf,
-  type WhereOf,
+import type {
+  Column,
+  NewRowOf,
+  RecordTable,
+  RowOf,
+  WhereOf,
 } from "../core/record_table.ts";
 import type {
   SqlExecutor,
@@ -32,6 +31,7 @@ import type {
 import { SqlError } from "./sql_error.ts";
 import { valueKey } from "../core/record_values.ts";
 import { asWithItem, type JoinableStatement } from "./_sql_text.ts";
+import { qualifiedTableName, quoteIdent, sqlTypeOf } from "./table_sql.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
@@ -120,7 +120,7 @@ class StatementBuilder {
 
   param(column: AnyColumn, value: unknown): string {
     this.params.push(encodeValue(column, value));
-    return `$${this.params.length}::${column.sqlType}`;
+    return `$${this.params.length}::${sqlTypeOf(column)}`;
   }
 
   where(table: RecordTable, where: Row): string {
@@ -197,11 +197,11 @@ export function mapRecordError(error: unknown): unknown {
  * @example
  * ```ts
  * import { column, table } from "@sequent/core";
- * import { connectDatabase, SqlRecordStore } from "@sequent/core/postgres";
+ * import { createTableSql, connectDatabase, SqlRecordStore } from "@sequent/core/postgres";
  *
  * const posts = table("posts", { id: column.uuid().primaryKey(), title: column.text() });
  * const client = await connectDatabase("memory://");
- * await client.execute(`create schema view_schema; ${posts.createTableSql("view_schema")}`);
+ * await client.execute(`create schema view_schema; ${createTableSql(posts, "view_schema")}`);
  * const store = new SqlRecordStore(client, "view_schema");
  * const id = crypto.randomUUID();
  * await store.insert(posts, [{ id, title: "Hello" }]);
@@ -228,7 +228,7 @@ export class SqlRecordStore implements RecordStore {
   ) {
     this.#executor = executor;
     this.#locate = typeof schema === "string"
-      ? (table) => table.qualifiedName(schema)
+      ? (table) => qualifiedTableName(table, schema)
       : schema;
   }
 
@@ -290,7 +290,7 @@ export class SqlRecordStore implements RecordStore {
             columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
           }) VALUES (${
             columns.map((c, i) =>
-              `$${offset + i + 1}::${(table.columns[c] as AnyColumn).sqlType}`
+              `$${offset + i + 1}::${sqlTypeOf(table.columns[c] as AnyColumn)}`
             ).join(", ")
           })`,
       };

@@ -41,7 +41,6 @@ import type {
   ProjectorClass,
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
-import { quoteIdent } from "../core/record_table.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
 import { Progress } from "../core/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
@@ -52,6 +51,12 @@ import {
   readReplayRows,
   type ReplayRow,
 } from "./_replay_reader.ts";
+import {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+  quoteIdent,
+} from "./table_sql.ts";
 
 /**
  * A second migration was started while one is running.
@@ -352,7 +357,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       await this.#dropTables(tx, plan.tables, plan.target);
       for (const table of plan.tables) {
         await tx.execute(
-          table.createTableSql(this.#viewName, suffix(plan.target)),
+          createTableSql(table, this.#viewName, suffix(plan.target)),
         );
       }
       const replayed = await this.#replay(
@@ -364,7 +369,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       );
       for (const table of plan.tables) {
         for (
-          const statement of table.createIndexesSql(
+          const statement of createIndexesSql(
+            table,
             this.#viewName,
             suffix(plan.target),
           )
@@ -423,13 +429,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
         await tx.execute(
           alter.sql.replaceAll(
             "{table}",
-            alter.table.qualifiedName(this.#viewName),
+            qualifiedTableName(alter.table, this.#viewName),
           ),
         );
       }
       for (const table of plan.tables) {
         await tx.execute(
-          `DROP TABLE IF EXISTS ${table.qualifiedName(this.#viewName)}`,
+          `DROP TABLE IF EXISTS ${qualifiedTableName(table, this.#viewName)}`,
         );
         await tx.execute(
           `ALTER TABLE ${this.#qualified(table, plan.target)} RENAME TO ${
@@ -498,7 +504,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   }
 
   #qualified(table: RecordTable, version: number): string {
-    return table.qualifiedName(this.#viewName, suffix(version));
+    return qualifiedTableName(table, this.#viewName, suffix(version));
   }
 
   async #dropTables(

@@ -14,6 +14,11 @@ import {
   PostgresEventStore,
   type SqlClient,
 } from "../postgres/mod.ts";
+import {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+} from "../postgres/table_sql.ts";
 
 interface Shared {
   readonly client: SqlClient;
@@ -63,14 +68,14 @@ export async function databaseTestStore(
     statements.push(`TRUNCATE "${db.viewSchema}"."${name}"`);
   }
   for (const table of tables) {
-    const ddl = table.createTableSql(db.viewSchema);
+    const ddl = createTableSql(table, db.viewSchema);
     if (db.tables.get(table.name) === ddl) continue;
     // a test file may declare a table of the same name differently
     statements.push(
-      `DROP TABLE IF EXISTS ${table.qualifiedName(db.viewSchema)}`,
+      `DROP TABLE IF EXISTS ${qualifiedTableName(table, db.viewSchema)}`,
       ddl,
     );
-    statements.push(...table.createIndexesSql(db.viewSchema));
+    statements.push(...createIndexesSql(table, db.viewSchema));
     db.tables.set(table.name, ddl);
   }
   if (statements.length > 0) await db.client.execute(statements.join(";\n"));

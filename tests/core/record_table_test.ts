@@ -13,7 +13,7 @@ import {
   UnstorableTextError,
   type WhereOf,
 } from "@sequent/core";
-import { quoteIdent, snakeCase } from "../../src/core/record_table.ts";
+import { snakeCase } from "../../src/core/record_table.ts";
 
 const rtPosts = table("rt_posts", {
   aggregateId: column.uuid().primaryKey(),
@@ -146,83 +146,6 @@ Deno.test("a table lists its columns in order, its primary key and its indexes",
   assert.ok(rtPosts.columns.title instanceof Column);
 });
 
-Deno.test("createTableSql() gives each column its PostgreSQL type, NOT NULL unless nullable, and the primary key", () => {
-  assert.equal(
-    rtPosts.createTableSql("view_schema"),
-    `CREATE TABLE "view_schema"."rt_posts" (
-  "aggregate_id" uuid NOT NULL,
-  "author_id" uuid NOT NULL,
-  "title" text,
-  "views" integer NOT NULL,
-  "rating" numeric,
-  "published_on" date,
-  "updated_at" timestamptz NOT NULL,
-  "tags" jsonb NOT NULL,
-  "big" bigint,
-  "score" double precision NOT NULL,
-  "draft" boolean NOT NULL,
-  PRIMARY KEY ("aggregate_id")
-)`,
-  );
-  assert.match(
-    rtPosts.createTableSql("v", "_3"),
-    /^CREATE TABLE "v"\."rt_posts_3" \(/,
-  );
-});
-
-Deno.test("a composite primary key and indexes, unique ones included, make their DDL", () => {
-  const lines = table("rt_lines", {
-    orderId: column.uuid(),
-    lineNo: column.integer(),
-    sku: column.text().unique(),
-    note: column.text().nullable(),
-  }, {
-    primaryKey: ["orderId", "lineNo"],
-    indexes: [["note"], { columns: ["sku", "note"] }, {
-      columns: ["note", "lineNo"],
-      unique: true,
-    }],
-  });
-  assert.deepEqual(lines.primaryKey, ["orderId", "lineNo"]);
-  assert.match(
-    lines.createTableSql("s"),
-    /"sku" text NOT NULL,\n {2}"note" text,\n {2}PRIMARY KEY \("order_id", "line_no"\)\n\)$/,
-  );
-  assert.deepEqual(lines.createIndexesSql("s"), [
-    `CREATE UNIQUE INDEX "rt_lines_sku_key" ON "s"."rt_lines" ("sku")`,
-    `CREATE INDEX "rt_lines_note_idx" ON "s"."rt_lines" ("note")`,
-    `CREATE INDEX "rt_lines_sku_note_idx" ON "s"."rt_lines" ("sku", "note")`,
-    `CREATE UNIQUE INDEX "rt_lines_note_line_no_key" ON "s"."rt_lines" ("note", "line_no")`,
-  ]);
-  assert.deepEqual(lines.createIndexesSql("s", "_2"), [
-    `CREATE UNIQUE INDEX "rt_lines_2_sku_key" ON "s"."rt_lines_2" ("sku")`,
-    `CREATE INDEX "rt_lines_2_note_idx" ON "s"."rt_lines_2" ("note")`,
-    `CREATE INDEX "rt_lines_2_sku_note_idx" ON "s"."rt_lines_2" ("sku", "note")`,
-    `CREATE UNIQUE INDEX "rt_lines_2_note_line_no_key" ON "s"."rt_lines_2" ("note", "line_no")`,
-  ]);
-});
-
-Deno.test("index names are cut to PostgreSQL's 63 characters", () => {
-  const long = table("rt_" + "x".repeat(50), {
-    id: column.integer().primaryKey(),
-    aVeryLongColumnName: column.text(),
-  }, { indexes: [["aVeryLongColumnName"]] });
-  const [sql] = long.createIndexesSql("s");
-  const name = /INDEX "([^"]+)"/.exec(sql!)?.[1];
-  assert.equal(name?.length, 63);
-  assert.ok(name?.startsWith("rt_xxx"));
-});
-
-Deno.test("names are quoted as SQL identifiers", () => {
-  assert.equal(quoteIdent('we"ird'), '"we""ird"');
-  assert.equal(rtPosts.qualifiedName("my schema"), '"my schema"."rt_posts"');
-  const keywords = table("rt_order", {
-    select: column.integer().primaryKey(),
-    from: column.text(),
-  });
-  assert.match(keywords.createTableSql("s"), /"select" integer NOT NULL/);
-});
-
 // --- bad declarations -------------------------------------------------------------
 
 Deno.test("a table name must be lower case letters, digits and _", () => {
@@ -332,27 +255,6 @@ Deno.test("two columns whose snake_case names clash are refused", () => {
 });
 
 // --- columns ----------------------------------------------------------------------
-
-Deno.test("each column kind has its PostgreSQL type", () => {
-  const types = Object.fromEntries(
-    (Object.keys(column) as (keyof typeof column)[]).map((k) => [
-      k,
-      column[k]().sqlType,
-    ]),
-  );
-  assert.deepEqual(types, {
-    uuid: "uuid",
-    text: "text",
-    integer: "integer",
-    bigint: "bigint",
-    float: "double precision",
-    boolean: "boolean",
-    decimal: "numeric",
-    date: "date",
-    dateTime: "timestamptz",
-    json: "jsonb",
-  });
-});
 
 Deno.test("modifiers return new columns and leave the original as it was", () => {
   const base = column.text();

@@ -16,6 +16,11 @@ import {
   type SqlClient,
 } from "@sequent/core/postgres";
 import { type Backend, backends, disposeAtEnd } from "./_backends.ts";
+import {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+} from "@sequent/core/postgres";
 
 /** One kind of event store to run test cases on. */
 export interface StoreBackend {
@@ -68,14 +73,14 @@ function sqlBackend(b: Backend): StoreBackend {
       const client = await b.client();
       await clearEventStore(client, { schema: b.schema });
       const ddl = tables.flatMap((t) => [
-        t.createTableSql(viewSchema),
-        ...t.createIndexesSql(viewSchema),
+        createTableSql(t, viewSchema),
+        ...createIndexesSql(t, viewSchema),
       ]).join(";\n");
       if (ddl === created) {
         // the same tables as last time: emptying them is quicker
         if (tables.length > 0) {
           await client.execute(
-            `TRUNCATE ${tables.map((t) => t.qualifiedName(viewSchema))}`,
+            `TRUNCATE ${tables.map((t) => qualifiedTableName(t, viewSchema))}`,
           );
         }
       } else {

@@ -14,6 +14,7 @@ import {
 } from "../contract/event_store_contract.ts";
 import { countingClient } from "./_counting_client.ts";
 import { type Backend, backends, disposeAtEnd, shared } from "./_backends.ts";
+import { createTableSql } from "@sequent/core/postgres";
 
 const list = backends();
 for (const b of list) {
@@ -35,7 +36,7 @@ async function storeWithViews(b: Backend, viewSchema: string) {
   await client.execute(`
     DROP SCHEMA IF EXISTS ${viewSchema} CASCADE;
     CREATE SCHEMA ${viewSchema};
-    ${posts.createTableSql(viewSchema)}`);
+    ${createTableSql(posts, viewSchema)}`);
   client.reset();
   const store = new PostgresEventStore(client, {
     schema: b.schema,

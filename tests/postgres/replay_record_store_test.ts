@@ -27,6 +27,7 @@ import {
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 import { countingClient } from "./_counting_client.ts";
 import { freshName, rigSchemas } from "./_migration_domain.ts";
+import { createIndexesSql, createTableSql } from "@sequent/core/postgres";
 
 const list = backends({ served: true });
 
@@ -88,7 +89,7 @@ for (const b of list) {
         await client.execute(
           `CREATE SCHEMA ${schema}; ${
             TABLES.map((t) =>
-              [t.createTableSql(schema), ...t.createIndexesSql(schema)].join(
+              [createTableSql(t, schema), ...createIndexesSql(t, schema)].join(
                 ";\n",
               )
             ).join(";\n")

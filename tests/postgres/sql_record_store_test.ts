@@ -18,11 +18,16 @@ import {
 } from "../contract/record_store_contract.ts";
 import { countingClient } from "./_counting_client.ts";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
+import {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+} from "@sequent/core/postgres";
 
 function ddl(tables: readonly RecordTable[], schema: string, suffix = "") {
   return tables.flatMap((t) => [
-    t.createTableSql(schema, suffix),
-    ...t.createIndexesSql(schema, suffix),
+    createTableSql(t, schema, suffix),
+    ...createIndexesSql(t, schema, suffix),
   ]).join(";\n");
 }
 
@@ -52,8 +57,10 @@ for (const b of list) {
     await client.execute(
       `TRUNCATE ${
         [
-          ...recordStoreContractTables.map((t) => t.qualifiedName(viewSchema)),
-          rsItems.qualifiedName(viewSchema, "_2"),
+          ...recordStoreContractTables.map((t) =>
+            qualifiedTableName(t, viewSchema)
+          ),
+          qualifiedTableName(rsItems, viewSchema, "_2"),
         ]
           .join(", ")
       }`,
@@ -120,7 +127,7 @@ for (const b of list) {
     const { client } = await empty();
     const store = new SqlRecordStore(
       client,
-      (t) => t.qualifiedName(viewSchema, "_2"),
+      (t) => qualifiedTableName(t, viewSchema, "_2"),
     );
     const base = new SqlRecordStore(client, viewSchema);
     const a = crypto.randomUUID();

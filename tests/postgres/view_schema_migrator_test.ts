@@ -43,6 +43,7 @@ import {
   statementLog,
   workload,
 } from "./_migration_domain.ts";
+import { createTableSql } from "@sequent/core/postgres";
 
 const list = backends();
 
@@ -635,7 +636,7 @@ for (const b of list) {
     try {
       await client.execute(
         `CREATE SCHEMA "${r.viewSchema}"; ${
-          migNames.createTableSql(r.viewSchema)
+          createTableSql(migNames, r.viewSchema)
         }`,
       );
       await client.transaction(async (tx) => {
