@@ -34,6 +34,7 @@ import {
 import { serverUrl } from "../postgres/_backends.ts";
 import { startPrivateServer } from "../postgres/_private_server.ts";
 import { startStallProxy } from "../postgres/_stall_proxy.ts";
+import { dropSchemas, schemaName } from "./_server_schemas.ts";
 
 const acceptance = Deno.env.get("SEQUENT_ACCEPTANCE") === "1";
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -61,10 +62,6 @@ class FaultPostProjector extends Projector {
         }),
     );
   }
-}
-
-function schemaName(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
 }
 
 async function faultApp(url: string): Promise<{ app: App; schema: string }> {
@@ -197,17 +194,6 @@ async function assertWhole(
     ? { events: 4, commands: 1, rows: 1 }
     : { events: 0, commands: 0, rows: 0 };
   assert.deepEqual(row, expected, `post ${id}: ${JSON.stringify(outcome)}`);
-}
-
-async function dropSchemas(url: string, schema: string): Promise<void> {
-  const admin = await connectDatabase(url);
-  try {
-    await admin.execute(
-      `DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_view CASCADE`,
-    );
-  } finally {
-    await admin.close();
-  }
 }
 
 const test = serverUrl === undefined ? () => {} : Deno.test;

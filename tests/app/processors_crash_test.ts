@@ -21,26 +21,12 @@ import {
   asyncTitles,
   POLL_MS,
 } from "./_async_app.ts";
+import { dropSchemas, schemaName } from "./_server_schemas.ts";
 
 const acceptance = Deno.env.get("SEQUENT_ACCEPTANCE") === "1";
 const test = serverUrl === undefined ? () => {} : Deno.test;
 const CHILD = new URL("./_processor_child.ts", import.meta.url);
 const NAMES = ["AsyncTitleProjector", "AsyncEventLogProjector"];
-
-function schemaName(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-}
-
-async function dropSchemas(schema: string): Promise<void> {
-  const admin = await connectDatabase(serverUrl);
-  try {
-    await admin.execute(
-      `DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_view CASCADE`,
-    );
-  } finally {
-    await admin.close();
-  }
-}
 
 /** Both read models, in a stable order. */
 async function readModels(app: App): Promise<unknown> {
@@ -151,7 +137,7 @@ test({
     } finally {
       child?.kill();
       await app.close();
-      await dropSchemas(schema);
+      await dropSchemas(serverUrl!, schema);
     }
   },
 });
@@ -232,7 +218,7 @@ test({
       await writing?.catch(() => {});
       await admin.close();
       await app.close();
-      await dropSchemas(schema);
+      await dropSchemas(serverUrl!, schema);
     }
   },
 });

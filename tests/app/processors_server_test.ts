@@ -17,28 +17,14 @@ import { AddPost } from "../fixtures/blog.ts";
 import { serverUrl } from "../postgres/_backends.ts";
 import { Child } from "../_child_process.ts";
 import { asyncAppConfig, asyncTitles, POLL_MS } from "./_async_app.ts";
+import { dropSchemas, schemaName } from "./_server_schemas.ts";
 
 const test = serverUrl === undefined ? () => {} : Deno.test;
-
-function schemaName(prefix: string): string {
-  return `${prefix}_${crypto.randomUUID().replaceAll("-", "").slice(0, 10)}`;
-}
 
 async function openApp(schema: string): Promise<App> {
   const app = await createApp(asyncAppConfig(serverUrl!, schema));
   await app.migrator!.migrate();
   return app;
-}
-
-async function dropSchemas(schema: string): Promise<void> {
-  const admin = await connectDatabase(serverUrl);
-  try {
-    await admin.execute(
-      `DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_view CASCADE`,
-    );
-  } finally {
-    await admin.close();
-  }
 }
 
 function addPost(title: string): AddPost {
@@ -156,7 +142,7 @@ test({
       await blocker?.close();
       await app.close();
       await dropDatabase(otherUrl);
-      await dropSchemas(schema);
+      await dropSchemas(serverUrl!, schema);
     }
   },
 });
@@ -200,7 +186,7 @@ test({
       stop.abort();
       await running;
       await app.close();
-      await dropSchemas(schema);
+      await dropSchemas(serverUrl!, schema);
     }
   },
 });

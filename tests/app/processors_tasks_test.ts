@@ -20,7 +20,8 @@ import {
   silentLogger,
   table,
 } from "@sequent/core";
-import { runTasks, TASKS_USAGE } from "@sequent/core/tasks";
+import { TASKS_USAGE } from "@sequent/core/tasks";
+import { run } from "./_run_task.ts";
 
 class PT_Added extends Event.define("PT.Added", { title: attrs.string() }) {}
 
@@ -78,27 +79,6 @@ class SharedStore extends InMemoryEventStore {
   }
 }
 
-/** Runs a task, recording its output and the questions it asks. */
-async function run(
-  cfg: AppConfig,
-  args: string[],
-  options: { answers?: boolean[]; signal?: AbortSignal } = {},
-) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const questions: string[] = [];
-  const code = await runTasks(cfg, args, {
-    stdout: (line) => out.push(line),
-    stderr: (line) => err.push(line),
-    confirm: (question) => {
-      questions.push(question);
-      return Promise.resolve(options.answers?.shift() ?? false);
-    },
-    signal: options.signal,
-  });
-  return { code, out, err, questions };
-}
-
 /** `processors run` until every event is handled or set aside. */
 async function runUntilIdle(
   cfg: AppConfig,
@@ -106,7 +86,7 @@ async function runUntilIdle(
   processors: InMemoryProcessorStore,
 ): Promise<void> {
   const stop = new AbortController();
-  const running = run(cfg, ["processors", "run"], { signal: stop.signal });
+  const running = run(cfg, ["processors", "run"], [], stop.signal);
   const { next: last } = await store.readEvents("", { limit: 1_000_000 });
   for (let i = 0; i < 200; i++) {
     const [record] = await processors.records(["PT_Projector"]);
@@ -197,9 +177,7 @@ Deno.test("processors tasks: run handles events until stopped; status shows lag 
   ]]);
 
   // reset asks first; then the table is emptied and rebuilt
-  r = await run(cfg, ["processors", "reset", "PT_Projector"], {
-    answers: [false],
-  });
+  r = await run(cfg, ["processors", "reset", "PT_Projector"], [false]);
   assert.deepEqual([r.code, r.err], [1, [
     "error: Not reset: confirm, or pass --yes",
   ]]);

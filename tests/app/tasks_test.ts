@@ -18,7 +18,8 @@ import {
   Projector,
   table,
 } from "@sequent/core";
-import { runTasks, TASKS_USAGE } from "@sequent/core/tasks";
+import { TASKS_USAGE } from "@sequent/core/tasks";
+import { run } from "./_run_task.ts";
 import { DatabaseInUseError } from "@sequent/core/postgres";
 import { Child } from "../_child_process.ts";
 import { Held_Add, heldConfig, heldItems } from "./_held_app.ts";
@@ -79,26 +80,6 @@ function config(database: string): AppConfig {
     aggregates: [Task_Item],
     migrations: { 1: [Task_Projector] },
   };
-}
-
-/** Runs a task, recording its output and the questions it asks. */
-async function run(
-  cfg: AppConfig,
-  args: string[],
-  answers: boolean[] = [],
-) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const questions: string[] = [];
-  const code = await runTasks(cfg, args, {
-    stdout: (line) => out.push(line),
-    stderr: (line) => err.push(line),
-    confirm: (question) => {
-      questions.push(question);
-      return Promise.resolve(answers.shift() ?? false);
-    },
-  });
-  return { code, out, err, questions };
 }
 
 const REPORT =

@@ -32,6 +32,8 @@ import {
   type SqlTransaction,
   ViewSchemaMigrator,
 } from "@sequent/core/postgres";
+export { random } from "../_seeded_random.ts";
+import { random } from "../_seeded_random.ts";
 
 // ---------------------------------------------------------------- events
 
@@ -342,18 +344,6 @@ export class Mig_NameProjector extends Projector {
 }
 
 // -------------------------------------------------------------- workload
-
-/** A small seeded generator (mulberry32), so a failing run can be repeated. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TAGS = ["red", "green", "blue", "x\ty", "new\nline", "back\\slash"];
 const GROUPS = ["a", "b", "c", "d", "e", "f", "g"];

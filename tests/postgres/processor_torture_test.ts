@@ -27,6 +27,7 @@ import {
   SqlError,
 } from "@sequent/core/postgres";
 import { type StoreBackend, storeBackends } from "./_store_backends.ts";
+import { random } from "../_seeded_random.ts";
 
 const acceptance = Deno.env.get("SEQUENT_ACCEPTANCE") === "1";
 
@@ -50,18 +51,6 @@ function noting(name: string): { handler: EventHandler; seen: Seen } {
     }
   }
   return { handler: new Noting(), seen };
-}
-
-/** A small seeded generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 class Rollback extends Error {}
