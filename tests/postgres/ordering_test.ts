@@ -12,8 +12,9 @@
  * aggregate, then after a random pause loads the shared stream and appends
  * to it); "B" units append to the shared stream. Before the invariant was
  * kept, the read after the first command's commit opened the transaction
- * with that commit in it, and the pause let a "B" append in between. Every unit succeeds or fails with OptimisticLockError, and
- * the events read in (`xact_id`, `position`) order have no inversion.
+ * with that commit in it, and the pause let a "B" append in between. Every
+ * unit succeeds or fails with OptimisticLockError, and the events read in
+ * (`xact_id`, `position`) order have no inversion.
  * `SEQUENT_ACCEPTANCE=1` runs the issue's 10,000 units.
  */
 import assert from "node:assert/strict";
