@@ -9,7 +9,8 @@
  * The suite runs one small seed on PGlite and the server. The acceptance run
  * (`SEQUENT_ACCEPTANCE=1`, a CI step of its own) runs the issue's scale: on
  * the server 16 writers, 1,000 aggregates, 100,000 events, 20 seeds; on
- * PGlite 4 writers and 10,000 events. `SEQUENT_TORTURE_SEED` replays a seed.
+ * PGlite 4 writers and 10,000 events. `SEQUENT_TORTURE_SEED` replays a seed;
+ * `SEQUENT_TORTURE_SEEDS` sets how many seeds the server runs.
  */
 import assert from "node:assert/strict";
 import {
@@ -69,8 +70,10 @@ function scaleOf(b: StoreBackend): Scale {
       ? { writers: 4, aggregates: 50, events: 1_500, seeds: 1 }
       : { writers: 4, aggregates: 50, events: 500, seeds: 1 };
   }
+  // SEQUENT_TORTURE_SEEDS runs fewer (or more) seeds on the server
+  const seeds = Number(Deno.env.get("SEQUENT_TORTURE_SEEDS") ?? 20);
   return b.name === "server"
-    ? { writers: 16, aggregates: 1_000, events: 100_000, seeds: 20 }
+    ? { writers: 16, aggregates: 1_000, events: 100_000, seeds }
     : { writers: 4, aggregates: 1_000, events: 10_000, seeds: 1 };
 }
 
