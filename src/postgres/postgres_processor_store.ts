@@ -32,6 +32,7 @@ import { quotedSchema } from "./_sql_text.ts";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
+import { resetProcessorSql } from "./_processor_sql.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 
@@ -241,17 +242,7 @@ export class PostgresProcessorStore implements ProcessorStore {
   ): Promise<void> {
     await this.#client.transaction(async (tx) => {
       if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
-      await tx.query(
-        `UPDATE ${this.#s}.processors SET checkpoint_xact = '0',
-           checkpoint_position = 0, owner = NULL, expires_at = NULL,
-           token = token + 1, updated_at = clock_timestamp()
-         WHERE name = $1`,
-        [name],
-      );
-      await tx.query(
-        `DELETE FROM ${this.#s}.parked_aggregates WHERE processor = $1`,
-        [name],
-      );
+      await tx.query(resetProcessorSql(this.#s), [name]);
     });
   }
 

@@ -45,6 +45,7 @@ import type { MessageSerializer } from "../core/serializer.ts";
 import { Progress } from "../core/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
+import { resetProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import {
   createdAtMillis,
@@ -449,17 +450,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           projector.constructor as ProjectorClass,
         );
         if (name === undefined) continue;
-        await tx.query(
-          `UPDATE ${this.#events}.processors SET checkpoint_xact = '0',
-             checkpoint_position = 0, owner = NULL, expires_at = NULL,
-             token = token + 1, updated_at = clock_timestamp()
-           WHERE name = $1`,
-          [name],
-        );
-        await tx.query(
-          `DELETE FROM ${this.#events}.parked_aggregates WHERE processor = $1`,
-          [name],
-        );
+        await tx.query(resetProcessorSql(this.#events), [name]);
       }
       await tx.query(
         `UPDATE ${this.#view}.sequent_versions SET status = 'done', done_at = now() WHERE version = $1`,
