@@ -16,7 +16,12 @@ import {
 import { AddPost } from "../fixtures/blog.ts";
 import { serverUrl } from "../postgres/_backends.ts";
 import { Child } from "../_child_process.ts";
-import { asyncAppConfig, asyncTitles, POLL_MS } from "./_async_app.ts";
+import {
+  asyncAppConfig,
+  AsyncTitleProjector,
+  asyncTitles,
+  POLL_MS,
+} from "./_async_app.ts";
 import { dropSchemas, schemaName } from "./_server_schemas.ts";
 
 const test = serverUrl === undefined ? () => {} : Deno.test;
@@ -185,6 +190,43 @@ test({
       child.kill();
       stop.abort();
       await running;
+      await app.close();
+      await dropSchemas(serverUrl!, schema);
+    }
+  },
+});
+
+test({
+  name:
+    "a new view-schema version swapped in starts its processors over: their new tables fill from the first event, in the background",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const schema = schemaName("swap");
+    const app = await openApp(schema);
+    let next: App | undefined;
+    try {
+      const post = addPost("before the swap");
+      const token = await app.executeCommands(post);
+      await app.processors!.catchUp();
+      await app.waitFor(token, { timeoutMs: 1_000 });
+      assert.equal(await titleOf(app, post.aggregateId), "before the swap");
+      const config = asyncAppConfig(serverUrl!, schema);
+      next = await createApp({
+        ...config,
+        migrations: { ...config.migrations, 2: [AsyncTitleProjector] },
+      });
+      await next.migrator!.migrate();
+      // the version-2 table is new and the title projector starts over
+      assert.equal(await titleOf(next, post.aggregateId), undefined);
+      const [status] = await next.processors!.status();
+      assert.equal(status?.name, "AsyncTitleProjector");
+      assert.equal(status?.checkpoint, "0:0");
+      assert.ok(status.lagEvents > 0);
+      await next.processors!.catchUp();
+      assert.equal(await titleOf(next, post.aggregateId), "before the swap");
+    } finally {
+      await next?.close();
       await app.close();
       await dropSchemas(serverUrl!, schema);
     }
