@@ -127,9 +127,12 @@ export type {
   EventBatch,
   EventReader,
   ReadEventsOptions,
+  ReplayEventsOptions,
+  ReplayReader,
   StoredEvent,
   StreamPosition,
 } from "./src/core/event_reader.ts";
+export { type ReplayOptions, replayProjectors } from "./src/core/replay.ts";
 export {
   processorName,
   ProcessorRunner,

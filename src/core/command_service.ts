@@ -36,6 +36,7 @@ import type {
 import type { JsonValue } from "./json.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { handlersFor, routedClasses } from "./message_router.ts";
+import { EventRoutes } from "./event_dispatch.ts";
 import { Projector } from "./projector.ts";
 import { MessageSerializer } from "./serializer.ts";
 import { TypeRegistry } from "./type_registry.ts";
@@ -222,6 +223,7 @@ export class CommandService {
   readonly #store: EventStore;
   readonly #commandHandlers: readonly CommandHandler[];
   readonly #eventHandlers: readonly EventHandler[];
+  readonly #routes: EventRoutes<EventHandler>;
   readonly #middleware: CommandMiddleware[];
   readonly #logger: Logger;
   readonly #retries: number;
@@ -240,6 +242,7 @@ export class CommandService {
     this.#store = options.eventStore;
     this.#commandHandlers = [...(options.commandHandlers ?? [])];
     this.#eventHandlers = [...(options.eventHandlers ?? [])];
+    this.#routes = new EventRoutes(this.#eventHandlers);
     this.#middleware = [...(options.middleware ?? [])];
     this.#logger = options.logger ?? consoleLogger("warn");
     this.#retries = options.retryOnConflict ?? 0;
@@ -587,7 +590,7 @@ export class CommandService {
               dispatch.event,
               this.#logger.enabled("debug"),
               undefined,
-              [dispatch.handler],
+              new EventRoutes([dispatch.handler]),
             );
           }
           for (let command; (command = current.queue.shift());) {
@@ -749,9 +752,9 @@ export class CommandService {
         command,
         events.map((event) => ({
           event,
-          handlers: this.#eventHandlers.filter((h) =>
-            handlersFor(h.constructor, event).length > 0
-          ).map(describeHandler),
+          handlers: [
+            ...new Set(this.#routes.for(event).map(([handler]) => handler)),
+          ].map(describeHandler),
         })),
       );
       return;
@@ -764,30 +767,24 @@ export class CommandService {
     event: Event,
     debug: boolean,
     accept?: (handler: EventHandler) => boolean,
-    handlers: readonly EventHandler[] = this.#eventHandlers,
+    routes: EventRoutes<EventHandler> = this.#routes,
   ): Promise<void> {
-    for (const handler of handlers) {
+    for (const [handler, fn] of routes.for(event)) {
       if (accept && !accept(handler)) continue;
-      const fns = handlersFor<(h: EventHandler, e: Event) => unknown>(
-        handler.constructor,
-        event,
-      );
-      for (const fn of fns) {
-        if (debug) {
-          this.#logger.log(
-            "debug",
-            `${handler.constructor.name} handles ${
-              typeName(event)
-            } ${event.sequenceNumber} of ${event.aggregateId}`,
-          );
-        }
-        const previous = unit.currentEvent;
-        unit.currentEvent = event;
-        try {
-          await fn(handler, event);
-        } finally {
-          unit.currentEvent = previous;
-        }
+      if (debug) {
+        this.#logger.log(
+          "debug",
+          `${handler.constructor.name} handles ${
+            typeName(event)
+          } ${event.sequenceNumber} of ${event.aggregateId}`,
+        );
+      }
+      const previous = unit.currentEvent;
+      unit.currentEvent = event;
+      try {
+        await fn(handler, event);
+      } finally {
+        unit.currentEvent = previous;
       }
     }
   }

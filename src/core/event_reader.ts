@@ -142,3 +142,73 @@ export interface EventReader {
    */
   comparePositions(a: StreamPosition, b: StreamPosition): number;
 }
+
+/**
+ * Options of {@linkcode ReplayReader.replayEvents}.
+ *
+ * @example
+ * ```ts
+ * import type { ReplayEventsOptions } from "@sequent/core";
+ *
+ * const options: ReplayEventsOptions = { eventTypes: ["PostAdded", "PostTitleChanged"] };
+ * ```
+ */
+export interface ReplayEventsOptions {
+  /** Only events of these types (default: all). */
+  readonly eventTypes?: readonly string[] | undefined;
+  /**
+   * Only events after this position (default: from the start). Pass a
+   * boundary an earlier replay read `upTo` to read what it left.
+   */
+  readonly after?: StreamPosition | undefined;
+  /**
+   * Only events at or before this position (default: the
+   * {@linkcode ReplayReader.replayBoundary} when the read starts).
+   */
+  readonly upTo?: StreamPosition | undefined;
+  /**
+   * At most this many events per batch (default: the store's; 20,000 on
+   * PostgreSQL, whose batches are what each read of a slice brought).
+   */
+  readonly batchSize?: number | undefined;
+}
+
+/**
+ * The event stream in bulk, for a replay: every event in a range, grouped
+ * by aggregate, each aggregate's events in sequence order (how aggregates
+ * follow one another is the store's choice). On PostgreSQL the events
+ * come by `COPY`, in keyset slices read ahead while the caller handles the
+ * ones before.
+ *
+ * @example Counting the events a replay would handle
+ * ```ts
+ * import { InMemoryEventStore, type ReplayReader } from "@sequent/core";
+ *
+ * async function count(reader: ReplayReader, eventTypes: string[]): Promise<number> {
+ *   let n = 0;
+ *   for await (const batch of reader.replayEvents({ eventTypes })) n += batch.length;
+ *   return n;
+ * }
+ * console.assert((await count(new InMemoryEventStore(), ["PostAdded"])) === 0);
+ * ```
+ */
+export interface ReplayReader {
+  /**
+   * A position below which every transaction has ended: a replay `upTo`
+   * it and a later one `after` it read every event exactly once between
+   * them, however late a transaction running now commits.
+   *
+   * @returns The boundary.
+   */
+  replayBoundary(): Promise<StreamPosition>;
+  /**
+   * The events in a range, in batches (see the interface documentation).
+   *
+   * @param options The range, an event-type filter and the batch size.
+   * @returns The batches.
+   * @throws {RangeError} for a batch size that is not a positive integer.
+   */
+  replayEvents(
+    options?: ReplayEventsOptions,
+  ): AsyncIterable<readonly SerializedEvent[]>;
+}

@@ -293,6 +293,14 @@ export function addRoute<H>(
   return matchers;
 }
 
+/**
+ * A number that changes whenever a route is registered: a cache of routing
+ * decisions made at one value is stale at another.
+ */
+export function routesVersion(): number {
+  return version;
+}
+
 /** Every route of an owner class, its ancestors' first. */
 export function routesOf<H>(owner: object): readonly Route<H>[] {
   const chain: object[] = [];

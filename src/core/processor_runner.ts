@@ -32,6 +32,7 @@ import { derivedCommandId } from "./_command_id.ts";
 import type { CommandService } from "./command_service.ts";
 import { DuplicateCommandError, SequentError } from "./errors.ts";
 import type { Event } from "./event.ts";
+import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
 import type { EventHandler } from "./event_handler.ts";
 import type {
   EventReader,
@@ -39,7 +40,7 @@ import type {
   StreamPosition,
 } from "./event_reader.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
-import { handlersFor, routedClasses, routesOf } from "./message_router.ts";
+import { routedClasses } from "./message_router.ts";
 import { Projector, withRecordStore } from "./projector.ts";
 import type {
   HorizonBlocker,
@@ -206,6 +207,8 @@ class Running {
   readonly kind: "projector" | "workflow";
   /** The event types it handles (undefined: it may handle any). */
   readonly eventTypes: readonly string[] | undefined;
+  /** Its routes. */
+  readonly routes: EventRoutes<EventHandler>;
   /** The live claim, if this runner holds one. */
   lease: Lease | undefined;
   /** When to renew the claim (half its time), on `performance.now()`'s clock. */
@@ -225,12 +228,8 @@ class Running {
     this.handler = handler;
     this.name = processorName(handler);
     this.kind = handler instanceof Workflow ? "workflow" : "projector";
-    const open = routesOf(handler.constructor).some((route) =>
-      route.matcher.classes.length === 0
-    );
-    this.eventTypes = open ? undefined : routedClasses(handler.constructor)
-      .map((cls) => (cls as { typeName?: string }).typeName)
-      .filter((name): name is string => typeof name === "string");
+    this.routes = new EventRoutes([handler]);
+    this.eventTypes = handledEventTypes([handler]);
     this.pauseMs = pauseMs;
   }
 }
@@ -535,14 +534,7 @@ export class ProcessorRunner {
       let event: Event;
       try {
         event = this.#deserialize(stored);
-        for (
-          const fn of handlersFor<(h: EventHandler, e: Event) => unknown>(
-            p.handler.constructor,
-            event,
-          )
-        ) {
-          await fn(p.handler, event);
-        }
+        await deliver(p.routes, event);
       } catch (error) {
         throw new HandlerFailure(stored, error);
       }

@@ -35,6 +35,8 @@ import type {
   EventBatch,
   EventReader,
   ReadEventsOptions,
+  ReplayEventsOptions,
+  ReplayReader,
   StoredEvent,
   StreamPosition,
 } from "../core/event_reader.ts";
@@ -348,7 +350,8 @@ class Overlay {
  * console.assert(await store.streamExists(id));
  * ```
  */
-export class InMemoryEventStore implements EventStore, EventReader {
+export class InMemoryEventStore
+  implements EventStore, EventReader, ReplayReader {
   /** The read-model tables, kept in memory. */
   readonly records: InMemoryRecordStore = new InMemoryRecordStore();
   #state: State = emptyState();
@@ -551,6 +554,57 @@ export class InMemoryEventStore implements EventStore, EventReader {
       events.push({ ...copyEvent(entry.event), position: String(i + 1) });
     }
     return Promise.resolve(events);
+  }
+
+  /** {@inheritDoc ReplayReader.replayBoundary} */
+  replayBoundary(): Promise<StreamPosition> {
+    // every commit is whole the moment it is applied
+    return Promise.resolve(String(this.#open().log.length));
+  }
+
+  /** {@inheritDoc ReplayReader.replayEvents} */
+  async *replayEvents(
+    options: ReplayEventsOptions = {},
+  ): AsyncIterable<readonly SerializedEvent[]> {
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(
+        `batchSize must be a positive integer, got ${batchSize}`,
+      );
+    }
+    const log = this.#open().log;
+    const from = options.after ? parsePosition(options.after) : 0;
+    const to = Math.min(
+      log.length,
+      options.upTo === undefined
+        ? log.length
+        : options.upTo === ""
+        ? 0
+        : parsePosition(options.upTo),
+    );
+    const types = options.eventTypes ? new Set(options.eventTypes) : undefined;
+    // grouped by aggregate: in a stream, log order is sequence order
+    const streams = new Map<string, SerializedEvent[]>();
+    for (let i = from; i < to; i++) {
+      const entry = log[i] as LogEntry;
+      if (entry.deleted) continue;
+      if (types && !types.has(entry.event.eventType)) continue;
+      const id = entry.event.aggregateId;
+      let stream = streams.get(id);
+      if (!stream) streams.set(id, stream = []);
+      stream.push(copyEvent(entry.event));
+    }
+    let batch: SerializedEvent[] = [];
+    for (const id of [...streams.keys()].sort()) {
+      for (const event of streams.get(id)!) {
+        batch.push(event);
+        if (batch.length === batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
   }
 
   /** {@inheritDoc EventReader.comparePositions} */

@@ -12,7 +12,15 @@
  *
  * @module
  */
+import { SequentError } from "../core/errors.ts";
+import type {
+  ReplayEventsOptions,
+  ReplayReader,
+  StreamPosition,
+} from "../core/event_reader.ts";
+import type { SerializedEvent } from "../core/event_store.ts";
 import { CopyTextDecoder, type CopyTextRow } from "./_copy_text.ts";
+import { parseStreamPosition } from "./_stream_position.ts";
 import type { SqlExecutor } from "./sql_client.ts";
 
 /** The columns each row has (see {@linkcode ReplayRow}). */
@@ -129,6 +137,144 @@ export async function* readReplayRows(
     resume?.();
     await pumping;
   }
+}
+
+/**
+ * The PostgreSQL side of the {@linkcode ReplayReader} port, on any
+ * executor: the store's client, or a migration's transaction (where the
+ * read sees the tables that transaction holds locked).
+ *
+ * Its boundary is `"<xmin>:0"`, `xmin` being the oldest transaction still
+ * running (`pg_snapshot_xmin`): every transaction below it has ended, so
+ * the events `upTo` it are final, and those `after` it are those of the
+ * transactions that were running then, or started since.
+ */
+export class CopyReplayReader implements ReplayReader {
+  readonly #executor: SqlExecutor;
+  readonly #schema: string;
+
+  /**
+   * @param executor Where the events are read.
+   * @param schema The event store's schema, quoted.
+   */
+  constructor(executor: SqlExecutor, schema: string) {
+    this.#executor = executor;
+    this.#schema = schema;
+  }
+
+  async replayBoundary(): Promise<StreamPosition> {
+    const [row] = await this.#executor.query<{ xmin: string }>(
+      "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin",
+    );
+    return `${row!.xmin}:0`;
+  }
+
+  /**
+   * How many events {@linkcode CopyReplayReader.replayEvents} gives for
+   * these options (for a progress bar; `upTo` is needed: the boundary
+   * moves).
+   */
+  async count(
+    options: ReplayEventsOptions & { readonly upTo: StreamPosition },
+  ): Promise<number> {
+    const where = await this.#where(options, options.upTo);
+    if (where === undefined) return 0;
+    const [row] = await this.#executor.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM ${this.#schema}.events e WHERE ${where}`,
+    );
+    return Number(row?.n ?? 0);
+  }
+
+  async *replayEvents(
+    options: ReplayEventsOptions = {},
+  ): AsyncIterable<readonly SerializedEvent[]> {
+    const sliceSize = options.batchSize ?? 20_000;
+    if (!Number.isSafeInteger(sliceSize) || sliceSize < 1) {
+      throw new RangeError(
+        `batchSize must be a positive integer, got ${sliceSize}`,
+      );
+    }
+    const upTo = options.upTo ?? await this.replayBoundary();
+    // Type names are few: read them once instead of joining every event.
+    const typeNames = new Map<number, string>();
+    for (
+      const row of await this.#executor.query<{ id: number; type: string }>(
+        `SELECT id, type FROM ${this.#schema}.event_types`,
+      )
+    ) {
+      typeNames.set(row.id, row.type);
+    }
+    const where = await this.#where(options, upTo, typeNames);
+    if (where === undefined) return;
+    for await (
+      const rows of readReplayRows(this.#executor, {
+        table: `${this.#schema}.events`,
+        where,
+        sliceSize,
+      })
+    ) {
+      const events: SerializedEvent[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        // partition key, aggregate, sequence number, created_at, type id, payload
+        const [, a, s, c, t, p] = rows[i] as ReplayRow;
+        const eventType = typeNames.get(Number(t));
+        if (eventType === undefined) {
+          throw new SequentError(
+            `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
+          );
+        }
+        events[i] = {
+          aggregateId: a as string,
+          sequenceNumber: Number(s),
+          createdAt: new Date(createdAtMillis(c as string)),
+          eventType,
+          payload: p as string,
+        };
+      }
+      yield events;
+    }
+  }
+
+  /**
+   * The condition on `e` for a range and a type filter, with literals (COPY
+   * takes no parameters); `undefined` when no event can match.
+   */
+  async #where(
+    options: ReplayEventsOptions,
+    upTo: StreamPosition,
+    known?: ReadonlyMap<number, string>,
+  ): Promise<string | undefined> {
+    const conditions = [`(e.xact_id, e.position) <= ${positionLiteral(upTo)}`];
+    if (options.after !== undefined && options.after !== "") {
+      conditions.push(
+        `(e.xact_id, e.position) > ${positionLiteral(options.after)}`,
+      );
+    }
+    if (options.eventTypes !== undefined) {
+      const wanted = new Set(options.eventTypes);
+      let ids: number[];
+      if (known) {
+        ids = [...known].filter(([, type]) => wanted.has(type)).map(([id]) =>
+          id
+        );
+      } else {
+        ids = (await this.#executor.query<{ id: number; type: string }>(
+          `SELECT id, type FROM ${this.#schema}.event_types`,
+        )).filter((r) => wanted.has(r.type)).map((r) => r.id);
+      }
+      if (ids.length === 0) return undefined;
+      conditions.push(
+        `e.event_type_id IN (${ids.map((id) => Number(id)).join(", ")})`,
+      );
+    }
+    return conditions.join(" AND ");
+  }
+}
+
+/** A stream position as a row literal (its parts are checked digits). */
+function positionLiteral(position: StreamPosition): string {
+  const [xact, at] = parseStreamPosition(position);
+  return `('${xact}'::xid8, ${at}::bigint)`;
 }
 
 /** The `SELECT` of one slice. */

@@ -43,3 +43,9 @@ export function compareStreamPositions(
   const p = BigInt(ap) - BigInt(bp);
   return p === 0n ? 0 : p < 0n ? -1 : 1;
 }
+
+/**
+ * The largest transaction id (an `xid8`): `"<MAX_XACT_ID>:0"` is past every
+ * event.
+ */
+export const MAX_XACT_ID = "18446744073709551615";

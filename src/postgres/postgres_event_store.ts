@@ -26,6 +26,8 @@ import type {
   EventBatch,
   EventReader,
   ReadEventsOptions,
+  ReplayEventsOptions,
+  ReplayReader,
   StoredEvent,
   StreamPosition,
 } from "../core/event_reader.ts";
@@ -41,6 +43,7 @@ import { SqlRecordStore } from "./sql_record_store.ts";
 import { Unit } from "./_unit.ts";
 import { compareStreamPositions } from "./_stream_position.ts";
 import { Reader, uuidArray } from "./_event_store_reads.ts";
+import { CopyReplayReader } from "./_replay_reader.ts";
 import { UnitTransaction } from "./_unit_transaction.ts";
 import type { RecordStore } from "../core/record_store.ts";
 
@@ -144,7 +147,8 @@ export interface PostgresEventStoreOptions {
  * await store.close();
  * ```
  */
-export class PostgresEventStore implements EventStore, EventReader {
+export class PostgresEventStore
+  implements EventStore, EventReader, ReplayReader {
   /**
    * The read-model tables in the view schema; each call stands alone (a
    * statement of its own). Inside {@linkcode PostgresEventStore.transaction}
@@ -157,6 +161,7 @@ export class PostgresEventStore implements EventStore, EventReader {
   readonly #sql: EventStoreSql;
   readonly #types: TypeDictionary = new TypeDictionary();
   readonly #reader: Reader;
+  readonly #replay: CopyReplayReader;
   readonly #closeClient: boolean;
   #closed = false;
 
@@ -174,6 +179,7 @@ export class PostgresEventStore implements EventStore, EventReader {
     quotedSchema(this.#viewSchema);
     this.#closeClient = options.closeClient ?? true;
     this.records = new SqlRecordStore(client, this.#viewSchema);
+    this.#replay = new CopyReplayReader(client, quotedSchema(this.#schema));
     this.#reader = new Reader(
       {
         run: (text, params) => {
@@ -360,6 +366,33 @@ export class PostgresEventStore implements EventStore, EventReader {
    */
   readAllEvents(options?: ReadAllOptions): AsyncIterable<SerializedEvent[]> {
     return this.#reader.readAllEvents(options);
+  }
+
+  /**
+   * `"<xmin>:0"`: every transaction below the oldest one still running has
+   * ended (see {@linkcode ReplayReader.replayBoundary}).
+   *
+   * @returns The boundary.
+   */
+  replayBoundary(): Promise<StreamPosition> {
+    this.#check();
+    return this.#replay.replayBoundary();
+  }
+
+  /**
+   * The events in a range, grouped by partition key and aggregate, each
+   * aggregate's in sequence order, read with `COPY` in keyset slices a
+   * few slices ahead of the caller (see {@linkcode ReplayReader}).
+   *
+   * @param options The range, an event-type filter and the slice size
+   *   (default 20,000).
+   * @returns The batches.
+   */
+  replayEvents(
+    options?: ReplayEventsOptions,
+  ): AsyncIterable<readonly SerializedEvent[]> {
+    this.#check();
+    return this.#replay.replayEvents(options);
   }
 
   /**

@@ -32,6 +32,7 @@ import type {
   WhereOf,
 } from "../core/record_table.ts";
 import { copyValue, orderAndLimit, valueKey } from "../core/record_values.ts";
+import { SETTLED } from "../core/event_dispatch.ts";
 import type { SqlExecutor, SqlValue } from "./sql_client.ts";
 import {
   decodeValue,
@@ -48,7 +49,7 @@ type Row = Record<string, unknown>;
  * What a write that completed at once returns: a replay need not wait for
  * it (compare with `===`).
  */
-export const DONE: Promise<void> = Promise.resolve();
+export const DONE: Promise<void> = SETTLED;
 
 /** Where a table's rows are written: its schema and physical name. */
 export interface ReplayTarget {

@@ -21,15 +21,12 @@
  *
  * @module
  */
-import type { Event } from "../core/event.ts";
 import { SequentError } from "../core/errors.ts";
 import type { Logger } from "../core/logger.ts";
-import {
-  handlersFor,
-  routedClasses,
-  routesOf,
-} from "../core/message_router.ts";
-import { Projector, withRecordStore } from "../core/projector.ts";
+import { handledEventTypes } from "../core/event_dispatch.ts";
+import type { StreamPosition } from "../core/event_reader.ts";
+import { Projector } from "../core/projector.ts";
+import { replayProjectors } from "../core/replay.ts";
 import type { RecordTable } from "../core/record_table.ts";
 import type {
   AlterTable,
@@ -47,11 +44,8 @@ import type { SqlClient, SqlTransaction } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
 import { resetProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
-import {
-  createdAtMillis,
-  readReplayRows,
-  type ReplayRow,
-} from "./_replay_reader.ts";
+import { CopyReplayReader } from "./_replay_reader.ts";
+import { MAX_XACT_ID, parseStreamPosition } from "./_stream_position.ts";
 import {
   createIndexesSql,
   createTableSql,
@@ -351,10 +345,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           ],
         );
       }
-      const [boundary] = await tx.query<{ xmin: string }>(
-        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin",
-      );
-      const xmin = boundary?.xmin as string;
+      const boundary = await new CopyReplayReader(tx, this.#events)
+        .replayBoundary();
+      const [xmin] = parseStreamPosition(boundary);
       await this.#dropTables(tx, plan.tables, plan.target);
       for (const table of plan.tables) {
         await tx.execute(
@@ -364,7 +357,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       const replayed = await this.#replay(
         tx,
         plan,
-        { before: xmin },
+        { upTo: boundary },
         false,
         options,
       );
@@ -422,7 +415,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       const replayed = await this.#replay(
         tx,
         plan,
-        { from: online.xmin as string },
+        { after: `${online.xmin}:0` },
         true,
         options,
       );
@@ -513,7 +506,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   async #replay(
     tx: SqlTransaction,
     plan: Plan,
-    range: { before: string } | { from: string },
+    range: { readonly upTo: StreamPosition } | {
+      readonly after: StreamPosition;
+    },
     existingRows: boolean,
     options: MigrateOptions,
   ): Promise<{ events: number; rows: number; peakRows: number }> {
@@ -521,39 +516,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     const projectors = plan.projectors.filter((p) =>
       !this.#processors.has(p.constructor as ProjectorClass)
     );
-    if (projectors.length === 0) {
-      return { events: 0, rows: 0, peakRows: 0 };
-    }
-    const typeIds = await this.#eventTypeIds(tx, projectors);
-    const xid = "before" in range ? range.before : range.from;
-    if (!/^[0-9]+$/.test(xid)) {
-      throw new SequentError(
-        `Unexpected transaction id ${JSON.stringify(xid)}`,
-      );
-    }
-    // (literals: the events are read with COPY, which takes no parameters)
-    const conditions = [
-      "before" in range
-        ? `e.xact_id < '${xid}'::xid8`
-        : `e.xact_id >= '${xid}'::xid8`,
-    ];
-    if (typeIds) {
-      if (typeIds.length === 0) return { events: 0, rows: 0, peakRows: 0 };
-      conditions.push(
-        `e.event_type_id IN (${typeIds.map((id) => Number(id)).join(", ")})`,
-      );
-    }
-    const where = conditions.join(" AND ");
-    let total: number | undefined;
-    if (options.progress !== false) {
-      const [count] = await tx.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM ${this.#events}.events e WHERE ${where}`,
-      );
-      total = Number(count?.n ?? 0);
-    }
-    const progress = total === undefined ? undefined : new Progress(
-      `migrate ${"before" in range ? "online" : "offline"}: replaying`,
-      total,
+    const eventTypes = handledEventTypes(projectors);
+    if (eventTypes?.length === 0) return { events: 0, rows: 0, peakRows: 0 };
+    const reader = new CopyReplayReader(tx, this.#events);
+    // offline reads to the end: writers wait for the migration's lock
+    const upTo = "upTo" in range ? range.upTo : `${MAX_XACT_ID}:0`;
+    const after = "after" in range ? range.after : undefined;
+    const progress = options.progress === false ? undefined : new Progress(
+      `migrate ${"upTo" in range ? "online" : "offline"}: replaying`,
+      await reader.count({ eventTypes, after, upTo }),
       { output: options.progress || standardError() },
     );
     const store = new ReplayRecordStore(
@@ -564,105 +535,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       }),
       { flushEvery: this.#flushEvery, existingRows },
     );
-    // Type names are few: read them once instead of joining every event.
-    const typeNames = new Map<number, string>();
-    for (
-      const row of await tx.query<{ id: number; type: string }>(
-        `SELECT id, type FROM ${this.#events}.event_types`,
-      )
-    ) {
-      typeNames.set(row.id, row.type);
-    }
-    const serializer = this.#serializer;
-    const routes = new Map<
-      unknown,
-      readonly (readonly [Projector, (p: Projector, e: Event) => unknown])[]
-    >();
-    const handlers = (event: Event) => {
-      let list = routes.get(event.constructor);
-      if (!list) {
-        list = projectors.flatMap((projector) =>
-          handlersFor<(p: Projector, e: Event) => unknown>(
-            projector.constructor,
-            event,
-          ).map((fn) => [projector, fn] as const)
-        );
-        if (projectors.every((p) => !hasOpenMatchers(p))) {
-          routes.set(event.constructor, list);
-        }
-      }
-      return list;
-    };
-    let events = 0;
-    await withRecordStore(store, async () => {
-      const batches = readReplayRows(tx, {
-        table: `${this.#events}.events`,
-        where,
-        sliceSize: this.#batchSize,
-      });
-      let aggregate: string | null | undefined;
-      for await (const batch of batches) {
-        for (let i = 0; i < batch.length; i++) {
-          // aggregate, sequence number, created_at, type id, payload
-          const [, a, s, c, t, p] = batch[i] as ReplayRow;
-          if (a !== aggregate) {
-            // between aggregates: the place to flush
-            aggregate = a;
-            const full = store.flushIfFull();
-            if (full !== DONE) await full;
-          }
-          const eventType = typeNames.get(Number(t));
-          if (eventType === undefined) {
-            throw new SequentError(
-              `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
-            );
-          }
-          const event = serializer.deserializeEvent({
-            aggregateId: a as string,
-            sequenceNumber: Number(s),
-            createdAt: new Date(createdAtMillis(c as string)),
-            eventType,
-            payload: p as string,
-          });
-          for (const [projector, fn] of handlers(event)) {
-            const result = fn(projector, event);
-            // a write done at once needs no wait
-            if (result !== DONE && result instanceof Promise) await result;
-          }
-        }
-        events += batch.length;
-        progress?.advance(batch.length);
-      }
-      await store.flush();
+    const { events } = await replayProjectors(reader, {
+      projectors,
+      serializer: this.#serializer,
+      records: store,
+      after,
+      upTo,
+      batchSize: this.#batchSize,
+      onBatch: progress && ((n) => progress.advance(n)),
+      betweenAggregates: () => {
+        const full = store.flushIfFull();
+        return full === DONE ? undefined : full;
+      },
     });
+    await store.flush();
     progress?.finish();
     return { events, rows: store.flushedRows, peakRows: store.peakRows };
-  }
-
-  async #eventTypeIds(
-    tx: SqlTransaction,
-    projectors: readonly Projector[],
-  ): Promise<number[] | undefined> {
-    const names: string[] = [];
-    for (const projector of projectors) {
-      const classes = routedClasses(projector.constructor);
-      // matchers that name no class (isA, where, anyMessage) may match any
-      // event: then every event is read
-      if (hasOpenMatchers(projector)) return undefined;
-      for (const cls of classes) {
-        const typeName = (cls as unknown as { typeName?: string }).typeName;
-        if (typeName) names.push(typeName);
-      }
-    }
-    const rows = await tx.query<{ id: number }>(
-      `SELECT id FROM ${this.#events}.event_types WHERE type = ANY($1::text::text[])`,
-      [`{${
-        names.map((n) =>
-          `"${n.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
-        ).join(",")
-      }}`],
-    );
-    return rows.map((r) => r.id);
   }
 
   #report(
@@ -699,12 +587,6 @@ function currentVersion(
 
 function suffix(version: number): string {
   return `_v${version}`;
-}
-
-function hasOpenMatchers(projector: Projector): boolean {
-  return routesOf(projector.constructor).some((route) =>
-    route.matcher.classes.length === 0
-  );
 }
 
 function checkVersions(versions: ViewSchemaVersions): ViewSchemaVersions {

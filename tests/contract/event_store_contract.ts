@@ -11,6 +11,8 @@ import {
   type EventStore,
   type JsonValue,
   OptimisticLockError,
+  type ReplayEventsOptions,
+  type ReplayReader,
   type SerializedCommand,
   type SerializedEvent,
   type StreamCommit,
@@ -101,6 +103,46 @@ async function allEvents(
   const batches: SerializedEvent[][] = [];
   for await (const batch of store.readAllEvents(options)) batches.push(batch);
   return batches;
+}
+
+/** The store as the replay port (every store implements it beside `EventStore`). */
+function replayReader(store: EventStore): ReplayReader {
+  assert.ok("replayEvents" in store && "replayBoundary" in store);
+  return store as EventStore & ReplayReader;
+}
+
+async function replayed(
+  store: EventStore,
+  options?: ReplayEventsOptions,
+): Promise<(readonly SerializedEvent[])[]> {
+  const batches: (readonly SerializedEvent[])[] = [];
+  for await (const batch of replayReader(store).replayEvents(options)) {
+    batches.push(batch);
+  }
+  return batches;
+}
+
+/** `aggregate:sequence` of each event. */
+function keys(events: readonly SerializedEvent[]): string[] {
+  return events.map((e) => `${e.aggregateId}:${e.sequenceNumber}`);
+}
+
+/** Asserts each aggregate's events are together and in sequence order. */
+function assertGroupedByAggregate(events: readonly SerializedEvent[]): void {
+  const done = new Set<string>();
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const previous = events[i - 1];
+    if (previous?.aggregateId === e.aggregateId) {
+      assert.ok(
+        e.sequenceNumber > previous.sequenceNumber,
+        `${keys([e])} after ${keys([previous])}`,
+      );
+    } else {
+      assert.ok(!done.has(e.aggregateId), `${e.aggregateId} comes twice`);
+      done.add(e.aggregateId);
+    }
+  }
 }
 
 /** Registers the contract's tests for one store. */
@@ -507,6 +549,87 @@ export function eventStoreContract(
         // never reached
       }
     }, RangeError);
+  });
+
+  test("replayEvents gives every event grouped by aggregate, each aggregate's in sequence order, in batches of at most the size asked, filtered by type", async (store) => {
+    const [a, b, c] = [id(), id(), id()];
+    await commit(store, [stream(a, [event(a, 1, {}, "Contract_A")])]);
+    await commit(store, [
+      stream(b, [event(b, 1, {}, "Contract_B"), event(b, 2, {}, "Contract_A")]),
+      stream(c, [event(c, 1, { n: 1 }, "Contract_A")]),
+    ]);
+    await commit(store, [stream(a, [event(a, 2, {}, "Contract_B")])]);
+    await commit(store, [stream(c, [event(c, 2, { n: 2 }, "Contract_B")])]);
+    const all = [`${a}:1`, `${a}:2`, `${b}:1`, `${b}:2`, `${c}:1`, `${c}:2`];
+    const read = async (options: ReplayEventsOptions) => {
+      const reader = replayReader(store);
+      // on a shared server a transaction elsewhere can hold the boundary
+      // back for a moment: what it holds back is read once it has ended
+      for (let tries = 0;; tries++) {
+        const batches = await replayed(store, {
+          ...options,
+          upTo: await reader.replayBoundary(),
+        });
+        const events = batches.flat();
+        const wanted = options.eventTypes ? 3 : 6;
+        if (events.length === wanted || tries === 100) return batches;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
+    const batches = await read({ batchSize: 4 });
+    assert.ok(batches.every((batch) => batch.length <= 4), "batches of 4");
+    assert.ok(batches.length >= 2);
+    const events = batches.flat();
+    assertGroupedByAggregate(events);
+    assert.deepEqual(keys(events).sort(), all.sort());
+    const third = events.find((e) =>
+      e.aggregateId === c && e.sequenceNumber === 2
+    );
+    assert.equal(third?.eventType, "Contract_B");
+    assert.deepEqual(JSON.parse(third?.payload ?? "null"), { n: 2 });
+    assert.ok(third?.createdAt instanceof Date);
+    const onlyA = (await read({ eventTypes: ["Contract_A"] })).flat();
+    assertGroupedByAggregate(onlyA);
+    assert.deepEqual(
+      keys(onlyA).sort(),
+      [`${a}:1`, `${b}:2`, `${c}:1`].sort(),
+    );
+    assert.deepEqual(await replayed(store, { eventTypes: ["Nothing"] }), []);
+    await assert.rejects(() => replayed(store, { batchSize: 0 }), RangeError);
+  });
+
+  test("a replay up to a boundary and one after it read every event exactly once between them", async (store) => {
+    const reader = replayReader(store);
+    const [a, b] = [id(), id()];
+    await commit(store, [stream(a, [event(a, 1)]), stream(b, [event(b, 1)])]);
+    const boundary = await reader.replayBoundary();
+    await commit(store, [stream(a, [event(a, 2)])]);
+    await commit(store, [stream(b, [event(b, 2)])]);
+    const before = keys((await replayed(store, { upTo: boundary })).flat());
+    // (on a server, a transaction running elsewhere when the boundary was
+    // taken leaves events of ours after it too; never one before it that
+    // was not committed then)
+    assert.ok(
+      before.every((k) => k === `${a}:1` || k === `${b}:1`),
+      `${before}`,
+    );
+    for (let tries = 0;; tries++) {
+      const after = keys(
+        (await replayed(store, {
+          after: boundary,
+          upTo: await reader.replayBoundary(),
+        })).flat(),
+      );
+      if (after.length + before.length < 4 && tries < 100) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      assert.deepEqual(
+        [...before, ...after].sort(),
+        [`${a}:1`, `${a}:2`, `${b}:1`, `${b}:2`].sort(),
+      );
+      break;
+    }
   });
 
   test("readAllEvents after a mark gives only later events", async (store) => {
