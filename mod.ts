@@ -242,6 +242,7 @@ export {
   type Migrator,
   type ProgressOutput,
   type ProjectorClass,
+  type ProjectorState,
   type ViewSchemaVersions,
 } from "./src/core/view_schema.ts";
 export { Progress } from "./src/core/progress.ts";

@@ -106,8 +106,9 @@ export interface AppConfig {
    * Projectors and workflows that run asynchronously, after the commit, in
    * a worker (`deno task processors`, or `app.processors.run()`): see
    * `ProcessorRunner`. Their projectors' tables belong to the view
-   * schema's versions like any projector's; when a version is swapped in,
-   * their processors start over and fill them in the background.
+   * schema's versions like any projector's: a new version is built for
+   * them by the migration too, and at the swap their processors go on from
+   * where its replay ended.
    */
   readonly processors?:
     | readonly (Projector | ProjectorClass | Workflow | WorkflowClass)[]

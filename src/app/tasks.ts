@@ -70,8 +70,11 @@ Tasks:
   db create-view-schema   Create the view schema and its versions table
   migrate                 Run both migration steps (development)
   migrate online          Build the new view-schema version's tables
+  migrate catchup         Replay what was stored since into them, while
+                          writers go on (shortens offline's pause)
   migrate offline         Catch them up and swap them in
-  migrate status          Show the view schema's version
+  migrate status          Show the view schema's version and each
+                          projector's state (active, replaying, inactive)
   snapshots take [--limit N]  Snapshot aggregates marked as needing one
   snapshots delete-all    Delete every snapshot
   processors run          Run the asynchronous processors until stopped
@@ -306,6 +309,9 @@ async function runTask(
           case "online":
             io.stdout(describeReport(await migrator.online()));
             return;
+          case "catchup":
+            io.stdout(describeReport(await migrator.catchUp()));
+            return;
           case "offline":
             io.stdout(describeReport(await migrator.offline()));
             return;
@@ -321,11 +327,16 @@ async function runTask(
             if (status.tables.length > 0) {
               io.stdout(`next migration rebuilds: ${status.tables.join(", ")}`);
             }
+            for (const p of status.projectors) {
+              io.stdout(
+                `  ${p.name}: ${p.state}${p.processor ? " (processor)" : ""}`,
+              );
+            }
             return;
           }
           default:
             throw new UsageError(
-              `Unknown migrate step "${sub}": use online, offline or status`,
+              `Unknown migrate step "${sub}": use online, catchup, offline or status`,
             );
         }
       });

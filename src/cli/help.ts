@@ -27,7 +27,7 @@ Commands:
                               Add an event, or attributes to one
   db create | drop | create-event-store | create-view-schema
                               Create or drop the app's database or schemas
-  migrate [online | offline | status]
+  migrate [online | catchup | offline | status]
                               Migrate the view schema (both steps by default)
   snapshots take [--limit N] | delete-all
                               Take or delete aggregate snapshots
@@ -165,14 +165,17 @@ Options:
   -h, --help     Show this help
   --verbose      Show the stack trace of an error`;
 
-const MIGRATE = `Usage: sequent migrate [online | offline | status]
+const MIGRATE = `Usage: sequent migrate [online | catchup | offline | status]
 
   migrate           Both steps, one after the other (for development)
   migrate online    Build the new view-schema version (from app.ts migrations)
                     next to the live one, replaying events, while the app runs
+  migrate catchup   Replay the events stored since into it, while the app runs
+                    (as often as you like: it shortens offline's pause)
   migrate offline   Catch up with the events stored meanwhile and switch to the
                     new version (stop writing events first)
-  migrate status    Show the current and the configured view-schema version
+  migrate status    Show the current and the configured view-schema version,
+                    and each projector's state: active, replaying or inactive
 
 ${DELEGATED}
 
@@ -273,13 +276,17 @@ export const HELP: Readonly<Record<string, string>> = {
     "migrate online",
     "Builds the new view-schema version next to the live one, replaying events.",
   ),
+  "migrate catchup": delegatedHelp(
+    "migrate catchup",
+    "Replays the events stored since migrate online (or the last catchup) into\nthe new view-schema version's tables while the app runs, so that migrate\noffline has less to do while writers wait.",
+  ),
   "migrate offline": delegatedHelp(
     "migrate offline",
     "Catches up with the events stored since migrate online and switches to the\nnew view-schema version. Stop writing events first.",
   ),
   "migrate status": delegatedHelp(
     "migrate status",
-    "Shows the current and the configured view-schema version.",
+    "Shows the current and the configured view-schema version, and each\nprojector's state: active, replaying or inactive.",
   ),
   "snapshots": SNAPSHOTS,
   "snapshots take": SNAPSHOTS_TAKE,

@@ -50,7 +50,13 @@ const COMMANDS: Readonly<
     "create-event-store": {},
     "create-view-schema": {},
   },
-  migrate: { "": {}, "online": {}, "offline": {}, "status": {} },
+  migrate: {
+    "": {},
+    "online": {},
+    "catchup": {},
+    "offline": {},
+    "status": {},
+  },
   snapshots: { "take": { limit: { type: "string" } }, "delete-all": {} },
   processors: {
     "run": {},

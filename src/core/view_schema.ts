@@ -116,6 +116,35 @@ export interface MigrationStatus {
   readonly running: boolean;
   /** The tables the next migration rebuilds. */
   readonly tables: readonly string[];
+  /** Each declared projector's state, in declaration order. */
+  readonly projectors: readonly ProjectorState[];
+}
+
+/**
+ * A projector's state, as Sequent's projector states:
+ *
+ * - `active`: its tables are live and it receives events (inline, in the
+ *   command's transaction, or as a processor);
+ * - `replaying`: the next view-schema version's tables are being built for
+ *   it by replaying events (`migrate online`, `migrate catchup`); its live
+ *   tables, if it has any, are still served and kept until the swap;
+ * - `inactive`: it is declared only in a version not built yet, so it has
+ *   no tables and receives no events.
+ *
+ * @example
+ * ```ts
+ * import type { ProjectorState } from "@sequent/core";
+ *
+ * const state: ProjectorState = { name: "PostProjector", state: "replaying", processor: false };
+ * ```
+ */
+export interface ProjectorState {
+  /** The projector class's name. */
+  readonly name: string;
+  /** Where it stands (see the type's documentation). */
+  readonly state: "active" | "replaying" | "inactive";
+  /** Whether it runs asynchronously, as a processor. */
+  readonly processor: boolean;
 }
 
 /**
@@ -129,8 +158,8 @@ export interface MigrationStatus {
  * ```
  */
 export interface MigrationReport {
-  /** The step: `"online"` or `"offline"`. */
-  readonly step: "online" | "offline";
+  /** The step: `"online"`, `"catchup"` or `"offline"`. */
+  readonly step: "online" | "catchup" | "offline";
   /** The version migrated to (or the current one when nothing was to do). */
   readonly version: number;
   /** Whether anything was done. */
@@ -175,6 +204,12 @@ export interface Migrator {
   status(): Promise<MigrationStatus>;
   /** Builds the new version's tables beside the live ones. */
   online(options?: MigrateOptions): Promise<MigrationReport>;
+  /**
+   * Replays into the new tables what was stored since `online` (or the
+   * last catch-up), without holding writers back: run it, as often as you
+   * like, to make `offline`'s pause short.
+   */
+  catchUp(options?: MigrateOptions): Promise<MigrationReport>;
   /** Catches the new tables up and swaps them in. */
   offline(options?: MigrateOptions): Promise<MigrationReport>;
   /** Both steps: the development shortcut. */

@@ -1,7 +1,8 @@
 /**
  * View-schema versions and migrations, as Sequent's `migrate:online` and
- * `migrate:offline`: a new version's tables are built beside the live ones
- * by replaying events while the application runs, then swapped in.
+ * `migrate:offline`, with the catch-up step of its background replay: a
+ * new version's tables are built beside the live ones by replaying events
+ * while the application runs, then swapped in.
  *
  * - **online** builds, in one transaction, the new version's tables (named
  *   `<table>_v<version>`) and replays into them every event of the types
@@ -10,12 +11,21 @@
  *   (`pg_snapshot_xmin`). Commands keep running meanwhile and keep writing
  *   the live tables. Because PostgreSQL's DDL is transactional, a failed or
  *   killed run leaves nothing behind: the live tables are never touched and
- *   the run can simply be started again.
+ *   the run can simply be started again. (Its transaction holds the
+ *   cluster's horizon back while it runs, so processors wait for it.)
+ * - **catchup** (optional, repeatable) replays what was stored since the
+ *   boundary up to a new one, and moves the boundary, holding no writer
+ *   back: the projectors are `replaying` until the swap.
  * - **offline**, in one transaction, holds back new event writes (a `SHARE`
  *   lock on the events table: writers wait, readers do not), replays the
  *   events written since the boundary into the new tables, runs the
  *   versions' `ALTER` statements, drops the old tables and renames the new
  *   ones in. Writers resume on the new tables once it commits.
+ * - Projectors that run as **processors** are rebuilt the same way, so
+ *   their new tables are complete at the swap; offline replays their events
+ *   up to the boundary it takes under the lock and moves their checkpoints
+ *   there, and the processors go on from it in the new tables: every event
+ *   takes effect once, by the replay or by the processor.
  * - A second migration while one runs fails at once with
  *   {@linkcode ConcurrentMigrationError} (a transaction-level advisory lock).
  *
@@ -36,13 +46,14 @@ import type {
   Migrator,
   ProgressOutput,
   ProjectorClass,
+  ProjectorState,
   ViewSchemaVersions,
 } from "../core/view_schema.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
 import { Progress } from "../core/progress.ts";
 import type { SqlClient, SqlTransaction } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
-import { resetProcessorSql } from "./_processor_sql.ts";
+import { restartProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import { CopyReplayReader } from "./_replay_reader.ts";
 import { MAX_XACT_ID, parseStreamPosition } from "./_stream_position.ts";
@@ -112,9 +123,9 @@ export interface ViewSchemaMigratorOptions {
   readonly flushEvery?: number | undefined;
   /**
    * The names of the projectors that run asynchronously, as processors
-   * (see `ProcessorRunner`), by class: a new version creates their tables
-   * empty and, when it is swapped in, starts their processors over, so
-   * they fill the tables in the background while the app runs.
+   * (see `ProcessorRunner`), by class: a new version builds their tables
+   * like any projector's and, at the swap, moves their checkpoints to where
+   * the replay ended, so they go on from there in the new tables.
    */
   readonly processors?: ReadonlyMap<ProjectorClass, string> | undefined;
 }
@@ -311,6 +322,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           : "pending",
         running: !lock?.free,
         tables: plan.target > current ? plan.tables.map((t) => t.name) : [],
+        projectors: this.#projectorStates(
+          current,
+          online?.version === plan.target ? plan : undefined,
+        ),
       };
     });
   }
@@ -357,9 +372,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       const replayed = await this.#replay(
         tx,
         plan,
+        plan.projectors,
         { upTo: boundary },
         false,
         options,
+        "online",
       );
       for (const table of plan.tables) {
         for (
@@ -378,6 +395,63 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       );
       return this.#report(
         "online",
+        plan,
+        true,
+        replayed.events,
+        replayed.rows,
+        replayed.peakRows,
+        started,
+      );
+    });
+  }
+
+  /**
+   * Replays into the new tables the events stored since `online` (or the
+   * last catch-up) up to a new boundary, and moves the version's boundary
+   * there, in one transaction that holds no writer back. `offline` then has
+   * only what came after to replay while writers wait: run this first, as
+   * often as you like, when much was written since `online`. As Sequent's
+   * background replay, whose `replayed` and `catching up` states this
+   * alternates between.
+   *
+   * @param options Where progress goes.
+   * @returns What was done.
+   * @throws {ConcurrentMigrationError} when another migration runs.
+   * @throws {SequentError} when `online` has not run for the target version.
+   */
+  async catchUp(options: MigrateOptions = {}): Promise<MigrationReport> {
+    const started = performance.now();
+    return await this.#client.transaction(async (tx) => {
+      const { current, plan, online } = await this.#begin(tx);
+      if (plan.target <= current) {
+        return this.#report("catchup", plan, false, 0, 0, 0, started);
+      }
+      if (online?.version !== plan.target) {
+        throw new SequentError(
+          `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate catchup"`,
+        );
+      }
+      const boundary = await new CopyReplayReader(tx, this.#events)
+        .replayBoundary();
+      const [xmin] = parseStreamPosition(boundary);
+      if (BigInt(xmin) <= BigInt(online.xmin as string)) {
+        return this.#report("catchup", plan, false, 0, 0, 0, started);
+      }
+      const replayed = await this.#replay(
+        tx,
+        plan,
+        plan.projectors,
+        { after: `${online.xmin}:0`, upTo: boundary },
+        true,
+        options,
+        "catchup",
+      );
+      await tx.query(
+        `UPDATE ${this.#view}.sequent_versions SET xmin_xact_id = $2::text::xid8 WHERE version = $1`,
+        [plan.target, xmin],
+      );
+      return this.#report(
+        "catchup",
         plan,
         true,
         replayed.events,
@@ -412,12 +486,36 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       }
       // Writers wait from here until the swap commits; readers go on.
       await tx.execute(`LOCK TABLE ${this.#events}.events IN SHARE MODE`);
-      const replayed = await this.#replay(
-        tx,
-        plan,
-        { after: `${online.xmin}:0` },
-        true,
-        options,
+      const after = `${online.xmin}:0`;
+      // Inline projectors get every event stored (no writer can add one
+      // before the swap commits, and the writers waiting then project into
+      // the new tables themselves). A processor's tables get the events up
+      // to the boundary under the lock: a writer waiting for the lock
+      // already has its transaction id, so this boundary is below its
+      // events, and the processor goes on from it after the swap.
+      const handover = await new CopyReplayReader(tx, this.#events)
+        .replayBoundary();
+      const inline = plan.projectors.filter((p) => !this.#isProcessor(p));
+      const processors = plan.projectors.filter((p) => this.#isProcessor(p));
+      const replayed = sum(
+        await this.#replay(
+          tx,
+          plan,
+          inline,
+          { after, upTo: `${MAX_XACT_ID}:0` },
+          true,
+          options,
+          "offline",
+        ),
+        await this.#replay(
+          tx,
+          plan,
+          processors,
+          { after, upTo: handover },
+          true,
+          options,
+          "offline",
+        ),
       );
       for (const alter of plan.alters) {
         await tx.execute(
@@ -437,13 +535,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           }`,
         );
       }
-      // the processors of the new tables start over, filling them
-      for (const projector of plan.projectors) {
-        const name = this.#processors.get(
-          projector.constructor as ProjectorClass,
-        );
-        if (name === undefined) continue;
-        await tx.query(resetProcessorSql(this.#events), [name]);
+      // their processors go on from the boundary, in the new tables
+      const [handoverXact] = parseStreamPosition(handover);
+      for (const projector of processors) {
+        await tx.query(restartProcessorSql(this.#events), [
+          this.#processorName(projector),
+          handoverXact,
+        ]);
       }
       await tx.query(
         `UPDATE ${this.#view}.sequent_versions SET status = 'done', done_at = now() WHERE version = $1`,
@@ -471,6 +569,44 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
     const online = await this.online(options);
     const offline = await this.offline(options);
     return [online, offline];
+  }
+
+  /** Each declared projector's state (see `ProjectorState`). */
+  #projectorStates(
+    current: number,
+    building: Plan | undefined,
+  ): ProjectorState[] {
+    const states = new Map<ProjectorClass, ProjectorState["state"]>();
+    for (
+      const version of Object.keys(this.#versions).map(Number).sort((a, b) =>
+        a - b
+      )
+    ) {
+      for (const item of this.#versions[version] ?? []) {
+        if (typeof item !== "function") continue;
+        const built = version <= current;
+        if (!states.has(item) || built) {
+          states.set(item, built ? "active" : "inactive");
+        }
+      }
+    }
+    for (const projector of building?.projectors ?? []) {
+      states.set(projector.constructor as ProjectorClass, "replaying");
+    }
+    return [...states].map(([cls, state]) => ({
+      name: cls.name,
+      state,
+      processor: this.#processors.has(cls),
+    }));
+  }
+
+  #isProcessor(projector: Projector): boolean {
+    return this.#processors.has(projector.constructor as ProjectorClass);
+  }
+
+  #processorName(projector: Projector): string {
+    return this.#processors.get(projector.constructor as ProjectorClass) ??
+      projector.constructor.name;
   }
 
   #allTables(): RecordTable[] {
@@ -506,27 +642,24 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   async #replay(
     tx: SqlTransaction,
     plan: Plan,
-    range: { readonly upTo: StreamPosition } | {
-      readonly after: StreamPosition;
-    },
+    projectors: readonly Projector[],
+    range: { readonly after?: StreamPosition; readonly upTo: StreamPosition },
     existingRows: boolean,
     options: MigrateOptions,
-  ): Promise<{ events: number; rows: number; peakRows: number }> {
-    // processors fill their tables themselves, after the swap
-    const projectors = plan.projectors.filter((p) =>
-      !this.#processors.has(p.constructor as ProjectorClass)
-    );
+    step: string,
+  ): Promise<Replayed> {
     const eventTypes = handledEventTypes(projectors);
-    if (eventTypes?.length === 0) return { events: 0, rows: 0, peakRows: 0 };
+    if (eventTypes?.length === 0) return NOTHING_REPLAYED;
     const reader = new CopyReplayReader(tx, this.#events);
-    // offline reads to the end: writers wait for the migration's lock
-    const upTo = "upTo" in range ? range.upTo : `${MAX_XACT_ID}:0`;
-    const after = "after" in range ? range.after : undefined;
-    const progress = options.progress === false ? undefined : new Progress(
-      `migrate ${"upTo" in range ? "online" : "offline"}: replaying`,
-      await reader.count({ eventTypes, after, upTo }),
-      { output: options.progress || standardError() },
-    );
+    const { after, upTo } = range;
+    let progress: Progress | undefined;
+    if (options.progress !== false) {
+      const total = await reader.count({ eventTypes, after, upTo });
+      if (total === 0) return NOTHING_REPLAYED;
+      progress = new Progress(`migrate ${step}: replaying`, total, {
+        output: options.progress || standardError(),
+      });
+    }
     const store = new ReplayRecordStore(
       tx,
       (table) => ({
@@ -554,7 +687,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   }
 
   #report(
-    step: "online" | "offline",
+    step: MigrationReport["step"],
     plan: Plan,
     changed: boolean,
     events: number,
@@ -573,6 +706,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       durationMs: performance.now() - started,
     };
   }
+}
+
+/** What one replay did. */
+interface Replayed {
+  readonly events: number;
+  readonly rows: number;
+  readonly peakRows: number;
+}
+
+const NOTHING_REPLAYED: Replayed = { events: 0, rows: 0, peakRows: 0 };
+
+function sum(a: Replayed, b: Replayed): Replayed {
+  return {
+    events: a.events + b.events,
+    rows: a.rows + b.rows,
+    peakRows: Math.max(a.peakRows, b.peakRows),
+  };
 }
 
 /** The version the live tables are at: the highest one done (0: none). */

@@ -129,6 +129,7 @@ Deno.test("every task on an embedded database in a folder, each opening it anew"
     assert.deepEqual(r.out, [
       "view schema view_schema: version 0 of 1 (pending)",
       "next migration rebuilds: task_items",
+      "  Task_Projector: inactive",
     ]);
     r = await run(cfg, ["migrate", "offline"]);
     assert.equal(r.code, 1);
@@ -143,6 +144,7 @@ Deno.test("every task on an embedded database in a folder, each opening it anew"
     assert.deepEqual(r.out, [
       "view schema view_schema: version 0 of 1 (online-done)",
       "next migration rebuilds: task_items",
+      "  Task_Projector: replaying",
     ]);
     r = await run(cfg, ["migrate", "offline"]);
     assert.equal(r.code, 0);
@@ -153,6 +155,7 @@ Deno.test("every task on an embedded database in a folder, each opening it anew"
     r = await run(cfg, ["migrate", "status"]);
     assert.deepEqual(r.out, [
       "view schema view_schema: version 1 of 1 (up-to-date)",
+      "  Task_Projector: active",
     ]);
     r = await run(cfg, ["migrate"]);
     assert.deepEqual(r.out, [
@@ -417,6 +420,7 @@ Deno.test("migrate online and offline in a second process, with the new code, wh
     r = await run(heldConfig(folder, 2), ["migrate", "status"]);
     assert.deepEqual([r.code, r.out], [0, [
       "view schema view_schema: version 2 of 2 (up-to-date)",
+      "  Held_ItemProjector: active",
     ]]);
     assert.equal(r.err.length, 1);
     assert.match(

@@ -90,6 +90,7 @@ Deno.test("newCommand() writes a deno.json with the tasks, strict compiler optio
     assert.deepEqual(config.tasks, {
       "migrate": "deno run -A sequent.ts migrate",
       "migrate:online": "deno run -A sequent.ts migrate online",
+      "migrate:catchup": "deno run -A sequent.ts migrate catchup",
       "migrate:offline": "deno run -A sequent.ts migrate offline",
       "migrate:status": "deno run -A sequent.ts migrate status",
       "db:create": "deno run -A sequent.ts db create",

@@ -177,7 +177,7 @@ Deno.test("db, migrate and snapshots exit 2 with their usage for an unknown subc
       [["db", "create", "extra"], 'Unexpected argument "extra"', "db create"],
       [
         ["migrate", "sideways"],
-        'Unknown migrate command "sideways": use online, offline, status',
+        'Unknown migrate command "sideways": use online, catchup, offline, status',
         "migrate",
       ],
       [["migrate", "--force"], 'Unknown flag "--force"', "migrate"],

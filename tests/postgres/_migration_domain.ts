@@ -22,6 +22,7 @@ import {
   type JsonValue,
   type MigrateOptions,
   Projector,
+  type ProjectorClass,
   table,
   type ViewSchemaVersions,
 } from "@sequent/core";
@@ -466,7 +467,12 @@ export interface Rig {
   migrator(
     versions: ViewSchemaVersions,
     projectors?: readonly Projector[],
-    options?: { flushEvery?: number; batchSize?: number; client?: SqlClient },
+    options?: {
+      flushEvery?: number;
+      batchSize?: number;
+      client?: SqlClient;
+      processors?: ReadonlyMap<ProjectorClass, string>;
+    },
   ): ViewSchemaMigrator;
   /** Every row of a table as text, in key order (`suffix`: `_v2`, say). */
   dump(name: string, suffix?: string): Promise<string[]>;
@@ -532,6 +538,7 @@ export async function rig(
         serializer,
         flushEvery: options.flushEvery,
         batchSize: options.batchSize,
+        processors: options.processors,
       }),
     async dump(name, suffix = "") {
       const order = await keyOrder(name + suffix);
