@@ -46,6 +46,27 @@ export interface ReplayReadOptions {
    * while a flush holds the connection.
    */
   readonly readAhead?: number | undefined;
+  /** Start after this event (its key), instead of at the first. */
+  readonly resumeAfter?: ReplayKey | undefined;
+  /**
+   * Stop at the end of the slice that brings the events read to this
+   * many (default: read to the end); {@linkcode ReplayProgress.cut} then
+   * says so.
+   */
+  readonly stopAfter?: number | undefined;
+  /** Where the read got to, kept up to date as it goes. */
+  readonly progress?: ReplayProgress | undefined;
+}
+
+/** An event's key in replay order: partition key, aggregate id, sequence number. */
+export type ReplayKey = readonly [string, string, string];
+
+/** Where a read got to (see {@linkcode ReplayReadOptions.progress}). */
+export interface ReplayProgress {
+  /** The key of the last event read. */
+  last: ReplayKey | undefined;
+  /** Whether the read stopped at `stopAfter` before the end of the range. */
+  cut: boolean;
 }
 
 /**
@@ -74,7 +95,8 @@ export async function* readReplayRows(
   };
 
   const pump = async () => {
-    let after: ReplayRow | undefined;
+    let after: ReplayKey | undefined = options.resumeAfter;
+    let total = 0;
     for (;;) {
       // no more than `readAhead` slices wait to be handled
       while (queued > limit && !stopped) {
@@ -99,8 +121,16 @@ export async function* readReplayRows(
         },
       );
       decoder.end();
+      if (last) {
+        after = [last[0] as string, last[1] as string, last[2] as string];
+        if (options.progress) options.progress.last = after;
+      }
+      total += count;
       if (count < sliceSize || stopped) return;
-      after = last;
+      if (options.stopAfter !== undefined && total >= options.stopAfter) {
+        if (options.progress) options.progress.cut = true;
+        return;
+      }
     }
   };
   const pumping = pump().then(
@@ -139,6 +169,16 @@ export async function* readReplayRows(
   }
 }
 
+/** A part of a replay's range (see {@linkcode CopyReplayReader}). */
+export interface ReplayPart {
+  /** Start after this event. */
+  readonly resumeAfter?: ReplayKey | undefined;
+  /** Stop after the slice that brings the events read to this many. */
+  readonly stopAfter?: number | undefined;
+  /** Where the read got to. */
+  readonly progress?: ReplayProgress | undefined;
+}
+
 /**
  * The PostgreSQL side of the {@linkcode ReplayReader} port, on any
  * executor: the store's client, or a migration's transaction (where the
@@ -152,14 +192,18 @@ export async function* readReplayRows(
 export class CopyReplayReader implements ReplayReader {
   readonly #executor: SqlExecutor;
   readonly #schema: string;
+  readonly #part: ReplayPart;
 
   /**
    * @param executor Where the events are read.
    * @param schema The event store's schema, quoted.
+   * @param part Read only part of the range: from after an event, up to a
+   *   number of events (a replay done in several transactions).
    */
-  constructor(executor: SqlExecutor, schema: string) {
+  constructor(executor: SqlExecutor, schema: string, part: ReplayPart = {}) {
     this.#executor = executor;
     this.#schema = schema;
+    this.#part = part;
   }
 
   async replayBoundary(): Promise<StreamPosition> {
@@ -177,8 +221,11 @@ export class CopyReplayReader implements ReplayReader {
   async count(
     options: ReplayEventsOptions & { readonly upTo: StreamPosition },
   ): Promise<number> {
-    const where = await this.#where(options, options.upTo);
+    let where = await this.#where(options, options.upTo);
     if (where === undefined) return 0;
+    if (this.#part.resumeAfter) {
+      where += ` AND ${afterKey(this.#part.resumeAfter)}`;
+    }
     const [row] = await this.#executor.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM ${this.#schema}.events e WHERE ${where}`,
     );
@@ -211,6 +258,9 @@ export class CopyReplayReader implements ReplayReader {
         table: `${this.#schema}.events`,
         where,
         sliceSize,
+        resumeAfter: this.#part.resumeAfter,
+        stopAfter: this.#part.stopAfter,
+        progress: this.#part.progress,
       })
     ) {
       const events: SerializedEvent[] = new Array(rows.length);
@@ -281,25 +331,24 @@ function positionLiteral(position: StreamPosition): string {
 function sliceQuery(
   table: string,
   where: string,
-  after: ReplayRow | undefined,
+  after: ReplayKey | undefined,
   size: number,
 ): string {
   const conditions = [where];
-  if (after) {
-    conditions.push(
-      `(e.partition_key, e.aggregate_id, e.sequence_number) > (${
-        textLiteral(after[0] as string)
-      }, ${textLiteral(after[1] as string)}::uuid, ${
-        Number(after[2])
-      }::integer)`,
-    );
-  }
+  if (after) conditions.push(afterKey(after));
   return `SELECT e.partition_key, e.aggregate_id, e.sequence_number,
     pg_catalog.timestamptz_send(e.created_at), e.event_type_id, e.event_json
   FROM ${table} e
   WHERE ${conditions.join(" AND ")}
   ORDER BY e.partition_key, e.aggregate_id, e.sequence_number
   LIMIT ${size}`;
+}
+
+/** The condition on `e`: after this event in replay order. */
+function afterKey(after: ReplayKey): string {
+  return `(e.partition_key, e.aggregate_id, e.sequence_number) > (${
+    textLiteral(after[0])
+  }, ${textLiteral(after[1])}::uuid, ${Number(after[2])}::integer)`;
 }
 
 /** A string as an SQL literal, whatever `standard_conforming_strings` is. */

@@ -4,15 +4,16 @@
  * new version's tables are built beside the live ones by replaying events
  * while the application runs, then swapped in.
  *
- * - **online** builds, in one transaction, the new version's tables (named
+ * - **online** builds the new version's tables (named
  *   `<table>_v<version>`) and replays into them every event of the types
  *   their projectors handle that was written before a boundary: the oldest
  *   transaction still running when the migration started
  *   (`pg_snapshot_xmin`). Commands keep running meanwhile and keep writing
- *   the live tables. Because PostgreSQL's DDL is transactional, a failed or
- *   killed run leaves nothing behind: the live tables are never touched and
- *   the run can simply be started again. (Its transaction holds the
- *   cluster's horizon back while it runs, so processors wait for it.)
+ *   the live tables, which it never touches. The replay runs in
+ *   transactions of `chunkSize` events, each recording where it got to:
+ *   each holds the cluster's horizon back (processors wait for it) only
+ *   while it runs, a killed run goes on where it stopped when started
+ *   again, and a run that fails (a projector throws) drops what it built.
  * - **catchup** (optional, repeatable) replays what was stored since the
  *   boundary up to a new one, and moves the boundary, holding no writer
  *   back: the projectors are `replaying` until the swap.
@@ -51,11 +52,24 @@ import type {
 } from "../core/view_schema.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
 import { Progress } from "../core/progress.ts";
-import type { SqlClient, SqlTransaction } from "./sql_client.ts";
+import type {
+  SqlClient,
+  SqlCopyRows,
+  SqlExecutor,
+  SqlOptions,
+  SqlRow,
+  SqlStatement,
+  SqlTransaction,
+  SqlValue,
+} from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
 import { restartProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
-import { CopyReplayReader } from "./_replay_reader.ts";
+import {
+  CopyReplayReader,
+  type ReplayKey,
+  type ReplayProgress,
+} from "./_replay_reader.ts";
 import { MAX_XACT_ID, parseStreamPosition } from "./_stream_position.ts";
 import {
   createIndexesSql,
@@ -122,6 +136,12 @@ export interface ViewSchemaMigratorOptions {
   /** Rows held in memory before a flush (default 50,000). */
   readonly flushEvery?: number | undefined;
   /**
+   * Events `online` replays per transaction (default 100,000): each holds
+   * the cluster's horizon back (so processors wait) only while it runs,
+   * and a stopped run goes on from the last one committed.
+   */
+  readonly chunkSize?: number | undefined;
+  /**
    * The names of the projectors that run asynchronously, as processors
    * (see `ProcessorRunner`), by class: a new version builds their tables
    * like any projector's and, at the swap, moves their checkpoints to where
@@ -175,6 +195,7 @@ export class ViewSchemaMigrator implements Migrator {
   readonly #logger: Logger | undefined;
   readonly #batchSize: number;
   readonly #flushEvery: number | undefined;
+  readonly #chunkSize: number;
   readonly #processors: ReadonlyMap<ProjectorClass, string>;
 
   /**
@@ -193,6 +214,12 @@ export class ViewSchemaMigrator implements Migrator {
     this.#logger = options.logger;
     this.#batchSize = options.batchSize ?? 20_000;
     this.#flushEvery = options.flushEvery;
+    this.#chunkSize = options.chunkSize ?? 100_000;
+    if (!Number.isSafeInteger(this.#chunkSize) || this.#chunkSize < 1) {
+      throw new RangeError(
+        `chunkSize must be a positive integer, got ${this.#chunkSize}`,
+      );
+    }
     this.#processors = options.processors ?? new Map();
   }
 
@@ -218,7 +245,11 @@ CREATE TABLE IF NOT EXISTS ${this.#view}.sequent_versions (
   done_at timestamptz
 );
 CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
-  ON ${this.#view}.sequent_versions ((true)) WHERE status = 'online';`;
+  ON ${this.#view}.sequent_versions ((true)) WHERE status = 'online';
+ALTER TABLE ${this.#view}.sequent_versions
+  ADD COLUMN IF NOT EXISTS replayed boolean NOT NULL DEFAULT true,
+  ADD COLUMN IF NOT EXISTS replay_cursor text,
+  ADD COLUMN IF NOT EXISTS builder text;`;
   }
 
   async #lock(tx: SqlTransaction): Promise<void> {
@@ -231,14 +262,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
 
   async #versionRows(
     tx: SqlTransaction | SqlClient,
-  ): Promise<{ version: number; status: string; xmin: string | null }[]> {
+  ): Promise<VersionRow[]> {
     const [exists] = await tx.query<{ found: boolean }>(
       "SELECT to_regclass($1::text) IS NOT NULL AS found",
       [`${this.#view}.sequent_versions`],
     );
     if (!exists?.found) return [];
+    // (read through to_jsonb: a table made before the build columns
+    // existed has none until the next migration step adds them)
     return await tx.query(
-      `SELECT version, status, xmin_xact_id::text AS xmin FROM ${this.#view}.sequent_versions ORDER BY version`,
+      `SELECT version, status, xmin_xact_id::text AS xmin,
+         coalesce((to_jsonb(v) ->> 'replayed')::boolean, true) AS replayed,
+         to_jsonb(v) ->> 'replay_cursor' AS cursor,
+         to_jsonb(v) ->> 'builder' AS builder
+       FROM ${this.#view}.sequent_versions v ORDER BY version`,
     );
   }
 
@@ -286,9 +323,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
   async #begin(tx: SqlTransaction): Promise<{
     current: number;
     plan: Plan;
-    online:
-      | { version: number; status: string; xmin: string | null }
-      | undefined;
+    online: VersionRow | undefined;
   }> {
     await this.#lock(tx);
     await tx.execute(this.#installSql());
@@ -317,7 +352,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
         targetVersion: plan.target,
         state: plan.target <= current
           ? "up-to-date"
-          : online?.version === plan.target
+          : online?.version === plan.target && online.replayed
           ? "online-done"
           : "pending",
         running: !lock?.free,
@@ -340,10 +375,46 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
    */
   async online(options: MigrateOptions = {}): Promise<MigrationReport> {
     const started = performance.now();
-    return await this.#client.transaction(async (tx) => {
+    // one online run per client at a time in this process: a second one
+    // waits for the first, then finds nothing to do
+    const previous = building.get(this.#client);
+    const run = (previous ?? Promise.resolve()).catch(() => {}).then(() =>
+      this.#online(options, started)
+    );
+    building.set(this.#client, run);
+    try {
+      return await run;
+    } finally {
+      if (building.get(this.#client) === run) building.delete(this.#client);
+    }
+  }
+
+  async #online(
+    options: MigrateOptions,
+    started: number,
+  ): Promise<MigrationReport> {
+    const build = await this.#client.transaction(async (tx) => {
       const { current, plan, online } = await this.#begin(tx);
-      if (plan.target <= current || online?.version === plan.target) {
-        return this.#report("online", plan, false, 0, 0, 0, started);
+      if (
+        plan.target <= current ||
+        (online?.version === plan.target && online.replayed)
+      ) {
+        return { plan, skip: true as const };
+      }
+      const builder = crypto.randomUUID();
+      if (online?.version === plan.target) {
+        // an earlier run stopped part of the way: go on where it stopped
+        await tx.query(
+          `UPDATE ${this.#view}.sequent_versions SET builder = $2 WHERE version = $1`,
+          [plan.target, builder],
+        );
+        return {
+          plan,
+          skip: false as const,
+          builder,
+          boundary: `${online.xmin}:0`,
+          resumeAfter: parseCursor(online.cursor),
+        };
       }
       if (online) {
         // built for a version the code no longer targets: start over
@@ -355,9 +426,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
         }
         await tx.query(
           `DELETE FROM ${this.#view}.sequent_versions WHERE version = $1`,
-          [
-            online.version,
-          ],
+          [online.version],
         );
       }
       const boundary = await new CopyReplayReader(tx, this.#events)
@@ -369,38 +438,178 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
           createTableSql(table, this.#viewName, suffix(plan.target)),
         );
       }
-      const replayed = await this.#replay(
-        tx,
-        plan,
-        plan.projectors,
-        { upTo: boundary },
-        false,
-        options,
-        "online",
-      );
-      for (const table of plan.tables) {
-        for (
-          const statement of createIndexesSql(
-            table,
-            this.#viewName,
-            suffix(plan.target),
-          )
-        ) {
-          await tx.execute(statement);
-        }
-      }
       await tx.query(
-        `INSERT INTO ${this.#view}.sequent_versions (version, status, xmin_xact_id) VALUES ($1, 'online', $2::text::xid8)`,
-        [plan.target, xmin],
+        `INSERT INTO ${this.#view}.sequent_versions
+           (version, status, xmin_xact_id, replayed, builder)
+         VALUES ($1, 'online', $2::text::xid8, false, $3)`,
+        [plan.target, xmin, builder],
       );
-      return this.#report(
-        "online",
+      return {
         plan,
-        true,
-        replayed.events,
-        replayed.rows,
-        replayed.peakRows,
-        started,
+        skip: false as const,
+        builder,
+        boundary,
+        resumeAfter: undefined,
+      };
+    });
+    const { plan } = build;
+    if (build.skip) {
+      return this.#report("online", plan, false, 0, 0, 0, started);
+    }
+    let replayed: Replayed;
+    try {
+      replayed = await this.#build(
+        plan,
+        build.builder,
+        build.boundary,
+        build.resumeAfter,
+        options,
+      );
+    } catch (error) {
+      if (!(error instanceof ConcurrentMigrationError)) {
+        await this.#abandon(plan, build.builder).catch(() => {});
+      }
+      throw error;
+    }
+    return this.#report(
+      "online",
+      plan,
+      true,
+      replayed.events,
+      replayed.rows,
+      replayed.peakRows,
+      started,
+    );
+  }
+
+  /**
+   * The replay of `online`, in transactions of `chunkSize` events, each
+   * ending with where it got to; then the indexes, and the version marked
+   * built. Each transaction holds the cluster's horizon back only while it
+   * runs, so processors go on between them; each checks that this run
+   * still builds the version (a run taking over an interrupted build
+   * changes the builder).
+   */
+  async #build(
+    plan: Plan,
+    builder: string,
+    boundary: StreamPosition,
+    resumeAfter: ReplayKey | undefined,
+    options: MigrateOptions,
+  ): Promise<Replayed> {
+    const projectors = plan.projectors;
+    const eventTypes = handledEventTypes(projectors);
+    const chunk = new CurrentTransaction();
+    // one record store for the whole build, writing through the chunk's
+    // transaction: what it knows of the rows it flushed stays true
+    const store = new ReplayRecordStore(
+      chunk,
+      (table) => ({
+        schema: this.#viewName,
+        name: table.name + suffix(plan.target),
+      }),
+      { flushEvery: this.#flushEvery, existingRows: resumeAfter !== undefined },
+    );
+    let progress: Progress | undefined;
+    let counted = false;
+    let events = 0;
+    let after = resumeAfter;
+    for (let done = false; !done;) {
+      done = await this.#client.transaction(async (tx) => {
+        chunk.current = tx;
+        try {
+          await this.#lock(tx);
+          await this.#checkBuilder(tx, plan.target, builder);
+          if (!counted && options.progress !== false) {
+            counted = true;
+            const total = await new CopyReplayReader(tx, this.#events, {
+              resumeAfter: after,
+            }).count({ eventTypes, upTo: boundary });
+            if (total > 0) {
+              progress = new Progress("migrate online: replaying", total, {
+                output: options.progress || standardError(),
+              });
+            }
+          }
+          const reached: ReplayProgress = { last: after, cut: false };
+          const reader = new CopyReplayReader(tx, this.#events, {
+            resumeAfter: after,
+            stopAfter: this.#chunkSize,
+            progress: reached,
+          });
+          const part = await replayProjectors(reader, {
+            projectors,
+            serializer: this.#serializer,
+            records: store,
+            upTo: boundary,
+            batchSize: this.#batchSize,
+            onBatch: progress && ((n) => progress!.advance(n)),
+            betweenAggregates: () => {
+              const full = store.flushIfFull();
+              return full === DONE ? undefined : full;
+            },
+          });
+          await store.flush();
+          events += part.events;
+          after = reached.last;
+          if (reached.cut) {
+            await tx.query(
+              `UPDATE ${this.#view}.sequent_versions SET replay_cursor = $2 WHERE version = $1`,
+              [plan.target, JSON.stringify(after)],
+            );
+            return false;
+          }
+          for (const table of plan.tables) {
+            for (
+              const statement of createIndexesSql(
+                table,
+                this.#viewName,
+                suffix(plan.target),
+              )
+            ) {
+              await tx.execute(statement);
+            }
+          }
+          await tx.query(
+            `UPDATE ${this.#view}.sequent_versions
+               SET replayed = true, replay_cursor = NULL, builder = NULL
+             WHERE version = $1`,
+            [plan.target],
+          );
+          return true;
+        } finally {
+          chunk.current = undefined;
+        }
+      });
+    }
+    progress?.finish();
+    return { events, rows: store.flushedRows, peakRows: store.peakRows };
+  }
+
+  /** Fails with ConcurrentMigrationError unless `builder` builds `version`. */
+  async #checkBuilder(
+    tx: SqlTransaction,
+    version: number,
+    builder: string,
+  ): Promise<void> {
+    const [row] = await tx.query<{ builder: string | null }>(
+      `SELECT builder FROM ${this.#view}.sequent_versions WHERE version = $1 AND status = 'online'`,
+      [version],
+    );
+    if (row?.builder !== builder) {
+      throw new ConcurrentMigrationError(this.#viewName);
+    }
+  }
+
+  /** Drops what a failed build made, unless another run took it over. */
+  async #abandon(plan: Plan, builder: string): Promise<void> {
+    await this.#client.transaction(async (tx) => {
+      await this.#lock(tx);
+      await this.#checkBuilder(tx, plan.target, builder);
+      await this.#dropTables(tx, plan.tables, plan.target);
+      await tx.query(
+        `DELETE FROM ${this.#view}.sequent_versions WHERE version = $1`,
+        [plan.target],
       );
     });
   }
@@ -429,6 +638,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       if (online?.version !== plan.target) {
         throw new SequentError(
           `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate catchup"`,
+        );
+      }
+      if (!online.replayed) {
+        throw new SequentError(
+          `View schema "${this.#viewName}": "migrate online" for version ${plan.target} has not finished (it runs, or was stopped): run it to finish before "migrate catchup"`,
         );
       }
       const boundary = await new CopyReplayReader(tx, this.#events)
@@ -482,6 +696,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       if (online?.version !== plan.target) {
         throw new SequentError(
           `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate offline"`,
+        );
+      }
+      if (!online.replayed) {
+        throw new SequentError(
+          `View schema "${this.#viewName}": "migrate online" for version ${plan.target} has not finished (it runs, or was stopped): run it to finish before "migrate offline"`,
         );
       }
       // Writers wait from here until the swap commits; readers go on.
@@ -706,6 +925,82 @@ CREATE UNIQUE INDEX IF NOT EXISTS sequent_versions_one_online
       durationMs: performance.now() - started,
     };
   }
+}
+
+/**
+ * The transaction of the chunk of `online`'s replay being run: the replay's
+ * record store outlives each one.
+ */
+class CurrentTransaction implements SqlExecutor {
+  current: SqlTransaction | undefined;
+
+  #tx(): SqlTransaction {
+    if (!this.current) throw new SequentError("No replay transaction is open");
+    return this.current;
+  }
+
+  query<Row = SqlRow>(
+    text: string,
+    params?: readonly SqlValue[],
+    options?: SqlOptions,
+  ): Promise<Row[]> {
+    return this.#tx().query<Row>(text, params, options);
+  }
+
+  batch(
+    statements: readonly SqlStatement[],
+    options?: SqlOptions,
+  ): Promise<SqlRow[][]> {
+    return this.#tx().batch(statements, options);
+  }
+
+  execute(script: string): Promise<void> {
+    return this.#tx().execute(script);
+  }
+
+  copyIn(
+    table: string,
+    columns: readonly string[],
+    rows: SqlCopyRows,
+  ): Promise<number> {
+    return this.#tx().copyIn(table, columns, rows);
+  }
+
+  copyOut(
+    query: string,
+    onData: (chunk: Uint8Array) => void,
+  ): Promise<number> {
+    return this.#tx().copyOut(query, onData);
+  }
+}
+
+/** A row of the versions table. */
+interface VersionRow {
+  readonly version: number;
+  readonly status: string;
+  readonly xmin: string | null;
+  /** Whether online's replay has finished (false: it runs or was stopped). */
+  readonly replayed: boolean;
+  /** Where online's replay got to (JSON of a `ReplayKey`). */
+  readonly cursor: string | null;
+  /** The run building the version. */
+  readonly builder: string | null;
+}
+
+/** The online run in progress per client, in this process. */
+const building = new WeakMap<SqlClient, Promise<MigrationReport>>();
+
+/** A replay cursor stored as JSON, checked. */
+function parseCursor(text: string | null): ReplayKey | undefined {
+  if (text === null) return undefined;
+  const value: unknown = JSON.parse(text);
+  if (
+    !Array.isArray(value) || value.length !== 3 ||
+    value.some((part) => typeof part !== "string")
+  ) {
+    throw new SequentError(`Unexpected replay cursor ${text}`);
+  }
+  return value as unknown as ReplayKey;
 }
 
 /** What one replay did. */

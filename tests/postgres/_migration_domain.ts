@@ -472,6 +472,7 @@ export interface Rig {
       batchSize?: number;
       client?: SqlClient;
       processors?: ReadonlyMap<ProjectorClass, string>;
+      chunkSize?: number;
     },
   ): ViewSchemaMigrator;
   /** Every row of a table as text, in key order (`suffix`: `_v2`, say). */
@@ -539,6 +540,7 @@ export async function rig(
         flushEvery: options.flushEvery,
         batchSize: options.batchSize,
         processors: options.processors,
+        chunkSize: options.chunkSize,
       }),
     async dump(name, suffix = "") {
       const order = await keyOrder(name + suffix);
