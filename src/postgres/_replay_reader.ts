@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { setImmediate } from "node:timers";
 import { SequentError } from "../core/errors.ts";
 import type {
   ReplayEventsOptions,
@@ -85,6 +86,8 @@ export async function* readReplayRows(
   let failure: { readonly error: unknown } | undefined;
   let wake: (() => void) | undefined;
   let resume: (() => void) | undefined;
+  /** Whether a slice is being read. */
+  let reading = false;
   const signal = () => {
     const w = wake;
     wake = undefined;
@@ -102,6 +105,7 @@ export async function* readReplayRows(
       // (created_at is read by createdAtMillis, escapes and all)
       const decoder = new CopyTextDecoder(WIDTH, [3]);
       const scan = new SliceScan();
+      reading = true;
       await executor.copyOut(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
@@ -112,6 +116,7 @@ export async function* readReplayRows(
           signal();
         },
       );
+      reading = false;
       queue.push({ decoder, rows: 0 });
       signal();
       if (scan.rows < sliceSize || stopped) return;
@@ -146,6 +151,13 @@ export async function* readReplayRows(
         const rows: ReplayRow[] = [];
         pending.decoder.decode(pending.chunk, rows);
         if (rows.length > 0) yield rows;
+        if (reading) {
+          // The socket is read only when the event loop turns, and a server
+          // that finds it full stops sending: turn it after each chunk, twice
+          // while the read-ahead is not full, so reading outpaces handling.
+          await nextTurn();
+          if (reading && queued < limit) await nextTurn();
+        }
         continue;
       }
       if (failure) throw failure.error;
@@ -158,6 +170,11 @@ export async function* readReplayRows(
     resume?.();
     await pumping;
   }
+}
+
+/** Resolves once the event loop has turned (I/O callbacks have run). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The byte that ends a row (escaped inside values). */
