@@ -12,7 +12,6 @@
  *
  * @module
  */
-import { setImmediate } from "node:timers";
 import { SequentError } from "../core/errors.ts";
 import type {
   ReplayEventsOptions,
@@ -53,22 +52,8 @@ export interface ReplayReadOptions {
   readonly readAhead?: number | undefined;
 }
 
-/** A slice's bytes waiting to be decoded, or (without `chunk`) its end. */
-interface Pending {
-  /** The slice's decoder. */
-  readonly decoder: CopyTextDecoder;
-  /** The bytes, as they came. */
-  readonly chunk?: Uint8Array | undefined;
-  /** How many rows end in them. */
-  readonly rows: number;
-}
-
 /**
  * The events, in batches as they arrive (see the module documentation).
- *
- * What waits to be handled waits as the bytes it came in: rows are decoded
- * only when the caller takes them, so the objects they are made of die
- * young, instead of living through garbage collections while they wait.
  *
  * @param executor The migration's transaction.
  * @param options The table, the condition and the slice size.
@@ -79,15 +64,13 @@ export async function* readReplayRows(
 ): AsyncGenerator<ReplayRow[]> {
   const { table, where, sliceSize } = options;
   const limit = sliceSize * (options.readAhead ?? 3);
-  const queue: Pending[] = [];
+  const queue: ReplayRow[][] = [];
   let queued = 0;
   let finished = false;
   let stopped = false;
   let failure: { readonly error: unknown } | undefined;
   let wake: (() => void) | undefined;
   let resume: (() => void) | undefined;
-  /** Whether a slice is being read. */
-  let reading = false;
   const signal = () => {
     const w = wake;
     wake = undefined;
@@ -104,23 +87,24 @@ export async function* readReplayRows(
       if (stopped) return;
       // (created_at is read by createdAtMillis, escapes and all)
       const decoder = new CopyTextDecoder(WIDTH, [3]);
-      const scan = new SliceScan();
-      reading = true;
+      let count = 0;
+      let last: ReplayRow | undefined;
       await executor.copyOut(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
-          if (stopped) return;
-          const rows = scan.add(chunk);
-          queue.push({ decoder, chunk, rows });
-          queued += rows;
+          const rows: ReplayRow[] = [];
+          decoder.decode(chunk, rows);
+          if (rows.length === 0 || stopped) return;
+          count += rows.length;
+          last = rows[rows.length - 1];
+          queue.push(rows);
+          queued += rows.length;
           signal();
         },
       );
-      reading = false;
-      queue.push({ decoder, rows: 0 });
-      signal();
-      if (scan.rows < sliceSize || stopped) return;
-      after = scan.lastRow();
+      decoder.end();
+      if (count < sliceSize || stopped) return;
+      after = last;
     }
   };
   const pumping = pump().then(
@@ -136,28 +120,15 @@ export async function* readReplayRows(
 
   try {
     for (;;) {
-      const pending = queue.shift();
-      if (pending) {
-        queued -= pending.rows;
+      const rows = queue.shift();
+      if (rows) {
+        queued -= rows.length;
         if (queued <= limit && resume) {
           const r = resume;
           resume = undefined;
           r();
         }
-        if (pending.chunk === undefined) {
-          pending.decoder.end();
-          continue;
-        }
-        const rows: ReplayRow[] = [];
-        pending.decoder.decode(pending.chunk, rows);
-        if (rows.length > 0) yield rows;
-        if (reading) {
-          // The socket is read only when the event loop turns, and a server
-          // that finds it full stops sending: turn it after each chunk, twice
-          // while the read-ahead is not full, so reading outpaces handling.
-          await nextTurn();
-          if (reading && queued < limit) await nextTurn();
-        }
+        yield rows;
         continue;
       }
       if (failure) throw failure.error;
@@ -169,61 +140,6 @@ export async function* readReplayRows(
     stopped = true;
     resume?.();
     await pumping;
-  }
-}
-
-/** Resolves once the event loop has turned (I/O callbacks have run). */
-function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** The byte that ends a row (escaped inside values). */
-const NEWLINE = 0x0a;
-
-/**
- * Follows a slice's bytes as they arrive, without decoding them: how many
- * rows ended, and the bytes of the last one (where the next slice starts).
- */
-class SliceScan {
-  /** How many rows ended so far. */
-  rows = 0;
-  /** The bytes of the last row that ended. */
-  #last: Uint8Array[] = [];
-  /** The bytes of the row not ended yet. */
-  #open: Uint8Array[] = [];
-
-  /** Takes the next chunk; returns how many rows end in it. */
-  add(chunk: Uint8Array): number {
-    let count = 0;
-    let previous = -1;
-    let end = -1;
-    for (
-      let at = chunk.indexOf(NEWLINE);
-      at >= 0;
-      at = chunk.indexOf(NEWLINE, at + 1)
-    ) {
-      previous = end;
-      end = at;
-      count++;
-    }
-    if (count === 0) {
-      this.#open.push(chunk);
-      return 0;
-    }
-    const row = chunk.subarray(previous + 1, end + 1);
-    this.#last = count === 1 ? [...this.#open, row] : [row];
-    this.#open = end + 1 < chunk.length ? [chunk.subarray(end + 1)] : [];
-    this.rows += count;
-    return count;
-  }
-
-  /** The last row that ended, decoded. */
-  lastRow(): ReplayRow | undefined {
-    const decoder = new CopyTextDecoder(WIDTH, [3]);
-    const rows: ReplayRow[] = [];
-    for (const part of this.#last) decoder.decode(part, rows);
-    decoder.end();
-    return rows[0];
   }
 }
 

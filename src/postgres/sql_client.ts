@@ -190,8 +190,7 @@ export interface SqlExecutor {
    * ended by newlines, `\N` for `NULL`, backslash escapes), in UTF-8.
    * `onData` receives the bytes in order as they arrive, in chunks that
    * may end anywhere, even inside a character; it is called without
-   * waiting, so it must keep what it needs. Each chunk is the caller's to
-   * keep: nothing writes to it afterwards. Other statements on the same
+   * waiting, so it must keep what it needs. Other statements on the same
    * transaction wait until the copy has ended.
    *
    * `COPY` takes no parameters: every value in `query` must be a literal.
