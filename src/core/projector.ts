@@ -64,7 +64,9 @@ export abstract class Projector extends EventHandler {
 
   /** The record store of the current unit of work or replay. */
   protected get records(): RecordStore {
-    return currentRecordStore(`${this.constructor.name} record helpers`);
+    // (a replay asks once per write: the message is built only outside one)
+    return replayStore.getStore() ??
+      currentRecordStore(`${this.constructor.name} record helpers`);
   }
 
   #managed<T extends RecordTable>(table: T): RecordStore {

@@ -87,6 +87,21 @@ export class CopyTextDecoder {
   }
 }
 
+/**
+ * A copy of `text` that shares no memory with the chunk it was cut from.
+ * The columns of a decoded row are slices of their chunk's text, and a
+ * slice keeps the whole chunk (64 KB) alive: a value kept past its batch,
+ * such as an aggregate id a read model holds as a key, must be copied out.
+ *
+ * @param text A column's value.
+ * @returns The same characters, in a string of their own.
+ */
+export function detachedCopy(text: string): string {
+  // (V8 flattens the joined string into fresh memory; the slice of it
+  // refers to that alone)
+  return (" " + text).slice(1);
+}
+
 /** One column's text: `NULL`, as is, or unescaped. */
 function field(text: string): string | null {
   if (text.indexOf("\\") < 0) return text;

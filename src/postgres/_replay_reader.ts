@@ -19,7 +19,11 @@ import type {
   StreamPosition,
 } from "../core/event_reader.ts";
 import type { SerializedEvent } from "../core/event_store.ts";
-import { CopyTextDecoder, type CopyTextRow } from "./_copy_text.ts";
+import {
+  CopyTextDecoder,
+  type CopyTextRow,
+  detachedCopy,
+} from "./_copy_text.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import type { SqlExecutor } from "./sql_client.ts";
 
@@ -253,6 +257,10 @@ export class CopyReplayReader implements ReplayReader {
     }
     const where = await this.#where(options, upTo, typeNames);
     if (where === undefined) return;
+    // An aggregate's events come together: they share one id string, copied
+    // out of its chunk (read models keep ids as keys, and a slice would keep
+    // the chunk alive with them).
+    let aggregateId = "";
     for await (
       const rows of readReplayRows(this.#executor, {
         table: `${this.#schema}.events`,
@@ -273,8 +281,9 @@ export class CopyReplayReader implements ReplayReader {
             `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
           );
         }
+        if (a !== aggregateId) aggregateId = detachedCopy(a as string);
         events[i] = {
-          aggregateId: a as string,
+          aggregateId,
           sequenceNumber: Number(s),
           createdAt: new Date(createdAtMillis(c as string)),
           eventType,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   CopyTextDecoder,
   type CopyTextRow,
+  detachedCopy,
   unescapeCopyText,
 } from "../../src/postgres/_copy_text.ts";
 
@@ -68,4 +69,11 @@ Deno.test("a row of another width or a cut-off end is an error naming it", () =>
   const cut = new CopyTextDecoder(2);
   cut.decode(encoder.encode("1\t2\n3\t"), []);
   assert.throws(() => cut.end(), /ends inside a row: "3\\t"/);
+});
+
+Deno.test("a detached copy has the same characters", () => {
+  const chunk = "x".repeat(1000) + "0e4a1c52-8d3f-4b6e-9a17-2f5c8d9e0b31\tzé😀";
+  for (const [from, to] of [[1000, 1036], [1037, chunk.length], [3, 3]]) {
+    assert.equal(detachedCopy(chunk.slice(from, to)), chunk.slice(from, to));
+  }
 });

@@ -4,7 +4,7 @@
  * handler failing mid-slice leaves the transaction usable.
  */
 import assert from "node:assert/strict";
-import type { SqlClient } from "@sequent/core/postgres";
+import type { SqlClient, SqlTransaction } from "@sequent/core/postgres";
 import {
   createdAtMillis,
   readReplayRows,
@@ -110,6 +110,49 @@ for (const b of list) {
       });
       assert.equal(odd.length, KEYS.length * 3);
       assert.ok(odd.every((r) => r[2] === "2"));
+    },
+  });
+
+  Deno.test({
+    name:
+      `${b.name}: slices read in chunks of a few bytes (rows split anywhere) give the same events`,
+    ...shared,
+    fn: async () => {
+      const client = await b.client();
+      const table = `${b.schema}.replay_events`;
+      const expected = await seed(client, table);
+      const cases: [sliceSize: number, chunkSize: number][] = [
+        [4, 1],
+        [9, 7],
+        [1000, 3],
+      ];
+      for (const [sliceSize, chunkSize] of cases) {
+        const seen: string[] = [];
+        await client.transaction(async (tx) => {
+          // the copy handed over in pieces of `chunkSize` bytes
+          const executor = {
+            copyOut: (query: string, onData: (chunk: Uint8Array) => void) =>
+              tx.copyOut(query, (chunk) => {
+                for (let at = 0; at < chunk.length; at += chunkSize) {
+                  onData(chunk.slice(at, at + chunkSize));
+                }
+              }),
+          } as unknown as SqlTransaction;
+          for await (
+            const batch of readReplayRows(executor, {
+              table,
+              where: "true",
+              sliceSize,
+            })
+          ) {
+            for (const row of batch) {
+              seen.push(`${row[0]}|${row[1]}|${row[2]}`);
+              assert.deepEqual(JSON.parse(row[5] as string).k, row[0]);
+            }
+          }
+        });
+        assert.deepEqual(seen, expected, `slices of ${sliceSize}`);
+      }
     },
   });
 

@@ -273,6 +273,21 @@ export function copyDataMessage(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * One CopyData message carrying `text` in UTF-8. Copy text is mostly
+ * ASCII: then it is encoded straight into the message, with no second
+ * buffer to copy from.
+ */
+export function copyDataTextMessage(text: string): Uint8Array {
+  const out = new Uint8Array(5 + text.length);
+  const { read, written } = encoder.encodeInto(text, out.subarray(5));
+  // (a character of more than one byte left no room for the rest)
+  if (read < text.length) return copyDataMessage(encoder.encode(text));
+  out[0] = 0x64;
+  new DataView(out.buffer).setInt32(1, 4 + written);
+  return out.subarray(0, 5 + written);
+}
+
 /** CopyDone: the end of the rows of a `COPY … FROM STDIN`. */
 export function copyDoneMessage(): Uint8Array {
   return new MessageWriter().begin(0x63).end().take();

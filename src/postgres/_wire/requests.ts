@@ -10,6 +10,7 @@ import {
   Backend,
   type Column,
   copyDataMessage,
+  copyDataTextMessage,
   copyDoneMessage,
   copyFailMessage,
   type MessageWriter,
@@ -404,8 +405,6 @@ function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
   return out;
 }
 
-const encoder = new TextEncoder();
-
 /** What a `COPY … FROM STDIN` reads its data from. */
 export type CopySource =
   | Iterable<string | Uint8Array>
@@ -443,9 +442,12 @@ export class CopyInRequest extends Request<number> {
     try {
       for await (const chunk of this.#source) {
         if (this.settled || this.#connection.closed) return;
-        const bytes = typeof chunk === "string" ? encoder.encode(chunk) : chunk;
-        if (bytes.length === 0) continue;
-        await this.#connection.writeNow(copyDataMessage(bytes));
+        if (chunk.length === 0) continue;
+        await this.#connection.writeNow(
+          typeof chunk === "string"
+            ? copyDataTextMessage(chunk)
+            : copyDataMessage(chunk),
+        );
       }
       if (this.settled || this.#connection.closed) return;
       await this.#connection.writeNow(copyDoneMessage());

@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  copyDataMessage,
+  copyDataTextMessage,
   MessageReader,
   MessageWriter,
   parseServerFields,
@@ -55,4 +57,15 @@ Deno.test("parseServerFields() reads an ErrorResponse's fields by their codes", 
     message: "duplicate key",
     constraint: "users_email_key",
   });
+});
+
+Deno.test("copyDataTextMessage() is the CopyData message of the text's UTF-8", () => {
+  const encoder = new TextEncoder();
+  for (const text of ["a\tb\n", "", "déjà vu 😀\n", "x".repeat(70000)]) {
+    assert.deepEqual(
+      copyDataTextMessage(text),
+      copyDataMessage(encoder.encode(text)),
+      text.slice(0, 20),
+    );
+  }
 });
