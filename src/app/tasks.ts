@@ -1,7 +1,7 @@
 /**
  * An application's database tasks, run from its `sequent.ts`:
  * `db create|drop|create-event-store|create-view-schema`,
- * `migrate [online|offline|status]`, `snapshots take|delete-all` and
+ * `migrate [online|catchup|offline|status]`, `snapshots take|delete-all` and
  * `processors run|status|retry|skip|reset`. The
  * `sequent` CLI delegates these commands here, so they run with the
  * application's own configuration.
@@ -516,11 +516,11 @@ function checkUsage(task: string | undefined, sub: string | undefined): void {
       );
     case "migrate":
       if (
-        sub === undefined || sub === "online" || sub === "offline" ||
-        sub === "status"
+        sub === undefined || sub === "online" || sub === "catchup" ||
+        sub === "offline" || sub === "status"
       ) return;
       throw new UsageError(
-        `Unknown migrate step "${sub}": use online, offline or status`,
+        `Unknown migrate step "${sub}": use online, catchup, offline or status`,
       );
     case "snapshots":
       if (sub === "take" || sub === "delete-all") return;

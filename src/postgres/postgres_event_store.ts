@@ -108,13 +108,16 @@ export interface PostgresEventStoreOptions {
  *   (`pg_current_snapshot()`); "since a mark" means written by a
  *   transaction the snapshot did not see, so a transaction that was still
  *   running at the mark is never missed, however late it commits.
- *   {@linkcode PostgresEventStore.readAllEvents} reads everything committed
- *   as of one snapshot taken when it starts, in that order, by keyset
- *   pagination: rows visible in a snapshot are final, so no page can miss
- *   one. A transaction running at that moment is not included: take a mark
- *   before the replay and read {@linkcode PostgresEventStore.eventsSince}
- *   it afterwards (events committed meanwhile come twice rather than
- *   never). Unlike reading only below the oldest running transaction (the
+ *   {@linkcode PostgresEventStore.replayEvents} (replays) reads a range
+ *   grouped by aggregate, with `COPY`, up to a boundary below which every
+ *   transaction has ended ({@linkcode PostgresEventStore.replayBoundary}).
+ *   {@linkcode PostgresEventStore.readAllEvents} (audits) reads everything
+ *   committed as of one snapshot taken when it starts, in commit order, by
+ *   keyset pagination: rows visible in a snapshot are final, so no page can
+ *   miss one. A transaction running at that moment is not included: take a
+ *   mark first and read {@linkcode PostgresEventStore.eventsSince} it
+ *   afterwards (events committed meanwhile come twice rather than never).
+ *   Unlike reading only below the oldest running transaction (the
  *   snapshot's xmin), this is not held back by a long transaction elsewhere
  *   in the cluster.
  * - **Units of work** hold no connection while their work runs. A read

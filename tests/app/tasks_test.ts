@@ -146,6 +146,13 @@ Deno.test("every task on an embedded database in a folder, each opening it anew"
       "next migration rebuilds: task_items",
       "  Task_Projector: replaying",
     ]);
+    // nothing was stored since online: the boundary may move, no event
+    r = await run(cfg, ["migrate", "catchup"]);
+    assert.equal(r.code, 0);
+    assert.match(
+      r.out[0]!,
+      /^migrate catchup: (version 1, task_items: 0 events replayed|nothing to do \(version 0\))/,
+    );
     r = await run(cfg, ["migrate", "offline"]);
     assert.equal(r.code, 0);
     assert.match(
@@ -275,7 +282,7 @@ async function usageErrors(cfg: AppConfig) {
     [["db", "nope"], 'error: Unknown db task "nope"'],
     [
       ["migrate", "nope"],
-      'error: Unknown migrate step "nope": use online, offline or status',
+      'error: Unknown migrate step "nope": use online, catchup, offline or status',
     ],
     [["migrate", "status", "extra"], 'error: Unexpected argument "extra"'],
     [["snapshots"], "error: snapshots needs a task: take or delete-all"],
