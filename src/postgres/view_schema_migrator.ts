@@ -467,7 +467,16 @@ ALTER TABLE ${this.#view}.sequent_versions
       );
     } catch (error) {
       if (!(error instanceof ConcurrentMigrationError)) {
-        await this.#abandon(plan, build.builder).catch(() => {});
+        // (what it leaves, the next run goes on from; the error that
+        // stopped this one is the one to report)
+        await this.#abandon(plan, build.builder).catch((cleanup: unknown) =>
+          this.#logger?.log(
+            "warn",
+            `migrate online: the tables of version ${plan.target} stay as they are: ${
+              cleanup instanceof Error ? cleanup.message : String(cleanup)
+            }`,
+          )
+        );
       }
       throw error;
     }
