@@ -260,6 +260,19 @@ ALTER TABLE ${this.#view}.sequent_versions
     if (!row?.locked) throw new ConcurrentMigrationError(this.#viewName);
   }
 
+  /**
+   * The same lock for a step of a run under way (a chunk of online's
+   * replay, its clean-up): waits for whoever holds it for a moment (a
+   * `status()` takes it to look), then the builder check tells whether
+   * another run took the build over meanwhile.
+   */
+  async #lockWaiting(tx: SqlTransaction): Promise<void> {
+    await tx.query(
+      "SELECT pg_advisory_xact_lock($1::int, hashtext($2::text))",
+      [LOCK_NAMESPACE, this.#viewName],
+    );
+  }
+
   async #versionRows(
     tx: SqlTransaction | SqlClient,
   ): Promise<VersionRow[]> {
@@ -527,7 +540,7 @@ ALTER TABLE ${this.#view}.sequent_versions
       done = await this.#client.transaction(async (tx) => {
         chunk.current = tx;
         try {
-          await this.#lock(tx);
+          await this.#lockWaiting(tx);
           await this.#checkBuilder(tx, plan.target, builder);
           if (!counted && options.progress !== false) {
             counted = true;
@@ -613,7 +626,7 @@ ALTER TABLE ${this.#view}.sequent_versions
   /** Drops what a failed build made, unless another run took it over. */
   async #abandon(plan: Plan, builder: string): Promise<void> {
     await this.#client.transaction(async (tx) => {
-      await this.#lock(tx);
+      await this.#lockWaiting(tx);
       await this.#checkBuilder(tx, plan.target, builder);
       await this.#dropTables(tx, plan.tables, plan.target);
       await tx.query(

@@ -907,6 +907,37 @@ for (const b of list) {
       });
     });
 
+    test("migrate status polled while online replays chunk after chunk does not stop it", async () => {
+      const client = await b.client();
+      const { units } = workload(18, { aggregates: 100, events: 1000 });
+      await withRig(client, units, async (r) => {
+        const other = await connectDatabase(b.url, { max: 2 });
+        let polling = true;
+        let polls = 0;
+        const poll = (async () => {
+          const watcher = r.migrator(V2, [], { client: other });
+          while (polling) {
+            await watcher.status();
+            polls++;
+          }
+        })();
+        try {
+          const online = await r.migrator(V2, [], {
+            chunkSize: 50,
+            batchSize: 25,
+          }).online(quiet);
+          assert.equal(online.changed, true);
+          assert.ok(online.events >= 1000);
+        } finally {
+          polling = false;
+          await poll;
+          await other.close();
+        }
+        assert.ok(polls > 0);
+        assert.equal((await r.migrator(V2).status()).state, "online-done");
+      });
+    });
+
     test("a second migration while one runs fails with ConcurrentMigrationError, and status shows it running", async () => {
       const client = await b.client();
       const { units } = workload(13, { aggregates: 30, events: 200 });
