@@ -608,6 +608,29 @@ ALTER TABLE ${this.#view}.sequent_versions
     return { events, rows: store.flushedRows, peakRows: store.peakRows };
   }
 
+  /**
+   * The target version's row, once `online` has built it; else the error
+   * naming what to run before `step`.
+   */
+  #built(
+    online: VersionRow | undefined,
+    current: number,
+    plan: Plan,
+    step: string,
+  ): VersionRow & { readonly xmin: string } {
+    if (online?.version !== plan.target) {
+      throw new SequentError(
+        `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate ${step}"`,
+      );
+    }
+    if (!online.replayed || online.xmin === null) {
+      throw new SequentError(
+        `View schema "${this.#viewName}": "migrate online" for version ${plan.target} has not finished (it runs, or was stopped): run it to finish before "migrate ${step}"`,
+      );
+    }
+    return online as VersionRow & { readonly xmin: string };
+  }
+
   /** Fails with ConcurrentMigrationError unless `builder` builds `version`. */
   async #checkBuilder(
     tx: SqlTransaction,
@@ -657,27 +680,18 @@ ALTER TABLE ${this.#view}.sequent_versions
       if (plan.target <= current) {
         return this.#report("catchup", plan, false, 0, 0, 0, started);
       }
-      if (online?.version !== plan.target) {
-        throw new SequentError(
-          `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate catchup"`,
-        );
-      }
-      if (!online.replayed) {
-        throw new SequentError(
-          `View schema "${this.#viewName}": "migrate online" for version ${plan.target} has not finished (it runs, or was stopped): run it to finish before "migrate catchup"`,
-        );
-      }
+      const built = this.#built(online, current, plan, "catchup");
       const boundary = await new CopyReplayReader(tx, this.#events)
         .replayBoundary();
       const [xmin] = parseStreamPosition(boundary);
-      if (BigInt(xmin) <= BigInt(online.xmin as string)) {
+      if (BigInt(xmin) <= BigInt(built.xmin)) {
         return this.#report("catchup", plan, false, 0, 0, 0, started);
       }
       const replayed = await this.#replay(
         tx,
         plan,
         plan.projectors,
-        { after: `${online.xmin}:0`, upTo: boundary },
+        { after: `${built.xmin}:0`, upTo: boundary },
         true,
         options,
         "catchup",
@@ -715,19 +729,10 @@ ALTER TABLE ${this.#view}.sequent_versions
       if (plan.target <= current) {
         return this.#report("offline", plan, false, 0, 0, 0, started);
       }
-      if (online?.version !== plan.target) {
-        throw new SequentError(
-          `View schema "${this.#viewName}" is at version ${current}: run "migrate online" for version ${plan.target} before "migrate offline"`,
-        );
-      }
-      if (!online.replayed) {
-        throw new SequentError(
-          `View schema "${this.#viewName}": "migrate online" for version ${plan.target} has not finished (it runs, or was stopped): run it to finish before "migrate offline"`,
-        );
-      }
+      const built = this.#built(online, current, plan, "offline");
       // Writers wait from here until the swap commits; readers go on.
       await tx.execute(`LOCK TABLE ${this.#events}.events IN SHARE MODE`);
-      const after = `${online.xmin}:0`;
+      const after = `${built.xmin}:0`;
       // Inline projectors get every event stored (no writer can add one
       // before the swap commits, and the writers waiting then project into
       // the new tables themselves). A processor's tables get the events up
