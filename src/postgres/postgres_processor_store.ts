@@ -12,7 +12,9 @@
  *   `WHERE owner = … AND token = …` and not expired, and raises SQ004 when
  *   the claim was lost, so the whole batch rolls back. It is sent with the
  *   `COMMIT`, in the same round trip; it locks the processor's row, so a
- *   claim by another process waits for the commit.
+ *   claim by another process waits for the commit. The projector's rows
+ *   are gathered: a row created and filled in within the batch is one row
+ *   of a multi-row INSERT.
  *
  * @module
  */
@@ -32,6 +34,7 @@ import { quotedSchema } from "./_sql_text.ts";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
+import { GatheringRecordStore } from "./_gathering_record_store.ts";
 import { resetProcessorSql } from "./_processor_sql.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
@@ -182,7 +185,12 @@ export class PostgresProcessorStore implements ProcessorStore {
     }
     try {
       await this.#client.transaction(async (tx) => {
-        if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
+        if (work) {
+          // a batch's rows go out as multi-row INSERTs
+          const records = new GatheringRecordStore(tx, this.#viewSchema);
+          await work(records);
+          await records.flush();
+        }
         for (const change of changes) {
           if ("park" in change) {
             tx.enqueue({
