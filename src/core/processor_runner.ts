@@ -25,6 +25,8 @@
  * Rounds repeat with a pause that grows while there is nothing to do and
  * shrinks to `pollMs.min` when events come; a store write never notifies
  * processors (a notification inside the commit would slow every commit).
+ * Catching up, the batch after a full one is read while that one is
+ * handled and stored, so the database reads while this process works.
  *
  * @module
  */
@@ -35,6 +37,7 @@ import type { Event } from "./event.ts";
 import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
 import type { EventHandler } from "./event_handler.ts";
 import type {
+  EventBatch,
   EventReader,
   StoredEvent,
   StreamPosition,
@@ -223,6 +226,16 @@ class Running {
   pauseMs: number;
   /** The end of the last round started (rounds of one processor queue up). */
   queue: Promise<void> = Promise.resolve();
+  /**
+   * The batch after a full one, read while that one is handled (undefined
+   * in the promise: the read failed, and is made again when needed).
+   */
+  ahead:
+    | {
+      readonly after: StreamPosition;
+      readonly batch: Promise<EventBatch | undefined>;
+    }
+    | undefined;
 
   constructor(handler: EventHandler, pauseMs: number) {
     this.handler = handler;
@@ -383,7 +396,7 @@ export class ProcessorRunner {
       while (!signal.aborted) {
         let handled = 0;
         try {
-          handled = await this.#round(p);
+          handled = await this.#round(p, true);
         } catch (error) {
           this.#logger.log("warn", `Processor ${p.name}: ${message(error)}`, {
             error,
@@ -396,6 +409,7 @@ export class ProcessorRunner {
         if (handled >= this.#batchSize) continue;
         await sleep(p.pauseMs, signal);
       }
+      await this.#dropReadAhead(p);
       if (p.lease) {
         await this.#store.release(p.name, p.lease).catch(() => {});
         p.lease = undefined;
@@ -411,13 +425,27 @@ export class ProcessorRunner {
    * @param names The processors (default: all).
    * @returns How many events were handled.
    */
-  async round(names?: readonly string[]): Promise<number> {
+  round(names?: readonly string[]): Promise<number> {
+    return this.#roundAll(names, false);
+  }
+
+  async #roundAll(
+    names: readonly string[] | undefined,
+    readAhead: boolean,
+  ): Promise<number> {
     let handled = 0;
     for (const p of this.#processors) {
       if (names && !names.includes(p.name)) continue;
-      handled += await this.#round(p);
+      handled += await this.#round(p, readAhead);
     }
     return handled;
+  }
+
+  /** Waits for a read ahead still under way and forgets it. */
+  async #dropReadAhead(p: Running): Promise<void> {
+    const ahead = p.ahead;
+    p.ahead = undefined;
+    await ahead?.batch;
   }
 
   /**
@@ -426,9 +454,17 @@ export class ProcessorRunner {
    * @param names The processors (default: all).
    */
   async catchUp(names?: readonly string[]): Promise<void> {
+    try {
+      await this.#catchUp(names);
+    } finally {
+      for (const p of this.#processors) await this.#dropReadAhead(p);
+    }
+  }
+
+  async #catchUp(names: readonly string[] | undefined): Promise<void> {
     for (;;) {
       // while rounds handle events, there is no need to ask
-      if (await this.round(names) > 0) continue;
+      if (await this.#roundAll(names, true) > 0) continue;
       const before = await this.#checkpoints(names);
       await this.round(names);
       const records = await this.#store.records(names ?? this.names);
@@ -472,8 +508,8 @@ export class ProcessorRunner {
    * runner (`run`, `round` and `catchUp` may overlap): two rounds under the
    * same claim would handle the same batch twice.
    */
-  #round(p: Running): Promise<number> {
-    const round = p.queue.then(() => this.#roundNow(p));
+  #round(p: Running, readAhead = false): Promise<number> {
+    const round = p.queue.then(() => this.#roundNow(p, readAhead));
     p.queue = round.then(() => {}, () => {});
     return round;
   }
@@ -484,7 +520,7 @@ export class ProcessorRunner {
    * on every round; a commit is fenced by the claim whatever this runner
    * believes, so a lost claim is found at the latest there.
    */
-  async #roundNow(p: Running): Promise<number> {
+  async #roundNow(p: Running, readAhead: boolean): Promise<number> {
     const now = performance.now();
     let lease = p.lease;
     if (!lease || p.refresh || now >= p.renewAt) {
@@ -506,10 +542,7 @@ export class ProcessorRunner {
     }
     const parked = p.parked;
     const checkpoint = p.checkpoint;
-    const batch = await this.#reader.readEvents(checkpoint, {
-      limit: this.#batchSize,
-      eventTypes: p.eventTypes,
-    });
+    const batch = await this.#read(p, checkpoint, readAhead);
     const events = batch.events;
     if (events.length === 0) {
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
@@ -523,6 +556,34 @@ export class ProcessorRunner {
       await this.#workflowBatch(p, lease, events, batch.next, parked);
     }
     return events.length;
+  }
+
+  /**
+   * The batch after `after`: the one read ahead when it starts there (a
+   * read depends on nothing but the position), else read now. After a
+   * full batch, with `readAhead`, the next one is read while this one is
+   * handled: catching up, the database reads while this process works.
+   */
+  async #read(
+    p: Running,
+    after: StreamPosition,
+    readAhead: boolean,
+  ): Promise<EventBatch> {
+    const ahead = p.ahead;
+    p.ahead = undefined;
+    const options = { limit: this.#batchSize, eventTypes: p.eventTypes };
+    const batch = (ahead?.after === after ? await ahead.batch : undefined) ??
+      await this.#reader.readEvents(after, options);
+    if (readAhead && batch.events.length >= this.#batchSize) {
+      p.ahead = {
+        after: batch.next,
+        batch: this.#reader.readEvents(batch.next, options).then(
+          (b) => b,
+          () => undefined,
+        ),
+      };
+    }
+    return batch;
   }
 
   #deserialize(stored: StoredEvent): Event {

@@ -257,6 +257,68 @@ for (const b of list) {
     assert.equal(status?.lagEvents, 0);
   });
 
+  test("catching up, the batch after a full one is read while that one is handled and stored", async () => {
+    const { store, processors, service } = await setup(b);
+    failing.on = false;
+    const ids = Array.from({ length: 6 }, () => crypto.randomUUID());
+    for (const id of ids) {
+      await service.executeCommands(
+        new Proc_Open({ aggregateId: id, owner: "o" }),
+        new Proc_Note({ aggregateId: id, note: "a" }),
+      );
+    }
+    const log: string[] = [];
+    const reader = new Proxy(processors.reader, {
+      get(target, key) {
+        const value = Reflect.get(target, key);
+        if (key !== "readEvents") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (after: string, options: { limit: number }) => {
+          log.push(`read ${after}`);
+          return target.readEvents(after, options);
+        };
+      },
+    });
+    const watched = new Proxy(processors, {
+      get(target, key) {
+        if (key === "reader") return reader;
+        const value = Reflect.get(target, key);
+        if (key !== "commit") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return async (...args: Parameters<ProcessorStore["commit"]>) => {
+          const ok = await target.commit(...args);
+          log.push(`stored ${args[2]}`);
+          return ok;
+        };
+      },
+    });
+    const r = new ProcessorRunner({
+      store: watched,
+      service,
+      processors: [new Proc_NoteProjector()],
+      logger: silentLogger,
+      batchSize: 2,
+    });
+    await r.catchUp();
+    for (const id of ids) assert.equal(await notesOf(store, id), "a;", id);
+    const stored = log.filter((l) => l.startsWith("stored ")).map((l) =>
+      l.slice(7)
+    );
+    const early = stored.filter((to) =>
+      log.indexOf(`read ${to}`) >= 0 &&
+      log.indexOf(`read ${to}`) < log.indexOf(`stored ${to}`)
+    );
+    // six full batches of two: each next one was asked for before the
+    // one before it was stored
+    assert.ok(early.length >= 5, log.join("\n"));
+    // and no batch was read twice (the end is asked again: is there more?)
+    for (const to of stored.slice(0, -1)) {
+      assert.equal(log.filter((l) => l === `read ${to}`).length, 1, to);
+    }
+  });
+
   test("the checkpoint passes events the processor ignores, so a token of theirs resolves", async () => {
     const { service, runner } = await setup(b);
     const id = crypto.randomUUID();
