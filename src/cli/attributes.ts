@@ -77,12 +77,13 @@ export interface AttributeSpec {
 /**
  * Parses `attr:type` arguments. Names are camelCased (`publication_date`
  * becomes `publicationDate`); types are matched ignoring case, and
- * `date_time` or `datetime` mean `dateTime`.
+ * `date_time` or `datetime` mean `dateTime`. An attribute without a type
+ * (`name`) is a string.
  *
  * @param args The arguments, e.g. `["name:string", "born:date"]`.
  * @returns The attributes, in order.
- * @throws {CliError} for a missing or unknown type (listing the known
- * ones), a bad or reserved name, or a name given twice.
+ * @throws {CliError} for an unknown type (listing the known ones), a bad
+ * or reserved name, or a name given twice.
  *
  * @example
  * ```ts
@@ -95,16 +96,10 @@ export interface AttributeSpec {
 export function parseAttributes(args: readonly string[]): AttributeSpec[] {
   const seen = new Set<string>();
   return args.map((arg) => {
+    // as in Sequent's generator, an attribute without a type is a string
     const colon = arg.indexOf(":");
-    if (colon < 0) {
-      throw new CliError(
-        `Attribute "${arg}" has no type: write it as ${arg}:string (types: ${
-          ATTRIBUTE_TYPES.join(", ")
-        })`,
-      );
-    }
-    const rawName = arg.slice(0, colon);
-    const rawType = arg.slice(colon + 1);
+    const rawName = colon < 0 ? arg : arg.slice(0, colon);
+    const rawType = colon < 0 ? "string" : arg.slice(colon + 1);
     if (
       !/^[A-Za-z_][A-Za-z0-9_]*$/.test(rawName) || !/[A-Za-z]/.test(rawName)
     ) {

@@ -21,9 +21,9 @@ Scaffold a Sequent for Deno app and run its database tasks.
 Commands:
   new <name>                  Create an app in the folder <name>
   generate aggregate <Name>   Add an aggregate, its command handler and a test
-  generate command <Aggregate> <Command> [attr:type ...]
+  generate command <Aggregate> <Command> [attr[:type] ...]
                               Add a command, or attributes to one
-  generate event <Aggregate> <Event> [attr:type ...]
+  generate event <Aggregate> <Event> [attr[:type] ...]
                               Add an event, or attributes to one
   db create | drop | create-event-store | create-view-schema
                               Create or drop the app's database or schemas
@@ -70,8 +70,8 @@ const GENERATE =
   `Usage: sequent generate <aggregate | command | event> ...   (or: sequent g ...)
 
   generate aggregate <Name>
-  generate command <Aggregate> <Command> [attr:type ...]
-  generate event <Aggregate> <Event> [attr:type ...]
+  generate command <Aggregate> <Command> [attr[:type] ...]
+  generate event <Aggregate> <Event> [attr[:type] ...]
 
 Run these in an app's folder. They write formatted TypeScript (running
 deno fmt on the files they touch), never overwrite a file or a class, and
@@ -97,20 +97,21 @@ Options:
   --verbose      Show the stack trace of an error`;
 
 const TYPES =
-  `Types: string, integer, float, boolean, decimal, date, dateTime (or
-date_time, datetime), uuid, json; each is the attrs function of that name.
+  `Types: string (the default: \`name\` is \`name:string\`), integer, float,
+boolean, decimal, date, dateTime (or date_time, datetime), uuid, json; each
+is the attrs function of that name.
 Generated attributes are optional: add .required() to those that must be
 given.`;
 
 const GENERATE_COMMAND =
-  `Usage: sequent generate command <Aggregate> <Command> [attr:type ...]
+  `Usage: sequent generate command <Aggregate> <Command> [attr[:type] ...]
 
 Adds the command to lib/<aggregate>/commands.ts, re-exports it from
 lib/<aggregate>.ts, and adds a handler for it, to fill in, to the aggregate's
 command handler. When the command exists already (like Add<Aggregate>), adds
 the attributes to it instead.
 
-  sequent generate command Author AddAuthor name:string email:string
+  sequent generate command Author AddAuthor name email
 
 ${TYPES}
 
@@ -119,7 +120,7 @@ Options:
   --verbose      Show the stack trace of an error`;
 
 const GENERATE_EVENT =
-  `Usage: sequent generate event <Aggregate> <Event> [attr:type ...]
+  `Usage: sequent generate event <Aggregate> <Event> [attr[:type] ...]
 
 Adds the event to lib/<aggregate>/events.ts, re-exports it from
 lib/<aggregate>.ts, and adds a handler for it, to fill in, to the aggregate.

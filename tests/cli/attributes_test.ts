@@ -39,11 +39,19 @@ Deno.test("parseAttributes() rejects an unknown type, listing the known ones", (
   );
 });
 
-Deno.test("parseAttributes() rejects a missing type, a bad name, a reserved name and a repeated name", () => {
+Deno.test("parseAttributes() takes an attribute without a type as a string, as Sequent's generator does", () => {
+  assert.deepEqual(parseAttributes(["name", "email", "born_on:date"]), [
+    { name: "name", type: "string" },
+    { name: "email", type: "string" },
+    { name: "bornOn", type: "date" },
+  ]);
   assert.throws(
-    () => parseAttributes(["name"]),
-    /Attribute "name" has no type/,
+    () => parseAttributes(["1name"]),
+    /"1name" in "1name" is not a valid attribute name/,
   );
+});
+
+Deno.test("parseAttributes() rejects an empty type, a bad name, a reserved name and a repeated name", () => {
   assert.throws(() => parseAttributes(["name:"]), /Unknown attribute type ""/);
   assert.throws(
     () => parseAttributes(["1name:string"]),

@@ -281,7 +281,7 @@ export class ArchiveAuthor extends Command.define("ArchiveAuthor", {}) {}
   });
 });
 
-Deno.test("generate command adds attributes to an existing command instead of overwriting it", async () => {
+Deno.test("generate command adds attributes to an existing command instead of overwriting it; as in Sequent's guide, an attribute without a type is a string", async () => {
   await inNewApp(async (app) => {
     assert.equal((await generate(app, "aggregate", "Author")).code, 0);
     const result = await generate(
@@ -289,8 +289,8 @@ Deno.test("generate command adds attributes to an existing command instead of ov
       "command",
       "Author",
       "AddAuthor",
-      "name:string",
-      "email:string",
+      "name",
+      "email",
     );
     assert.equal(result.code, 0, result.err);
     assert.equal(
