@@ -266,10 +266,14 @@ export class AggregateKeyNotUniqueError extends SequentError {
     aggregateType: string,
     options?: ErrorOptions,
   ) {
+    // worded so the claimer is not read as the holder (the holder is not
+    // named: on PostgreSQL, it is not known when the claim fails)
     super(
-      `Unique key ${scope} ${
+      `${
+        aggregateType || "Aggregate"
+      } "${aggregateId}" cannot claim unique key ${scope} ${
         JSON.stringify(key)
-      } of ${aggregateType} "${aggregateId}" is already taken`,
+      }: another aggregate holds it`,
       options,
     );
     this.name = "AggregateKeyNotUniqueError";

@@ -127,7 +127,7 @@ Deno.test("OptimisticLockError names the aggregate and, when known, the sequence
   assert.equal(gap.cause, "db");
 });
 
-Deno.test("AggregateKeyNotUniqueError names the scope, the key and the claiming aggregate", () => {
+Deno.test("AggregateKeyNotUniqueError names the scope, the key and the claiming aggregate, and cannot be read as naming the holder", () => {
   const error = new AggregateKeyNotUniqueError(
     "author_email",
     "ben@example.com",
@@ -137,7 +137,7 @@ Deno.test("AggregateKeyNotUniqueError names the scope, the key and the claiming 
   assertSequentError(
     error,
     "AggregateKeyNotUniqueError",
-    `Unique key author_email "ben@example.com" of Author "${ID}" is already taken`,
+    `Author "${ID}" cannot claim unique key author_email "ben@example.com": another aggregate holds it`,
   );
   assert.equal(error.scope, "author_email");
   assert.equal(error.key, "ben@example.com");
@@ -145,7 +145,14 @@ Deno.test("AggregateKeyNotUniqueError names the scope, the key and the claiming 
   assert.equal(error.aggregateType, "Author");
   const structured = new AggregateKeyNotUniqueError("pair", { a: 1 }, ID, "X");
   assert.deepEqual(structured.key, { a: 1 });
-  assert.match(structured.message, /^Unique key pair \{"a":1\} of X/);
+  assert.match(
+    structured.message,
+    /^X "[^"]+" cannot claim unique key pair \{"a":1\}:/,
+  );
+  assert.match(
+    new AggregateKeyNotUniqueError("k", 1, ID, "").message,
+    /^Aggregate "[^"]+" cannot claim unique key k 1: another aggregate holds it$/,
+  );
 });
 
 Deno.test("DeserializeEventError names the aggregate, sequence number, type and reason", () => {
