@@ -25,6 +25,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { counted } from "../core/_counted.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
 import type { ProcessorStatus } from "../core/processor_runner.ts";
 import { type App, type AppConfig, createApp } from "./create_app.ts";
@@ -195,7 +196,9 @@ function describeReport(report: MigrationReport): string {
   const seconds = (report.durationMs / 1000).toFixed(1);
   return `migrate ${report.step}: version ${report.version}, ${
     report.tables.join(", ") || "no tables"
-  }: ${report.events} events replayed, ${report.rows} rows written in ${seconds}s`;
+  }: ${counted(report.events, "event")} replayed, ${
+    counted(report.rows, "row")
+  } written in ${seconds}s`;
 }
 
 async function runTask(
@@ -452,9 +455,11 @@ function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
   for (const s of statuses) {
     const lag = s.lagEvents === 0
       ? "up to date"
-      : `${s.lagEvents}${
-        s.lagEvents >= 10_000 ? "+" : ""
-      } events behind (oldest ${(s.lagMs / 1000).toFixed(1)} s old)`;
+      : `${
+        s.lagEvents >= 10_000
+          ? `${s.lagEvents}+ events`
+          : counted(s.lagEvents, "event")
+      } behind (oldest ${(s.lagMs / 1000).toFixed(1)} s old)`;
     lines.push(
       `${s.name} (${s.kind}): ${lag}; checkpoint ${s.checkpoint || "start"}; ${
         s.owner ? `held by ${s.owner}` : "not running"

@@ -100,6 +100,29 @@ async function runUntilIdle(
   assert.equal(r.err.at(-1), "stopped; claims released");
 }
 
+Deno.test("processors status counts in words: 1 event behind, not 1 events", async () => {
+  const store = new SharedStore();
+  const processors = new InMemoryProcessorStore(store);
+  const cfg: AppConfig = {
+    eventStore: store,
+    processorStore: processors,
+    commandHandlers: [new PT_Handler()],
+    aggregates: [PT_Item],
+    processors: [PT_Projector],
+    logger: silentLogger,
+  };
+  const app = await createApp(cfg);
+  await app.executeCommands(
+    new PT_Add({ aggregateId: crypto.randomUUID(), title: "one" }),
+  );
+  const r = await run(cfg, ["processors", "status"]);
+  assert.match(
+    r.out[0]!,
+    /^PT_Projector \(projector\): 1 event behind \(oldest \d+\.\d s old\);/,
+  );
+  await app.close();
+});
+
 Deno.test("processors tasks: run handles events until stopped; status shows lag and a parked aggregate; retry, skip and reset act on the next run", async () => {
   const store = new SharedStore();
   const processors = new InMemoryProcessorStore(store);
