@@ -170,6 +170,11 @@ export async function runTasks(
     }
     const message = error instanceof Error ? error.message : String(error);
     io.stderr(`error: ${message.split("\n")[0]}`);
+    if (positionals[0] !== "db" && missingDatabase(error)) {
+      io.stderr(
+        'hint: create it with "db create" (in a generated app: deno task db:create)',
+      );
+    }
     if (values.verbose && error instanceof Error && error.stack) {
       io.stderr(error.stack);
     }
@@ -447,6 +452,15 @@ async function processorsTask(
       io.stdout(`${name} starts over from the first event`);
       return;
   }
+}
+
+/** Whether `error` (or its cause) says the database does not exist. */
+function missingDatabase(error: unknown): boolean {
+  for (let e = error, depth = 0; e && depth < 5; depth++) {
+    if ((e as { code?: unknown }).code === "3D000") return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** The lines of `processors status`. */

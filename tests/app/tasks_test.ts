@@ -474,3 +474,28 @@ Deno.test("migrate online and offline in a second process, with the new code, wh
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const onServer = Deno.env.get("DATABASE_URL")?.startsWith("postgres")
+  ? Deno.test
+  : () => {};
+
+onServer(
+  "a task on a server database that does not exist says to create it",
+  async () => {
+    const url = new URL(Deno.env.get("DATABASE_URL")!);
+    url.pathname = `/missing_${crypto.randomUUID().slice(0, 8)}`;
+    const cfg = config(url.href);
+    for (const args of [["migrate"], ["migrate", "status"]]) {
+      const r = await run(cfg, args);
+      assert.equal(r.code, 1, args.join(" "));
+      assert.match(
+        r.err[0]!,
+        /^error: .*database "missing_\w+" does not exist/,
+      );
+      assert.equal(
+        r.err[1],
+        'hint: create it with "db create" (in a generated app: deno task db:create)',
+      );
+    }
+  },
+);
