@@ -196,9 +196,11 @@ export {
 export { Projector, withRecordStore } from "./src/core/projector.ts";
 export type { FindOptions, RecordStore } from "./src/core/record_store.ts";
 export {
+  type ChangesOf,
   Column,
   column,
   type ColumnFactories,
+  type ColumnInput,
   type ColumnKind,
   type Columns,
   type ColumnValue,

@@ -325,7 +325,7 @@ class HandlerFailure extends Error {
  * class NoteProjector extends Projector {
  *   static override readonly manages = [notes];
  *   static {
- *     this.on(Noted, (p, e) => p.createRecord(notes, { aggregateId: e.aggregateId, text: e.text ?? null }));
+ *     this.on(Noted, (p, e) => p.createRecord(notes, { aggregateId: e.aggregateId, text: e.text }));
  *   }
  * }
  * const store = new InMemoryEventStore();

@@ -13,7 +13,14 @@ import {
 } from "./errors.ts";
 import { EventHandler } from "./event_handler.ts";
 import type { FindOptions, RecordStore } from "./record_store.ts";
-import type { NewRowOf, RecordTable, RowOf, WhereOf } from "./record_table.ts";
+import {
+  type ChangesOf,
+  type NewRowOf,
+  nullsForUndefined,
+  type RecordTable,
+  type RowOf,
+  type WhereOf,
+} from "./record_table.ts";
 import { currentUnit } from "./unit_of_work.ts";
 
 const replayStore = new AsyncLocalStorage<RecordStore>();
@@ -53,7 +60,7 @@ export function currentRecordStore(what: string): RecordStore {
  *   static {
  *     this.on(PostAdded, (p, e) => p.createRecord(postRecords, { aggregateId: e.aggregateId }));
  *     this.on(PostTitleChanged, (p, e) =>
- *       p.updateAllRecords(postRecords, { aggregateId: e.aggregateId }, { title: e.title ?? null }));
+ *       p.updateAllRecords(postRecords, { aggregateId: e.aggregateId }, { title: e.title }));
  *   }
  * }
  * ```
@@ -112,14 +119,19 @@ export abstract class Projector extends EventHandler {
    *
    * @param table A managed table.
    * @param where Which rows.
-   * @param values The values to set.
+   * @param values The values to set (`undefined` in a nullable column:
+   *   null).
    */
   createOrUpdateRecord<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
-    values: Partial<RowOf<T>>,
+    values: ChangesOf<T>,
   ): Promise<void> {
-    return this.#managed(table).upsert(table, where, values);
+    return this.#managed(table).upsert(
+      table,
+      where,
+      nullsForUndefined(table, values),
+    );
   }
 
   /**
@@ -129,18 +141,22 @@ export abstract class Projector extends EventHandler {
    *
    * @param table A managed table.
    * @param where Which row; it must exist.
-   * @param changes The new values, or a function of the row giving them.
+   * @param changes The new values, or a function of the row giving them
+   *   (`undefined` in a nullable column: null).
    * @returns The updated row.
    * @throws {RecordNotFoundError} when no row matches.
    */
   async updateRecord<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
-    changes: Partial<RowOf<T>> | ((row: RowOf<T>) => Partial<RowOf<T>>),
+    changes: ChangesOf<T> | ((row: RowOf<T>) => ChangesOf<T>),
   ): Promise<RowOf<T>> {
     const store = this.#managed(table);
     const row = await this.getRecord(table, where);
-    const values = typeof changes === "function" ? changes(row) : changes;
+    const values = nullsForUndefined(
+      table,
+      typeof changes === "function" ? changes(row) : changes,
+    );
     const key = primaryKeyOf(table, row as Record<string, unknown>);
     await store.update(table, key as WhereOf<T>, values);
     return { ...row, ...values };
@@ -151,14 +167,19 @@ export abstract class Projector extends EventHandler {
    *
    * @param table A managed table.
    * @param where Which rows.
-   * @param changes The new values.
+   * @param changes The new values (`undefined` in a nullable column:
+   *   null).
    */
   updateAllRecords<T extends RecordTable>(
     table: T,
     where: WhereOf<T>,
-    changes: Partial<RowOf<T>>,
+    changes: ChangesOf<T>,
   ): Promise<void> {
-    return this.#managed(table).update(table, where, changes);
+    return this.#managed(table).update(
+      table,
+      where,
+      nullsForUndefined(table, changes),
+    );
   }
 
   /**

@@ -272,18 +272,79 @@ export type RowOf<T> = T extends RecordTable<infer C>
   ? { -readonly [K in keyof C]: ColumnValue<C[K]> }
   : never;
 
-/** What inserting a row of a table takes: optional columns may be left out. */
+/**
+ * What a projector may write into a column: its value, and for a nullable
+ * column also `undefined`, which writes null. So an optional event
+ * attribute (`string | undefined`) goes into a nullable column as it is.
+ *
+ * @example
+ * ```ts
+ * import { column, type ColumnInput } from "@sequent/core";
+ *
+ * const title = column.text().nullable();
+ * const absent: ColumnInput<typeof title> = undefined; // stored as null
+ * ```
+ */
+export type ColumnInput<C> = C extends Column<infer T, infer N, boolean>
+  ? N extends true ? T | null | undefined : T
+  : never;
+
+/**
+ * What inserting a row of a table takes: optional columns may be left out,
+ * and a nullable column given `undefined` is null (or its default).
+ */
 export type NewRowOf<T> = T extends RecordTable<infer C> ?
     & {
       [K in keyof C as C[K] extends Column<unknown, boolean, true> ? never : K]:
-        ColumnValue<C[K]>;
+        ColumnInput<C[K]>;
     }
     & {
       [
         K in keyof C as C[K] extends Column<unknown, boolean, true> ? K : never
-      ]?: ColumnValue<C[K]>;
+      ]?: ColumnInput<C[K]>;
     }
   : never;
+
+/**
+ * What a projector's update helpers take: some columns' new values; a
+ * nullable column given `undefined` is set to null, as `nil` is in
+ * Sequent. (The record store beneath takes `Partial<RowOf<T>>`,
+ * where a key left undefined changes nothing.)
+ *
+ * @example
+ * ```ts
+ * import { column, type ChangesOf, table } from "@sequent/core";
+ *
+ * const posts = table("posts", {
+ *   id: column.uuid().primaryKey(),
+ *   title: column.text().nullable(),
+ * });
+ * const title: string | undefined = undefined;
+ * const changes: ChangesOf<typeof posts> = { title }; // sets title to null
+ * ```
+ */
+export type ChangesOf<T> = T extends RecordTable<infer C>
+  ? { -readonly [K in keyof C]?: ColumnInput<C[K]> }
+  : never;
+
+/**
+ * `changes` with every nullable column given `undefined` set to null
+ * (the same object when there is none).
+ */
+export function nullsForUndefined<T extends RecordTable>(
+  table: T,
+  changes: ChangesOf<T>,
+): Partial<RowOf<T>> {
+  let out: Record<string, unknown> | undefined;
+  const given = changes as Record<string, unknown>;
+  for (const key in given) {
+    if (given[key] !== undefined) continue;
+    if (!table.columns[key]?.isNullable) continue;
+    out ??= { ...given };
+    out[key] = null;
+  }
+  return (out ?? given) as Partial<RowOf<T>>;
+}
 
 /**
  * Which rows: each given column must equal the value, or be one of the

@@ -574,4 +574,51 @@ Deno.test("withRecordStore() sends a projector's writes to the given store, outs
   assert.throws(() => projector.tableName(projItems), SequentError);
 });
 
+class Proj_Noted extends Event.define("Proj.Noted", { note: attrs.string() }) {}
+
+const projNotes = table("proj_notes", {
+  id: column.uuid().primaryKey(),
+  note: column.text().nullable(),
+  tag: column.text().nullable(),
+});
+
+class Proj_NotesProjector extends Projector {
+  static override readonly manages = [projNotes];
+}
+
+Deno.test("an optional event attribute goes into a nullable column as it is: undefined writes null", async () => {
+  const store = new InMemoryRecordStore();
+  const projector = new Proj_NotesProjector();
+  const id = crypto.randomUUID();
+  const given = new Proj_Noted({
+    aggregateId: id,
+    sequenceNumber: 1,
+    note: "hello",
+  });
+  const absent = new Proj_Noted({ aggregateId: id, sequenceNumber: 2 });
+  await withRecordStore(store, async () => {
+    // each compiles without `?? null` (exactOptionalPropertyTypes is on)
+    await projector.createRecord(projNotes, { id, note: absent.note });
+    assert.deepEqual(store.rows(projNotes), [{ id, note: null, tag: null }]);
+    await projector.updateAllRecords(projNotes, { id }, {
+      note: given.note,
+      tag: given.note,
+    });
+    await projector.updateAllRecords(projNotes, { id }, { note: absent.note });
+    assert.deepEqual(store.rows(projNotes), [{ id, note: null, tag: "hello" }]);
+    const row = await projector.updateRecord(projNotes, { id }, () => ({
+      tag: absent.note,
+    }));
+    assert.deepEqual(row, { id, note: null, tag: null });
+    await projector.createOrUpdateRecord(projNotes, { id }, {
+      note: given.note,
+    });
+    await projector.createOrUpdateRecord(projNotes, { id }, {
+      tag: absent.note,
+      note: given.note,
+    });
+  });
+  assert.deepEqual(store.rows(projNotes), [{ id, note: "hello", tag: null }]);
+});
+
 backends.disposeAtEnd();
