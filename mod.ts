@@ -252,6 +252,7 @@ export {
   type App,
   type AppConfig,
   createApp,
+  type LoadAggregateOptions,
   type WorkflowClass,
 } from "./src/app/create_app.ts";
 export type {

@@ -5,7 +5,15 @@
  *
  * @module
  */
-import type { AggregateClass } from "../core/aggregate_root.ts";
+import {
+  type AggregateClass,
+  aggregateInternals,
+  type AggregateRoot,
+} from "../core/aggregate_root.ts";
+import {
+  type AggregateClassLike,
+  AggregateRepository,
+} from "../core/aggregate_repository.ts";
 import type { Command } from "../core/command.ts";
 import type { CommandHandler } from "../core/command_handler.ts";
 import {
@@ -136,6 +144,21 @@ export interface AppConfig {
 const DEFAULT_COMMAND_TIMEOUT_MS = 30_000;
 
 /**
+ * Options of {@linkcode App.loadAggregate}.
+ *
+ * @example
+ * ```ts
+ * import type { LoadAggregateOptions } from "@sequent/core";
+ *
+ * const yesterday: LoadAggregateOptions = { asOf: new Date(Date.now() - 86_400_000) };
+ * ```
+ */
+export interface LoadAggregateOptions {
+  /** Time travel: the aggregate as it was just before this instant. */
+  readonly asOf?: Date | undefined;
+}
+
+/**
  * A running application. Close it when done.
  */
 export interface App {
@@ -187,6 +210,23 @@ export interface App {
   commandStored(commandId: string): Promise<boolean>;
   /** Executes commands without keeping anything; see `CommandService`. */
   dryRun(...commands: Command[]): Promise<DryRunReport>;
+  /**
+   * Loads an aggregate outside any command, read-only (to change it,
+   * execute a command): as it is now, or, with `asOf`, as it was just
+   * before that instant (time travel).
+   *
+   * @param id The aggregate's id.
+   * @param cls Its class (or a base class of it).
+   * @param options `asOf`: the instant.
+   * @throws {AggregateNotFoundError} when it does not exist (or had no
+   *   events by `asOf`).
+   * @throws {AggregateTypeMismatchError} when it is of another class.
+   */
+  loadAggregate<A extends AggregateRoot>(
+    id: string,
+    cls: AggregateClassLike<A>,
+    options?: LoadAggregateOptions,
+  ): Promise<A>;
   /** Stops the processors running in this process, then closes the database. */
   close(): Promise<void>;
 }
@@ -353,6 +393,22 @@ export async function createApp(config: AppConfig): Promise<App> {
         new TypeError("waitFor() needs processors: this app declares none"),
       ),
     dryRun: (...commands) => commandService.dryRun(...commands),
+    loadAggregate: async <A extends AggregateRoot>(
+      id: string,
+      cls: AggregateClassLike<A>,
+      options: LoadAggregateOptions = {},
+    ): Promise<A> => {
+      const repository = new AggregateRepository(
+        store,
+        commandService.serializer,
+      );
+      if (options.asOf !== undefined) {
+        return await repository.loadAggregateAsOf(id, cls, options.asOf);
+      }
+      const aggregate = await repository.loadAggregate(id, cls);
+      aggregateInternals().makeReadOnly(aggregate);
+      return aggregate;
+    },
     close: async () => {
       await runner?.stop();
       await store.close();

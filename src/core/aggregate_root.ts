@@ -191,7 +191,7 @@ export abstract class AggregateRoot {
     return this.#uncommitted;
   }
 
-  /** Whether the aggregate was loaded as of a past instant (read-only). */
+  /** Whether the aggregate was loaded only to be read (outside a command, or as of a past instant). */
   get isReadOnly(): boolean {
     return this.#readOnly;
   }

@@ -455,7 +455,8 @@ export class HasUncommittedEventsError extends SequentError {
 }
 
 /**
- * An aggregate loaded as it was at a past instant was asked to change.
+ * An aggregate loaded only to be read (by `App.loadAggregate`, or as it
+ * was at a past instant) was asked to change.
  *
  * @example
  * ```ts
@@ -476,7 +477,7 @@ export class ReadOnlyAggregateError extends SequentError {
    */
   constructor(aggregateId: string) {
     super(
-      `Aggregate "${aggregateId}" was loaded as of a past instant and is read-only`,
+      `Aggregate "${aggregateId}" was loaded to be read (outside a command, or as of a past instant): execute a command to change it`,
     );
     this.name = "ReadOnlyAggregateError";
     this.aggregateId = aggregateId;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  AggregateNotFoundError,
   AggregateRoot,
   attrs,
   column,
@@ -11,10 +12,18 @@ import {
   InMemoryEventStore,
   type Logger,
   Projector,
+  ReadOnlyAggregateError,
   SequentError,
   table,
   Workflow,
 } from "@sequent/core";
+
+import {
+  AddPost,
+  EditPost,
+  Post,
+  PostCommandHandler,
+} from "../fixtures/blog.ts";
 
 // --- Domain -------------------------------------------------------------------
 
@@ -289,6 +298,53 @@ Deno.test("an app on memory:// installs the event store in its schema and migrat
     );
     assert.deepEqual(events, { n: 2 });
     assert.equal((await app.migrator.status()).state, "up-to-date");
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("app.loadAggregate() loads an aggregate outside any command, read-only, as it is now or as it was at an instant", async () => {
+  const app = await createApp({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new PostCommandHandler()],
+    aggregates: [Post],
+  });
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 5));
+  try {
+    const id = crypto.randomUUID();
+    await app.executeCommands(
+      new AddPost({
+        aggregateId: id,
+        author: "ben",
+        title: "First",
+        content: "a",
+      }),
+    );
+    await pause();
+    const between = new Date();
+    await pause();
+    await app.executeCommands(
+      new EditPost({ aggregateId: id, title: "Second", content: "b" }),
+    );
+    const now = await app.loadAggregate(id, Post);
+    assert.deepEqual([now.title, now.content], ["Second", "b"]);
+    const then = await app.loadAggregate(id, Post, { asOf: between });
+    assert.deepEqual([then.title, then.content], ["First", "a"]);
+    assert.throws(() => now.edit("x", "y"), ReadOnlyAggregateError);
+    assert.throws(() => then.edit("x", "y"), ReadOnlyAggregateError);
+    await assert.rejects(
+      app.loadAggregate(crypto.randomUUID(), Post),
+      AggregateNotFoundError,
+    );
+    await assert.rejects(
+      app.loadAggregate(id, Post, { asOf: new Date(0) }),
+      AggregateNotFoundError,
+    );
+    // what a command stores afterwards is what the next load sees
+    await app.executeCommands(
+      new EditPost({ aggregateId: id, title: "Third", content: "c" }),
+    );
+    assert.equal((await app.loadAggregate(id, Post)).title, "Third");
   } finally {
     await app.close();
   }

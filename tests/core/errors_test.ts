@@ -218,7 +218,7 @@ Deno.test("ReadOnlyAggregateError names the aggregate", () => {
   assertSequentError(
     error,
     "ReadOnlyAggregateError",
-    `Aggregate "${ID}" was loaded as of a past instant and is read-only`,
+    `Aggregate "${ID}" was loaded to be read (outside a command, or as of a past instant): execute a command to change it`,
   );
   assert.equal(error.aggregateId, ID);
 });
