@@ -17,7 +17,8 @@
  *   AddPost through the command service while a runner in this process
  *   runs a processor that does nothing with the events: what running
  *   processors (polling, reads below the horizon, checkpoints) costs the
- *   writers. Baseline: the same callers with no runner, in turns.
+ *   writers in steady state (each runner has caught up before its turn).
+ *   Baseline: the same callers with no runner, in turns.
  * - `pg.create_post_c8_with_projecting_processor.cmds_per_s`: the same with
  *   the runner projecting every post into the Post table in this process:
  *   on two cores, that work takes CPU from the writers.
@@ -207,6 +208,10 @@ export async function processorFigures(
       for (let k = 0; k < turns.length; k++) {
         const t = (i + k) % turns.length;
         const beside = turns[t];
+        // caught up first: a runner that sat out the other turns would
+        // otherwise charge their events to this one (three times the
+        // steady rate), where the figure means the steady cost
+        await beside?.catchUp();
         const stop = new AbortController();
         const running = beside?.run({ signal: stop.signal });
         rates[t]! += await concurrently(addPost, (3 * ms) / slices / 3, 8, 0);
