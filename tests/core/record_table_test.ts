@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   CalendarDate,
+  type ChangesOf,
   Column,
   column,
   Decimal,
@@ -57,20 +58,36 @@ const newRowTypeIsExact: Equals<
     authorId: string;
     updatedAt: Date;
   } & {
-    title?: string | null;
+    title?: string | null | undefined;
     views?: number;
-    rating?: Decimal | null;
-    publishedOn?: CalendarDate | null;
+    rating?: Decimal | null | undefined;
+    publishedOn?: CalendarDate | null | undefined;
     tags?: JsonValue;
-    big?: bigint | null;
+    big?: bigint | null | undefined;
     score?: number;
     draft?: boolean;
   }
 > = true;
 
+// what a projector's update helpers take: undefined only where null may go
+const changesTypeIsExact: Equals<ChangesOf<typeof rtPosts>, {
+  aggregateId?: string;
+  authorId?: string;
+  title?: string | null | undefined;
+  views?: number;
+  rating?: Decimal | null | undefined;
+  publishedOn?: CalendarDate | null | undefined;
+  updatedAt?: Date;
+  tags?: JsonValue;
+  big?: bigint | null | undefined;
+  score?: number;
+  draft?: boolean;
+}> = true;
+
 Deno.test("the row type has every column, nullable ones with null; inserts may leave out nullable and defaulted columns", () => {
   assert.equal(rowTypeIsExact, true);
   assert.equal(newRowTypeIsExact, true);
+  assert.equal(changesTypeIsExact, true);
   const id = crypto.randomUUID();
   const minimal: NewPost = {
     aggregateId: id,
