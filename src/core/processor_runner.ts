@@ -454,7 +454,7 @@ export class ProcessorRunner {
         await sleep(p.pauseMs, signal);
       }
       await this.#dropReadAhead(p);
-      if (p.lease && p.unstoredSince !== undefined) {
+      if (p.lease && !p.refresh && p.unstoredSince !== undefined) {
         await this.#commit(p, p.lease, p.checkpoint).catch(() => {});
       }
       if (p.lease) {
@@ -571,11 +571,10 @@ export class ProcessorRunner {
     const now = performance.now();
     let lease = p.lease;
     if (
-      lease && p.unstoredSince !== undefined &&
-      (now - p.unstoredSince >= UNSTORED_MS || now >= p.renewAt || p.refresh)
+      lease && !p.refresh && p.unstoredSince !== undefined &&
+      (now - p.unstoredSince >= UNSTORED_MS || now >= p.renewAt)
     ) {
-      // batches that wrote nothing: their checkpoint, at last (before a
-      // claim renewed or read again takes the stored one)
+      // batches that wrote nothing: their checkpoint, at last
       await this.#commit(p, lease, p.checkpoint);
     }
     if (!lease || p.refresh || now >= p.renewAt) {
