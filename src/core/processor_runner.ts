@@ -10,11 +10,7 @@
  *
  * - a **projector**'s row writes for the batch and the checkpoint are
  *   stored in one transaction, only while the claim holds: every event
- *   takes effect exactly once. A batch that wrote nothing stores nothing:
- *   its checkpoint goes with the next batch that writes, the next idle
- *   round, or at the latest 100 ms later (handling those events again
- *   after a crash would write nothing either), so a busy processor whose
- *   handlers seldom write does not commit on every round;
+ *   takes effect exactly once;
  * - a **workflow** handles each event in a unit of work of its own and the
  *   checkpoint moves after the batch: at least once. The commands it
  *   issues get ids derived from the event, so handling an event again
@@ -49,7 +45,6 @@ import type {
 import { consoleLogger, type Logger } from "./logger.ts";
 import { routedClasses } from "./message_router.ts";
 import { Projector, withRecordStore } from "./projector.ts";
-import type { RecordStore } from "./record_store.ts";
 import type {
   HorizonBlocker,
   Lease,
@@ -221,16 +216,8 @@ class Running {
   lease: Lease | undefined;
   /** When to renew the claim (half its time), on `performance.now()`'s clock. */
   renewAt = 0;
-  /**
-   * Where it has handled up to under its claim: stored, or ahead of the
-   * stored one by batches that wrote nothing (see `unstoredSince`).
-   */
+  /** Where it has handled up to, as this runner stored it under its claim. */
   checkpoint: StreamPosition = "";
-  /**
-   * Since when (`performance.now()`) `checkpoint` is ahead of the stored
-   * one; undefined when it is stored.
-   */
-  unstoredSince: number | undefined;
   /** The aggregates it set aside, as last read (with operators' requests). */
   parked = new Map<string, ParkedAggregate>();
   /** Read the claim and the parked aggregates again on the next round. */
@@ -258,37 +245,6 @@ class Running {
     this.eventTypes = handledEventTypes([handler]);
     this.pauseMs = pauseMs;
   }
-}
-
-/**
- * How long a checkpoint moved by batches that wrote nothing may stay
- * unstored (it is also stored by the next batch that writes, an idle
- * round, a renewal of the claim, and a clean stop).
- */
-const UNSTORED_MS = 100;
-
-/** The record calls that may write. */
-const WRITES: ReadonlySet<PropertyKey> = new Set([
-  "insert",
-  "update",
-  "upsert",
-  "delete",
-  "executeSql",
-]);
-
-/** `records`, calling `onWrite` before each call that may write. */
-function watchWrites(records: RecordStore, onWrite: () => void): RecordStore {
-  return new Proxy(records, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key);
-      if (typeof value !== "function") return value;
-      if (!WRITES.has(key)) return value.bind(target);
-      return (...args: unknown[]) => {
-        onWrite();
-        return value.apply(target, args);
-      };
-    },
-  });
 }
 
 function message(error: unknown): string {
@@ -454,9 +410,6 @@ export class ProcessorRunner {
         await sleep(p.pauseMs, signal);
       }
       await this.#dropReadAhead(p);
-      if (p.lease && !p.refresh && p.unstoredSince !== undefined) {
-        await this.#commit(p, p.lease, p.checkpoint).catch(() => {});
-      }
       if (p.lease) {
         await this.#store.release(p.name, p.lease).catch(() => {});
         p.lease = undefined;
@@ -570,17 +523,9 @@ export class ProcessorRunner {
   async #roundNow(p: Running, readAhead: boolean): Promise<number> {
     const now = performance.now();
     let lease = p.lease;
-    if (
-      lease && !p.refresh && p.unstoredSince !== undefined &&
-      (now - p.unstoredSince >= UNSTORED_MS || now >= p.renewAt)
-    ) {
-      // batches that wrote nothing: their checkpoint, at last
-      await this.#commit(p, lease, p.checkpoint);
-    }
     if (!lease || p.refresh || now >= p.renewAt) {
       lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
       p.lease = lease;
-      p.unstoredSince = undefined;
       if (!lease) return 0;
       p.renewAt = now + this.#leaseMs / 2;
       p.checkpoint = lease.checkpoint;
@@ -600,10 +545,7 @@ export class ProcessorRunner {
     const batch = await this.#read(p, checkpoint, readAhead);
     const events = batch.events;
     if (events.length === 0) {
-      if (
-        this.#reader.comparePositions(batch.next, checkpoint) > 0 ||
-        p.unstoredSince !== undefined
-      ) {
+      if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
         await this.#commit(p, lease, batch.next);
       }
       return 0;
@@ -669,13 +611,12 @@ export class ProcessorRunner {
   ): Promise<void> {
     const live = events.filter((e) => !parked.has(e.aggregateId));
     try {
-      await this.#commit(p, lease, next, async (records) => {
-        let wrote = false;
-        const watched = watchWrites(records, () => wrote = true);
-        await withRecordStore(watched, () => this.#project(p, live));
-        // nothing written: the checkpoint can wait for a later commit
-        return wrote ? undefined : "unwritten";
-      });
+      await this.#commit(
+        p,
+        lease,
+        next,
+        (records) => withRecordStore(records, () => this.#project(p, live)),
+      );
       return;
     } catch (error) {
       if (!(error instanceof HandlerFailure)) throw error;
@@ -837,22 +778,9 @@ export class ProcessorRunner {
     work?: Parameters<ProcessorStore["commit"]>[3],
     changes?: readonly ParkChange[],
   ): Promise<void> {
-    let unwritten = false;
-    const ok = await this.#store.commit(
-      p.name,
-      lease,
-      to,
-      work && (async (records) => {
-        unwritten = await work(records) === "unwritten";
-        return unwritten ? "unwritten" : undefined;
-      }),
-      changes,
-    );
+    const ok = await this.#store.commit(p.name, lease, to, work, changes);
     if (ok) {
       p.checkpoint = to;
-      if (!unwritten || (changes?.length ?? 0) > 0) {
-        p.unstoredSince = undefined;
-      } else p.unstoredSince ??= performance.now();
     } else {
       p.lease = undefined;
       throw new SequentError(
@@ -946,7 +874,6 @@ export class ProcessorRunner {
   async reset(name: string): Promise<void> {
     const p = this.#processor(name);
     p.refresh = true;
-    p.unstoredSince = undefined;
     const tables = p.handler instanceof Projector
       ? (p.handler.constructor as typeof Projector).manages
       : [];

@@ -188,24 +188,18 @@ export interface ProcessorStore {
    * `work` makes through the records it is given, the parking `changes`,
    * and the checkpoint `to`.
    *
-   * When `work` resolves to `"unwritten"` (it wrote nothing) and there are
-   * no `changes`, nothing is stored, not even the checkpoint: the caller
-   * keeps it and stores it with a later commit. Both stores keep this
-   * rule; a claim lost meanwhile is found by that later commit.
-   *
    * @param name The processor.
    * @param lease The claim it acts under.
    * @param to The new checkpoint.
    * @param work Read-model writes (a projector's), if any.
    * @param changes Aggregates to set aside or take back.
-   * @returns Whether it was stored or, for unwritten work, needed no
-   *   storing (false: the claim was lost).
+   * @returns Whether it was stored (false: the claim was lost).
    */
   commit(
     name: string,
     lease: Lease,
     to: StreamPosition,
-    work?: ((records: RecordStore) => Promise<void | "unwritten">) | undefined,
+    work?: ((records: RecordStore) => Promise<void>) | undefined,
     changes?: readonly ParkChange[],
   ): Promise<boolean>;
   /**

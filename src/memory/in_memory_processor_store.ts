@@ -113,23 +113,17 @@ export class InMemoryProcessorStore implements ProcessorStore {
     name: string,
     lease: Lease,
     to: StreamPosition,
-    work?: (records: RecordStore) => Promise<void | "unwritten">,
+    work?: (records: RecordStore) => Promise<void>,
     changes: readonly ParkChange[] = [],
   ): Promise<boolean> {
     const entry = this.#entry(name);
     if (!this.#holds(entry, lease)) return false;
     const records = this.reader.records.begin();
-    let unwritten = false;
     try {
-      if (work) unwritten = await work(records) === "unwritten";
+      if (work) await work(records);
     } catch (error) {
       records.rollback();
       throw error;
-    }
-    if (unwritten && changes.length === 0) {
-      // nothing to store: the caller keeps the checkpoint for later
-      records.rollback();
-      return true;
     }
     // the claim may have lapsed while the work ran
     if (!this.#holds(entry, lease)) {

@@ -163,7 +163,7 @@ export class PostgresProcessorStore implements ProcessorStore {
     name: string,
     lease: Lease,
     to: StreamPosition,
-    work?: (records: RecordStore) => Promise<void | "unwritten">,
+    work?: (records: RecordStore) => Promise<void>,
     changes: readonly ParkChange[] = [],
   ): Promise<boolean> {
     const [x, p] = parseStreamPosition(to);
@@ -188,11 +188,8 @@ export class PostgresProcessorStore implements ProcessorStore {
         if (work) {
           // a batch's rows go out as multi-row INSERTs
           const records = new GatheringRecordStore(tx, this.#viewSchema);
-          const unwritten = await work(records) === "unwritten";
+          await work(records);
           await records.flush();
-          // nothing to store (BEGIN is sent with the first statement, so
-          // an empty transaction costs no round trip)
-          if (unwritten && changes.length === 0) return;
         }
         for (const change of changes) {
           if ("park" in change) {

@@ -147,16 +147,6 @@ async function notesOf(
   return row?.notes;
 }
 
-/** Handles the notes and writes nothing (counts them in memory). */
-class Proc_QuietProjector extends Projector {
-  static readonly seen: string[] = [];
-  static {
-    this.on(Proc_Noted, (_p, e) => {
-      Proc_QuietProjector.seen.push(`${e.aggregateId}:${e.sequenceNumber}`);
-    });
-  }
-}
-
 class Proc_Lonely extends Event.define("Proc.Lonely", {}) {}
 
 /** Handles an event that no aggregate or inline handler of the app names. */
@@ -350,99 +340,6 @@ for (const b of list) {
       processors: ["Proc_NoteProjector"],
       timeoutMs: 1_000,
     });
-  });
-
-  test("a batch that writes nothing leaves its checkpoint to the next idle round, or to 100 ms later", async () => {
-    const { service, processors } = await setup(b);
-    const id = crypto.randomUUID();
-    await service.executeCommands(
-      new Proc_Open({ aggregateId: id, owner: "o" }),
-    );
-    const r = new ProcessorRunner({
-      store: processors,
-      service,
-      processors: [new Proc_QuietProjector()],
-      logger: silentLogger,
-    });
-    const stored = async () =>
-      (await processors.records(["Proc_QuietProjector"]))[0]?.checkpoint;
-    await r.round();
-    const start = await stored();
-    const token = await service.executeCommands(
-      new Proc_Note({ aggregateId: id, note: "a" }),
-    );
-    assert.equal(await r.round(), 1);
-    assert.equal(await stored(), start, "not stored with its batch");
-    await assert.rejects(
-      r.waitFor(token, { processors: ["Proc_QuietProjector"], timeoutMs: 50 }),
-      ProcessorTimeoutError,
-    );
-    // the next round has nothing to read: it stores the checkpoint
-    assert.equal(await r.round(), 0);
-    await r.waitFor(token, {
-      processors: ["Proc_QuietProjector"],
-      timeoutMs: 1_000,
-    });
-    // a busy processor stores it at the latest 100 ms after its batch
-    await service.executeCommands(
-      new Proc_Note({ aggregateId: id, note: "b" }),
-    );
-    assert.equal(await r.round(), 1);
-    const before = await stored();
-    await service.executeCommands(
-      new Proc_Note({ aggregateId: id, note: "c" }),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 120));
-    assert.equal(await r.round(), 1);
-    assert.notEqual(await stored(), before, "stored when due");
-    // and however it was stored, each note was handled once
-    assert.deepEqual(
-      Proc_QuietProjector.seen.filter((k) => k.startsWith(id)),
-      [`${id}:2`, `${id}:3`, `${id}:4`],
-    );
-  });
-
-  test("a commit whose work wrote nothing stores nothing, unless it parks or lets go of an aggregate", async () => {
-    const { service, processors } = await setup(b);
-    await service.executeCommands(
-      new Proc_Open({ aggregateId: crypto.randomUUID(), owner: "o" }),
-    );
-    const lease = await processors.claim("Quiet", "me", 5_000);
-    assert.ok(lease);
-    const [{ events }] = [
-      await processors.reader.readEvents(lease.checkpoint, { limit: 10 }),
-    ];
-    const to = events.at(-1)!.position;
-    const checkpoint = async () =>
-      (await processors.records(["Quiet"]))[0]?.checkpoint;
-    assert.equal(
-      await processors.commit(
-        "Quiet",
-        lease,
-        to,
-        () => Promise.resolve("unwritten" as const),
-      ),
-      true,
-    );
-    assert.equal(await checkpoint(), lease.checkpoint);
-    const aggregateId = events[0]!.aggregateId;
-    assert.equal(
-      await processors.commit(
-        "Quiet",
-        lease,
-        to,
-        () => Promise.resolve("unwritten" as const),
-        [{ park: { aggregateId, sequenceNumber: 1, error: "e" } }],
-      ),
-      true,
-    );
-    assert.equal(await checkpoint(), to);
-    assert.deepEqual(
-      (await processors.records(["Quiet"]))[0]?.parked.map((k) =>
-        k.aggregateId
-      ),
-      [aggregateId],
-    );
   });
 
   test("a claim fences: another runner cannot act while it holds, and takes over once it lapses; a batch of the old holder stores nothing", async () => {
