@@ -253,6 +253,12 @@ function message(error: unknown): string {
   )[0]!;
 }
 
+/**
+ * A commit found the claim gone (lapsed, or taken by another runner):
+ * nothing of the batch was stored, and the next round claims again.
+ */
+class LostClaimError extends SequentError {}
+
 /** The handler threw on this event. */
 class HandlerFailure extends Error {
   readonly event: StoredEvent;
@@ -464,7 +470,15 @@ export class ProcessorRunner {
   async #catchUp(names: readonly string[] | undefined): Promise<void> {
     for (;;) {
       // while rounds handle events, there is no need to ask
-      if (await this.#roundAll(names, true) > 0) continue;
+      try {
+        if (await this.#roundAll(names, true) > 0) continue;
+      } catch (error) {
+        // a claim that lapsed during a slow round (or was taken) stored
+        // nothing: claim again, as run does, and wait if another holds it
+        if (!(error instanceof LostClaimError)) throw error;
+        this.#logger.log("warn", message(error), { error });
+        continue;
+      }
       const before = await this.#checkpoints(names);
       await this.round(names);
       const records = await this.#store.records(names ?? this.names);
@@ -783,7 +797,7 @@ export class ProcessorRunner {
       p.checkpoint = to;
     } else {
       p.lease = undefined;
-      throw new SequentError(
+      throw new LostClaimError(
         `Processor ${p.name} lost its claim to another runner; its batch was not stored`,
       );
     }

@@ -147,6 +147,25 @@ async function notesOf(
   return row?.notes;
 }
 
+/** Takes longer than its claim lasts on its first event, once. */
+const slowOnce = { on: false };
+class Proc_SlowProjector extends Projector {
+  static override readonly manages = [procNotes];
+  static {
+    this.on(Proc_Opened, async (p, e) => {
+      if (slowOnce.on) {
+        slowOnce.on = false;
+        await new Promise((resolve) => setTimeout(resolve, 120));
+      }
+      await p.createRecord(procNotes, {
+        aggregateId: e.aggregateId,
+        owner: e.owner ?? null,
+        notes: "",
+      });
+    });
+  }
+}
+
 class Proc_Lonely extends Event.define("Proc.Lonely", {}) {}
 
 /** Handles an event that no aggregate or inline handler of the app names. */
@@ -317,6 +336,27 @@ for (const b of list) {
     for (const to of stored.slice(0, -1)) {
       assert.equal(log.filter((l) => l === `read ${to}`).length, 1, to);
     }
+  });
+
+  test("catchUp claims again when its claim lapses during a slow round: that batch stores nothing, and is handled once after", async () => {
+    const { store, service, processors } = await setup(b);
+    const ids = Array.from({ length: 3 }, () => crypto.randomUUID());
+    for (const id of ids) {
+      await service.executeCommands(
+        new Proc_Open({ aggregateId: id, owner: "o" }),
+      );
+    }
+    const r = new ProcessorRunner({
+      store: processors,
+      service,
+      processors: [new Proc_SlowProjector()],
+      logger: silentLogger,
+      leaseMs: 40,
+    });
+    slowOnce.on = true;
+    await r.catchUp();
+    assert.equal(slowOnce.on, false, "the slow round ran");
+    for (const id of ids) assert.equal(await notesOf(store, id), "", id);
   });
 
   test("the checkpoint passes events the processor ignores, so a token of theirs resolves", async () => {
