@@ -100,7 +100,12 @@ async function runUntilIdle(
   assert.equal(r.err.at(-1), "stopped; claims released");
 }
 
-Deno.test("processors status counts in words: 1 event behind, not 1 events", async () => {
+/** An app over a shared in-memory store, with PT_Projector as a processor. */
+function ptApp(): {
+  store: SharedStore;
+  processors: InMemoryProcessorStore;
+  cfg: AppConfig;
+} {
   const store = new SharedStore();
   const processors = new InMemoryProcessorStore(store);
   const cfg: AppConfig = {
@@ -111,6 +116,11 @@ Deno.test("processors status counts in words: 1 event behind, not 1 events", asy
     processors: [PT_Projector],
     logger: silentLogger,
   };
+  return { store, processors, cfg };
+}
+
+Deno.test("processors status counts in words: 1 event behind, not 1 events", async () => {
+  const { cfg } = ptApp();
   const app = await createApp(cfg);
   await app.executeCommands(
     new PT_Add({ aggregateId: crypto.randomUUID(), title: "one" }),
@@ -124,16 +134,7 @@ Deno.test("processors status counts in words: 1 event behind, not 1 events", asy
 });
 
 Deno.test("processors tasks: run handles events until stopped; status shows lag and a parked aggregate; retry, skip and reset act on the next run", async () => {
-  const store = new SharedStore();
-  const processors = new InMemoryProcessorStore(store);
-  const cfg: AppConfig = {
-    eventStore: store,
-    processorStore: processors,
-    commandHandlers: [new PT_Handler()],
-    aggregates: [PT_Item],
-    processors: [PT_Projector],
-    logger: silentLogger,
-  };
+  const { store, processors, cfg } = ptApp();
   const app = await createApp(cfg);
   const [good, bad, other] = [1, 2, 3].map(() => crypto.randomUUID());
   await app.executeCommands(new PT_Add({ aggregateId: good!, title: "fine" }));
