@@ -23,14 +23,18 @@
  * {@linkcode ProcessorRunner.skip} lets it go on in order.
  *
  * Rounds repeat with a pause that grows while there is nothing to do and
- * shrinks to `pollMs.min` when events come; a store write never notifies
- * processors (a notification inside the commit would slow every commit).
+ * shrinks to `pollMs.min` when events come; under load (more than 2,000
+ * events a second) it grows with the rate up to `pollMs.busyMax`, so that
+ * fewer, larger rounds leave the database to the writers. A store write
+ * never notifies processors (a notification inside the commit would slow
+ * every commit).
  * Catching up, the batch after a full one is read while that one is
  * handled and stored, so the database reads while this process works.
  *
  * @module
  */
 import { derivedCommandId } from "./_command_id.ts";
+import { pauseAfter, type PollPauses } from "./_poll_pause.ts";
 import type { CommandService } from "./command_service.ts";
 import { DuplicateCommandError, SequentError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -105,8 +109,21 @@ export interface ProcessorRunnerOptions {
   readonly batchSize?: number | undefined;
   /** How long a claim lasts unless renewed (default 5,000 ms). */
   readonly leaseMs?: number | undefined;
-  /** The pause between rounds: from `min` (busy) to `max` (idle); default 10–250 ms. */
-  readonly pollMs?: { readonly min: number; readonly max: number } | undefined;
+  /**
+   * The pause between rounds, in milliseconds: `min` while events come
+   * (default 10), doubling up to `max` while none do (default 250). When
+   * events come faster than 2,000 per second, the pause grows with the
+   * rate up to `busyMax` (default 50): fewer, larger rounds cost the
+   * writers less, and the latency grows with the load. A `busyMax` equal
+   * to `min` keeps the pause at `min`.
+   */
+  readonly pollMs?:
+    | {
+      readonly min: number;
+      readonly max: number;
+      readonly busyMax?: number | undefined;
+    }
+    | undefined;
   /** Where failures are logged (default: warnings and errors to the console). */
   readonly logger?: Logger | undefined;
 }
@@ -247,6 +264,31 @@ class Running {
   }
 }
 
+/** The pauses of `pollMs`, checked, with their defaults. */
+function pollPauses(given: ProcessorRunnerOptions["pollMs"]): PollPauses {
+  const min = given?.min ?? 10;
+  const max = given?.max ?? 250;
+  // (by default at most the idle pause, and never below `min`)
+  const poll = {
+    min,
+    max,
+    busyMax: given?.busyMax ?? Math.max(min, Math.min(max, 50)),
+  };
+  for (const [name, value] of Object.entries(poll)) {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `pollMs.${name} must be a number of milliseconds ≥ 0, got ${value}`,
+      );
+    }
+  }
+  if (poll.max < poll.min || poll.busyMax < poll.min) {
+    throw new RangeError(
+      `pollMs: min (${poll.min}) must not exceed max (${poll.max}) or busyMax (${poll.busyMax})`,
+    );
+  }
+  return poll;
+}
+
 function message(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split(
     "\n",
@@ -310,7 +352,7 @@ export class ProcessorRunner {
   readonly #owner: string;
   readonly #batchSize: number;
   readonly #leaseMs: number;
-  readonly #poll: { readonly min: number; readonly max: number };
+  readonly #poll: PollPauses;
   readonly #logger: Logger;
   readonly #running = new Set<Promise<void>>();
   #stopping = new AbortController();
@@ -327,7 +369,7 @@ export class ProcessorRunner {
     this.#service = options.service;
     this.#batchSize = options.batchSize ?? 500;
     this.#leaseMs = options.leaseMs ?? 5_000;
-    this.#poll = options.pollMs ?? { min: 10, max: 250 };
+    this.#poll = pollPauses(options.pollMs);
     this.#logger = options.logger ?? consoleLogger("warn");
     this.#owner = options.owner ?? `runner:${crypto.randomUUID().slice(0, 8)}`;
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {
@@ -399,8 +441,10 @@ export class ProcessorRunner {
 
   async #run(signal: AbortSignal): Promise<void> {
     await Promise.all(this.#processors.map(async (p) => {
+      let roundAt = performance.now();
       while (!signal.aborted) {
         let handled = 0;
+        const started = performance.now();
         try {
           handled = await this.#round(p, true);
         } catch (error) {
@@ -409,9 +453,13 @@ export class ProcessorRunner {
           });
           p.pauseMs = this.#poll.max;
         }
-        p.pauseMs = handled > 0
-          ? this.#poll.min
-          : Math.min(this.#poll.max, p.pauseMs * 2);
+        p.pauseMs = pauseAfter(
+          this.#poll,
+          p.pauseMs,
+          handled,
+          started - roundAt,
+        );
+        roundAt = started;
         if (handled >= this.#batchSize) continue;
         await sleep(p.pauseMs, signal);
       }

@@ -198,6 +198,38 @@ Deno.test("a runner registers the event classes its processors route on, so stor
   assert.ok(service.serializer.deserializeEvent(row) instanceof Proc_Lonely);
 });
 
+Deno.test("a runner refuses pauses that cannot be waited, naming the option", () => {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [],
+  });
+  const runner = (pollMs: { min: number; max: number; busyMax?: number }) =>
+    new ProcessorRunner({
+      store: new InMemoryProcessorStore(
+        service.eventStore as InMemoryEventStore,
+      ),
+      service,
+      processors: [new Proc_LonelyProjector()],
+      logger: silentLogger,
+      pollMs,
+    });
+  assert.throws(() => runner({ min: -1, max: 10 }), {
+    name: "RangeError",
+    message: /pollMs\.min must be a number of milliseconds ≥ 0, got -1/,
+  });
+  assert.throws(() => runner({ min: 10, max: NaN }), /pollMs\.max/);
+  assert.throws(
+    () => runner({ min: 20, max: 10 }),
+    /min \(20\) must not exceed max \(10\)/,
+  );
+  assert.throws(
+    () => runner({ min: 20, max: 100, busyMax: 10 }),
+    /busyMax \(10\)/,
+  );
+  // a busy pause of its own, or by default the idle one when that is short
+  runner({ min: 1, max: 5 });
+  runner({ min: 10, max: 250, busyMax: 10 });
+});
 // --- backends ---------------------------------------------------------------
 
 const { list, disposeAtEnd } = storeBackends();

@@ -1,0 +1,57 @@
+/**
+ * How long a processor waits between two rounds of `ProcessorRunner.run`.
+ *
+ * - Idle (the round handled nothing): the pause doubles, up to `max`.
+ * - Following (events come slower than {@linkcode BUSY_EVENTS_PER_S}): the
+ *   pause is `min`, so an event is handled within about `min` of its
+ *   commit.
+ * - Busy (events come faster): the pause grows in proportion to the rate,
+ *   up to `busyMax`. Each round costs the writers about the same, a read
+ *   and a checkpoint commit, however many events it handles; under load,
+ *   fewer and larger rounds leave the database to the writers, and the
+ *   latency grows with the load, never past `busyMax`.
+ *
+ * @module
+ */
+
+/** The pauses of a processor's rounds, in milliseconds. */
+export interface PollPauses {
+  /** The pause while events come. */
+  readonly min: number;
+  /** The longest pause, when idle. */
+  readonly max: number;
+  /** The longest pause while busy. */
+  readonly busyMax: number;
+}
+
+/**
+ * The event rate (per second, per processor) above which a processor is
+ * busy and its pause grows: at the default `min` of 10 ms, rounds of
+ * twenty events.
+ */
+export const BUSY_EVENTS_PER_S = 2_000;
+
+/**
+ * The pause after a round.
+ *
+ * @param poll The pauses.
+ * @param previous The pause before this round.
+ * @param handled The events the round handled.
+ * @param elapsedMs Since the previous round started: the time in which
+ *   those events came.
+ * @returns The next pause, in milliseconds.
+ */
+export function pauseAfter(
+  poll: PollPauses,
+  previous: number,
+  handled: number,
+  elapsedMs: number,
+): number {
+  if (handled === 0) return Math.min(poll.max, Math.max(previous, 1) * 2);
+  const perSecond = (handled * 1000) / Math.max(elapsedMs, poll.min, 1);
+  if (perSecond <= BUSY_EVENTS_PER_S) return poll.min;
+  return Math.min(
+    Math.max(poll.busyMax, poll.min),
+    (poll.min * perSecond) / BUSY_EVENTS_PER_S,
+  );
+}
