@@ -51,8 +51,9 @@ const NEW = `Usage: sequent new <name>
 Creates a Sequent app in the folder <name> (a path; its last part is the app's
 name: a letter, then letters, digits, "-" or "_"). The folder must not exist,
 or must be empty. The app is the getting-started blog: a Post aggregate, its
-command handler, a projector keeping a post_records table, the configuration
-(app.ts), the database tasks (sequent.ts, deno task …), three tests, a README.
+command handler, a projector keeping a post_records table, a web application
+(web/, Hono: deno task start), the configuration (app.ts), the database tasks
+(sequent.ts, deno task …), three tests, a README.
 
 Run from JSR, the app imports jsr:@sequent/core; run from a checkout of
 Sequent for Deno (deno run -A cli.ts new blog), it imports that checkout.
@@ -61,6 +62,7 @@ Then:
   cd <name>
   deno task migrate
   deno test
+  deno task start
 
 Options:
   -h, --help     Show this help

@@ -120,7 +120,8 @@ async function createApp(
     }:\n${created.map((file) => `  ${file}`).join("\n")}\n
 Next steps:
 ${shown === "." ? "" : `  cd ${quote(shown)}\n`}  deno task migrate
-  deno test`,
+  deno test
+  deno task start`,
   );
 }
 
@@ -156,7 +157,11 @@ function withImports(
   imports: Readonly<Record<string, string>>,
 ): string {
   const config = JSON.parse(text) as Record<string, unknown>;
-  config.imports = imports;
+  // the framework's, then the template's own (its web packages)
+  config.imports = {
+    ...imports,
+    ...(config.imports as Record<string, string> | undefined),
+  };
   return JSON.stringify(config, null, 2) + "\n";
 }
 

@@ -39,6 +39,18 @@ import postRecordsTs from "../../templates/blog/app/records/post_records.ts.tmpl
 import postProjectorTs from "../../templates/blog/app/projectors/post_projector.ts.tmpl" with {
   type: "text",
 };
+import webAppTs from "../../templates/blog/web/app.ts.tmpl" with {
+  type: "text",
+};
+import webServerTs from "../../templates/blog/web/server.ts.tmpl" with {
+  type: "text",
+};
+import webLayoutTs from "../../templates/blog/web/views/layout.ts.tmpl" with {
+  type: "text",
+};
+import webPostsTs from "../../templates/blog/web/views/posts.ts.tmpl" with {
+  type: "text",
+};
 import handlerTestTs from "../../templates/blog/tests/lib/post/post_command_handler_test.ts.tmpl" with {
   type: "text",
 };
@@ -67,7 +79,8 @@ export interface TemplateFile {
 
 /**
  * The blog app: a Post aggregate, its command handler, a projector, the
- * configuration, the task runner, three tests, a README. `deno.json` is
+ * web application (Hono, server-rendered), the configuration, the task
+ * runner, three tests, a README. `deno.json` is
  * completed by `new` with the app's imports.
  *
  * @example
@@ -90,6 +103,10 @@ export const BLOG_TEMPLATE: readonly TemplateFile[] = [
   { path: "lib/post/post_command_handler.ts", text: postHandlerTs },
   { path: "app/records/post_records.ts", text: postRecordsTs },
   { path: "app/projectors/post_projector.ts", text: postProjectorTs },
+  { path: "web/app.ts", text: webAppTs },
+  { path: "web/server.ts", text: webServerTs },
+  { path: "web/views/layout.ts", text: webLayoutTs },
+  { path: "web/views/posts.ts", text: webPostsTs },
   { path: "tests/lib/post/post_command_handler_test.ts", text: handlerTestTs },
   {
     path: "tests/app/projectors/post_projector_test.ts",

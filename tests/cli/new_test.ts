@@ -38,6 +38,10 @@ Deno.test("newCommand() writes the blog app and prints its files and the next st
       "sequent.ts",
       "tests/app/projectors/post_projector_test.ts",
       "tests/lib/post/post_command_handler_test.ts",
+      "web/app.ts",
+      "web/server.ts",
+      "web/views/layout.ts",
+      "web/views/posts.ts",
     ]);
     const out = r.out();
     assert.match(
@@ -50,7 +54,9 @@ Deno.test("newCommand() writes the blog app and prints its files and the next st
       assert.ok(out.includes(`  ${file.path}\n`));
     }
     assert.ok(
-      out.endsWith("Next steps:\n  cd blog\n  deno task migrate\n  deno test"),
+      out.endsWith(
+        "Next steps:\n  cd blog\n  deno task migrate\n  deno test\n  deno task start",
+      ),
     );
 
     const readme = await Deno.readTextFile(`${dir}/blog/README.md`);
@@ -101,6 +107,7 @@ Deno.test("newCommand() writes a deno.json with the tasks, strict compiler optio
       "snapshots:delete-all": "deno run -A sequent.ts snapshots delete-all",
       "processors": "deno run -A sequent.ts processors run",
       "processors:status": "deno run -A sequent.ts processors status",
+      "start": "deno run -A web/server.ts",
       "generate": `deno run -A ${CHECKOUT}/cli.ts generate`,
       "test": "deno test -A",
     });
@@ -122,6 +129,7 @@ Deno.test("newCommand() writes jsr:@sequent/core imports when the CLI runs from 
       "@sequent/core": `jsr:@sequent/core@^${VERSION}`,
       "@sequent/core/testing": `jsr:@sequent/core@^${VERSION}/testing`,
       "@sequent/core/tasks": `jsr:@sequent/core@^${VERSION}/tasks`,
+      "hono": "npm:hono@^4.13.23",
     });
     assert.equal(
       config.tasks.generate,
