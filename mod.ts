@@ -114,6 +114,7 @@ export {
   UnstorableTextError,
   type UnstorableTextLocation,
   type ValidationErrors,
+  ViewSchemaNotReadyError,
 } from "./src/core/errors.ts";
 export {
   type DefinedEvent,

@@ -23,7 +23,8 @@ import {
 } from "../core/command_service.ts";
 import type { DryRunReport } from "../core/dry_run.ts";
 import type { EventStore } from "../core/event_store.ts";
-import type { Logger } from "../core/logger.ts";
+import { consoleLogger, type Logger } from "../core/logger.ts";
+import { ViewSchemaNotReadyError } from "../core/errors.ts";
 import { Projector } from "../core/projector.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import { Snapshotter } from "../core/snapshotter.ts";
@@ -272,7 +273,19 @@ function instances<T>(
  * await app.close();
  * ```
  */
-export async function createApp(config: AppConfig): Promise<App> {
+export function createApp(config: AppConfig): Promise<App> {
+  return openApp(config, { checkReadSide: true });
+}
+
+/**
+ * {@linkcode createApp}, with a choice the tasks need: whether to compare
+ * the read side with the database at start (`migrate status` reports the
+ * same problems itself).
+ */
+export async function openApp(
+  config: AppConfig,
+  options: { readonly checkReadSide: boolean },
+): Promise<App> {
   if (!config || !Array.isArray(config.commandHandlers)) {
     throw new TypeError("createApp() needs a config with commandHandlers");
   }
@@ -368,6 +381,45 @@ export async function createApp(config: AppConfig): Promise<App> {
       ...config.processorOptions,
     })
     : undefined;
+  const migrator = makeMigrator?.(commandService);
+  const logger = config.logger ?? consoleLogger("warn");
+  if (migrator && options.checkReadSide) {
+    try {
+      for (const problem of (await migrator.status()).problems) {
+        logger.log(
+          "warn",
+          `The read side does not match the database: ${problem}`,
+        );
+      }
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+  /**
+   * A command that failed on a missing view-schema table or column, when
+   * the view schema is behind or disagrees: the error says what to do.
+   */
+  const explained = async (error: unknown): Promise<never> => {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (migrator && (code === "42P01" || code === "42703")) {
+      const status = await migrator.status().catch(() => undefined);
+      if (
+        status &&
+        (status.currentVersion < status.targetVersion ||
+          status.problems.length > 0)
+      ) {
+        throw new ViewSchemaNotReadyError(
+          viewSchema,
+          status.currentVersion,
+          status.targetVersion,
+          status.problems,
+          { cause: error },
+        );
+      }
+    }
+    throw error;
+  };
   return {
     config,
     description,
@@ -379,13 +431,13 @@ export async function createApp(config: AppConfig): Promise<App> {
       aggregates: config.aggregates,
       serializer: commandService.serializer,
     }),
-    migrator: makeMigrator?.(commandService),
+    migrator,
     executeCommands: (
       ...args: (Command | ExecuteOptions)[]
     ): Promise<string> =>
       commandService.executeCommands(
         ...args as [...Command[], ExecuteOptions],
-      ),
+      ).catch(explained),
     commandStored: (commandId: string) => store.commandStored(commandId),
     processors: runner,
     waitFor: (token: string, options?: WaitForOptions) =>

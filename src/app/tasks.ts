@@ -28,7 +28,7 @@ import { parseArgs } from "node:util";
 import { counted } from "../core/_counted.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
 import type { ProcessorStatus } from "../core/processor_runner.ts";
-import { type App, type AppConfig, createApp } from "./create_app.ts";
+import { type App, type AppConfig, openApp } from "./create_app.ts";
 import { redact, secretsOf } from "../postgres/_database_url.ts";
 
 /**
@@ -168,6 +168,7 @@ export async function runTasks(
       io.stderr(TASKS_USAGE);
       return 2;
     }
+    if (error instanceof ReportedFailure) return 1;
     const message = error instanceof Error ? error.message : String(error);
     io.stderr(`error: ${message.split("\n")[0]}`);
     if (positionals[0] !== "db" && missingDatabase(error)) {
@@ -186,7 +187,8 @@ async function withApp<T>(
   config: AppConfig,
   work: (app: App) => Promise<T>,
 ): Promise<T> {
-  const app = await createApp(config);
+  // (migrate and migrate status report the read side's problems themselves)
+  const app = await openApp(config, { checkReadSide: false });
   try {
     return await work(app);
   } finally {
@@ -313,15 +315,19 @@ async function runTask(
             for (const report of await migrator.migrate()) {
               io.stdout(describeReport(report));
             }
+            reportProblems((await migrator.status()).problems, io);
             return;
           case "online":
             io.stdout(describeReport(await migrator.online()));
+            reportProblems((await migrator.status()).problems, io);
             return;
           case "catchup":
             io.stdout(describeReport(await migrator.catchUp()));
+            reportProblems((await migrator.status()).problems, io);
             return;
           case "offline":
             io.stdout(describeReport(await migrator.offline()));
+            reportProblems((await migrator.status()).problems, io);
             return;
           case "status": {
             const status = await migrator.status();
@@ -340,6 +346,7 @@ async function runTask(
                 `  ${p.name}: ${p.state}${p.processor ? " (processor)" : ""}`,
               );
             }
+            reportProblems(status.problems, io);
             return;
           }
           default:
@@ -558,6 +565,25 @@ function checkUsage(task: string | undefined, sub: string | undefined): void {
     default:
       throw new UsageError(`Unknown task "${task}"`);
   }
+}
+
+/**
+ * A task's failure that it has already described: `runTasks` exits 1
+ * without another line.
+ */
+class ReportedFailure extends Error {}
+
+/**
+ * Prints the read side's problems (see `MigrationStatus.problems`), one
+ * per line, and fails the task when there are any: migrating cannot mend
+ * them, the application's declarations must change.
+ */
+function reportProblems(problems: readonly string[], io: TaskIo): void {
+  if (problems.length === 0) return;
+  for (const problem of problems) io.stderr(`problem: ${problem}`);
+  throw new ReportedFailure(
+    `the read side does not match the database (${problems.length})`,
+  );
 }
 
 function requireMigrator(app: App): NonNullable<App["migrator"]> {

@@ -864,3 +864,62 @@ export class UnstorableTextError extends SequentError {
     this.problem = problem;
   }
 }
+
+/**
+ * The read side is not ready for the command: the view schema is behind
+ * the application's versions (never migrated, say), or the application's
+ * read-side declarations disagree with the database (a projector in no
+ * version, a column added without a new version). The message says what
+ * to do; `cause` is the database's own error. Nothing was stored.
+ *
+ * @example
+ * ```ts
+ * import { ViewSchemaNotReadyError } from "@sequent/core";
+ *
+ * const error = new ViewSchemaNotReadyError("view_schema", 0, 1, []);
+ * console.assert(error.message.includes("run migrate"));
+ * ```
+ */
+export class ViewSchemaNotReadyError extends SequentError {
+  /** The view schema. */
+  readonly viewSchema: string;
+  /** The version its live tables are at (0: never migrated). */
+  readonly currentVersion: number;
+  /** The version the application declares. */
+  readonly targetVersion: number;
+  /** The disagreements found (see `MigrationStatus.problems`). */
+  readonly problems: readonly string[];
+
+  /**
+   * Creates the error.
+   *
+   * @param viewSchema The view schema.
+   * @param currentVersion Its version.
+   * @param targetVersion The application's.
+   * @param problems What disagrees, each with what to do.
+   * @param options `cause`: the database's error.
+   */
+  constructor(
+    viewSchema: string,
+    currentVersion: number,
+    targetVersion: number,
+    problems: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      currentVersion < targetVersion
+        ? `View schema "${viewSchema}" is at version ${currentVersion} of ${targetVersion}${
+          currentVersion === 0 ? " (never migrated)" : ""
+        }: run migrate first (in a generated app: deno task migrate)`
+        : `View schema "${viewSchema}" does not match the application: ${
+          problems.join("; ")
+        }`,
+      options,
+    );
+    this.name = "ViewSchemaNotReadyError";
+    this.viewSchema = viewSchema;
+    this.currentVersion = currentVersion;
+    this.targetVersion = targetVersion;
+    this.problems = Object.freeze([...problems]);
+  }
+}

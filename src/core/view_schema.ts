@@ -118,6 +118,14 @@ export interface MigrationStatus {
   readonly tables: readonly string[];
   /** Each declared projector's state, in declaration order. */
   readonly projectors: readonly ProjectorState[];
+  /**
+   * Where the application's read-side declarations and the database
+   * disagree in a way no migration of these versions mends, each with what
+   * to do: a projector in no version (its tables are never built), or a
+   * live table that lacks a table or column its definition has (changed
+   * without a new version). Empty when they agree.
+   */
+  readonly problems: readonly string[];
 }
 
 /**

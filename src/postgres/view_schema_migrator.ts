@@ -374,8 +374,95 @@ ALTER TABLE ${this.#view}.sequent_versions
           current,
           online?.version === plan.target ? plan : undefined,
         ),
+        problems: await this.#problems(tx, current, plan),
       };
     });
+  }
+
+  /**
+   * Where the declarations and the database disagree beyond what this
+   * plan's migration mends (see `MigrationStatus.problems`).
+   */
+  async #problems(
+    tx: SqlTransaction,
+    current: number,
+    plan: Plan,
+  ): Promise<string[]> {
+    const problems: string[] = [];
+    const next = plan.target + 1;
+    const versioned = new Set<unknown>();
+    for (const items of Object.values(this.#versions)) {
+      for (const item of items) {
+        if (typeof item === "function") versioned.add(item);
+      }
+    }
+    for (const projector of this.#projectors) {
+      const name = projector.constructor.name;
+      if (versioned.has(projector.constructor)) continue;
+      // (a projector with no tables of its own needs no version)
+      if ((projector.constructor as typeof Projector).manages.length === 0) {
+        continue;
+      }
+      problems.push(
+        `${name} is in no view-schema version, so its tables are never built: add a version that lists it (${next}: [${name}]), then migrate${IN_AN_APP}`,
+      );
+    }
+    if (current === 0) return problems;
+    // the live tables, as the versions built so far declare them, less
+    // those the pending migration rebuilds or alters
+    const live = new Map<RecordTable, string | undefined>();
+    for (
+      const version of Object.keys(this.#versions).map(Number).sort((a, b) =>
+        a - b
+      )
+    ) {
+      if (version > current) continue;
+      for (const item of this.#versions[version] ?? []) {
+        if (typeof item === "function") {
+          for (const t of (item as unknown as typeof Projector).manages) {
+            live.set(t, item.name);
+          }
+        } else if (!live.has(item.table)) live.set(item.table, undefined);
+      }
+    }
+    for (const table of plan.tables) live.delete(table);
+    for (const alter of plan.alters) live.delete(alter.table);
+    if (live.size === 0) return problems;
+    const rows = await tx.query<{ table_name: string; column_name: string }>(
+      `SELECT table_name::text, column_name::text FROM information_schema.columns
+       WHERE table_schema = $1
+         AND table_name IN (SELECT jsonb_array_elements_text($2::text::jsonb))`,
+      [this.#viewName, JSON.stringify([...live.keys()].map((t) => t.name))],
+    );
+    const columns = new Map<string, Set<string>>();
+    for (const row of rows) {
+      let set = columns.get(row.table_name);
+      if (!set) columns.set(row.table_name, set = new Set());
+      set.add(row.column_name);
+    }
+    for (const [table, owner] of live) {
+      const fix = owner === undefined
+        ? `add a version that rebuilds or alters it, then migrate${IN_AN_APP}`
+        : `add a version that lists ${owner} (${next}: [${owner}]), then migrate${IN_AN_APP}`;
+      const found = columns.get(table.name);
+      if (!found) {
+        problems.push(
+          `Table ${table.name} is not in view schema "${this.#viewName}" (version ${current}), but a built version declares it: ${fix}`,
+        );
+        continue;
+      }
+      const missing = table.columnNames.map((c) => table.sqlName(c)).filter(
+        (c) => !found.has(c),
+      );
+      if (missing.length > 0) {
+        problems.push(
+          `Table ${table.name} has no column ${
+            missing.join(", ")
+          } in view schema "${this.#viewName}" (version ${current}), though its definition has: a changed table needs a new view-schema version; ${fix}`,
+        );
+      }
+    }
+    return problems;
   }
 
   /**
@@ -1056,6 +1143,9 @@ function currentVersion(
     ...rows.filter((r) => r.status === "done").map((r) => r.version),
   );
 }
+
+/** How a generated app runs `migrate`, for the problems' advice. */
+const IN_AN_APP = ' ("deno task migrate" in a generated app)';
 
 function suffix(version: number): string {
   return `_v${version}`;

@@ -15,6 +15,7 @@ import {
   ReadOnlyAggregateError,
   SequentError,
   table,
+  ViewSchemaNotReadyError,
   Workflow,
 } from "@sequent/core";
 
@@ -298,6 +299,70 @@ Deno.test("an app on memory:// installs the event store in its schema and migrat
     );
     assert.deepEqual(events, { n: 2 });
     assert.equal((await app.migrator.status()).state, "up-to-date");
+  } finally {
+    await app.close();
+  }
+});
+
+const appNotes = table("app_notes", { id: column.uuid().primaryKey() });
+
+/** Keeps a table, but is declared in no view-schema version. */
+class App_UnversionedProjector extends Projector {
+  static override readonly manages = [appNotes];
+  static {
+    this.on(
+      App_Opened,
+      (p, e) => p.createRecord(appNotes, { id: e.aggregateId }),
+    );
+  }
+}
+
+Deno.test("an app whose read side is not ready says what to do: at start for a projector in no version, and for a command before the first migrate", async () => {
+  const warnings: string[] = [];
+  const app = await createApp({
+    database: "memory://",
+    commandHandlers: [new App_Handler()],
+    projectors: [App_ShopProjector, App_UnversionedProjector],
+    migrations: { 1: [App_ShopProjector] },
+    logger: {
+      enabled: () => true,
+      log: (level, message) => {
+        if (level === "warn") warnings.push(message);
+      },
+    },
+  });
+  try {
+    assert.deepEqual(warnings, [
+      'The read side does not match the database: App_UnversionedProjector is in no view-schema version, so its tables are never built: add a version that lists it (2: [App_UnversionedProjector]), then migrate ("deno task migrate" in a generated app)',
+    ]);
+    const open = () =>
+      app.executeCommands(
+        new App_Open({ aggregateId: crypto.randomUUID(), name: "early" }),
+      );
+    await assert.rejects(open, (error: unknown) => {
+      assert.ok(error instanceof ViewSchemaNotReadyError);
+      assert.equal(
+        error.message,
+        'View schema "view_schema" is at version 0 of 1 (never migrated): run migrate first (in a generated app: deno task migrate)',
+      );
+      assert.equal((error.cause as { code?: string }).code, "42P01");
+      return true;
+    });
+    // nothing of the command was stored
+    const [events] = await app.records.executeSql(
+      "SELECT count(*)::int AS n FROM sequent_schema.events",
+    );
+    assert.deepEqual(events, { n: 0 });
+    await app.migrator!.migrate({ progress: false });
+    // migrated, the projector in no version still has no table
+    await assert.rejects(open, (error: unknown) => {
+      assert.ok(error instanceof ViewSchemaNotReadyError);
+      assert.match(
+        error.message,
+        /^View schema "view_schema" does not match the application: App_UnversionedProjector is in no view-schema version/,
+      );
+      return true;
+    });
   } finally {
     await app.close();
   }

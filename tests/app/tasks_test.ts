@@ -72,6 +72,13 @@ class Task_Projector extends Projector {
   }
 }
 
+/** Keeps a table of its own, but the tests declare it in no version. */
+class Task_TitleProjector extends Projector {
+  static override readonly manages = [
+    table("task_titles", { title: column.text().primaryKey() }),
+  ];
+}
+
 function config(database: string): AppConfig {
   return {
     database,
@@ -169,6 +176,22 @@ Deno.test("every task on an embedded database in a folder, each opening it anew"
       "migrate online: nothing to do (version 1)",
       "migrate offline: nothing to do (version 1)",
     ]);
+    // a projector in no version: migrating cannot build its table, so
+    // status and migrate say what to do, and fail
+    const unversioned = {
+      ...cfg,
+      projectors: [Task_Projector, Task_TitleProjector],
+    };
+    const problem =
+      'problem: Task_TitleProjector is in no view-schema version, so its tables are never built: add a version that lists it (2: [Task_TitleProjector]), then migrate ("deno task migrate" in a generated app)';
+    r = await run(unversioned, ["migrate", "status"]);
+    assert.deepEqual([r.code, r.err], [1, [problem]]);
+    assert.equal(
+      r.out[0],
+      "view schema view_schema: version 1 of 1 (up-to-date)",
+    );
+    r = await run(unversioned, ["migrate"]);
+    assert.deepEqual([r.code, r.err], [1, [problem]]);
 
     r = await run(cfg, ["snapshots", "take", "--limit", "1"]);
     assert.deepEqual([r.code, r.out], [0, ["took 1 snapshot"]]);

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import {
   alterTable,
+  column,
   type Command,
   CommandService,
   InMemoryRecordStore,
@@ -18,6 +19,7 @@ import {
   type ProjectorClass,
   replayProjectors,
   SequentError,
+  table,
 } from "@sequent/core";
 import {
   ConcurrentMigrationError,
@@ -273,6 +275,7 @@ for (const b of list) {
           { name: "Mig_ItemProjector", state: "active", processor: false },
           { name: "Mig_NameProjector", state: "active", processor: false },
         ],
+        problems: [],
       });
       const liveBefore = await dumpAll(r, ALL_TABLES);
       const oidsBefore = await oids(r, ALL_TABLES);
@@ -290,6 +293,7 @@ for (const b of list) {
           { name: "Mig_ItemProjector", state: "replaying", processor: false },
           { name: "Mig_NameProjector", state: "replaying", processor: false },
         ],
+        problems: [],
       });
       assert.deepEqual(await dumpAll(r, ALL_TABLES), liveBefore);
       assert.deepEqual(await oids(r, ALL_TABLES), oidsBefore);
@@ -321,6 +325,7 @@ for (const b of list) {
           { name: "Mig_ItemProjector", state: "active", processor: false },
           { name: "Mig_NameProjector", state: "active", processor: false },
         ],
+        problems: [],
       });
       assert.deepEqual(await dumpAll(r, ALL_TABLES), expected);
       for (const [i, oid] of (await oids(r, ALL_TABLES)).entries()) {
@@ -1153,6 +1158,51 @@ for (const b of list) {
       });
     });
   }
+
+  test("status names a projector that is in no version, and the version that would build it", async () => {
+    const client = await b.client();
+    await withRig(client, [], async (r) => {
+      const migrator = r.migrator({ 1: [Mig_ItemProjector] }, [
+        new Mig_ItemProjector(),
+        new Mig_NameProjector(),
+      ]);
+      assert.deepEqual((await migrator.status()).problems, [
+        'Mig_NameProjector is in no view-schema version, so its tables are never built: add a version that lists it (2: [Mig_NameProjector]), then migrate ("deno task migrate" in a generated app)',
+      ]);
+      // declared in a version, it is a pending migration, not a problem
+      const declared = r.migrator(V2, [new Mig_NameProjector()]);
+      assert.deepEqual((await declared.status()).problems, []);
+    });
+  });
+
+  test("status names a column added to a live table without a new version, and not once a version rebuilds it", async () => {
+    const client = await b.client();
+    await withRig(client, [], async (r) => {
+      const nicknamed = table("mig_names", {
+        aggregateId: column.uuid().primaryKey(),
+        name: column.text(),
+        nickname: column.text().nullable(),
+      });
+      class Mig_NicknameProjector extends Projector {
+        static override readonly manages = [nicknamed];
+      }
+      const unchanged = r.migrator({
+        1: [Mig_ItemProjector, Mig_NicknameProjector],
+      });
+      const status = await unchanged.status();
+      assert.equal(status.state, "up-to-date");
+      assert.deepEqual(status.problems, [
+        `Table mig_names has no column nickname in view schema "${r.viewSchema}" (version 1), though its definition has: a changed table needs a new view-schema version; add a version that lists Mig_NicknameProjector (2: [Mig_NicknameProjector]), then migrate ("deno task migrate" in a generated app)`,
+      ]);
+      const bumped = r.migrator({
+        1: [Mig_ItemProjector, Mig_NicknameProjector],
+        2: [Mig_NicknameProjector],
+      });
+      assert.deepEqual((await bumped.status()).problems, []);
+      await bumped.migrate(quiet);
+      assert.deepEqual((await bumped.status()).problems, []);
+    });
+  });
 }
 
 Deno.test({
