@@ -51,6 +51,15 @@ import webLayoutTs from "../../templates/blog/web/views/layout.ts.tmpl" with {
 import webPostsTs from "../../templates/blog/web/views/posts.ts.tmpl" with {
   type: "text",
 };
+import webFormTs from "../../templates/blog/web/views/form.ts.tmpl" with {
+  type: "text",
+};
+import webPostRoutesTs from "../../templates/blog/web/routes/posts.ts.tmpl" with {
+  type: "text",
+};
+import webFormValuesTs from "../../templates/blog/web/routes/form_values.ts.tmpl" with {
+  type: "text",
+};
 import handlerTestTs from "../../templates/blog/tests/lib/post/post_command_handler_test.ts.tmpl" with {
   type: "text",
 };
@@ -105,6 +114,9 @@ export const BLOG_TEMPLATE: readonly TemplateFile[] = [
   { path: "app/projectors/post_projector.ts", text: postProjectorTs },
   { path: "web/app.ts", text: webAppTs },
   { path: "web/server.ts", text: webServerTs },
+  { path: "web/routes/form_values.ts", text: webFormValuesTs },
+  { path: "web/routes/posts.ts", text: webPostRoutesTs },
+  { path: "web/views/form.ts", text: webFormTs },
   { path: "web/views/layout.ts", text: webLayoutTs },
   { path: "web/views/posts.ts", text: webPostsTs },
   { path: "tests/lib/post/post_command_handler_test.ts", text: handlerTestTs },

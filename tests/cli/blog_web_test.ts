@@ -5,55 +5,21 @@
  * and finds the post on the list and on its history page. On the embedded
  * database, and on the server when `DATABASE_URL` names one.
  *
- * Chromium comes from the system (`apt-get install chromium`; or set
- * `CHROMIUM` to a browser's path). Without it the test fails in CI
- * (`CI=true`) and is left out elsewhere, saying how to get it.
+ * Chromium comes from the system (see `_browser.ts`): without it the test
+ * fails in CI and is left out elsewhere, saying how to get it.
  */
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "npm:playwright-core@1.65.2";
+import {
+  type Browser,
+  browserMissing,
+  startBlog,
+  withBrowser,
+} from "./_browser.ts";
 import {
   createDatabase,
   dropDatabase,
 } from "../../src/postgres/database_admin.ts";
 import { assertSucceeded, CHECKOUT, deno, inTempDir } from "./_helpers.ts";
-
-const HINT =
-  "the browser tests need Chromium: install it (Debian: apt-get install chromium) or set CHROMIUM to its path";
-
-/** Chromium's path: `CHROMIUM`, else what `which chromium` finds. */
-async function findChromium(): Promise<string | undefined> {
-  const given = Deno.env.get("CHROMIUM");
-  if (given) return given;
-  for (const name of ["chromium", "chromium-browser"]) {
-    try {
-      const out = await new Deno.Command("which", {
-        args: [name],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      const path = new TextDecoder().decode(out.stdout).trim();
-      if (out.success && path) return path;
-    } catch {
-      // no `which`: try the next name, then give up
-    }
-  }
-  return undefined;
-}
-
-const executablePath = await findChromium();
-const inCi = Deno.env.get("CI") === "true";
-if (!executablePath && !inCi) console.warn(`blog_web_test: skipped: ${HINT}`);
-
-/** The flags a headless Chromium needs on a machine with no outside network. */
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 function databases(): (string | undefined)[] {
   const url = Deno.env.get("DATABASE_URL");
@@ -67,91 +33,6 @@ function scratchDatabase(url: string): string {
   const u = new URL(url);
   u.pathname = `/sequent_web_${crypto.randomUUID().slice(0, 8)}`;
   return u.href;
-}
-
-/** A running `deno task start`: its address, and how to stop it. */
-interface Served {
-  readonly url: string;
-  stop(): Promise<Deno.CommandStatus>;
-}
-
-/**
- * Starts `deno task start` in `app` on a free port and waits for the line
- * that gives its address.
- */
-async function start(
-  app: string,
-  env: Record<string, string | undefined>,
-): Promise<Served> {
-  // this process's environment with `env` over it, less what `env` unsets
-  const vars: Record<string, string> = {};
-  for (
-    const [key, value] of Object.entries({
-      ...Deno.env.toObject(),
-      ...env,
-      NO_COLOR: "1",
-      PORT: "0",
-    })
-  ) {
-    if (value !== undefined) vars[key] = value;
-  }
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "start"],
-    cwd: app,
-    clearEnv: true,
-    env: vars,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const errors: string[] = [];
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream())
-    .pipeTo(new WritableStream({ write: (t) => void errors.push(t) }));
-  const lines = child.stdout.pipeThrough(new TextDecoderStream());
-  const reader = lines.getReader();
-  let seen = "";
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new Error(`no address in 60 s:\n${seen}\n${errors.join("")}`)),
-      60_000,
-    );
-  });
-  try {
-    for (;;) {
-      const { value, done } = await Promise.race([reader.read(), timeout]);
-      if (done) {
-        throw new Error(
-          `deno task start ended:\n${seen}\n${errors.join("")}`,
-        );
-      }
-      seen += value;
-      const found = /The blog runs at (http:\/\/\S+\/)/.exec(seen);
-      if (found) {
-        const url = found[1] as string;
-        // keep reading, so the server never blocks on a full pipe
-        const rest = (async () => {
-          while (!(await reader.read()).done) { /* drained */ }
-        })();
-        return {
-          url,
-          async stop() {
-            child.kill("SIGINT");
-            const status = await child.status;
-            await Promise.all([rest, stderr]);
-            return status;
-          },
-        };
-      }
-    }
-  } catch (error) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw error;
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The browser's part: add a post, see the error, the list, the history. */
@@ -202,14 +83,9 @@ async function addAPostInTheBrowser(browser: Browser, url: string) {
 Deno.test({
   name:
     "the generated blog runs: deno task start serves it, and a browser adds a post, sees the validation error, the list and the history",
-  ignore: !executablePath && !inCi,
-  fn: async () => {
-    if (!executablePath) throw new Error(`CI=true: ${HINT}`);
-    const browser = await chromium.launch({
-      executablePath,
-      args: CHROMIUM_ARGS,
-    });
-    try {
+  ignore: browserMissing("blog_web_test"),
+  fn: () =>
+    withBrowser(async (browser) => {
       for (const url of databases()) {
         await inTempDir(async (dir) => {
           assertSucceeded(
@@ -225,7 +101,7 @@ Deno.test({
               "deno task migrate",
               await deno(["task", "migrate"], app, env),
             );
-            const served = await start(app, env);
+            const served = await startBlog(app, env);
             let stopped = false;
             try {
               await addAPostInTheBrowser(browser, served.url);
@@ -240,8 +116,5 @@ Deno.test({
           }
         });
       }
-    } finally {
-      await browser.close();
-    }
-  },
+    }),
 });

@@ -39,7 +39,10 @@ Deno.test("newCommand() writes the blog app and prints its files and the next st
       "tests/app/projectors/post_projector_test.ts",
       "tests/lib/post/post_command_handler_test.ts",
       "web/app.ts",
+      "web/routes/form_values.ts",
+      "web/routes/posts.ts",
       "web/server.ts",
+      "web/views/form.ts",
       "web/views/layout.ts",
       "web/views/posts.ts",
     ]);
