@@ -3,12 +3,22 @@
  * order, in one temp folder, as a reader following along would (see
  * `_guide.ts` for the conventions). Each block is a step; after the first
  * step that fails, the rest are skipped. Finally the app the guide leaves
- * behind must be formatted and lint-free, as the generated app is.
+ * behind must be formatted and lint-free, as the generated app is, and it
+ * runs: `deno task start`, and Chromium adds an author, adds and publishes
+ * a post, and finds it on the list and on its history page (see
+ * `../cli/_browser.ts` for where Chromium comes from).
  *
  * Set `GUIDE_KEEP=1` to keep the temp folder, to look at the app the guide
  * made.
  */
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import {
+  type Browser,
+  browserMissing,
+  startBlog,
+  withBrowser,
+} from "../cli/_browser.ts";
 import {
   type GuideContext,
   guideEnv,
@@ -98,9 +108,96 @@ Deno.test("the guide runs as written", async (t) => {
         }
       },
     });
+    const skipBrowser = browserMissing("guide_test");
+    await t.step({
+      name:
+        "the blog the guide builds runs: in a browser, an author, a post for them, published, on the list and on its history page",
+      ignore: failed || skipBrowser,
+      fn: () =>
+        withBrowser(async (browser) => {
+          const served = await startBlog(context.cwd, {
+            ...context.env,
+            DATABASE_URL: undefined,
+          });
+          let stopped = false;
+          try {
+            await publishAPostInTheBrowser(browser, served.url);
+            const status = await served.stop();
+            stopped = true;
+            assert.equal(status.code, 0, "Ctrl-C stops the blog cleanly");
+          } finally {
+            if (!stopped) await served.stop();
+          }
+        }),
+    });
   } finally {
     if (Deno.env.get("GUIDE_KEEP")) {
       console.log(`kept the guide's folder ${dir}`);
     } else await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
+
+/** Chapter 4's blog, used as a reader would, in a real browser. */
+async function publishAPostInTheBrowser(browser: Browser, url: string) {
+  const page = await browser.newPage();
+  try {
+    await page.goto(url);
+    await page.click("nav >> text=Authors");
+    await page.click("text=Add an author");
+    await page.fill("#name", "Ben");
+    await page.fill("#email", "ben@sequent.io");
+    await page.click("button[type=submit]");
+    assert.match(await page.textContent("ul.authors") ?? "", /Ben/);
+
+    // the same address again, in other letters: refused beside the field
+    await page.click("text=Add an author");
+    await page.fill("#name", "Kim");
+    await page.fill("#email", "BEN@sequent.io");
+    await page.click("button[type=submit]");
+    assert.equal(
+      await page.textContent("#email-error"),
+      "Email belongs to another author",
+    );
+
+    await page.click("nav >> text=New post");
+    await page.selectOption("#authorAggregateId", { label: "Ben" });
+    await page.fill("#title", "Published from a browser");
+    await page.fill("#content", "Chapter 4, end to end.");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("table.history");
+    assert.equal(await page.textContent("article .state"), "draft");
+
+    await page.click("text=Publish today");
+    await page.waitForSelector("table.history");
+    assert.match(
+      await page.textContent("article .state") ?? "",
+      /^published on \d{4}-\d{2}-\d{2}$/,
+    );
+    const rows = await page.$$eval(
+      "table.history tbody tr",
+      (trs) =>
+        trs.map((tr) => [
+          tr.children[1]?.textContent ?? "",
+          tr.children[4]?.textContent ?? "",
+        ]),
+    );
+    // time travel: a draft until PostPublished
+    assert.deepEqual(rows.map(([event]) => event), [
+      "PostAdded",
+      "PostAuthorChanged",
+      "PostTitleChanged",
+      "PostContentChanged",
+      "PostPublished",
+    ]);
+    assert.match(rows[3]![1], /draft/);
+    assert.match(rows[4]![1], /published on/);
+
+    await page.click("nav >> text=Posts");
+    assert.match(
+      await page.textContent("ul.posts li") ?? "",
+      /^Published from a browser by Ben, published on \d{4}-\d{2}-\d{2}$/,
+    );
+  } finally {
+    await page.close();
+  }
+}
