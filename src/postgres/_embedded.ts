@@ -16,7 +16,6 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
-import { PgliteClient } from "./pglite_client.ts";
 import { DatabaseInUseError } from "./database_in_use_error.ts";
 import type { EmbeddedOptions } from "./embedded_options.ts";
 import { FolderLock, readHolder, socketPath } from "./_folder_lock.ts";
@@ -29,6 +28,33 @@ const START_TIMEOUT_MS = 60_000;
 /** How often to look again while waiting for a holder. */
 const RETRY_MS = 100;
 
+/** What `pglite_client.ts` gives this module. */
+interface PgliteDriver {
+  readonly PgliteClient: {
+    open(dataDir: string | undefined): Promise<SqlClient>;
+  };
+}
+
+/** The PGlite driver, once this process has loaded it. */
+let pglite: Promise<PgliteDriver> | undefined;
+
+/**
+ * Opens PGlite (in memory, or in a folder this process holds), loading
+ * its driver the first time: a process that only connects to a server,
+ * or only uses the holder of a folder, never loads PGlite's 26 MB. The
+ * specifier is a variable so that the module graph of the package's entry
+ * points (`deno info`, `deno cache`) leaves the driver out too.
+ */
+function openPglite(dataDir: string | undefined): Promise<SqlClient> {
+  const driver = "./pglite_client.ts";
+  // (a failed load is tried again next time)
+  pglite ??= (import(driver) as Promise<PgliteDriver>).catch((error) => {
+    pglite = undefined;
+    throw error;
+  });
+  return pglite.then((d) => d.PgliteClient.open(dataDir));
+}
+
 /**
  * The client of the process holding the folder: PGlite, plus the server
  * for other processes and the lock, both ended by `close()`.
@@ -36,13 +62,13 @@ const RETRY_MS = 100;
 class HolderClient implements SqlClient {
   readonly engine: "pglite" = "pglite";
   readonly description: string;
-  readonly #db: PgliteClient;
+  readonly #db: SqlClient;
   readonly #server: HolderServer | undefined;
   readonly #lock: FolderLock;
   #closing: Promise<void> | undefined;
 
   constructor(
-    db: PgliteClient,
+    db: SqlClient,
     server: HolderServer | undefined,
     lock: FolderLock,
   ) {
@@ -105,10 +131,10 @@ class HolderClient implements SqlClient {
 
 /** Opens PGlite in a folder whose lock this process has just taken. */
 async function hold(dataDir: string, lock: FolderLock): Promise<SqlClient> {
-  let db: PgliteClient;
+  let db: SqlClient;
   try {
     await lock.record("starting");
-    db = await PgliteClient.open(dataDir);
+    db = await openPglite(dataDir);
   } catch (error) {
     lock.release();
     throw error;
@@ -139,7 +165,7 @@ export async function openEmbedded(
   dataDir: string | undefined,
   options: EmbeddedOptions,
 ): Promise<SqlClient> {
-  if (dataDir === undefined) return await PgliteClient.open(undefined);
+  if (dataDir === undefined) return await openPglite(undefined);
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const lock = await FolderLock.tryAcquire(dataDir);
