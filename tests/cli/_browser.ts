@@ -7,6 +7,7 @@
  * `CHROMIUM` to a browser's path). Without it a browser test fails in CI
  * (`CI=true`) and is left out elsewhere, saying how to get it.
  */
+import assert from "node:assert/strict";
 import { type Browser, chromium } from "npm:playwright-core@1.65.2";
 
 export type { Browser, Page } from "npm:playwright-core@1.65.2";
@@ -157,5 +158,26 @@ export async function startBlog(
     throw error;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs `fn` against `deno task start` in `app` (see {@linkcode startBlog}),
+ * then stops the blog with Ctrl-C and requires it to exit cleanly.
+ */
+export async function whileServed(
+  app: string,
+  env: Record<string, string | undefined>,
+  fn: (url: string) => Promise<void>,
+): Promise<void> {
+  const served = await startBlog(app, env);
+  let stopped = false;
+  try {
+    await fn(served.url);
+    const status = await served.stop();
+    stopped = true;
+    assert.equal(status.code, 0, "Ctrl-C stops the blog cleanly");
+  } finally {
+    if (!stopped) await served.stop();
   }
 }

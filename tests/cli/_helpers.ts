@@ -101,3 +101,21 @@ export function assertSucceeded(what: string, output: Output): void {
     );
   }
 }
+
+/**
+ * The databases to run a generated app on: the embedded one, and the
+ * server in `DATABASE_URL` if it names one.
+ */
+export function databases(): (string | undefined)[] {
+  const url = Deno.env.get("DATABASE_URL");
+  return url !== undefined && /^postgres(ql)?:/.test(url)
+    ? [undefined, url]
+    : [undefined];
+}
+
+/** `url` with a fresh, unused database name (`prefix_…`) in place of its own. */
+export function scratchDatabase(url: string, prefix: string): string {
+  const u = new URL(url);
+  u.pathname = `/${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+  return u.href;
+}

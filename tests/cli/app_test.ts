@@ -12,10 +12,12 @@ import {
 import {
   assertSucceeded,
   CHECKOUT,
+  databases,
   deno,
   inTempDir,
   type Output,
   recorder,
+  scratchDatabase,
 } from "./_helpers.ts";
 
 /** Runs the CLI in `cwd`, failing with its output unless it succeeds. */
@@ -109,21 +111,6 @@ Deno.test({
     }),
 });
 
-/** The databases to run the app on: the embedded one, and the server in DATABASE_URL if any. */
-function databases(): (string | undefined)[] {
-  const url = Deno.env.get("DATABASE_URL");
-  return url !== undefined && /^postgres(ql)?:/.test(url)
-    ? [undefined, url]
-    : [undefined];
-}
-
-/** `url` with a fresh, unused database name in place of its own. */
-function scratchDatabase(url: string): string {
-  const u = new URL(url);
-  u.pathname = `/sequent_e2e_${crypto.randomUUID().slice(0, 8)}`;
-  return u.href;
-}
-
 Deno.test({
   name:
     `end to end: sequent new blog, deno task migrate, deno test reports 3 passed`,
@@ -141,7 +128,9 @@ Deno.test({
         const app = `${dir}/blog`;
         // a database of its own on the server: nothing an earlier run (or
         // newer code) left in the shared one decides the outcome
-        const own = url === undefined ? undefined : scratchDatabase(url);
+        const own = url === undefined
+          ? undefined
+          : scratchDatabase(url, "sequent_e2e");
         if (own !== undefined) assert.equal(await createDatabase(own), true);
         try {
           const env = { DATABASE_URL: own };

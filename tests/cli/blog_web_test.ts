@@ -12,28 +12,21 @@ import assert from "node:assert/strict";
 import {
   type Browser,
   browserMissing,
-  startBlog,
+  whileServed,
   withBrowser,
 } from "./_browser.ts";
 import {
   createDatabase,
   dropDatabase,
 } from "../../src/postgres/database_admin.ts";
-import { assertSucceeded, CHECKOUT, deno, inTempDir } from "./_helpers.ts";
-
-function databases(): (string | undefined)[] {
-  const url = Deno.env.get("DATABASE_URL");
-  return url !== undefined && /^postgres(ql)?:/.test(url)
-    ? [undefined, url]
-    : [undefined];
-}
-
-/** `url` with a fresh, unused database name in place of its own. */
-function scratchDatabase(url: string): string {
-  const u = new URL(url);
-  u.pathname = `/sequent_web_${crypto.randomUUID().slice(0, 8)}`;
-  return u.href;
-}
+import {
+  assertSucceeded,
+  CHECKOUT,
+  databases,
+  deno,
+  inTempDir,
+  scratchDatabase,
+} from "./_helpers.ts";
 
 /** The browser's part: add a post, see the error, the list, the history. */
 async function addAPostInTheBrowser(browser: Browser, url: string) {
@@ -93,7 +86,9 @@ Deno.test({
             await deno(["run", "-A", `${CHECKOUT}/cli.ts`, "new", "blog"], dir),
           );
           const app = `${dir}/blog`;
-          const own = url === undefined ? undefined : scratchDatabase(url);
+          const own = url === undefined
+            ? undefined
+            : scratchDatabase(url, "sequent_web");
           if (own !== undefined) assert.equal(await createDatabase(own), true);
           try {
             const env = { DATABASE_URL: own };
@@ -101,16 +96,11 @@ Deno.test({
               "deno task migrate",
               await deno(["task", "migrate"], app, env),
             );
-            const served = await startBlog(app, env);
-            let stopped = false;
-            try {
-              await addAPostInTheBrowser(browser, served.url);
-              const status = await served.stop();
-              stopped = true;
-              assert.equal(status.code, 0, "Ctrl-C stops the blog cleanly");
-            } finally {
-              if (!stopped) await served.stop();
-            }
+            await whileServed(
+              app,
+              env,
+              (url) => addAPostInTheBrowser(browser, url),
+            );
           } finally {
             if (own !== undefined) await dropDatabase(own);
           }

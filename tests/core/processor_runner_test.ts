@@ -175,11 +175,27 @@ class Proc_LonelyProjector extends Projector {
   }
 }
 
-Deno.test("a runner registers the event classes its processors route on, so stored names resolve to them and not to the define()d base", () => {
+/** A runner of Proc_LonelyProjector on a new in-memory service. */
+function lonelyRunner(
+  pollMs?: { min: number; max: number; busyMax?: number },
+): { service: CommandService; runner: ProcessorRunner } {
   const service = new CommandService({
     eventStore: new InMemoryEventStore(),
     commandHandlers: [],
   });
+  const runner = new ProcessorRunner({
+    store: new InMemoryProcessorStore(
+      service.eventStore as InMemoryEventStore,
+    ),
+    service,
+    processors: [new Proc_LonelyProjector()],
+    logger: silentLogger,
+    pollMs,
+  });
+  return { service, runner };
+}
+
+Deno.test("a runner registers the event classes its processors route on, so stored names resolve to them and not to the define()d base", () => {
   const row = {
     aggregateId: crypto.randomUUID(),
     sequenceNumber: 1,
@@ -187,32 +203,13 @@ Deno.test("a runner registers the event classes its processors route on, so stor
     eventType: "Proc.Lonely",
     payload: "{}",
   };
-  new ProcessorRunner({
-    store: new InMemoryProcessorStore(
-      service.eventStore as InMemoryEventStore,
-    ),
-    service,
-    processors: [new Proc_LonelyProjector()],
-    logger: silentLogger,
-  });
+  const { service } = lonelyRunner();
   assert.ok(service.serializer.deserializeEvent(row) instanceof Proc_Lonely);
 });
 
 Deno.test("a runner refuses pauses that cannot be waited, naming the option", () => {
-  const service = new CommandService({
-    eventStore: new InMemoryEventStore(),
-    commandHandlers: [],
-  });
   const runner = (pollMs: { min: number; max: number; busyMax?: number }) =>
-    new ProcessorRunner({
-      store: new InMemoryProcessorStore(
-        service.eventStore as InMemoryEventStore,
-      ),
-      service,
-      processors: [new Proc_LonelyProjector()],
-      logger: silentLogger,
-      pollMs,
-    });
+    lonelyRunner(pollMs).runner;
   assert.throws(() => runner({ min: -1, max: 10 }), {
     name: "RangeError",
     message: /pollMs\.min must be a number of milliseconds ≥ 0, got -1/,
@@ -230,6 +227,7 @@ Deno.test("a runner refuses pauses that cannot be waited, naming the option", ()
   runner({ min: 1, max: 5 });
   runner({ min: 10, max: 250, busyMax: 10 });
 });
+
 // --- backends ---------------------------------------------------------------
 
 const { list, disposeAtEnd } = storeBackends();

@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import {
   type Browser,
   browserMissing,
-  startBlog,
+  whileServed,
   withBrowser,
 } from "../cli/_browser.ts";
 import {
@@ -115,19 +115,11 @@ Deno.test("the guide runs as written", async (t) => {
       ignore: failed || skipBrowser,
       fn: () =>
         withBrowser(async (browser) => {
-          const served = await startBlog(context.cwd, {
-            ...context.env,
-            DATABASE_URL: undefined,
-          });
-          let stopped = false;
-          try {
-            await publishAPostInTheBrowser(browser, served.url);
-            const status = await served.stop();
-            stopped = true;
-            assert.equal(status.code, 0, "Ctrl-C stops the blog cleanly");
-          } finally {
-            if (!stopped) await served.stop();
-          }
+          await whileServed(
+            context.cwd,
+            { ...context.env, DATABASE_URL: undefined },
+            (url) => publishAPostInTheBrowser(browser, url),
+          );
         }),
     });
   } finally {
