@@ -55,6 +55,7 @@ import postgres from "postgres";
 import { connect } from "node:net";
 import { once } from "node:events";
 import { type Figure, figure } from "./figure.ts";
+import { resumeAfterCopyOut } from "./postgres_js.ts";
 import { compareRates, type RawSql, rawTypeIds } from "./postgres_baseline.ts";
 
 /**
@@ -273,10 +274,8 @@ async function handWrittenReplaySeconds(
         }
       });
       readable.once("end", () => {
-        // postgres.js 3.4.9 (pinned in deno.json for this baseline) may
-        // leave the socket paused once a copy has ended, and the next COPY
-        // would hang: its stream's read hook resumes the socket
-        (readable as unknown as { _read(n: number): void })._read(0);
+        // else the COPY below may wait forever (see postgres_js.ts)
+        resumeAfterCopyOut(readable);
         resolve();
       });
       readable.once("error", reject);
