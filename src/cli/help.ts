@@ -61,7 +61,7 @@ Sequent for Deno (deno run -A cli.ts new blog), it imports that checkout.
 Then:
   cd <name>
   deno task migrate
-  deno test
+  deno task test
   deno task start
 
 Options:

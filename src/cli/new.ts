@@ -120,7 +120,7 @@ async function createApp(
     }:\n${created.map((file) => `  ${file}`).join("\n")}\n
 Next steps:
 ${shown === "." ? "" : `  cd ${quote(shown)}\n`}  deno task migrate
-  deno test
+  deno task test
   deno task start`,
   );
 }

@@ -87,6 +87,23 @@ Deno.test("generated blog app: its domain and command handler test type-check ag
   });
 });
 
+Deno.test("generated blog app: a plain deno test refuses to run rather than ignore DATABASE_URL, and deno task test honours it", async () => {
+  await inNewBlog(async (app) => {
+    const nowhere = { DATABASE_URL: "postgres://postgres@127.0.0.1:1/nowhere" };
+    const plain = await deno(["test", "tests/lib"], app, nowhere);
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.stderr, /permissions were found in the config file/i);
+    assert.match(plain.stderr, /-P\b/);
+    assert.doesNotMatch(plain.stdout, /passed/);
+    const task = await deno(["task", "test", "tests/lib"], app, nowhere);
+    assert.notEqual(task.code, 0);
+    assert.match(
+      task.stdout + task.stderr,
+      /Cannot connect to PostgreSQL at 127\.0\.0\.1:1\/nowhere/,
+    );
+  });
+});
+
 Deno.test("generated blog app after generate aggregate Author, command AddAuthor name email, event AuthorNameSet name: the domain type-checks; fmt, lint and the command handler tests pass", async () => {
   await inNewBlog(async (app) => {
     await addAuthor(app);
@@ -113,7 +130,7 @@ Deno.test({
 
 Deno.test({
   name:
-    `end to end: sequent new blog, deno task migrate, deno test reports 3 passed`,
+    `end to end: sequent new blog, deno task migrate, deno task test reports 3 passed`,
   fn: async () => {
     for (const url of databases()) {
       await inTempDir(async (dir) => {
@@ -139,7 +156,7 @@ Deno.test({
             await deno(["task", "migrate"], app, env),
           );
           assert.equal(
-            passed(await deno(["test"], app, env)),
+            passed(await deno(["task", "test"], app, env)),
             3,
             url ?? "embedded",
           );
@@ -153,7 +170,7 @@ Deno.test({
 
 Deno.test({
   name:
-    `end to end: the Author generators leave an app that passes deno check and deno test`,
+    `end to end: the Author generators leave an app that passes deno check and deno task test`,
   fn: () =>
     inNewBlog(async (app) => {
       await addAuthor(app);
@@ -163,6 +180,6 @@ Deno.test({
         "deno task migrate",
         await deno(["task", "migrate"], app, env),
       );
-      assert.equal(passed(await deno(["test"], app, env)), 4);
+      assert.equal(passed(await deno(["task", "test"], app, env)), 4);
     }),
 });

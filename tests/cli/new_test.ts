@@ -58,7 +58,7 @@ Deno.test("newCommand() writes the blog app and prints its files and the next st
     }
     assert.ok(
       out.endsWith(
-        "Next steps:\n  cd blog\n  deno task migrate\n  deno test\n  deno task start",
+        "Next steps:\n  cd blog\n  deno task migrate\n  deno task test\n  deno task start",
       ),
     );
 
@@ -112,7 +112,7 @@ Deno.test("newCommand() writes a deno.json with the tasks, strict compiler optio
       "processors:status": "deno run -A sequent.ts processors status",
       "start": "deno run -A web/server.ts",
       "generate": `deno run -A ${CHECKOUT}/cli.ts generate`,
-      "test": "deno test -A",
+      "test": "deno test -P",
     });
     const ours = JSON.parse(await Deno.readTextFile(`${CHECKOUT}/deno.json`));
     assert.deepEqual(config.compilerOptions, ours.compilerOptions);
