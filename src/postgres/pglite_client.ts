@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { PGlite } from "@electric-sql/pglite";
+import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import type {
@@ -26,6 +26,11 @@ import type {
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
 import { copyChunks, copyStatement } from "./_sql_text.ts";
+import {
+  forgetFreshClusterFiles,
+  freshClusterFiles,
+  keepFreshClusterFiles,
+} from "./_fresh_cluster.ts";
 
 /** What the adapter needs of PGlite's connection and transaction objects. */
 interface Queryable {
@@ -337,7 +342,8 @@ export class PgliteClient implements SqlClient {
   }
 
   /**
-   * Starts PGlite (2–6 s: share the client).
+   * Starts PGlite (2–6 s for a new database, about 1 s in memory once a
+   * fresh cluster's files are kept: share the client).
    *
    * @param dataDir The data folder; `undefined` keeps the database in memory.
    * @returns The client.
@@ -359,7 +365,7 @@ export class PgliteClient implements SqlClient {
         await mkdir(dirname(dataDir), { recursive: true });
       }
       db = dataDir === undefined
-        ? await PGlite.create(options)
+        ? await PgliteClient.#inMemory(options)
         : await PGlite.create(dataDir, options);
     } catch (error) {
       throw new SqlError(
@@ -371,6 +377,26 @@ export class PgliteClient implements SqlClient {
       );
     }
     return new PgliteClient(db, description);
+  }
+
+  /**
+   * A new database in memory: from the kept files of a fresh cluster when
+   * there are some (see `_fresh_cluster.ts`), else by initdb, keeping its
+   * files for the next one.
+   */
+  static async #inMemory(options: PGliteOptions): Promise<PGlite> {
+    const build = import.meta.resolve("@electric-sql/pglite");
+    const loadDataDir = await freshClusterFiles(build);
+    if (loadDataDir) {
+      try {
+        return await PGlite.create({ ...options, loadDataDir });
+      } catch {
+        await forgetFreshClusterFiles(build);
+      }
+    }
+    const db = await PGlite.create(options);
+    await keepFreshClusterFiles(build, () => db.dumpDataDir("none"));
+    return db;
   }
 
   query<Row = SqlRow>(

@@ -1,0 +1,118 @@
+/**
+ * The files of a new, empty PGlite cluster, kept so that an embedded
+ * database in memory starts from a copy of them instead of running initdb
+ * inside WebAssembly: under a second instead of 2–6 s. Test suites open
+ * many of these, and each test file runs in an isolate of its own.
+ *
+ * The copy lives in this isolate once made or read, and on disk for the
+ * other isolates and processes: in `$SEQUENT_CACHE_DIR` (empty: nowhere),
+ * else `$XDG_CACHE_HOME/sequent`, else `$HOME/.cache/sequent`, in a file
+ * named after the PGlite build it came from (about 40 MB). The disk is
+ * used only where the process already may read the variables and the
+ * folder: this never makes Deno ask for a permission.
+ *
+ * A copy is only ever a cache: PostgreSQL refuses to start on files of
+ * another catalog version, and a copy that does not start is forgotten, and
+ * the database created afresh.
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** This isolate's copy. */
+let files: Blob | undefined;
+
+function granted(
+  descriptor: Deno.PermissionDescriptor,
+): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function env(name: string): string | undefined {
+  return granted({ name: "env", variable: name })
+    ? Deno.env.get(name)
+    : undefined;
+}
+
+/** The cache file for this PGlite build, or `undefined` for none. */
+async function cacheFile(build: string): Promise<string | undefined> {
+  const chosen = env("SEQUENT_CACHE_DIR");
+  let dir: string | undefined;
+  if (chosen !== undefined) dir = chosen === "" ? undefined : chosen;
+  else {
+    const xdg = env("XDG_CACHE_HOME");
+    const home = env("HOME");
+    dir = xdg
+      ? join(xdg, "sequent")
+      : home
+      ? join(home, ".cache", "sequent")
+      : undefined;
+  }
+  if (dir === undefined) return undefined;
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(build)),
+  );
+  const key = [...digest.slice(0, 8)]
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  return join(dir, `pglite-cluster-${key}.tar`);
+}
+
+/**
+ * The kept files of a fresh cluster made by the PGlite `build` (its
+ * module's URL, which names its version), if any.
+ */
+export async function freshClusterFiles(
+  build: string,
+): Promise<Blob | undefined> {
+  if (files) return files;
+  const file = await cacheFile(build);
+  if (file === undefined || !granted({ name: "read", path: file })) {
+    return undefined;
+  }
+  try {
+    files = new Blob([await Deno.readFile(file)]);
+    return files;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps the files of a cluster just created (`dump` makes them), here and,
+ * where allowed, on disk. Best effort: a failure keeps nothing.
+ */
+export async function keepFreshClusterFiles(
+  build: string,
+  dump: () => Promise<Blob>,
+): Promise<void> {
+  try {
+    files = await dump();
+  } catch {
+    return;
+  }
+  const file = await cacheFile(build);
+  if (file === undefined) return;
+  const dir = join(file, "..");
+  if (!granted({ name: "write", path: dir })) return;
+  // written beside it and renamed: a reader never sees half a file
+  const partial = `${file}.${Deno.pid}-${crypto.randomUUID()}.partial`;
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeFile(partial, new Uint8Array(await files.arrayBuffer()));
+    await Deno.rename(partial, file);
+  } catch {
+    await Deno.remove(partial).catch(() => {});
+  }
+}
+
+/** Forgets kept files that did not start, here and on disk. */
+export async function forgetFreshClusterFiles(build: string): Promise<void> {
+  files = undefined;
+  const file = await cacheFile(build);
+  if (file === undefined || !granted({ name: "write", path: file })) return;
+  await Deno.remove(file).catch(() => {});
+}

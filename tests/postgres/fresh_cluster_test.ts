@@ -1,0 +1,97 @@
+/**
+ * A database in memory starts from the kept files of a fresh cluster
+ * (`src/postgres/_fresh_cluster.ts`): a new, empty database each time; a
+ * kept copy that does not start is replaced; the cache folder is used only
+ * with the permissions already given.
+ */
+import assert from "node:assert/strict";
+import { connectDatabase } from "@sequent/core/postgres";
+
+const CHILD = new URL("./_fresh_cluster_child.ts", import.meta.url);
+
+function cacheFiles(dir: string): Promise<string[]> {
+  return Array.fromAsync(Deno.readDir(dir), (entry) => entry.name);
+}
+
+async function withCacheDir(fn: (dir: string) => Promise<void>) {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-cache-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Runs the child with `flags`, the cache in `dir`; its output. */
+async function child(
+  flags: readonly string[],
+  dir: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", ...flags, CHILD.pathname],
+    env: { SEQUENT_CACHE_DIR: dir, NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("each database in memory is new and empty, started from kept files after the first; kept files that do not start are replaced", async () => {
+  await withCacheDir(async (dir) => {
+    const before = Deno.env.get("SEQUENT_CACHE_DIR");
+    Deno.env.set("SEQUENT_CACHE_DIR", dir);
+    try {
+      const first = await connectDatabase("memory://");
+      try {
+        await first.execute(
+          "CREATE TABLE kept (a int); INSERT INTO kept VALUES (1)",
+        );
+      } finally {
+        await first.close();
+      }
+      const [name] = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
+      assert.ok(name, "the fresh cluster's files are kept");
+      const kept = await Deno.stat(`${dir}/${name}`);
+      assert.ok(kept.size > 1_000_000);
+      const second = await connectDatabase("memory://");
+      try {
+        const tables = await second.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'",
+        );
+        assert.deepEqual(tables, [{ n: 0 }]);
+        await second.execute("CREATE TABLE kept (a int)");
+        assert.deepEqual(await second.query("SELECT a FROM kept"), []);
+      } finally {
+        await second.close();
+      }
+      // another process finds a broken copy: it starts afresh and replaces it
+      await Deno.writeTextFile(`${dir}/${name}`, "not a tar file");
+      const third = await child(["-A"], dir);
+      assert.equal(third.stdout.trim(), "ok", third.stderr);
+      assert.equal((await Deno.stat(`${dir}/${name}`)).size, kept.size);
+    } finally {
+      if (before === undefined) Deno.env.delete("SEQUENT_CACHE_DIR");
+      else Deno.env.set("SEQUENT_CACHE_DIR", before);
+    }
+  });
+});
+
+Deno.test("the cache folder is used only with the permissions given: never written without write permission, and no prompt without env permission", async () => {
+  await withCacheDir(async (dir) => {
+    const noWrite = await child(
+      ["--allow-read", "--allow-env=SEQUENT_CACHE_DIR"],
+      dir,
+    );
+    assert.equal(noWrite.stdout.trim(), "ok", noWrite.stderr);
+    assert.deepEqual(await cacheFiles(dir), []);
+    const noEnv = await child(["--allow-read"], dir);
+    assert.equal(noEnv.stdout.trim(), "ok", noEnv.stderr);
+    assert.deepEqual(await cacheFiles(dir), []);
+  });
+});
