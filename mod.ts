@@ -41,47 +41,26 @@
  *
  * @module
  */
-export {
-  type AggregateChange,
-  type AggregateClassLike,
-  AggregateRepository,
-} from "./src/core/aggregate_repository.ts";
+export { AggregateRepository } from "./src/core/aggregate_repository.ts";
 export {
   type AggregateClass,
   AggregateRoot,
-  type EventPayload,
-  type EventPayloadArgs,
   type SnapshotOptions,
 } from "./src/core/aggregate_root.ts";
-export {
-  Attributed,
-  type AttributedClass,
-  type FieldsOf,
-  type Params,
-} from "./src/core/attributed.ts";
-export type {
-  Attr,
-  AttributeInit,
-  AttributeValues,
-  AttrValue,
-  Conversion,
-  Shape,
-} from "./src/core/attributes.ts";
-export { type Attrs, attrs } from "./src/core/attrs.ts";
+export { Attributed } from "./src/core/attributed.ts";
+export type { Attr } from "./src/core/attributes.ts";
+export { attrs } from "./src/core/attrs.ts";
 export { CalendarDate } from "./src/core/calendar_date.ts";
 export {
   Command,
   type CommandClass,
   type CommandInit,
-  type DefinedCommand,
 } from "./src/core/command.ts";
 export { CommandHandler } from "./src/core/command_handler.ts";
 export {
   type CommandMiddleware,
   CommandService,
   type CommandServiceOptions,
-  COMMIT_EVENTS_COMMAND,
-  type EventsToCommit,
   type ExecuteOptions,
 } from "./src/core/command_service.ts";
 export { Decimal, type RoundingMode } from "./src/core/decimal.ts";
@@ -117,22 +96,12 @@ export {
   ViewSchemaNotReadyError,
 } from "./src/core/errors.ts";
 export {
-  type DefinedEvent,
   Event,
   type EventClass,
   type EventInit,
   type Upcaster,
 } from "./src/core/event.ts";
 export { EventHandler } from "./src/core/event_handler.ts";
-export type {
-  EventBatch,
-  EventReader,
-  ReadEventsOptions,
-  ReplayEventsOptions,
-  ReplayReader,
-  StoredEvent,
-  StreamPosition,
-} from "./src/core/event_reader.ts";
 export { type ReplayOptions, replayProjectors } from "./src/core/replay.ts";
 export {
   processorName,
@@ -144,30 +113,16 @@ export {
 } from "./src/core/processor_runner.ts";
 export type {
   HorizonBlocker,
-  Lease,
-  ParkChange,
   ParkedAggregate,
-  ParkRequest,
-  ProcessorRecord,
-  ProcessorStore,
 } from "./src/core/processor_store.ts";
 export type {
   AuditQueries,
   CommandRecord,
   EventPosition,
   EventStore,
-  EventStoreReader,
-  EventStoreTransaction,
-  LoadedStream,
-  LoadOptions,
   ReadAllOptions,
   SerializedCommand,
   SerializedEvent,
-  SerializedSnapshot,
-  SnapshotCandidate,
-  SnapshotStore,
-  StreamCommit,
-  TransactionOptions,
 } from "./src/core/event_store.ts";
 export {
   type JsonArray,
@@ -184,27 +139,18 @@ export {
 } from "./src/core/logger.ts";
 export {
   anyMessage,
-  type AttrExpectation,
-  type ClassOf,
   exactly,
   hasAttrs,
   isA,
   type Matcher,
-  type Target,
-  type TargetMessage,
   where,
 } from "./src/core/message_router.ts";
-export { Projector, withRecordStore } from "./src/core/projector.ts";
+export { Projector } from "./src/core/projector.ts";
 export type { FindOptions, RecordStore } from "./src/core/record_store.ts";
 export {
   type ChangesOf,
   Column,
   column,
-  type ColumnFactories,
-  type ColumnInput,
-  type ColumnKind,
-  type Columns,
-  type ColumnValue,
   type NewRowOf,
   RecordTable,
   type RowOf,
@@ -213,7 +159,6 @@ export {
   type TableOptions,
   type WhereOf,
 } from "./src/core/record_table.ts";
-export { MessageSerializer } from "./src/core/serializer.ts";
 export {
   describeUnstorableText,
   isStorableText,
@@ -223,19 +168,11 @@ export {
   type SnapshotterOptions,
   type TakeSnapshotsOptions,
 } from "./src/core/snapshotter.ts";
-export { TypeRegistry } from "./src/core/type_registry.ts";
-export type { TypeKind } from "./src/core/type_catalog.ts";
-export {
-  type DefinedValueObject,
-  ValueObject,
-} from "./src/core/value_object.ts";
+export { ValueObject } from "./src/core/value_object.ts";
 export { type AfterCommitOptions, Workflow } from "./src/core/workflow.ts";
 export { InMemoryEventStore } from "./src/memory/in_memory_event_store.ts";
 export { InMemoryProcessorStore } from "./src/memory/in_memory_processor_store.ts";
-export {
-  InMemoryRecordStore,
-  InMemoryRecordTransaction,
-} from "./src/memory/in_memory_record_store.ts";
+export { InMemoryRecordStore } from "./src/memory/in_memory_record_store.ts";
 export {
   type AlterTable,
   alterTable,
@@ -243,12 +180,10 @@ export {
   type MigrationReport,
   type MigrationStatus,
   type Migrator,
-  type ProgressOutput,
   type ProjectorClass,
   type ProjectorState,
   type ViewSchemaVersions,
 } from "./src/core/view_schema.ts";
-export { Progress } from "./src/core/progress.ts";
 export {
   type App,
   type AppConfig,

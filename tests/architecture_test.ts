@@ -105,3 +105,56 @@ Deno.test("the core writes no SQL: table DDL and column types are the PostgreSQL
   }
   assert.deepEqual(found, []);
 });
+
+/** The names an entry file re-exports (values and types). */
+async function exportedNames(file: string): Promise<Set<string>> {
+  const text = await Deno.readTextFile(join(ROOT, file));
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^export (?:type )?\{([^}]*)\}/gm)) {
+    for (const item of m[1]!.split(",")) {
+      const name = item.trim().replace(/^type\s+/, "");
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}
+
+Deno.test("the root entry exports what applications write, and the plumbing only from @sequent/core/internal", async () => {
+  const root = await exportedNames("mod.ts");
+  const internal = await exportedNames("src/internal.ts");
+  // the internals a new user found in the root (issue 11), among the rest
+  for (
+    const name of [
+      "MessageSerializer",
+      "TypeRegistry",
+      "InMemoryRecordTransaction",
+      "withRecordStore",
+      "Progress",
+      "COMMIT_EVENTS_COMMAND",
+    ]
+  ) {
+    assert.ok(internal.has(name), `${name} is in @sequent/core/internal`);
+  }
+  assert.deepEqual([...internal].filter((name) => root.has(name)), []);
+  const config = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  assert.equal(config.exports["./internal"], "./src/internal.ts");
+  assert.match(config.tasks["doc:lint"], /src\/internal\.ts/);
+});
+
+Deno.test("the blog template and the guide import nothing from @sequent/core/internal", async () => {
+  const found: string[] = [];
+  const scan = async (dir: string) => {
+    for await (const entry of Deno.readDir(join(ROOT, dir))) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await scan(path);
+      else if (
+        (await Deno.readTextFile(join(ROOT, path))).includes(
+          "@sequent/core/internal",
+        )
+      ) found.push(path);
+    }
+  };
+  await scan("templates");
+  await scan("docs");
+  assert.deepEqual(found, []);
+});

@@ -76,7 +76,7 @@ export const COMMIT_EVENTS_COMMAND = "sequent.CommitEvents";
  *
  * @example
  * ```ts
- * import type { EventsToCommit } from "@sequent/core";
+ * import type { EventsToCommit } from "@sequent/core/internal";
  *
  * const nothing: EventsToCommit = { events: [] };
  * ```

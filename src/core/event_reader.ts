@@ -20,7 +20,7 @@ import type { SerializedEvent } from "./event_store.ts";
  *
  * @example
  * ```ts
- * import type { StreamPosition } from "@sequent/core";
+ * import type { StreamPosition } from "@sequent/core/internal";
  *
  * const start: StreamPosition = "";
  * ```
@@ -32,7 +32,7 @@ export type StreamPosition = string;
  *
  * @example
  * ```ts
- * import type { StoredEvent } from "@sequent/core";
+ * import type { StoredEvent } from "@sequent/core/internal";
  *
  * function describe(event: StoredEvent): string {
  *   return `${event.eventType} ${event.sequenceNumber} of ${event.aggregateId} at ${event.position}`;
@@ -49,7 +49,7 @@ export interface StoredEvent extends SerializedEvent {
  *
  * @example
  * ```ts
- * import type { EventBatch } from "@sequent/core";
+ * import type { EventBatch } from "@sequent/core/internal";
  *
  * function done(batch: EventBatch): boolean {
  *   return batch.caughtUp && batch.events.length === 0;
@@ -75,7 +75,7 @@ export interface EventBatch {
  *
  * @example
  * ```ts
- * import type { ReadEventsOptions } from "@sequent/core";
+ * import type { ReadEventsOptions } from "@sequent/core/internal";
  *
  * const options: ReadEventsOptions = { limit: 500, eventTypes: ["PostAdded"] };
  * ```
@@ -92,7 +92,8 @@ export interface ReadEventsOptions {
  *
  * @example Reading everything, batch by batch
  * ```ts
- * import { InMemoryEventStore, type EventReader } from "@sequent/core";
+ * import { InMemoryEventStore } from "@sequent/core";
+ * import { type EventReader } from "@sequent/core/internal";
  *
  * async function count(reader: EventReader): Promise<number> {
  *   let position = "";
@@ -148,7 +149,7 @@ export interface EventReader {
  *
  * @example
  * ```ts
- * import type { ReplayEventsOptions } from "@sequent/core";
+ * import type { ReplayEventsOptions } from "@sequent/core/internal";
  *
  * const options: ReplayEventsOptions = { eventTypes: ["PostAdded", "PostTitleChanged"] };
  * ```
@@ -182,7 +183,8 @@ export interface ReplayEventsOptions {
  *
  * @example Counting the events a replay would handle
  * ```ts
- * import { InMemoryEventStore, type ReplayReader } from "@sequent/core";
+ * import { InMemoryEventStore } from "@sequent/core";
+ * import { type ReplayReader } from "@sequent/core/internal";
  *
  * async function count(reader: ReplayReader, eventTypes: string[]): Promise<number> {
  *   let n = 0;

@@ -100,7 +100,7 @@ export interface CommandRecord extends SerializedCommand {
  *
  * @example
  * ```ts
- * import type { StreamCommit } from "@sequent/core";
+ * import type { StreamCommit } from "@sequent/core/internal";
  *
  * const commit: StreamCommit = {
  *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
@@ -143,7 +143,7 @@ export interface StreamCommit {
  *
  * @example
  * ```ts
- * import type { SerializedSnapshot } from "@sequent/core";
+ * import type { SerializedSnapshot } from "@sequent/core/internal";
  *
  * const snapshot: SerializedSnapshot = {
  *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
@@ -176,7 +176,7 @@ export interface SerializedSnapshot {
  *
  * @example
  * ```ts
- * import type { LoadedStream } from "@sequent/core";
+ * import type { LoadedStream } from "@sequent/core/internal";
  *
  * function lastSequenceNumber(stream: LoadedStream): number {
  *   return stream.events.at(-1)?.sequenceNumber ?? stream.snapshot?.sequenceNumber ?? 0;
@@ -201,7 +201,7 @@ export interface LoadedStream {
  *
  * @example
  * ```ts
- * import type { LoadOptions } from "@sequent/core";
+ * import type { LoadOptions } from "@sequent/core/internal";
  *
  * const asOfNewYear: LoadOptions = { until: new Date("2026-01-01T00:00:00Z") };
  * ```
@@ -243,7 +243,7 @@ export interface ReadAllOptions {
  *
  * @example
  * ```ts
- * import type { SnapshotCandidate } from "@sequent/core";
+ * import type { SnapshotCandidate } from "@sequent/core/internal";
  *
  * const candidate: SnapshotCandidate = {
  *   aggregateId: "9b2c1c4e-2a57-4a57-8d43-2d0e7a2f1c11",
@@ -345,7 +345,8 @@ export interface AuditQueries {
  *
  * @example
  * ```ts
- * import { InMemoryEventStore, type SnapshotStore } from "@sequent/core";
+ * import { InMemoryEventStore } from "@sequent/core";
+ * import { type SnapshotStore } from "@sequent/core/internal";
  *
  * const snapshots: SnapshotStore = new InMemoryEventStore();
  * console.assert((await snapshots.aggregatesNeedingSnapshots(10)).length === 0);
@@ -417,7 +418,7 @@ export interface EventStoreTransaction extends EventStoreReader {
  *
  * @example
  * ```ts
- * import type { TransactionOptions } from "@sequent/core";
+ * import type { TransactionOptions } from "@sequent/core/internal";
  *
  * const dryRun: TransactionOptions = { rollback: true };
  * ```

@@ -24,7 +24,7 @@ import type { RecordStore } from "./record_store.ts";
  *
  * @example
  * ```ts
- * import type { Lease } from "@sequent/core";
+ * import type { Lease } from "@sequent/core/internal";
  *
  * const lease: Lease = { owner: "worker-1", token: 7, checkpoint: "" };
  * ```
@@ -43,7 +43,7 @@ export interface Lease {
  *
  * @example
  * ```ts
- * import type { ParkRequest } from "@sequent/core";
+ * import type { ParkRequest } from "@sequent/core/internal";
  *
  * const request: ParkRequest = "retry";
  * ```
@@ -82,7 +82,7 @@ export interface ParkedAggregate {
  *
  * @example
  * ```ts
- * import type { ParkChange } from "@sequent/core";
+ * import type { ParkChange } from "@sequent/core/internal";
  *
  * const change: ParkChange = { park: { aggregateId: crypto.randomUUID(), sequenceNumber: 3, error: "boom" } };
  * ```
@@ -129,7 +129,7 @@ export interface HorizonBlocker {
  *
  * @example
  * ```ts
- * import type { ProcessorRecord } from "@sequent/core";
+ * import type { ProcessorRecord } from "@sequent/core/internal";
  *
  * function lagging(p: ProcessorRecord): boolean {
  *   return p.parked.length > 0;

@@ -14,7 +14,7 @@ import type { ProgressOutput } from "./view_schema.ts";
  *
  * @example
  * ```ts
- * import { Progress } from "@sequent/core";
+ * import { Progress } from "@sequent/core/internal";
  *
  * const lines: string[] = [];
  * const progress = new Progress("replay", 1000, {

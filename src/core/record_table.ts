@@ -279,7 +279,8 @@ export type RowOf<T> = T extends RecordTable<infer C>
  *
  * @example
  * ```ts
- * import { column, type ColumnInput } from "@sequent/core";
+ * import { column } from "@sequent/core";
+ * import { type ColumnInput } from "@sequent/core/internal";
  *
  * const title = column.text().nullable();
  * const absent: ColumnInput<typeof title> = undefined; // stored as null

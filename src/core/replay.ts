@@ -17,7 +17,8 @@ import type { MessageSerializer } from "./serializer.ts";
  *
  * @example
  * ```ts
- * import { InMemoryRecordStore, MessageSerializer, type ReplayOptions } from "@sequent/core";
+ * import { InMemoryRecordStore, type ReplayOptions } from "@sequent/core";
+ * import { MessageSerializer } from "@sequent/core/internal";
  *
  * const options: ReplayOptions = {
  *   projectors: [],
@@ -57,10 +58,8 @@ export interface ReplayOptions {
  *
  * @example Rebuilding a read model on the in-memory store
  * ```ts
- * import {
- *   column, InMemoryEventStore, InMemoryRecordStore, MessageSerializer,
- *   Projector, replayProjectors, table,
- * } from "@sequent/core";
+ * import { column, InMemoryEventStore, InMemoryRecordStore, Projector, replayProjectors, table } from "@sequent/core";
+ * import { MessageSerializer } from "@sequent/core/internal";
  *
  * const notes = table("note_records", { aggregateId: column.uuid().primaryKey() });
  * class NoteProjector extends Projector {

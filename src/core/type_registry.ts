@@ -20,7 +20,8 @@ export type AnyClass = ClassOf<unknown>;
  *
  * @example
  * ```ts
- * import { attrs, Event, TypeRegistry } from "@sequent/core";
+ * import { attrs, Event } from "@sequent/core";
+ * import { TypeRegistry } from "@sequent/core/internal";
  *
  * class Pinged extends Event.define("Pinged", { by: attrs.string() }) {}
  * const registry = new TypeRegistry();

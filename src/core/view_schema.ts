@@ -13,7 +13,7 @@ import type { RecordTable } from "./record_table.ts";
  *
  * @example
  * ```ts
- * import type { ProgressOutput } from "@sequent/core";
+ * import type { ProgressOutput } from "@sequent/core/internal";
  *
  * const lines: string[] = [];
  * const output: ProgressOutput = { write: (text) => lines.push(text), isTerminal: false };

@@ -165,7 +165,8 @@ const LOCK_NAMESPACE = 0x53514e54; // "SQNT"
  *
  * @example Build the first version's tables on the embedded database
  * ```ts
- * import { column, MessageSerializer, Projector, table } from "@sequent/core";
+ * import { column, Projector, table } from "@sequent/core";
+ * import { MessageSerializer } from "@sequent/core/internal";
  * import { connectDatabase, installEventStore, ViewSchemaMigrator } from "@sequent/core/postgres";
  *
  * const notes = table("note_records", { aggregateId: column.uuid().primaryKey() });

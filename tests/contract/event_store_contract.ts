@@ -11,14 +11,16 @@ import {
   type EventStore,
   type JsonValue,
   OptimisticLockError,
-  type ReplayEventsOptions,
-  type ReplayReader,
   type SerializedCommand,
   type SerializedEvent,
-  type StreamCommit,
   UnstorableTextError,
   type UnstorableTextLocation,
 } from "@sequent/core";
+import {
+  type ReplayEventsOptions,
+  type ReplayReader,
+  type StreamCommit,
+} from "@sequent/core/internal";
 
 /** Gives an empty store, and how to dispose of it. */
 export type StoreFactory = () => Promise<

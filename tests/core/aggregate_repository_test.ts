@@ -10,15 +10,17 @@ import {
   CommandService,
   DuplicateAggregateError,
   Event,
-  type EventStoreReader,
-  type EventStoreTransaction,
   HasUncommittedEventsError,
   InMemoryEventStore,
-  type LoadOptions,
-  MessageSerializer,
   OptimisticLockError,
   ReadOnlyAggregateError,
 } from "@sequent/core";
+import {
+  type EventStoreReader,
+  type EventStoreTransaction,
+  type LoadOptions,
+  MessageSerializer,
+} from "@sequent/core/internal";
 import { commandSpec } from "@sequent/core/testing";
 import {
   aggregateInternals,

@@ -10,12 +10,12 @@ import {
   CalendarDate,
   Decimal,
   Event,
-  MessageSerializer,
   SequentError,
   UnknownAttributeError,
   type ValidationErrors,
   ValueObject,
 } from "@sequent/core";
+import { MessageSerializer } from "@sequent/core/internal";
 import {
   AttributeReadError,
   attributesEqualExcept,

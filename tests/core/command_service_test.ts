@@ -10,7 +10,6 @@ import {
   CommandNotValidError,
   CommandService,
   CommandTimeoutError,
-  COMMIT_EVENTS_COMMAND,
   DuplicateCommandError,
   Event,
   EventHandler,
@@ -28,6 +27,7 @@ import {
   UnstorableTextError,
   type UnstorableTextLocation,
 } from "@sequent/core";
+import { COMMIT_EVENTS_COMMAND } from "@sequent/core/internal";
 import { shared } from "../postgres/_backends.ts";
 import { storeBackends } from "../postgres/_store_backends.ts";
 

@@ -9,10 +9,10 @@ import {
   CalendarDate,
   DeserializeEventError,
   Event,
-  MessageSerializer,
   type SerializedEvent,
   ValueObject,
 } from "@sequent/core";
+import { MessageSerializer } from "@sequent/core/internal";
 import { EVENT_BASE_KEYS, upcastersOf } from "../../src/core/event.ts";
 
 const ID = "3f8c9a52-9a55-4b5e-9d3f-3c1a2b4d5e6f";

@@ -14,9 +14,9 @@ import {
   exactly,
   hasAttrs,
   isA,
-  type TargetMessage,
   where,
 } from "@sequent/core";
+import { type TargetMessage } from "@sequent/core/internal";
 import {
   addRoute,
   handlersFor,

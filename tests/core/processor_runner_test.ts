@@ -19,13 +19,13 @@ import {
   InMemoryEventStore,
   InMemoryProcessorStore,
   ProcessorRunner,
-  type ProcessorStore,
   ProcessorTimeoutError,
   Projector,
   silentLogger,
   table,
   Workflow,
 } from "@sequent/core";
+import { type ProcessorStore } from "@sequent/core/internal";
 import {
   type PostgresEventStore,
   PostgresProcessorStore,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Progress } from "@sequent/core";
+import { Progress } from "@sequent/core/internal";
 
 function recorder(isTerminal: boolean) {
   const writes: string[] = [];

@@ -21,8 +21,8 @@ import {
   SequentError,
   silentLogger,
   table,
-  withRecordStore,
 } from "@sequent/core";
+import { withRecordStore } from "@sequent/core/internal";
 import { shared } from "../postgres/_backends.ts";
 import {
   type StoreBackend,

@@ -13,8 +13,8 @@ import {
   type RecordStore,
   type RecordTable,
   replayProjectors,
-  type ReplayReader,
 } from "@sequent/core";
+import { type ReplayReader } from "@sequent/core/internal";
 import {
   execute,
   Mig_Item,

@@ -12,13 +12,12 @@ import {
   DeserializeEventError,
   DuplicateTypeNameError,
   Event,
-  MessageSerializer,
   SequentError,
   type SerializedCommand,
   type SerializedEvent,
-  TypeRegistry,
   ValueObject,
 } from "@sequent/core";
+import { MessageSerializer, TypeRegistry } from "@sequent/core/internal";
 import { AttributeReadError } from "../../src/core/attributed.ts";
 
 const ID = "3f8c9a52-9a55-4b5e-9d3f-3c1a2b4d5e6f";

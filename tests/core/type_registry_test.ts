@@ -11,8 +11,8 @@ import {
   DuplicateTypeNameError,
   Event,
   SequentError,
-  TypeRegistry,
 } from "@sequent/core";
+import { TypeRegistry } from "@sequent/core/internal";
 
 function assertDuplicate(fn: () => unknown, kind: string, typeName: string) {
   assert.throws(fn, (error: unknown) => {

@@ -8,11 +8,11 @@ import {
   CommandService,
   Event,
   InMemoryEventStore,
-  MessageSerializer,
   SequentError,
   silentLogger,
   Workflow,
 } from "@sequent/core";
+import { MessageSerializer } from "@sequent/core/internal";
 import {
   activeUnit,
   currentUnit,

@@ -17,8 +17,8 @@ import {
   Projector,
   table,
   UnstorableTextError,
-  withRecordStore,
 } from "@sequent/core";
+import { withRecordStore } from "@sequent/core/internal";
 import {
   ReplayRecordStore,
   type ReplayRecordStoreOptions,
