@@ -1,8 +1,9 @@
 /**
- * The files of a new, empty PGlite cluster, kept so that an embedded
- * database in memory starts from a copy of them instead of running initdb
- * inside WebAssembly: under a second instead of 2–6 s. Test suites open
- * many of these, and each test file runs in an isolate of its own.
+ * The files of a new, empty PGlite cluster, kept so that a new embedded
+ * database (in memory, or in a new data folder) starts from a copy of them
+ * instead of running initdb inside WebAssembly: about 1 s instead of
+ * 2–6 s. Test suites open many of these, each test file in an isolate of
+ * its own, and every generated app makes its folder once.
  *
  * The copy lives in this isolate once made or read, and on disk for the
  * other isolates and processes: in `$SEQUENT_CACHE_DIR` (empty: nowhere),
@@ -82,18 +83,21 @@ export async function freshClusterFiles(
 }
 
 /**
- * Keeps the files of a cluster just created (`dump` makes them), here and,
- * where allowed, on disk. Best effort: a failure keeps nothing.
+ * Keeps the files of a cluster just created in memory (`dump` makes them)
+ * in this isolate and, where allowed, on disk. Best effort: a failure
+ * keeps nothing.
  */
 export async function keepFreshClusterFiles(
   build: string,
   dump: () => Promise<Blob>,
 ): Promise<void> {
+  let dumped: Blob;
   try {
-    files = await dump();
+    dumped = await dump();
   } catch {
     return;
   }
+  files = dumped;
   const file = await cacheFile(build);
   if (file === undefined) return;
   const dir = join(file, "..");
@@ -102,7 +106,7 @@ export async function keepFreshClusterFiles(
   const partial = `${file}.${Deno.pid}-${crypto.randomUUID()}.partial`;
   try {
     await Deno.mkdir(dir, { recursive: true });
-    await Deno.writeFile(partial, new Uint8Array(await files.arrayBuffer()));
+    await Deno.writeFile(partial, new Uint8Array(await dumped.arrayBuffer()));
     await Deno.rename(partial, file);
   } catch {
     await Deno.remove(partial).catch(() => {});

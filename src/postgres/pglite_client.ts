@@ -14,7 +14,7 @@
  */
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import type {
   SqlClient,
   SqlCopyRows,
@@ -51,6 +51,24 @@ interface DriverError {
   readonly table?: unknown;
   readonly schema?: unknown;
   readonly severity?: unknown;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The names in a folder (none when it does not exist). */
+async function entries(dir: string | undefined): Promise<Set<string>> {
+  const names = new Set<string>();
+  if (dir === undefined || !await exists(dir)) return names;
+  for await (const entry of Deno.readDir(dir)) names.add(entry.name);
+  return names;
 }
 
 function text(value: unknown): string | undefined {
@@ -364,9 +382,7 @@ export class PgliteClient implements SqlClient {
       if (dataDir !== undefined) {
         await mkdir(dirname(dataDir), { recursive: true });
       }
-      db = dataDir === undefined
-        ? await PgliteClient.#inMemory(options)
-        : await PGlite.create(dataDir, options);
+      db = await PgliteClient.#create(dataDir, options);
     } catch (error) {
       throw new SqlError(
         `Cannot start the ${description}: ${
@@ -380,22 +396,46 @@ export class PgliteClient implements SqlClient {
   }
 
   /**
-   * A new database in memory: from the kept files of a fresh cluster when
-   * there are some (see `_fresh_cluster.ts`), else by initdb, keeping its
-   * files for the next one.
+   * PGlite on an existing cluster, or on a new one: from the kept files of
+   * a fresh cluster when there are some (see `_fresh_cluster.ts`), else by
+   * initdb, keeping a new in-memory cluster's files for the next one. A
+   * copy that fails to start in a folder leaves nothing behind there: what
+   * it unpacked is removed before initdb.
    */
-  static async #inMemory(options: PGliteOptions): Promise<PGlite> {
+  static async #create(
+    dataDir: string | undefined,
+    options: PGliteOptions,
+  ): Promise<PGlite> {
+    const create = (more: PGliteOptions = {}) =>
+      dataDir === undefined
+        ? PGlite.create({ ...options, ...more })
+        : PGlite.create(dataDir, { ...options, ...more });
+    if (dataDir !== undefined && await exists(join(dataDir, "PG_VERSION"))) {
+      return await create();
+    }
     const build = import.meta.resolve("@electric-sql/pglite");
     const loadDataDir = await freshClusterFiles(build);
     if (loadDataDir) {
+      const before = await entries(dataDir);
       try {
-        return await PGlite.create({ ...options, loadDataDir });
+        return await create({ loadDataDir });
       } catch {
         await forgetFreshClusterFiles(build);
+        if (dataDir !== undefined) {
+          for (const name of await entries(dataDir)) {
+            if (!before.has(name)) {
+              await Deno.remove(join(dataDir, name), { recursive: true });
+            }
+          }
+        }
       }
     }
-    const db = await PGlite.create(options);
-    await keepFreshClusterFiles(build, () => db.dumpDataDir("none"));
+    const db = await create();
+    // only a cluster in memory is copied: a folder also holds the lock file
+    // and the holder's socket, which are not the cluster's
+    if (dataDir === undefined) {
+      await keepFreshClusterFiles(build, () => db.dumpDataDir("none"));
+    }
     return db;
   }
 

@@ -9,8 +9,9 @@ import { connectDatabase } from "@sequent/core/postgres";
 
 const CHILD = new URL("./_fresh_cluster_child.ts", import.meta.url);
 
-function cacheFiles(dir: string): Promise<string[]> {
-  return Array.fromAsync(Deno.readDir(dir), (entry) => entry.name);
+async function cacheFiles(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir), (entry) => entry.name))
+    .sort();
 }
 
 async function withCacheDir(fn: (dir: string) => Promise<void>) {
@@ -22,13 +23,31 @@ async function withCacheDir(fn: (dir: string) => Promise<void>) {
   }
 }
 
+/** A cluster's tar with its top-level `PG_VERSION` file saying 99. */
+function ofVersion99(tar: Uint8Array): Uint8Array {
+  const decoder = new TextDecoder();
+  for (let at = 0; at + 512 <= tar.length; at += 512) {
+    const name = decoder.decode(tar.subarray(at, at + 100)).split("\0")[0]!;
+    if (
+      name === "/PG_VERSION" ||
+      name.endsWith("/PG_VERSION") && name.split("/").length === 2
+    ) {
+      const copy = tar.slice();
+      copy.set(new TextEncoder().encode("99"), at + 512);
+      return copy;
+    }
+  }
+  throw new Error("no PG_VERSION in the kept files");
+}
+
 /** Runs the child with `flags`, the cache in `dir`; its output. */
 async function child(
   flags: readonly string[],
   dir: string,
+  ...args: string[]
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...flags, CHILD.pathname],
+    args: ["run", "--no-prompt", ...flags, CHILD.pathname, ...args],
     env: { SEQUENT_CACHE_DIR: dir, NO_COLOR: "1" },
     stdin: "null",
     stdout: "piped",
@@ -42,7 +61,7 @@ async function child(
   };
 }
 
-Deno.test("each database in memory is new and empty, started from kept files after the first; kept files that do not start are replaced", async () => {
+Deno.test("each new embedded database, in memory or in a folder, is new and empty, started from kept files after the first; kept files that do not start are replaced", async () => {
   await withCacheDir(async (dir) => {
     const before = Deno.env.get("SEQUENT_CACHE_DIR");
     Deno.env.set("SEQUENT_CACHE_DIR", dir);
@@ -70,10 +89,37 @@ Deno.test("each database in memory is new and empty, started from kept files aft
       } finally {
         await second.close();
       }
-      // another process finds a broken copy: it starts afresh and replaces it
-      await Deno.writeTextFile(`${dir}/${name}`, "not a tar file");
-      const third = await child(["-A"], dir);
+      // a new data folder starts from the copy too, and keeps what it stores
+      const folder = `${dir}/app/db`;
+      const made = await connectDatabase(folder);
+      try {
+        await made.execute(
+          "CREATE TABLE kept (a int); INSERT INTO kept VALUES (7)",
+        );
+      } finally {
+        await made.close();
+      }
+      const reopened = await connectDatabase(folder);
+      try {
+        assert.deepEqual(await reopened.query("SELECT a FROM kept"), [{
+          a: 7,
+        }]);
+      } finally {
+        await reopened.close();
+      }
+      // another process finds a copy PostgreSQL refuses (files of another
+      // major version): unpacked into a new folder it fails to start, so it
+      // is forgotten, all it unpacked is removed, and initdb makes the folder
+      await Deno.writeFile(
+        `${dir}/${name}`,
+        ofVersion99(await Deno.readFile(`${dir}/${name}`)),
+      );
+      const third = await child(["-A"], dir, `${dir}/other/db`);
       assert.equal(third.stdout.trim(), "ok", third.stderr);
+      assert.deepEqual(await cacheFiles(dir), ["app", "other"]);
+      // and the next database in memory keeps a good copy again
+      const fourth = await child(["-A"], dir);
+      assert.equal(fourth.stdout.trim(), "ok", fourth.stderr);
       assert.equal((await Deno.stat(`${dir}/${name}`)).size, kept.size);
     } finally {
       if (before === undefined) Deno.env.delete("SEQUENT_CACHE_DIR");
