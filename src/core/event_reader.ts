@@ -93,7 +93,7 @@ export interface ReadEventsOptions {
  * @example Reading everything, batch by batch
  * ```ts
  * import { InMemoryEventStore } from "@sequent/core";
- * import { type EventReader } from "@sequent/core/internal";
+ * import type { EventReader } from "@sequent/core/internal";
  *
  * async function count(reader: EventReader): Promise<number> {
  *   let position = "";
@@ -184,7 +184,7 @@ export interface ReplayEventsOptions {
  * @example Counting the events a replay would handle
  * ```ts
  * import { InMemoryEventStore } from "@sequent/core";
- * import { type ReplayReader } from "@sequent/core/internal";
+ * import type { ReplayReader } from "@sequent/core/internal";
  *
  * async function count(reader: ReplayReader, eventTypes: string[]): Promise<number> {
  *   let n = 0;

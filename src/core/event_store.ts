@@ -346,7 +346,7 @@ export interface AuditQueries {
  * @example
  * ```ts
  * import { InMemoryEventStore } from "@sequent/core";
- * import { type SnapshotStore } from "@sequent/core/internal";
+ * import type { SnapshotStore } from "@sequent/core/internal";
  *
  * const snapshots: SnapshotStore = new InMemoryEventStore();
  * console.assert((await snapshots.aggregatesNeedingSnapshots(10)).length === 0);

@@ -280,7 +280,7 @@ export type RowOf<T> = T extends RecordTable<infer C>
  * @example
  * ```ts
  * import { column } from "@sequent/core";
- * import { type ColumnInput } from "@sequent/core/internal";
+ * import type { ColumnInput } from "@sequent/core/internal";
  *
  * const title = column.text().nullable();
  * const absent: ColumnInput<typeof title> = undefined; // stored as null

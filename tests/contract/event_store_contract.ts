@@ -16,10 +16,10 @@ import {
   UnstorableTextError,
   type UnstorableTextLocation,
 } from "@sequent/core";
-import {
-  type ReplayEventsOptions,
-  type ReplayReader,
-  type StreamCommit,
+import type {
+  ReplayEventsOptions,
+  ReplayReader,
+  StreamCommit,
 } from "@sequent/core/internal";
 
 /** Gives an empty store, and how to dispose of it. */

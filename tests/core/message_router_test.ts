@@ -16,7 +16,7 @@ import {
   isA,
   where,
 } from "@sequent/core";
-import { type TargetMessage } from "@sequent/core/internal";
+import type { TargetMessage } from "@sequent/core/internal";
 import {
   addRoute,
   handlersFor,

@@ -25,7 +25,7 @@ import {
   table,
   Workflow,
 } from "@sequent/core";
-import { type ProcessorStore } from "@sequent/core/internal";
+import type { ProcessorStore } from "@sequent/core/internal";
 import {
   type PostgresEventStore,
   PostgresProcessorStore,

@@ -14,7 +14,7 @@ import {
   type RecordTable,
   replayProjectors,
 } from "@sequent/core";
-import { type ReplayReader } from "@sequent/core/internal";
+import type { ReplayReader } from "@sequent/core/internal";
 import {
   execute,
   Mig_Item,
