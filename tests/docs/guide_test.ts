@@ -6,7 +6,9 @@
  * behind must be formatted and lint-free, as the generated app is, and it
  * runs: `deno task start`, and Chromium adds an author, adds and publishes
  * a post, and finds it on the list and on its history page (see
- * `../cli/_browser.ts` for where Chromium comes from).
+ * `../cli/_browser.ts` for where Chromium comes from), on the embedded
+ * database and, when `DATABASE_URL` names a server, on a database of its
+ * own there.
  *
  * Set `GUIDE_KEEP=1` to keep the temp folder, to look at the app the guide
  * made.
@@ -19,6 +21,16 @@ import {
   whileServed,
   withBrowser,
 } from "../cli/_browser.ts";
+import {
+  createDatabase,
+  dropDatabase,
+} from "../../src/postgres/database_admin.ts";
+import {
+  assertSucceeded,
+  databases,
+  deno,
+  scratchDatabase,
+} from "../cli/_helpers.ts";
 import {
   type GuideContext,
   guideEnv,
@@ -111,15 +123,35 @@ Deno.test("the guide runs as written", async (t) => {
     const skipBrowser = browserMissing("guide_test");
     await t.step({
       name:
-        "the blog the guide builds runs: in a browser, an author, a post for them, published, on the list and on its history page",
+        "the blog the guide builds runs, on the embedded database and on the server in DATABASE_URL: in a browser, an author, a post for them, published, on the list and on its history page",
       ignore: failed || skipBrowser,
       fn: () =>
         withBrowser(async (browser) => {
-          await whileServed(
-            context.cwd,
-            { ...context.env, DATABASE_URL: undefined },
-            (url) => publishAPostInTheBrowser(browser, url),
-          );
+          for (const server of databases()) {
+            // on a server: a database of its own, migrated by the app's task
+            const own = server === undefined
+              ? undefined
+              : scratchDatabase(server, "sequent_guide");
+            if (own !== undefined) {
+              assert.equal(await createDatabase(own), true);
+            }
+            try {
+              const env = { ...context.env, DATABASE_URL: own };
+              if (own !== undefined) {
+                assertSucceeded(
+                  "deno task migrate",
+                  await deno(["task", "migrate"], context.cwd, env),
+                );
+              }
+              await whileServed(
+                context.cwd,
+                env,
+                (url) => publishAPostInTheBrowser(browser, url),
+              );
+            } finally {
+              if (own !== undefined) await dropDatabase(own);
+            }
+          }
         }),
     });
   } finally {
