@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { connectDatabase } from "@sequent/core/postgres";
+import { deno, type Output } from "../cli/_helpers.ts";
 
 const CHILD = new URL("./_fresh_cluster_child.ts", import.meta.url);
 
@@ -41,24 +42,16 @@ function ofVersion99(tar: Uint8Array): Uint8Array {
 }
 
 /** Runs the child with `flags`, the cache in `dir`; its output. */
-async function child(
+function child(
   flags: readonly string[],
   dir: string,
   ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...flags, CHILD.pathname, ...args],
-    env: { SEQUENT_CACHE_DIR: dir, NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+): Promise<Output> {
+  return deno(
+    ["run", "--no-prompt", ...flags, CHILD.pathname, ...args],
+    Deno.cwd(),
+    { SEQUENT_CACHE_DIR: dir },
+  );
 }
 
 Deno.test("each new embedded database, in memory or in a folder, is new and empty, started from kept files after the first; kept files that do not start are replaced", async () => {
