@@ -5,8 +5,8 @@
  * 2–6 s. Test suites open many of these, each test file in an isolate of
  * its own, and every generated app makes its folder once.
  *
- * The copy lives in this isolate once made or read, and on disk for the
- * other isolates and processes: in `$SEQUENT_CACHE_DIR` (empty: nowhere),
+ * The copy lives in this isolate once made (or read for a database in
+ * memory), and on disk for the other isolates and processes: in `$SEQUENT_CACHE_DIR` (empty: nowhere),
  * else `$XDG_CACHE_HOME/sequent`, else `$HOME/.cache/sequent`, in a file
  * named after the PGlite build it came from (about 40 MB). The disk is
  * used only where the process already may read the variables and the
@@ -64,10 +64,13 @@ async function cacheFile(build: string): Promise<string | undefined> {
 
 /**
  * The kept files of a fresh cluster made by the PGlite `build` (its
- * module's URL, which names its version), if any.
+ * module's URL, which names its version), if any. Files read from disk
+ * stay in this isolate only when `keep` is set (a process that makes its
+ * data folder will not need them again).
  */
 export async function freshClusterFiles(
   build: string,
+  { keep }: { keep: boolean },
 ): Promise<Blob | undefined> {
   if (files) return files;
   const file = await cacheFile(build);
@@ -75,8 +78,9 @@ export async function freshClusterFiles(
     return undefined;
   }
   try {
-    files = new Blob([await Deno.readFile(file)]);
-    return files;
+    const read = new Blob([await Deno.readFile(file)]);
+    if (keep) files = read;
+    return read;
   } catch {
     return undefined;
   }

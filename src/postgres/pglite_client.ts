@@ -414,7 +414,9 @@ export class PgliteClient implements SqlClient {
       return await create();
     }
     const build = import.meta.resolve("@electric-sql/pglite");
-    const loadDataDir = await freshClusterFiles(build);
+    const loadDataDir = await freshClusterFiles(build, {
+      keep: dataDir === undefined,
+    });
     if (loadDataDir) {
       const before = await entries(dataDir);
       try {
