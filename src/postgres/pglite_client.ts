@@ -360,8 +360,8 @@ export class PgliteClient implements SqlClient {
   }
 
   /**
-   * Starts PGlite (2–6 s for a new database, about 1 s in memory once a
-   * fresh cluster's files are kept: share the client).
+   * Starts PGlite (a new database: 2–6 s by initdb, about 1 s from the
+   * kept files of a fresh cluster; share the client).
    *
    * @param dataDir The data folder; `undefined` keeps the database in memory.
    * @returns The client.

@@ -1,8 +1,9 @@
 /**
- * A database in memory starts from the kept files of a fresh cluster
- * (`src/postgres/_fresh_cluster.ts`): a new, empty database each time; a
- * kept copy that does not start is replaced; the cache folder is used only
- * with the permissions already given.
+ * A new embedded database, in memory or in a new folder, starts from the
+ * kept files of a fresh cluster (`src/postgres/_fresh_cluster.ts`): a new,
+ * empty database each time; a kept copy that does not start is forgotten,
+ * with nothing of it left in the folder, and replaced; the cache folder is
+ * used only with the permissions already given.
  */
 import assert from "node:assert/strict";
 import { connectDatabase } from "@sequent/core/postgres";
