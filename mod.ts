@@ -170,7 +170,15 @@ export {
 } from "./src/core/snapshotter.ts";
 export { ValueObject } from "./src/core/value_object.ts";
 export { type AfterCommitOptions, Workflow } from "./src/core/workflow.ts";
-export { InMemoryEventStore } from "./src/memory/in_memory_event_store.ts";
+export {
+  DEFAULT_PARTITION_COUNT,
+  MAX_PARTITION_COUNT,
+  partitionOf,
+} from "./src/core/partition.ts";
+export {
+  InMemoryEventStore,
+  type InMemoryEventStoreOptions,
+} from "./src/memory/in_memory_event_store.ts";
 export { InMemoryProcessorStore } from "./src/memory/in_memory_processor_store.ts";
 export { InMemoryRecordStore } from "./src/memory/in_memory_record_store.ts";
 export {

@@ -12,6 +12,7 @@
  *
  * Run alone: `deno run -A bench/postgres_baseline.ts` (uses DATABASE_URL).
  */
+import { partitionOf } from "@sequent/core";
 import postgres from "postgres";
 
 /** A postgres.js pool as the baselines use it (driver defaults). */
@@ -91,12 +92,12 @@ export async function rawCreatePost(
        INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
        VALUES ($1, $2, $3) RETURNING id
      ), a AS (
-       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id)
-       VALUES ($1, $4)
+       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id, partition)
+       VALUES ($1, $4, $14)
      )
      INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
-       created_at, command_id, event_type_id, event_json)
-     SELECT $1, '', v.n, $5, c.id, v.t, v.j FROM c, (VALUES
+       created_at, command_id, event_type_id, event_json, partition)
+     SELECT $1, '', v.n, $5, c.id, v.t, v.j, $14 FROM c, (VALUES
        (1, $6::smallint, $7::jsonb), (2, $8::smallint, $9::jsonb),
        (3, $10::smallint, $11::jsonb), (4, $12::smallint, $13::jsonb)) v(n, t, j)`,
     [
@@ -113,6 +114,7 @@ export async function rawCreatePost(
       '{"title":"My first blogpost"}',
       ids.contentChanged,
       '{"content":"Hello World!"}',
+      partitionOf(aggregateId),
     ] as never[],
     { prepare: true },
   );

@@ -16,6 +16,7 @@
  * The server is `DATABASE_URL` (skipped when it is not a postgres:// URL).
  * Run alone: `deno run -A bench/postgres_bench.ts`.
  */
+import { partitionOf } from "@sequent/core";
 import type {
   SerializedCommand,
   StreamCommit,
@@ -261,21 +262,23 @@ async function rawPgliteCreatePost(
     ];
   })();
   const [addPost, post, added, author, title, content] = await pgliteIds;
+  const aggregateId = crypto.randomUUID();
   await client.query(
     `WITH c AS (
        INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
        VALUES ($1::text::uuid, $2::smallint, $3::text::jsonb) RETURNING id
      ), a AS (
-       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id)
-       VALUES ($1::text::uuid, $4::smallint)
+       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id, partition)
+       VALUES ($1::text::uuid, $4::smallint, $14::smallint)
      )
      INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
-       created_at, command_id, event_type_id, event_json)
-     SELECT $1::text::uuid, '', v.n, $5::timestamptz, c.id, v.t, v.j FROM c, (VALUES
+       created_at, command_id, event_type_id, event_json, partition)
+     SELECT $1::text::uuid, '', v.n, $5::timestamptz, c.id, v.t, v.j, $14::smallint
+     FROM c, (VALUES
        (1, $6::smallint, $7::text::jsonb), (2, $8::smallint, $9::text::jsonb),
        (3, $10::smallint, $11::text::jsonb), (4, $12::smallint, $13::text::jsonb)) v(n, t, j)`,
     [
-      crypto.randomUUID(),
+      aggregateId,
       addPost!,
       '{"author":"ben","title":"My first blogpost","content":"Hello World!"}',
       post!,
@@ -288,6 +291,7 @@ async function rawPgliteCreatePost(
       '{"title":"My first blogpost"}',
       content!,
       '{"content":"Hello World!"}',
+      partitionOf(aggregateId),
     ],
   );
 }

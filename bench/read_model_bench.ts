@@ -28,6 +28,7 @@
  * `deno run -A bench/read_model_bench.ts` (`REPLAY_POSTS` changes the
  * number of posts replayed).
  */
+import { partitionOf } from "@sequent/core";
 import {
   column,
   CommandService,
@@ -151,6 +152,7 @@ export async function seedPosts(
         ('PostTitleChanged'), ('PostContentChanged') ON CONFLICT DO NOTHING;
       CREATE TEMP TABLE seed_ids ON COMMIT DROP AS
         SELECT g, md5('post' || g)::uuid AS id,
+          ${s}.partition_hash(md5('post' || g)::uuid) % ${s}.partition_count() AS p,
           'author ' || (g % 100) AS author, 'Post number ' || g AS title,
           'The content of post ' || g || ', a sentence or two long, with some words.' AS content
         FROM generate_series(1, ${posts}) g;
@@ -160,15 +162,16 @@ export async function seedPosts(
           jsonb_build_object('author', author, 'title', title, 'content', content)
         FROM seed_ids;
       SELECT setval(pg_get_serial_sequence('${s}.commands', 'id'), ${posts});
-      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id)
-        SELECT id, (SELECT id FROM ${s}.aggregate_types WHERE type = 'Post') FROM seed_ids;
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, partition)
+        SELECT id, (SELECT id FROM ${s}.aggregate_types WHERE type = 'Post'), p
+        FROM seed_ids;
       INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-          command_id, event_type_id, event_json)
+          command_id, event_type_id, event_json, partition)
         SELECT i.id, '', n, now(), i.g, t.id,
           CASE n WHEN 1 THEN '{}'::jsonb
             WHEN 2 THEN jsonb_build_object('author', i.author)
             WHEN 3 THEN jsonb_build_object('title', i.title)
-            ELSE jsonb_build_object('content', i.content) END
+            ELSE jsonb_build_object('content', i.content) END, i.p
         FROM seed_ids i CROSS JOIN generate_series(1, 4) n
         JOIN ${s}.event_types t ON t.type = (ARRAY['PostAdded', 'PostAuthorChanged',
           'PostTitleChanged', 'PostContentChanged'])[n]
@@ -408,15 +411,15 @@ async function rawCreateProjectedPost(
        INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
        VALUES ($1, $2, $3) RETURNING id
      ), a AS (
-       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id)
-       VALUES ($1, $4)
+       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id, partition)
+       VALUES ($1, $4, $17)
      ), p AS (
        INSERT INTO ${viewSchema}.post_records (aggregate_id, author, title, content)
        VALUES ($1, $14, $15, $16)
      )
      INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
-       created_at, command_id, event_type_id, event_json)
-     SELECT $1, '', v.n, $5, c.id, v.t, v.j FROM c, (VALUES
+       created_at, command_id, event_type_id, event_json, partition)
+     SELECT $1, '', v.n, $5, c.id, v.t, v.j, $17 FROM c, (VALUES
        (1, $6::smallint, $7::jsonb), (2, $8::smallint, $9::jsonb),
        (3, $10::smallint, $11::jsonb), (4, $12::smallint, $13::jsonb)) v(n, t, j)`,
     [
@@ -436,6 +439,7 @@ async function rawCreateProjectedPost(
       "ben",
       "My first blogpost",
       "Hello World!",
+      partitionOf(aggregateId),
     ] as never[],
     { prepare: true },
   );

@@ -54,6 +54,11 @@ export type {
   StoredEvent,
   StreamPosition,
 } from "./core/event_reader.ts";
+export {
+  checkPartitionCount,
+  checkPartitions,
+  partitionHash,
+} from "./core/partition.ts";
 export type {
   Lease,
   ParkChange,

@@ -24,7 +24,7 @@ import {
 import type { DryRunReport } from "../core/dry_run.ts";
 import type { EventStore } from "../core/event_store.ts";
 import { consoleLogger, type Logger } from "../core/logger.ts";
-import { ViewSchemaNotReadyError } from "../core/errors.ts";
+import { SequentError, ViewSchemaNotReadyError } from "../core/errors.ts";
 import { Projector } from "../core/projector.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import { Snapshotter } from "../core/snapshotter.ts";
@@ -101,6 +101,12 @@ export interface AppConfig {
   readonly viewSchema?: string | undefined;
   /** The schema of the event store (default `sequent_schema`). */
   readonly eventStoreSchema?: string | undefined;
+  /**
+   * The event store's partition count (default 64; see `partitionOf`),
+   * fixed when the store is created: another count for an existing store
+   * is an error at start.
+   */
+  readonly partitions?: number | undefined;
   /** Where the framework logs (default: warnings and errors to the console). */
   readonly logger?: Logger | undefined;
   /** Re-runs of a unit of work on optimistic-lock conflicts (default 0). */
@@ -323,7 +329,10 @@ export async function openApp(
       ...config.embedded,
     });
     try {
-      await pg.installEventStore(client, { schema: config.eventStoreSchema });
+      await pg.installEventStore(client, {
+        schema: config.eventStoreSchema,
+        partitions: config.partitions,
+      });
     } catch (error) {
       await client.close();
       throw error;
@@ -353,6 +362,14 @@ export async function openApp(
         processors: processorNames,
       });
   } else if (eventStore instanceof InMemoryEventStore) {
+    if (
+      config.partitions !== undefined &&
+      config.partitions !== eventStore.partitions
+    ) {
+      throw new SequentError(
+        `partitions is ${config.partitions}, but the event store given has ${eventStore.partitions}`,
+      );
+    }
     processorStore ??= new InMemoryProcessorStore(eventStore);
   }
   const commandService = new CommandService({

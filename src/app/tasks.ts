@@ -603,6 +603,7 @@ async function withEventStore(
   try {
     return await pg.installEventStore(client, {
       schema: config.eventStoreSchema,
+      partitions: config.partitions,
     });
   } finally {
     await client.close();

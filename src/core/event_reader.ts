@@ -42,6 +42,11 @@ export type StreamPosition = string;
 export interface StoredEvent extends SerializedEvent {
   /** Where the event is in commit order. */
   readonly position: StreamPosition;
+  /**
+   * The partition of the event's aggregate (see `partitionOf`): the same
+   * for all its events.
+   */
+  readonly partition: number;
 }
 
 /**
@@ -77,7 +82,7 @@ export interface EventBatch {
  * ```ts
  * import type { ReadEventsOptions } from "@sequent/core/internal";
  *
- * const options: ReadEventsOptions = { limit: 500, eventTypes: ["PostAdded"] };
+ * const options: ReadEventsOptions = { limit: 500, eventTypes: ["PostAdded"], partitions: [3, 17] };
  * ```
  */
 export interface ReadEventsOptions {
@@ -85,6 +90,11 @@ export interface ReadEventsOptions {
   readonly limit: number;
   /** Only events of these types (default: all). */
   readonly eventTypes?: readonly string[] | undefined;
+  /**
+   * Only events of these partitions (default: all). As with event types,
+   * the position read on from passes the events of other partitions.
+   */
+  readonly partitions?: readonly number[] | undefined;
 }
 
 /**
@@ -115,8 +125,10 @@ export interface EventReader {
    * documentation).
    *
    * @param after The position read up to so far (`""`: the start).
-   * @param options The limit and an event-type filter.
+   * @param options The limit, an event-type and a partition filter.
    * @returns The events and where to read on from.
+   * @throws {RangeError} for a limit that is not a positive integer, or a
+   *   partition that is not an integer from 0 to 1023.
    */
   readEvents(
     after: StreamPosition,

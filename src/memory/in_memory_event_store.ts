@@ -15,6 +15,12 @@ import {
   SequentError,
 } from "../core/errors.ts";
 import { newCommandId } from "../core/_command_id.ts";
+import {
+  checkPartitionCount,
+  checkPartitions,
+  DEFAULT_PARTITION_COUNT,
+  partitionOf,
+} from "../core/partition.ts";
 import type {
   CommandRecord,
   EventPosition,
@@ -324,6 +330,24 @@ class Overlay {
 }
 
 /**
+ * Options of {@linkcode InMemoryEventStore}.
+ *
+ * @example
+ * ```ts
+ * import type { InMemoryEventStoreOptions } from "@sequent/core";
+ *
+ * const options: InMemoryEventStoreOptions = { partitions: 16 };
+ * ```
+ */
+export interface InMemoryEventStoreOptions {
+  /**
+   * How many partitions the store has (default 64, at most 1024), as
+   * `installEventStore` fixes them for PostgreSQL.
+   */
+  readonly partitions?: number | undefined;
+}
+
+/**
  * An in-memory {@linkcode EventStore}: for tests, examples and benchmarks.
  * It behaves like the PostgreSQL store, including its errors, so domain
  * tests that pass here pass there.
@@ -354,9 +378,38 @@ export class InMemoryEventStore
   implements EventStore, EventReader, ReplayReader {
   /** The read-model tables, kept in memory. */
   readonly records: InMemoryRecordStore = new InMemoryRecordStore();
+  /** How many partitions the store has (see `partitionOf`). */
+  readonly partitions: number;
   #state: State = emptyState();
   #nextCommandId = 1;
   #closed = false;
+
+  /**
+   * An empty store.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryEventStore } from "@sequent/core";
+   *
+   * console.assert(new InMemoryEventStore({ partitions: 8 }).partitions === 8);
+   * ```
+   *
+   * @param options The partition count (default 64).
+   * @throws {RangeError} for a count that is not an integer from 1 to 1024.
+   */
+  constructor(options: InMemoryEventStoreOptions = {}) {
+    this.partitions = checkPartitionCount(
+      options.partitions ?? DEFAULT_PARTITION_COUNT,
+    );
+  }
+
+  #stored(entry: LogEntry, index: number): StoredEvent {
+    return {
+      ...copyEvent(entry.event),
+      position: String(index + 1),
+      partition: partitionOf(entry.event.aggregateId, this.partitions),
+    };
+  }
 
   /** Forgets everything stored (for tests). */
   reset(): void {
@@ -519,13 +572,23 @@ export class InMemoryEventStore
       );
     }
     const types = options.eventTypes ? new Set(options.eventTypes) : undefined;
+    let partitions: Set<number> | undefined;
+    try {
+      if (options.partitions) {
+        partitions = new Set(checkPartitions(options.partitions));
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const events: StoredEvent[] = [];
     let i = after === "" ? 0 : parsePosition(after);
     for (; i < log.length && events.length < limit; i++) {
       const entry = log[i] as LogEntry;
       if (entry.deleted) continue;
       if (types && !types.has(entry.event.eventType)) continue;
-      events.push({ ...copyEvent(entry.event), position: String(i + 1) });
+      const event = this.#stored(entry, i);
+      if (partitions && !partitions.has(event.partition)) continue;
+      events.push(event);
     }
     // every commit is whole the moment it is applied: nothing can commit
     // later below the end of the log
@@ -551,7 +614,7 @@ export class InMemoryEventStore
         entry.deleted || entry.event.aggregateId !== aggregateId ||
         entry.event.sequenceNumber < fromSequenceNumber
       ) continue;
-      events.push({ ...copyEvent(entry.event), position: String(i + 1) });
+      events.push(this.#stored(entry, i));
     }
     return Promise.resolve(events);
   }

@@ -13,6 +13,7 @@ import type {
 } from "../core/event_store.ts";
 import type { TypeDictionary, TypeKind } from "./_type_dictionary.ts";
 import { newCommandId } from "../core/_command_id.ts";
+import { partitionHash } from "../core/partition.ts";
 import type { SqlValue } from "./sql_client.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -104,7 +105,7 @@ export function buildCommit(
     if (i > 0) json += ",";
     json += `{"a":"${id}","t":${names.ref("a", stream.aggregateType)},"k":${
       JSON.stringify(stream.partitionKey)
-    },"h":${optional(stream.snapshotThreshold)},"u":${
+    },"q":${partitionHash(id)},"h":${optional(stream.snapshotThreshold)},"u":${
       stream.uniqueKeys === undefined
         ? "null"
         : JSON.stringify(stream.uniqueKeys)
@@ -197,6 +198,7 @@ export function buildFastCreate(
     command.commandId === undefined
       ? newCommandId()
       : uuidOf(command.commandId, "Command id"),
+    partitionHash(id),
   ];
   for (let j = 0; j < events.length; j++) {
     const event = events[j]!;

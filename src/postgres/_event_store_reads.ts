@@ -28,6 +28,7 @@ import type { SqlRow, SqlValue } from "./sql_client.ts";
 import type { EventStoreSql } from "./_event_store_sql.ts";
 import type { TypeKind } from "./_type_dictionary.ts";
 import { isUuid } from "./_commit_json.ts";
+import { checkPartitions } from "../core/partition.ts";
 import { isStorableUniqueKey } from "../core/_storable_commit.ts";
 import type { Executor } from "./_unit.ts";
 import type { RecordStore } from "../core/record_store.ts";
@@ -102,6 +103,7 @@ interface StreamEventRow {
   readonly created_at: Date | null;
   readonly event_type_id: number | null;
   readonly json: string | null;
+  readonly partition: number | null;
 }
 
 export function uuidArray(ids: readonly string[]): string {
@@ -187,11 +189,15 @@ export class Reader implements EventStoreReader {
     if (options.eventTypes !== undefined) {
       types = `{${(await this.typeIds(options.eventTypes)).join(",")}}`;
     }
+    const partitions = options.partitions === undefined
+      ? null
+      : `{${checkPartitions(options.partitions).join(",")}}`;
     const rows = await this.#exec.run(this.#sql.readEvents, [
       xact,
       position,
       limit,
       types,
+      partitions,
     ]) as unknown as StreamEventRow[];
     const horizon = rows[0]?.horizon;
     const found = rows[0]?.x === null || rows[0]?.x === undefined ? [] : rows;
@@ -203,6 +209,7 @@ export class Reader implements EventStoreReader {
       eventType: this.#name("e", r.event_type_id!),
       payload: r.json!,
       position: `${r.x}:${r.p}`,
+      partition: r.partition!,
     }));
     const caughtUp = events.length < limit;
     let next = events.at(-1)?.position ?? after;
@@ -236,6 +243,7 @@ export class Reader implements EventStoreReader {
       eventType: this.#name("e", r.event_type_id!),
       payload: r.json!,
       position: `${r.x}:${r.p}`,
+      partition: r.partition!,
     }));
   }
 

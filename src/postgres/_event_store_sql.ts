@@ -85,6 +85,8 @@ export function eventStoreSql(s: string): EventStoreSql {
       AND e.aggregate_id = $1::text::uuid ${where}
     ORDER BY e.sequence_number`;
 
+  // the partition of the new aggregate, from the hash in parameter 10
+  const partition = `($10::bigint % ${s}.partition_count())::smallint`;
   const readAll = new Map<string, string>();
   const fastCreate = new Map<number, string>();
 
@@ -99,15 +101,16 @@ export function eventStoreSql(s: string): EventStoreSql {
     readEvents: `
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
       SELECT h.xmin::text AS horizon, e.x, e.p, e.aggregate_id,
-        e.sequence_number, e.created_at, e.event_type_id, e.json
+        e.sequence_number, e.created_at, e.event_type_id, e.json, e.partition
       FROM h LEFT JOIN LATERAL (
         SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
           e.sequence_number, e.created_at, e.event_type_id,
-          e.event_json::text AS json, e.xact_id, e.position
+          e.event_json::text AS json, e.partition, e.xact_id, e.position
         FROM ${s}.events e
         WHERE e.xact_id < h.xmin
           AND (e.xact_id, e.position) > ($1::text::xid8, $2::text::bigint)
           AND ($4::text IS NULL OR e.event_type_id = ANY($4::text::smallint[]))
+          AND ($5::text IS NULL OR e.partition = ANY($5::text::smallint[]))
         ORDER BY e.xact_id, e.position
         LIMIT $3::integer
       ) e ON true
@@ -115,7 +118,7 @@ export function eventStoreSql(s: string): EventStoreSql {
     readAggregateEvents: `
       SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
         e.sequence_number, e.created_at, e.event_type_id,
-        e.event_json::text AS json
+        e.event_json::text AS json, e.partition
       FROM ${s}.events e
       WHERE e.partition_key = (SELECT events_partition_key FROM ${s}.aggregates
           WHERE aggregate_id = $1::text::uuid)
@@ -128,7 +131,7 @@ export function eventStoreSql(s: string): EventStoreSql {
       if (text === undefined) {
         const rows: string[] = [];
         for (let j = 0; j < events; j++) {
-          const p = 10 + j * 4;
+          const p = 11 + j * 4;
           rows.push(
             `($${p}::integer, $${p + 1}::timestamptz, $${p + 2}::smallint, $${
               p + 3
@@ -142,12 +145,14 @@ export function eventStoreSql(s: string): EventStoreSql {
     $6::integer)
   RETURNING id
 ), a AS (
-  INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
-  VALUES ($7::uuid, $8::smallint, '') ON CONFLICT (aggregate_id) DO NOTHING
+  INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key,
+    partition)
+  VALUES ($7::uuid, $8::smallint, '', ${partition})
+  ON CONFLICT (aggregate_id) DO NOTHING
 )
 INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-  command_id, event_type_id, event_json)
-SELECT $7::uuid, '', v.n, v.c, c.id, v.t, v.j
+  command_id, event_type_id, event_json, partition)
+SELECT $7::uuid, '', v.n, v.c, c.id, v.t, v.j, ${partition}
 FROM c, (VALUES ${rows.join(", ")}) AS v(n, c, t, j)
 RETURNING xact_id::text AS x, position::text AS p`;
         fastCreate.set(events, text);

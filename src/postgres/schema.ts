@@ -8,9 +8,9 @@
  * |---|---|
  * | `schema_versions` | One row per migration applied |
  * | `event_types`, `aggregate_types`, `command_types` | Type names and their `smallint` ids |
- * | `aggregates` | `aggregate_id uuid` (key), type id, `events_partition_key`, `created_at` |
+ * | `aggregates` | `aggregate_id uuid` (key), type id, `events_partition_key`, `partition smallint` (fixed at its first commit), `created_at` |
  * | `commands` | The command log: `id bigint`, `created_at`, `user_id`, `aggregate_id`, type id, `command_json jsonb`, and the causing event (`event_aggregate_id`, `event_sequence_number`) |
- * | `events` | `aggregate_id`, `partition_key`, `sequence_number`, `created_at`, `command_id`, type id, `event_json jsonb`, `xact_id xid8` (the writing transaction) and `position` (a sequence); key (`partition_key`, `aggregate_id`, `sequence_number`); partitioned by range of `partition_key`, with one default partition |
+ * | `events` | `aggregate_id`, `partition_key`, `sequence_number`, `created_at`, `command_id`, type id, `event_json jsonb`, `xact_id xid8` (the writing transaction), `position` (a sequence) and its aggregate's `partition`; key (`partition_key`, `aggregate_id`, `sequence_number`); indexed by (`xact_id`, `position`) and by (`partition`, `xact_id`, `position`); range-partitioned by `partition_key`, with one default table partition |
  * | `aggregate_unique_keys` | (`aggregate_id`, `scope`) → `key jsonb`, unique per (`scope`, `key`) |
  * | `snapshot_records` | Snapshots by aggregate, version and sequence number |
  * | `aggregates_that_need_snapshots` | Aggregates marked for a new snapshot, with a high-water mark |
@@ -18,11 +18,19 @@
  *
  * Functions: `store_commit(jsonb)` stores a whole commit in one call,
  * `register_types(jsonb)` registers type names, `delete_stream(uuid)`
- * deletes a stream (the trigger archives its events).
+ * deletes a stream (the trigger archives its events), `partition_hash(uuid)`
+ * and `partition_count()` give an aggregate's partition (see `partitionOf`
+ * in `@sequent/core`: two meanings of "partition" meet here, the stored
+ * processing partition and PostgreSQL's table partitions by
+ * `partition_key`).
  *
  * @module
  */
 import { SequentError } from "../core/errors.ts";
+import {
+  checkPartitionCount,
+  DEFAULT_PARTITION_COUNT,
+} from "../core/partition.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
 
@@ -59,6 +67,12 @@ export interface EventStoreSchemaOptions {
    * {@linkcode EVENT_STORE_SCHEMA_VERSION}); for trying an upgrade.
    */
   readonly upToVersion?: number | undefined;
+  /**
+   * How many partitions the store has (default 64, at most 1024; see
+   * `partitionOf` in `@sequent/core`). Fixed when the store is created, or upgraded
+   * to version 5: asking an existing store for another count is an error.
+   */
+  readonly partitions?: number | undefined;
 }
 
 /**
@@ -82,11 +96,14 @@ export interface InstallResult {
   readonly previousVersion: number;
   /** The version now installed. */
   readonly version: number;
+  /** The store's partition count (undefined below version 5). */
+  readonly partitions: number | undefined;
 }
 
 interface Migration {
   readonly version: number;
-  readonly sql: (s: string) => string;
+  /** The statements, for a quoted schema and the store's partition count. */
+  readonly sql: (s: string, partitions: number) => string;
 }
 
 function typeRef(kind: string, ref: string, map: string): string {
@@ -98,16 +115,28 @@ function typeRef(kind: string, ref: string, map: string): string {
  * The `store_commit` function; from version 2 on, it stores the command's
  * id ("id" in the argument's command, else a new one).
  */
-function storeCommit(s: string, commandIds: boolean): string {
+function storeCommit(
+  s: string,
+  commandIds: boolean,
+  partitions = false,
+): string {
   const idColumn = commandIds ? "command_id, " : "";
   const idValue = commandIds
     ? "coalesce((v_command ->> 'id')::uuid, gen_random_uuid()), "
     : "";
+  // From version 5, a stream's "q" is the hash its partition comes from,
+  // computed by the client; when it is missing, here (slower).
+  const partitionExpr = (stream: string) =>
+    `(coalesce((${stream} ->> 'q')::bigint, ${s}.partition_hash((${stream} ->> 'a')::uuid)) % ${s}.partition_count())::smallint`;
+  const partitionColumn = partitions ? ", partition" : "";
+  const partitionValue = (stream: string) =>
+    partitions ? `, ${partitionExpr(stream)}` : "";
   return `-- Stores one commit: the command record, the aggregates, the events, the
 -- unique keys and snapshot marks. The argument:
 --   {"c": {"id": command id (from version 2), "t": type, "u": user id, "a": aggregate id, "ea": causing event's
 --          aggregate id, "es": its sequence number, "p": payload},
 --    "s": [{"a": aggregate id, "t": type, "k": partition key,
+--           "q": partition hash (from version 5; computed when missing),
 --           "h": snapshot threshold, "u": {scope: key} or null,
 --           "e": [{"s": sequence number, "c": created at, "t": type,
 --                  "p": payload}]}],   -- sorted by aggregate id
@@ -129,7 +158,7 @@ DECLARE
   v_stream jsonb;
   v_aggregate_id uuid;
   v_partition_key text;
-  v_stored_partition_key text;
+  v_stored_partition_key text;${partitions ? "\n  v_partition smallint;" : ""}
   v_first integer;
   v_last integer;
   v_keys jsonb;
@@ -155,15 +184,15 @@ BEGIN
         v_command -> 'p', (v_command ->> 'ea')::uuid, (v_command ->> 'es')::integer)
       RETURNING id
     ), a AS (
-      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key${partitionColumn})
       VALUES (v_aggregate_id, ${typeRef("a", "v_stream -> 't'", "v_types")},
-        coalesce(v_stream ->> 'k', ''))
+        coalesce(v_stream ->> 'k', '')${partitionValue("v_stream")})
       ON CONFLICT (aggregate_id) DO NOTHING
     )
     INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-      command_id, event_type_id, event_json)
+      command_id, event_type_id, event_json${partitionColumn})
     SELECT v_aggregate_id, coalesce(v_stream ->> 'k', ''), ev.s, ev.c, c.id,
-      ${typeRef("e", "ev.t", "v_types")}, ev.p
+      ${typeRef("e", "ev.t", "v_types")}, ev.p${partitionValue("v_stream")}
     FROM c CROSS JOIN jsonb_to_recordset(v_stream -> 'e')
       AS ev(s integer, c timestamptz, t jsonb, p jsonb);
     v_keys := v_stream -> 'u';
@@ -186,15 +215,27 @@ BEGIN
       v_first := (v_stream #>> '{e,0,s}')::integer;
       v_last := 0;
 
-      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key)
+      INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key${partitionColumn})
       VALUES (v_aggregate_id, ${
     typeRef("a", "v_stream -> 't'", "v_types")
-  }, v_partition_key)
+  }, v_partition_key${partitionValue("v_stream")})
       ON CONFLICT (aggregate_id) DO NOTHING;
 
       IF NOT FOUND THEN
-        SELECT events_partition_key INTO v_stored_partition_key
-        FROM ${s}.aggregates WHERE aggregate_id = v_aggregate_id FOR NO KEY UPDATE;
+        SELECT events_partition_key${partitionColumn} INTO v_stored_partition_key${
+    partitions ? ", v_partition" : ""
+  }
+        FROM ${s}.aggregates WHERE aggregate_id = v_aggregate_id FOR NO KEY UPDATE;${
+    partitions
+      ? `
+        IF v_partition <> ${partitionExpr("v_stream")} THEN
+          -- the hash is computed by the client: a wrong one is a bug there
+          RAISE EXCEPTION USING ERRCODE = 'SQ005',
+            MESSAGE = format('Aggregate "%s" is in partition %s, the commit computed partition %s',
+              v_aggregate_id, v_partition, ${partitionExpr("v_stream")});
+        END IF;`
+      : ""
+  }
         IF v_stored_partition_key <> v_partition_key THEN
           -- Moves the events too (ON UPDATE CASCADE).
           UPDATE ${s}.aggregates SET events_partition_key = v_partition_key
@@ -223,9 +264,9 @@ BEGIN
     END LOOP;
 
     INSERT INTO ${s}.events (aggregate_id, partition_key, sequence_number, created_at,
-      command_id, event_type_id, event_json)
+      command_id, event_type_id, event_json${partitionColumn})
     SELECT (st ->> 'a')::uuid, coalesce(st ->> 'k', ''), ev.s, ev.c, v_command_id,
-      ${typeRef("e", "ev.t", "v_types")}, ev.p
+      ${typeRef("e", "ev.t", "v_types")}, ev.p${partitionValue("st")}
     FROM jsonb_array_elements(v_streams) st
     CROSS JOIN LATERAL jsonb_to_recordset(st -> 'e')
       AS ev(s integer, c timestamptz, t jsonb, p jsonb);
@@ -285,6 +326,11 @@ END
 $fn$;
 `;
 }
+
+const saveUpdatedEventsTrigger = (s: string): string =>
+  `CREATE TRIGGER save_updated_events AFTER UPDATE ON ${s}.events
+  REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
+  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.save_updated_events();`;
 
 const version1 = (s: string): string => `
 CREATE TABLE ${s}.event_types (
@@ -420,9 +466,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
-CREATE TRIGGER save_updated_events AFTER UPDATE ON ${s}.events
-  REFERENCING OLD TABLE AS old_events NEW TABLE AS new_events
-  FOR EACH STATEMENT EXECUTE FUNCTION ${s}.save_updated_events();
+${saveUpdatedEventsTrigger(s)}
 
 -- Registers type names not known yet; returns {"e"|"a"|"c": {name: id}} for
 -- the names given. Names are inserted in sorted order so that concurrent
@@ -574,11 +618,80 @@ END
 $fn$;
 `;
 
+/**
+ * Version 5: partitions (see `src/core/partition.ts`). Every aggregate and
+ * every event carries its partition, `partition_hash(aggregate_id) mod
+ * partition_count()`; the count is fixed here, for good, as the body of an
+ * immutable function. Events are indexed by (partition, xact_id, position)
+ * for processors that read some partitions only. Existing rows get their
+ * partitions here (a rewrite of the events table, in the installer's
+ * transaction); the update trigger is set aside meanwhile, since no event
+ * changes.
+ */
+const version5 = (s: string, partitions: number): string => `
+-- xxHash32 (seed 0) of the 16 bytes of a UUID, as partitionHash() in
+-- src/core/partition.ts computes it. 32-bit products are taken in 16-bit
+-- halves, so that they stay within bigint.
+CREATE FUNCTION ${s}.partition_hash(p_id uuid) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+  m constant bigint := 4294967295;
+  p1 constant bigint := 2654435761;
+  p2 constant bigint := 2246822519;
+  p3 constant bigint := 3266489917;
+  b bytea := uuid_send(p_id);
+  v bigint[] := ARRAY[(p1 + p2) & m, p2, 0, (4294967296 - p1) & m];
+  r integer[] := ARRAY[1, 7, 12, 18];
+  w bigint;
+  x bigint;
+  h bigint := 0;
+  i integer;
+BEGIN
+  FOR i IN 0..3 LOOP
+    w := get_byte(b, i * 4) | (get_byte(b, i * 4 + 1) << 8)
+      | (get_byte(b, i * 4 + 2) << 16) | (get_byte(b, i * 4 + 3)::bigint << 24);
+    x := (v[i + 1] + ((w * (p2 & 65535)) + (((w * (p2 >> 16)) & 65535) << 16))) & m;
+    x := ((x << 13) | (x >> 19)) & m;
+    x := ((x * (p1 & 65535)) + (((x * (p1 >> 16)) & 65535) << 16)) & m;
+    h := (h + (((x << r[i + 1]) | (x >> (32 - r[i + 1]))) & m)) & m;
+  END LOOP;
+  h := (h + 16) & m;
+  h := h # (h >> 15);
+  h := ((h * (p2 & 65535)) + (((h * (p2 >> 16)) & 65535) << 16)) & m;
+  h := h # (h >> 13);
+  h := ((h * (p3 & 65535)) + (((h * (p3 >> 16)) & 65535) << 16)) & m;
+  RETURN h # (h >> 16);
+END
+$fn$;
+-- The store's partition count, fixed when version 5 was installed.
+CREATE FUNCTION ${s}.partition_count() RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS 'SELECT ${partitions}';
+
+ALTER TABLE ${s}.aggregates ADD COLUMN partition smallint;
+UPDATE ${s}.aggregates
+SET partition = ${s}.partition_hash(aggregate_id) % ${s}.partition_count();
+ALTER TABLE ${s}.aggregates ALTER COLUMN partition SET NOT NULL;
+
+ALTER TABLE ${s}.events ADD COLUMN partition smallint;
+DROP TRIGGER save_updated_events ON ${s}.events;
+UPDATE ${s}.events e SET partition = a.partition
+FROM ${s}.aggregates a WHERE a.aggregate_id = e.aggregate_id;
+${saveUpdatedEventsTrigger(s)}
+ALTER TABLE ${s}.events ALTER COLUMN partition SET NOT NULL;
+CREATE INDEX events_partition_xact_id_position_idx
+  ON ${s}.events (partition, xact_id, position);
+${storeCommit(s, true, true)}
+`;
+
+/** The version that brought partitions. */
+const PARTITIONS_VERSION = 5;
+
 const MIGRATIONS: readonly Migration[] = [
   { version: 1, sql: version1 },
   { version: 2, sql: version2 },
   { version: 3, sql: version3 },
   { version: 4, sql: version4 },
+  { version: 5, sql: version5 },
 ];
 
 /**
@@ -642,23 +755,40 @@ export async function installEventStore(
         `Event store schema "${schema}" has version ${previousVersion}, newer than version ${EVENT_STORE_SCHEMA_VERSION} this code knows: upgrade the code`,
       );
     }
+    let partitions = options.partitions === undefined
+      ? DEFAULT_PARTITION_COUNT
+      : checkPartitionCount(options.partitions);
+    if (previousVersion >= PARTITIONS_VERSION) {
+      const [stored] = await tx.query<{ partitions: number }>(
+        `SELECT ${s}.partition_count() AS partitions`,
+      );
+      const count = Number(stored?.partitions);
+      if (options.partitions !== undefined && options.partitions !== count) {
+        throw new SequentError(
+          `Event store schema "${schema}" has ${count} partitions, fixed when it was created: it cannot have ${options.partitions}`,
+        );
+      }
+      partitions = count;
+    }
     const target = options.upToVersion ?? EVENT_STORE_SCHEMA_VERSION;
     for (const migration of MIGRATIONS) {
       if (migration.version <= previousVersion) continue;
       if (migration.version > target) break;
-      await tx.execute(migration.sql(s));
+      await tx.execute(migration.sql(s, partitions));
       await tx.query(
         `INSERT INTO ${s}.schema_versions (version) VALUES ($1)`,
         [migration.version],
       );
     }
+    const version = Math.max(
+      previousVersion,
+      Math.min(target, EVENT_STORE_SCHEMA_VERSION),
+    );
     return {
       schema,
       previousVersion,
-      version: Math.max(
-        previousVersion,
-        Math.min(target, EVENT_STORE_SCHEMA_VERSION),
-      ),
+      version,
+      partitions: version >= PARTITIONS_VERSION ? partitions : undefined,
     };
   });
 }

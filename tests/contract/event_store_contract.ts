@@ -11,14 +11,17 @@ import {
   type EventStore,
   type JsonValue,
   OptimisticLockError,
+  partitionOf,
   type SerializedCommand,
   type SerializedEvent,
   UnstorableTextError,
   type UnstorableTextLocation,
 } from "@sequent/core";
 import type {
+  EventReader,
   ReplayEventsOptions,
   ReplayReader,
+  StoredEvent,
   StreamCommit,
 } from "@sequent/core/internal";
 
@@ -144,6 +147,24 @@ function assertGroupedByAggregate(events: readonly SerializedEvent[]): void {
       assert.ok(!done.has(e.aggregateId), `${e.aggregateId} comes twice`);
       done.add(e.aggregateId);
     }
+  }
+}
+
+/** Every event after the start, read in batches of `limit`. */
+async function readAll(
+  reader: EventReader,
+  options: { partitions?: readonly number[]; limit?: number },
+): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let position = "";
+  for (;;) {
+    const batch = await reader.readEvents(position, {
+      limit: options.limit ?? 1000,
+      partitions: options.partitions,
+    });
+    events.push(...batch.events);
+    position = batch.next;
+    if (batch.caughtUp) return events;
   }
 }
 
@@ -1059,6 +1080,46 @@ export function eventStoreContract(
     const record = await store.commandForEvent(a, 1);
     assert.equal(record?.userId, text);
     assert.deepEqual(JSON.parse(record?.payload ?? "null"), { text });
+  });
+
+  test("every event carries its aggregate's partition; a read of some partitions gives exactly their events in commit order, and passes the others", async (store) => {
+    const reader = store as unknown as EventReader;
+    const ids = Array.from({ length: 24 }, () => id());
+    // new streams one by one (the single-statement path), several in one
+    // commit, and existing streams continued
+    for (const a of ids.slice(0, 8)) {
+      await commit(store, [stream(a, [event(a, 1), event(a, 2)])]);
+    }
+    await commit(store, ids.slice(8).map((a) => stream(a, [event(a, 1)])));
+    await commit(
+      store,
+      ids.slice(4, 12).map((a, i) => stream(a, [event(a, i < 4 ? 3 : 2)])),
+    );
+    const all = await readAll(reader, {});
+    assert.equal(all.length, 8 * 2 + 16 + 8);
+    for (const e of all) {
+      assert.equal(e.partition, partitionOf(e.aggregateId));
+    }
+    const some = [...new Set(ids.slice(0, 6).map((a) => partitionOf(a)))];
+    for (const limit of [1, 3, 1000]) {
+      const read = await readAll(reader, { partitions: some, limit });
+      assert.deepEqual(
+        read.map((e) => e.position),
+        all.filter((e) => some.includes(e.partition)).map((e) => e.position),
+        `limit ${limit}`,
+      );
+    }
+    const none = await reader.readEvents("", { limit: 10, partitions: [] });
+    assert.deepEqual(none.events, []);
+    assert.ok(none.caughtUp);
+    assert.ok(reader.comparePositions(none.next, all.at(-1)!.position) >= 0);
+    for (const bad of [-1, 1.5, 1024]) {
+      await assert.rejects(
+        reader.readEvents("", { limit: 10, partitions: [0, bad] }),
+        (error: unknown) =>
+          error instanceof RangeError && error.message.includes(`got ${bad}`),
+      );
+    }
   });
 
   test("an aggregate id that is not a UUID is refused and nothing is stored", async (store) => {

@@ -3,7 +3,12 @@
  * names, clearing, and the partitioned events table.
  */
 import assert from "node:assert/strict";
-import { SequentError } from "@sequent/core";
+import {
+  DEFAULT_PARTITION_COUNT,
+  partitionOf,
+  SequentError,
+} from "@sequent/core";
+import { partitionHash } from "@sequent/core/internal";
 import {
   clearEventStore,
   connectDatabase,
@@ -28,11 +33,13 @@ for (const b of list) {
         schema,
         previousVersion: 0,
         version: EVENT_STORE_SCHEMA_VERSION,
+        partitions: DEFAULT_PARTITION_COUNT,
       });
       assert.deepEqual(await installEventStore(client, { schema }), {
         schema,
         previousVersion: EVENT_STORE_SCHEMA_VERSION,
         version: EVENT_STORE_SCHEMA_VERSION,
+        partitions: DEFAULT_PARTITION_COUNT,
       });
       const tables = await client.query<{ name: string }>(
         `SELECT table_name AS name FROM information_schema.tables
@@ -110,6 +117,7 @@ for (const b of list) {
         schema,
         previousVersion: 1,
         version: EVENT_STORE_SCHEMA_VERSION,
+        partitions: DEFAULT_PARTITION_COUNT,
       });
       const [row] = await client.query<{ n: number; ids: number }>(
         `SELECT count(*)::int AS n, count(DISTINCT command_id)::int AS ids FROM ${schema}.commands`,
@@ -129,6 +137,219 @@ for (const b of list) {
       assert.equal(loaded?.events.length, 1);
     } finally {
       await client.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  test("partition_hash() in SQL gives what partitionHash() gives, for every UUID tried", async () => {
+    const client = await b.client();
+    const ids = Array.from({ length: 2000 }, () => crypto.randomUUID());
+    ids.push(
+      "00000000-0000-0000-0000-000000000000",
+      "ffffffff-ffff-ffff-ffff-ffffffffffff",
+      "80000000-8000-8000-8000-800000000000",
+    );
+    const rows = await client.query<{ id: string; h: string }>(
+      `SELECT id::text AS id, ${b.schema}.partition_hash(id)::text AS h
+       FROM unnest($1::text::uuid[]) AS id`,
+      [`{${ids.join(",")}}`],
+    );
+    assert.equal(rows.length, ids.length);
+    for (const row of rows) {
+      assert.equal(Number(row.h), partitionHash(row.id), row.id);
+    }
+  });
+
+  test("a store's partition count is fixed when it is created: another is refused, naming both, and changes nothing", async () => {
+    const client = await b.client();
+    const schema = freshSchema();
+    try {
+      for (const bad of [0, 1025, 2.5]) {
+        await assert.rejects(
+          installEventStore(client, { schema, partitions: bad }),
+          (error: unknown) =>
+            error instanceof RangeError && error.message.includes(`got ${bad}`),
+        );
+      }
+      const [none] = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1`,
+        [schema],
+      );
+      assert.equal(none?.n, 0);
+      assert.equal(
+        (await installEventStore(client, { schema, partitions: 16 }))
+          .partitions,
+        16,
+      );
+      const store = new PostgresEventStore(client, {
+        schema,
+        closeClient: false,
+      });
+      const ids = Array.from({ length: 40 }, () => crypto.randomUUID());
+      for (const a of ids.slice(0, 20)) {
+        await store.transaction((tx) =>
+          tx.commit(command(a), [stream(a, [event(a, 1)])])
+        );
+      }
+      await store.transaction((tx) =>
+        tx.commit(
+          command(ids[0]!),
+          ids.slice(20).map((a) => stream(a, [event(a, 1)])),
+        )
+      );
+      const batch = await store.readEvents("", { limit: 100 });
+      assert.equal(batch.events.length, 40);
+      for (const e of batch.events) {
+        assert.equal(e.partition, partitionOf(e.aggregateId, 16));
+      }
+      await assert.rejects(
+        installEventStore(client, { schema, partitions: 32 }),
+        (error: unknown) =>
+          error instanceof SequentError &&
+          /has 16 partitions, fixed when it was created: it cannot have 32/
+            .test(error.message),
+      );
+      assert.equal(
+        (await installEventStore(client, { schema })).partitions,
+        16,
+      );
+      assert.equal(
+        (await installEventStore(client, { schema, partitions: 16 }))
+          .partitions,
+        16,
+      );
+    } finally {
+      await client.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  test("upgrading a version-4 store gives every aggregate and event its partition, archives nothing, and later commits continue its streams", async () => {
+    const client = await b.client();
+    const schema = freshSchema();
+    try {
+      assert.equal(
+        (await installEventStore(client, { schema, upToVersion: 4 }))
+          .partitions,
+        undefined,
+      );
+      const store = new PostgresEventStore(client, {
+        schema,
+        closeClient: false,
+      });
+      // several streams in one commit: version 4's store_commit takes them
+      // (and ignores the partition hashes it does not know)
+      const ids = Array.from({ length: 30 }, () => crypto.randomUUID());
+      await store.transaction((tx) =>
+        tx.commit(
+          command(ids[0]!),
+          ids.map((a) => stream(a, [event(a, 1), event(a, 2)])),
+        )
+      );
+      assert.deepEqual(await installEventStore(client, { schema }), {
+        schema,
+        previousVersion: 4,
+        version: EVENT_STORE_SCHEMA_VERSION,
+        partitions: DEFAULT_PARTITION_COUNT,
+      });
+      const rows = await client.query<{ id: string; p: number; q: number }>(
+        `SELECT e.aggregate_id::text AS id, e.partition AS p, a.partition AS q
+         FROM ${schema}.events e JOIN ${schema}.aggregates a USING (aggregate_id)`,
+      );
+      assert.equal(rows.length, 60);
+      for (const row of rows) {
+        assert.equal(row.p, partitionOf(row.id));
+        assert.equal(row.q, row.p);
+      }
+      const [archived] = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${schema}.saved_event_records`,
+      );
+      assert.equal(archived?.n, 0);
+      await store.transaction((tx) =>
+        tx.commit(command(ids[0]!), [
+          stream(ids[0]!, [event(ids[0]!, 3)]),
+          stream(ids[1]!, [event(ids[1]!, 3)]),
+        ])
+      );
+      const later = await store.readAggregateEvents(ids[1]!, 3, "9999999:0");
+      assert.deepEqual(
+        later.map((e) => [e.sequenceNumber, e.partition]),
+        [[3, partitionOf(ids[1]!)]],
+      );
+    } finally {
+      await client.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
+  test("a commit whose partition hash disagrees with its stored aggregate's is refused and stores nothing", async () => {
+    const store = await b.emptyStore();
+    const client = await b.client();
+    const a = crypto.randomUUID();
+    await store.transaction((tx) =>
+      tx.commit(command(a), [stream(a, [event(a, 1)])])
+    );
+    const wrong = (partitionHash(a) + 1) % 2 ** 32;
+    await assert.rejects(
+      client.query(
+        `SELECT ${b.schema}.store_commits($1::text::jsonb)`,
+        [JSON.stringify([{
+          c: { t: "Contract_Do", u: null, a, ea: null, es: null, p: {} },
+          s: [{
+            a,
+            t: "Contract_Thing",
+            k: "",
+            q: wrong,
+            h: null,
+            u: null,
+            e: [{
+              s: 2,
+              c: new Date().toISOString(),
+              t: "Contract_Happened",
+              p: {},
+            }],
+          }],
+          n: {
+            e: ["Contract_Happened"],
+            a: ["Contract_Thing"],
+            c: ["Contract_Do"],
+          },
+        }])],
+      ),
+      /is in partition \d+, the commit computed partition \d+/,
+    );
+    const [loaded] = await store.loadStreams([a]);
+    assert.equal(loaded?.events.length, 1);
+  });
+
+  test("a raw commit without partition hashes gets its partitions computed in SQL", async () => {
+    const store = await b.emptyStore();
+    const client = await b.client();
+    const [a, c] = [crypto.randomUUID(), crypto.randomUUID()];
+    const streams = [a, c].sort().map((id) => ({
+      a: id,
+      t: "Contract_Thing",
+      k: "",
+      h: null,
+      u: null,
+      e: [{ s: 1, c: new Date().toISOString(), t: "Contract_Happened", p: {} }],
+    }));
+    for (const s of [streams, [streams[0]!]]) {
+      if (s.length === 1) s[0]!.e[0]!.s = 2;
+      await client.query(
+        `SELECT ${b.schema}.store_commits($1::text::jsonb)`,
+        [JSON.stringify([{
+          c: { t: "Contract_Do", u: null, a, ea: null, es: null, p: {} },
+          s,
+          n: {
+            e: ["Contract_Happened"],
+            a: ["Contract_Thing"],
+            c: ["Contract_Do"],
+          },
+        }])],
+      );
+    }
+    const batch = await store.readEvents("", { limit: 10 });
+    assert.equal(batch.events.length, 3);
+    for (const e of batch.events) {
+      assert.equal(e.partition, partitionOf(e.aggregateId));
     }
   });
 
