@@ -47,6 +47,14 @@ export interface StoredEvent extends SerializedEvent {
    * for all its events.
    */
   readonly partition: number;
+  /**
+   * The type of the event's aggregate: set by
+   * {@linkcode EventReader.readAggregateEvents}, and by
+   * {@linkcode EventReader.readEvents} when asked
+   * (`withAggregateTypes`), undefined otherwise (finding it costs a
+   * lookup per event on PostgreSQL).
+   */
+  readonly aggregateType?: string | undefined;
 }
 
 /**
@@ -95,6 +103,8 @@ export interface ReadEventsOptions {
    * the position read on from passes the events of other partitions.
    */
   readonly partitions?: readonly number[] | undefined;
+  /** Whether to give each event its aggregate's type (default false). */
+  readonly withAggregateTypes?: boolean | undefined;
 }
 
 /**

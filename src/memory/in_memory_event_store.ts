@@ -403,11 +403,14 @@ export class InMemoryEventStore
     );
   }
 
-  #stored(entry: LogEntry, index: number): StoredEvent {
+  #stored(entry: LogEntry, index: number, withType: boolean): StoredEvent {
     return {
       ...copyEvent(entry.event),
       position: String(index + 1),
       partition: partitionOf(entry.event.aggregateId, this.partitions),
+      aggregateType: withType
+        ? this.#state.streams.get(entry.event.aggregateId)?.aggregateType
+        : undefined,
     };
   }
 
@@ -586,7 +589,7 @@ export class InMemoryEventStore
       const entry = log[i] as LogEntry;
       if (entry.deleted) continue;
       if (types && !types.has(entry.event.eventType)) continue;
-      const event = this.#stored(entry, i);
+      const event = this.#stored(entry, i, options.withAggregateTypes === true);
       if (partitions && !partitions.has(event.partition)) continue;
       events.push(event);
     }
@@ -614,7 +617,7 @@ export class InMemoryEventStore
         entry.deleted || entry.event.aggregateId !== aggregateId ||
         entry.event.sequenceNumber < fromSequenceNumber
       ) continue;
-      events.push(this.#stored(entry, i));
+      events.push(this.#stored(entry, i, true));
     }
     return Promise.resolve(events);
   }

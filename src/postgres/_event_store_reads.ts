@@ -104,6 +104,7 @@ interface StreamEventRow {
   readonly event_type_id: number | null;
   readonly json: string | null;
   readonly partition: number | null;
+  readonly aggregate_type_id: number | null;
 }
 
 export function uuidArray(ids: readonly string[]): string {
@@ -192,16 +193,26 @@ export class Reader implements EventStoreReader {
     const partitions = options.partitions === undefined
       ? null
       : `{${checkPartitions(options.partitions).join(",")}}`;
-    const rows = await this.#exec.run(this.#sql.readEvents, [
-      xact,
-      position,
-      limit,
-      types,
-      partitions,
-    ]) as unknown as StreamEventRow[];
+    const withTypes = options.withAggregateTypes === true;
+    const rows = await this.#exec.run(
+      withTypes ? this.#sql.readEventsWithTypes : this.#sql.readEvents,
+      [
+        xact,
+        position,
+        limit,
+        types,
+        partitions,
+      ],
+    ) as unknown as StreamEventRow[];
     const horizon = rows[0]?.horizon;
     const found = rows[0]?.x === null || rows[0]?.x === undefined ? [] : rows;
     await this.#known("e", found.map((r) => r.event_type_id));
+    if (withTypes) {
+      await this.#known(
+        "a",
+        found.map((r) => r.aggregate_type_id),
+      );
+    }
     const events: StoredEvent[] = found.map((r) => ({
       aggregateId: r.aggregate_id!,
       sequenceNumber: r.sequence_number!,
@@ -210,6 +221,9 @@ export class Reader implements EventStoreReader {
       payload: r.json!,
       position: `${r.x}:${r.p}`,
       partition: r.partition!,
+      aggregateType: withTypes
+        ? this.#name("a", r.aggregate_type_id!)
+        : undefined,
     }));
     const caughtUp = events.length < limit;
     let next = events.at(-1)?.position ?? after;
@@ -236,6 +250,7 @@ export class Reader implements EventStoreReader {
       position,
     ]) as unknown as StreamEventRow[];
     await this.#known("e", rows.map((r) => r.event_type_id));
+    await this.#known("a", rows.map((r) => r.aggregate_type_id));
     return rows.map((r) => ({
       aggregateId: r.aggregate_id!,
       sequenceNumber: r.sequence_number!,
@@ -244,6 +259,7 @@ export class Reader implements EventStoreReader {
       payload: r.json!,
       position: `${r.x}:${r.p}`,
       partition: r.partition!,
+      aggregateType: this.#name("a", r.aggregate_type_id!),
     }));
   }
 

@@ -52,6 +52,7 @@ export interface EventStoreSql {
   readonly archivedEvents: string;
   readonly storeCommits: string;
   readonly readEvents: string;
+  readonly readEventsWithTypes: string;
   readonly readAggregateEvents: string;
   readonly commandStored: string;
 }
@@ -87,21 +88,15 @@ export function eventStoreSql(s: string): EventStoreSql {
 
   // the partition of the new aggregate, from the hash in parameter 10
   const partition = `($10::bigint % ${s}.partition_count())::smallint`;
-  const readAll = new Map<string, string>();
-  const fastCreate = new Map<number, string>();
-
-  return {
-    storeCommit:
-      `SELECT ${s}.store_commit($1::text::jsonb)::text AS registered`,
-    storeCommits:
-      `SELECT ${s}.store_commits($1::text::jsonb)::text AS registered`,
-    // Only below the oldest transaction still running (the horizon): one
-    // that commits later with a smaller transaction id is read later, not
-    // skipped. Ordered by the columns themselves (an index range scan).
-    readEvents: `
+  // Only below the oldest transaction still running (the horizon): one
+  // that commits later with a smaller transaction id is read later, not
+  // skipped. Ordered by the columns themselves (an index range scan). The
+  // aggregates' types only when asked: a lookup per event.
+  const readEvents = (types: boolean) => `
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
       SELECT h.xmin::text AS horizon, e.x, e.p, e.aggregate_id,
-        e.sequence_number, e.created_at, e.event_type_id, e.json, e.partition
+        e.sequence_number, e.created_at, e.event_type_id, e.json, e.partition,
+        ${types ? "a.aggregate_type_id" : "NULL::smallint AS aggregate_type_id"}
       FROM h LEFT JOIN LATERAL (
         SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
           e.sequence_number, e.created_at, e.event_type_id,
@@ -114,11 +109,28 @@ export function eventStoreSql(s: string): EventStoreSql {
         ORDER BY e.xact_id, e.position
         LIMIT $3::integer
       ) e ON true
-      ORDER BY e.xact_id, e.position`,
+      ${
+    types
+      ? `LEFT JOIN ${s}.aggregates a ON a.aggregate_id = e.aggregate_id`
+      : ""
+  }
+      ORDER BY e.xact_id, e.position`;
+  const readAll = new Map<string, string>();
+  const fastCreate = new Map<number, string>();
+
+  return {
+    storeCommit:
+      `SELECT ${s}.store_commit($1::text::jsonb)::text AS registered`,
+    storeCommits:
+      `SELECT ${s}.store_commits($1::text::jsonb)::text AS registered`,
+    readEvents: readEvents(false),
+    readEventsWithTypes: readEvents(true),
     readAggregateEvents: `
       SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
         e.sequence_number, e.created_at, e.event_type_id,
-        e.event_json::text AS json, e.partition
+        e.event_json::text AS json, e.partition,
+        (SELECT aggregate_type_id FROM ${s}.aggregates
+          WHERE aggregate_id = $1::text::uuid) AS aggregate_type_id
       FROM ${s}.events e
       WHERE e.partition_key = (SELECT events_partition_key FROM ${s}.aggregates
           WHERE aggregate_id = $1::text::uuid)

@@ -153,7 +153,11 @@ function assertGroupedByAggregate(events: readonly SerializedEvent[]): void {
 /** Every event after the start, read in batches of `limit`. */
 async function readAll(
   reader: EventReader,
-  options: { partitions?: readonly number[]; limit?: number },
+  options: {
+    partitions?: readonly number[];
+    limit?: number;
+    withAggregateTypes?: boolean;
+  },
 ): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
   let position = "";
@@ -161,6 +165,7 @@ async function readAll(
     const batch = await reader.readEvents(position, {
       limit: options.limit ?? 1000,
       partitions: options.partitions,
+      withAggregateTypes: options.withAggregateTypes,
     });
     events.push(...batch.events);
     position = batch.next;
@@ -1082,7 +1087,7 @@ export function eventStoreContract(
     assert.deepEqual(JSON.parse(record?.payload ?? "null"), { text });
   });
 
-  test("every event carries its aggregate's partition; a read of some partitions gives exactly their events in commit order, and passes the others", async (store) => {
+  test("every event carries its aggregate's partition, and its type when asked; a read of some partitions gives exactly their events in commit order, and passes the others", async (store) => {
     const reader = store as unknown as EventReader;
     const ids = Array.from({ length: 24 }, () => id());
     // new streams one by one (the single-statement path), several in one
@@ -1095,12 +1100,24 @@ export function eventStoreContract(
       store,
       ids.slice(4, 12).map((a, i) => stream(a, [event(a, i < 4 ? 3 : 2)])),
     );
-    const all = await readAll(reader, {});
+    const all = await readAll(reader, { withAggregateTypes: true });
     assert.equal(all.length, 8 * 2 + 16 + 8);
     for (const e of all) {
       assert.equal(e.partition, partitionOf(e.aggregateId));
+      assert.equal(e.aggregateType, "Contract_Thing");
     }
+    const [one] = await reader.readAggregateEvents(
+      ids[0]!,
+      2,
+      all.at(-1)!.position,
+    );
+    assert.deepEqual(
+      [one?.sequenceNumber, one?.partition, one?.aggregateType],
+      [2, partitionOf(ids[0]!), "Contract_Thing"],
+    );
     const some = [...new Set(ids.slice(0, 6).map((a) => partitionOf(a)))];
+    const plain = await reader.readEvents("", { limit: 1 });
+    assert.equal(plain.events[0]?.aggregateType, undefined);
     for (const limit of [1, 3, 1000]) {
       const read = await readAll(reader, { partitions: some, limit });
       assert.deepEqual(
