@@ -10,6 +10,7 @@ import { run as postgres } from "./postgres_bench.ts";
 import { run as processors } from "./processor_bench.ts";
 import { run as readYourWrites } from "./ryw_bench.ts";
 import { run as readModels } from "./read_model_bench.ts";
+import { run as nats } from "./nats_bench.ts";
 
 const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
 
@@ -24,6 +25,7 @@ const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["read models", readModels],
   ["processors", processors],
   ["read-your-writes", readYourWrites],
+  ["nats", nats],
 ];
 
 const figures: Figure[] = [];

@@ -1,8 +1,8 @@
 /**
  * The layout's rules, read off the sources: the core has no import cycle,
  * does no I/O, writes no SQL and imports no adapter or the app layer; an
- * adapter (`src/memory`, `src/postgres`) imports neither the other adapter
- * nor the app layer.
+ * adapter (`src/memory`, `src/postgres`, `src/nats`) imports neither
+ * another adapter nor the app layer.
  */
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
@@ -58,9 +58,16 @@ Deno.test("src/core has no import cycle", async () => {
 
 Deno.test("the core imports no adapter and no app code, and adapters import neither each other nor the app", async () => {
   const forbidden: [string, string[]][] = [
-    ["src/core/", ["src/memory/", "src/postgres/", "src/app/", "src/cli/"]],
-    ["src/memory/", ["src/postgres/", "src/app/", "src/cli/"]],
-    ["src/postgres/", ["src/memory/", "src/app/", "src/cli/"]],
+    ["src/core/", [
+      "src/memory/",
+      "src/postgres/",
+      "src/nats/",
+      "src/app/",
+      "src/cli/",
+    ]],
+    ["src/memory/", ["src/postgres/", "src/nats/", "src/app/", "src/cli/"]],
+    ["src/postgres/", ["src/memory/", "src/nats/", "src/app/", "src/cli/"]],
+    ["src/nats/", ["src/memory/", "src/postgres/", "src/app/", "src/cli/"]],
   ];
   const found: string[] = [];
   for (const [file, deps] of await importGraph()) {

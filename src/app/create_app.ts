@@ -205,6 +205,12 @@ export interface App {
    */
   readonly processors: ProcessorRunner | undefined;
   /**
+   * Where processors keep their claims, checkpoints and parked aggregates;
+   * an `OutboxRelay` (`@sequent/core/nats`) keeps its own there too.
+   * `undefined` for an event store given in the configuration without one.
+   */
+  readonly processorStore: ProcessorStore | undefined;
+  /**
    * Resolves once the named processors (default: all) have handled what
    * the commands that gave `token` stored, in this or any other process;
    * see `ProcessorRunner.waitFor`.
@@ -457,6 +463,7 @@ export async function openApp(
       ).catch(explained),
     commandStored: (commandId: string) => store.commandStored(commandId),
     processors: runner,
+    processorStore,
     waitFor: (token: string, options?: WaitForOptions) =>
       runner ? runner.waitFor(token, options) : Promise.reject(
         new TypeError("waitFor() needs processors: this app declares none"),

@@ -268,11 +268,30 @@ Deno.test("bad configurations are refused with errors saying what is wrong", asy
 
 // --- memory:// ------------------------------------------------------------------
 
+Deno.test("an app's partition count must be its event store's; the app gives its processor store", async () => {
+  const store = new InMemoryEventStore({ partitions: 8 });
+  await assert.rejects(
+    createApp({ eventStore: store, commandHandlers: [], partitions: 16 }),
+    (error: unknown) =>
+      error instanceof SequentError &&
+      error.message === "partitions is 16, but the event store given has 8",
+  );
+  const app = await createApp({
+    eventStore: store,
+    commandHandlers: [],
+    partitions: 8,
+  });
+  assert.ok(app.processorStore);
+  assert.equal(app.processorStore.reader, store);
+  await app.close();
+});
+
 Deno.test("an app on memory:// installs the event store in its schema and migrates its view schema", async () => {
   const app = await createApp({
     database: "memory://",
     eventStoreSchema: "app_events",
     viewSchema: "app_views",
+    partitions: 16,
     commandHandlers: [new App_Handler()],
     projectors: [App_ShopProjector],
     workflows: [new App_GreetingWorkflow()],
@@ -298,6 +317,12 @@ Deno.test("an app on memory:// installs the event store in its schema and migrat
       "SELECT count(*)::int AS n FROM app_events.events",
     );
     assert.deepEqual(events, { n: 2 });
+    const [partitions] = await app.records.executeSql(
+      "SELECT app_events.partition_count() AS p",
+    );
+    assert.deepEqual(partitions, { p: 16 });
+    assert.ok(app.processorStore);
+    assert.equal((await app.processorStore.records(["outbox"])).length, 0);
     assert.equal((await app.migrator.status()).state, "up-to-date");
   } finally {
     await app.close();

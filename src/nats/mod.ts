@@ -1,0 +1,30 @@
+/**
+ * Delivering events to other services through NATS JetStream. Load it as
+ * `@sequent/core/nats`: the root entry never loads the NATS client.
+ *
+ * - {@linkcode OutboxRelay} publishes the event types an application
+ *   declares public, in each aggregate's order, none lost and none twice.
+ * - {@linkcode outboxSubject}, {@linkcode partitionSubjects} and
+ *   {@linkcode OUTBOX_HEADERS} say what the receiving side gets.
+ *
+ * @example
+ * ```ts
+ * import { outboxSubject } from "@sequent/core/nats";
+ *
+ * console.assert(outboxSubject("blog", 0, "Post", "x").startsWith("blog.0.Post."));
+ * ```
+ *
+ * @module
+ */
+export {
+  checkSubjectPrefix,
+  OUTBOX_HEADERS,
+  outboxSubject,
+  partitionSubjects,
+} from "./outbox_message.ts";
+export {
+  OutboxRelay,
+  type OutboxRelayOptions,
+  type OutboxRelayState,
+  type OutboxRelayStatus,
+} from "./outbox_relay.ts";

@@ -1,0 +1,588 @@
+/**
+ * The outbox relay: publishes the events an application declares public
+ * to a NATS JetStream stream, in order, none lost and none twice, whatever
+ * JetStream's duplicate window.
+ *
+ * How it keeps that promise:
+ *
+ * - It acts under a processor claim (the store's fencing token): of several
+ *   relays of one name, one publishes and the others stand by, taking over
+ *   when its claim lapses or is released.
+ * - It reads the events in commit order (see `EventReader`), publishes a
+ *   partition's events one after another, each after the previous one's
+ *   PubAck, and different partitions at once. Its checkpoint is stored
+ *   after every PubAck of a batch.
+ * - Whenever it (re)starts publishing, it reads the last message of each
+ *   partition from the stream (`last_by_subj`) and skips, in that
+ *   partition, every event up to that message's `Sequent-Position`. So a
+ *   relay stopped between a PubAck and its checkpoint (killed, or cut off
+ *   from NATS or the database) repeats nothing when it resumes, and loses
+ *   nothing since the checkpoint is never ahead of a PubAck.
+ * - While NATS or the database is unreachable it backs off (doubling, up to
+ *   `maxBackoffMs`) and tries again. Commands never wait for it.
+ *
+ * See `outbox_message.ts` for the subjects and headers.
+ *
+ * @module
+ */
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import {
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import type {
+  EventReader,
+  StoredEvent,
+  StreamPosition,
+} from "../core/event_reader.ts";
+import type { Lease, ProcessorStore } from "../core/processor_store.ts";
+import { consoleLogger, type Logger } from "../core/logger.ts";
+import {
+  checkPartitionCount,
+  DEFAULT_PARTITION_COUNT,
+} from "../core/partition.ts";
+import {
+  checkSubjectPrefix,
+  OUTBOX_HEADERS,
+  outboxSubject,
+  partitionSubjects,
+} from "./outbox_message.ts";
+
+/**
+ * Options of {@linkcode OutboxRelay}.
+ *
+ * @example
+ * ```ts
+ * import type { OutboxRelayOptions } from "@sequent/core/nats";
+ * import { InMemoryEventStore, InMemoryProcessorStore } from "@sequent/core";
+ *
+ * const options: OutboxRelayOptions = {
+ *   processors: new InMemoryProcessorStore(new InMemoryEventStore()),
+ *   eventTypes: ["PostPublished"],
+ *   servers: "127.0.0.1:4222",
+ *   stream: "BLOG",
+ *   prefix: "blog",
+ * };
+ * ```
+ */
+export interface OutboxRelayOptions {
+  /** Where the relay keeps its claim and checkpoint; its reader is the store read. */
+  readonly processors: ProcessorStore;
+  /** The event types that leave the service; every other stays inside. */
+  readonly eventTypes: readonly string[];
+  /** The NATS servers (default `127.0.0.1:4222`). */
+  readonly servers?: string | readonly string[] | undefined;
+  /**
+   * The JetStream stream (default `SEQUENT_OUTBOX`). Created, capturing
+   * `<prefix>.>`, when missing; an existing one is used as it is.
+   */
+  readonly stream?: string | undefined;
+  /** The subjects' first tokens (default `sequent`). */
+  readonly prefix?: string | undefined;
+  /** The event store's partition count (default 64). */
+  readonly partitions?: number | undefined;
+  /** The relay's processor name: its claim and checkpoint (default `outbox`). */
+  readonly name?: string | undefined;
+  /** Who this relay is (default: a random id). */
+  readonly owner?: string | undefined;
+  /** How long its claim lasts unless renewed (default 10,000 ms). */
+  readonly leaseMs?: number | undefined;
+  /** At most this many events per read (default 1,000). */
+  readonly batchSize?: number | undefined;
+  /** The pause when there is nothing to publish (default 100 ms). */
+  readonly idleMs?: number | undefined;
+  /** The longest pause after a failure (default 5,000 ms; the first is 100 ms). */
+  readonly maxBackoffMs?: number | undefined;
+  /** How long a publish waits for its PubAck (default 5,000 ms). */
+  readonly publishTimeoutMs?: number | undefined;
+  /**
+   * The duplicate window of a stream the relay creates (default 120,000
+   * ms). The relay does not rely on it: it only covers a publish retried
+   * by the client.
+   */
+  readonly duplicateWindowMs?: number | undefined;
+  /** Where it logs (default: warnings and errors to the console). */
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * What the relay is doing:
+ *
+ * - `stopped`: not started, or stopped;
+ * - `connecting`: connecting to NATS and making sure the stream exists;
+ * - `standby`: another relay of the same name holds the claim;
+ * - `publishing`: it holds the claim and publishes (or waits for events);
+ * - `backing off`: something failed (see `lastError`); it tries again soon.
+ *
+ * @example
+ * ```ts
+ * import type { OutboxRelayState } from "@sequent/core/nats";
+ *
+ * const state: OutboxRelayState = "standby";
+ * ```
+ */
+export type OutboxRelayState =
+  | "stopped"
+  | "connecting"
+  | "standby"
+  | "publishing"
+  | "backing off";
+
+/**
+ * A snapshot of the relay's progress.
+ *
+ * @example
+ * ```ts
+ * import type { OutboxRelayStatus } from "@sequent/core/nats";
+ *
+ * function describe(s: OutboxRelayStatus): string {
+ *   return `${s.state}: ${s.published} published, up to ${s.checkpoint}`;
+ * }
+ * ```
+ */
+export interface OutboxRelayStatus {
+  /** What it is doing. */
+  readonly state: OutboxRelayState;
+  /** Messages this relay published since it started. */
+  readonly published: number;
+  /** Events it skipped because the stream already had them. */
+  readonly skipped: number;
+  /** The checkpoint it stored last (`""`: none yet). */
+  readonly checkpoint: StreamPosition;
+  /** The last failure, if any. */
+  readonly lastError: string | undefined;
+}
+
+class Stopping extends Error {}
+
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new RangeError(`${name} must be a positive number, got ${v}`);
+  }
+  return v;
+}
+
+/**
+ * Publishes an application's public events to JetStream; see the module
+ * documentation for its guarantees.
+ *
+ * @example Relaying PostPublished events
+ * ```ts ignore
+ * import { InMemoryEventStore, InMemoryProcessorStore } from "@sequent/core";
+ * import { OutboxRelay } from "@sequent/core/nats";
+ *
+ * const store = new InMemoryEventStore();
+ * const relay = new OutboxRelay({
+ *   processors: new InMemoryProcessorStore(store),
+ *   eventTypes: ["PostPublished"],
+ *   stream: "BLOG",
+ *   prefix: "blog",
+ * });
+ * relay.start();
+ * // … later
+ * await relay.stop();
+ * ```
+ */
+export class OutboxRelay {
+  readonly #processors: ProcessorStore;
+  readonly #reader: EventReader;
+  readonly #eventTypes: readonly string[];
+  readonly #servers: string[];
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #partitions: number;
+  readonly #name: string;
+  readonly #owner: string;
+  readonly #leaseMs: number;
+  readonly #batchSize: number;
+  readonly #idleMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #publishTimeoutMs: number;
+  readonly #duplicateWindowMs: number;
+  readonly #logger: Logger;
+
+  #state: OutboxRelayState = "stopped";
+  #published = 0;
+  #skipped = 0;
+  #checkpoint: StreamPosition = "";
+  #lastError: string | undefined;
+  #loop: Promise<void> | undefined;
+  #stop: AbortController | undefined;
+  #nc: NatsConnection | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+
+  /**
+   * A relay, not started yet.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryEventStore, InMemoryProcessorStore } from "@sequent/core";
+   * import { OutboxRelay } from "@sequent/core/nats";
+   *
+   * const relay = new OutboxRelay({
+   *   processors: new InMemoryProcessorStore(new InMemoryEventStore()),
+   *   eventTypes: ["PostPublished"],
+   * });
+   * console.assert(relay.status.state === "stopped");
+   * ```
+   *
+   * @param options What to publish, where, and how.
+   * @throws {TypeError} for no event types, or a prefix or stream name
+   *   NATS does not accept.
+   * @throws {RangeError} for a partition count, lease, batch size or pause
+   *   out of range.
+   */
+  constructor(options: OutboxRelayOptions) {
+    this.#processors = options.processors;
+    this.#reader = options.processors.reader;
+    if (
+      !Array.isArray(options.eventTypes) || options.eventTypes.length === 0 ||
+      options.eventTypes.some((t) => typeof t !== "string" || t === "")
+    ) {
+      throw new TypeError(
+        "eventTypes must list the event types that leave the service (at least one)",
+      );
+    }
+    this.#eventTypes = [...options.eventTypes];
+    const servers = options.servers ?? "127.0.0.1:4222";
+    this.#servers = typeof servers === "string" ? [servers] : [...servers];
+    this.#stream = options.stream ?? "SEQUENT_OUTBOX";
+    if (!/^[A-Za-z0-9_-]+$/.test(this.#stream)) {
+      throw new TypeError(
+        `A stream name is letters, digits, "_" and "-", got ${
+          JSON.stringify(this.#stream)
+        }`,
+      );
+    }
+    this.#prefix = checkSubjectPrefix(options.prefix ?? "sequent");
+    this.#partitions = checkPartitionCount(
+      options.partitions ?? DEFAULT_PARTITION_COUNT,
+    );
+    this.#name = options.name ?? "outbox";
+    this.#owner = options.owner ?? `outbox-relay-${crypto.randomUUID()}`;
+    this.#leaseMs = positive("leaseMs", options.leaseMs, 10_000);
+    this.#batchSize = positive("batchSize", options.batchSize, 1_000);
+    if (!Number.isSafeInteger(this.#batchSize)) {
+      throw new RangeError(
+        `batchSize must be a positive integer, got ${this.#batchSize}`,
+      );
+    }
+    this.#idleMs = positive("idleMs", options.idleMs, 100);
+    this.#maxBackoffMs = positive("maxBackoffMs", options.maxBackoffMs, 5_000);
+    this.#publishTimeoutMs = positive(
+      "publishTimeoutMs",
+      options.publishTimeoutMs,
+      5_000,
+    );
+    this.#duplicateWindowMs = positive(
+      "duplicateWindowMs",
+      options.duplicateWindowMs,
+      120_000,
+    );
+    this.#logger = options.logger ?? consoleLogger("warn");
+  }
+
+  /**
+   * What the relay is doing and has done.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryEventStore, InMemoryProcessorStore } from "@sequent/core";
+   * import { OutboxRelay } from "@sequent/core/nats";
+   *
+   * const relay = new OutboxRelay({
+   *   processors: new InMemoryProcessorStore(new InMemoryEventStore()),
+   *   eventTypes: ["PostPublished"],
+   * });
+   * console.assert(relay.status.published === 0);
+   * ```
+   */
+  get status(): OutboxRelayStatus {
+    return {
+      state: this.#state,
+      published: this.#published,
+      skipped: this.#skipped,
+      checkpoint: this.#checkpoint,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Starts relaying in the background; failures are retried, not thrown.
+   * Starting a started relay does nothing.
+   *
+   * @example
+   * ```ts ignore
+   * relay.start();
+   * ```
+   */
+  start(): void {
+    if (this.#loop) return;
+    this.#stop = new AbortController();
+    this.#state = "connecting";
+    this.#loop = this.#run(this.#stop.signal);
+  }
+
+  /**
+   * Stops: lets the batch being published finish or fail, stores no more,
+   * gives the claim up (so a standby relay takes over at once) and closes
+   * the connection.
+   *
+   * @example
+   * ```ts ignore
+   * await relay.stop();
+   * ```
+   */
+  async stop(): Promise<void> {
+    if (!this.#loop) return;
+    this.#stop?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+    this.#state = "stopped";
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    let backoff = 100;
+    let lease: Lease | undefined;
+    try {
+      while (!signal.aborted) {
+        try {
+          await this.#connect();
+          lease = await this.#relay(signal);
+          backoff = 100;
+        } catch (error) {
+          if (error instanceof Stopping || signal.aborted) break;
+          this.#state = "backing off";
+          this.#lastError = error instanceof Error
+            ? error.message
+            : String(error);
+          this.#logger.log("warn", "Outbox relay: backing off", {
+            relay: this.#name,
+            error: this.#lastError,
+            ms: backoff,
+          });
+          await this.#sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, this.#maxBackoffMs);
+        }
+      }
+    } finally {
+      lease ??= this.#held;
+      if (lease) {
+        await this.#processors.release(this.#name, lease).catch(() => {});
+      }
+      const nc = this.#nc;
+      this.#nc = undefined;
+      await nc?.close().catch(() => {});
+    }
+  }
+
+  /** The claim held right now, for releasing it on stop. */
+  #held: Lease | undefined;
+
+  async #connect(): Promise<void> {
+    if (this.#nc && !this.#nc.isClosed()) return;
+    this.#state = "connecting";
+    const nc = await connect({
+      servers: this.#servers,
+      name: `sequent ${this.#name} ${this.#owner}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    try {
+      const jsm = await jetstreamManager(nc);
+      try {
+        await jsm.streams.info(this.#stream);
+      } catch (error) {
+        if (
+          !(error instanceof JetStreamApiError) ||
+          error.code !== JetStreamApiCodes.StreamNotFound
+        ) throw error;
+        await jsm.streams.add({
+          name: this.#stream,
+          subjects: [`${this.#prefix}.>`],
+          duplicate_window: this.#duplicateWindowMs * 1_000_000,
+        });
+      }
+      this.#jsm = jsm;
+      this.#js = jetstream(nc);
+      this.#nc = nc;
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /**
+   * Holds the claim and publishes until stopped or the claim is lost;
+   * returns the claim it last held (undefined when lost).
+   */
+  async #relay(signal: AbortSignal): Promise<Lease | undefined> {
+    let lease: Lease | undefined;
+    let renewAt = 0;
+    let published: (StreamPosition | undefined)[] = [];
+    let checkpoint: StreamPosition = "";
+    while (!signal.aborted) {
+      const now = performance.now();
+      if (!lease || now >= renewAt) {
+        const claimed = await this.#processors.claim(
+          this.#name,
+          this.#owner,
+          this.#leaseMs,
+        );
+        if (!claimed) {
+          lease = this.#held = undefined;
+          this.#state = "standby";
+          await this.#sleep(Math.max(this.#leaseMs / 4, this.#idleMs), signal);
+          continue;
+        }
+        renewAt = now + this.#leaseMs / 3;
+        if (!lease || claimed.token !== lease.token) {
+          // a new claim: whatever another relay published meanwhile is in
+          // the stream, and its checkpoint in the claim
+          published = await this.#lastPublished();
+          checkpoint = claimed.checkpoint;
+          this.#checkpoint = checkpoint;
+        }
+        lease = this.#held = claimed;
+        this.#state = "publishing";
+      }
+      const batch = await this.#reader.readEvents(checkpoint, {
+        limit: this.#batchSize,
+        eventTypes: this.#eventTypes,
+        withAggregateTypes: true,
+      });
+      await this.#publish(batch.events, published);
+      if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
+        if (!(await this.#processors.commit(this.#name, lease, batch.next))) {
+          // another relay holds the claim now: stand by and start over
+          lease = this.#held = undefined;
+          continue;
+        }
+        checkpoint = batch.next;
+        this.#checkpoint = checkpoint;
+      }
+      if (batch.caughtUp) await this.#sleep(this.#idleMs, signal);
+    }
+    return lease;
+  }
+
+  /** Per partition, the position of the last message in the stream. */
+  async #lastPublished(): Promise<(StreamPosition | undefined)[]> {
+    const jsm = this.#jsm!;
+    const last: (StreamPosition | undefined)[] = new Array(this.#partitions);
+    let next = 0;
+    const worker = async () => {
+      for (let p = next++; p < this.#partitions; p = next++) {
+        const message = await jsm.streams.getMessage(this.#stream, {
+          last_by_subj: partitionSubjects(this.#prefix, p),
+        });
+        if (!message) continue;
+        const position = message.header?.get(OUTBOX_HEADERS.position);
+        if (!position) {
+          throw new Error(
+            `Stream ${this.#stream} has a message on ${message.subject} without a ${OUTBOX_HEADERS.position} header: its subjects under "${this.#prefix}" must be the relay's alone`,
+          );
+        }
+        last[p] = position;
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    return last;
+  }
+
+  /**
+   * Publishes a batch: each partition's events in order, one PubAck at a
+   * time, partitions at once; events the stream has are skipped. Waits for
+   * every partition to end before failing, so nothing is in flight when
+   * the relay reads the stream again.
+   */
+  async #publish(
+    events: readonly StoredEvent[],
+    published: (StreamPosition | undefined)[],
+  ): Promise<void> {
+    const byPartition = new Map<number, StoredEvent[]>();
+    for (const event of events) {
+      const p = event.partition;
+      if (p >= this.#partitions) {
+        throw new Error(
+          `Event ${event.sequenceNumber} of ${event.aggregateId} is in partition ${p}, but the relay was given ${this.#partitions} partitions: set partitions to the store's count`,
+        );
+      }
+      const last = published[p];
+      if (
+        last !== undefined &&
+        this.#reader.comparePositions(event.position, last) <= 0
+      ) {
+        this.#skipped++;
+        continue;
+      }
+      let list = byPartition.get(p);
+      if (!list) byPartition.set(p, list = []);
+      list.push(event);
+    }
+    const js = this.#js!;
+    const encoder = new TextEncoder();
+    const results = await Promise.allSettled(
+      [...byPartition].map(async ([p, list]) => {
+        for (const event of list) {
+          const type = event.aggregateType;
+          if (type === undefined) {
+            throw new Error(
+              `The reader gave event ${event.sequenceNumber} of ${event.aggregateId} without its aggregate's type`,
+            );
+          }
+          const h = headers();
+          h.set(OUTBOX_HEADERS.position, event.position);
+          h.set(OUTBOX_HEADERS.aggregateId, event.aggregateId);
+          h.set(OUTBOX_HEADERS.aggregateType, type);
+          h.set(OUTBOX_HEADERS.aggregateSequence, String(event.sequenceNumber));
+          h.set(OUTBOX_HEADERS.eventType, event.eventType);
+          h.set(OUTBOX_HEADERS.createdAt, event.createdAt.toISOString());
+          await js.publish(
+            outboxSubject(
+              this.#prefix,
+              p,
+              type,
+              event.aggregateId,
+            ),
+            encoder.encode(event.payload),
+            {
+              msgID: `${event.aggregateId}/${event.sequenceNumber}`,
+              headers: h,
+              timeout: this.#publishTimeoutMs,
+            },
+          );
+          published[p] = event.position;
+          this.#published++;
+        }
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.reject(new Stopping());
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(new Stopping());
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * The outbox relay against a real JetStream server, on every store: what
+ * it publishes and how, that a relay starting over repeats nothing even
+ * past the duplicate window (reconciliation, not dedup), that of two relays
+ * one publishes and the other takes over, and that it rides out a broker
+ * outage while commands go on.
+ */
+import assert from "node:assert/strict";
+import {
+  type EventStore,
+  InMemoryEventStore,
+  InMemoryProcessorStore,
+  partitionOf,
+  silentLogger,
+} from "@sequent/core";
+import type { ProcessorStore } from "@sequent/core/internal";
+import {
+  type PostgresEventStore,
+  PostgresProcessorStore,
+} from "@sequent/core/postgres";
+import {
+  OUTBOX_HEADERS,
+  OutboxRelay,
+  type OutboxRelayOptions,
+  outboxSubject,
+} from "@sequent/core/nats";
+import { command, event, stream } from "../contract/event_store_contract.ts";
+import {
+  type StoreBackend,
+  storeBackends,
+} from "../postgres/_store_backends.ts";
+import {
+  createStream,
+  deleteStream,
+  freshStream,
+  natsUrl,
+  scan,
+  type Scanned,
+  startPrivateNats,
+  until,
+} from "./_nats.ts";
+
+const { list, disposeAtEnd } = storeBackends();
+
+interface Setup {
+  store: EventStore;
+  processors: ProcessorStore;
+  stream: string;
+  prefix: string;
+  relay(options?: Partial<OutboxRelayOptions>): OutboxRelay;
+  /** Appends `count` events to each aggregate, alternating public and internal types. */
+  write(ids: readonly string[], from: number, count: number): Promise<void>;
+}
+
+async function setup(b: StoreBackend): Promise<Setup> {
+  const store = await b.emptyStore([]);
+  const processors = b.sql
+    ? new PostgresProcessorStore(
+      await b.client(),
+      store as PostgresEventStore,
+      { schema: b.schema, viewSchema: b.viewSchema },
+    )
+    : new InMemoryProcessorStore(store as InMemoryEventStore);
+  const { stream: name, prefix } = freshStream();
+  return {
+    store,
+    processors,
+    stream: name,
+    prefix,
+    relay: (options = {}) =>
+      new OutboxRelay({
+        processors,
+        eventTypes: ["Outbox_Published"],
+        servers: natsUrl,
+        stream: name,
+        prefix,
+        idleMs: 20,
+        leaseMs: 2_000,
+        logger: silentLogger,
+        ...options,
+      }),
+    async write(ids, from, count) {
+      for (let n = from; n < from + count; n++) {
+        await store.transaction((tx) =>
+          tx.commit(
+            command(ids[0]!),
+            ids.map((id) =>
+              stream(id, [
+                event(
+                  id,
+                  n,
+                  { n },
+                  n % 2 === 0 ? "Outbox_Internal" : "Outbox_Published",
+                ),
+              ])
+            ),
+          )
+        );
+      }
+    },
+  };
+}
+
+/** Checks: every public event once, each aggregate's in order, as published. */
+function assertDelivered(
+  messages: readonly Scanned[],
+  ids: readonly string[],
+  upTo: number,
+  prefix: string,
+): void {
+  const byAggregate = new Map<string, number[]>();
+  const seen = new Set<string>();
+  for (const m of messages) {
+    const id = m.headers[OUTBOX_HEADERS.aggregateId]!;
+    const seq = Number(m.headers[OUTBOX_HEADERS.aggregateSequence]);
+    const key = `${id}/${seq}`;
+    assert.ok(!seen.has(key), `${key} published twice`);
+    seen.add(key);
+    assert.equal(m.headers[OUTBOX_HEADERS.messageId], key);
+    assert.equal(m.headers[OUTBOX_HEADERS.eventType], "Outbox_Published");
+    assert.equal(
+      m.subject,
+      outboxSubject(prefix, partitionOf(id), "Contract_Thing", id),
+    );
+    assert.deepEqual(JSON.parse(m.body), { n: seq });
+    const list = byAggregate.get(id) ?? [];
+    list.push(seq);
+    byAggregate.set(id, list);
+  }
+  const expected = Array.from({ length: upTo }, (_, i) => i + 1).filter((n) =>
+    n % 2 === 1
+  );
+  for (const id of ids) {
+    assert.deepEqual(byAggregate.get(id) ?? [], expected, `events of ${id}`);
+  }
+}
+
+for (const b of list) {
+  const test = (name: string, fn: (s: Setup) => Promise<void>) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        const s = await setup(b);
+        try {
+          await fn(s);
+        } finally {
+          await deleteStream(s.stream);
+        }
+      },
+    });
+
+  test("publishes only the declared event types, each aggregate's in sequence order, on its partition's subject with the event's headers, and stores its checkpoint", async (s) => {
+    const ids = Array.from({ length: 12 }, () => crypto.randomUUID());
+    await s.write(ids, 1, 6);
+    const relay = s.relay();
+    relay.start();
+    try {
+      await until(() => relay.status.published === 36, 10_000, "36 messages");
+      await s.write(ids, 7, 2);
+      await until(() => relay.status.published === 48, 10_000, "48 messages");
+      const [record] = await s.processors.records(["outbox"]);
+      await until(
+        async () =>
+          (await s.processors.records(["outbox"]))[0]?.checkpoint ===
+            relay.status.checkpoint && relay.status.checkpoint !== "",
+        5_000,
+        "the checkpoint",
+      );
+      assert.ok(record);
+    } finally {
+      await relay.stop();
+    }
+    const messages = await scan(s.stream);
+    assert.equal(messages.length, 48);
+    assertDelivered(messages, ids, 8, s.prefix);
+    const first = messages[0]!;
+    assert.ok(first.headers[OUTBOX_HEADERS.position]);
+    assert.equal(first.headers[OUTBOX_HEADERS.aggregateType], "Contract_Thing");
+    assert.ok(!isNaN(Date.parse(first.headers[OUTBOX_HEADERS.createdAt]!)));
+    assert.equal(relay.status.state, "stopped");
+  });
+
+  test("a relay whose checkpoint is behind the stream (stopped between PubAck and checkpoint) repeats nothing, even past the duplicate window", async (s) => {
+    await createStream(s.stream, s.prefix, 1_000);
+    const ids = Array.from({ length: 20 }, () => crypto.randomUUID());
+    await s.write(ids, 1, 4);
+    const first = s.relay();
+    first.start();
+    await until(() => first.status.published === 40, 10_000, "40 messages");
+    await first.stop();
+    // the checkpoint goes back to the start, as if no checkpoint had been
+    // stored after the PubAcks; the duplicate window passes
+    await s.processors.reset("outbox");
+    await new Promise((r) => setTimeout(r, 1_200));
+    await s.write(ids, 5, 2);
+    const second = s.relay();
+    second.start();
+    try {
+      await until(() => second.status.published === 20, 10_000, "20 more");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(second.status.skipped, 40);
+      assert.equal(second.status.published, 20);
+    } finally {
+      await second.stop();
+    }
+    const messages = await scan(s.stream);
+    assert.equal(messages.length, 60);
+    assertDelivered(messages, ids, 6, s.prefix);
+  });
+
+  test("of two relays one publishes and the other stands by; it takes over when the first stops, repeating nothing", async (s) => {
+    const ids = Array.from({ length: 8 }, () => crypto.randomUUID());
+    await s.write(ids, 1, 2);
+    const a = s.relay({ owner: "a" });
+    const c = s.relay({ owner: "c" });
+    a.start();
+    await until(() => a.status.published === 8, 10_000, "a's messages");
+    c.start();
+    try {
+      await until(() => c.status.state === "standby", 5_000, "c standing by");
+      await s.write(ids, 3, 2);
+      await until(() => a.status.published === 16, 10_000, "a's next");
+      assert.equal(c.status.published, 0);
+      await a.stop();
+      await s.write(ids, 5, 2);
+      await until(() => c.status.published === 8, 10_000, "c taking over");
+    } finally {
+      await a.stop();
+      await c.stop();
+    }
+    const messages = await scan(s.stream);
+    assert.equal(messages.length, 24);
+    assertDelivered(messages, ids, 6, s.prefix);
+  });
+}
+
+Deno.test({
+  name:
+    "memory: a broker outage: commands go on, the relay backs off and resumes by itself, and nothing is lost or repeated",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const nats = await startPrivateNats();
+    const store = new InMemoryEventStore();
+    const processors = new InMemoryProcessorStore(store);
+    const { stream: name, prefix } = freshStream();
+    const relay = new OutboxRelay({
+      processors,
+      eventTypes: ["Outbox_Published"],
+      servers: nats.url,
+      stream: name,
+      prefix,
+      idleMs: 20,
+      maxBackoffMs: 200,
+      publishTimeoutMs: 500,
+      logger: silentLogger,
+    });
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    const write = async (n: number) => {
+      await store.transaction((tx) =>
+        tx.commit(
+          command(ids[0]!),
+          ids.map((id) =>
+            stream(id, [event(id, n, { n }, "Outbox_Published")])
+          ),
+        )
+      );
+    };
+    relay.start();
+    try {
+      for (let n = 1; n <= 3; n++) await write(n);
+      await until(() => relay.status.published === 30, 10_000, "30 messages");
+      await nats.kill();
+      const started = performance.now();
+      for (let n = 4; n <= 6; n++) await write(n);
+      // commands never wait for NATS
+      assert.ok(performance.now() - started < 1_000);
+      await until(
+        () => relay.status.state === "backing off",
+        10_000,
+        "the relay backing off",
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      await nats.start();
+      await until(() => relay.status.published === 60, 20_000, "60 messages");
+    } finally {
+      await relay.stop();
+    }
+    const messages = await scan(name, nats.url);
+    await nats.dispose();
+    assert.equal(messages.length, 60);
+    const byAggregate = new Map<string, number[]>();
+    for (const m of messages) {
+      const id = m.headers[OUTBOX_HEADERS.aggregateId]!;
+      byAggregate.set(id, [
+        ...(byAggregate.get(id) ?? []),
+        Number(m.headers[OUTBOX_HEADERS.aggregateSequence]),
+      ]);
+    }
+    for (const id of ids) {
+      assert.deepEqual(byAggregate.get(id), [1, 2, 3, 4, 5, 6]);
+    }
+  },
+});
+
+Deno.test("an OutboxRelay refuses options it cannot work with, naming them", () => {
+  const processors = new InMemoryProcessorStore(new InMemoryEventStore());
+  assert.throws(
+    () => new OutboxRelay({ processors, eventTypes: [] }),
+    /eventTypes must list the event types/,
+  );
+  assert.throws(
+    () => new OutboxRelay({ processors, eventTypes: ["A"], prefix: "a.*" }),
+    /got "a\.\*"/,
+  );
+  assert.throws(
+    () => new OutboxRelay({ processors, eventTypes: ["A"], stream: "a.b" }),
+    /got "a\.b"/,
+  );
+  assert.throws(
+    () => new OutboxRelay({ processors, eventTypes: ["A"], partitions: 0 }),
+    RangeError,
+  );
+  assert.throws(
+    () => new OutboxRelay({ processors, eventTypes: ["A"], batchSize: 1.5 }),
+    /batchSize must be a positive integer, got 1.5/,
+  );
+});
+
+Deno.test("only @sequent/core/nats loads the NATS client: the other entry points leave it out of their module graph", async () => {
+  const root = new URL("../../", import.meta.url);
+  const natsModules = async (entry: string) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", new URL(entry, root).pathname],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(output.success, new TextDecoder().decode(output.stderr));
+    const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      modules: { specifier: string }[];
+    };
+    return info.modules.map((m) => m.specifier).filter((s) =>
+      s.includes("@nats-io")
+    );
+  };
+  for (
+    const entry of [
+      "mod.ts",
+      "src/postgres/mod.ts",
+      "src/app/tasks.ts",
+      "src/testing/mod.ts",
+      "src/internal.ts",
+    ]
+  ) {
+    assert.deepEqual(await natsModules(entry), [], entry);
+  }
+  assert.ok((await natsModules("src/nats/mod.ts")).length > 0);
+});
+
+disposeAtEnd();
