@@ -5,7 +5,8 @@
  * storing the checkpoint) over 20,000 stored events with ~150-byte payloads.
  * Its baseline is a raw client publishing the same messages (same subjects,
  * headers and bodies) with 256 in flight, reading nothing. Rounds
- * alternate, ours then raw, three times; medians are reported.
+ * alternate, ours then raw, three times; medians are reported. Higher is
+ * better. `nats.end_to_end_p99.ms`: see {@linkcode endToEnd}.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
@@ -112,7 +113,7 @@ export async function run(_ms: number): Promise<Figure[]> {
         servers,
         stream: oursStream,
         prefix: `br${tag}`,
-        idleMs: 5,
+        pollMs: { min: 1, max: 5 },
         logger: silentLogger,
       });
       let started = performance.now();
@@ -151,6 +152,7 @@ export async function run(_ms: number): Promise<Figure[]> {
       await Promise.all(inFlight);
       raw.push(EVENTS / ((performance.now() - started) / 1000));
     }
+    const latency = await endToEnd(store, processors, servers, streams);
     return [
       figure(
         "nats.relay.events_per_s",
@@ -159,12 +161,141 @@ export async function run(_ms: number): Promise<Figure[]> {
         median(raw),
         "msgs/s",
       ),
+      figure(
+        "nats.end_to_end_p99.ms",
+        latency.ours,
+        "ms",
+        latency.raw,
+      ),
     ];
   } finally {
     for (const name of streams) await jsm.streams.delete(name).catch(() => {});
     await nc.close();
     await client.execute(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await client.close();
+  }
+}
+
+const RATE_SECONDS = 5;
+
+/**
+ * `nats.end_to_end_p99.ms`: from a commit's answer to a consumer's
+ * receipt of its event, at 1,000 events/s (a commit of 10 events every 10
+ * ms), through the relay. The baseline: the same messages published by the
+ * writer right after each commit answers, to the same kind of consumer.
+ * Lower is better.
+ */
+async function endToEnd(
+  store: PostgresEventStore,
+  processors: PostgresProcessorStore,
+  servers: string,
+  streams: string[],
+): Promise<{ ours: number; raw: number }> {
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const encoder = new TextEncoder();
+  try {
+    const p99 = async (
+      viaRelay: boolean,
+    ): Promise<number> => {
+      const tag = `e2e_${crypto.randomUUID().slice(0, 6)}`;
+      const name = `BENCH_${tag}`;
+      streams.push(name);
+      await jsm.streams.add({ name, subjects: [`${tag}.>`] });
+      const committed = new Map<string, number>();
+      const latencies: number[] = [];
+      const consumer = await js.consumers.get(name);
+      const messages = await consumer.consume();
+      const receiving = (async () => {
+        for await (const m of messages) {
+          const key = m.headers?.get(OUTBOX_HEADERS.messageId) ?? "";
+          const at = committed.get(key);
+          if (at !== undefined) latencies.push(performance.now() - at);
+        }
+      })();
+      let relay: OutboxRelay | undefined;
+      if (viaRelay) {
+        await processors.reset("outbox-e2e");
+        relay = new OutboxRelay({
+          processors,
+          name: "outbox-e2e",
+          eventTypes: [`E2e_${tag}`],
+          servers,
+          stream: name,
+          prefix: tag,
+          logger: silentLogger,
+        });
+        relay.start();
+      }
+      const ids = Array.from({ length: 10 }, () => crypto.randomUUID()).sort();
+      const end = performance.now() + RATE_SECONDS * 1000;
+      let next = performance.now();
+      for (let n = 1; performance.now() < end; n++) {
+        await store.transaction((tx) =>
+          tx.commit(
+            {
+              commandType: "Bench_E2e",
+              aggregateId: ids[0]!,
+              userId: undefined,
+              eventAggregateId: undefined,
+              eventSequenceNumber: undefined,
+              payload: "{}",
+            },
+            ids.map((id) => ({
+              aggregateId: id,
+              aggregateType: "Post",
+              partitionKey: "",
+              uniqueKeys: undefined,
+              snapshotThreshold: undefined,
+              events: [{
+                aggregateId: id,
+                sequenceNumber: n,
+                createdAt: new Date(),
+                eventType: `E2e_${tag}`,
+                payload: '{"n":1}',
+              }],
+            })),
+          )
+        );
+        const at = performance.now();
+        for (const id of ids) committed.set(`${id}/${n}`, at);
+        if (!viaRelay) {
+          await Promise.all(ids.map((id) => {
+            const h = headers();
+            h.set(OUTBOX_HEADERS.messageId, `${id}/${n}`);
+            return js.publish(
+              `${tag}.0.Post.${id}`,
+              encoder.encode('{"n":1}'),
+              { msgID: `${id}/${n}`, headers: h },
+            );
+          }));
+        }
+        next += 10;
+        const wait = next - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+      const expected = committed.size;
+      const deadline = performance.now() + 10_000;
+      while (latencies.length < expected && performance.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await relay?.stop();
+      messages.stop();
+      await receiving;
+      if (latencies.length < expected) {
+        throw new Error(
+          `${latencies.length} of ${expected} events arrived within 10 s`,
+        );
+      }
+      latencies.sort((a, b) => a - b);
+      return latencies[Math.floor(latencies.length * 0.99)]!;
+    };
+    const ours = await p99(true);
+    const raw = await p99(false);
+    return { ours, raw };
+  } finally {
+    await nc.close();
   }
 }
 

@@ -55,3 +55,44 @@ export function pauseAfter(
     (poll.min * perSecond) / BUSY_EVENTS_PER_S,
   );
 }
+
+/**
+ * The pauses a caller gave (`pollMs`), checked, with their defaults: 10 ms
+ * while events come, up to 250 ms idle and 50 ms busy.
+ *
+ * @param given The caller's pauses, if any.
+ * @returns The pauses.
+ * @throws {RangeError} naming a pause that is negative or not a number, or
+ *   a `min` above `max` or `busyMax`.
+ */
+export function checkPollPauses(
+  given:
+    | {
+      readonly min: number;
+      readonly max: number;
+      readonly busyMax?: number | undefined;
+    }
+    | undefined,
+): PollPauses {
+  const min = given?.min ?? 10;
+  const max = given?.max ?? 250;
+  // (by default at most the idle pause, and never below `min`)
+  const poll = {
+    min,
+    max,
+    busyMax: given?.busyMax ?? Math.max(min, Math.min(max, 50)),
+  };
+  for (const [name, value] of Object.entries(poll)) {
+    if (!Number.isFinite(value) || value < 0) {
+      throw new RangeError(
+        `pollMs.${name} must be a number of milliseconds ≥ 0, got ${value}`,
+      );
+    }
+  }
+  if (poll.max < poll.min || poll.busyMax < poll.min) {
+    throw new RangeError(
+      `pollMs: min (${poll.min}) must not exceed max (${poll.max}) or busyMax (${poll.busyMax})`,
+    );
+  }
+  return poll;
+}

@@ -34,7 +34,7 @@
  * @module
  */
 import { derivedCommandId } from "./_command_id.ts";
-import { pauseAfter, type PollPauses } from "./_poll_pause.ts";
+import { checkPollPauses, pauseAfter, type PollPauses } from "./_poll_pause.ts";
 import type { CommandService } from "./command_service.ts";
 import { DuplicateCommandError, SequentError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -264,31 +264,6 @@ class Running {
   }
 }
 
-/** The pauses of `pollMs`, checked, with their defaults. */
-function pollPauses(given: ProcessorRunnerOptions["pollMs"]): PollPauses {
-  const min = given?.min ?? 10;
-  const max = given?.max ?? 250;
-  // (by default at most the idle pause, and never below `min`)
-  const poll = {
-    min,
-    max,
-    busyMax: given?.busyMax ?? Math.max(min, Math.min(max, 50)),
-  };
-  for (const [name, value] of Object.entries(poll)) {
-    if (!Number.isFinite(value) || value < 0) {
-      throw new RangeError(
-        `pollMs.${name} must be a number of milliseconds ≥ 0, got ${value}`,
-      );
-    }
-  }
-  if (poll.max < poll.min || poll.busyMax < poll.min) {
-    throw new RangeError(
-      `pollMs: min (${poll.min}) must not exceed max (${poll.max}) or busyMax (${poll.busyMax})`,
-    );
-  }
-  return poll;
-}
-
 function message(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split(
     "\n",
@@ -369,7 +344,7 @@ export class ProcessorRunner {
     this.#service = options.service;
     this.#batchSize = options.batchSize ?? 500;
     this.#leaseMs = options.leaseMs ?? 5_000;
-    this.#poll = pollPauses(options.pollMs);
+    this.#poll = checkPollPauses(options.pollMs);
     this.#logger = options.logger ?? consoleLogger("warn");
     this.#owner = options.owner ?? `runner:${crypto.randomUUID().slice(0, 8)}`;
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {

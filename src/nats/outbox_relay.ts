@@ -42,6 +42,11 @@ import type {
 import type { Lease, ProcessorStore } from "../core/processor_store.ts";
 import { consoleLogger, type Logger } from "../core/logger.ts";
 import {
+  checkPollPauses,
+  pauseAfter,
+  type PollPauses,
+} from "../core/_poll_pause.ts";
+import {
   checkPartitionCount,
   DEFAULT_PARTITION_COUNT,
 } from "../core/partition.ts";
@@ -93,8 +98,20 @@ export interface OutboxRelayOptions {
   readonly leaseMs?: number | undefined;
   /** At most this many events per read (default 1,000). */
   readonly batchSize?: number | undefined;
-  /** The pause when there is nothing to publish (default 100 ms). */
-  readonly idleMs?: number | undefined;
+  /**
+   * The pauses between reads, in milliseconds, as a `ProcessorRunner`
+   * takes them: `min` while events come (default 10), doubling up to `max`
+   * while none do (default 250), growing with the rate up to `busyMax`
+   * under load (default 50). An event is published within about `min` of
+   * its commit while events come.
+   */
+  readonly pollMs?:
+    | {
+      readonly min: number;
+      readonly max: number;
+      readonly busyMax?: number | undefined;
+    }
+    | undefined;
   /** The longest pause after a failure (default 5,000 ms; the first is 100 ms). */
   readonly maxBackoffMs?: number | undefined;
   /** How long a publish waits for its PubAck (default 5,000 ms). */
@@ -204,7 +221,7 @@ export class OutboxRelay {
   readonly #owner: string;
   readonly #leaseMs: number;
   readonly #batchSize: number;
-  readonly #idleMs: number;
+  readonly #poll: PollPauses;
   readonly #maxBackoffMs: number;
   readonly #publishTimeoutMs: number;
   readonly #duplicateWindowMs: number;
@@ -277,7 +294,7 @@ export class OutboxRelay {
         `batchSize must be a positive integer, got ${this.#batchSize}`,
       );
     }
-    this.#idleMs = positive("idleMs", options.idleMs, 100);
+    this.#poll = checkPollPauses(options.pollMs);
     this.#maxBackoffMs = positive("maxBackoffMs", options.maxBackoffMs, 5_000);
     this.#publishTimeoutMs = positive(
       "publishTimeoutMs",
@@ -431,8 +448,13 @@ export class OutboxRelay {
     let renewAt = 0;
     let published: (StreamPosition | undefined)[] = [];
     let checkpoint: StreamPosition = "";
+    let pause = this.#poll.min;
+    let roundAt = performance.now();
     while (!signal.aborted) {
       const now = performance.now();
+      // the time in which this round's events came: since the last round began
+      const elapsed = now - roundAt;
+      roundAt = now;
       if (!lease || now >= renewAt) {
         const claimed = await this.#processors.claim(
           this.#name,
@@ -442,7 +464,7 @@ export class OutboxRelay {
         if (!claimed) {
           lease = this.#held = undefined;
           this.#state = "standby";
-          await this.#sleep(Math.max(this.#leaseMs / 4, this.#idleMs), signal);
+          await this.#sleep(this.#leaseMs / 4, signal);
           continue;
         }
         renewAt = now + this.#leaseMs / 3;
@@ -471,7 +493,10 @@ export class OutboxRelay {
         checkpoint = batch.next;
         this.#checkpoint = checkpoint;
       }
-      if (batch.caughtUp) await this.#sleep(this.#idleMs, signal);
+      if (batch.caughtUp) {
+        pause = pauseAfter(this.#poll, pause, batch.events.length, elapsed);
+        await this.#sleep(pause, signal);
+      }
     }
     return lease;
   }

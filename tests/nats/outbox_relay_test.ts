@@ -74,7 +74,7 @@ async function setup(b: StoreBackend): Promise<Setup> {
         servers: natsUrl,
         stream: name,
         prefix,
-        idleMs: 20,
+        pollMs: { min: 5, max: 20 },
         leaseMs: 2_000,
         logger: silentLogger,
         ...options,
@@ -252,7 +252,7 @@ Deno.test({
       servers: nats.url,
       stream: name,
       prefix,
-      idleMs: 20,
+      pollMs: { min: 5, max: 20 },
       maxBackoffMs: 200,
       publishTimeoutMs: 500,
       logger: silentLogger,
@@ -326,6 +326,15 @@ Deno.test("an OutboxRelay refuses options it cannot work with, naming them", () 
   assert.throws(
     () => new OutboxRelay({ processors, eventTypes: ["A"], batchSize: 1.5 }),
     /batchSize must be a positive integer, got 1.5/,
+  );
+  assert.throws(
+    () =>
+      new OutboxRelay({
+        processors,
+        eventTypes: ["A"],
+        pollMs: { min: 50, max: 10 },
+      }),
+    /pollMs: min \(50\) must not exceed max \(10\)/,
   );
 });
 
