@@ -103,6 +103,7 @@ export {
 } from "./src/core/event.ts";
 export { EventHandler } from "./src/core/event_handler.ts";
 export { type ReplayOptions, replayProjectors } from "./src/core/replay.ts";
+export type { PollMs } from "./src/core/_poll_pause.ts";
 export {
   processorName,
   ProcessorRunner,

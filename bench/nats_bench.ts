@@ -25,6 +25,42 @@ const EVENTS = 20_000;
 const AGGREGATES = 2_000;
 const ROUNDS = 3;
 
+/** One commit: event `n` of each aggregate (`ids` sorted). */
+async function appendOne(
+  store: PostgresEventStore,
+  ids: readonly string[],
+  n: number,
+  eventType: string,
+  payload: string,
+): Promise<void> {
+  await store.transaction((tx) =>
+    tx.commit(
+      {
+        commandType: "Bench_Append",
+        aggregateId: ids[0]!,
+        userId: undefined,
+        eventAggregateId: undefined,
+        eventSequenceNumber: undefined,
+        payload: "{}",
+      },
+      ids.map((id) => ({
+        aggregateId: id,
+        aggregateType: "Post",
+        partitionKey: "",
+        uniqueKeys: undefined,
+        snapshotThreshold: undefined,
+        events: [{
+          aggregateId: id,
+          sequenceNumber: n,
+          createdAt: new Date(),
+          eventType,
+          payload,
+        }],
+      })),
+    )
+  );
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -58,32 +94,7 @@ export async function run(_ms: number): Promise<Figure[]> {
     for (let n = 1; n <= perAggregate; n++) {
       for (let at = 0; at < ids.length; at += 500) {
         const some = ids.slice(at, at + 500).sort();
-        await store.transaction((tx) =>
-          tx.commit(
-            {
-              commandType: "Bench_Publish",
-              aggregateId: some[0]!,
-              userId: undefined,
-              eventAggregateId: undefined,
-              eventSequenceNumber: undefined,
-              payload: "{}",
-            },
-            some.map((id) => ({
-              aggregateId: id,
-              aggregateType: "Post",
-              partitionKey: "",
-              uniqueKeys: undefined,
-              snapshotThreshold: undefined,
-              events: [{
-                aggregateId: id,
-                sequenceNumber: n,
-                createdAt: new Date(),
-                eventType: "Bench_Published",
-                payload,
-              }],
-            })),
-          )
-        );
+        await appendOne(store, some, n, "Bench_Published", payload);
       }
     }
     // the messages as the relay sends them, for the raw client
@@ -232,32 +243,7 @@ async function endToEnd(
       const end = performance.now() + RATE_SECONDS * 1000;
       let next = performance.now();
       for (let n = 1; performance.now() < end; n++) {
-        await store.transaction((tx) =>
-          tx.commit(
-            {
-              commandType: "Bench_E2e",
-              aggregateId: ids[0]!,
-              userId: undefined,
-              eventAggregateId: undefined,
-              eventSequenceNumber: undefined,
-              payload: "{}",
-            },
-            ids.map((id) => ({
-              aggregateId: id,
-              aggregateType: "Post",
-              partitionKey: "",
-              uniqueKeys: undefined,
-              snapshotThreshold: undefined,
-              events: [{
-                aggregateId: id,
-                sequenceNumber: n,
-                createdAt: new Date(),
-                eventType: `E2e_${tag}`,
-                payload: '{"n":1}',
-              }],
-            })),
-          )
-        );
+        await appendOne(store, ids, n, `E2e_${tag}`, '{"n":1}');
         const at = performance.now();
         for (const id of ids) committed.set(`${id}/${n}`, at);
         if (!viaRelay) {

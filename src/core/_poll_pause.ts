@@ -14,6 +14,30 @@
  * @module
  */
 
+/**
+ * The pauses between rounds a caller may set, in milliseconds: `min` while
+ * events come (default 10), doubling up to `max` while none do (default
+ * 250). When events come faster than 2,000 per second, the pause grows with
+ * the rate up to `busyMax` (default 50): fewer, larger rounds cost the
+ * writers less, and the latency grows with the load. A `busyMax` equal to
+ * `min` keeps the pause at `min`.
+ *
+ * @example
+ * ```ts
+ * import type { PollMs } from "@sequent/core";
+ *
+ * const pollMs: PollMs = { min: 5, max: 100 };
+ * ```
+ */
+export interface PollMs {
+  /** The pause while events come. */
+  readonly min: number;
+  /** The longest pause, when idle. */
+  readonly max: number;
+  /** The longest pause while busy (default: 50, within `min`…`max`). */
+  readonly busyMax?: number | undefined;
+}
+
 /** The pauses of a processor's rounds, in milliseconds. */
 export interface PollPauses {
   /** The pause while events come. */
@@ -65,15 +89,7 @@ export function pauseAfter(
  * @throws {RangeError} naming a pause that is negative or not a number, or
  *   a `min` above `max` or `busyMax`.
  */
-export function checkPollPauses(
-  given:
-    | {
-      readonly min: number;
-      readonly max: number;
-      readonly busyMax?: number | undefined;
-    }
-    | undefined,
-): PollPauses {
+export function checkPollPauses(given: PollMs | undefined): PollPauses {
   const min = given?.min ?? 10;
   const max = given?.max ?? 250;
   // (by default at most the idle pause, and never below `min`)

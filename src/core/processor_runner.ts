@@ -34,7 +34,12 @@
  * @module
  */
 import { derivedCommandId } from "./_command_id.ts";
-import { checkPollPauses, pauseAfter, type PollPauses } from "./_poll_pause.ts";
+import {
+  checkPollPauses,
+  pauseAfter,
+  type PollMs,
+  type PollPauses,
+} from "./_poll_pause.ts";
 import type { CommandService } from "./command_service.ts";
 import { DuplicateCommandError, SequentError } from "./errors.ts";
 import type { Event } from "./event.ts";
@@ -109,21 +114,8 @@ export interface ProcessorRunnerOptions {
   readonly batchSize?: number | undefined;
   /** How long a claim lasts unless renewed (default 5,000 ms). */
   readonly leaseMs?: number | undefined;
-  /**
-   * The pause between rounds, in milliseconds: `min` while events come
-   * (default 10), doubling up to `max` while none do (default 250). When
-   * events come faster than 2,000 per second, the pause grows with the
-   * rate up to `busyMax` (default 50): fewer, larger rounds cost the
-   * writers less, and the latency grows with the load. A `busyMax` equal
-   * to `min` keeps the pause at `min`.
-   */
-  readonly pollMs?:
-    | {
-      readonly min: number;
-      readonly max: number;
-      readonly busyMax?: number | undefined;
-    }
-    | undefined;
+  /** The pauses between rounds (see {@linkcode PollMs}). */
+  readonly pollMs?: PollMs | undefined;
   /** Where failures are logged (default: warnings and errors to the console). */
   readonly logger?: Logger | undefined;
 }

@@ -7,7 +7,9 @@
  *
  * - It acts under a processor claim (the store's fencing token): of several
  *   relays of one name, one publishes and the others stand by, taking over
- *   when its claim lapses or is released.
+ *   when its claim lapses or is released. A publish never starts later
+ *   than `publishTimeoutMs` before the claim could lapse, so a relay taking
+ *   over never publishes at the same time as the one it replaces.
  * - It reads the events in commit order (see `EventReader`), publishes a
  *   partition's events one after another, each after the previous one's
  *   PubAck, and different partitions at once. Its checkpoint is stored
@@ -44,6 +46,7 @@ import { consoleLogger, type Logger } from "../core/logger.ts";
 import {
   checkPollPauses,
   pauseAfter,
+  type PollMs,
   type PollPauses,
 } from "../core/_poll_pause.ts";
 import {
@@ -94,24 +97,20 @@ export interface OutboxRelayOptions {
   readonly name?: string | undefined;
   /** Who this relay is (default: a random id). */
   readonly owner?: string | undefined;
-  /** How long its claim lasts unless renewed (default 10,000 ms). */
+  /**
+   * How long its claim lasts unless renewed (default 10,000 ms; at least
+   * twice `publishTimeoutMs`). A publish never starts later than
+   * `publishTimeoutMs` before the claim could lapse.
+   */
   readonly leaseMs?: number | undefined;
   /** At most this many events per read (default 1,000). */
   readonly batchSize?: number | undefined;
   /**
-   * The pauses between reads, in milliseconds, as a `ProcessorRunner`
-   * takes them: `min` while events come (default 10), doubling up to `max`
-   * while none do (default 250), growing with the rate up to `busyMax`
-   * under load (default 50). An event is published within about `min` of
-   * its commit while events come.
+   * The pauses between reads, as a `ProcessorRunner` takes them (see
+   * `PollMs`): an event is published within about `min` of its commit
+   * while events come.
    */
-  readonly pollMs?:
-    | {
-      readonly min: number;
-      readonly max: number;
-      readonly busyMax?: number | undefined;
-    }
-    | undefined;
+  readonly pollMs?: PollMs | undefined;
   /** The longest pause after a failure (default 5,000 ms; the first is 100 ms). */
   readonly maxBackoffMs?: number | undefined;
   /** How long a publish waits for its PubAck (default 5,000 ms). */
@@ -237,6 +236,14 @@ export class OutboxRelay {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
+  /** The claim held right now, for releasing it on stop. */
+  #held: Lease | undefined;
+  /**
+   * No publish starts after this instant (`performance.now()`): one that
+   * starts before it ends, or times out, before the claim can lapse, so a
+   * relay taking over never publishes alongside this one.
+   */
+  #publishUntil = 0;
 
   /**
    * A relay, not started yet.
@@ -301,6 +308,11 @@ export class OutboxRelay {
       options.publishTimeoutMs,
       5_000,
     );
+    if (this.#leaseMs < 2 * this.#publishTimeoutMs) {
+      throw new RangeError(
+        `leaseMs (${this.#leaseMs}) must be at least twice publishTimeoutMs (${this.#publishTimeoutMs}): a publish must end well within a claim`,
+      );
+    }
     this.#duplicateWindowMs = positive(
       "duplicateWindowMs",
       options.duplicateWindowMs,
@@ -403,9 +415,6 @@ export class OutboxRelay {
     }
   }
 
-  /** The claim held right now, for releasing it on stop. */
-  #held: Lease | undefined;
-
   async #connect(): Promise<void> {
     if (this.#nc && !this.#nc.isClosed()) return;
     this.#state = "connecting";
@@ -414,6 +423,7 @@ export class OutboxRelay {
       name: `sequent ${this.#name} ${this.#owner}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      timeout: this.#publishTimeoutMs,
     });
     try {
       const jsm = await jetstreamManager(nc);
@@ -468,6 +478,9 @@ export class OutboxRelay {
           continue;
         }
         renewAt = now + this.#leaseMs / 3;
+        // the claim lasts leaseMs from when the store granted it, which is
+        // after `now`
+        this.#publishUntil = now + this.#leaseMs - this.#publishTimeoutMs;
         if (!lease || claimed.token !== lease.token) {
           // a new claim: whatever another relay published meanwhile is in
           // the stream, and its checkpoint in the claim
@@ -560,6 +573,11 @@ export class OutboxRelay {
     const results = await Promise.allSettled(
       [...byPartition].map(async ([p, list]) => {
         for (const event of list) {
+          if (performance.now() > this.#publishUntil) {
+            throw new Error(
+              `The claim on ${this.#name} could lapse before another publish ends: the batch stops here`,
+            );
+          }
           const type = event.aggregateType;
           if (type === undefined) {
             throw new Error(

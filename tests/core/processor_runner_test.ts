@@ -27,10 +27,7 @@ import {
 } from "@sequent/core";
 import type { ProcessorStore } from "@sequent/core/internal";
 import {
-  type PostgresEventStore,
-  PostgresProcessorStore,
-} from "@sequent/core/postgres";
-import {
+  processorStoreFor,
   type StoreBackend,
   storeBackends,
 } from "../postgres/_store_backends.ts";
@@ -243,13 +240,7 @@ interface Setup {
 
 async function setup(b: StoreBackend): Promise<Setup> {
   const store = await b.emptyStore([procNotes]);
-  const processors = b.sql
-    ? new PostgresProcessorStore(
-      await b.client(),
-      store as PostgresEventStore,
-      { schema: b.schema, viewSchema: b.viewSchema },
-    )
-    : new InMemoryProcessorStore(store as InMemoryEventStore);
+  const processors = await processorStoreFor(b, store);
   const service = new CommandService({
     eventStore: store,
     commandHandlers: [new Proc_Handler()],

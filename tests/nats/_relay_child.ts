@@ -30,6 +30,7 @@ const relay = new OutboxRelay({
   stream,
   prefix,
   leaseMs: 1_000,
+  publishTimeoutMs: 500,
   pollMs: { min: 5, max: 10 },
   batchSize: 200,
   maxBackoffMs: 200,

@@ -15,10 +15,6 @@ import {
 } from "@sequent/core";
 import type { ProcessorStore } from "@sequent/core/internal";
 import {
-  type PostgresEventStore,
-  PostgresProcessorStore,
-} from "@sequent/core/postgres";
-import {
   OUTBOX_HEADERS,
   OutboxRelay,
   type OutboxRelayOptions,
@@ -26,6 +22,7 @@ import {
 } from "@sequent/core/nats";
 import { command, event, stream } from "../contract/event_store_contract.ts";
 import {
+  processorStoreFor,
   type StoreBackend,
   storeBackends,
 } from "../postgres/_store_backends.ts";
@@ -39,6 +36,7 @@ import {
   startPrivateNats,
   until,
 } from "./_nats.ts";
+import { moduleSpecifiers } from "../_module_graph.ts";
 
 const { list, disposeAtEnd } = storeBackends();
 
@@ -54,13 +52,7 @@ interface Setup {
 
 async function setup(b: StoreBackend): Promise<Setup> {
   const store = await b.emptyStore([]);
-  const processors = b.sql
-    ? new PostgresProcessorStore(
-      await b.client(),
-      store as PostgresEventStore,
-      { schema: b.schema, viewSchema: b.viewSchema },
-    )
-    : new InMemoryProcessorStore(store as InMemoryEventStore);
+  const processors = await processorStoreFor(b, store);
   const { stream: name, prefix } = freshStream();
   return {
     store,
@@ -76,6 +68,7 @@ async function setup(b: StoreBackend): Promise<Setup> {
         prefix,
         pollMs: { min: 5, max: 20 },
         leaseMs: 2_000,
+        publishTimeoutMs: 1_000,
         logger: silentLogger,
         ...options,
       }),
@@ -332,6 +325,16 @@ Deno.test("an OutboxRelay refuses options it cannot work with, naming them", () 
       new OutboxRelay({
         processors,
         eventTypes: ["A"],
+        leaseMs: 1_000,
+        publishTimeoutMs: 600,
+      }),
+    /leaseMs \(1000\) must be at least twice publishTimeoutMs \(600\)/,
+  );
+  assert.throws(
+    () =>
+      new OutboxRelay({
+        processors,
+        eventTypes: ["A"],
         pollMs: { min: 50, max: 10 },
       }),
     /pollMs: min \(50\) must not exceed max \(10\)/,
@@ -339,21 +342,10 @@ Deno.test("an OutboxRelay refuses options it cannot work with, naming them", () 
 });
 
 Deno.test("only @sequent/core/nats loads the NATS client: the other entry points leave it out of their module graph", async () => {
-  const root = new URL("../../", import.meta.url);
-  const natsModules = async (entry: string) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["info", "--json", new URL(entry, root).pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(output.success, new TextDecoder().decode(output.stderr));
-    const info = JSON.parse(new TextDecoder().decode(output.stdout)) as {
-      modules: { specifier: string }[];
-    };
-    return info.modules.map((m) => m.specifier).filter((s) =>
+  const natsModules = async (entry: string) =>
+    (await moduleSpecifiers(entry)).map((m) => m.specifier).filter((s) =>
       s.includes("@nats-io")
     );
-  };
   for (
     const entry of [
       "mod.ts",

@@ -8,11 +8,14 @@
 import {
   type EventStore,
   InMemoryEventStore,
+  InMemoryProcessorStore,
   type RecordTable,
 } from "@sequent/core";
+import type { ProcessorStore } from "@sequent/core/internal";
 import {
   clearEventStore,
   PostgresEventStore,
+  PostgresProcessorStore,
   type SqlClient,
 } from "@sequent/core/postgres";
 import { type Backend, backends, disposeAtEnd } from "./_backends.ts";
@@ -137,6 +140,20 @@ export interface StoreBackends {
 }
 
 /** Opens (lazily) the backends of one test file. */
+/** The processor store over a store `b.emptyStore()` gave. */
+export async function processorStoreFor(
+  b: StoreBackend,
+  store: EventStore,
+): Promise<ProcessorStore> {
+  return b.sql
+    ? new PostgresProcessorStore(
+      await b.client(),
+      store as PostgresEventStore,
+      { schema: b.schema, viewSchema: b.viewSchema },
+    )
+    : new InMemoryProcessorStore(store as InMemoryEventStore);
+}
+
 export function storeBackends(): StoreBackends {
   const sql = backends();
   return {

@@ -279,40 +279,57 @@ for (const b of list) {
     }
   });
 
+  /**
+   * `store_commits` as a client calls it, with one event per stream: each
+   * stream's aggregate, sequence number and partition hash (left out when
+   * undefined).
+   */
+  const rawCommit = (
+    streams: { a: string; s: number; q?: number }[],
+  ): Promise<unknown> =>
+    b.client().then((client) =>
+      client.query(`SELECT ${b.schema}.store_commits($1::text::jsonb)`, [
+        JSON.stringify([{
+          c: {
+            t: "Contract_Do",
+            u: null,
+            a: streams[0]!.a,
+            ea: null,
+            es: null,
+            p: {},
+          },
+          s: streams.map(({ a, s, q }) => ({
+            a,
+            t: "Contract_Thing",
+            k: "",
+            ...(q === undefined ? {} : { q }),
+            h: null,
+            u: null,
+            e: [{
+              s,
+              c: new Date().toISOString(),
+              t: "Contract_Happened",
+              p: {},
+            }],
+          })),
+          n: {
+            e: ["Contract_Happened"],
+            a: ["Contract_Thing"],
+            c: ["Contract_Do"],
+          },
+        }]),
+      ])
+    );
+
   test("a commit whose partition hash disagrees with its stored aggregate's is refused and stores nothing", async () => {
     const store = await b.emptyStore();
-    const client = await b.client();
     const a = crypto.randomUUID();
     await store.transaction((tx) =>
       tx.commit(command(a), [stream(a, [event(a, 1)])])
     );
     const wrong = (partitionHash(a) + 1) % 2 ** 32;
     await assert.rejects(
-      client.query(
-        `SELECT ${b.schema}.store_commits($1::text::jsonb)`,
-        [JSON.stringify([{
-          c: { t: "Contract_Do", u: null, a, ea: null, es: null, p: {} },
-          s: [{
-            a,
-            t: "Contract_Thing",
-            k: "",
-            q: wrong,
-            h: null,
-            u: null,
-            e: [{
-              s: 2,
-              c: new Date().toISOString(),
-              t: "Contract_Happened",
-              p: {},
-            }],
-          }],
-          n: {
-            e: ["Contract_Happened"],
-            a: ["Contract_Thing"],
-            c: ["Contract_Do"],
-          },
-        }])],
-      ),
+      rawCommit([{ a, s: 2, q: wrong }]),
       /is in partition \d+, the commit computed partition \d+/,
     );
     const [loaded] = await store.loadStreams([a]);
@@ -321,31 +338,9 @@ for (const b of list) {
 
   test("a raw commit without partition hashes gets its partitions computed in SQL", async () => {
     const store = await b.emptyStore();
-    const client = await b.client();
-    const [a, c] = [crypto.randomUUID(), crypto.randomUUID()];
-    const streams = [a, c].sort().map((id) => ({
-      a: id,
-      t: "Contract_Thing",
-      k: "",
-      h: null,
-      u: null,
-      e: [{ s: 1, c: new Date().toISOString(), t: "Contract_Happened", p: {} }],
-    }));
-    for (const s of [streams, [streams[0]!]]) {
-      if (s.length === 1) s[0]!.e[0]!.s = 2;
-      await client.query(
-        `SELECT ${b.schema}.store_commits($1::text::jsonb)`,
-        [JSON.stringify([{
-          c: { t: "Contract_Do", u: null, a, ea: null, es: null, p: {} },
-          s,
-          n: {
-            e: ["Contract_Happened"],
-            a: ["Contract_Thing"],
-            c: ["Contract_Do"],
-          },
-        }])],
-      );
-    }
+    const [a, c] = [crypto.randomUUID(), crypto.randomUUID()].sort();
+    await rawCommit([{ a: a!, s: 1 }, { a: c!, s: 1 }]);
+    await rawCommit([{ a: a!, s: 2 }]);
     const batch = await store.readEvents("", { limit: 10 });
     assert.equal(batch.events.length, 3);
     for (const e of batch.events) {
