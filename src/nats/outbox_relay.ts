@@ -171,6 +171,13 @@ export interface OutboxRelayStatus {
   readonly checkpoint: StreamPosition;
   /** The last failure, if any. */
   readonly lastError: string | undefined;
+  /**
+   * How far behind it is, in milliseconds: the age of the oldest event it
+   * has read and not published yet; 0 once it has published everything it
+   * found, and 0 on a relay standing by. It grows while NATS is down and
+   * events keep coming.
+   */
+  readonly lagMs: number;
 }
 
 class Stopping extends Error {}
@@ -231,6 +238,8 @@ export class OutboxRelay {
   #skipped = 0;
   #checkpoint: StreamPosition = "";
   #lastError: string | undefined;
+  /** When the oldest event read and not yet published was stored. */
+  #pendingSince: number | undefined;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
   #nc: NatsConnection | undefined;
@@ -343,6 +352,9 @@ export class OutboxRelay {
       skipped: this.#skipped,
       checkpoint: this.#checkpoint,
       lastError: this.#lastError,
+      lagMs: this.#pendingSince === undefined
+        ? 0
+        : Math.max(0, Date.now() - this.#pendingSince),
     };
   }
 
@@ -496,7 +508,16 @@ export class OutboxRelay {
         eventTypes: this.#eventTypes,
         withAggregateTypes: true,
       });
+      const first = batch.events[0];
+      if (first && this.#pendingSince === undefined) {
+        this.#pendingSince = first.createdAt.getTime();
+      }
       await this.#publish(batch.events, published);
+      if (batch.caughtUp) this.#pendingSince = undefined;
+      else {
+        const last = batch.events.at(-1);
+        if (last) this.#pendingSince = last.createdAt.getTime();
+      }
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
         if (!(await this.#processors.commit(this.#name, lease, batch.next))) {
           // another relay holds the claim now: stand by and start over

@@ -153,6 +153,7 @@ for (const b of list) {
       await until(() => relay.status.published === 36, 10_000, "36 messages");
       await s.write(ids, 7, 2);
       await until(() => relay.status.published === 48, 10_000, "48 messages");
+      await until(() => relay.status.lagMs === 0, 5_000, "no lag");
       const [record] = await s.processors.records(["outbox"]);
       await until(
         async () =>
@@ -294,12 +295,16 @@ Deno.test({
         "the relay backing off",
       );
       await new Promise((r) => setTimeout(r, 500));
+      // the lag shows the outage
+      assert.ok(relay.status.lagMs >= 500, `lag ${relay.status.lagMs} ms`);
       await nats.start();
       await until(
         () => relay.status.published === n * 10,
         20_000,
         "every message after the outage",
       );
+      // and is under a second within 5 s of NATS coming back
+      await until(() => relay.status.lagMs < 1_000, 5_000, "the lag to fall");
     } finally {
       await relay.stop();
     }
