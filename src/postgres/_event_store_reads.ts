@@ -194,15 +194,16 @@ export class Reader implements EventStoreReader {
       ? null
       : `{${checkPartitions(options.partitions).join(",")}}`;
     const withTypes = options.withAggregateTypes === true;
+    const sql = this.#sql;
     const rows = await this.#exec.run(
-      withTypes ? this.#sql.readEventsWithTypes : this.#sql.readEvents,
-      [
-        xact,
-        position,
-        limit,
-        types,
-        partitions,
-      ],
+      partitions === null
+        ? (withTypes ? sql.readEventsWithTypes : sql.readEvents)
+        : (withTypes
+          ? sql.readEventsOfPartitionsWithTypes
+          : sql.readEventsOfPartitions),
+      partitions === null
+        ? [xact, position, limit, types]
+        : [xact, position, limit, types, partitions],
     ) as unknown as StreamEventRow[];
     const horizon = rows[0]?.horizon;
     const found = rows[0]?.x === null || rows[0]?.x === undefined ? [] : rows;

@@ -53,6 +53,8 @@ export interface EventStoreSql {
   readonly storeCommits: string;
   readonly readEvents: string;
   readonly readEventsWithTypes: string;
+  readonly readEventsOfPartitions: string;
+  readonly readEventsOfPartitionsWithTypes: string;
   readonly readAggregateEvents: string;
   readonly commandStored: string;
 }
@@ -91,8 +93,12 @@ export function eventStoreSql(s: string): EventStoreSql {
   // Only below the oldest transaction still running (the horizon): one
   // that commits later with a smaller transaction id is read later, not
   // skipped. Ordered by the columns themselves (an index range scan). The
-  // aggregates' types only when asked: a lookup per event.
-  const readEvents = (types: boolean) => `
+  // aggregates' types only when asked: a lookup per event. The partition
+  // filter only when asked too: an "$5 IS NULL OR …" clause made the
+  // planner's generic plan sort the whole range after the checkpoint, and a
+  // processor reading one event at a time fell from ~1,700 to ~20 events/s
+  // 90,000 events behind.
+  const readEvents = (types: boolean, partitions: boolean) => `
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
       SELECT h.xmin::text AS horizon, e.x, e.p, e.aggregate_id,
         e.sequence_number, e.created_at, e.event_type_id, e.json, e.partition,
@@ -105,7 +111,7 @@ export function eventStoreSql(s: string): EventStoreSql {
         WHERE e.xact_id < h.xmin
           AND (e.xact_id, e.position) > ($1::text::xid8, $2::text::bigint)
           AND ($4::text IS NULL OR e.event_type_id = ANY($4::text::smallint[]))
-          AND ($5::text IS NULL OR e.partition = ANY($5::text::smallint[]))
+          ${partitions ? "AND e.partition = ANY($5::text::smallint[])" : ""}
         ORDER BY e.xact_id, e.position
         LIMIT $3::integer
       ) e ON true
@@ -123,8 +129,10 @@ export function eventStoreSql(s: string): EventStoreSql {
       `SELECT ${s}.store_commit($1::text::jsonb)::text AS registered`,
     storeCommits:
       `SELECT ${s}.store_commits($1::text::jsonb)::text AS registered`,
-    readEvents: readEvents(false),
-    readEventsWithTypes: readEvents(true),
+    readEvents: readEvents(false, false),
+    readEventsWithTypes: readEvents(true, false),
+    readEventsOfPartitions: readEvents(false, true),
+    readEventsOfPartitionsWithTypes: readEvents(true, true),
     readAggregateEvents: `
       SELECT e.xact_id::text AS x, e.position::text AS p, e.aggregate_id,
         e.sequence_number, e.created_at, e.event_type_id,
