@@ -105,9 +105,11 @@ export { EventHandler } from "./src/core/event_handler.ts";
 export { type ReplayOptions, replayProjectors } from "./src/core/replay.ts";
 export type { PollMs } from "./src/core/_poll_pause.ts";
 export {
+  isPartitioned,
   processorName,
   ProcessorRunner,
   type ProcessorRunnerOptions,
+  type PartitionStatus,
   type ProcessorStatus,
   ProcessorTimeoutError,
   type WaitForOptions,
@@ -115,6 +117,7 @@ export {
 export type {
   HorizonBlocker,
   ParkedAggregate,
+  PartitionRecord,
 } from "./src/core/processor_store.ts";
 export type {
   AuditQueries,

@@ -61,6 +61,8 @@ export {
 } from "./core/partition.ts";
 export type {
   Lease,
+  Membership,
+  PartitionClaim,
   ParkChange,
   ParkRequest,
   ProcessorRecord,

@@ -17,6 +17,18 @@
  *   cannot store them twice, and {@linkcode Workflow.idempotencyKey} gives
  *   a key for side effects of its own.
  *
+ * A processor whose class says `static partitioned = true` runs as
+ * several **members**: every runner that runs it (in this or other
+ * processes) joins, and the store's partitions (see `partitionOf`) are
+ * shared out among the live members, each partition claimed with a
+ * fencing token of its own and checkpointed on its own. All of an
+ * aggregate's events are in one partition, so each aggregate's events are
+ * still handled in commit order, by one member at a time. A member that
+ * stops gives its partitions up at once; one that dies loses them when its
+ * claims lapse (after `leaseMs`), and the others take them on at their
+ * next renewal (every half `leaseMs`). A member reads its partitions
+ * together, in one read per round from the earliest of their checkpoints.
+ *
  * A handler that throws sets its aggregate aside ("parks" it): that
  * aggregate's later events wait behind the failed one, other aggregates go
  * on, and {@linkcode ProcessorRunner.retry} or
@@ -53,6 +65,8 @@ import type {
 } from "./event_reader.ts";
 import { consoleLogger, type Logger } from "./logger.ts";
 import { routedClasses } from "./message_router.ts";
+import { partitionOf } from "./partition.ts";
+import { assignedPartitions } from "./_partition_assignment.ts";
 import { Projector, withRecordStore } from "./projector.ts";
 import type {
   HorizonBlocker,
@@ -89,6 +103,30 @@ export function processorName(handler: EventHandler): string {
 }
 
 /**
+ * Whether a processor runs partitioned, as several members: its class's
+ * static `partitioned` is `true`. Only a processor whose handlers depend
+ * on each aggregate's order alone (not on the order between aggregates)
+ * may say so.
+ *
+ * @example
+ * ```ts
+ * import { isPartitioned, Projector } from "@sequent/core";
+ *
+ * class SearchIndex extends Projector {
+ *   static partitioned = true;
+ * }
+ * console.assert(isPartitioned(new SearchIndex()));
+ * ```
+ *
+ * @param handler The projector or workflow.
+ * @returns Whether it runs partitioned.
+ */
+export function isPartitioned(handler: EventHandler): boolean {
+  return (handler.constructor as { partitioned?: unknown }).partitioned ===
+    true;
+}
+
+/**
  * Options of a {@linkcode ProcessorRunner}.
  *
  * @example
@@ -121,6 +159,30 @@ export interface ProcessorRunnerOptions {
 }
 
 /**
+ * One partition of a partitioned processor, as `processors status` shows
+ * it.
+ *
+ * @example
+ * ```ts
+ * import type { PartitionStatus } from "@sequent/core";
+ *
+ * function line(p: PartitionStatus): string {
+ *   return `${p.partition}: ${p.owner ?? "nobody"}, ${p.lagEvents} behind`;
+ * }
+ * ```
+ */
+export interface PartitionStatus {
+  /** The partition. */
+  readonly partition: number;
+  /** The member holding it, if one does. */
+  readonly owner: string | undefined;
+  /** Where it has handled up to. */
+  readonly checkpoint: StreamPosition;
+  /** How many of its events it has still to handle (counted among the processor's next 10,000). */
+  readonly lagEvents: number;
+}
+
+/**
  * A processor's state, as `processors status` shows it.
  *
  * @example
@@ -147,6 +209,10 @@ export interface ProcessorStatus {
   readonly lagMs: number;
   /** The aggregates it set aside. */
   readonly parked: readonly ParkedAggregate[];
+  /** Its partitions, when it runs partitioned (else empty). */
+  readonly partitions: readonly PartitionStatus[];
+  /** Its live members, when it runs partitioned (else empty). */
+  readonly members: readonly string[];
   /**
    * The transaction that holds every processor back, when one has run
    * longer than the longest polling pause: events committed after it
@@ -221,12 +287,26 @@ class Running {
   readonly eventTypes: readonly string[] | undefined;
   /** Its routes. */
   readonly routes: EventRoutes<EventHandler>;
+  /** Whether it runs as members sharing partitions. */
+  readonly partitioned: boolean;
   /** The live claim, if this runner holds one. */
   lease: Lease | undefined;
   /** When to renew the claim (half its time), on `performance.now()`'s clock. */
   renewAt = 0;
-  /** Where it has handled up to, as this runner stored it under its claim. */
+  /**
+   * Until when the claim surely holds, on the same clock: its time from
+   * before it was asked for. A workflow starts no event after that.
+   */
+  validUntil = 0;
+  /**
+   * Where it has handled up to, as this runner stored it under its claim
+   * (partitioned: the earliest of its partitions').
+   */
   checkpoint: StreamPosition = "";
+  /** Partitioned: the store's partition count. */
+  partitionCount = 0;
+  /** Partitioned: the partitions held, and where each has handled up to. */
+  checkpoints = new Map<number, StreamPosition>();
   /** The aggregates it set aside, as last read (with operators' requests). */
   parked = new Map<string, ParkedAggregate>();
   /** Read the claim and the parked aggregates again on the next round. */
@@ -252,7 +332,13 @@ class Running {
     this.kind = handler instanceof Workflow ? "workflow" : "projector";
     this.routes = new EventRoutes([handler]);
     this.eventTypes = handledEventTypes([handler]);
+    this.partitioned = isPartitioned(handler);
     this.pauseMs = pauseMs;
+  }
+
+  /** The partitions held, ascending (partitioned). */
+  get held(): number[] {
+    return [...this.checkpoints.keys()].sort((a, b) => a - b);
   }
 }
 
@@ -435,6 +521,10 @@ export class ProcessorRunner {
         await this.#store.release(p.name, p.lease).catch(() => {});
         p.lease = undefined;
       }
+      if (p.partitioned) {
+        await this.#store.leave(p.name, this.#owner).catch(() => {});
+        p.checkpoints.clear();
+      }
     }));
   }
 
@@ -553,38 +643,124 @@ export class ProcessorRunner {
     const now = performance.now();
     let lease = p.lease;
     if (!lease || p.refresh || now >= p.renewAt) {
-      lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
-      p.lease = lease;
+      lease = p.partitioned
+        ? await this.#claimPartitions(p, now)
+        : await this.#claim(p, now);
       if (!lease) return 0;
-      p.renewAt = now + this.#leaseMs / 2;
-      p.checkpoint = lease.checkpoint;
-      const [record] = await this.#store.records([p.name]);
-      p.parked = new Map(
-        (record?.parked ?? []).map((k) => [k.aggregateId, k]),
-      );
-      p.refresh = false;
-      for (const k of [...p.parked.values()]) {
-        if (k.request === undefined) continue;
-        const stillParked = await this.#resolve(p, lease, k, p.checkpoint);
-        if (!stillParked) p.parked.delete(k.aggregateId);
-      }
     }
-    const parked = p.parked;
+    if (p.partitioned && p.checkpoints.size === 0) return 0;
     const checkpoint = p.checkpoint;
     const batch = await this.#read(p, checkpoint, readAhead);
-    const events = batch.events;
+    let events = batch.events;
+    if (p.partitioned) {
+      // partitions ahead of the earliest have handled some of these
+      events = events.filter((e) =>
+        this.#reader.comparePositions(
+          e.position,
+          p.checkpoints.get(e.partition) ?? "",
+        ) > 0
+      );
+    }
     if (events.length === 0) {
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
         await this.#commit(p, lease, batch.next);
       }
-      return 0;
+      return batch.events.length;
     }
     if (p.kind === "projector") {
-      await this.#projectBatch(p, lease, events, batch.next, parked);
+      await this.#projectBatch(p, lease, events, batch.next, p.parked);
     } else {
-      await this.#workflowBatch(p, lease, events, batch.next, parked);
+      await this.#workflowBatch(p, lease, events, batch.next, p.parked);
     }
-    return events.length;
+    return batch.events.length;
+  }
+
+  /** Claims (or renews) an unpartitioned processor. */
+  async #claim(p: Running, now: number): Promise<Lease | undefined> {
+    const lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
+    p.lease = lease;
+    if (!lease) return undefined;
+    p.renewAt = now + this.#leaseMs / 2;
+    p.validUntil = now + this.#leaseMs;
+    p.checkpoint = lease.checkpoint;
+    const [record] = await this.#store.records([p.name]);
+    await this.#takeParked(p, lease, record?.parked ?? []);
+    return lease;
+  }
+
+  /**
+   * Renews this member's entry, gives up the partitions that are no longer
+   * its share, and claims (or renews) those that are. A share held by
+   * another member still (it gives them up at its next renewal, or they
+   * lapse) is asked for again after a quarter of the claim's time.
+   */
+  async #claimPartitions(p: Running, now: number): Promise<Lease> {
+    const membership = await this.#store.join(
+      p.name,
+      this.#owner,
+      this.#leaseMs,
+    );
+    p.partitionCount = membership.partitions;
+    const wanted = assignedPartitions(
+      membership.members,
+      membership.partitions,
+      this.#owner,
+    );
+    const share = new Set(wanted);
+    const surplus = (p.lease?.partitions ?? []).filter((c) =>
+      !share.has(c.partition)
+    );
+    if (p.lease && surplus.length > 0) {
+      await this.#store.release(p.name, { ...p.lease, partitions: surplus });
+    }
+    const lease = await this.#store.claimPartitions(
+      p.name,
+      this.#owner,
+      wanted,
+      this.#leaseMs,
+    );
+    const held = lease.partitions ?? [];
+    const before = p.held.join(",");
+    p.checkpoints = new Map(held.map((c) => [c.partition, c.checkpoint]));
+    // a batch read ahead was for the partitions held before
+    if (p.held.join(",") !== before) await this.#dropReadAhead(p);
+    p.lease = lease;
+    p.renewAt = now +
+      (held.length < wanted.length ? this.#leaseMs / 4 : this.#leaseMs / 2);
+    p.validUntil = now + this.#leaseMs;
+    p.checkpoint = lease.checkpoint;
+    if (held.length === 0) {
+      p.parked = new Map();
+      p.refresh = false;
+      return lease;
+    }
+    const [record] = await this.#store.records([p.name]);
+    await this.#takeParked(
+      p,
+      lease,
+      (record?.parked ?? []).filter((k) =>
+        p.checkpoints.has(partitionOf(k.aggregateId, p.partitionCount))
+      ),
+    );
+    return lease;
+  }
+
+  /**
+   * Takes the parked aggregates read with a claim, and does what operators
+   * asked for them.
+   */
+  async #takeParked(
+    p: Running,
+    lease: Lease,
+    parked: readonly ParkedAggregate[],
+  ): Promise<void> {
+    p.parked = new Map(parked.map((k) => [k.aggregateId, k]));
+    p.refresh = false;
+    for (const k of [...p.parked.values()]) {
+      if (k.request === undefined) continue;
+      const stillParked = await this.#resolve(p, lease, k);
+      if (!stillParked) p.parked.delete(k.aggregateId);
+    }
   }
 
   /**
@@ -600,7 +776,11 @@ export class ProcessorRunner {
   ): Promise<EventBatch> {
     const ahead = p.ahead;
     p.ahead = undefined;
-    const options = { limit: this.#batchSize, eventTypes: p.eventTypes };
+    const options = {
+      limit: this.#batchSize,
+      eventTypes: p.eventTypes,
+      partitions: p.partitioned ? p.held : undefined,
+    };
     const batch = (ahead?.after === after ? await ahead.batch : undefined) ??
       await this.#reader.readEvents(after, options);
     if (readAhead && batch.events.length >= this.#batchSize) {
@@ -676,13 +856,23 @@ export class ProcessorRunner {
     next: StreamPosition,
     parked: Map<string, ParkedAggregate>,
   ): Promise<void> {
+    let done: StreamPosition | undefined;
     for (const event of events) {
-      if (parked.has(event.aggregateId)) continue;
-      try {
-        await this.#runWorkflow(p, event);
-      } catch (error) {
-        await this.#park(p, lease, event, error, parked);
+      if (performance.now() > p.validUntil - this.#leaseMs / 4) {
+        // the claim may lapse while this event is handled, and another
+        // runner take over: stop here, store what is done, renew
+        if (done !== undefined) await this.#commit(p, lease, done);
+        p.renewAt = 0;
+        return;
       }
+      if (!parked.has(event.aggregateId)) {
+        try {
+          await this.#runWorkflow(p, event);
+        } catch (error) {
+          await this.#park(p, lease, event, error, parked);
+        }
+      }
+      done = event.position;
     }
     await this.#commit(p, lease, next);
   }
@@ -751,12 +941,19 @@ export class ProcessorRunner {
     p: Running,
     lease: Lease,
     k: ParkedAggregate,
-    checkpoint: StreamPosition,
   ): Promise<boolean> {
+    // its events up to where its partition has handled; the checkpoints
+    // stay where they are (partitions behind that one must not pass
+    // events they have not handled)
+    const checkpoint = p.checkpoint;
+    const upTo = p.partitioned
+      ? p.checkpoints.get(partitionOf(k.aggregateId, p.partitionCount)) ??
+        checkpoint
+      : checkpoint;
     let events = await this.#reader.readAggregateEvents(
       k.aggregateId,
       k.sequenceNumber,
-      checkpoint,
+      upTo,
     );
     if (k.request === "skip") {
       events = events.filter((e) => e.sequenceNumber !== k.sequenceNumber);
@@ -808,7 +1005,18 @@ export class ProcessorRunner {
     changes?: readonly ParkChange[],
   ): Promise<void> {
     const ok = await this.#store.commit(p.name, lease, to, work, changes);
-    if (ok) {
+    if (ok && p.partitioned) {
+      let earliest: StreamPosition | undefined;
+      for (const [n, at] of p.checkpoints) {
+        const moved = this.#reader.comparePositions(at, to) < 0 ? to : at;
+        p.checkpoints.set(n, moved);
+        if (
+          earliest === undefined ||
+          this.#reader.comparePositions(moved, earliest) < 0
+        ) earliest = moved;
+      }
+      p.checkpoint = earliest ?? to;
+    } else if (ok) {
       p.checkpoint = to;
     } else {
       p.lease = undefined;
@@ -839,17 +1047,40 @@ export class ProcessorRunner {
         limit: 10_000,
         eventTypes: p.eventTypes,
       });
-      const oldest = ahead.events[0];
+      // partitioned: an event is behind when its own partition has not
+      // handled it (partitions ahead of the earliest have handled some)
+      const partitions = record?.partitions ?? [];
+      const lag = new Map(partitions.map((q) => [q.partition, 0]));
+      const at = new Map(partitions.map((q) => [q.partition, q.checkpoint]));
+      const behind = partitions.length === 0
+        ? ahead.events
+        : ahead.events.filter((e) =>
+          this.#reader.comparePositions(
+            e.position,
+            at.get(e.partition) ?? "",
+          ) > 0
+        );
+      for (const e of behind) {
+        lag.set(e.partition, (lag.get(e.partition) ?? 0) + 1);
+      }
+      const oldest = behind[0];
       out.push({
         name: p.name,
         kind: p.kind,
         checkpoint,
         owner: record?.owner,
-        lagEvents: ahead.events.length,
+        lagEvents: behind.length,
         lagMs: oldest
           ? Math.max(0, Date.now() - oldest.createdAt.getTime())
           : 0,
         parked: record?.parked ?? [],
+        partitions: partitions.map((q) => ({
+          partition: q.partition,
+          owner: q.owner,
+          checkpoint: q.checkpoint,
+          lagEvents: lag.get(q.partition) ?? 0,
+        })),
+        members: record?.members ?? [],
         blockedBy,
       });
     }

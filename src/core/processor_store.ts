@@ -13,6 +13,17 @@
  *   writes, the parking changes and the new checkpoint together, and only
  *   while the claim it names is still the live one; otherwise it stores
  *   nothing and returns false. So two owners never both move a checkpoint.
+ * - A **partitioned** processor runs as several members, in one process
+ *   or many: each member keeps itself on the processor's member list with
+ *   {@linkcode ProcessorStore.join} (an entry that lapses after `ttlMs`
+ *   like a claim), and claims its share of the partitions with
+ *   {@linkcode ProcessorStore.claimPartitions}. Each partition has a claim,
+ *   a token and a checkpoint of its own; a commit under a partitioned
+ *   claim moves the checkpoint of every partition it holds, and only while
+ *   it holds every one of them with its token. A partition's checkpoint
+ *   never moves back: a commit leaves one already past its position as it
+ *   is. The first claim of a processor's partitions starts them all from
+ *   the processor's own checkpoint, so a processor can become partitioned.
  *
  * @module
  */
@@ -20,7 +31,27 @@ import type { EventReader, StreamPosition } from "./event_reader.ts";
 import type { RecordStore } from "./record_store.ts";
 
 /**
- * A live claim on a processor.
+ * A live claim on one partition of a partitioned processor.
+ *
+ * @example
+ * ```ts
+ * import type { PartitionClaim } from "@sequent/core/internal";
+ *
+ * const claim: PartitionClaim = { partition: 17, token: 3, checkpoint: "" };
+ * ```
+ */
+export interface PartitionClaim {
+  /** The partition (see `partitionOf`). */
+  readonly partition: number;
+  /** Its fencing token: larger for every new claim of it. */
+  readonly token: number;
+  /** Its checkpoint when the claim was made or renewed. */
+  readonly checkpoint: StreamPosition;
+}
+
+/**
+ * A live claim on a processor, or on some partitions of a partitioned
+ * one.
  *
  * @example
  * ```ts
@@ -32,10 +63,56 @@ import type { RecordStore } from "./record_store.ts";
 export interface Lease {
   /** Who holds it. */
   readonly owner: string;
-  /** The fencing token: larger for every new claim. */
+  /** The fencing token: larger for every new claim (0 for partitions, which have their own). */
   readonly token: number;
-  /** The processor's checkpoint when the claim was made or renewed. */
+  /**
+   * The processor's checkpoint when the claim was made or renewed (for
+   * partitions: the earliest of theirs).
+   */
   readonly checkpoint: StreamPosition;
+  /** The partitions held, for a partitioned processor. */
+  readonly partitions?: readonly PartitionClaim[] | undefined;
+}
+
+/**
+ * The members of a partitioned processor, as one of them sees them when it
+ * renews its entry.
+ *
+ * @example
+ * ```ts
+ * import type { Membership } from "@sequent/core/internal";
+ *
+ * const seen: Membership = { members: ["worker-1", "worker-2"], partitions: 64 };
+ * ```
+ */
+export interface Membership {
+  /** The live members, this one included, sorted. */
+  readonly members: readonly string[];
+  /** How many partitions the store has. */
+  readonly partitions: number;
+}
+
+/**
+ * One partition of a partitioned processor, as recorded.
+ *
+ * @example
+ * ```ts
+ * import type { PartitionRecord } from "@sequent/core";
+ *
+ * function line(p: PartitionRecord): string {
+ *   return `${p.partition}: ${p.owner ?? "nobody"} at ${p.checkpoint}`;
+ * }
+ * ```
+ */
+export interface PartitionRecord {
+  /** The partition. */
+  readonly partition: number;
+  /** Where it has handled up to. */
+  readonly checkpoint: StreamPosition;
+  /** The member holding it, if one does. */
+  readonly owner: string | undefined;
+  /** When that claim lapses. */
+  readonly leaseExpiresAt: Date | undefined;
 }
 
 /**
@@ -139,14 +216,21 @@ export interface HorizonBlocker {
 export interface ProcessorRecord {
   /** The processor's name. */
   readonly name: string;
-  /** Where it has handled up to. */
+  /**
+   * Where it has handled up to (partitioned: the earliest of its
+   * partitions' checkpoints, so every event up to it is handled).
+   */
   readonly checkpoint: StreamPosition;
-  /** The owner of the live claim, if any. */
+  /** The owner of the live claim, if any (partitioned: none). */
   readonly owner: string | undefined;
   /** When that claim lapses. */
   readonly leaseExpiresAt: Date | undefined;
   /** The aggregates it set aside. */
   readonly parked: readonly ParkedAggregate[];
+  /** Its partitions, once it has run partitioned (else empty). */
+  readonly partitions: readonly PartitionRecord[];
+  /** Its live members, when it runs partitioned, sorted. */
+  readonly members: readonly string[];
 }
 
 /**
@@ -176,8 +260,43 @@ export interface ProcessorStore {
    */
   claim(name: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
   /**
+   * Enters `member` on a partitioned processor's member list, or renews
+   * its entry, for `ttlMs`; entries not renewed in time are dropped.
+   *
+   * @param name The processor.
+   * @param member Who joins (unique per process and runner).
+   * @param ttlMs How long the entry lasts unless renewed.
+   * @returns The live members and the store's partition count.
+   */
+  join(name: string, member: string, ttlMs: number): Promise<Membership>;
+  /**
+   * Takes `member` off the member list at once (on a clean stop).
+   *
+   * @param name The processor.
+   * @param member Who leaves.
+   */
+  leave(name: string, member: string): Promise<void>;
+  /**
+   * Claims for `owner`, or renews, those of `partitions` that nobody else
+   * holds (or whose claim has lapsed), for `ttlMs`; the others are left
+   * out of the lease. A partition claimed anew gets a larger token.
+   *
+   * @param name The processor.
+   * @param owner Who claims.
+   * @param partitions The partitions wanted.
+   * @param ttlMs How long the claims last unless renewed.
+   * @returns The claim on the partitions obtained (maybe none).
+   */
+  claimPartitions(
+    name: string,
+    owner: string,
+    partitions: readonly number[],
+    ttlMs: number,
+  ): Promise<Lease>;
+  /**
    * Gives a claim up at once (on a clean stop), so another owner need not
-   * wait for it to lapse.
+   * wait for it to lapse; for a partitioned claim, the partitions it
+   * names.
    *
    * @param name The processor.
    * @param lease The claim.
@@ -186,7 +305,8 @@ export interface ProcessorStore {
   /**
    * Stores, together and only while `lease` is the live claim: the writes
    * `work` makes through the records it is given, the parking `changes`,
-   * and the checkpoint `to`.
+   * and the checkpoint `to` (for a partitioned claim: of every partition
+   * it holds that is not past `to` already, and only while it holds all).
    *
    * @param name The processor.
    * @param lease The claim it acts under.
@@ -218,8 +338,8 @@ export interface ProcessorStore {
   ): Promise<boolean>;
   /**
    * Starts the processor over: its checkpoint back to the start, its
-   * parked aggregates forgotten, its claim ended (the holder's next commit
-   * fails), and the writes `work` makes (emptying the processor's tables),
+   * parked aggregates and partitions forgotten, its claims ended (the
+   * holders' next commits fail), and the writes `work` makes (emptying the processor's tables),
    * all in one transaction.
    *
    * @param name The processor.

@@ -11,21 +11,30 @@ import type { RecordStore } from "../core/record_store.ts";
 import type {
   HorizonBlocker,
   Lease,
+  Membership,
   ParkChange,
   ParkedAggregate,
   ParkRequest,
+  PartitionClaim,
   ProcessorRecord,
   ProcessorStore,
 } from "../core/processor_store.ts";
 import type { StreamPosition } from "../core/event_reader.ts";
 import type { InMemoryEventStore } from "./in_memory_event_store.ts";
 
-interface Entry {
+interface Claimable {
   checkpoint: StreamPosition;
   owner: string | undefined;
   token: number;
   expiresAt: number;
+}
+
+interface Entry extends Claimable {
   readonly parked: Map<string, ParkedAggregate>;
+  /** Its partitions, once claimed partitioned. */
+  partitions: Claimable[] | undefined;
+  /** Its members and when their entries lapse. */
+  readonly members: Map<string, number>;
 }
 
 /**
@@ -67,6 +76,8 @@ export class InMemoryProcessorStore implements ProcessorStore {
         token: 0,
         expiresAt: 0,
         parked: new Map(),
+        partitions: undefined,
+        members: new Map(),
       };
       this.#entries.set(name, entry);
     }
@@ -74,8 +85,80 @@ export class InMemoryProcessorStore implements ProcessorStore {
   }
 
   #holds(entry: Entry, lease: Lease): boolean {
-    return entry.owner === lease.owner && entry.token === lease.token &&
-      entry.expiresAt > Date.now();
+    const now = Date.now();
+    const held = (c: Claimable, token: number) =>
+      c.owner === lease.owner && c.token === token && c.expiresAt > now;
+    if (!lease.partitions) return held(entry, lease.token);
+    // a claim on no partition holds nothing
+    return lease.partitions.length > 0 && lease.partitions.every((c) => {
+      const partition = entry.partitions?.[c.partition];
+      return partition !== undefined && held(partition, c.token);
+    });
+  }
+
+  /** {@inheritDoc ProcessorStore.join} */
+  join(name: string, member: string, ttlMs: number): Promise<Membership> {
+    const members = this.#entry(name).members;
+    const now = Date.now();
+    members.set(member, now + ttlMs);
+    for (const [m, expiresAt] of members) {
+      if (expiresAt <= now) members.delete(m);
+    }
+    return Promise.resolve({
+      members: [...members.keys()].sort(),
+      partitions: this.reader.partitions,
+    });
+  }
+
+  /** {@inheritDoc ProcessorStore.leave} */
+  leave(name: string, member: string): Promise<void> {
+    this.#entry(name).members.delete(member);
+    return Promise.resolve();
+  }
+
+  /** {@inheritDoc ProcessorStore.claimPartitions} */
+  claimPartitions(
+    name: string,
+    owner: string,
+    partitions: readonly number[],
+    ttlMs: number,
+  ): Promise<Lease> {
+    const entry = this.#entry(name);
+    // the first claim starts every partition from the processor's checkpoint
+    entry.partitions ??= Array.from({ length: this.reader.partitions }, () => ({
+      checkpoint: entry.checkpoint,
+      owner: undefined,
+      token: 0,
+      expiresAt: 0,
+    }));
+    const now = Date.now();
+    const claims: PartitionClaim[] = [];
+    for (const n of [...new Set(partitions)].sort((a, b) => a - b)) {
+      const c = entry.partitions[n];
+      if (!c) continue;
+      const live = c.owner !== undefined && c.expiresAt > now;
+      if (live && c.owner !== owner) continue;
+      if (!live || c.owner !== owner) c.token++;
+      c.owner = owner;
+      c.expiresAt = now + ttlMs;
+      claims.push({ partition: n, token: c.token, checkpoint: c.checkpoint });
+    }
+    return Promise.resolve({
+      owner,
+      token: 0,
+      checkpoint: this.#earliest(claims.map((c) => c.checkpoint)),
+      partitions: claims,
+    });
+  }
+
+  #earliest(positions: readonly StreamPosition[]): StreamPosition {
+    let earliest: StreamPosition | undefined;
+    for (const p of positions) {
+      if (
+        earliest === undefined || this.reader.comparePositions(p, earliest) < 0
+      ) earliest = p;
+    }
+    return earliest ?? "";
   }
 
   /** {@inheritDoc ProcessorStore.claim} */
@@ -101,7 +184,17 @@ export class InMemoryProcessorStore implements ProcessorStore {
   /** {@inheritDoc ProcessorStore.release} */
   release(name: string, lease: Lease): Promise<void> {
     const entry = this.#entry(name);
-    if (this.#holds(entry, lease)) {
+    if (lease.partitions) {
+      for (const c of lease.partitions) {
+        const partition = entry.partitions?.[c.partition];
+        if (
+          partition?.owner === lease.owner && partition.token === c.token
+        ) {
+          partition.owner = undefined;
+          partition.expiresAt = 0;
+        }
+      }
+    } else if (this.#holds(entry, lease)) {
       entry.owner = undefined;
       entry.expiresAt = 0;
     }
@@ -143,7 +236,14 @@ export class InMemoryProcessorStore implements ProcessorStore {
         });
       } else entry.parked.delete(change.unpark);
     }
-    entry.checkpoint = to;
+    if (lease.partitions) {
+      for (const c of lease.partitions) {
+        const partition = entry.partitions![c.partition]!;
+        if (this.reader.comparePositions(partition.checkpoint, to) < 0) {
+          partition.checkpoint = to;
+        }
+      }
+    } else entry.checkpoint = to;
     return true;
   }
 
@@ -177,6 +277,7 @@ export class InMemoryProcessorStore implements ProcessorStore {
       records.commit();
     }
     entry.checkpoint = "";
+    entry.partitions = undefined;
     entry.parked.clear();
     entry.owner = undefined;
     entry.expiresAt = 0;
@@ -197,12 +298,27 @@ export class InMemoryProcessorStore implements ProcessorStore {
       const entry = this.#entries.get(name);
       if (!entry) continue;
       const live = entry.owner !== undefined && entry.expiresAt > now;
+      const partitions = (entry.partitions ?? []).map((c, partition) => {
+        const held = c.owner !== undefined && c.expiresAt > now;
+        return {
+          partition,
+          checkpoint: c.checkpoint,
+          owner: held ? c.owner : undefined,
+          leaseExpiresAt: held ? new Date(c.expiresAt) : undefined,
+        };
+      });
       out.push({
         name,
-        checkpoint: entry.checkpoint,
+        checkpoint: entry.partitions
+          ? this.#earliest(partitions.map((c) => c.checkpoint))
+          : entry.checkpoint,
         owner: live ? entry.owner : undefined,
         leaseExpiresAt: live ? new Date(entry.expiresAt) : undefined,
         parked: [...entry.parked.values()],
+        partitions,
+        members: [...entry.members].filter(([, at]) => at > now).map(([m]) =>
+          m
+        ).sort(),
       });
     }
     return Promise.resolve(out);

@@ -15,6 +15,13 @@
  *   claim by another process waits for the commit. The projector's rows
  *   are gathered: a row created and filled in within the batch is one row
  *   of a multi-row INSERT.
+ * - A partitioned processor keeps a row per partition
+ *   (`processor_partitions`, schema version 6), created on the first
+ *   claim from the processor's checkpoint, and its members' entries
+ *   (`processor_members`). A claim of partitions skips rows another
+ *   statement has locked rather than wait (it asks again on its next
+ *   renewal); a partitioned commit ends with `move_partition_checkpoints`,
+ *   fenced on every partition's owner and token.
  *
  * @module
  */
@@ -22,9 +29,12 @@ import type { RecordStore } from "../core/record_store.ts";
 import type {
   HorizonBlocker,
   Lease,
+  Membership,
   ParkChange,
   ParkedAggregate,
   ParkRequest,
+  PartitionClaim,
+  PartitionRecord,
   ProcessorRecord,
   ProcessorStore,
 } from "../core/processor_store.ts";
@@ -69,6 +79,13 @@ interface ProcessorRow {
   readonly expires_at: Date | null;
   readonly live: boolean;
   readonly parked: string;
+  readonly partitions: string;
+  readonly members: string;
+}
+
+/** A PostgreSQL array literal of integers. */
+function intArray(values: readonly number[]): string {
+  return `{${values.join(",")}}`;
 }
 
 /**
@@ -149,8 +166,140 @@ export class PostgresProcessorStore implements ProcessorStore {
     };
   }
 
+  /** {@inheritDoc ProcessorStore.join} */
+  async join(name: string, member: string, ttlMs: number): Promise<Membership> {
+    const s = this.#s;
+    const [, , rows] = await this.#client.batch([
+      {
+        text:
+          `INSERT INTO ${s}.processors (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+        params: [name],
+      },
+      {
+        text: `INSERT INTO ${s}.processor_members AS m (processor, member, expires_at)
+          VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::integer / 1000.0))
+          ON CONFLICT (processor, member) DO UPDATE SET expires_at = excluded.expires_at`,
+        params: [name, member, Math.max(1, Math.round(ttlMs))],
+      },
+      {
+        text: `WITH lapsed AS (
+            DELETE FROM ${s}.processor_members
+            WHERE processor = $1 AND expires_at <= clock_timestamp()
+            RETURNING member
+          )
+          SELECT coalesce(json_agg(member ORDER BY member), '[]')::text AS members,
+            ${s}.partition_count() AS partitions
+          FROM ${s}.processor_members
+          WHERE processor = $1 AND member NOT IN (SELECT member FROM lapsed)`,
+        params: [name],
+      },
+    ]);
+    const row = rows?.[0];
+    return {
+      members: JSON.parse(String(row?.members ?? "[]")) as string[],
+      partitions: Number(row?.partitions),
+    };
+  }
+
+  /** {@inheritDoc ProcessorStore.leave} */
+  async leave(name: string, member: string): Promise<void> {
+    await this.#client.query(
+      `DELETE FROM ${this.#s}.processor_members WHERE processor = $1 AND member = $2`,
+      [name, member],
+    );
+  }
+
+  /** {@inheritDoc ProcessorStore.claimPartitions} */
+  async claimPartitions(
+    name: string,
+    owner: string,
+    partitions: readonly number[],
+    ttlMs: number,
+  ): Promise<Lease> {
+    const s = this.#s;
+    const [, , rows] = await this.#client.batch([
+      {
+        text:
+          `INSERT INTO ${s}.processors (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`,
+        params: [name],
+      },
+      {
+        // the first claim starts every partition from the processor's checkpoint
+        text: `INSERT INTO ${s}.processor_partitions
+            (processor, partition, checkpoint_xact, checkpoint_position)
+          SELECT p.name, g, p.checkpoint_xact, p.checkpoint_position
+          FROM ${s}.processors p, generate_series(0, ${s}.partition_count() - 1) g
+          WHERE p.name = $1 AND NOT EXISTS (
+            SELECT 1 FROM ${s}.processor_partitions WHERE processor = $1)
+          ON CONFLICT DO NOTHING`,
+        params: [name],
+      },
+      {
+        text: `WITH locked AS (
+            SELECT partition FROM ${s}.processor_partitions
+            WHERE processor = $1 AND partition = ANY ($4::text::integer[])
+            ORDER BY partition FOR UPDATE SKIP LOCKED
+          )
+          UPDATE ${s}.processor_partitions q SET
+            token = CASE WHEN q.owner = $2 AND q.expires_at > clock_timestamp()
+              THEN q.token ELSE q.token + 1 END,
+            owner = $2,
+            expires_at = clock_timestamp() + make_interval(secs => $3::integer / 1000.0),
+            updated_at = clock_timestamp()
+          FROM locked
+          WHERE q.processor = $1 AND q.partition = locked.partition
+            AND (q.owner IS NULL OR q.owner = $2 OR q.expires_at <= clock_timestamp())
+          RETURNING q.partition, q.token::text AS token,
+            q.checkpoint_xact::text AS x, q.checkpoint_position::text AS p`,
+        params: [
+          name,
+          owner,
+          Math.max(1, Math.round(ttlMs)),
+          intArray(partitions),
+        ],
+      },
+    ]);
+    const claims: PartitionClaim[] = (rows ?? []).map((row) => ({
+      partition: Number(row.partition),
+      token: Number(row.token),
+      checkpoint: `${row.x}:${row.p}`,
+    })).sort((a, b) => a.partition - b.partition);
+    return {
+      owner,
+      token: 0,
+      checkpoint: this.#earliest(claims.map((c) => c.checkpoint)),
+      partitions: claims,
+    };
+  }
+
+  #earliest(positions: readonly StreamPosition[]): StreamPosition {
+    let earliest: StreamPosition | undefined;
+    for (const p of positions) {
+      if (
+        earliest === undefined || this.reader.comparePositions(p, earliest) < 0
+      ) earliest = p;
+    }
+    return earliest ?? "0:0";
+  }
+
   /** {@inheritDoc ProcessorStore.release} */
   async release(name: string, lease: Lease): Promise<void> {
+    if (lease.partitions) {
+      if (lease.partitions.length === 0) return;
+      await this.#client.query(
+        `UPDATE ${this.#s}.processor_partitions q SET owner = NULL, expires_at = NULL
+         FROM unnest($3::text::integer[], $4::text::bigint[]) AS c (partition, token)
+         WHERE q.processor = $1 AND q.owner = $2 AND q.partition = c.partition
+           AND q.token = c.token`,
+        [
+          name,
+          lease.owner,
+          intArray(lease.partitions.map((c) => c.partition)),
+          intArray(lease.partitions.map((c) => c.token)),
+        ],
+      );
+      return;
+    }
     await this.#client.query(
       `UPDATE ${this.#s}.processors SET owner = NULL, expires_at = NULL
        WHERE name = $1 AND owner = $2 AND token = $3::text::bigint`,
@@ -168,11 +317,26 @@ export class PostgresProcessorStore implements ProcessorStore {
   ): Promise<boolean> {
     const [x, p] = parseStreamPosition(to);
     const s = this.#s;
-    const fence = {
-      text:
-        `SELECT ${s}.move_checkpoint($1, $2, $3::text::bigint, $4::text::xid8, $5::text::bigint)`,
-      params: [name, lease.owner, String(lease.token), x, p],
-    };
+    const fence = lease.partitions
+      ? {
+        text:
+          `SELECT ${s}.move_partition_checkpoints($1, $2, $3::text::integer[], $4::text::bigint[], $5::text::xid8, $6::text::bigint)`,
+        params: [
+          name,
+          lease.owner,
+          intArray(lease.partitions.map((c) => c.partition)),
+          intArray(lease.partitions.map((c) => c.token)),
+          x,
+          p,
+        ],
+      }
+      : {
+        text:
+          `SELECT ${s}.move_checkpoint($1, $2, $3::text::bigint, $4::text::xid8, $5::text::bigint)`,
+        params: [name, lease.owner, String(lease.token), x, p],
+      };
+    // a claim on no partition holds nothing
+    if (lease.partitions?.length === 0) return false;
     if (!work && changes.length === 0) {
       // the checkpoint alone: one statement, fenced the same way
       try {
@@ -264,7 +428,19 @@ export class PostgresProcessorStore implements ProcessorStore {
              'a', k.aggregate_id, 's', k.sequence_number, 'e', k.error,
              't', k.parked_at, 'r', k.request) ORDER BY k.parked_at)
            FROM ${this.#s}.parked_aggregates k WHERE k.processor = p.name),
-           '[]')::text AS parked
+           '[]')::text AS parked,
+         coalesce((SELECT json_agg(json_build_object(
+             'n', q.partition, 'x', q.checkpoint_xact::text,
+             'p', q.checkpoint_position::text,
+             'o', CASE WHEN q.expires_at > clock_timestamp() THEN q.owner END,
+             'e', CASE WHEN q.expires_at > clock_timestamp() THEN q.expires_at END)
+             ORDER BY q.partition)
+           FROM ${this.#s}.processor_partitions q WHERE q.processor = p.name),
+           '[]')::text AS partitions,
+         coalesce((SELECT json_agg(m.member ORDER BY m.member)
+           FROM ${this.#s}.processor_members m
+           WHERE m.processor = p.name AND m.expires_at > clock_timestamp()),
+           '[]')::text AS members
        FROM ${this.#s}.processors p WHERE p.name = ANY($1::text::text[])
        ORDER BY p.name`,
       [
@@ -276,9 +452,32 @@ export class PostgresProcessorStore implements ProcessorStore {
         }}`,
       ],
     );
-    return rows.map((row) => ({
+    return rows.map((row) => {
+      const partitions = (JSON.parse(row.partitions) as {
+        n: number;
+        x: string;
+        p: string;
+        o: string | null;
+        e: string | null;
+      }[]).map((q): PartitionRecord => ({
+        partition: q.n,
+        checkpoint: `${q.x}:${q.p}`,
+        owner: q.o ?? undefined,
+        leaseExpiresAt: q.e === null ? undefined : new Date(q.e),
+      }));
+      return this.#record(row, partitions);
+    });
+  }
+
+  #record(
+    row: ProcessorRow,
+    partitions: readonly PartitionRecord[],
+  ): ProcessorRecord {
+    return {
       name: row.name,
-      checkpoint: `${row.x}:${row.p}`,
+      checkpoint: partitions.length > 0
+        ? this.#earliest(partitions.map((q) => q.checkpoint))
+        : `${row.x}:${row.p}`,
       owner: row.live && row.owner ? row.owner : undefined,
       leaseExpiresAt: row.live && row.expires_at ? row.expires_at : undefined,
       parked: (JSON.parse(row.parked) as {
@@ -294,7 +493,9 @@ export class PostgresProcessorStore implements ProcessorStore {
         parkedAt: new Date(k.t),
         request: k.r ?? undefined,
       })),
-    }));
+      partitions,
+      members: JSON.parse(row.members) as string[],
+    };
   }
 
   /** {@inheritDoc ProcessorStore.horizonBlocker} */

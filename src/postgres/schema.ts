@@ -15,6 +15,8 @@
  * | `snapshot_records` | Snapshots by aggregate, version and sequence number |
  * | `aggregates_that_need_snapshots` | Aggregates marked for a new snapshot, with a high-water mark |
  * | `saved_event_records` | Copies of deleted or changed events (filled by triggers) |
+ * | `processors`, `parked_aggregates` | Processors' checkpoints and claims, and the aggregates they set aside |
+ * | `processor_partitions`, `processor_members` | Partitioned processors' per-partition checkpoints and claims, and their members |
  *
  * Functions: `store_commit(jsonb)` stores a whole commit in one call,
  * `register_types(jsonb)` registers type names, `delete_stream(uuid)`
@@ -683,6 +685,63 @@ CREATE INDEX events_partition_xact_id_position_idx
 ${storeCommit(s, true, true)}
 `;
 
+/**
+ * Version 6: partitioned processors. Each partition of a processor has a
+ * row of its own (claim, fencing token, checkpoint), and its members keep
+ * entries that lapse like claims.
+ */
+const version6 = (s: string): string => `
+CREATE TABLE ${s}.processor_partitions (
+  processor text NOT NULL REFERENCES ${s}.processors (name) ON DELETE CASCADE,
+  partition integer NOT NULL,
+  checkpoint_xact xid8 NOT NULL DEFAULT '0',
+  checkpoint_position bigint NOT NULL DEFAULT 0,
+  owner text,
+  token bigint NOT NULL DEFAULT 0,
+  expires_at timestamptz,
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (processor, partition)
+);
+CREATE TABLE ${s}.processor_members (
+  processor text NOT NULL REFERENCES ${s}.processors (name) ON DELETE CASCADE,
+  member text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (processor, member)
+);
+-- Moves the checkpoints of the partitions a member holds to a position,
+-- those not past it already, only while it holds every one of them with
+-- its token; raises SQ004 otherwise (see move_checkpoint). The rows are
+-- locked in partition order, as every statement that locks several does,
+-- so two members never wait for each other in a circle.
+CREATE FUNCTION ${s}.move_partition_checkpoints(p_name text, p_owner text,
+    p_partitions integer[], p_tokens bigint[], p_xact xid8, p_position bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  n integer;
+BEGIN
+  PERFORM 1 FROM ${s}.processor_partitions
+  WHERE processor = p_name AND partition = ANY (p_partitions)
+  ORDER BY partition FOR UPDATE;
+  UPDATE ${s}.processor_partitions q SET
+    checkpoint_xact = CASE WHEN (q.checkpoint_xact, q.checkpoint_position)
+      < (p_xact, p_position) THEN p_xact ELSE q.checkpoint_xact END,
+    checkpoint_position = CASE WHEN (q.checkpoint_xact, q.checkpoint_position)
+      < (p_xact, p_position) THEN p_position ELSE q.checkpoint_position END,
+    updated_at = clock_timestamp()
+  FROM unnest(p_partitions, p_tokens) AS c (partition, token)
+  WHERE q.processor = p_name AND q.partition = c.partition
+    AND q.token = c.token AND q.owner = p_owner
+    AND q.expires_at > clock_timestamp();
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n <> cardinality(p_partitions) THEN
+    RAISE EXCEPTION USING ERRCODE = 'SQ004',
+      MESSAGE = format('Processor %s: %s lost the claim on some of partitions %s',
+        p_name, p_owner, p_partitions);
+  END IF;
+END
+$fn$;
+`;
+
 /** The version that brought partitions. */
 const PARTITIONS_VERSION = 5;
 
@@ -692,6 +751,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 3, sql: version3 },
   { version: 4, sql: version4 },
   { version: 5, sql: version5 },
+  { version: 6, sql: version6 },
 ];
 
 /**
@@ -820,7 +880,8 @@ export async function clearEventStore(
   await client.execute(
     `TRUNCATE ${s}.events, ${s}.commands, ${s}.aggregates, ${s}.aggregate_unique_keys,
       ${s}.snapshot_records, ${s}.aggregates_that_need_snapshots,
-      ${s}.saved_event_records, ${s}.processors, ${s}.parked_aggregates
+      ${s}.saved_event_records, ${s}.processors, ${s}.parked_aggregates,
+      ${s}.processor_partitions, ${s}.processor_members
       RESTART IDENTITY`,
   );
 }

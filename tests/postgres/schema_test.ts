@@ -56,6 +56,8 @@ for (const b of list) {
         "event_types",
         "events",
         "parked_aggregates",
+        "processor_members",
+        "processor_partitions",
         "processors",
         "saved_event_records",
         "schema_versions",
