@@ -8,6 +8,7 @@ import type { Figure } from "./figure.ts";
 import { run as memory } from "./memory_bench.ts";
 import { run as postgres } from "./postgres_bench.ts";
 import { run as processors } from "./processor_bench.ts";
+import { run as partitioned } from "./partitioned_bench.ts";
 import { run as readYourWrites } from "./ryw_bench.ts";
 import { run as readModels } from "./read_model_bench.ts";
 import { run as nats } from "./nats_bench.ts";
@@ -24,6 +25,7 @@ const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["postgres", postgres],
   ["read models", readModels],
   ["processors", processors],
+  ["partitioned processors", partitioned],
   ["read-your-writes", readYourWrites],
   ["nats", nats],
 ];
