@@ -71,17 +71,20 @@ async function rate(
   members: number,
   ms: number,
 ): Promise<number> {
-  const runners = Array.from({ length: members }, (_, i) =>
-    new ProcessorRunner({
-      store: processors,
-      service,
-      processors: [new OneMillisecondWorkflow()],
-      owner: `bench-member-${i + 1}`,
-      leaseMs: 1_000,
-      batchSize: 100,
-      pollMs: { min: 5, max: 50 },
-      logger: silentLogger,
-    }));
+  const runners = Array.from(
+    { length: members },
+    (_, i) =>
+      new ProcessorRunner({
+        store: processors,
+        service,
+        processors: [new OneMillisecondWorkflow()],
+        owner: `bench-member-${i + 1}`,
+        leaseMs: 1_000,
+        batchSize: 100,
+        pollMs: { min: 5, max: 50 },
+        logger: silentLogger,
+      }),
+  );
   await runners[0]!.reset(NAME);
   const stop = new AbortController();
   const runs = runners.map((r) => r.run({ signal: stop.signal }));

@@ -62,9 +62,9 @@ export {
 export type {
   Lease,
   Membership,
-  PartitionClaim,
   ParkChange,
   ParkRequest,
+  PartitionClaim,
   ProcessorRecord,
   ProcessorStore,
 } from "./core/processor_store.ts";

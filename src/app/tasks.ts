@@ -470,6 +470,51 @@ function missingDatabase(error: unknown): boolean {
   return false;
 }
 
+/** Who holds a processor: its owner, or its members and their shares. */
+function holders(s: ProcessorStatus): string {
+  if (s.partitions.length === 0) {
+    return s.owner ? `held by ${s.owner}` : "not running";
+  }
+  const shares = new Map<string, number>();
+  for (const q of s.partitions) {
+    if (q.owner) shares.set(q.owner, (shares.get(q.owner) ?? 0) + 1);
+  }
+  if (s.members.length === 0 && shares.size === 0) return "not running";
+  const names = [...new Set([...s.members, ...shares.keys()])].sort();
+  return `${counted(names.length, "member")}: ${
+    names.map((m) => `${m} (${counted(shares.get(m) ?? 0, "partition")})`)
+      .join(", ")
+  }`;
+}
+
+/**
+ * The partitions of a partitioned processor worth a line: those behind
+ * (with their holder) and those nobody holds.
+ */
+function describePartitions(s: ProcessorStatus): string[] {
+  const lines: string[] = [];
+  const behind = s.partitions.filter((q) => q.lagEvents > 0);
+  const shown = behind.slice(0, 16).map((q) =>
+    `${q.partition} (${q.owner ?? "not held"}, ${
+      counted(q.lagEvents, "event")
+    })`
+  );
+  if (behind.length > 0) {
+    lines.push(
+      `  partitions behind: ${shown.join(", ")}${
+        behind.length > shown.length
+          ? ` and ${behind.length - shown.length} more`
+          : ""
+      }`,
+    );
+  }
+  const unheld = s.partitions.filter((q) => !q.owner).map((q) => q.partition);
+  if (unheld.length > 0 && unheld.length < s.partitions.length) {
+    lines.push(`  partitions not held: ${unheld.join(", ")}`);
+  }
+  return lines;
+}
+
 /** The lines of `processors status`. */
 function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
   const lines: string[] = [];
@@ -481,11 +526,13 @@ function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
           ? `${s.lagEvents}+ events`
           : counted(s.lagEvents, "event")
       } behind (oldest ${(s.lagMs / 1000).toFixed(1)} s old)`;
+    const partitioned = s.partitions.length > 0;
     lines.push(
-      `${s.name} (${s.kind}): ${lag}; checkpoint ${s.checkpoint || "start"}; ${
-        s.owner ? `held by ${s.owner}` : "not running"
-      }; ${s.parked.length} parked`,
+      `${s.name} (${s.kind}${partitioned ? ", partitioned" : ""}): ${lag}; ${
+        partitioned ? "earliest checkpoint" : "checkpoint"
+      } ${s.checkpoint || "start"}; ${holders(s)}; ${s.parked.length} parked`,
     );
+    if (partitioned) lines.push(...describePartitions(s));
     for (const k of s.parked) {
       lines.push(
         `  parked ${k.aggregateId} at event ${k.sequenceNumber} since ${k.parkedAt.toISOString()}${

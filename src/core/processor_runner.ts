@@ -25,8 +25,9 @@
  * aggregate's events are in one partition, so each aggregate's events are
  * still handled in commit order, by one member at a time. A member that
  * stops gives its partitions up at once; one that dies loses them when its
- * claims lapse (after `leaseMs`), and the others take them on at their
- * next renewal (every half `leaseMs`). A member reads its partitions
+ * claims lapse (after `leaseMs`), and the others take them on then: each
+ * member renews every half `leaseMs`, and also when another member's
+ * entry is due to lapse. A member reads its partitions
  * together, in one read per round from the earliest of their checkpoints.
  *
  * A handler that throws sets its aggregate aside ("parks" it): that
@@ -66,7 +67,7 @@ import type {
 import { consoleLogger, type Logger } from "./logger.ts";
 import { routedClasses } from "./message_router.ts";
 import { partitionOf } from "./partition.ts";
-import { assignedPartitions } from "./_partition_assignment.ts";
+import { takeShare } from "./_partition_share.ts";
 import { Projector, withRecordStore } from "./projector.ts";
 import type {
   HorizonBlocker,
@@ -690,43 +691,25 @@ export class ProcessorRunner {
 
   /**
    * Renews this member's entry, gives up the partitions that are no longer
-   * its share, and claims (or renews) those that are. A share held by
-   * another member still (it gives them up at its next renewal, or they
-   * lapse) is asked for again after a quarter of the claim's time.
+   * its share, and claims (or renews) those that are.
    */
   async #claimPartitions(p: Running, now: number): Promise<Lease> {
-    const membership = await this.#store.join(
+    const share = await takeShare(
+      this.#store,
       p.name,
       this.#owner,
       this.#leaseMs,
+      p.lease,
     );
-    p.partitionCount = membership.partitions;
-    const wanted = assignedPartitions(
-      membership.members,
-      membership.partitions,
-      this.#owner,
-    );
-    const share = new Set(wanted);
-    const surplus = (p.lease?.partitions ?? []).filter((c) =>
-      !share.has(c.partition)
-    );
-    if (p.lease && surplus.length > 0) {
-      await this.#store.release(p.name, { ...p.lease, partitions: surplus });
-    }
-    const lease = await this.#store.claimPartitions(
-      p.name,
-      this.#owner,
-      wanted,
-      this.#leaseMs,
-    );
+    p.partitionCount = share.partitions;
+    const lease = share.lease;
     const held = lease.partitions ?? [];
     const before = p.held.join(",");
     p.checkpoints = new Map(held.map((c) => [c.partition, c.checkpoint]));
     // a batch read ahead was for the partitions held before
     if (p.held.join(",") !== before) await this.#dropReadAhead(p);
     p.lease = lease;
-    p.renewAt = now +
-      (held.length < wanted.length ? this.#leaseMs / 4 : this.#leaseMs / 2);
+    p.renewAt = now + share.renewInMs;
     p.validUntil = now + this.#leaseMs;
     p.checkpoint = lease.checkpoint;
     if (held.length === 0) {

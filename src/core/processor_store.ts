@@ -82,7 +82,7 @@ export interface Lease {
  * ```ts
  * import type { Membership } from "@sequent/core/internal";
  *
- * const seen: Membership = { members: ["worker-1", "worker-2"], partitions: 64 };
+ * const seen: Membership = { members: ["worker-1", "worker-2"], partitions: 64, nextLapseMs: 2_400 };
  * ```
  */
 export interface Membership {
@@ -90,6 +90,13 @@ export interface Membership {
   readonly members: readonly string[];
   /** How many partitions the store has. */
   readonly partitions: number;
+  /**
+   * In how many milliseconds the first of the other members' entries
+   * lapses unless renewed (undefined: no other member). A member that died
+   * is gone then: asking again at that moment hands its partitions over
+   * without waiting for a renewal.
+   */
+  readonly nextLapseMs: number | undefined;
 }
 
 /**

@@ -101,12 +101,17 @@ export class InMemoryProcessorStore implements ProcessorStore {
     const members = this.#entry(name).members;
     const now = Date.now();
     members.set(member, now + ttlMs);
+    let next: number | undefined;
     for (const [m, expiresAt] of members) {
       if (expiresAt <= now) members.delete(m);
+      else if (m !== member && (next === undefined || expiresAt < next)) {
+        next = expiresAt;
+      }
     }
     return Promise.resolve({
       members: [...members.keys()].sort(),
       partitions: this.reader.partitions,
+      nextLapseMs: next === undefined ? undefined : next - now,
     });
   }
 
@@ -316,9 +321,8 @@ export class InMemoryProcessorStore implements ProcessorStore {
         leaseExpiresAt: live ? new Date(entry.expiresAt) : undefined,
         parked: [...entry.parked.values()],
         partitions,
-        members: [...entry.members].filter(([, at]) => at > now).map(([m]) =>
-          m
-        ).sort(),
+        members: [...entry.members].filter(([, at]) => at > now).map(([m]) => m)
+          .sort(),
       });
     }
     return Promise.resolve(out);

@@ -5,17 +5,19 @@
  *
  * How it keeps that promise:
  *
- * - It acts under a processor claim (the store's fencing token): of several
- *   relays of one name, one publishes and the others stand by, taking over
- *   when its claim lapses or is released. A publish never starts later
- *   than `publishTimeoutMs` before the claim could lapse, so a relay taking
- *   over never publishes at the same time as the one it replaces.
+ * - It is a partitioned processor: relays of one name (in one process or
+ *   many) share the store's partitions, each partition claimed by one
+ *   relay at a time with a fencing token of its own (see `ProcessorStore`);
+ *   when a relay stops or dies, the others take its partitions on. A
+ *   publish never starts later than `publishTimeoutMs` before its claim
+ *   could lapse, so a relay taking a partition over never publishes to it
+ *   at the same time as the one it replaces.
  * - It reads the events in commit order (see `EventReader`), publishes a
  *   partition's events one after another, each after the previous one's
  *   PubAck, and different partitions at once. Its checkpoint is stored
  *   after every PubAck of a batch.
- * - Whenever it (re)starts publishing, it reads the last message of each
- *   partition from the stream (`last_by_subj`) and skips, in that
+ * - Whenever it claims a partition anew, it reads that partition's last
+ *   message from the stream (`last_by_subj`) and skips, in that
  *   partition, every event up to that message's `Sequent-Position`. So a
  *   relay stopped between a PubAck and its checkpoint (killed, or cut off
  *   from NATS or the database) repeats nothing when it resumes, and loses
@@ -49,10 +51,8 @@ import {
   type PollMs,
   type PollPauses,
 } from "../core/_poll_pause.ts";
-import {
-  checkPartitionCount,
-  DEFAULT_PARTITION_COUNT,
-} from "../core/partition.ts";
+import { checkPartitionCount } from "../core/partition.ts";
+import { takeShare } from "../core/_partition_share.ts";
 import {
   checkSubjectPrefix,
   OUTBOX_HEADERS,
@@ -91,15 +91,19 @@ export interface OutboxRelayOptions {
   readonly stream?: string | undefined;
   /** The subjects' first tokens (default `sequent`). */
   readonly prefix?: string | undefined;
-  /** The event store's partition count (default 64). */
+  /**
+   * The event store's partition count, when the caller wants it checked
+   * (the relay takes the store's).
+   */
   readonly partitions?: number | undefined;
-  /** The relay's processor name: its claim and checkpoint (default `outbox`). */
+  /** The relay's processor name: its claims and checkpoints (default `outbox`). */
   readonly name?: string | undefined;
   /** Who this relay is (default: a random id). */
   readonly owner?: string | undefined;
   /**
-   * How long its claim lasts unless renewed (default 10,000 ms; at least
-   * twice `publishTimeoutMs`). A publish never starts later than
+   * How long its claims last unless renewed (default 10,000 ms; at least
+   * twice `publishTimeoutMs`): a relay that dies has its partitions taken
+   * on by the others after that long. A publish never starts later than
    * `publishTimeoutMs` before the claim could lapse.
    */
   readonly leaseMs?: number | undefined;
@@ -130,8 +134,9 @@ export interface OutboxRelayOptions {
  *
  * - `stopped`: not started, or stopped;
  * - `connecting`: connecting to NATS and making sure the stream exists;
- * - `standby`: another relay of the same name holds the claim;
- * - `publishing`: it holds the claim and publishes (or waits for events);
+ * - `standby`: it holds no partition (the other relays of its name hold
+ *   them all);
+ * - `publishing`: it holds partitions and publishes (or waits for events);
  * - `backing off`: something failed (see `lastError`); it tries again soon.
  *
  * @example
@@ -167,8 +172,13 @@ export interface OutboxRelayStatus {
   readonly published: number;
   /** Events it skipped because the stream already had them. */
   readonly skipped: number;
-  /** The checkpoint it stored last (`""`: none yet). */
+  /**
+   * The checkpoint it stored last, the earliest of its partitions' (`""`:
+   * none yet).
+   */
   readonly checkpoint: StreamPosition;
+  /** The partitions it holds. */
+  readonly partitions: readonly number[];
   /** The last failure, if any. */
   readonly lastError: string | undefined;
   /**
@@ -222,7 +232,8 @@ export class OutboxRelay {
   readonly #servers: string[];
   readonly #stream: string;
   readonly #prefix: string;
-  readonly #partitions: number;
+  /** The partition count the caller gave, to check against the store's. */
+  readonly #expectedPartitions: number | undefined;
   readonly #name: string;
   readonly #owner: string;
   readonly #leaseMs: number;
@@ -237,6 +248,7 @@ export class OutboxRelay {
   #published = 0;
   #skipped = 0;
   #checkpoint: StreamPosition = "";
+  #heldPartitions: readonly number[] = [];
   #lastError: string | undefined;
   /** When the oldest event read and not yet published was stored. */
   #pendingSince: number | undefined;
@@ -298,9 +310,9 @@ export class OutboxRelay {
       );
     }
     this.#prefix = checkSubjectPrefix(options.prefix ?? "sequent");
-    this.#partitions = checkPartitionCount(
-      options.partitions ?? DEFAULT_PARTITION_COUNT,
-    );
+    this.#expectedPartitions = options.partitions === undefined
+      ? undefined
+      : checkPartitionCount(options.partitions);
     this.#name = options.name ?? "outbox";
     this.#owner = options.owner ?? `outbox-relay-${crypto.randomUUID()}`;
     this.#leaseMs = positive("leaseMs", options.leaseMs, 10_000);
@@ -351,6 +363,7 @@ export class OutboxRelay {
       published: this.#published,
       skipped: this.#skipped,
       checkpoint: this.#checkpoint,
+      partitions: this.#heldPartitions,
       lastError: this.#lastError,
       lagMs: this.#pendingSince === undefined
         ? 0
@@ -376,8 +389,8 @@ export class OutboxRelay {
 
   /**
    * Stops: lets the batch being published finish or fail, stores no more,
-   * gives the claim up (so a standby relay takes over at once) and closes
-   * the connection.
+   * gives its partitions up (so the other relays take them on at once) and
+   * closes the connection.
    *
    * @example
    * ```ts ignore
@@ -421,6 +434,9 @@ export class OutboxRelay {
       if (lease) {
         await this.#processors.release(this.#name, lease).catch(() => {});
       }
+      await this.#processors.leave(this.#name, this.#owner).catch(() => {});
+      this.#held = undefined;
+      this.#heldPartitions = [];
       const nc = this.#nc;
       this.#nc = undefined;
       await nc?.close().catch(() => {});
@@ -462,13 +478,18 @@ export class OutboxRelay {
   }
 
   /**
-   * Holds the claim and publishes until stopped or the claim is lost;
-   * returns the claim it last held (undefined when lost).
+   * Takes its share of the partitions and publishes until stopped or a
+   * claim is lost; returns the claim it last held (undefined when lost).
    */
   async #relay(signal: AbortSignal): Promise<Lease | undefined> {
     let lease: Lease | undefined;
     let renewAt = 0;
-    let published: (StreamPosition | undefined)[] = [];
+    /** Per held partition, its fencing token: a new one means claimed anew. */
+    let tokens = new Map<number, number>();
+    /** Per held partition, its checkpoint: events up to it are handled. */
+    let floor = new Map<number, StreamPosition>();
+    /** Per held partition, the last event the stream has. */
+    let done = new Map<number, StreamPosition>();
     let checkpoint: StreamPosition = "";
     let pause = this.#poll.min;
     let roundAt = performance.now();
@@ -478,41 +499,67 @@ export class OutboxRelay {
       const elapsed = now - roundAt;
       roundAt = now;
       if (!lease || now >= renewAt) {
-        const claimed = await this.#processors.claim(
+        const share = await takeShare(
+          this.#processors,
           this.#name,
           this.#owner,
           this.#leaseMs,
+          lease,
         );
-        if (!claimed) {
-          lease = this.#held = undefined;
+        if (
+          this.#expectedPartitions !== undefined &&
+          share.partitions !== this.#expectedPartitions
+        ) {
+          throw new Error(
+            `The relay was given ${this.#expectedPartitions} partitions, but the event store has ${share.partitions}`,
+          );
+        }
+        lease = this.#held = share.lease;
+        renewAt = now + Math.min(share.renewInMs, this.#leaseMs / 3);
+        // the claims last leaseMs from when the store granted them, which
+        // is after `now`
+        this.#publishUntil = now + this.#leaseMs - this.#publishTimeoutMs;
+        const claims = lease.partitions ?? [];
+        // partitions claimed anew: whatever another relay published to them
+        // meanwhile is in the stream, and their checkpoints in the claims
+        const fresh = claims.filter((c) => tokens.get(c.partition) !== c.token);
+        const last = fresh.length === 0
+          ? new Map<number, StreamPosition>()
+          : await this.#lastPublished(fresh.map((c) => c.partition));
+        const nextDone = new Map<number, StreamPosition>();
+        for (const c of claims) {
+          nextDone.set(
+            c.partition,
+            tokens.get(c.partition) === c.token
+              ? done.get(c.partition) ?? c.checkpoint
+              : last.get(c.partition) ?? c.checkpoint,
+          );
+        }
+        done = nextDone;
+        tokens = new Map(claims.map((c) => [c.partition, c.token]));
+        floor = new Map(claims.map((c) => [c.partition, c.checkpoint]));
+        checkpoint = lease.checkpoint;
+        this.#checkpoint = checkpoint;
+        this.#heldPartitions = claims.map((c) => c.partition);
+        if (claims.length === 0) {
           this.#state = "standby";
-          await this.#sleep(this.#leaseMs / 4, signal);
+          this.#pendingSince = undefined;
+          await this.#sleep(renewAt - now, signal);
           continue;
         }
-        renewAt = now + this.#leaseMs / 3;
-        // the claim lasts leaseMs from when the store granted it, which is
-        // after `now`
-        this.#publishUntil = now + this.#leaseMs - this.#publishTimeoutMs;
-        if (!lease || claimed.token !== lease.token) {
-          // a new claim: whatever another relay published meanwhile is in
-          // the stream, and its checkpoint in the claim
-          published = await this.#lastPublished();
-          checkpoint = claimed.checkpoint;
-          this.#checkpoint = checkpoint;
-        }
-        lease = this.#held = claimed;
         this.#state = "publishing";
       }
       const batch = await this.#reader.readEvents(checkpoint, {
         limit: this.#batchSize,
         eventTypes: this.#eventTypes,
         withAggregateTypes: true,
+        partitions: this.#heldPartitions,
       });
       const first = batch.events[0];
       if (first && this.#pendingSince === undefined) {
         this.#pendingSince = first.createdAt.getTime();
       }
-      await this.#publish(batch.events, published);
+      await this.#publish(batch.events, floor, done);
       if (batch.caughtUp) this.#pendingSince = undefined;
       else {
         const last = batch.events.at(-1);
@@ -520,12 +567,21 @@ export class OutboxRelay {
       }
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
         if (!(await this.#processors.commit(this.#name, lease, batch.next))) {
-          // another relay holds the claim now: stand by and start over
+          // another relay holds a partition now: claim again, and read the
+          // stream again for every partition
           lease = this.#held = undefined;
+          tokens = new Map();
           continue;
         }
+        // the earliest partition was at `checkpoint`: now all are at or
+        // past `next`, that one at it
         checkpoint = batch.next;
         this.#checkpoint = checkpoint;
+        for (const [p, at] of floor) {
+          if (this.#reader.comparePositions(at, checkpoint) < 0) {
+            floor.set(p, checkpoint);
+          }
+        }
       }
       if (batch.caughtUp) {
         pause = pauseAfter(this.#poll, pause, batch.events.length, elapsed);
@@ -535,13 +591,16 @@ export class OutboxRelay {
     return lease;
   }
 
-  /** Per partition, the position of the last message in the stream. */
-  async #lastPublished(): Promise<(StreamPosition | undefined)[]> {
+  /** Per partition, the position of its last message in the stream. */
+  async #lastPublished(
+    partitions: readonly number[],
+  ): Promise<Map<number, StreamPosition>> {
     const jsm = this.#jsm!;
-    const last: (StreamPosition | undefined)[] = new Array(this.#partitions);
+    const last = new Map<number, StreamPosition>();
     let next = 0;
     const worker = async () => {
-      for (let p = next++; p < this.#partitions; p = next++) {
+      for (let i = next++; i < partitions.length; i = next++) {
+        const p = partitions[i]!;
         const message = await jsm.streams.getMessage(this.#stream, {
           last_by_subj: partitionSubjects(this.#prefix, p),
         });
@@ -552,7 +611,7 @@ export class OutboxRelay {
             `Stream ${this.#stream} has a message on ${message.subject} without a ${OUTBOX_HEADERS.position} header: its subjects under "${this.#prefix}" must be the relay's alone`,
           );
         }
-        last[p] = position;
+        last.set(p, position);
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
@@ -567,21 +626,16 @@ export class OutboxRelay {
    */
   async #publish(
     events: readonly StoredEvent[],
-    published: (StreamPosition | undefined)[],
+    floor: ReadonlyMap<number, StreamPosition>,
+    done: Map<number, StreamPosition>,
   ): Promise<void> {
     const byPartition = new Map<number, StoredEvent[]>();
+    const compare = this.#reader.comparePositions.bind(this.#reader);
     for (const event of events) {
       const p = event.partition;
-      if (p >= this.#partitions) {
-        throw new Error(
-          `Event ${event.sequenceNumber} of ${event.aggregateId} is in partition ${p}, but the relay was given ${this.#partitions} partitions: set partitions to the store's count`,
-        );
-      }
-      const last = published[p];
-      if (
-        last !== undefined &&
-        this.#reader.comparePositions(event.position, last) <= 0
-      ) {
+      // a partition ahead of the earliest has handled some of the batch
+      if (compare(event.position, floor.get(p) ?? "") <= 0) continue;
+      if (compare(event.position, done.get(p) ?? "") <= 0) {
         this.#skipped++;
         continue;
       }
@@ -626,7 +680,7 @@ export class OutboxRelay {
               timeout: this.#publishTimeoutMs,
             },
           );
-          published[p] = event.position;
+          done.set(p, event.position);
           this.#published++;
         }
       }),

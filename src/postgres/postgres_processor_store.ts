@@ -176,7 +176,8 @@ export class PostgresProcessorStore implements ProcessorStore {
         params: [name],
       },
       {
-        text: `INSERT INTO ${s}.processor_members AS m (processor, member, expires_at)
+        text:
+          `INSERT INTO ${s}.processor_members AS m (processor, member, expires_at)
           VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::integer / 1000.0))
           ON CONFLICT (processor, member) DO UPDATE SET expires_at = excluded.expires_at`,
         params: [name, member, Math.max(1, Math.round(ttlMs))],
@@ -188,16 +189,22 @@ export class PostgresProcessorStore implements ProcessorStore {
             RETURNING member
           )
           SELECT coalesce(json_agg(member ORDER BY member), '[]')::text AS members,
-            ${s}.partition_count() AS partitions
+            ${s}.partition_count() AS partitions,
+            (extract(epoch FROM min(expires_at) FILTER (WHERE member <> $2)
+              - clock_timestamp()) * 1000)::float8 AS next_lapse_ms
           FROM ${s}.processor_members
           WHERE processor = $1 AND member NOT IN (SELECT member FROM lapsed)`,
-        params: [name],
+        params: [name, member],
       },
     ]);
     const row = rows?.[0];
+    const next = row?.next_lapse_ms;
     return {
       members: JSON.parse(String(row?.members ?? "[]")) as string[],
       partitions: Number(row?.partitions),
+      nextLapseMs: next === null || next === undefined
+        ? undefined
+        : Math.max(0, Number(next)),
     };
   }
 

@@ -16,6 +16,7 @@ import {
   Event,
   InMemoryEventStore,
   InMemoryProcessorStore,
+  partitionOf,
   Projector,
   silentLogger,
   table,
@@ -130,6 +131,54 @@ Deno.test("processors status counts in words: 1 event behind, not 1 events", asy
     r.out[0]!,
     /^PT_Projector \(projector\): 1 event behind \(oldest \d+\.\d s old\);/,
   );
+  await app.close();
+});
+
+/** PT_Projector's twin, run as members sharing partitions. */
+class PT_Shared extends Projector {
+  static partitioned = true;
+  static {
+    this.on(PT_Added, () => {});
+  }
+}
+
+Deno.test("processors status shows a partitioned processor's members with their shares, the partitions behind, and those nobody holds", async () => {
+  const store = new SharedStore({ partitions: 4 });
+  const processors = new InMemoryProcessorStore(store);
+  const cfg: AppConfig = {
+    eventStore: store,
+    processorStore: processors,
+    commandHandlers: [new PT_Handler()],
+    aggregates: [PT_Item],
+    processors: [PT_Shared],
+    logger: silentLogger,
+    partitions: 4,
+  };
+  const app = await createApp(cfg);
+  const ids = Array.from({ length: 12 }, () => crypto.randomUUID());
+  for (const id of ids) {
+    await app.executeCommands(new PT_Add({ aggregateId: id, title: "t" }));
+  }
+  await processors.join("PT_Shared", "m-1", 60_000);
+  await processors.join("PT_Shared", "m-2", 60_000);
+  await processors.claimPartitions("PT_Shared", "m-1", [0, 1], 60_000);
+  await processors.claimPartitions("PT_Shared", "m-2", [2], 60_000);
+  const lag = [0, 1, 2, 3].map((n) =>
+    ids.filter((id) => partitionOf(id, 4) === n).length
+  );
+  const r = await run(cfg, ["processors", "status"]);
+  assert.equal(r.code, 0, r.err.join("\n"));
+  assert.match(
+    r.out[0]!,
+    /^PT_Shared \(projector, partitioned\): 12 events behind \(oldest \d+\.\d s old\); earliest checkpoint start; 2 members: m-1 \(2 partitions\), m-2 \(1 partition\); 0 parked$/,
+  );
+  const behind = [0, 1, 2, 3].filter((n) => lag[n]! > 0).map((n) =>
+    `${n} (${["m-1", "m-1", "m-2", "not held"][n]}, ${lag[n]} event${
+      lag[n] === 1 ? "" : "s"
+    })`
+  );
+  assert.equal(r.out[1], `  partitions behind: ${behind.join(", ")}`);
+  assert.equal(r.out[2], "  partitions not held: 3");
   await app.close();
 });
 

@@ -248,7 +248,12 @@ for (const b of list) {
     })).events;
     assert.ok(await processors.commit("part", plain!, first!.position));
     await processors.release("part", plain!);
-    const lease = await processors.claimPartitions("part", "m-a", [0, 63], 1_000);
+    const lease = await processors.claimPartitions(
+      "part",
+      "m-a",
+      [0, 63],
+      1_000,
+    );
     assert.deepEqual(
       lease.partitions?.map((c) => c.checkpoint),
       [first!.position, first!.position],
@@ -256,7 +261,10 @@ for (const b of list) {
     await processors.reset("part");
     const [record] = await processors.records(["part"]);
     assert.deepEqual(record?.partitions, []);
-    assert.equal(await processors.commit("part", lease, first!.position), false);
+    assert.equal(
+      await processors.commit("part", lease, first!.position),
+      false,
+    );
   });
 
   test("three members share the partitions evenly, and every event is handled once, in its aggregate's order", async () => {

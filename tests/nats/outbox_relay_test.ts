@@ -1,8 +1,8 @@
 /**
  * The outbox relay against a real JetStream server, on every store: what
  * it publishes and how, that a relay starting over repeats nothing even
- * past the duplicate window (reconciliation, not dedup), that of two relays
- * one publishes and the other takes over, and that it rides out a broker
+ * past the duplicate window (reconciliation, not dedup), that two relays
+ * share the partitions and one takes over the other's, and that it rides out a broker
  * outage while commands go on.
  */
 import assert from "node:assert/strict";
@@ -204,28 +204,51 @@ for (const b of list) {
     assertDelivered(messages, ids, 6, s.prefix);
   });
 
-  test("of two relays one publishes and the other stands by; it takes over when the first stops, repeating nothing", async (s) => {
-    const ids = Array.from({ length: 8 }, () => crypto.randomUUID());
+  test("two relays share the partitions, each publishing its share; when one stops, the other takes them all on, repeating nothing", async (s) => {
+    const ids = Array.from({ length: 40 }, () => crypto.randomUUID());
     await s.write(ids, 1, 2);
     const a = s.relay({ owner: "a" });
     const c = s.relay({ owner: "c" });
     a.start();
-    await until(() => a.status.published === 8, 10_000, "a's messages");
+    await until(() => a.status.published === 40, 10_000, "a's messages");
     c.start();
     try {
-      await until(() => c.status.state === "standby", 5_000, "c standing by");
+      await until(
+        () =>
+          a.status.partitions.length > 0 && c.status.partitions.length > 0 &&
+          a.status.partitions.length + c.status.partitions.length === 64,
+        10_000,
+        "the partitions shared",
+      );
+      assert.ok(
+        a.status.partitions.every((p) => !c.status.partitions.includes(p)),
+      );
       await s.write(ids, 3, 2);
-      await until(() => a.status.published === 16, 10_000, "a's next");
-      assert.equal(c.status.published, 0);
+      await until(
+        () => a.status.published + c.status.published === 80,
+        10_000,
+        "the next messages",
+      );
+      assert.ok(a.status.published > 40 && c.status.published > 0);
       await a.stop();
+      await until(
+        () => c.status.partitions.length === 64,
+        10_000,
+        "c taking all on",
+      );
+      const before = c.status.published;
       await s.write(ids, 5, 2);
-      await until(() => c.status.published === 8, 10_000, "c taking over");
+      await until(
+        () => c.status.published === before + 40,
+        10_000,
+        "c publishing all",
+      );
     } finally {
       await a.stop();
       await c.stop();
     }
     const messages = await scan(s.stream);
-    assert.equal(messages.length, 24);
+    assert.equal(messages.length, 120);
     assertDelivered(messages, ids, 6, s.prefix);
   });
 }
