@@ -184,6 +184,13 @@ export {
   type InMemoryEventStoreOptions,
 } from "./src/memory/in_memory_event_store.ts";
 export { InMemoryProcessorStore } from "./src/memory/in_memory_processor_store.ts";
+export { InMemoryInbox } from "./src/memory/in_memory_inbox.ts";
+export type {
+  Inbox,
+  InboxMessage,
+  InboxOutcome,
+  SetAsideMessage,
+} from "./src/core/inbox.ts";
 export { InMemoryRecordStore } from "./src/memory/in_memory_record_store.ts";
 export {
   type AlterTable,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { newCommandId } from "./_command_id.ts";
+import { derivedCommandId, newCommandId } from "./_command_id.ts";
 import { AggregateRepository } from "./aggregate_repository.ts";
 import type { AggregateClass } from "./aggregate_root.ts";
 import {
@@ -22,6 +22,7 @@ import { CommandHandler } from "./command_handler.ts";
 import {
   CommandNotValidError,
   CommandTimeoutError,
+  DuplicateCommandError,
   NoCommandHandlerError,
   OptimisticLockError,
 } from "./errors.ts";
@@ -166,9 +167,35 @@ export interface ExecuteOptions {
    * `commandTimeoutMs`; 0: no limit).
    */
   readonly timeoutMs?: number | undefined;
+  /**
+   * Makes the call idempotent: its commands (and those its workflows issue
+   * in the unit) get ids derived from the key, so a later call with the
+   * same key stores nothing and resolves to `""`; the first call's writes
+   * stand. What a consumer of another service's events passes
+   * (`IncomingEvent.idempotencyKey`), so an event delivered twice does
+   * its work once. Only for an outermost call (not one made inside a
+   * handler).
+   */
+  readonly idempotencyKey?: string | undefined;
 }
 
-const OPTION_KEYS: ReadonlySet<string> = new Set(["signal", "timeoutMs"]);
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  "signal",
+  "timeoutMs",
+  "idempotencyKey",
+]);
+
+/** The ids a unit's commands get from an idempotency key, and those given. */
+class DerivedIds {
+  readonly given: string[] = [];
+  #n = 0;
+  constructor(readonly key: string) {}
+  next = (): string => {
+    const id = derivedCommandId(`${this.key}:${this.#n++}`);
+    this.given.push(id);
+    return id;
+  };
+}
 
 /** One handler and one event to run in a unit (see `dispatchInUnit`). */
 interface Dispatch {
@@ -370,8 +397,23 @@ export class CommandService {
         );
       }
     }
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== "string" || key === "")) {
+      return Promise.reject(
+        new TypeError(
+          `idempotencyKey must be a non-empty string, got ${describe(key)}`,
+        ),
+      );
+    }
     const parent = activeUnit();
     if (parent && parent.owner === this) {
+      if (key !== undefined) {
+        return Promise.reject(
+          new TypeError(
+            "idempotencyKey applies to an outermost executeCommands call, not one inside a handler",
+          ),
+        );
+      }
       for (const command of commands) {
         const event = parent.currentEvent;
         if (event) {
@@ -389,8 +431,10 @@ export class CommandService {
         ),
       );
     }
-    if (timeoutMs === 0) return this.#runWithRetries(commands, options.signal);
-    return this.#bounded(commands, options.signal, timeoutMs);
+    if (timeoutMs === 0) {
+      return this.#runWithRetries(commands, options.signal, key);
+    }
+    return this.#bounded(commands, options.signal, timeoutMs, key);
   }
 
   /** Runs the unit with a time limit (and the caller's signal, if any). */
@@ -398,6 +442,7 @@ export class CommandService {
     commands: readonly Command[],
     callerSignal: AbortSignal | undefined,
     timeoutMs: number,
+    key: string | undefined,
   ): Promise<string> {
     const controller = new AbortController();
     const timer = setTimeout(() => {
@@ -409,7 +454,7 @@ export class CommandService {
       ? AbortSignal.any([callerSignal, controller.signal])
       : controller.signal;
     try {
-      return await this.#runWithRetries(commands, signal);
+      return await this.#runWithRetries(commands, signal, key);
     } finally {
       clearTimeout(timer);
     }
@@ -418,11 +463,21 @@ export class CommandService {
   async #runWithRetries(
     commands: readonly Command[],
     signal: AbortSignal | undefined,
+    key?: string,
   ): Promise<string> {
     for (let attempt = 0;; attempt++) {
+      // the same ids at every attempt
+      const ids = key === undefined ? undefined : new DerivedIds(key);
       try {
-        return await this.#runUnit(commands, undefined, signal);
+        return await this.#runUnit(commands, undefined, signal, undefined, ids);
       } catch (error) {
+        // done before under this key: its writes stand
+        if (
+          ids && error instanceof DuplicateCommandError &&
+          ids.given.includes(error.commandId)
+        ) {
+          return "";
+        }
         if (
           !(error instanceof OptimisticLockError) || attempt >= this.#retries ||
           signal?.aborted
@@ -568,6 +623,7 @@ export class CommandService {
     dryRun?: DryRunReport,
     signal?: AbortSignal,
     dispatch?: Dispatch,
+    derived?: DerivedIds,
   ): Promise<string> {
     const afterCommit: AfterCommitCallback[] = [];
     let unit: Unit | undefined;
@@ -583,6 +639,7 @@ export class CommandService {
         );
         const current = unit;
         await runInUnit(current, async () => {
+          if (derived) current.commandIds = derived.next;
           if (dispatch) {
             current.commandIds = dispatch.commandIds;
             await this.#publish(

@@ -56,6 +56,11 @@ export {
   type PostgresProcessorStoreOptions,
 } from "./postgres_processor_store.ts";
 export {
+  installInbox,
+  PostgresInbox,
+  type PostgresInboxOptions,
+} from "./postgres_inbox.ts";
+export {
   ConcurrentMigrationError,
   ViewSchemaMigrator,
   type ViewSchemaMigratorOptions,

@@ -1292,6 +1292,41 @@ for (const b of txtBackends.list) {
     });
 
   test(
+    "an idempotency key stores a call's commands once: a later call with the same key stores nothing and resolves to an empty token",
+    async (service, _store, stored) => {
+      const key = `consumer:${newId()}/1`;
+      const create = (id: string) =>
+        Txt_Create.fromParams({ aggregateId: id, name: id });
+      const first = await service.executeCommands(
+        create(newId()),
+        create(newId()),
+        {
+          idempotencyKey: key,
+        },
+      );
+      assert.notEqual(first, "");
+      assert.deepEqual(await stored(), [2, 2, 2]);
+      // the same event delivered again: the same commands, other ids inside
+      assert.equal(
+        await service.executeCommands(create(newId()), create(newId()), {
+          idempotencyKey: key,
+        }),
+        "",
+      );
+      assert.deepEqual(await stored(), [2, 2, 2]);
+      // another key is another call
+      await service.executeCommands(create(newId()), {
+        idempotencyKey: `${key}x`,
+      });
+      assert.deepEqual(await stored(), [3, 3, 3]);
+      await assert.rejects(
+        service.executeCommands(create(newId()), { idempotencyKey: "" }),
+        /idempotencyKey must be a non-empty string/,
+      );
+    },
+  );
+
+  test(
     "a command carrying unstorable text fails validation naming the attribute, and nothing is stored",
     async (service, _store, stored) => {
       for (

@@ -1,0 +1,208 @@
+/**
+ * The inbox's rules, the same cases on every inbox (memory, PGlite, the
+ * server when `DATABASE_URL` names one): each event's writes once, nothing
+ * of a failed handler, a message never slipping past its aggregate's set
+ * aside, and messages handled again leaving the list with their
+ * transaction.
+ */
+import assert from "node:assert/strict";
+import {
+  column,
+  type EventStore,
+  type Inbox,
+  type InboxMessage,
+  InMemoryEventStore,
+  InMemoryInbox,
+  table,
+} from "@sequent/core";
+import { installInbox, PostgresInbox } from "@sequent/core/postgres";
+import {
+  type StoreBackend,
+  storeBackends,
+} from "../postgres/_store_backends.ts";
+
+const inboxNotes = table("inbox_notes", {
+  id: column.text().primaryKey(),
+  aggregateId: column.text(),
+});
+
+const { list, disposeAtEnd } = storeBackends();
+
+async function inboxFor(
+  b: StoreBackend,
+): Promise<{ inbox: Inbox; store: EventStore }> {
+  const store = await b.emptyStore([inboxNotes]);
+  if (!b.sql) {
+    return { inbox: new InMemoryInbox(store as InMemoryEventStore), store };
+  }
+  const client = await b.client();
+  await installInbox(client, { schema: b.schema });
+  return {
+    inbox: new PostgresInbox(client, {
+      schema: b.schema,
+      viewSchema: b.viewSchema,
+    }),
+    store,
+  };
+}
+
+function msg(aggregateId: string, n: number): InboxMessage {
+  return {
+    id: `${aggregateId}/${n}`,
+    aggregateId,
+    sequenceNumber: n,
+    subject: `test.0.Thing.${aggregateId}`,
+    headers: { "Sequent-Event-Type": "Thing.Happened", "X-Note": `n=${n}` },
+    body: JSON.stringify({ n }),
+  };
+}
+
+/** Work that writes a row for the message. */
+function note(m: InboxMessage) {
+  return async (records: import("@sequent/core").RecordStore) => {
+    await records.insert(inboxNotes, [{
+      id: m.id,
+      aggregateId: m.aggregateId,
+    }]);
+  };
+}
+
+async function notes(store: EventStore, aggregateId: string) {
+  return (await store.records.find(inboxNotes, { aggregateId }))
+    .map((r) => r.id).sort();
+}
+
+for (const b of list) {
+  const test = (name: string, fn: () => Promise<void>) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn,
+    });
+  const consumer = () => `c${crypto.randomUUID().slice(0, 8)}`;
+
+  test("an event's writes take effect once; a failing handler stores nothing and leaves the event to come again", async () => {
+    const { inbox, store } = await inboxFor(b);
+    const c = consumer();
+    const a = crypto.randomUUID();
+    await assert.rejects(
+      inbox.handleOnce(c, msg(a, 1), async (records) => {
+        await note(msg(a, 1))(records);
+        throw new Error("boom");
+      }),
+      /boom/,
+    );
+    assert.deepEqual(await notes(store, a), []);
+    assert.equal(
+      await inbox.handleOnce(c, msg(a, 1), note(msg(a, 1))),
+      "handled",
+    );
+    let ran = false;
+    assert.equal(
+      await inbox.handleOnce(
+        c,
+        msg(a, 1),
+        () => Promise.resolve(void (ran = true)),
+      ),
+      "duplicate",
+    );
+    assert.equal(ran, false);
+    assert.deepEqual(await notes(store, a), [`${a}/1`]);
+    // another consumer keeps its own list
+    assert.equal(
+      await inbox.handleOnce(consumer(), msg(a, 1), () => Promise.resolve()),
+      "handled",
+    );
+  });
+
+  test("while an aggregate has a message set aside, its next ones are set aside behind it; other aggregates go on", async () => {
+    const { inbox, store } = await inboxFor(b);
+    const c = consumer();
+    const [x, y] = [crypto.randomUUID(), crypto.randomUUID()];
+    assert.equal(
+      await inbox.handleOnce(c, msg(x, 1), note(msg(x, 1))),
+      "handled",
+    );
+    await inbox.setAside(c, msg(x, 2), "boom at 2");
+    assert.equal(
+      await inbox.handleOnce(c, msg(x, 3), note(msg(x, 3))),
+      "set aside",
+    );
+    assert.equal(
+      await inbox.handleOnce(c, msg(y, 1), note(msg(y, 1))),
+      "handled",
+    );
+    assert.equal(
+      await inbox.handleOnce(c, msg(x, 4), note(msg(x, 4))),
+      "set aside",
+    );
+    assert.deepEqual(await notes(store, x), [`${x}/1`]);
+    const aside = await inbox.setAsideMessages(c, x.toUpperCase());
+    assert.deepEqual(
+      aside.map((m) => [m.sequenceNumber, m.error]),
+      [[2, "boom at 2"], [3, undefined], [4, undefined]],
+    );
+    assert.deepEqual(aside[0]?.headers, msg(x, 2).headers);
+    assert.equal(aside[0]?.body, msg(x, 2).body);
+    assert.equal(aside[0]?.subject, msg(x, 2).subject);
+    assert.ok(aside[0]?.setAsideAt instanceof Date);
+    assert.equal((await inbox.setAsideMessages(c)).length, 3);
+  });
+
+  test("messages handled again leave the list with their transaction, in order; one failing again stays with its new error", async () => {
+    const { inbox, store } = await inboxFor(b);
+    const c = consumer();
+    const x = crypto.randomUUID();
+    await inbox.setAside(c, msg(x, 1), "boom");
+    await inbox.handleOnce(c, msg(x, 2), note(msg(x, 2)));
+    await assert.rejects(
+      inbox.handleOnce(c, msg(x, 1), () => Promise.reject(new Error("again")), {
+        retrying: true,
+      }),
+    );
+    await inbox.setAside(c, msg(x, 1), "again");
+    let aside = await inbox.setAsideMessages(c, x);
+    assert.deepEqual(aside.map((m) => [m.sequenceNumber, m.error]), [
+      [1, "again"],
+      [2, undefined],
+    ]);
+    for (const m of aside) {
+      assert.equal(
+        await inbox.handleOnce(c, m, note(m), { retrying: true }),
+        "handled",
+      );
+    }
+    aside = await inbox.setAsideMessages(c, x);
+    assert.deepEqual(aside, []);
+    assert.deepEqual(await notes(store, x), [`${x}/1`, `${x}/2`]);
+    // free again: the next one is handled at once
+    assert.equal(
+      await inbox.handleOnce(c, msg(x, 3), note(msg(x, 3))),
+      "handled",
+    );
+    // one set aside but handled before is taken back as a duplicate
+    await inbox.setAside(c, msg(x, 3), "stale");
+    assert.equal(
+      await inbox.handleOnce(c, msg(x, 3), note(msg(x, 3)), { retrying: true }),
+      "duplicate",
+    );
+    assert.deepEqual(await inbox.setAsideMessages(c, x), []);
+  });
+
+  test("messages taken back are forgotten", async () => {
+    const { inbox } = await inboxFor(b);
+    const c = consumer();
+    const x = crypto.randomUUID();
+    await inbox.setAside(c, msg(x, 1), "boom");
+    await inbox.setAside(c, msg(x, 2), undefined);
+    await inbox.takeBack(c, [msg(x, 1).id]);
+    assert.deepEqual(
+      (await inbox.setAsideMessages(c)).map((m) => m.id),
+      [msg(x, 2).id],
+    );
+    await inbox.takeBack(c, []);
+  });
+}
+
+disposeAtEnd();
