@@ -4,6 +4,9 @@
  *
  * - {@linkcode OutboxRelay} publishes the event types an application
  *   declares public, in each aggregate's order, none lost and none twice.
+ * - {@linkcode EventConsumer} is the receiving side: each aggregate's
+ *   events in order, each once (through an `Inbox`), a failing one parked
+ *   with its aggregate's later ones behind it.
  * - {@linkcode outboxSubject}, {@linkcode partitionSubjects} and
  *   {@linkcode OUTBOX_HEADERS} say what the receiving side gets.
  *
@@ -28,3 +31,11 @@ export {
   type OutboxRelayState,
   type OutboxRelayStatus,
 } from "./outbox_relay.ts";
+export {
+  EventConsumer,
+  type EventConsumerOptions,
+  type EventConsumerState,
+  type EventConsumerStatus,
+  type IncomingEvent,
+  type IncomingEventHandler,
+} from "./event_consumer.ts";

@@ -1,0 +1,686 @@
+/**
+ * The receiving side of the outbox: consumes the events an
+ * {@linkcode OutboxRelay} publishes to a JetStream stream, each
+ * aggregate's in order, each event once in the consumer's own
+ * transaction, for another Sequent app or a plain Deno program.
+ *
+ * How:
+ *
+ * - A durable pull consumer per partition (`<name>_<partition>`, filtered
+ *   on `<prefix>.<partition>.>`), with explicit acks and one message in
+ *   flight: a partition's messages are handled one after another, so each
+ *   aggregate's in sequence order, and partitions at once. Several
+ *   processes may consume under one name: the server gives each message
+ *   of a partition to one of them, one at a time.
+ * - Each message is handled through an {@linkcode Inbox}: the handler's
+ *   writes and the event's id commit together, so a message delivered
+ *   again (its ack lost, the process killed) takes effect once.
+ * - A handler that throws gets the message again, after a pause that
+ *   doubles, up to `maxDeliver` deliveries; then the message is set aside
+ *   ("parked") with its error and acknowledged, and the later messages of
+ *   its aggregate are set aside behind it as they come, while other
+ *   aggregates go on. {@linkcode EventConsumer.retry} handles them again,
+ *   in order; {@linkcode EventConsumer.skip} drops the failed one first.
+ * - Only what NATS 2.9 has is asked of the server (single-subject
+ *   filters, no priority groups).
+ *
+ * For a Sequent app, {@linkcode IncomingEvent.idempotencyKey} makes the
+ * commands a handler issues idempotent: pass it to `executeCommands`
+ * (`{ idempotencyKey }`), and an event handled again stores them once.
+ *
+ * @module
+ */
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  AckPolicy,
+  type Consumer,
+  DeliverPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  jetstreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
+import type { Inbox, InboxMessage, SetAsideMessage } from "../core/inbox.ts";
+import type { JsonValue } from "../core/json.ts";
+import { consoleLogger, type Logger } from "../core/logger.ts";
+import {
+  checkPartitionCount,
+  DEFAULT_PARTITION_COUNT,
+  partitionOf,
+} from "../core/partition.ts";
+import type { RecordStore } from "../core/record_store.ts";
+import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
+
+/**
+ * An event from another service, as a consumer's handler gets it.
+ *
+ * @example
+ * ```ts
+ * import type { IncomingEvent } from "@sequent/core/nats";
+ *
+ * function describe(e: IncomingEvent): string {
+ *   return `${e.eventType} #${e.sequenceNumber} of ${e.aggregateType} ${e.aggregateId}`;
+ * }
+ * ```
+ */
+export interface IncomingEvent {
+  /** The event's id (`<aggregate id>/<sequence number>`). */
+  readonly id: string;
+  /** Its aggregate. */
+  readonly aggregateId: string;
+  /** Its aggregate's type. */
+  readonly aggregateType: string;
+  /** Its place in its aggregate's stream. */
+  readonly sequenceNumber: number;
+  /** Its type. */
+  readonly eventType: string;
+  /** Its position in the sending store. */
+  readonly position: string;
+  /** When it was stored. */
+  readonly createdAt: Date;
+  /** Its payload. */
+  readonly payload: JsonValue;
+  /** The subject it came on. */
+  readonly subject: string;
+  /**
+   * A key for what handling it causes, the same at every delivery:
+   * `<consumer>:<event id>`. Commands executed with it as their
+   * `idempotencyKey` are stored once.
+   */
+  readonly idempotencyKey: string;
+}
+
+/**
+ * Handles one incoming event; its writes through `records` commit with
+ * the event's id, once.
+ *
+ * @example
+ * ```ts
+ * import type { IncomingEventHandler } from "@sequent/core/nats";
+ *
+ * const handler: IncomingEventHandler = async (event) => {
+ *   console.log(event.eventType);
+ * };
+ * ```
+ */
+export type IncomingEventHandler = (
+  event: IncomingEvent,
+  records: RecordStore,
+) => Promise<void>;
+
+/**
+ * Options of {@linkcode EventConsumer}.
+ *
+ * @example
+ * ```ts
+ * import type { EventConsumerOptions } from "@sequent/core/nats";
+ * import { InMemoryInbox } from "@sequent/core";
+ *
+ * const options: EventConsumerOptions = {
+ *   name: "newsletter",
+ *   inbox: new InMemoryInbox(),
+ *   handler: async () => {},
+ *   stream: "BLOG",
+ *   prefix: "blog",
+ * };
+ * ```
+ */
+export interface EventConsumerOptions {
+  /**
+   * The consumer's name: its durable consumers are `<name>_<partition>`,
+   * its inbox entries are under it (letters, digits, `_`, `-`).
+   */
+  readonly name: string;
+  /** Where handled ids and set-aside messages are kept. */
+  readonly inbox: Inbox;
+  /** What to do with each event. */
+  readonly handler: IncomingEventHandler;
+  /** The NATS servers (default `127.0.0.1:4222`). */
+  readonly servers?: string | readonly string[] | undefined;
+  /** The stream the relay publishes to (default `SEQUENT_OUTBOX`). */
+  readonly stream?: string | undefined;
+  /** The relay's subject prefix (default `sequent`). */
+  readonly prefix?: string | undefined;
+  /** The sending store's partition count (default 64). */
+  readonly partitions?: number | undefined;
+  /** Deliveries of a failing message before it is set aside (default 5). */
+  readonly maxDeliver?: number | undefined;
+  /** The pause before the first redelivery; it doubles (default 100 ms, at most 10 s). */
+  readonly retryDelayMs?: number | undefined;
+  /** How long the server waits for an ack before delivering again (default 30,000 ms). */
+  readonly ackWaitMs?: number | undefined;
+  /** Where it logs (default: warnings and errors to the console). */
+  readonly logger?: Logger | undefined;
+}
+
+/**
+ * What the consumer is doing: `stopped`, `connecting`, `consuming`, or
+ * `backing off` after a failure (see `lastError`).
+ *
+ * @example
+ * ```ts
+ * import type { EventConsumerState } from "@sequent/core/nats";
+ *
+ * const state: EventConsumerState = "consuming";
+ * ```
+ */
+export type EventConsumerState =
+  | "stopped"
+  | "connecting"
+  | "consuming"
+  | "backing off";
+
+/**
+ * A snapshot of the consumer's progress.
+ *
+ * @example
+ * ```ts
+ * import type { EventConsumerStatus } from "@sequent/core/nats";
+ *
+ * function line(s: EventConsumerStatus): string {
+ *   return `${s.state}: ${s.handled} handled, ${s.parked.length} parked`;
+ * }
+ * ```
+ */
+export interface EventConsumerStatus {
+  /** What it is doing. */
+  readonly state: EventConsumerState;
+  /** Events this process handled since it started. */
+  readonly handled: number;
+  /** Deliveries of events handled before (skipped). */
+  readonly duplicates: number;
+  /** The aggregates this process has seen parked. */
+  readonly parked: readonly string[];
+  /** The last failure, if any. */
+  readonly lastError: string | undefined;
+}
+
+class Stopping extends Error {}
+
+/** The handler threw. */
+class HandlerFailure extends Error {
+  readonly error: unknown;
+  constructor(error: unknown) {
+    super(message(error));
+    this.error = error;
+  }
+}
+
+function message(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split(
+    "\n",
+  )[0]!;
+}
+
+function positive(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) {
+    throw new RangeError(`${name} must be a positive number, got ${v}`);
+  }
+  return v;
+}
+
+/** A message's headers as a plain record. */
+function headersOf(m: JsMsg): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, values] of m.headers ?? []) {
+    if (values[0] !== undefined) out[key] = values[0];
+  }
+  return out;
+}
+
+/**
+ * Consumes an outbox stream; see the module documentation.
+ *
+ * @example A newsletter that hears of published posts
+ * ```ts ignore
+ * import { InMemoryInbox } from "@sequent/core";
+ * import { EventConsumer } from "@sequent/core/nats";
+ *
+ * const consumer = new EventConsumer({
+ *   name: "newsletter",
+ *   inbox: new InMemoryInbox(),
+ *   stream: "BLOG",
+ *   prefix: "blog",
+ *   handler: async (event) => {
+ *     if (event.eventType === "PostPublished") console.log(event.payload);
+ *   },
+ * });
+ * consumer.start();
+ * // … later
+ * await consumer.stop();
+ * ```
+ */
+export class EventConsumer {
+  readonly #name: string;
+  readonly #inbox: Inbox;
+  readonly #handler: IncomingEventHandler;
+  readonly #servers: string[];
+  readonly #stream: string;
+  readonly #prefix: string;
+  readonly #partitions: number;
+  readonly #maxDeliver: number;
+  readonly #retryDelayMs: number;
+  readonly #ackWaitMs: number;
+  readonly #logger: Logger;
+
+  #state: EventConsumerState = "stopped";
+  #handled = 0;
+  #duplicates = 0;
+  readonly #parked = new Set<string>();
+  #lastError: string | undefined;
+  #loop: Promise<void> | undefined;
+  #stop: AbortController | undefined;
+  #nc: NatsConnection | undefined;
+  /** Per partition, the end of the last step taken in it (steps queue up). */
+  readonly #queues = new Map<number, Promise<unknown>>();
+
+  /**
+   * A consumer, not started yet.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryInbox } from "@sequent/core";
+   * import { EventConsumer } from "@sequent/core/nats";
+   *
+   * const consumer = new EventConsumer({ name: "newsletter", inbox: new InMemoryInbox(), handler: async () => {} });
+   * console.assert(consumer.status.state === "stopped");
+   * ```
+   *
+   * @param options What to consume, where to keep what, what to do.
+   * @throws {TypeError} for a name, prefix or stream name NATS does not
+   *   accept, or a missing handler.
+   * @throws {RangeError} for a count or pause out of range.
+   */
+  constructor(options: EventConsumerOptions) {
+    if (!/^[A-Za-z0-9_-]+$/.test(options.name ?? "")) {
+      throw new TypeError(
+        `A consumer name is letters, digits, "_" and "-", got ${
+          JSON.stringify(options.name)
+        }`,
+      );
+    }
+    if (typeof options.handler !== "function") {
+      throw new TypeError("handler must be a function");
+    }
+    this.#name = options.name;
+    this.#inbox = options.inbox;
+    this.#handler = options.handler;
+    const servers = options.servers ?? "127.0.0.1:4222";
+    this.#servers = typeof servers === "string" ? [servers] : [...servers];
+    this.#stream = options.stream ?? "SEQUENT_OUTBOX";
+    if (!/^[A-Za-z0-9_-]+$/.test(this.#stream)) {
+      throw new TypeError(
+        `A stream name is letters, digits, "_" and "-", got ${
+          JSON.stringify(this.#stream)
+        }`,
+      );
+    }
+    this.#prefix = checkSubjectPrefix(options.prefix ?? "sequent");
+    this.#partitions = checkPartitionCount(
+      options.partitions ?? DEFAULT_PARTITION_COUNT,
+    );
+    this.#maxDeliver = positive("maxDeliver", options.maxDeliver, 5);
+    if (!Number.isSafeInteger(this.#maxDeliver)) {
+      throw new RangeError(
+        `maxDeliver must be a positive integer, got ${options.maxDeliver}`,
+      );
+    }
+    this.#retryDelayMs = positive(
+      "retryDelayMs",
+      options.retryDelayMs,
+      100,
+    );
+    this.#ackWaitMs = positive("ackWaitMs", options.ackWaitMs, 30_000);
+    this.#logger = options.logger ?? consoleLogger("warn");
+  }
+
+  /**
+   * What the consumer is doing and has done.
+   *
+   * @example
+   * ```ts
+   * import { InMemoryInbox } from "@sequent/core";
+   * import { EventConsumer } from "@sequent/core/nats";
+   *
+   * const consumer = new EventConsumer({ name: "newsletter", inbox: new InMemoryInbox(), handler: async () => {} });
+   * console.assert(consumer.status.handled === 0);
+   * ```
+   */
+  get status(): EventConsumerStatus {
+    return {
+      state: this.#state,
+      handled: this.#handled,
+      duplicates: this.#duplicates,
+      parked: [...this.#parked].sort(),
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * Starts consuming in the background; failures are retried, not thrown.
+   * Starting a started consumer does nothing.
+   *
+   * @example
+   * ```ts ignore
+   * consumer.start();
+   * ```
+   */
+  start(): void {
+    if (this.#loop) return;
+    this.#stop = new AbortController();
+    this.#state = "connecting";
+    this.#loop = this.#run(this.#stop.signal);
+  }
+
+  /**
+   * Stops: the messages being handled finish (or fail and come again
+   * later), and the connection closes.
+   *
+   * @example
+   * ```ts ignore
+   * await consumer.stop();
+   * ```
+   */
+  async stop(): Promise<void> {
+    if (!this.#loop) return;
+    this.#stop?.abort();
+    await this.#loop;
+    this.#loop = undefined;
+    this.#state = "stopped";
+  }
+
+  /**
+   * The messages set aside: each parked aggregate's failed one (with its
+   * error) and those waiting behind it.
+   *
+   * @example
+   * ```ts ignore
+   * for (const m of await consumer.setAside()) console.log(m.aggregateId, m.error);
+   * ```
+   *
+   * @returns Them, each aggregate's in order.
+   */
+  setAside(): Promise<SetAsideMessage[]> {
+    return this.#inbox.setAsideMessages(this.#name);
+  }
+
+  /**
+   * Handles a parked aggregate's messages again, in order (after the
+   * messages of its partition being handled in this process): when all
+   * succeed, its next messages are handled as they come; when one fails
+   * again, it stays parked at that one, with the new error.
+   *
+   * @example
+   * ```ts ignore
+   * await consumer.retry("0b6e0c1a-…");
+   * ```
+   *
+   * @param aggregateId The parked aggregate.
+   * @returns Whether it goes on (false: parked again).
+   */
+  retry(aggregateId: string): Promise<boolean> {
+    return this.#again(aggregateId, false);
+  }
+
+  /**
+   * Drops a parked aggregate's failed message, unhandled, and handles the
+   * ones that waited behind it, as {@linkcode EventConsumer.retry} does.
+   *
+   * @example
+   * ```ts ignore
+   * await consumer.skip("0b6e0c1a-…");
+   * ```
+   *
+   * @param aggregateId The parked aggregate.
+   * @returns Whether it goes on (false: parked again).
+   */
+  skip(aggregateId: string): Promise<boolean> {
+    return this.#again(aggregateId, true);
+  }
+
+  #again(aggregateId: string, skipFirst: boolean): Promise<boolean> {
+    const id = aggregateId.toLowerCase();
+    return this.#inPartition(
+      partitionOf(id, this.#partitions),
+      async () => {
+        let first = true;
+        for (;;) {
+          const [next] = await this.#inbox.setAsideMessages(this.#name, id);
+          if (!next) break;
+          if (first && skipFirst) {
+            await this.#inbox.takeBack(this.#name, [next.id]);
+            first = false;
+            continue;
+          }
+          first = false;
+          try {
+            const outcome = await this.#inbox.handleOnce(
+              this.#name,
+              next,
+              (records) => this.#call(this.#event(next), records),
+              { retrying: true },
+            );
+            if (outcome === "handled") this.#handled++;
+            else this.#duplicates++;
+          } catch (error) {
+            if (!(error instanceof HandlerFailure)) throw error;
+            await this.#inbox.setAside(this.#name, next, error.message);
+            this.#parked.add(id);
+            return false;
+          }
+        }
+        this.#parked.delete(id);
+        return true;
+      },
+    );
+  }
+
+  /** Runs `step` after the steps of partition `p` already queued. */
+  #inPartition<T>(p: number, step: () => Promise<T>): Promise<T> {
+    const before = this.#queues.get(p) ?? Promise.resolve();
+    const run = before.then(step);
+    this.#queues.set(p, run.then(() => {}, () => {}));
+    return run;
+  }
+
+  async #call(event: IncomingEvent, records: RecordStore): Promise<void> {
+    try {
+      await this.#handler(event, records);
+    } catch (error) {
+      throw new HandlerFailure(error);
+    }
+  }
+
+  #event(m: InboxMessage): IncomingEvent {
+    const h = m.headers;
+    let payload: JsonValue;
+    try {
+      payload = JSON.parse(m.body) as JsonValue;
+    } catch {
+      payload = m.body;
+    }
+    return {
+      id: m.id,
+      aggregateId: m.aggregateId,
+      aggregateType: h[OUTBOX_HEADERS.aggregateType] ?? "",
+      sequenceNumber: m.sequenceNumber,
+      eventType: h[OUTBOX_HEADERS.eventType] ?? "",
+      position: h[OUTBOX_HEADERS.position] ?? "",
+      createdAt: new Date(h[OUTBOX_HEADERS.createdAt] ?? 0),
+      payload,
+      subject: m.subject,
+      idempotencyKey: `${this.#name}:${m.id}`,
+    };
+  }
+
+  /** The message as the inbox keeps it; throws when it is not the relay's. */
+  #message(m: JsMsg): InboxMessage {
+    const headers = headersOf(m);
+    const id = headers[OUTBOX_HEADERS.messageId];
+    const aggregateId = headers[OUTBOX_HEADERS.aggregateId];
+    const sequence = Number(headers[OUTBOX_HEADERS.aggregateSequence]);
+    if (!id || !aggregateId || !Number.isSafeInteger(sequence)) {
+      throw new TypeError(
+        `Message ${m.seq} on ${m.subject} lacks the relay's headers (${OUTBOX_HEADERS.messageId}, ${OUTBOX_HEADERS.aggregateId}, ${OUTBOX_HEADERS.aggregateSequence})`,
+      );
+    }
+    return {
+      id,
+      aggregateId: aggregateId.toLowerCase(),
+      sequenceNumber: sequence,
+      subject: m.subject,
+      headers,
+      body: new TextDecoder().decode(m.data),
+    };
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    let backoff = 100;
+    try {
+      while (!signal.aborted) {
+        try {
+          const consumers = await this.#connect();
+          for (const k of await this.#inbox.setAsideMessages(this.#name)) {
+            this.#parked.add(k.aggregateId);
+          }
+          this.#state = "consuming";
+          backoff = 100;
+          await Promise.all(
+            consumers.map((c, p) => this.#consume(p, c, signal)),
+          );
+        } catch (error) {
+          if (error instanceof Stopping || signal.aborted) break;
+          this.#state = "backing off";
+          this.#lastError = message(error);
+          this.#logger.log("warn", "Event consumer: backing off", {
+            consumer: this.#name,
+            error: this.#lastError,
+            ms: backoff,
+          });
+          const nc = this.#nc;
+          this.#nc = undefined;
+          await nc?.close().catch(() => {});
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, 5_000);
+        }
+      }
+    } finally {
+      const nc = this.#nc;
+      this.#nc = undefined;
+      await nc?.close().catch(() => {});
+    }
+  }
+
+  /** Connects, and makes sure each partition's durable consumer exists. */
+  async #connect(): Promise<Consumer[]> {
+    this.#state = "connecting";
+    const nc = await connect({
+      servers: this.#servers,
+      name: `sequent consumer ${this.#name}`,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    this.#nc = nc;
+    const jsm = await jetstreamManager(nc);
+    const js: JetStreamClient = jetstream(nc);
+    const consumers: Consumer[] = [];
+    for (let p = 0; p < this.#partitions; p++) {
+      const durable = `${this.#name}_${p}`;
+      try {
+        await jsm.consumers.info(this.#stream, durable);
+      } catch (error) {
+        if (
+          !(error instanceof JetStreamApiError) ||
+          error.code !== JetStreamApiCodes.ConsumerNotFound
+        ) throw error;
+        // 2.9's options only: one filter subject, no priority groups
+        await jsm.consumers.add(this.#stream, {
+          durable_name: durable,
+          filter_subject: `${this.#prefix}.${p}.>`,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          max_ack_pending: 1,
+          ack_wait: this.#ackWaitMs * 1_000_000,
+        });
+      }
+      consumers.push(await js.consumers.get(this.#stream, durable));
+    }
+    return consumers;
+  }
+
+  /** Takes partition `p`'s messages one at a time until stopped. */
+  async #consume(
+    p: number,
+    consumer: Consumer,
+    signal: AbortSignal,
+  ): Promise<void> {
+    while (!signal.aborted) {
+      const m = await consumer.next({ expires: 1_000 });
+      if (!m) continue;
+      await this.#inPartition(p, () => this.#take(m));
+    }
+  }
+
+  /** Handles, sets aside, or gives back one message. */
+  async #take(m: JsMsg): Promise<void> {
+    let msg: InboxMessage;
+    try {
+      msg = this.#message(m);
+    } catch (error) {
+      // not the relay's: nothing can ever handle it
+      this.#logger.log("error", message(error), { consumer: this.#name });
+      m.term();
+      return;
+    }
+    try {
+      const outcome = await this.#inbox.handleOnce(
+        this.#name,
+        msg,
+        (records) => this.#call(this.#event(msg), records),
+      );
+      if (outcome === "handled") this.#handled++;
+      else if (outcome === "duplicate") this.#duplicates++;
+      else this.#parked.add(msg.aggregateId);
+      m.ack();
+    } catch (error) {
+      const deliveries = m.info.deliveryCount;
+      if (error instanceof HandlerFailure && deliveries >= this.#maxDeliver) {
+        await this.#inbox.setAside(this.#name, msg, error.message);
+        this.#parked.add(msg.aggregateId);
+        m.ack();
+        this.#logger.log(
+          "error",
+          `Event consumer ${this.#name} parked aggregate ${msg.aggregateId} at event ${msg.sequenceNumber} after ${deliveries} deliveries: ${error.message}`,
+          { error: error.error },
+        );
+        return;
+      }
+      this.#lastError = message(error);
+      m.nak(
+        Math.min(this.#retryDelayMs * 2 ** (deliveries - 1), 10_000),
+      );
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(new Stopping());
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new Stopping());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,345 @@
+/**
+ * The receiving side, on the NATS server at `NATS_URL` (default
+ * 127.0.0.1:4222), with the inbox on every store (memory, PGlite, the
+ * server when `DATABASE_URL` names one): events the relay published arrive
+ * in each aggregate's order and take effect once, also when the stream is
+ * delivered again from its start; a poison message is parked after
+ * `maxDeliver` deliveries with its aggregate's later events behind it,
+ * other aggregates go on, and a retry (or a skip) finishes in order. The
+ * durable consumers it creates ask only for what NATS 2.9 has.
+ */
+import assert from "node:assert/strict";
+import {
+  column,
+  type EventStore,
+  type Inbox,
+  InMemoryEventStore,
+  InMemoryInbox,
+  type RecordStore,
+  silentLogger,
+  table,
+} from "@sequent/core";
+import type { ProcessorStore } from "@sequent/core/internal";
+import { installInbox, PostgresInbox } from "@sequent/core/postgres";
+import {
+  EventConsumer,
+  type EventConsumerOptions,
+  type IncomingEvent,
+  OutboxRelay,
+} from "@sequent/core/nats";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { command, event, stream } from "../contract/event_store_contract.ts";
+import {
+  processorStoreFor,
+  type StoreBackend,
+  storeBackends,
+} from "../postgres/_store_backends.ts";
+import {
+  createStream,
+  deleteStream,
+  freshStream,
+  natsUrl,
+  until,
+  withNats,
+} from "./_nats.ts";
+
+const consumed = table("consumed_seqs", {
+  aggregateId: column.text().primaryKey(),
+  seqs: column.text(),
+});
+
+const { list, disposeAtEnd } = storeBackends();
+
+interface Setup {
+  readonly store: EventStore;
+  readonly inbox: Inbox;
+  readonly stream: string;
+  readonly prefix: string;
+  readonly relay: OutboxRelay;
+  /** Appends events `from..from+count-1` to each aggregate. */
+  write(ids: readonly string[], from: number, count: number): Promise<void>;
+  consumer(options: Partial<EventConsumerOptions>): EventConsumer;
+  /** Each aggregate's row: the numbers handled. */
+  seqs(id: string): Promise<string>;
+}
+
+/** Appends each event's number to its aggregate's row. */
+async function record(e: IncomingEvent, records: RecordStore): Promise<void> {
+  const n = (e.payload as { n: number }).n;
+  const [row] = await records.find(consumed, { aggregateId: e.aggregateId });
+  if (row) {
+    await records.update(consumed, { aggregateId: e.aggregateId }, {
+      seqs: `${row.seqs}${n};`,
+    });
+  } else {
+    await records.insert(consumed, [{
+      aggregateId: e.aggregateId,
+      seqs: `${n};`,
+    }]);
+  }
+}
+
+async function setup(b: StoreBackend): Promise<Setup> {
+  const store = await b.emptyStore([consumed]);
+  const processors: ProcessorStore = await processorStoreFor(b, store);
+  let inbox: Inbox;
+  if (b.sql) {
+    const client = await b.client();
+    await installInbox(client, { schema: b.schema });
+    inbox = new PostgresInbox(client, {
+      schema: b.schema,
+      viewSchema: b.viewSchema,
+    });
+  } else {
+    inbox = new InMemoryInbox(store as InMemoryEventStore);
+  }
+  const { stream: name, prefix } = freshStream();
+  await createStream(name, prefix, 1_000);
+  const relay = new OutboxRelay({
+    processors,
+    eventTypes: ["Consumer_Happened"],
+    servers: natsUrl,
+    stream: name,
+    prefix,
+    pollMs: { min: 5, max: 20 },
+    leaseMs: 2_000,
+    publishTimeoutMs: 1_000,
+    logger: silentLogger,
+  });
+  relay.start();
+  return {
+    store,
+    inbox,
+    stream: name,
+    prefix,
+    relay,
+    async write(ids, from, count) {
+      for (let n = from; n < from + count; n++) {
+        await store.transaction((tx) =>
+          tx.commit(
+            command(ids[0]!),
+            ids.map((id) =>
+              stream(id, [event(id, n, { n }, "Consumer_Happened")])
+            ),
+          )
+        );
+      }
+    },
+    consumer: (options) =>
+      new EventConsumer({
+        name: `c${crypto.randomUUID().slice(0, 8)}`,
+        inbox,
+        handler: record,
+        servers: natsUrl,
+        stream: name,
+        prefix,
+        maxDeliver: 3,
+        retryDelayMs: 20,
+        logger: silentLogger,
+        ...options,
+      }),
+    async seqs(id) {
+      const [row] = await store.records.find(consumed, { aggregateId: id });
+      return row?.seqs ?? "";
+    },
+  };
+}
+
+function upTo(n: number, without?: number): string {
+  return Array.from({ length: n }, (_, i) => i + 1).filter((k) => k !== without)
+    .map((k) => `${k};`).join("");
+}
+
+for (const b of list) {
+  const test = (name: string, fn: (s: Setup) => Promise<void>) =>
+    Deno.test({
+      name: `${b.name}: ${name}`,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      fn: async () => {
+        const s = await setup(b);
+        try {
+          await fn(s);
+        } finally {
+          await s.relay.stop();
+          await deleteStream(s.stream);
+        }
+      },
+    });
+
+  test("events the relay published arrive in each aggregate's order and take effect once, also when the stream is delivered again from its start", async (s) => {
+    const ids = Array.from({ length: 12 }, () => crypto.randomUUID());
+    await s.write(ids, 1, 4);
+    const name = `c${crypto.randomUUID().slice(0, 8)}`;
+    const first = s.consumer({ name });
+    first.start();
+    try {
+      await until(
+        async () =>
+          (await Promise.all(ids.map(s.seqs))).every((q) => q === upTo(4)),
+        20_000,
+        "every event handled",
+      );
+      await s.write(ids, 5, 1);
+      await until(
+        async () =>
+          (await Promise.all(ids.map(s.seqs))).every((q) => q === upTo(5)),
+        20_000,
+        "the next events handled",
+      );
+      assert.equal(first.status.handled, 60);
+    } finally {
+      await first.stop();
+    }
+    // only what NATS 2.9 has: one filter subject per durable consumer, one
+    // message in flight, explicit acks; no multi-filter, no priority groups
+    await withNats(async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      for (const p of [0, 63]) {
+        const config = (await jsm.consumers.info(s.stream, `${name}_${p}`))
+          .config as unknown as Record<string, unknown>;
+        assert.equal(config.filter_subject, `${s.prefix}.${p}.>`);
+        assert.equal(config.filter_subjects, undefined);
+        assert.equal(config.priority_groups, undefined);
+        assert.equal(config.max_ack_pending, 1);
+        assert.equal(config.ack_policy, "explicit");
+      }
+    });
+    // the durable consumers forgotten: the server delivers everything again
+    await withNats(async (nc) => {
+      const jsm = await jetstreamManager(nc);
+      for (let p = 0; p < 64; p++) {
+        await jsm.consumers.delete(s.stream, `${name}_${p}`).catch(() => {});
+      }
+    });
+    const again = s.consumer({ name });
+    again.start();
+    try {
+      await until(
+        () => Promise.resolve(again.status.duplicates === 60),
+        20_000,
+        "every event delivered again",
+      );
+      assert.equal(again.status.handled, 0);
+    } finally {
+      await again.stop();
+    }
+    for (const id of ids) assert.equal(await s.seqs(id), upTo(5));
+  });
+
+  test("a poison message is parked after maxDeliver deliveries, its aggregate's later events wait, the others go on, and a retry finishes in order", async (s) => {
+    const ids = Array.from({ length: 6 }, () => crypto.randomUUID());
+    const poisoned = ids[2]!;
+    let poison = true;
+    const deliveries: number[] = [];
+    const consumer = s.consumer({
+      handler: async (e, records) => {
+        if (e.aggregateId === poisoned && e.sequenceNumber === 2 && poison) {
+          deliveries.push(Date.now());
+          throw new Error("cannot handle 2");
+        }
+        await record(e, records);
+      },
+    });
+    await s.write(ids, 1, 4);
+    consumer.start();
+    try {
+      await until(
+        async () =>
+          (await Promise.all(
+            ids.filter((id) => id !== poisoned).map(s.seqs),
+          )).every((q) => q === upTo(4)) &&
+          (await consumer.setAside()).length === 3,
+        20_000,
+        "the others handled, the poisoned one parked",
+      );
+      assert.equal(deliveries.length, 3);
+      assert.equal(await s.seqs(poisoned), "1;");
+      const aside = await consumer.setAside();
+      assert.deepEqual(
+        aside.map((m) => [m.aggregateId, m.sequenceNumber, m.error]),
+        [
+          [poisoned, 2, "cannot handle 2"],
+          [poisoned, 3, undefined],
+          [poisoned, 4, undefined],
+        ],
+      );
+      assert.deepEqual(consumer.status.parked, [poisoned]);
+      // still failing: parked again, with the new error
+      assert.equal(await consumer.retry(poisoned), false);
+      assert.equal(await s.seqs(poisoned), "1;");
+      poison = false;
+      assert.equal(await consumer.retry(poisoned), true);
+      assert.equal(await s.seqs(poisoned), upTo(4));
+      assert.deepEqual(await consumer.setAside(), []);
+      assert.deepEqual(consumer.status.parked, []);
+      // and its next events are handled as they come
+      await s.write([poisoned], 5, 1);
+      await until(
+        async () => (await s.seqs(poisoned)) === upTo(5),
+        20_000,
+        "the next event",
+      );
+    } finally {
+      await consumer.stop();
+    }
+  });
+
+  test("a skip drops the parked message unhandled and handles those behind it, in order", async (s) => {
+    const ids = Array.from({ length: 3 }, () => crypto.randomUUID());
+    const poisoned = ids[1]!;
+    const consumer = s.consumer({
+      maxDeliver: 1,
+      handler: async (e, records) => {
+        if (e.aggregateId === poisoned && e.sequenceNumber === 2) {
+          throw new Error("never");
+        }
+        await record(e, records);
+      },
+    });
+    await s.write(ids, 1, 3);
+    consumer.start();
+    try {
+      await until(
+        async () => (await consumer.setAside()).length === 2,
+        20_000,
+        "parked with one behind",
+      );
+      assert.equal(await consumer.skip(poisoned), true);
+      assert.equal(await s.seqs(poisoned), upTo(3, 2));
+      assert.deepEqual(await consumer.setAside(), []);
+    } finally {
+      await consumer.stop();
+    }
+  });
+}
+
+Deno.test("an EventConsumer refuses options it cannot work with, naming them", () => {
+  const base = {
+    name: "newsletter",
+    inbox: new InMemoryInbox(),
+    handler: () => Promise.resolve(),
+  };
+  assert.throws(
+    () => new EventConsumer({ ...base, name: "news.letter" }),
+    /consumer name is letters, digits/,
+  );
+  assert.throws(
+    () => new EventConsumer({ ...base, maxDeliver: 0 }),
+    /maxDeliver must be a positive number, got 0/,
+  );
+  assert.throws(
+    () => new EventConsumer({ ...base, maxDeliver: 1.5 }),
+    /maxDeliver must be a positive integer/,
+  );
+  assert.throws(
+    () => new EventConsumer({ ...base, prefix: "a.*" }),
+    /prefix/,
+  );
+  assert.throws(
+    () => new EventConsumer({ ...base, partitions: 0 }),
+    /partition/,
+  );
+});
+
+disposeAtEnd();
