@@ -11,8 +11,9 @@ import {
   type EventStore,
   type Inbox,
   type InboxMessage,
-  InMemoryEventStore,
+  type InMemoryEventStore,
   InMemoryInbox,
+  type RecordStore,
   table,
 } from "@sequent/core";
 import { installInbox, PostgresInbox } from "@sequent/core/postgres";
@@ -59,7 +60,7 @@ function msg(aggregateId: string, n: number): InboxMessage {
 
 /** Work that writes a row for the message. */
 function note(m: InboxMessage) {
-  return async (records: import("@sequent/core").RecordStore) => {
+  return async (records: RecordStore) => {
     await records.insert(inboxNotes, [{
       id: m.id,
       aggregateId: m.aggregateId,

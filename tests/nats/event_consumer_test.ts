@@ -13,7 +13,7 @@ import {
   column,
   type EventStore,
   type Inbox,
-  InMemoryEventStore,
+  type InMemoryEventStore,
   InMemoryInbox,
   type RecordStore,
   silentLogger,
