@@ -6,18 +6,24 @@
  * Its baseline is a raw client publishing the same messages (same subjects,
  * headers and bodies) with 256 in flight, reading nothing. Rounds
  * alternate, ours then raw, three times; medians are reported. Higher is
- * better. `nats.end_to_end_p99.ms`: see {@linkcode endToEnd}.
+ * better. `nats.end_to_end_p99.ms` and `nats.relay_to_subscriber_p99.ms`:
+ * see {@linkcode endToEnd}.
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
-import { silentLogger } from "@sequent/core";
+import { InMemoryInbox, silentLogger } from "@sequent/core";
 import {
   connectDatabase,
   installEventStore,
   PostgresEventStore,
   PostgresProcessorStore,
 } from "@sequent/core/postgres";
-import { OUTBOX_HEADERS, OutboxRelay, outboxSubject } from "@sequent/core/nats";
+import {
+  EventConsumer,
+  OUTBOX_HEADERS,
+  OutboxRelay,
+  outboxSubject,
+} from "@sequent/core/nats";
 import type { StoredEvent } from "@sequent/core/internal";
 import { type Figure, figure } from "./figure.ts";
 
@@ -178,6 +184,12 @@ export async function run(_ms: number): Promise<Figure[]> {
         "ms",
         latency.raw,
       ),
+      figure(
+        "nats.relay_to_subscriber_p99.ms",
+        latency.relayOnly,
+        "ms",
+        latency.raw,
+      ),
     ];
   } finally {
     for (const name of streams) await jsm.streams.delete(name).catch(() => {});
@@ -190,41 +202,66 @@ export async function run(_ms: number): Promise<Figure[]> {
 const RATE_SECONDS = 5;
 
 /**
- * `nats.end_to_end_p99.ms`: from a commit's answer to a consumer's
- * receipt of its event, at 1,000 events/s (a commit of 10 events every 10
- * ms), through the relay. The baseline: the same messages published by the
- * writer right after each commit answers, to the same kind of consumer.
- * Lower is better.
+ * `nats.end_to_end_p99.ms`: from a commit's answer to the receiving
+ * handler's call, at 1,000 events/s (a commit of 10 events every 10 ms),
+ * through the relay and an `EventConsumer` (its 64 durable consumers, an
+ * in-memory inbox). `nats.relay_to_subscriber_p99.ms`: the same through
+ * the relay to a plain ordered consumer (the relay's share alone). The
+ * baseline of both: the same messages published by the writer right after
+ * each commit answers, to a plain ordered consumer. Lower is better.
  */
 async function endToEnd(
   store: PostgresEventStore,
   processors: PostgresProcessorStore,
   servers: string,
   streams: string[],
-): Promise<{ ours: number; raw: number }> {
+): Promise<{ ours: number; relayOnly: number; raw: number }> {
   const nc = await connect({ servers });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const encoder = new TextEncoder();
   try {
     const p99 = async (
-      viaRelay: boolean,
+      mode: "raw" | "relay" | "relay and consumer",
     ): Promise<number> => {
+      const viaRelay = mode !== "raw";
       const tag = `e2e_${crypto.randomUUID().slice(0, 6)}`;
       const name = `BENCH_${tag}`;
       streams.push(name);
       await jsm.streams.add({ name, subjects: [`${tag}.>`] });
       const committed = new Map<string, number>();
       const latencies: number[] = [];
-      const consumer = await js.consumers.get(name);
-      const messages = await consumer.consume();
-      const receiving = (async () => {
-        for await (const m of messages) {
-          const key = m.headers?.get(OUTBOX_HEADERS.messageId) ?? "";
-          const at = committed.get(key);
-          if (at !== undefined) latencies.push(performance.now() - at);
+      const arrived = (key: string) => {
+        const at = committed.get(key);
+        if (at !== undefined) latencies.push(performance.now() - at);
+      };
+      let messages: { stop(): void } | undefined;
+      let receiving: Promise<void> = Promise.resolve();
+      let eventConsumer: EventConsumer | undefined;
+      if (mode === "relay and consumer") {
+        eventConsumer = new EventConsumer({
+          name: tag,
+          inbox: new InMemoryInbox(),
+          handler: (e) => Promise.resolve(arrived(e.id)),
+          servers,
+          stream: name,
+          prefix: tag,
+          logger: silentLogger,
+        });
+        eventConsumer.start();
+        while (eventConsumer.status.state !== "consuming") {
+          await new Promise((r) => setTimeout(r, 10));
         }
-      })();
+      } else {
+        const consumer = await js.consumers.get(name);
+        const consumed = await consumer.consume();
+        messages = consumed;
+        receiving = (async () => {
+          for await (const m of consumed) {
+            arrived(m.headers?.get(OUTBOX_HEADERS.messageId) ?? "");
+          }
+        })();
+      }
       let relay: OutboxRelay | undefined;
       if (viaRelay) {
         await processors.reset("outbox-e2e");
@@ -267,8 +304,9 @@ async function endToEnd(
         await new Promise((r) => setTimeout(r, 10));
       }
       await relay?.stop();
-      messages.stop();
+      messages?.stop();
       await receiving;
+      await eventConsumer?.stop();
       if (latencies.length < expected) {
         throw new Error(
           `${latencies.length} of ${expected} events arrived within 10 s`,
@@ -277,9 +315,10 @@ async function endToEnd(
       latencies.sort((a, b) => a - b);
       return latencies[Math.floor(latencies.length * 0.99)]!;
     };
-    const ours = await p99(true);
-    const raw = await p99(false);
-    return { ours, raw };
+    const ours = await p99("relay and consumer");
+    const relayOnly = await p99("relay");
+    const raw = await p99("raw");
+    return { ours, relayOnly, raw };
   } finally {
     await nc.close();
   }
