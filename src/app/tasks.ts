@@ -423,7 +423,11 @@ async function processorsTask(
       return;
     }
     case "status":
-      for (const line of describeStatus(await runner.status())) {
+      for (
+        const line of describeStatus(
+          await runner.status({ includeOthers: true }),
+        )
+      ) {
         io.stdout(line);
       }
       return;
@@ -528,9 +532,11 @@ function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
       } behind (oldest ${(s.lagMs / 1000).toFixed(1)} s old)`;
     const partitioned = s.partitions.length > 0;
     lines.push(
-      `${s.name} (${s.kind}${partitioned ? ", partitioned" : ""}): ${lag}; ${
-        partitioned ? "earliest checkpoint" : "checkpoint"
-      } ${s.checkpoint || "start"}; ${holders(s)}; ${s.parked.length} parked`,
+      `${s.name} (${s.kind === "other" ? "not this app's" : s.kind}${
+        partitioned ? ", partitioned" : ""
+      }): ${lag}; ${partitioned ? "earliest checkpoint" : "checkpoint"} ${
+        s.checkpoint || "start"
+      }; ${holders(s)}; ${s.parked.length} parked`,
     );
     if (partitioned) lines.push(...describePartitions(s));
     for (const k of s.parked) {

@@ -198,8 +198,12 @@ export interface PartitionStatus {
 export interface ProcessorStatus {
   /** The processor's name. */
   readonly name: string;
-  /** Whether it projects rows or runs a workflow. */
-  readonly kind: "projector" | "workflow";
+  /**
+   * Whether it projects rows or runs a workflow; `other` for a processor
+   * recorded in the store that this runner does not run (an outbox relay,
+   * say), shown with `includeOthers`.
+   */
+  readonly kind: "projector" | "workflow" | "other";
   /** Where it has handled up to. */
   readonly checkpoint: StreamPosition;
   /** The runner holding it, if one does. */
@@ -1012,18 +1016,33 @@ export class ProcessorRunner {
   /**
    * The processors' state: checkpoint, holder, lag and parked aggregates.
    *
-   * @returns One entry per processor of this runner.
+   * @param options `includeOthers`: also every other processor recorded in
+   *   the store (an outbox relay, say), after this runner's, its lag
+   *   counted over every event type.
+   * @returns One entry per processor of this runner (and the others).
    */
-  async status(): Promise<ProcessorStatus[]> {
+  async status(
+    options: { readonly includeOthers?: boolean } = {},
+  ): Promise<ProcessorStatus[]> {
     const records = new Map(
-      (await this.#store.records(this.names)).map((r) => [r.name, r]),
+      (await this.#store.records(
+        options.includeOthers ? undefined : this.names,
+      ))
+        .map((r) => [r.name, r]),
     );
     const blocker = await this.#store.horizonBlocker();
     const blockedBy = blocker && blocker.ageMs > this.#poll.max
       ? blocker
       : undefined;
     const out: ProcessorStatus[] = [];
-    for (const p of this.#processors) {
+    const mine = new Set(this.names);
+    const others = [...records.values()].filter((r) => !mine.has(r.name))
+      .map((r) => ({
+        name: r.name,
+        kind: "other" as const,
+        eventTypes: undefined,
+      }));
+    for (const p of [...this.#processors, ...others]) {
       const record = records.get(p.name);
       const checkpoint = record?.checkpoint ?? "";
       const ahead = await this.#reader.readEvents(checkpoint, {

@@ -368,8 +368,8 @@ export interface ProcessorStore {
   /**
    * The recorded state of processors (those never run are left out).
    *
-   * @param names The processors.
-   * @returns Their records.
+   * @param names The processors (default: every one recorded).
+   * @returns Their records, by name.
    */
-  records(names: readonly string[]): Promise<ProcessorRecord[]>;
+  records(names?: readonly string[]): Promise<ProcessorRecord[]>;
 }

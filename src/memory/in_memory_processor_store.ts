@@ -296,12 +296,17 @@ export class InMemoryProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.records} */
-  records(names: readonly string[]): Promise<ProcessorRecord[]> {
+  records(names?: readonly string[]): Promise<ProcessorRecord[]> {
     const now = Date.now();
     const out: ProcessorRecord[] = [];
-    for (const name of names) {
+    for (const name of names ?? [...this.#entries.keys()].sort()) {
       const entry = this.#entries.get(name);
       if (!entry) continue;
+      // never run: only asked about
+      if (
+        names === undefined && entry.token === 0 && !entry.partitions &&
+        entry.members.size === 0
+      ) continue;
       const live = entry.owner !== undefined && entry.expiresAt > now;
       const partitions = (entry.partitions ?? []).map((c, partition) => {
         const held = c.owner !== undefined && c.expiresAt > now;

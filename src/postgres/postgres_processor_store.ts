@@ -426,7 +426,7 @@ export class PostgresProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.records} */
-  async records(names: readonly string[]): Promise<ProcessorRecord[]> {
+  async records(names?: readonly string[]): Promise<ProcessorRecord[]> {
     const rows = await this.#client.query<ProcessorRow>(
       `SELECT p.name, p.checkpoint_xact::text AS x,
          p.checkpoint_position::text AS p, p.owner, p.expires_at,
@@ -448,15 +448,18 @@ export class PostgresProcessorStore implements ProcessorStore {
            FROM ${this.#s}.processor_members m
            WHERE m.processor = p.name AND m.expires_at > clock_timestamp()),
            '[]')::text AS members
-       FROM ${this.#s}.processors p WHERE p.name = ANY($1::text::text[])
+       FROM ${this.#s}.processors p
+       WHERE $1::text IS NULL OR p.name = ANY($1::text::text[])
        ORDER BY p.name`,
       [
-        `{${
-          names.map((n) =>
-            `"${n.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
-          )
-            .join(",")
-        }}`,
+        names === undefined
+          ? null
+          : `{${
+            names.map((n) =>
+              `"${n.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
+            )
+              .join(",")
+          }}`,
       ],
     );
     return rows.map((row) => {

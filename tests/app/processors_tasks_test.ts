@@ -142,7 +142,7 @@ class PT_Shared extends Projector {
   }
 }
 
-Deno.test("processors status shows a partitioned processor's members with their shares, the partitions behind, and those nobody holds", async () => {
+Deno.test("processors status shows a partitioned processor's members with their shares, the partitions behind, those nobody holds, and a relay's processor in the same store", async () => {
   const store = new SharedStore({ partitions: 4 });
   const processors = new InMemoryProcessorStore(store);
   const cfg: AppConfig = {
@@ -163,6 +163,9 @@ Deno.test("processors status shows a partitioned processor's members with their 
   await processors.join("PT_Shared", "m-2", 60_000);
   await processors.claimPartitions("PT_Shared", "m-1", [0, 1], 60_000);
   await processors.claimPartitions("PT_Shared", "m-2", [2], 60_000);
+  // an outbox relay's partitions, in the same store: not this app's
+  await processors.join("outbox", "relay-1", 60_000);
+  await processors.claimPartitions("outbox", "relay-1", [0, 1, 2, 3], 60_000);
   const lag = [0, 1, 2, 3].map((n) =>
     ids.filter((id) => partitionOf(id, 4) === n).length
   );
@@ -179,6 +182,10 @@ Deno.test("processors status shows a partitioned processor's members with their 
   );
   assert.equal(r.out[1], `  partitions behind: ${behind.join(", ")}`);
   assert.equal(r.out[2], "  partitions not held: 3");
+  assert.match(
+    r.out[3]!,
+    /^outbox \(not this app's, partitioned\): 12 events behind \(oldest \d+\.\d s old\); earliest checkpoint start; 1 member: relay-1 \(4 partitions\); 0 parked$/,
+  );
   await app.close();
 });
 

@@ -191,6 +191,8 @@ for (const b of list) {
     assert.equal(record?.partitions.length, 64);
     assert.equal(record?.partitions[2]?.owner, "m-b");
     assert.equal(record?.partitions[0]?.owner, undefined);
+    // every processor recorded, when none is named
+    assert.deepEqual((await processors.records()).map((r) => r.name), ["part"]);
     // released partitions are free at once
     await processors.release("part", b2);
     const c = await processors.claimPartitions("part", "m-c", [2, 3], 5_000);
