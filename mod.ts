@@ -106,10 +106,10 @@ export { type ReplayOptions, replayProjectors } from "./src/core/replay.ts";
 export type { PollMs } from "./src/core/_poll_pause.ts";
 export {
   isPartitioned,
+  type PartitionStatus,
   processorName,
   ProcessorRunner,
   type ProcessorRunnerOptions,
-  type PartitionStatus,
   type ProcessorStatus,
   ProcessorTimeoutError,
   type WaitForOptions,
