@@ -149,7 +149,14 @@ export interface EventConsumerOptions {
   readonly maxDeliver?: number | undefined;
   /** The pause before the first redelivery; it doubles (default 100 ms, at most 10 s). */
   readonly retryDelayMs?: number | undefined;
-  /** How long the server waits for an ack before delivering again (default 30,000 ms). */
+  /**
+   * How long the server waits for an ack before delivering a message again
+   * (default 5,000 ms). A handler that takes longer is not cut short: the
+   * consumer tells the server it is still working every half of this. It
+   * bounds the pause after a broker outage, when an ack sent during the
+   * outage was lost and the server holds the partition's message until
+   * then.
+   */
   readonly ackWaitMs?: number | undefined;
   /** Where it logs (default: warnings and errors to the console). */
   readonly logger?: Logger | undefined;
@@ -337,7 +344,7 @@ export class EventConsumer {
       options.retryDelayMs,
       100,
     );
-    this.#ackWaitMs = positive("ackWaitMs", options.ackWaitMs, 30_000);
+    this.#ackWaitMs = positive("ackWaitMs", options.ackWaitMs, 5_000);
     this.#logger = options.logger ?? consoleLogger("warn");
   }
 
@@ -622,9 +629,18 @@ export class EventConsumer {
     signal: AbortSignal,
   ): Promise<void> {
     while (!signal.aborted) {
-      const m = await consumer.next({ expires: 1_000 });
-      if (!m) continue;
-      await this.#inPartition(p, () => this.#take(m));
+      // one message at a time; the server's heartbeats show a pull that
+      // was lost (the server restarted): the fetch then fails, and the
+      // consumer connects again instead of waiting for a reply that will
+      // never come
+      const batch = await consumer.fetch({
+        max_messages: 1,
+        expires: 1_000,
+        idle_heartbeat: 250,
+      });
+      for await (const m of batch) {
+        await this.#inPartition(p, () => this.#take(m));
+      }
     }
   }
 
@@ -639,6 +655,14 @@ export class EventConsumer {
       m.term();
       return;
     }
+    // a long handler keeps the message its own
+    const working = setInterval(() => {
+      try {
+        m.working();
+      } catch {
+        // disconnected: the server delivers it again after ackWaitMs
+      }
+    }, this.#ackWaitMs / 2);
     try {
       const outcome = await this.#inbox.handleOnce(
         this.#name,
@@ -666,6 +690,8 @@ export class EventConsumer {
       m.nak(
         Math.min(this.#retryDelayMs * 2 ** (deliveries - 1), 10_000),
       );
+    } finally {
+      clearInterval(working);
     }
   }
 }
