@@ -16,7 +16,9 @@
  *   the check: a message never slips past one set aside, even when another
  *   process is handling that aggregate's set-aside messages again.
  * - Messages set aside are kept whole (subject, headers, body), with the
- *   error of the one that failed; those held behind it have none. They are
+ *   error of the one that failed; those held behind it have none. A
+ *   request an operator makes is kept on the failed one until it is set
+ *   aside again or taken back. They are
  *   listed per aggregate in sequence order. A message handled again
  *   (`retrying`) leaves the set-aside list in the transaction that handles
  *   it.
@@ -71,6 +73,11 @@ export interface SetAsideMessage extends InboxMessage {
   readonly error: string | undefined;
   /** When it was set aside. */
   readonly setAsideAt: Date;
+  /**
+   * What an operator asked for the failed message (on it only), not done
+   * yet: the consumer does it within a second or so.
+   */
+  readonly request: "retry" | "skip" | undefined;
 }
 
 /**
@@ -148,6 +155,21 @@ export interface Inbox {
     consumer: string,
     aggregateId?: string,
   ): Promise<SetAsideMessage[]>;
+  /**
+   * Asks the consumer, in whatever process it runs, to handle an
+   * aggregate's set-aside messages again, or to drop the failed one and
+   * handle the rest. Setting a message aside again clears the request.
+   *
+   * @param consumer The consumer's name.
+   * @param aggregateId The parked aggregate.
+   * @param request What to do.
+   * @returns Whether the aggregate had a failed message set aside.
+   */
+  request(
+    consumer: string,
+    aggregateId: string,
+    request: "retry" | "skip",
+  ): Promise<boolean>;
   /**
    * Forgets messages set aside (handled since, or skipped).
    *

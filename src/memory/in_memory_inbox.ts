@@ -121,7 +121,24 @@ export class InMemoryInbox implements Inbox {
       body: message.body,
       error,
       setAsideAt: before?.setAsideAt ?? new Date(),
+      request: undefined,
     });
+  }
+
+  /** {@inheritDoc Inbox.request} */
+  request(
+    consumer: string,
+    aggregateId: string,
+    request: "retry" | "skip",
+  ): Promise<boolean> {
+    const aside = this.#setAside.get(consumer);
+    const id = aggregateId.toLowerCase();
+    const failed = [...(aside?.values() ?? [])].find((m) =>
+      m.aggregateId === id && m.error !== undefined
+    );
+    if (!aside || !failed) return Promise.resolve(false);
+    aside.set(failed.id, { ...failed, request });
+    return Promise.resolve(true);
   }
 
   /** {@inheritDoc Inbox.setAsideMessages} */

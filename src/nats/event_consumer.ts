@@ -21,6 +21,8 @@
  *   its aggregate are set aside behind it as they come, while other
  *   aggregates go on. {@linkcode EventConsumer.retry} handles them again,
  *   in order; {@linkcode EventConsumer.skip} drops the failed one first.
+ *   From another process, `Inbox.request` asks the same of a running
+ *   consumer, which looks for requests every second.
  * - Only what NATS 2.9 has is asked of the server (single-subject
  *   filters, no priority groups).
  *
@@ -559,9 +561,10 @@ export class EventConsumer {
           }
           this.#state = "consuming";
           backoff = 100;
-          await Promise.all(
-            consumers.map((c, p) => this.#consume(p, c, signal)),
-          );
+          await Promise.all([
+            ...consumers.map((c, p) => this.#consume(p, c, signal)),
+            this.#serveRequests(signal),
+          ]);
         } catch (error) {
           if (error instanceof Stopping || signal.aborted) break;
           this.#state = "backing off";
@@ -582,6 +585,30 @@ export class EventConsumer {
       const nc = this.#nc;
       this.#nc = undefined;
       await nc?.close().catch(() => {});
+    }
+  }
+
+  /**
+   * Does what operators asked through the inbox (`Inbox.request`, from any
+   * process), looking every second.
+   */
+  async #serveRequests(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const asked = (await this.#inbox.setAsideMessages(this.#name))
+          .filter((m) => m.request !== undefined);
+        for (const m of asked) {
+          if (signal.aborted) break;
+          await this.#again(m.aggregateId, m.request === "skip");
+        }
+      } catch (error) {
+        this.#lastError = message(error);
+        this.#logger.log("warn", "Event consumer: a request failed", {
+          consumer: this.#name,
+          error: this.#lastError,
+        });
+      }
+      await sleep(1_000, signal).catch(() => {});
     }
   }
 

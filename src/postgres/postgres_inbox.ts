@@ -92,6 +92,7 @@ export async function installInbox(
         body text NOT NULL,
         error text,
         set_aside_at timestamptz NOT NULL DEFAULT now(),
+        request text CHECK (request IN ('retry', 'skip')),
         PRIMARY KEY (consumer, event_id)
       );
       CREATE INDEX IF NOT EXISTS inbox_set_aside_aggregate_idx
@@ -108,6 +109,7 @@ interface SetAsideRow {
   readonly body: string;
   readonly error: string | null;
   readonly set_aside_at: Date;
+  readonly request: "retry" | "skip" | null;
 }
 
 /**
@@ -213,7 +215,8 @@ export class PostgresInbox implements Inbox {
       `INSERT INTO ${this.#s}.inbox_set_aside (consumer, event_id, aggregate_id,
          sequence_number, subject, headers, body, error)
        VALUES ($1, $2, $3, $4::integer, $5, $6::text::jsonb, $7, $8)
-       ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error`,
+       ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error,
+         request = NULL`,
       [
         consumer,
         message.id,
@@ -234,7 +237,7 @@ export class PostgresInbox implements Inbox {
   ): Promise<SetAsideMessage[]> {
     const rows = await this.#client.query<SetAsideRow>(
       `SELECT event_id, aggregate_id, sequence_number, subject,
-         headers::text AS headers, body, error, set_aside_at
+         headers::text AS headers, body, error, set_aside_at, request
        FROM ${this.#s}.inbox_set_aside
        WHERE consumer = $1 AND ($2::text IS NULL OR aggregate_id = $2)
        ORDER BY aggregate_id, sequence_number`,
@@ -249,7 +252,23 @@ export class PostgresInbox implements Inbox {
       body: r.body,
       error: r.error ?? undefined,
       setAsideAt: r.set_aside_at,
+      request: r.request ?? undefined,
     }));
+  }
+
+  /** {@inheritDoc Inbox.request} */
+  async request(
+    consumer: string,
+    aggregateId: string,
+    request: "retry" | "skip",
+  ): Promise<boolean> {
+    const rows = await this.#client.query(
+      `UPDATE ${this.#s}.inbox_set_aside SET request = $3
+       WHERE consumer = $1 AND aggregate_id = $2 AND error IS NOT NULL
+       RETURNING 1 AS found`,
+      [consumer, aggregateId.toLowerCase(), request],
+    );
+    return rows.length > 0;
   }
 
   /** {@inheritDoc Inbox.takeBack} */

@@ -191,6 +191,25 @@ for (const b of list) {
     assert.deepEqual(await inbox.setAsideMessages(c, x), []);
   });
 
+  test("an operator's request rests on the failed message until it is set aside again", async () => {
+    const { inbox } = await inboxFor(b);
+    const c = consumer();
+    const x = crypto.randomUUID();
+    assert.equal(await inbox.request(c, x, "retry"), false);
+    await inbox.setAside(c, msg(x, 1), "boom");
+    await inbox.setAside(c, msg(x, 2), undefined);
+    assert.equal(await inbox.request(c, x.toUpperCase(), "skip"), true);
+    let aside = await inbox.setAsideMessages(c, x);
+    assert.deepEqual(aside.map((m) => m.request), ["skip", undefined]);
+    // failed again: the request was done
+    await inbox.setAside(c, msg(x, 1), "boom again");
+    aside = await inbox.setAsideMessages(c, x);
+    assert.deepEqual(aside.map((m) => [m.error, m.request]), [
+      ["boom again", undefined],
+      [undefined, undefined],
+    ]);
+  });
+
   test("messages taken back are forgotten", async () => {
     const { inbox } = await inboxFor(b);
     const c = consumer();

@@ -288,10 +288,12 @@ for (const b of list) {
     }
   });
 
-  test("a skip drops the parked message unhandled and handles those behind it, in order", async (s) => {
+  test("a skip asked through the inbox, as another process would, drops the parked message unhandled and handles those behind it, in order", async (s) => {
     const ids = Array.from({ length: 3 }, () => crypto.randomUUID());
     const poisoned = ids[1]!;
+    const name = `c${crypto.randomUUID().slice(0, 8)}`;
     const consumer = s.consumer({
+      name,
       maxDeliver: 1,
       handler: async (e, records) => {
         if (e.aggregateId === poisoned && e.sequenceNumber === 2) {
@@ -308,9 +310,14 @@ for (const b of list) {
         20_000,
         "parked with one behind",
       );
-      assert.equal(await consumer.skip(poisoned), true);
-      assert.equal(await s.seqs(poisoned), upTo(3, 2));
+      assert.equal(await s.inbox.request(name, poisoned, "skip"), true);
+      await until(
+        async () => (await s.seqs(poisoned)) === upTo(3, 2),
+        5_000,
+        "the skip done by the running consumer",
+      );
       assert.deepEqual(await consumer.setAside(), []);
+      assert.deepEqual(consumer.status.parked, []);
     } finally {
       await consumer.stop();
     }
