@@ -403,6 +403,67 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "memory: a handler slower than the pulls' heartbeats is not taken for a lost server: nothing is delivered twice, nothing reconnects",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const store = new InMemoryEventStore();
+    const { stream: name, prefix } = freshStream();
+    await createStream(name, prefix, 1_000);
+    const options = { servers: natsUrl, stream: name, prefix };
+    const relay = new OutboxRelay({
+      ...options,
+      processors: new InMemoryProcessorStore(store),
+      eventTypes: ["Consumer_Happened"],
+      pollMs: { min: 5, max: 20 },
+      logger: silentLogger,
+    });
+    const warnings: string[] = [];
+    const consumer = new EventConsumer({
+      ...options,
+      name: "slow",
+      inbox: new InMemoryInbox(store),
+      logger: {
+        enabled: () => true,
+        log: (level, text) => {
+          if (level !== "debug" && level !== "info") warnings.push(text);
+        },
+      },
+      handler: async (e, records) => {
+        if (e.sequenceNumber === 1) {
+          await new Promise((r) => setTimeout(r, 1_500));
+        }
+        await record(e, records);
+      },
+    });
+    const ids = [crypto.randomUUID(), crypto.randomUUID()];
+    for (let n = 1; n <= 2; n++) {
+      await store.transaction((tx) =>
+        tx.commit(
+          command(ids[0]!),
+          ids.map((id) =>
+            stream(id, [event(id, n, { n }, "Consumer_Happened")])
+          ),
+        )
+      );
+    }
+    relay.start();
+    consumer.start();
+    try {
+      await until(() => consumer.status.handled === 4, 20_000, "4 events");
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(consumer.status.duplicates, 0);
+      assert.deepEqual(warnings, []);
+    } finally {
+      await consumer.stop();
+      await relay.stop();
+      await deleteStream(name);
+    }
+  },
+});
+
 Deno.test("an EventConsumer refuses options it cannot work with, naming them", () => {
   const base = {
     name: "newsletter",
