@@ -54,6 +54,13 @@ import {
 } from "../core/partition.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
+import {
+  positive,
+  serverList,
+  stoppableWait,
+  Stopping,
+  streamName,
+} from "./_loop_support.ts";
 
 /**
  * An event from another service, as a consumer's handler gets it.
@@ -206,8 +213,6 @@ export interface EventConsumerStatus {
   readonly lastError: string | undefined;
 }
 
-class Stopping extends Error {}
-
 /** The handler threw. */
 class HandlerFailure extends Error {
   readonly error: unknown;
@@ -221,18 +226,6 @@ function message(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split(
     "\n",
   )[0]!;
-}
-
-function positive(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new RangeError(`${name} must be a positive number, got ${v}`);
-  }
-  return v;
 }
 
 /** A message's headers as a plain record. */
@@ -321,16 +314,8 @@ export class EventConsumer {
     this.#name = options.name;
     this.#inbox = options.inbox;
     this.#handler = options.handler;
-    const servers = options.servers ?? "127.0.0.1:4222";
-    this.#servers = typeof servers === "string" ? [servers] : [...servers];
-    this.#stream = options.stream ?? "SEQUENT_OUTBOX";
-    if (!/^[A-Za-z0-9_-]+$/.test(this.#stream)) {
-      throw new TypeError(
-        `A stream name is letters, digits, "_" and "-", got ${
-          JSON.stringify(this.#stream)
-        }`,
-      );
-    }
+    this.#servers = serverList(options.servers);
+    this.#stream = streamName(options.stream);
     this.#prefix = checkSubjectPrefix(options.prefix ?? "sequent");
     this.#partitions = checkPartitionCount(
       options.partitions ?? DEFAULT_PARTITION_COUNT,
@@ -577,7 +562,7 @@ export class EventConsumer {
           const nc = this.#nc;
           this.#nc = undefined;
           await nc?.close().catch(() => {});
-          await sleep(backoff, signal);
+          await stoppableWait(backoff, signal);
           backoff = Math.min(backoff * 2, 5_000);
         }
       }
@@ -608,7 +593,7 @@ export class EventConsumer {
           error: this.#lastError,
         });
       }
-      await sleep(1_000, signal).catch(() => {});
+      await stoppableWait(1_000, signal).catch(() => {});
     }
   }
 
@@ -726,19 +711,4 @@ export class EventConsumer {
       clearInterval(working);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(new Stopping());
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new Stopping());
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

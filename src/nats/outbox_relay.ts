@@ -54,6 +54,13 @@ import {
 import { checkPartitionCount } from "../core/partition.ts";
 import { takeShare } from "../core/_partition_share.ts";
 import {
+  positive,
+  serverList,
+  stoppableWait,
+  Stopping,
+  streamName,
+} from "./_loop_support.ts";
+import {
   checkSubjectPrefix,
   OUTBOX_HEADERS,
   outboxSubject,
@@ -190,20 +197,6 @@ export interface OutboxRelayStatus {
   readonly lagMs: number;
 }
 
-class Stopping extends Error {}
-
-function positive(
-  name: string,
-  value: number | undefined,
-  fallback: number,
-): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0) {
-    throw new RangeError(`${name} must be a positive number, got ${v}`);
-  }
-  return v;
-}
-
 /**
  * Publishes an application's public events to JetStream; see the module
  * documentation for its guarantees.
@@ -299,16 +292,8 @@ export class OutboxRelay {
       );
     }
     this.#eventTypes = [...options.eventTypes];
-    const servers = options.servers ?? "127.0.0.1:4222";
-    this.#servers = typeof servers === "string" ? [servers] : [...servers];
-    this.#stream = options.stream ?? "SEQUENT_OUTBOX";
-    if (!/^[A-Za-z0-9_-]+$/.test(this.#stream)) {
-      throw new TypeError(
-        `A stream name is letters, digits, "_" and "-", got ${
-          JSON.stringify(this.#stream)
-        }`,
-      );
-    }
+    this.#servers = serverList(options.servers);
+    this.#stream = streamName(options.stream);
     this.#prefix = checkSubjectPrefix(options.prefix ?? "sequent");
     this.#expectedPartitions = options.partitions === undefined
       ? undefined
@@ -425,7 +410,7 @@ export class OutboxRelay {
             error: this.#lastError,
             ms: backoff,
           });
-          await this.#sleep(backoff, signal);
+          await stoppableWait(backoff, signal);
           backoff = Math.min(backoff * 2, this.#maxBackoffMs);
         }
       }
@@ -544,7 +529,7 @@ export class OutboxRelay {
         if (claims.length === 0) {
           this.#state = "standby";
           this.#pendingSince = undefined;
-          await this.#sleep(renewAt - now, signal);
+          await stoppableWait(renewAt - now, signal);
           continue;
         }
         this.#state = "publishing";
@@ -585,7 +570,7 @@ export class OutboxRelay {
       }
       if (batch.caughtUp) {
         pause = pauseAfter(this.#poll, pause, batch.events.length, elapsed);
-        await this.#sleep(pause, signal);
+        await stoppableWait(pause, signal);
       }
     }
     return lease;
@@ -687,20 +672,5 @@ export class OutboxRelay {
     );
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted) return Promise.reject(new Stopping());
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(new Stopping());
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
   }
 }
