@@ -68,6 +68,7 @@ import { consoleLogger, type Logger } from "./logger.ts";
 import { routedClasses } from "./message_router.ts";
 import { partitionOf } from "./partition.ts";
 import { takeShare } from "./_partition_share.ts";
+import { earliestPosition } from "./_earliest_position.ts";
 import { Projector, withRecordStore } from "./projector.ts";
 import type {
   HorizonBlocker,
@@ -993,16 +994,12 @@ export class ProcessorRunner {
   ): Promise<void> {
     const ok = await this.#store.commit(p.name, lease, to, work, changes);
     if (ok && p.partitioned) {
-      let earliest: StreamPosition | undefined;
+      // every held partition is at `to` now, unless it was past it
       for (const [n, at] of p.checkpoints) {
-        const moved = this.#reader.comparePositions(at, to) < 0 ? to : at;
-        p.checkpoints.set(n, moved);
-        if (
-          earliest === undefined ||
-          this.#reader.comparePositions(moved, earliest) < 0
-        ) earliest = moved;
+        if (this.#reader.comparePositions(at, to) < 0) p.checkpoints.set(n, to);
       }
-      p.checkpoint = earliest ?? to;
+      p.checkpoint = earliestPosition(this.#reader, p.checkpoints.values()) ??
+        to;
     } else if (ok) {
       p.checkpoint = to;
     } else {

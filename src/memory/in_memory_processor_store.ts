@@ -20,6 +20,7 @@ import type {
   ProcessorStore,
 } from "../core/processor_store.ts";
 import type { StreamPosition } from "../core/event_reader.ts";
+import { earliestPosition } from "../core/_earliest_position.ts";
 import type { InMemoryEventStore } from "./in_memory_event_store.ts";
 
 interface Claimable {
@@ -151,19 +152,12 @@ export class InMemoryProcessorStore implements ProcessorStore {
     return Promise.resolve({
       owner,
       token: 0,
-      checkpoint: this.#earliest(claims.map((c) => c.checkpoint)),
+      checkpoint: earliestPosition(
+        this.reader,
+        claims.map((c) => c.checkpoint),
+      ) ?? "",
       partitions: claims,
     });
-  }
-
-  #earliest(positions: readonly StreamPosition[]): StreamPosition {
-    let earliest: StreamPosition | undefined;
-    for (const p of positions) {
-      if (
-        earliest === undefined || this.reader.comparePositions(p, earliest) < 0
-      ) earliest = p;
-    }
-    return earliest ?? "";
   }
 
   /** {@inheritDoc ProcessorStore.claim} */
@@ -320,7 +314,10 @@ export class InMemoryProcessorStore implements ProcessorStore {
       out.push({
         name,
         checkpoint: entry.partitions
-          ? this.#earliest(partitions.map((c) => c.checkpoint))
+          ? earliestPosition(
+            this.reader,
+            partitions.map((c) => c.checkpoint),
+          ) ?? ""
           : entry.checkpoint,
         owner: live ? entry.owner : undefined,
         leaseExpiresAt: live ? new Date(entry.expiresAt) : undefined,

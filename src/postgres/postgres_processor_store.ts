@@ -39,6 +39,7 @@ import type {
   ProcessorStore,
 } from "../core/processor_store.ts";
 import type { StreamPosition } from "../core/event_reader.ts";
+import { earliestPosition } from "../core/_earliest_position.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
@@ -274,19 +275,10 @@ export class PostgresProcessorStore implements ProcessorStore {
     return {
       owner,
       token: 0,
-      checkpoint: this.#earliest(claims.map((c) => c.checkpoint)),
+      checkpoint:
+        earliestPosition(this.reader, claims.map((c) => c.checkpoint)) ?? "0:0",
       partitions: claims,
     };
-  }
-
-  #earliest(positions: readonly StreamPosition[]): StreamPosition {
-    let earliest: StreamPosition | undefined;
-    for (const p of positions) {
-      if (
-        earliest === undefined || this.reader.comparePositions(p, earliest) < 0
-      ) earliest = p;
-    }
-    return earliest ?? "0:0";
   }
 
   /** {@inheritDoc ProcessorStore.release} */
@@ -486,7 +478,8 @@ export class PostgresProcessorStore implements ProcessorStore {
     return {
       name: row.name,
       checkpoint: partitions.length > 0
-        ? this.#earliest(partitions.map((q) => q.checkpoint))
+        ? earliestPosition(this.reader, partitions.map((q) => q.checkpoint)) ??
+          "0:0"
         : `${row.x}:${row.p}`,
       owner: row.live && row.owner ? row.owner : undefined,
       leaseExpiresAt: row.live && row.expires_at ? row.expires_at : undefined,
