@@ -160,17 +160,19 @@ export class PostgresInbox implements Inbox {
     const aggregateId = message.aggregateId.toLowerCase();
     return this.#client.transaction(async (tx) => {
       // one at a time per aggregate: the check below and a retry's taking
-      // a message back never interleave (its own statement, so that the
-      // check's snapshot is taken after the lock)
-      await tx.query(
-        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-        [`sequent inbox ${s} ${consumer} ${aggregateId}`],
-      );
+      // a message back never interleave. The lock is a statement of its
+      // own, so that the check's snapshot is taken after it; queued, it
+      // goes out with the check, in one round trip.
+      tx.enqueue({
+        text: "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        params: [`sequent inbox ${s} ${consumer} ${aggregateId}`],
+      });
       if (options.retrying) {
-        await tx.query(
-          `DELETE FROM ${s}.inbox_set_aside WHERE consumer = $1 AND event_id = $2`,
-          [consumer, message.id],
-        );
+        tx.enqueue({
+          text:
+            `DELETE FROM ${s}.inbox_set_aside WHERE consumer = $1 AND event_id = $2`,
+          params: [consumer, message.id],
+        });
       }
       const [row] = await tx.query<{ waiting: boolean; fresh: boolean }>(
         `WITH waiting AS (

@@ -21,6 +21,7 @@ import {
   type StoreBackend,
   storeBackends,
 } from "../postgres/_store_backends.ts";
+import { countingClient } from "../postgres/_counting_client.ts";
 
 const inboxNotes = table("inbox_notes", {
   id: column.text().primaryKey(),
@@ -209,6 +210,30 @@ for (const b of list) {
       [undefined, undefined],
     ]);
   });
+
+  if (b.sql) {
+    test("on PostgreSQL, handling a message takes one round trip before the commit: the aggregate's lock goes out with the check", async () => {
+      const { store } = await inboxFor(b);
+      const counting = countingClient(await b.client());
+      const inbox = new PostgresInbox(counting, {
+        schema: b.schema,
+        viewSchema: b.viewSchema,
+      });
+      const x = crypto.randomUUID();
+      assert.equal(
+        await inbox.handleOnce(consumer(), msg(x, 1), note(msg(x, 1))),
+        "handled",
+      );
+      // the lock, queued; the check; the handler's row, queued for the COMMIT
+      assert.deepEqual(counting.kinds(), [
+        "transaction",
+        "tx.enqueue",
+        "tx.query",
+        "tx.enqueue",
+      ]);
+      assert.deepEqual(await notes(store, x), [`${x}/1`]);
+    });
+  }
 
   test("messages taken back are forgotten", async () => {
     const { inbox } = await inboxFor(b);
