@@ -101,21 +101,28 @@ async function runUntilIdle(
   assert.equal(r.err.at(-1), "stopped; claims released");
 }
 
-/** An app over a shared in-memory store, with PT_Projector as a processor. */
-function ptApp(): {
+/**
+ * An app over a shared in-memory store, with PT_Projector (or the given
+ * class) as a processor, on a store of `partitions` partitions.
+ */
+function ptApp(
+  processor: typeof Projector = PT_Projector,
+  partitions?: number,
+): {
   store: SharedStore;
   processors: InMemoryProcessorStore;
   cfg: AppConfig;
 } {
-  const store = new SharedStore();
+  const store = new SharedStore({ partitions });
   const processors = new InMemoryProcessorStore(store);
   const cfg: AppConfig = {
     eventStore: store,
     processorStore: processors,
     commandHandlers: [new PT_Handler()],
     aggregates: [PT_Item],
-    processors: [PT_Projector],
+    processors: [processor],
     logger: silentLogger,
+    partitions,
   };
   return { store, processors, cfg };
 }
@@ -143,17 +150,7 @@ class PT_Shared extends Projector {
 }
 
 Deno.test("processors status shows a partitioned processor's members with their shares, the partitions behind, those nobody holds, and a relay's processor in the same store", async () => {
-  const store = new SharedStore({ partitions: 4 });
-  const processors = new InMemoryProcessorStore(store);
-  const cfg: AppConfig = {
-    eventStore: store,
-    processorStore: processors,
-    commandHandlers: [new PT_Handler()],
-    aggregates: [PT_Item],
-    processors: [PT_Shared],
-    logger: silentLogger,
-    partitions: 4,
-  };
+  const { processors, cfg } = ptApp(PT_Shared, 4);
   const app = await createApp(cfg);
   const ids = Array.from({ length: 12 }, () => crypto.randomUUID());
   for (const id of ids) {
