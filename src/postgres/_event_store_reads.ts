@@ -165,17 +165,6 @@ export class Reader implements EventStoreReader {
     }));
   }
 
-  /** Type ids of the given names (those never stored are left out). */
-  async typeIds(names: readonly string[]): Promise<number[]> {
-    const types = this.#exec.types;
-    if (names.some((name) => types.id("e", name) === undefined)) {
-      await this.reloadTypes();
-    }
-    return names.map((name) => types.id("e", name)).filter((id) =>
-      id !== undefined
-    ) as number[];
-  }
-
   /** {@inheritDoc EventReader.readEvents} */
   async readEvents(
     after: StreamPosition,
@@ -186,10 +175,10 @@ export class Reader implements EventStoreReader {
       throw new RangeError(`limit must be a positive integer, got ${limit}`);
     }
     const [xact, position] = parseStreamPosition(after);
-    let types: string | null = null;
-    if (options.eventTypes !== undefined) {
-      types = `{${(await this.typeIds(options.eventTypes)).join(",")}}`;
-    }
+    // by name: the statement looks the ids up in its own snapshot
+    const types = options.eventTypes === undefined
+      ? null
+      : JSON.stringify(options.eventTypes);
     const partitions = options.partitions === undefined
       ? null
       : `{${checkPartitions(options.partitions).join(",")}}`;
@@ -442,6 +431,13 @@ export class Reader implements EventStoreReader {
     const after = options.after === undefined
       ? undefined
       : checkPosition(options.after);
+    // Everything committed as of one snapshot, taken now: rows visible in
+    // it are final (no transaction still running can add any), so keyset
+    // pagination in (xact_id, position) order skips nothing. Transactions
+    // running now are read later, by eventsSince() with an earlier mark.
+    // Taken before the types are looked up: a type registered by a
+    // transaction within the mark is then known.
+    const asOf = await this.positionMark();
     let typeIds: string | undefined;
     if (options.eventTypes !== undefined) {
       const types = this.#exec.types;
@@ -460,11 +456,6 @@ export class Reader implements EventStoreReader {
       after: after !== undefined,
       types: typeIds !== undefined,
     });
-    // Everything committed as of one snapshot, taken now: rows visible in
-    // it are final (no transaction still running can add any), so keyset
-    // pagination in (xact_id, position) order skips nothing. Transactions
-    // running now are read later, by eventsSince() with an earlier mark.
-    const asOf = await this.positionMark();
     let lastXact = "0";
     let lastPosition = "0";
     for (;;) {

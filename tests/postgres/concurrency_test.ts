@@ -13,6 +13,7 @@ import {
   connectDatabase,
   PostgresEventStore,
   SqlError,
+  type SqlValue,
 } from "@sequent/core/postgres";
 import { command, event, stream } from "../contract/event_store_contract.ts";
 import { backends, disposeAtEnd, serverUrl, shared } from "./_backends.ts";
@@ -259,6 +260,98 @@ if (url) {
         });
       } finally {
         await admin.close();
+      }
+    },
+  });
+
+  Deno.test({
+    name:
+      "server: a reader filtering by event type does not pass over the first events of a type registered while it reads",
+    ...shared,
+    fn: async () => {
+      await server.emptyStore();
+      const client = await server.client();
+      const id = crypto.randomUUID();
+      let release!: () => void;
+      const released = new Promise<void>((r) => release = r);
+      let opened!: () => void;
+      const isOpen = new Promise<void>((r) => opened = r);
+      // stores the first event of a type never stored before, then waits
+      const writer = client.transaction(async (tx) => {
+        await tx.query(
+          `SELECT ${server.schema}.store_commits($1::text::jsonb)`,
+          [JSON.stringify([{
+            c: { t: "Contract_Do", u: null, a: id, ea: null, es: null, p: {} },
+            s: [{
+              a: id,
+              t: "Contract_Thing",
+              k: "",
+              h: null,
+              u: null,
+              e: [{
+                s: 1,
+                c: new Date().toISOString(),
+                t: "Contract_Brand_New",
+                p: {},
+              }],
+            }],
+            n: {
+              e: ["Contract_Brand_New"],
+              a: ["Contract_Thing"],
+              c: ["Contract_Do"],
+            },
+          }])],
+        );
+        opened();
+        await released;
+      });
+      let committed: Promise<void> | undefined;
+      // the reader's client lets the writer commit the moment any lookup of
+      // type names returns: a reader that looks the type up before it reads
+      // the events sees no such type, then sees its events committed
+      const reader = new PostgresEventStore(
+        new Proxy(client, {
+          get(target, key, receiver) {
+            if (key !== "query") return Reflect.get(target, key, receiver);
+            return async (text: string, params?: readonly SqlValue[]) => {
+              const rows = await target.query(text, params);
+              if (
+                committed === undefined && text.includes("event_types") &&
+                !text.includes("xact_id")
+              ) {
+                release();
+                committed = writer;
+                await committed;
+              }
+              return rows;
+            };
+          },
+        }),
+        { schema: server.schema, closeClient: false },
+      );
+      try {
+        await isOpen;
+        let after = "";
+        const seen: string[] = [];
+        for (let round = 0; round < 50; round++) {
+          const batch = await reader.readEvents(after, {
+            limit: 10,
+            eventTypes: ["Contract_Brand_New"],
+          });
+          seen.push(...batch.events.map((e) => e.aggregateId));
+          after = batch.next;
+          if (seen.length > 0) break;
+          // no lookup came before the read: let the writer commit now
+          if (committed === undefined) {
+            release();
+            committed = writer;
+            await committed;
+          }
+        }
+        assert.deepEqual(seen, [id]);
+      } finally {
+        release();
+        await writer;
       }
     },
   });
