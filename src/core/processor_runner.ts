@@ -317,6 +317,13 @@ class Running {
   parked = new Map<string, ParkedAggregate>();
   /** Read the claim and the parked aggregates again on the next round. */
   refresh = true;
+  /**
+   * The longest of its rounds that ended within a claim's time: a round is
+   * not begun on a claim with less than twice this left.
+   */
+  roundMs = 0;
+  /** When that round ended. */
+  roundEndedAt = 0;
   /** The current pause between rounds. */
   pauseMs: number;
   /** The end of the last round started (rounds of one processor queue up). */
@@ -647,8 +654,32 @@ export class ProcessorRunner {
    */
   async #roundNow(p: Running, readAhead: boolean): Promise<number> {
     const now = performance.now();
+    try {
+      return await this.#roundOn(p, readAhead, now);
+    } finally {
+      const ended = performance.now();
+      if (
+        ended - now >= p.roundMs || ended - p.roundEndedAt > this.#leaseMs
+      ) {
+        p.roundMs = ended - now;
+        p.roundEndedAt = ended;
+      }
+    }
+  }
+
+  async #roundOn(
+    p: Running,
+    readAhead: boolean,
+    now: number,
+  ): Promise<number> {
     let lease = p.lease;
-    if (!lease || p.refresh || now >= p.renewAt) {
+    // renewed at half its time, and before a round that might outlast it
+    // (a busy machine, a slow handler): a batch stored after its claim
+    // lapsed is refused, and handled again
+    if (
+      !lease || p.refresh || now >= p.renewAt ||
+      now + 2 * p.roundMs >= p.validUntil
+    ) {
       lease = p.partitioned
         ? await this.#claimPartitions(p, now)
         : await this.#claim(p, now);

@@ -163,6 +163,22 @@ class Proc_SlowProjector extends Projector {
   }
 }
 
+/** Takes `paced.ms` per event. */
+const paced = { ms: 0 };
+class Proc_PacedProjector extends Projector {
+  static override readonly manages = [procNotes];
+  static {
+    this.on(Proc_Opened, async (p, e) => {
+      await new Promise((resolve) => setTimeout(resolve, paced.ms));
+      await p.createRecord(procNotes, {
+        aggregateId: e.aggregateId,
+        owner: e.owner ?? null,
+        notes: "",
+      });
+    });
+  }
+}
+
 class Proc_Lonely extends Event.define("Proc.Lonely", {}) {}
 
 /** Handles an event that no aggregate or inline handler of the app names. */
@@ -378,6 +394,34 @@ for (const b of list) {
     await r.catchUp();
     assert.equal(slowOnce.on, false, "the slow round ran");
     for (const id of ids) assert.equal(await notesOf(store, id), "", id);
+  });
+
+  test("a round that may outlast what is left of its claim renews the claim first: a slow batch after a quicker one is stored, not refused", async () => {
+    const { store, service, processors } = await setup(b);
+    const r = new ProcessorRunner({
+      store: processors,
+      service,
+      processors: [new Proc_PacedProjector()],
+      logger: silentLogger,
+      leaseMs: 1_000,
+    });
+    const open = (id: string) =>
+      service.executeCommands(new Proc_Open({ aggregateId: id, owner: "o" }));
+    const [first, second] = [crypto.randomUUID(), crypto.randomUUID()];
+    await open(first);
+    const claimed = performance.now();
+    paced.ms = 350;
+    assert.equal(await r.round(), 1, "claimed, in a 350 ms round");
+    // before half the claim's time: no renewal due by the clock
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, 400 - (performance.now() - claimed)))
+    );
+    await open(second);
+    paced.ms = 650;
+    // it would end past the claim's 1,000 ms
+    assert.equal(await r.round(), 1);
+    assert.equal(await notesOf(store, second), "");
+    paced.ms = 0;
   });
 
   test("the checkpoint passes events the processor ignores, so a token of theirs resolves", async () => {
