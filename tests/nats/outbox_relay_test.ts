@@ -304,10 +304,14 @@ Deno.test({
         "every message",
       );
       await nats.kill();
-      // commands never wait for NATS: their rate holds during the outage
+      // commands never wait for NATS: their rate holds during the outage.
+      // One that waited would take the publish timeout (500 ms), about 2
+      // commits/s against some 300. The relay's reconnects and retries run
+      // on this process's event loop: in two passes of a local CI run the
+      // rate held to 0.88-0.89 of the rate before (307/345, 311/355)
       const down = await rate(60);
       assert.ok(
-        down >= 0.9 * up,
+        down >= 0.6 * up,
         `${down.toFixed(0)} commits/s during the outage, ${
           up.toFixed(0)
         } before`,
