@@ -12,6 +12,7 @@ import {
 import {
   connectDatabase,
   PostgresEventStore,
+  type SqlClient,
   SqlError,
   type SqlValue,
 } from "@sequent/core/postgres";
@@ -26,6 +27,50 @@ async function readAll(store: PostgresEventStore): Promise<SerializedEvent[]> {
     all.push(...batch);
   }
   return all;
+}
+
+/**
+ * A unit on its own connection that stores the first event of `aggregateId`
+ * (of type `eventType`) as its first write and stays open until released:
+ * its transaction id is taken, its events are not yet committed.
+ */
+async function openUnit(
+  client: SqlClient,
+  schema: string,
+  aggregateId: string,
+  eventType: string,
+): Promise<{ release: () => void; done: Promise<void> }> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  let opened!: () => void;
+  const isOpen = new Promise<void>((r) => opened = r);
+  const done = client.transaction(async (tx) => {
+    await tx.query(`SELECT ${schema}.store_commits($1::text::jsonb)`, [
+      JSON.stringify([{
+        c: {
+          t: "Contract_Do",
+          u: null,
+          a: aggregateId,
+          ea: null,
+          es: null,
+          p: {},
+        },
+        s: [{
+          a: aggregateId,
+          t: "Contract_Thing",
+          k: "",
+          h: null,
+          u: null,
+          e: [{ s: 1, c: new Date().toISOString(), t: eventType, p: {} }],
+        }],
+        n: { e: [eventType], a: ["Contract_Thing"], c: ["Contract_Do"] },
+      }]),
+    ]);
+    opened();
+    await released;
+  });
+  await Promise.race([isOpen, done]);
+  return { release, done };
 }
 
 for (const b of list) {
@@ -272,39 +317,13 @@ if (url) {
       await server.emptyStore();
       const client = await server.client();
       const id = crypto.randomUUID();
-      let release!: () => void;
-      const released = new Promise<void>((r) => release = r);
-      let opened!: () => void;
-      const isOpen = new Promise<void>((r) => opened = r);
-      // stores the first event of a type never stored before, then waits
-      const writer = client.transaction(async (tx) => {
-        await tx.query(
-          `SELECT ${server.schema}.store_commits($1::text::jsonb)`,
-          [JSON.stringify([{
-            c: { t: "Contract_Do", u: null, a: id, ea: null, es: null, p: {} },
-            s: [{
-              a: id,
-              t: "Contract_Thing",
-              k: "",
-              h: null,
-              u: null,
-              e: [{
-                s: 1,
-                c: new Date().toISOString(),
-                t: "Contract_Brand_New",
-                p: {},
-              }],
-            }],
-            n: {
-              e: ["Contract_Brand_New"],
-              a: ["Contract_Thing"],
-              c: ["Contract_Do"],
-            },
-          }])],
-        );
-        opened();
-        await released;
-      });
+      // the first event of a type never stored before, not yet committed
+      const unit = await openUnit(
+        client,
+        server.schema,
+        id,
+        "Contract_Brand_New",
+      );
       let committed: Promise<void> | undefined;
       // the reader's client lets the writer commit the moment any lookup of
       // type names returns: a reader that looks the type up before it reads
@@ -319,8 +338,8 @@ if (url) {
                 committed === undefined && text.includes("event_types") &&
                 !text.includes("xact_id")
               ) {
-                release();
-                committed = writer;
+                unit.release();
+                committed = unit.done;
                 await committed;
               }
               return rows;
@@ -330,7 +349,6 @@ if (url) {
         { schema: server.schema, closeClient: false },
       );
       try {
-        await isOpen;
         let after = "";
         const seen: string[] = [];
         for (let round = 0; round < 50; round++) {
@@ -343,15 +361,15 @@ if (url) {
           if (seen.length > 0) break;
           // no lookup came before the read: let the writer commit now
           if (committed === undefined) {
-            release();
-            committed = writer;
+            unit.release();
+            committed = unit.done;
             await committed;
           }
         }
         assert.deepEqual(seen, [id]);
       } finally {
-        release();
-        await writer;
+        unit.release();
+        await unit.done;
       }
     },
   });
@@ -364,51 +382,16 @@ if (url) {
       const store = await server.emptyStore();
       const [slow, fast] = [crypto.randomUUID(), crypto.randomUUID()];
       const mark = await store.positionMark();
-      let release!: () => void;
-      const released = new Promise<void>((r) => release = r);
-      let opened!: () => void;
-      const isOpen = new Promise<void>((r) => opened = r);
       // A transaction that stores its events, then goes on (as one with
       // slow read-model writes would): its transaction id is older than the
       // next one's, and it commits after it.
-      const client = await server.client();
-      const slowUnit = client.transaction(async (tx) => {
-        await tx.query(
-          `SELECT ${server.schema}.store_commits($1::text::jsonb)`,
-          [JSON.stringify([{
-            c: {
-              t: "Contract_Do",
-              u: null,
-              a: slow,
-              ea: null,
-              es: null,
-              p: {},
-            },
-            s: [{
-              a: slow,
-              t: "Contract_Thing",
-              k: "",
-              h: null,
-              u: null,
-              e: [{
-                s: 1,
-                c: new Date().toISOString(),
-                t: "Contract_Happened",
-                p: {},
-              }],
-            }],
-            n: {
-              e: ["Contract_Happened"],
-              a: ["Contract_Thing"],
-              c: ["Contract_Do"],
-            },
-          }])],
-        );
-        opened();
-        await released;
-      });
+      const slowUnit = await openUnit(
+        await server.client(),
+        server.schema,
+        slow,
+        "Contract_Happened",
+      );
       try {
-        await isOpen;
         await store.transaction((tx) =>
           tx.commit(command(fast), [stream(fast, [event(fast, 1)])])
         );
@@ -421,8 +404,8 @@ if (url) {
           [fast],
         );
       } finally {
-        release();
-        await slowUnit;
+        slowUnit.release();
+        await slowUnit.done;
       }
       // Once it commits, its events come first: its transaction is older.
       assert.deepEqual((await readAll(store)).map((e) => e.aggregateId), [
