@@ -46,6 +46,15 @@ export type {
   TransactionOptions,
 } from "./core/event_store.ts";
 export type {
+  AggregateSummary,
+  BrowsedEvent,
+  BrowseQueries,
+  EventPage,
+  EventSearch,
+  PageRequest,
+  SnapshotInfo,
+} from "./core/browse_queries.ts";
+export type {
   EventBatch,
   EventReader,
   ReadEventsOptions,
