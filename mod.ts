@@ -120,6 +120,12 @@ export type {
   PartitionRecord,
 } from "./src/core/processor_store.ts";
 export type {
+  BatchTelemetry,
+  CommitTelemetry,
+  SendTelemetry,
+  Telemetry,
+} from "./src/core/telemetry.ts";
+export type {
   AuditQueries,
   CommandRecord,
   EventPosition,

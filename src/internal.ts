@@ -106,3 +106,4 @@ export type {
   Columns,
   ColumnValue,
 } from "./core/record_table.ts";
+export { MAX_TRACE_LINKS, traceLinks } from "./core/telemetry.ts";

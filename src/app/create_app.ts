@@ -28,6 +28,7 @@ import { SequentError, ViewSchemaNotReadyError } from "../core/errors.ts";
 import { Projector } from "../core/projector.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import { Snapshotter } from "../core/snapshotter.ts";
+import type { Telemetry } from "../core/telemetry.ts";
 import type {
   Migrator,
   ProjectorClass,
@@ -145,6 +146,13 @@ export interface AppConfig {
    * limit). A call can set its own: `executeCommands(cmd, { timeoutMs })`.
    */
   readonly commandTimeoutMs?: number | undefined;
+  /**
+   * Where commands, commits, processors and replays are traced and
+   * measured: `openTelemetry()` from `@sequent/core/otel` (default:
+   * nowhere, at no cost). The application's own OpenTelemetry setup
+   * (provider, sampler, exporter) stands; the library installs none.
+   */
+  readonly telemetry?: Telemetry | undefined;
 }
 
 /** The default of {@linkcode AppConfig.commandTimeoutMs}. */
@@ -328,7 +336,9 @@ export async function openApp(
   let eventStore = config.eventStore;
   let description = "an in-memory event store";
   let makeMigrator: ((service: CommandService) => Migrator) | undefined;
+  let databaseSystem: string | undefined;
   if (!eventStore) {
+    databaseSystem = "postgresql";
     const pg = await import("../postgres/mod.ts");
     const client = await pg.connectDatabase(config.database, {
       ...config.connection,
@@ -366,6 +376,7 @@ export async function openApp(
         serializer: service.serializer,
         logger: config.logger,
         processors: processorNames,
+        telemetry: config.telemetry,
       });
   } else if (eventStore instanceof InMemoryEventStore) {
     if (
@@ -387,6 +398,8 @@ export async function openApp(
     logger: config.logger,
     retryOnConflict: config.retryOnConflict,
     commandTimeoutMs: config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
+    telemetry: config.telemetry,
+    databaseSystem,
   });
   const store = eventStore;
   if (asynchronous.length > 0 && !processorStore) {

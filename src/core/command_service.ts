@@ -40,6 +40,7 @@ import { handlersFor, routedClasses } from "./message_router.ts";
 import { EventRoutes } from "./event_dispatch.ts";
 import { Projector } from "./projector.ts";
 import { MessageSerializer } from "./serializer.ts";
+import type { Telemetry } from "./telemetry.ts";
 import { TypeRegistry } from "./type_registry.ts";
 import { Workflow } from "./workflow.ts";
 import {
@@ -132,6 +133,17 @@ export interface CommandServiceOptions {
    * its own with {@linkcode ExecuteOptions.timeoutMs}.
    */
   readonly commandTimeoutMs?: number | undefined;
+  /**
+   * Where commands, commits and inline dispatch are traced and measured
+   * (`openTelemetry()` from `@sequent/core/otel`); default: nowhere, at
+   * no cost.
+   */
+  readonly telemetry?: Telemetry | undefined;
+  /**
+   * The `db.system.name` the telemetry reports for commits
+   * (`"postgresql"`); default: none (an in-memory store).
+   */
+  readonly databaseSystem?: string | undefined;
 }
 
 /**
@@ -256,6 +268,8 @@ export class CommandService {
   readonly #retries: number;
   readonly #serializer: MessageSerializer;
   readonly #timeoutMs: number;
+  readonly #telemetry: Telemetry | undefined;
+  readonly #databaseSystem: string | undefined;
 
   /**
    * Creates a command service.
@@ -274,6 +288,8 @@ export class CommandService {
     this.#logger = options.logger ?? consoleLogger("warn");
     this.#retries = options.retryOnConflict ?? 0;
     this.#timeoutMs = options.commandTimeoutMs ?? 0;
+    this.#telemetry = options.telemetry;
+    this.#databaseSystem = options.databaseSystem;
     if (!(this.#timeoutMs >= 0) || !Number.isFinite(this.#timeoutMs)) {
       throw new RangeError(
         `commandTimeoutMs must be a non-negative number of milliseconds, got ${options.commandTimeoutMs}`,
@@ -326,6 +342,11 @@ export class CommandService {
   /** The event store. */
   get eventStore(): EventStore {
     return this.#store;
+  }
+
+  /** The telemetry this service reports to, if any. */
+  get telemetry(): Telemetry | undefined {
+    return this.#telemetry;
   }
 
   /** The projectors and workflows events are dispatched to. */
@@ -478,6 +499,11 @@ export class CommandService {
         ) {
           return "";
         }
+        if (error instanceof OptimisticLockError && this.#telemetry) {
+          this.#telemetry.optimisticLockConflict(
+            commands[0] ? typeName(commands[0]) : "",
+          );
+        }
         if (
           !(error instanceof OptimisticLockError) || attempt >= this.#retries ||
           signal?.aborted
@@ -584,7 +610,7 @@ export class CommandService {
         }
         // Commands that workflows issued run in the same unit.
         for (let command; (command = unit.queue.shift());) {
-          await this.#invoke(unit, command, 0);
+          await this.#execute(unit, command);
         }
       });
       unit.ended = true;
@@ -651,7 +677,7 @@ export class CommandService {
             );
           }
           for (let command; (command = current.queue.shift());) {
-            await this.#invoke(current, command, 0);
+            await this.#execute(current, command);
           }
         });
         current.ended = true;
@@ -730,6 +756,20 @@ export class CommandService {
     };
   }
 
+  /** Runs one command of a unit: in its span when traced. */
+  #execute(unit: Unit, command: Command): Promise<void> {
+    const telemetry = this.#telemetry;
+    if (telemetry === undefined) return this.#invoke(unit, command, 0);
+    return telemetry.command(typeName(command), async (traceparent) => {
+      unit.traceparent = traceparent;
+      try {
+        await this.#invoke(unit, command, 0);
+      } finally {
+        unit.traceparent = undefined;
+      }
+    });
+  }
+
   #invoke(unit: Unit, command: Command, index: number): Promise<void> {
     const middleware = this.#middleware[index];
     if (!middleware) return this.#process(unit, command);
@@ -780,6 +820,8 @@ export class CommandService {
     const changes = unit.repository.takeChanges();
     const streams: StreamCommit[] = [];
     const events: Event[] = [];
+    // the command's trace context, once per commit (set only when traced)
+    const traceparent = unit.traceparent;
     for (const { aggregate, events: applied } of changes) {
       const cls = aggregate.constructor;
       const keys = hasUniqueKeyDefinitions(aggregate)
@@ -789,16 +831,38 @@ export class CommandService {
         aggregateId: aggregate.id,
         aggregateType: aggregateTypeOf(cls),
         partitionKey: aggregate.eventsPartitionKey,
-        events: applied.map((e) => this.#serializer.serializeEvent(e)),
+        events: traceparent === undefined
+          ? applied.map((e) => this.#serializer.serializeEvent(e))
+          : applied.map((e) => ({
+            ...this.#serializer.serializeEvent(e),
+            traceparent,
+          })),
         uniqueKeys: keys,
         snapshotThreshold: snapshotConfigOf(cls)?.threshold,
       });
       events.push(...applied);
     }
-    await unit.transaction.commit(
-      this.#serializer.serializeCommand(command, unit.commandIds?.()),
-      streams,
+    const record = this.#serializer.serializeCommand(
+      command,
+      unit.commandIds?.(),
     );
+    const telemetry = this.#telemetry;
+    if (telemetry === undefined) {
+      await unit.transaction.commit(record, streams);
+    } else {
+      await telemetry.commit(
+        {
+          events: events.length,
+          aggregates: streams.length,
+          databaseSystem: this.#databaseSystem,
+        },
+        () =>
+          unit.transaction.commit(
+            traceparent === undefined ? record : { ...record, traceparent },
+            streams,
+          ),
+      );
+    }
     if (debug) {
       this.#logger.log("debug", `Stored ${events.length} events for ${name}`, {
         aggregates: streams.map((s) => s.aggregateId),
@@ -816,7 +880,16 @@ export class CommandService {
       );
       return;
     }
-    for (const event of events) await this.#publish(unit, event, debug);
+    if (
+      telemetry === undefined ||
+      !events.some((e) => this.#routes.for(e).length > 0)
+    ) {
+      for (const event of events) await this.#publish(unit, event, debug);
+      return;
+    }
+    await telemetry.dispatch(events.length, async () => {
+      for (const event of events) await this.#publish(unit, event, debug);
+    });
   }
 
   async #publish(

@@ -36,6 +36,12 @@ export interface SerializedEvent {
   readonly eventType: string;
   /** The event's own attributes (not the three above) as JSON text. */
   readonly payload: string;
+  /**
+   * The W3C trace context (`traceparent`) of the command that stored the
+   * event, when it was traced: one per commit, the same for all its
+   * events. Set only by a store that keeps it; never payload.
+   */
+  readonly traceparent?: string | undefined;
 }
 
 /**
@@ -74,6 +80,12 @@ export interface SerializedCommand {
   readonly eventSequenceNumber: number | undefined;
   /** The command's own attributes (not the four above) as JSON text. */
   readonly payload: string;
+  /**
+   * The W3C trace context (`traceparent`) of the command's span, when it
+   * was traced (a valid, sampled context; never all zeros): the creation
+   * context of the commit, kept with the command record.
+   */
+  readonly traceparent?: string | undefined;
 }
 
 /**

@@ -78,6 +78,7 @@ import type {
   ProcessorStore,
 } from "./processor_store.ts";
 import { Workflow } from "./workflow.ts";
+import { traceLinks } from "./telemetry.ts";
 
 /**
  * The name a processor's checkpoint is kept under: the class's static
@@ -698,18 +699,47 @@ export class ProcessorRunner {
         ) > 0
       );
     }
+    const telemetry = this.#service.telemetry;
     if (events.length === 0) {
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
         await this.#commit(p, lease, batch.next);
       }
+      if (telemetry && batch.caughtUp) telemetry.consumerLag(p.name, 0, 0);
       return batch.events.length;
     }
-    if (p.kind === "projector") {
-      await this.#projectBatch(p, lease, events, batch.next, p.parked);
-    } else {
-      await this.#workflowBatch(p, lease, events, batch.next, p.parked);
+    if (telemetry === undefined) {
+      await this.#handleBatch(p, lease, events, batch.next);
+      return batch.events.length;
     }
+    // lag as this read saw it: the events still to handle (a lower bound
+    // when the read was cut by the limit) and the oldest one's age
+    telemetry.consumerLag(
+      p.name,
+      events.length,
+      Math.max(0, Date.now() - events[0]!.createdAt.getTime()) / 1000,
+    );
+    await telemetry.processBatch(
+      {
+        processor: p.name,
+        kind: p.kind,
+        events: events.length,
+        ...traceLinks(events),
+      },
+      () => this.#handleBatch(p, lease, events, batch.next),
+    );
+    if (batch.caughtUp) telemetry.consumerLag(p.name, 0, 0);
     return batch.events.length;
+  }
+
+  #handleBatch(
+    p: Running,
+    lease: Lease,
+    events: readonly StoredEvent[],
+    next: StreamPosition,
+  ): Promise<void> {
+    return p.kind === "projector"
+      ? this.#projectBatch(p, lease, events, next, p.parked)
+      : this.#workflowBatch(p, lease, events, next, p.parked);
   }
 
   /** Claims (or renews) an unpartitioned processor. */

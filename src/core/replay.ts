@@ -11,6 +11,7 @@ import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
 import { type Projector, withRecordStore } from "./projector.ts";
 import type { RecordStore } from "./record_store.ts";
 import type { MessageSerializer } from "./serializer.ts";
+import type { Telemetry } from "./telemetry.ts";
 
 /**
  * How to replay (see {@linkcode replayProjectors}).
@@ -48,6 +49,11 @@ export interface ReplayOptions {
    * aggregate then. May return a promise to wait for.
    */
   readonly betweenAggregates?: (() => Promise<void> | undefined) | undefined;
+  /**
+   * Where the replay is traced (one span for all of it, in a trace of its
+   * own) and its progress counted; default: nowhere.
+   */
+  readonly telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -79,12 +85,28 @@ export interface ReplayOptions {
  * @throws whatever a projector or the reader throws; what was written
  *   before stays written to `records`.
  */
-export async function replayProjectors(
+export function replayProjectors(
   reader: ReplayReader,
   options: ReplayOptions,
 ): Promise<{ readonly events: number }> {
   const eventTypes = handledEventTypes(options.projectors);
-  if (eventTypes?.length === 0) return { events: 0 };
+  if (eventTypes?.length === 0) return Promise.resolve({ events: 0 });
+  const telemetry = options.telemetry;
+  if (telemetry) {
+    return telemetry.replay(
+      options.projectors.map((p) => p.constructor.name),
+      () => replay(reader, options, eventTypes, telemetry),
+    );
+  }
+  return replay(reader, options, eventTypes, undefined);
+}
+
+async function replay(
+  reader: ReplayReader,
+  options: ReplayOptions,
+  eventTypes: readonly string[] | undefined,
+  telemetry: Telemetry | undefined,
+): Promise<{ readonly events: number }> {
   const routes = new EventRoutes(options.projectors);
   const { serializer, onBatch, betweenAggregates } = options;
   let events = 0;
@@ -112,6 +134,7 @@ export async function replayProjectors(
         if (delivering) await delivering;
       }
       events += batch.length;
+      telemetry?.replayProgress(batch.length);
       onBatch?.(batch.length);
     }
   });

@@ -46,6 +46,8 @@ export interface Unit {
    * ids); unset: each gets a new id.
    */
   commandIds?: (() => string) | undefined;
+  /** The trace context of the command being processed, when traced. */
+  traceparent?: string | undefined;
 }
 
 const storage = new AsyncLocalStorage<Unit>();

@@ -13,6 +13,7 @@
  * | `Sequent-Aggregate-Seq` | the event's sequence number in its aggregate |
  * | `Sequent-Event-Type` | the event's type |
  * | `Sequent-Created-At` | when the event was stored, ISO 8601 |
+ * | `traceparent`, `tracestate` | only when the relay is traced (its `telemetry` option) and the span is sampled: the W3C trace context of the relay's `send <prefix>` producer span for the batch, which links to the commands that stored the events. A consumer links its own span to it (or, for a single message, may take it as its parent) |
  *
  * A partition's messages are in its aggregates' commit order, so the
  * messages of one aggregate are in sequence order, with no gap and no
@@ -39,6 +40,8 @@ export const OUTBOX_HEADERS: {
   readonly aggregateSequence: "Sequent-Aggregate-Seq";
   readonly eventType: "Sequent-Event-Type";
   readonly createdAt: "Sequent-Created-At";
+  readonly traceparent: "traceparent";
+  readonly tracestate: "tracestate";
 } = {
   messageId: "Nats-Msg-Id",
   position: "Sequent-Position",
@@ -47,6 +50,8 @@ export const OUTBOX_HEADERS: {
   aggregateSequence: "Sequent-Aggregate-Seq",
   eventType: "Sequent-Event-Type",
   createdAt: "Sequent-Created-At",
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 const TOKEN = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;

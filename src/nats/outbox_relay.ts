@@ -45,6 +45,7 @@ import type {
 } from "../core/event_reader.ts";
 import type { Lease, ProcessorStore } from "../core/processor_store.ts";
 import { consoleLogger, type Logger } from "../core/logger.ts";
+import { type Telemetry, traceLinks } from "../core/telemetry.ts";
 import {
   checkPollPauses,
   pauseAfter,
@@ -134,6 +135,13 @@ export interface OutboxRelayOptions {
   readonly duplicateWindowMs?: number | undefined;
   /** Where it logs (default: warnings and errors to the console). */
   readonly logger?: Logger | undefined;
+  /**
+   * Where publishes are traced (a `send <prefix>` producer span per batch,
+   * linked to the commands that stored its events, its `traceparent` in
+   * every message's headers) and the relay's lag reported; default:
+   * nowhere.
+   */
+  readonly telemetry?: Telemetry | undefined;
 }
 
 /**
@@ -236,6 +244,7 @@ export class OutboxRelay {
   readonly #publishTimeoutMs: number;
   readonly #duplicateWindowMs: number;
   readonly #logger: Logger;
+  readonly #telemetry: Telemetry | undefined;
 
   #state: OutboxRelayState = "stopped";
   #published = 0;
@@ -325,6 +334,7 @@ export class OutboxRelay {
       120_000,
     );
     this.#logger = options.logger ?? consoleLogger("warn");
+    this.#telemetry = options.telemetry;
   }
 
   /**
@@ -544,7 +554,22 @@ export class OutboxRelay {
       if (first && this.#pendingSince === undefined) {
         this.#pendingSince = first.createdAt.getTime();
       }
-      await this.#publish(batch.events, floor, done);
+      const telemetry = this.#telemetry;
+      if (telemetry === undefined || batch.events.length === 0) {
+        await this.#publish(batch.events, floor, done, undefined);
+      } else {
+        telemetry.outboxLag(this.#name, batch.events.length);
+        await telemetry.send(
+          {
+            system: "nats",
+            destination: this.#prefix,
+            messages: batch.events.length,
+            ...traceLinks(batch.events),
+          },
+          (inject) => this.#publish(batch.events, floor, done, inject),
+        );
+      }
+      if (telemetry && batch.caughtUp) telemetry.outboxLag(this.#name, 0);
       if (batch.caughtUp) this.#pendingSince = undefined;
       else {
         const last = batch.events.at(-1);
@@ -613,6 +638,9 @@ export class OutboxRelay {
     events: readonly StoredEvent[],
     floor: ReadonlyMap<number, StreamPosition>,
     done: Map<number, StreamPosition>,
+    inject:
+      | ((set: (key: string, value: string) => void) => void)
+      | undefined,
   ): Promise<void> {
     const byPartition = new Map<number, StoredEvent[]>();
     const compare = this.#reader.comparePositions.bind(this.#reader);
@@ -651,6 +679,7 @@ export class OutboxRelay {
           h.set(OUTBOX_HEADERS.aggregateSequence, String(event.sequenceNumber));
           h.set(OUTBOX_HEADERS.eventType, event.eventType);
           h.set(OUTBOX_HEADERS.createdAt, event.createdAt.toISOString());
+          inject?.((key, value) => h.set(key, value));
           await js.publish(
             outboxSubject(
               this.#prefix,

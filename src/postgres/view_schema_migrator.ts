@@ -38,6 +38,7 @@ import { handledEventTypes } from "../core/event_dispatch.ts";
 import type { StreamPosition } from "../core/event_reader.ts";
 import { Projector } from "../core/projector.ts";
 import { replayProjectors } from "../core/replay.ts";
+import type { Telemetry } from "../core/telemetry.ts";
 import type { RecordTable } from "../core/record_table.ts";
 import type {
   AlterTable,
@@ -148,6 +149,8 @@ export interface ViewSchemaMigratorOptions {
    * the replay ended, so they go on from there in the new tables.
    */
   readonly processors?: ReadonlyMap<ProjectorClass, string> | undefined;
+  /** Where replays are traced and counted (default: nowhere). */
+  readonly telemetry?: Telemetry | undefined;
 }
 
 interface Plan {
@@ -198,6 +201,7 @@ export class ViewSchemaMigrator implements Migrator {
   readonly #flushEvery: number | undefined;
   readonly #chunkSize: number;
   readonly #processors: ReadonlyMap<ProjectorClass, string>;
+  readonly #telemetry: Telemetry | undefined;
 
   /**
    * Creates a migrator.
@@ -222,6 +226,7 @@ export class ViewSchemaMigrator implements Migrator {
       );
     }
     this.#processors = options.processors ?? new Map();
+    this.#telemetry = options.telemetry;
   }
 
   /** The highest declared version. */
@@ -653,6 +658,7 @@ ALTER TABLE ${this.#view}.sequent_versions
             records: store,
             upTo: boundary,
             batchSize: this.#batchSize,
+            telemetry: this.#telemetry,
             onBatch: progress && ((n) => progress!.advance(n)),
             betweenAggregates: () => {
               const full = store.flushIfFull();
@@ -1009,6 +1015,7 @@ ALTER TABLE ${this.#view}.sequent_versions
       after,
       upTo,
       batchSize: this.#batchSize,
+      telemetry: this.#telemetry,
       onBatch: progress && ((n) => progress.advance(n)),
       betweenAggregates: () => {
         const full = store.flushIfFull();

@@ -1,0 +1,245 @@
+/**
+ * The trace of the blog's "add post", asserted exactly (T4.1): an HTTP
+ * request's span → `command AddPost` → `sequent.commit` and the inline
+ * dispatch; each processor batch in a trace of its own, linked to the
+ * command's span; the workflow's command a child of its `process` span.
+ * And: one `traceparent` stored per commit, never an all-zero one; the
+ * application's providers stand (T4.8).
+ */
+import assert from "node:assert/strict";
+import {
+  context,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+} from "npm:@opentelemetry/api@1.10.0";
+import type { InMemoryEventStore } from "@sequent/core";
+import {
+  openTelemetry,
+  spanContextOf,
+  traceparentOf,
+} from "@sequent/core/otel";
+import { AddPost, blogApp, NotifyPost } from "./_blog.ts";
+import { collectMetrics, parentOf, sdk, takeSpans, trees } from "./_sdk.ts";
+
+/** Runs `work` inside a SERVER span, as an HTTP server would. */
+async function inRequest<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; span: Span }> {
+  const tracer = trace.getTracer("test-http");
+  const span = tracer.startSpan("POST /posts", { kind: SpanKind.SERVER });
+  try {
+    const result = await context.with(
+      trace.setSpan(context.active(), span),
+      work,
+    );
+    return { result, span };
+  } finally {
+    span.end();
+  }
+}
+
+Deno.test("the golden trace of adding a post", async () => {
+  const { provider } = sdk();
+  const app = await blogApp(openTelemetry());
+  try {
+    takeSpans();
+    const id = crypto.randomUUID();
+    const { span: request } = await inRequest(() =>
+      app.executeCommands(
+        new AddPost({ aggregateId: id, title: "t", author: "a", body: "b" }),
+      )
+    );
+    const first = takeSpans();
+    assert.deepEqual(trees(first), [
+      "POST /posts [SERVER]",
+      "  command AddPost [INTERNAL]",
+      "    sequent.commit [CLIENT]",
+      "    sequent.dispatch [INTERNAL]",
+    ]);
+    const command = first.find((s) => s.name === "command AddPost")!;
+    assert.equal(
+      command.spanContext().traceId,
+      request.spanContext().traceId,
+    );
+    assert.equal(parentOf(command), request.spanContext().spanId);
+    const commit = first.find((s) => s.name === "sequent.commit")!;
+    assert.equal(commit.attributes["sequent.commit.events"], 2);
+    assert.equal(commit.attributes["sequent.commit.aggregates"], 1);
+    // an in-memory store is no database
+    assert.equal(commit.attributes["db.system.name"], undefined);
+
+    // one context per commit, in the command record and the events
+    const stored = traceparentOf(command.spanContext());
+    assert.ok(stored);
+    const store = app.eventStore as InMemoryEventStore;
+    const record = await store.commandForEvent(id, 1);
+    assert.equal(record?.traceparent, stored);
+    const { events } = await store.readEvents("", { limit: 10 });
+    assert.deepEqual(events.map((e) => e.traceparent), [stored, stored]);
+
+    // the processors: new traces, linked to the command, never parented
+    await app.processors!.round();
+    const second = takeSpans();
+    assert.deepEqual(trees(second), [
+      "process PostSearchProjector [CONSUMER]",
+      "process NotifyWorkflow [CONSUMER]",
+      "  command NotifyPost [INTERNAL]",
+      "    sequent.commit [CLIENT]",
+    ]);
+    for (
+      const name of ["process PostSearchProjector", "process NotifyWorkflow"]
+    ) {
+      const span = second.find((s) => s.name === name)!;
+      assert.equal(parentOf(span), undefined);
+      assert.notEqual(
+        span.spanContext().traceId,
+        command.spanContext().traceId,
+      );
+      assert.deepEqual(
+        span.links.map((l) => [l.context.traceId, l.context.spanId]),
+        [[command.spanContext().traceId, command.spanContext().spanId]],
+      );
+      assert.equal(span.attributes["messaging.batch.message_count"], 1);
+      assert.equal(span.attributes["messaging.operation.type"], "process");
+      assert.equal(span.attributes["messaging.system"], "sequent");
+      assert.equal(
+        span.attributes["messaging.consumer.group.name"],
+        name.slice("process ".length),
+      );
+    }
+    const process = second.find((s) => s.name === "process NotifyWorkflow")!;
+    const notify = second.find((s) => s.name === "command NotifyPost")!;
+    assert.equal(parentOf(notify), process.spanContext().spanId);
+    assert.equal(notify.spanContext().traceId, process.spanContext().traceId);
+    // the workflow's command stores its own context
+    const notified = await store.commandForEvent(id, 3);
+    assert.equal(notified?.traceparent, traceparentOf(notify.spanContext()));
+
+    // nothing more to do: no spans
+    await app.processors!.round();
+    assert.deepEqual(takeSpans().map((s) => s.name), []);
+
+    // metrics: low-cardinality attributes only
+    const metrics = await collectMetrics();
+    const names = metrics.scopeMetrics.flatMap((s) =>
+      s.metrics.map((m) => m.descriptor.name)
+    );
+    for (
+      const name of [
+        "sequent.command.duration",
+        "sequent.commit.events",
+        "sequent.consumer.lag.events",
+        "sequent.consumer.lag.seconds",
+        "messaging.process.duration",
+        "messaging.client.consumed.messages",
+      ]
+    ) {
+      assert.ok(names.includes(name), `${name} in ${names}`);
+    }
+    const text = JSON.stringify(metrics);
+    assert.ok(!text.includes(id), "an aggregate id in the metrics");
+    // the application's provider stands
+    assert.equal(
+      (trace.getTracerProvider() as unknown as { getDelegate(): unknown })
+        .getDelegate(),
+      provider,
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a failed command: an error span with the error's type, no message", async () => {
+  sdk();
+  const app = await blogApp(openTelemetry());
+  try {
+    takeSpans();
+    await assert.rejects(() =>
+      app.executeCommands(
+        new NotifyPost({ aggregateId: crypto.randomUUID(), note: "secret" }),
+      )
+    );
+    const [span, ...rest] = takeSpans();
+    assert.equal(rest.length, 0);
+    assert.equal(span?.name, "command NotifyPost");
+    assert.equal(span?.status.code, SpanStatusCode.ERROR);
+    assert.equal(span?.status.message, "AggregateNotFoundError");
+    assert.equal(span?.attributes["error.type"], "AggregateNotFoundError");
+    assert.equal(span?.events.length, 0);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("an unsampled or absent context is not stored", async () => {
+  sdk();
+  const app = await blogApp(openTelemetry());
+  try {
+    const id = crypto.randomUUID();
+    // a parent the application's sampler dropped
+    const unsampled = trace.wrapSpanContext({
+      traceId: "0af7651916cd43dd8448eb211c80319c",
+      spanId: "b7ad6b7169203331",
+      traceFlags: TraceFlags.NONE,
+    });
+    await context.with(
+      trace.setSpan(context.active(), unsampled),
+      () =>
+        app.executeCommands(
+          new AddPost({ aggregateId: id, title: "t", author: "a", body: "b" }),
+        ),
+    );
+    const record = await (app.eventStore as InMemoryEventStore)
+      .commandForEvent(id, 1);
+    assert.equal(record?.traceparent, undefined);
+    takeSpans();
+  } finally {
+    await app.close();
+  }
+  // without telemetry nothing is stored, and no span made
+  const plain = await blogApp(undefined);
+  try {
+    const id = crypto.randomUUID();
+    await plain.executeCommands(
+      new AddPost({ aggregateId: id, title: "t", author: "a", body: "b" }),
+    );
+    const record = await (plain.eventStore as InMemoryEventStore)
+      .commandForEvent(id, 1);
+    assert.equal(record?.traceparent, undefined);
+    assert.ok(!("traceparent" in record!));
+    assert.deepEqual(takeSpans(), []);
+  } finally {
+    await plain.close();
+  }
+});
+
+Deno.test("traceparentOf and spanContextOf refuse all-zero and malformed contexts", () => {
+  const valid = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const context = spanContextOf(valid);
+  assert.ok(context);
+  assert.equal(traceparentOf(context), valid);
+  assert.equal(
+    spanContextOf("00-00000000000000000000000000000000-b7ad6b7169203331-01"),
+    undefined,
+  );
+  assert.equal(
+    spanContextOf("00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"),
+    undefined,
+  );
+  assert.equal(spanContextOf("garbage"), undefined);
+  assert.equal(
+    traceparentOf({
+      traceId: "00000000000000000000000000000000",
+      spanId: "0000000000000000",
+      traceFlags: TraceFlags.SAMPLED,
+    }),
+    undefined,
+  );
+  assert.equal(
+    traceparentOf({ ...context, traceFlags: TraceFlags.NONE }),
+    undefined,
+  );
+});
