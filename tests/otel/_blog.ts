@@ -14,6 +14,7 @@ import {
   createApp,
   Event,
   InMemoryEventStore,
+  type Logger,
   Projector,
   silentLogger,
   table,
@@ -114,14 +115,17 @@ export class NotifyWorkflow extends Workflow {
 }
 
 /** The blog app, traced by `telemetry`. */
-export function blogApp(telemetry: Telemetry | undefined): Promise<App> {
+export function blogApp(
+  telemetry: Telemetry | undefined,
+  logger: Logger = silentLogger,
+): Promise<App> {
   return createApp({
     eventStore: new InMemoryEventStore(),
     commandHandlers: [new PostCommandHandler()],
     aggregates: [Post],
     projectors: [PostProjector],
     processors: [PostSearchProjector, NotifyWorkflow],
-    logger: silentLogger,
+    logger,
     telemetry,
   });
 }
