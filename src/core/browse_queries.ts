@@ -159,6 +159,9 @@ export interface AggregateSummary {
  *   rows follow. Rows committed after a first page was read may or may not
  *   show on later pages, but no row shows twice and none in between is
  *   left out.
+ * - A `limit` that is not an integer from 1 to 1,000 is a `RangeError`; a
+ *   cursor the store did not give is a `TypeError` naming it. Both are
+ *   checked before the ids.
  *
  * @example
  * ```ts

@@ -50,6 +50,23 @@ import {
   checkStorableCommit,
   checkStorableSnapshots,
 } from "../core/_storable_commit.ts";
+import type {
+  AggregateSummary,
+  BrowsedEvent,
+  BrowseQueries,
+  EventPage,
+  EventSearch,
+  PageRequest,
+} from "../core/browse_queries.ts";
+import {
+  badCursor,
+  checkPageLimit,
+  cursorNumbers,
+  EMPTY_PAGE,
+  pageOf,
+  pageStart,
+  searchCanMatch,
+} from "../core/_browse_page.ts";
 import {
   InMemoryRecordStore,
   type InMemoryRecordTransaction,
@@ -375,7 +392,7 @@ export interface InMemoryEventStoreOptions {
  * ```
  */
 export class InMemoryEventStore
-  implements EventStore, EventReader, ReplayReader {
+  implements EventStore, EventReader, ReplayReader, BrowseQueries {
   /** The read-model tables, kept in memory. */
   readonly records: InMemoryRecordStore = new InMemoryRecordStore();
   /** How many partitions the store has (see `partitionOf`). */
@@ -717,6 +734,192 @@ export class InMemoryEventStore
     );
   }
 
+  #browsed(event: SerializedEvent, commandRecordId: string): BrowsedEvent {
+    const state = this.#state;
+    return {
+      ...copyEvent(event),
+      aggregateType: state.streams.get(event.aggregateId)?.aggregateType ?? "",
+      commandId: state.commands.get(commandRecordId)?.commandId ?? "",
+    };
+  }
+
+  /** The page of log entries at `indices` (read with one more than `limit`). */
+  #logPage(indices: readonly number[], limit: number): EventPage {
+    const log = this.#state.log;
+    const page = pageOf(indices, limit, String);
+    return {
+      events: page.rows.map((i) =>
+        this.#browsed(log[i]!.event, log[i]!.commandId)
+      ),
+      next: page.next,
+    };
+  }
+
+  /** {@inheritDoc BrowseQueries.searchEvents} */
+  searchEvents(search: EventSearch, page: PageRequest): Promise<EventPage> {
+    return settle(() => {
+      const state = this.#open();
+      const log = state.log;
+      // the cursor: the log index of the last event shown
+      const { limit, after: before } = pageStart(
+        page,
+        log.length,
+        (cursor) => logIndex(cursor, log.length),
+      );
+      if (!searchCanMatch(search)) return EMPTY_PAGE;
+      const aggregateId = search.aggregateId?.toLowerCase();
+      let command: string | undefined;
+      if (search.commandId !== undefined) {
+        command = commandById(state, search.commandId)?.id;
+        if (command === undefined) return EMPTY_PAGE;
+      }
+      const from = search.from?.getTime() ?? -Infinity;
+      const until = search.until?.getTime() ?? Infinity;
+      const found: number[] = [];
+      for (let i = before - 1; i >= 0 && found.length <= limit; i--) {
+        const entry = log[i]!;
+        const event = entry.event;
+        const at = event.createdAt.getTime();
+        if (
+          entry.deleted ||
+          (aggregateId !== undefined && event.aggregateId !== aggregateId) ||
+          (command !== undefined && entry.commandId !== command) ||
+          (search.eventType !== undefined &&
+            event.eventType !== search.eventType) ||
+          at < from || at >= until
+        ) continue;
+        found.push(i);
+      }
+      return this.#logPage(found, limit);
+    });
+  }
+
+  /** {@inheritDoc BrowseQueries.aggregateEvents} */
+  aggregateEvents(aggregateId: string, page: PageRequest): Promise<EventPage> {
+    return settle(() => {
+      const state = this.#open();
+      // the cursor: the last sequence number shown
+      const { limit, after } = pageStart(
+        page,
+        0,
+        (cursor) => Number(cursorNumbers(cursor, /^(\d{1,10})$/)[0]),
+      );
+      const stream = state.streams.get(aggregateId.toLowerCase());
+      if (stream === undefined) return EMPTY_PAGE;
+      // sequence number n is at index n - 1
+      const events = stream.events.slice(after, after + limit + 1);
+      const shown = pageOf(events, limit, (e) => String(e.sequenceNumber));
+      return {
+        events: shown.rows.map((e) =>
+          this.#browsed(e, stream.commandIds[e.sequenceNumber - 1]!)
+        ),
+        next: shown.next,
+      };
+    });
+  }
+
+  /** {@inheritDoc BrowseQueries.browseEvent} */
+  browseEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<BrowsedEvent | undefined> {
+    const stream = this.#open().streams.get(aggregateId.toLowerCase());
+    const event = Number.isInteger(sequenceNumber)
+      ? stream?.events[sequenceNumber - 1]
+      : undefined;
+    return Promise.resolve(
+      event && this.#browsed(event, stream!.commandIds[sequenceNumber - 1]!),
+    );
+  }
+
+  /** {@inheritDoc BrowseQueries.aggregateSummary} */
+  aggregateSummary(aggregateId: string): Promise<AggregateSummary | undefined> {
+    const state = this.#open();
+    const id = aggregateId.toLowerCase();
+    const stream = state.streams.get(id);
+    const last = stream?.events.at(-1);
+    if (stream === undefined || last === undefined) {
+      return Promise.resolve(undefined);
+    }
+    const snapshots = [...state.snapshots.get(id) ?? []].sort((a, b) =>
+      b.sequenceNumber - a.sequenceNumber || b.version - a.version ||
+      b.createdAt.getTime() - a.createdAt.getTime()
+    ).slice(0, 20);
+    const keys = [...state.keysByAggregate.get(id) ?? []]
+      .sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    return Promise.resolve({
+      aggregateId: id,
+      aggregateType: stream.aggregateType,
+      partitionKey: stream.partitionKey,
+      lastSequenceNumber: last.sequenceNumber,
+      snapshots: snapshots.map((s) => ({
+        version: s.version,
+        sequenceNumber: s.sequenceNumber,
+        createdAt: new Date(s.createdAt.getTime()),
+      })),
+      uniqueKeys: keys.map(([scope, keyId]) => ({
+        scope,
+        key: state.keyValues.get(keyId) as JsonValue,
+      })),
+    });
+  }
+
+  /** {@inheritDoc BrowseQueries.commandById} */
+  commandById(commandId: string): Promise<CommandRecord | undefined> {
+    return Promise.resolve(commandById(this.#open(), commandId));
+  }
+
+  /** {@inheritDoc BrowseQueries.commandEvents} */
+  commandEvents(commandId: string, page: PageRequest): Promise<EventPage> {
+    return settle(() => {
+      const state = this.#open();
+      const log = state.log;
+      // the cursor: the log index of the last event shown
+      const { limit, after: start } = pageStart(
+        page,
+        0,
+        (cursor) => logIndex(cursor, log.length) + 1,
+      );
+      const command = commandById(state, commandId)?.id;
+      if (command === undefined) return EMPTY_PAGE;
+      const found: number[] = [];
+      for (let i = start; i < log.length && found.length <= limit; i++) {
+        const entry = log[i]!;
+        if (!entry.deleted && entry.commandId === command) found.push(i);
+      }
+      return this.#logPage(found, limit);
+    });
+  }
+
+  /** {@inheritDoc BrowseQueries.causedCommands} */
+  causedCommands(
+    aggregateId: string,
+    sequenceNumber: number,
+    limit: number,
+  ): Promise<CommandRecord[]> {
+    return settle(() => {
+      const state = this.#open();
+      checkPageLimit(limit);
+      const id = aggregateId.toLowerCase();
+      const found: CommandRecord[] = [];
+      for (const c of state.commands.values()) {
+        if (found.length === limit) break;
+        if (
+          c.eventAggregateId === id && c.eventSequenceNumber === sequenceNumber
+        ) {
+          found.push(c);
+        }
+      }
+      return found;
+    });
+  }
+
+  /** {@inheritDoc BrowseQueries.eventTypes} */
+  eventTypes(): Promise<string[]> {
+    const types = new Set(this.#open().log.map((e) => e.event.eventType));
+    return Promise.resolve([...types].sort());
+  }
+
   /** {@inheritDoc EventStore.storeSnapshots} */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void> {
     const state = this.#open();
@@ -838,6 +1041,34 @@ export class InMemoryEventStore
     this.#closed = true;
     return Promise.resolve();
   }
+}
+
+/** What `fn` returns, or its error, as a promise. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** A browse cursor that is a log index: at most the log's length. */
+function logIndex(cursor: string, length: number): number {
+  const index = Number(cursorNumbers(cursor, /^(\d{1,15})$/)[0]);
+  if (index > length) throw badCursor(cursor);
+  return index;
+}
+
+/** The command record with this command id (any case). */
+function commandById(
+  state: State,
+  commandId: string,
+): CommandRecord | undefined {
+  const id = commandId.toLowerCase();
+  for (const command of state.commands.values()) {
+    if (command.commandId === id) return command;
+  }
+  return undefined;
 }
 
 function parsePosition(mark: EventPosition): number {

@@ -58,6 +58,7 @@ interface StreamRow {
 
 interface CommandRow {
   readonly id: string;
+  readonly command_id: string;
   readonly created_at: Date;
   readonly user_id: string | null;
   readonly aggregate_id: string;
@@ -258,11 +259,28 @@ export class Reader implements EventStoreReader {
     return compareStreamPositions(a, b);
   }
 
+  /** Events from rows of `EVENT_COLUMNS`, with their type names. */
+  serializedEvents(rows: readonly SqlRow[]): Promise<SerializedEvent[]> {
+    return this.#events(rows);
+  }
+
+  /** Command records from rows of `COMMAND_COLUMNS`. */
+  commandRecords(rows: readonly SqlRow[]): Promise<CommandRecord[]> {
+    return this.#commands(rows);
+  }
+
+  /** The names of type ids of one kind (the dictionary reloaded once for a new id). */
+  async typeNames(kind: TypeKind, ids: readonly number[]): Promise<string[]> {
+    await this.#known(kind, ids);
+    return ids.map((id) => this.#name(kind, id));
+  }
+
   async #commands(rows: readonly SqlRow[]): Promise<CommandRecord[]> {
     const commands = rows as unknown as readonly CommandRow[];
     await this.#known("c", commands.map((r) => r.command_type_id));
     return commands.map((r) => ({
       id: r.id,
+      commandId: r.command_id,
       createdAt: r.created_at,
       commandType: this.#name("c", r.command_type_id),
       aggregateId: r.aggregate_id,

@@ -7,11 +7,13 @@
  * @module
  */
 
-const EVENT_COLUMNS =
+/** An event row's columns, as `Reader` maps them (the events are `e`). */
+export const EVENT_COLUMNS =
   "e.aggregate_id, e.sequence_number, e.created_at, e.event_type_id, e.event_json::text AS event_json";
 
-const COMMAND_COLUMNS =
-  "c.id::text AS id, c.created_at, c.user_id, c.aggregate_id, c.command_type_id, " +
+/** A command record's columns, as `Reader` maps them (the commands are `c`). */
+export const COMMAND_COLUMNS =
+  "c.id::text AS id, c.command_id::text AS command_id, c.created_at, c.user_id, c.aggregate_id, c.command_type_id, " +
   "c.command_json::text AS command_json, c.event_aggregate_id, c.event_sequence_number";
 
 /** Which filters a `readAllEvents` batch applies. */

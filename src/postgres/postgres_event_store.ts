@@ -31,7 +31,7 @@ import type {
   StoredEvent,
   StreamPosition,
 } from "../core/event_reader.ts";
-import type { SqlClient } from "./sql_client.ts";
+import type { SqlClient, SqlValue } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 import { quotedSchema } from "./_sql_text.ts";
@@ -46,6 +46,15 @@ import { Reader, uuidArray } from "./_event_store_reads.ts";
 import { CopyReplayReader } from "./_replay_reader.ts";
 import { UnitTransaction } from "./_unit_transaction.ts";
 import type { RecordStore } from "../core/record_store.ts";
+import type {
+  AggregateSummary,
+  BrowsedEvent,
+  BrowseQueries,
+  EventPage,
+  EventSearch,
+  PageRequest,
+} from "../core/browse_queries.ts";
+import { BrowseReader } from "./_browse_queries.ts";
 
 /**
  * Options of {@linkcode PostgresEventStore}.
@@ -151,7 +160,7 @@ export interface PostgresEventStoreOptions {
  * ```
  */
 export class PostgresEventStore
-  implements EventStore, EventReader, ReplayReader {
+  implements EventStore, EventReader, ReplayReader, BrowseQueries {
   /**
    * The read-model tables in the view schema; each call stands alone (a
    * statement of its own). Inside {@linkcode PostgresEventStore.transaction}
@@ -165,6 +174,7 @@ export class PostgresEventStore
   readonly #types: TypeDictionary = new TypeDictionary();
   readonly #reader: Reader;
   readonly #replay: CopyReplayReader;
+  readonly #browse: BrowseReader;
   readonly #closeClient: boolean;
   #closed = false;
 
@@ -183,16 +193,18 @@ export class PostgresEventStore
     this.#closeClient = options.closeClient ?? true;
     this.records = new SqlRecordStore(client, this.#viewSchema);
     this.#replay = new CopyReplayReader(client, quotedSchema(this.#schema));
-    this.#reader = new Reader(
-      {
-        run: (text, params) => {
-          this.#check();
-          return client.query(text, params);
-        },
-        types: this.#types,
+    const exec = {
+      run: (text: string, params: readonly SqlValue[]) => {
+        this.#check();
+        return client.query(text, params);
       },
-      this.#sql,
-      this.records,
+      types: this.#types,
+    };
+    this.#reader = new Reader(exec, this.#sql, this.records);
+    this.#browse = new BrowseReader(
+      exec,
+      this.#reader,
+      quotedSchema(this.#schema),
     );
   }
 
@@ -434,6 +446,102 @@ export class PostgresEventStore
    */
   eventsOfCommand(commandId: string): Promise<SerializedEvent[]> {
     return this.#reader.eventsOfCommand(commandId);
+  }
+
+  /**
+   * Events matching a search, newest commit first (by `xact_id`, then
+   * `position`, descending), one page read by keyset.
+   *
+   * @param search The conditions (every one given must hold).
+   * @param page The page size (1 to 1,000) and the previous page's `next`.
+   * @returns The page.
+   * @throws {RangeError} for a bad limit or an invalid date.
+   * @throws {TypeError} for a cursor this store did not give.
+   */
+  searchEvents(search: EventSearch, page: PageRequest): Promise<EventPage> {
+    return this.#browse.searchEvents(search, page);
+  }
+
+  /**
+   * One page of an aggregate's events, by sequence number.
+   *
+   * @param aggregateId The aggregate (not a UUID: no events).
+   * @param page The page size (1 to 1,000) and the previous page's `next`.
+   * @returns The page.
+   */
+  aggregateEvents(aggregateId: string, page: PageRequest): Promise<EventPage> {
+    return this.#browse.aggregateEvents(aggregateId, page);
+  }
+
+  /**
+   * One event, with its aggregate's type and its command's id.
+   *
+   * @param aggregateId The event's aggregate.
+   * @param sequenceNumber The event's sequence number.
+   * @returns The event, if stored.
+   */
+  browseEvent(
+    aggregateId: string,
+    sequenceNumber: number,
+  ): Promise<BrowsedEvent | undefined> {
+    return this.#browse.browseEvent(aggregateId, sequenceNumber);
+  }
+
+  /**
+   * An aggregate's type, partition key, last sequence number, newest
+   * snapshots (at most 20) and unique keys.
+   *
+   * @param aggregateId The aggregate.
+   * @returns The summary, or `undefined` when it has no events.
+   */
+  aggregateSummary(aggregateId: string): Promise<AggregateSummary | undefined> {
+    return this.#browse.aggregateSummary(aggregateId);
+  }
+
+  /**
+   * The command record with this command id.
+   *
+   * @param commandId The command's UUID.
+   * @returns The record, if stored.
+   */
+  commandById(commandId: string): Promise<CommandRecord | undefined> {
+    return this.#browse.commandById(commandId);
+  }
+
+  /**
+   * One page of the events a command stored, in the order stored.
+   *
+   * @param commandId The command's UUID.
+   * @param page The page size (1 to 1,000) and the previous page's `next`.
+   * @returns The page.
+   */
+  commandEvents(commandId: string, page: PageRequest): Promise<EventPage> {
+    return this.#browse.commandEvents(commandId, page);
+  }
+
+  /**
+   * The commands issued while an event was handled, in the order stored.
+   *
+   * @param aggregateId The event's aggregate.
+   * @param sequenceNumber The event's sequence number.
+   * @param limit At most this many (1 to 1,000).
+   * @returns The command records.
+   */
+  causedCommands(
+    aggregateId: string,
+    sequenceNumber: number,
+    limit: number,
+  ): Promise<CommandRecord[]> {
+    return this.#browse.causedCommands(aggregateId, sequenceNumber, limit);
+  }
+
+  /**
+   * Every event type name registered, sorted.
+   *
+   * @returns The names.
+   */
+  eventTypes(): Promise<string[]> {
+    return this.#browse.eventTypes();
   }
 
   /**

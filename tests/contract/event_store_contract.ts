@@ -26,14 +26,38 @@ import type {
 } from "@sequent/core/internal";
 
 /** Gives an empty store, and how to dispose of it. */
-export type StoreFactory = () => Promise<
-  { store: EventStore; dispose?: () => Promise<void> }
+export type StoreFactory<S = EventStore> = () => Promise<
+  { store: S; dispose?: () => Promise<void> }
 >;
 
 /** Options of the contract run. */
 export interface ContractOptions {
   /** Extra options passed to every Deno.test (e.g. sanitizers). */
   readonly testOptions?: Partial<Deno.TestDefinition>;
+}
+
+/**
+ * The `test` of a contract run: registers a case, run on an empty store
+ * from `factory`, named after the store.
+ */
+export function contractTest<S>(
+  name: string,
+  factory: StoreFactory<S>,
+  options: ContractOptions = {},
+): (title: string, fn: (store: S) => Promise<void>) => void {
+  return (title, fn) =>
+    Deno.test({
+      ...options.testOptions,
+      name: `${name}: ${title}`,
+      fn: async () => {
+        const { store, dispose } = await factory();
+        try {
+          await fn(store);
+        } finally {
+          await dispose?.();
+        }
+      },
+    });
 }
 
 function id(): string {
@@ -179,23 +203,7 @@ export function eventStoreContract(
   factory: StoreFactory,
   options: ContractOptions = {},
 ): void {
-  function test(
-    title: string,
-    fn: (store: EventStore) => Promise<void>,
-  ): void {
-    Deno.test({
-      ...options.testOptions,
-      name: `${name}: ${title}`,
-      fn: async () => {
-        const { store, dispose } = await factory();
-        try {
-          await fn(store);
-        } finally {
-          await dispose?.();
-        }
-      },
-    });
-  }
+  const test = contractTest(name, factory, options);
 
   test("stores events and loads them back in sequence order", async (store) => {
     const a = id();
