@@ -1,0 +1,59 @@
+/**
+ * A command's page: its record and payload, the event it was issued for,
+ * and the events it stored.
+ *
+ * @module
+ */
+import type { BrowserDeps } from "./_deps.ts";
+import { type Html, html } from "./_html.ts";
+import { href, type PageContext, segment } from "./_layout.ts";
+import { aggregateLink, eventLink, eventTable, pager, time } from "./_parts.ts";
+import { payloadBlock } from "./_payload_view.ts";
+
+/** The page, or `undefined` when there is no such command. */
+export async function commandPage(
+  deps: BrowserDeps,
+  context: PageContext,
+  commandId: string,
+  cursor: string | undefined,
+): Promise<{ title: string; body: Html } | undefined> {
+  const command = await deps.queries.commandById(commandId);
+  if (!command) return undefined;
+  const events = await deps.queries.commandEvents(commandId, {
+    limit: deps.pageSize,
+    cursor,
+  });
+  const path = `/commands/${segment(commandId)}`;
+  return {
+    title: `Command ${command.commandType}`,
+    body: html`<dl>
+<dt>Id</dt><dd class="id"><bdi>${commandId}</bdi></dd>
+<dt>Type</dt><dd><bdi>${command.commandType}</bdi></dd>
+<dt>Aggregate</dt><dd>${aggregateLink(context, command.aggregateId)}</dd>
+<dt>Stored</dt><dd>${time(command.createdAt)}</dd>
+<dt>User</dt><dd><bdi>${command.userId ?? "(none)"}</bdi></dd>
+${
+      command.eventAggregateId !== undefined &&
+        command.eventSequenceNumber !== undefined
+        ? html`
+          <dt>Issued for event</dt>
+          <dd>${eventLink(
+            context,
+            command.eventAggregateId,
+            command.eventSequenceNumber,
+            `${command.eventAggregateId}/${command.eventSequenceNumber}`,
+          )}</dd>
+        `
+        : ""
+    }
+</dl>
+<p><a href="${
+      href(context, `/correlations/${segment(commandId)}`)
+    }">Causation tree</a></p>
+<h2>Payload</h2>
+${payloadBlock(command.payload, deps.payloads, "Command payload")}
+<h2>Events it stored</h2>
+${eventTable(context, events.events, "Events in the order stored", true)}
+${pager(context, path, { cursor }, events.next)}`,
+  };
+}
