@@ -2,7 +2,7 @@
  * An application's database tasks, run from its `sequent.ts`:
  * `db create|drop|create-event-store|create-view-schema`,
  * `migrate [online|catchup|offline|status]`, `snapshots take|delete-all` and
- * `processors run|status|retry|skip|reset`. The
+ * `processors run|status|retry|skip|reset` and `browse`. The
  * `sequent` CLI delegates these commands here, so they run with the
  * application's own configuration.
  *
@@ -88,6 +88,10 @@ Tasks:
   processors reset <processor> [--yes]
                           Start a processor over (a projector's tables
                           are emptied and rebuilt); asks first unless --yes
+  browse [--port N] [--host H] [--masked]
+                          Serve the event browser (read-only) on
+                          127.0.0.1:8001 until stopped; --masked shows
+                          payloads' keys without their values
 
 Options:
   --verbose   Show the stack trace of an error
@@ -143,6 +147,9 @@ export async function runTasks(
       options: {
         yes: { type: "boolean", short: "y" },
         limit: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        masked: { type: "boolean" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -211,7 +218,13 @@ function describeReport(report: MigrationReport): string {
 async function runTask(
   appConfig: AppConfig,
   positionals: readonly string[],
-  options: { yes?: boolean | undefined; limit?: string | undefined },
+  options: {
+    yes?: boolean | undefined;
+    limit?: string | undefined;
+    port?: string | undefined;
+    host?: string | undefined;
+    masked?: boolean | undefined;
+  },
   io: TaskIo,
 ): Promise<void> {
   const [task, sub, ...rest] = positionals;
@@ -382,9 +395,61 @@ async function runTask(
         await processorsTask(app, sub!, rest, options, io);
       });
       return;
+    case "browse":
+      await browseTask(config, browseOptions(options), io);
+      return;
     default:
       throw new UsageError(`Unknown task "${task}"`);
   }
+}
+
+/** Where `browse` listens, and how it shows payloads. */
+interface BrowseOptions {
+  readonly port: number;
+  readonly hostname: string;
+  readonly masked: boolean;
+}
+
+function browseOptions(options: {
+  port?: string | undefined;
+  host?: string | undefined;
+  masked?: boolean | undefined;
+}): BrowseOptions {
+  const port = Number(options.port ?? 8001);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(
+      `--port must be a port number from 0 to 65535, got "${options.port}"`,
+    );
+  }
+  const hostname = options.host ?? "127.0.0.1";
+  if (hostname.trim() === "") {
+    throw new UsageError("--host must name an address, such as 127.0.0.1");
+  }
+  return { port, hostname, masked: options.masked ?? false };
+}
+
+async function browseTask(
+  config: AppConfig,
+  options: BrowseOptions,
+  io: TaskIo,
+): Promise<void> {
+  // loaded here: the other tasks never load the web framework
+  const { serveEventBrowser } = await import("../browser/mod.ts");
+  await withApp(config, async (app) => {
+    const signal = io.signal ?? terminationSignal();
+    const served = serveEventBrowser(app, {
+      hostname: options.hostname,
+      port: options.port,
+      payloads: options.masked ? "masked" : "full",
+      signal,
+    });
+    io.stderr(
+      `The event browser runs at ${served.url} (read-only${
+        options.masked ? ", payloads masked" : ""
+      }; Ctrl-C stops it)`,
+    );
+    await served.finished;
+  });
 }
 
 /** The operands each `processors` task takes. */
@@ -615,6 +680,9 @@ function checkUsage(task: string | undefined, sub: string | undefined): void {
           ? `Unknown processors task "${sub}"`
           : "processors needs a task: run, status, retry, skip or reset",
       );
+    case "browse":
+      if (sub === undefined) return;
+      throw new UsageError(`Unexpected argument "${sub}"`);
     default:
       throw new UsageError(`Unknown task "${task}"`);
   }

@@ -42,6 +42,7 @@ const SUBPATHS: ReadonlyArray<readonly [string, string]> = [
   ["", "mod.ts"],
   ["/testing", "src/testing/mod.ts"],
   ["/tasks", "src/app/tasks.ts"],
+  ["/browser", "src/browser/mod.ts"],
 ];
 
 /**

@@ -33,10 +33,12 @@ Commands:
                               Take or delete aggregate snapshots
   processors run | status | retry | skip | reset
                               Run the asynchronous processors, or look after them
+  browse [--port N] [--host H] [--masked]
+                              Serve the event browser for the app's store
   help [command]              Show help for a command
 
 "g" is short for "generate". The generators and the other commands run in an
-app's folder; db, migrate, snapshots and processors run its sequent.ts with
+app's folder; db, migrate, snapshots, processors and browse run its sequent.ts with
 the same arguments.
 
 Options:
@@ -296,6 +298,10 @@ export const HELP: Readonly<Record<string, string>> = {
   "snapshots delete-all": delegatedHelp(
     "snapshots delete-all",
     "Deletes all aggregate snapshots.",
+  ),
+  "browse": delegatedHelp(
+    "browse [--port N] [--host H] [--masked]",
+    "Serves the event browser for the app's store until stopped (Ctrl-C):\nsearch events by aggregate, event, command, correlation, type and time;\naggregate, event and command pages; causation trees; an aggregate's state\nat any event; the processors. Read-only. On 127.0.0.1:8001 unless --host\nor --port say otherwise; --masked shows payloads' keys without their values.",
   ),
   "processors": PROCESSORS,
   "processors run": delegatedHelp(

@@ -90,6 +90,7 @@ export function runCli(
       case "migrate":
       case "snapshots":
       case "processors":
+      case "browse":
         return tasksCommand(
           cwd,
           [command, ...tail],

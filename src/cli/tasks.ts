@@ -65,6 +65,13 @@ const COMMANDS: Readonly<
     "skip": {},
     "reset": { yes: { type: "boolean", short: "y" } },
   },
+  browse: {
+    "": {
+      port: { type: "string" },
+      host: { type: "string" },
+      masked: { type: "boolean" },
+    },
+  },
 };
 
 /** The operands a subcommand takes after its name (none unless listed). */

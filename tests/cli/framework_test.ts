@@ -23,6 +23,7 @@ Deno.test("frameworkSource() points a new app at jsr:@sequent/core when the CLI 
       "@sequent/core": `jsr:@sequent/core@^${VERSION}`,
       "@sequent/core/testing": `jsr:@sequent/core@^${VERSION}/testing`,
       "@sequent/core/tasks": `jsr:@sequent/core@^${VERSION}/tasks`,
+      "@sequent/core/browser": `jsr:@sequent/core@^${VERSION}/browser`,
     });
     assert.equal(source.cli, `jsr:@sequent/cli@^${VERSION}`);
     assert.equal(source.checkout, undefined);
@@ -44,6 +45,7 @@ Deno.test("frameworkSource() points a new app at the checkout, with its npm pack
     "@sequent/core": `${CHECKOUT}/mod.ts`,
     "@sequent/core/testing": `${CHECKOUT}/src/testing/mod.ts`,
     "@sequent/core/tasks": `${CHECKOUT}/src/app/tasks.ts`,
+    "@sequent/core/browser": `${CHECKOUT}/src/browser/mod.ts`,
     ...npm,
   });
   assert.equal(source.cli, `${CHECKOUT}/cli.ts`);

@@ -110,6 +110,7 @@ Deno.test("newCommand() writes a deno.json with the tasks, strict compiler optio
       "snapshots:delete-all": "deno run -A sequent.ts snapshots delete-all",
       "processors": "deno run -A sequent.ts processors run",
       "processors:status": "deno run -A sequent.ts processors status",
+      "browse": "deno run -A sequent.ts browse",
       "start": "deno run -A web/server.ts",
       "generate": `deno run -A ${CHECKOUT}/cli.ts generate`,
       "test": "deno test -P",
@@ -132,6 +133,7 @@ Deno.test("newCommand() writes jsr:@sequent/core imports when the CLI runs from 
       "@sequent/core": `jsr:@sequent/core@^${VERSION}`,
       "@sequent/core/testing": `jsr:@sequent/core@^${VERSION}/testing`,
       "@sequent/core/tasks": `jsr:@sequent/core@^${VERSION}/tasks`,
+      "@sequent/core/browser": `jsr:@sequent/core@^${VERSION}/browser`,
       "hono": "npm:hono@^4.13.23",
     });
     assert.equal(
