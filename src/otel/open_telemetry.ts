@@ -33,6 +33,7 @@ import {
   type Meter,
   type MeterProvider,
   metrics,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -199,6 +200,7 @@ function fail(span: Span, error: unknown): void {
 class OpenTelemetry implements Telemetry {
   readonly #tracerProvider: TracerProvider | undefined;
   #tracer: Tracer | undefined;
+  #globalProvider: TracerProvider | undefined;
   readonly #commandDuration: Histogram;
   readonly #commitEvents: Histogram;
   readonly #processDuration: Histogram;
@@ -275,11 +277,33 @@ class OpenTelemetry implements Telemetry {
     }, [lagEvents, lagSeconds, outboxLag]);
   }
 
+  /**
+   * The tracer, or `undefined` while no provider is registered: the
+   * command path then skips span and context work altogether. Follows
+   * the global provider, so one registered later is picked up.
+   */
+  #tracing(): Tracer | undefined {
+    if (this.#tracerProvider) {
+      return this.#tracer ??= this.#tracerProvider.getTracer(
+        INSTRUMENTATION_SCOPE,
+      );
+    }
+    const global = trace.getTracerProvider();
+    const provider = global instanceof ProxyTracerProvider
+      ? global.getDelegate()
+      : global;
+    if (provider !== this.#globalProvider) {
+      this.#globalProvider = provider;
+      this.#tracer = global instanceof ProxyTracerProvider
+        ? global.getDelegateTracer(INSTRUMENTATION_SCOPE)
+        : global.getTracer(INSTRUMENTATION_SCOPE);
+    }
+    return this.#tracer;
+  }
+
+  /** A tracer, a no-op one while no provider is registered. */
   get #spans(): Tracer {
-    // the global provider's tracer is a proxy: it follows a provider
-    // registered later
-    return this.#tracer ??= (this.#tracerProvider ?? trace.getTracerProvider())
-      .getTracer(INSTRUMENTATION_SCOPE);
+    return this.#tracing() ?? trace.getTracer(INSTRUMENTATION_SCOPE);
   }
 
   command<T>(
@@ -287,7 +311,25 @@ class OpenTelemetry implements Telemetry {
     work: (traceparent: string | undefined) => Promise<T>,
   ): Promise<T> {
     const start = performance.now();
-    return this.#spans.startActiveSpan(`command ${commandType}`, {
+    const tracer = this.#tracing();
+    if (tracer === undefined) {
+      // no provider: time it, no span
+      return work(undefined).then((result) => {
+        this.#commandDuration.record((performance.now() - start) / 1000, {
+          "sequent.command.type": commandType,
+          "sequent.command.outcome": "ok",
+        });
+        return result;
+      }, (error: unknown) => {
+        this.#commandDuration.record((performance.now() - start) / 1000, {
+          "sequent.command.type": commandType,
+          "sequent.command.outcome": "error",
+          "error.type": errorType(error),
+        });
+        throw error;
+      });
+    }
+    return tracer.startActiveSpan(`command ${commandType}`, {
       kind: SpanKind.INTERNAL,
       attributes: { "sequent.command.type": commandType },
     }, async (span) => {
@@ -316,6 +358,13 @@ class OpenTelemetry implements Telemetry {
   }
 
   commit<T>(info: CommitTelemetry, work: () => Promise<T>): Promise<T> {
+    this.#commitEvents.record(
+      info.events,
+      info.databaseSystem === undefined
+        ? {}
+        : { "db.system.name": info.databaseSystem },
+    );
+    if (this.#tracing() === undefined) return work();
     const attributes: Attributes = {
       "db.operation.name": "store_commit",
       "sequent.commit.events": info.events,
@@ -324,16 +373,11 @@ class OpenTelemetry implements Telemetry {
     if (info.databaseSystem !== undefined) {
       attributes["db.system.name"] = info.databaseSystem;
     }
-    this.#commitEvents.record(
-      info.events,
-      info.databaseSystem === undefined
-        ? {}
-        : { "db.system.name": info.databaseSystem },
-    );
     return this.#run("sequent.commit", SpanKind.CLIENT, attributes, work);
   }
 
   dispatch<T>(events: number, work: () => Promise<T>): Promise<T> {
+    if (this.#tracing() === undefined) return work();
     return this.#run("sequent.dispatch", SpanKind.INTERNAL, {
       "messaging.batch.message_count": events,
     }, work);
