@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
-  InMemoryEventStore,
+  type InMemoryEventStore,
   InMemoryRecordStore,
   replayProjectors,
 } from "@sequent/core";
