@@ -1,7 +1,7 @@
 /**
  * The layout's rules, read off the sources: the core has no import cycle,
  * does no I/O, writes no SQL and imports no adapter or the app layer; an
- * adapter (`src/memory`, `src/postgres`, `src/nats`) imports neither
+ * adapter (`src/memory`, `src/postgres`, `src/nats`, `src/otel`) imports neither
  * another adapter nor the app layer.
  */
 import assert from "node:assert/strict";
@@ -62,12 +62,20 @@ Deno.test("the core imports no adapter and no app code, and adapters import neit
       "src/memory/",
       "src/postgres/",
       "src/nats/",
+      "src/otel/",
       "src/app/",
       "src/cli/",
     ]],
     ["src/memory/", ["src/postgres/", "src/nats/", "src/app/", "src/cli/"]],
     ["src/postgres/", ["src/memory/", "src/nats/", "src/app/", "src/cli/"]],
     ["src/nats/", ["src/memory/", "src/postgres/", "src/app/", "src/cli/"]],
+    ["src/otel/", [
+      "src/memory/",
+      "src/postgres/",
+      "src/nats/",
+      "src/app/",
+      "src/cli/",
+    ]],
   ];
   const found: string[] = [];
   for (const [file, deps] of await importGraph()) {

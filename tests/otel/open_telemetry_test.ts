@@ -20,6 +20,7 @@ import {
   openTelemetry,
   spanContextOf,
   traceparentOf,
+  withTraceparent,
 } from "@sequent/core/otel";
 import { AddPost, blogApp, NotifyPost } from "./_blog.ts";
 import { collectMetrics, parentOf, sdk, takeSpans, trees } from "./_sdk.ts";
@@ -242,4 +243,28 @@ Deno.test("traceparentOf and spanContextOf refuse all-zero and malformed context
     traceparentOf({ ...context, traceFlags: TraceFlags.NONE }),
     undefined,
   );
+});
+
+Deno.test("withTraceparent: a message's context as the parent of what the work starts", async () => {
+  sdk();
+  takeSpans();
+  const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  await withTraceparent(tp, () => {
+    trace.getTracer("test-consumer").startSpan("handle").end();
+    return Promise.resolve();
+  });
+  await withTraceparent(
+    "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+    () => {
+      trace.getTracer("test-consumer").startSpan("orphan").end();
+      return Promise.resolve();
+    },
+  );
+  const [child, orphan] = takeSpans();
+  assert.equal(
+    child?.spanContext().traceId,
+    "0af7651916cd43dd8448eb211c80319c",
+  );
+  assert.equal(child && parentOf(child), "b7ad6b7169203331");
+  assert.equal(orphan && parentOf(orphan), undefined);
 });
