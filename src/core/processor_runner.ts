@@ -490,9 +490,20 @@ export class ProcessorRunner {
     const signal = options.signal
       ? AbortSignal.any([options.signal, this.#stopping.signal])
       : this.#stopping.signal;
+    // while it runs, how long a transaction has held processors back is
+    // measured when metrics are collected
+    const unobserve = this.#service.telemetry?.observeHorizon(async () => {
+      const blocker = await this.#store.horizonBlocker();
+      return blocker && blocker.ageMs > this.#poll.max
+        ? blocker.ageMs / 1000
+        : 0;
+    });
     const running = this.#run(signal);
     this.#running.add(running);
-    return running.finally(() => this.#running.delete(running));
+    return running.finally(() => {
+      this.#running.delete(running);
+      unobserve?.();
+    });
   }
 
   /**

@@ -108,6 +108,7 @@ export interface SendTelemetry {
  *   consumerLag: () => {},
  *   outboxLag: () => {},
  *   replayProgress: () => {},
+ *   observeHorizon: () => () => {},
  * };
  * ```
  */
@@ -158,6 +159,12 @@ export interface Telemetry {
   outboxLag(relay: string, events: number): void;
   /** Counts events a replay has handled. */
   replayProgress(events: number): void;
+  /**
+   * Registers how to measure, when metrics are collected (never on a hot
+   * path), for how many seconds a long transaction has held processors
+   * back (0: none does). Returns what unregisters it.
+   */
+  observeHorizon(probe: () => Promise<number>): () => void;
 }
 
 /** Most links a batch span carries; more are counted as dropped. */

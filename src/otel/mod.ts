@@ -2,7 +2,7 @@
  * OpenTelemetry for Sequent: spans for commands, commits, inline
  * dispatch, processor batches, replays and outbox publishes, and metrics
  * (command duration, events per commit, optimistic-lock conflicts,
- * processor and outbox lag, replay progress), through
+ * processor and outbox lag, horizon blocked time, replay progress), through
  * `npm:@opentelemetry/api` only. The library registers no provider and
  * no sampler: the application's OpenTelemetry setup stands, and with
  * Deno's built-in export (`OTEL_DENO=true`) nothing else is needed.

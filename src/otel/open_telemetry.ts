@@ -16,6 +16,15 @@
  * | `replay` | INTERNAL | none: one for a whole replay |
  * | `send <prefix>` | PRODUCER | none: a new trace, linked like `process` |
  *
+ * Metrics (attributes: command type, outcome, error type, processor or
+ * relay name, messaging system; never an aggregate id):
+ * `sequent.command.duration`, `sequent.commit.events`,
+ * `sequent.optimistic_lock.conflicts`, `sequent.consumer.lag.events`,
+ * `sequent.consumer.lag.seconds`, `sequent.consumer.horizon.blocked_seconds`,
+ * `sequent.outbox.lag.events`, `sequent.replay.events`, and the messaging
+ * conventions' `messaging.process.duration`,
+ * `messaging.client.consumed.messages` and `messaging.client.sent.messages`.
+ *
  * No payload, no aggregate id and no error message is recorded: type
  * names, counts and processor names only (error messages can quote
  * values; the error's class name is recorded as `error.type`).
@@ -210,6 +219,7 @@ class OpenTelemetry implements Telemetry {
   readonly #replayed: Counter;
   readonly #lag = new Map<string, { events: number; seconds: number }>();
   readonly #outboxLag = new Map<string, number>();
+  readonly #horizonProbes = new Set<() => Promise<number>>();
 
   constructor(options: OpenTelemetryOptions) {
     this.#tracerProvider = options.tracerProvider as TracerProvider | undefined;
@@ -264,6 +274,22 @@ class OpenTelemetry implements Telemetry {
     const outboxLag = meter.createObservableGauge("sequent.outbox.lag.events", {
       description: "Events an outbox relay has read and not published",
       unit: "{event}",
+    });
+    const horizon = meter.createObservableGauge(
+      "sequent.consumer.horizon.blocked_seconds",
+      {
+        description:
+          "How long the oldest running transaction has held processors back",
+        unit: "s",
+      },
+    );
+    horizon.addCallback(async (result) => {
+      let blocked = 0;
+      for (const probe of this.#horizonProbes) {
+        // a store that is away now reports nothing
+        blocked = Math.max(blocked, await probe().catch(() => 0));
+      }
+      if (this.#horizonProbes.size > 0) result.observe(blocked);
     });
     meter.addBatchObservableCallback((result) => {
       for (const [processor, lag] of this.#lag) {
@@ -491,6 +517,11 @@ class OpenTelemetry implements Telemetry {
 
   replayProgress(events: number): void {
     this.#replayed.add(events);
+  }
+
+  observeHorizon(probe: () => Promise<number>): () => void {
+    this.#horizonProbes.add(probe);
+    return () => this.#horizonProbes.delete(probe);
   }
 
   #run<T>(
