@@ -9,6 +9,9 @@
  *   with its aggregate's later ones behind it.
  * - {@linkcode outboxSubject}, {@linkcode partitionSubjects} and
  *   {@linkcode OUTBOX_HEADERS} say what the receiving side gets.
+ * - {@linkcode natsOutboxView} shows, per partition, the relay's checkpoint
+ *   against the last message the stream holds: the event browser's outbox
+ *   page (its `outbox` option).
  *
  * @example
  * ```ts
@@ -31,6 +34,14 @@ export {
   type OutboxRelayState,
   type OutboxRelayStatus,
 } from "./outbox_relay.ts";
+export { natsOutboxView, type NatsOutboxViewOptions } from "./outbox_view.ts";
+export type {
+  OutboxDescription,
+  OutboxMessageView,
+  OutboxPartitionState,
+  OutboxPartitionView,
+  OutboxView,
+} from "../core/outbox_view.ts";
 export {
   EventConsumer,
   type EventConsumerOptions,
