@@ -35,6 +35,8 @@ export interface PageContext {
   readonly base: string;
   /** Whether admin actions are enabled for this request. */
   readonly admin: boolean;
+  /** Whether the outbox page is enabled (an outbox view was given). */
+  readonly outbox?: boolean | undefined;
 }
 
 /** A link's target under the browser's base path. */
@@ -81,6 +83,9 @@ export function layout(
     <a class="brand" href="${href(context, "/")}">Sequent events</a>
     <a href="${href(context, "/")}">Search</a>
     <a href="${href(context, "/processors")}">Processors</a>
+    ${context.outbox
+      ? html`<a href="${href(context, "/outbox")}">Outbox</a>`
+      : ""}
     ${context.admin ? html`<span class="badge">admin</span>` : ""}
           </nav>
         </header>

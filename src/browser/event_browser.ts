@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import type { App } from "../app/create_app.ts";
 import type { AggregateRoot } from "../core/aggregate_root.ts";
 import type { BrowseQueries } from "../core/browse_queries.ts";
+import type { OutboxView } from "../core/outbox_view.ts";
 import { aggregatePage } from "./_aggregate_page.ts";
 import { commandPage } from "./_command_page.ts";
 import { correlationPage } from "./_correlation_page.ts";
@@ -27,6 +28,7 @@ import {
 } from "./_layout.ts";
 import { eventPath } from "./_parts.ts";
 import type { PayloadMode } from "./_payload_view.ts";
+import { outboxPage, outboxTitle } from "./_outbox_page.ts";
 import { processorsPage } from "./_processors_page.ts";
 import { parseInstant, searchPage } from "./_search_page.ts";
 import { statePage } from "./_state_page.ts";
@@ -81,6 +83,13 @@ export interface EventBrowserOptions {
   readonly admin?: EventBrowserAdmin | undefined;
   /** Rows per list page (default 50, from 1 to 1,000). */
   readonly pageSize?: number | undefined;
+  /**
+   * Turns the outbox page on (`/outbox`, with an "Outbox" link in the
+   * navigation): per partition, the outbox relay's checkpoint against the
+   * last message the broker holds. `natsOutboxView` from
+   * `@sequent/core/nats` makes one for JetStream.
+   */
+  readonly outbox?: OutboxView | undefined;
 }
 
 /**
@@ -132,7 +141,8 @@ function checkBasePath(basePath: string): string {
  * Hono app, `app.mount("/events", browser.fetch)`.
  *
  * @param app The application whose store, classes and processors to show.
- * @param options Where it is mounted, the payload mode, the admin hook.
+ * @param options Where it is mounted, the payload mode, the admin hook,
+ *   the outbox view.
  * @returns The browser.
  * @throws {TypeError} for a bad option, or a store without the browser's
  *   queries.
@@ -185,7 +195,17 @@ export function createEventBrowser(
     payloads,
     pageSize,
   };
-  const web = routes(deps, base, options.admin);
+  const outbox = options.outbox;
+  if (
+    outbox !== undefined &&
+    (typeof outbox?.partitions !== "function" ||
+      typeof outbox.description?.relay !== "string")
+  ) {
+    throw new TypeError(
+      "The event browser's outbox option must be an OutboxView (such as natsOutboxView's)",
+    );
+  }
+  const web = routes(deps, base, options.admin, outbox);
   return {
     basePath: base,
     fetch: (request: Request) =>
@@ -228,11 +248,13 @@ function routes(
   deps: BrowserDeps,
   base: string,
   admin: EventBrowserAdmin | undefined,
+  outbox: OutboxView | undefined,
 ): Hono {
   const web = new Hono();
   const contextOf = async (request: Request): Promise<PageContext> => ({
     base,
     admin: admin !== undefined && await admin.authorize(request),
+    outbox: outbox !== undefined,
   });
 
   web.get("/static/browser.css", () =>
@@ -415,6 +437,14 @@ function routes(
     return response;
   });
 
+  if (outbox) {
+    web.get("/outbox", async (c) => {
+      const context = await contextOf(c.req.raw);
+      const { body, status } = await outboxPage(outbox, context);
+      return pageResponse(layout(context, outboxTitle(outbox), body), status);
+    });
+  }
+
   web.post("/processors/:name/parked/:aggregateId/:action", async (c) => {
     const context = await contextOf(c.req.raw);
     const action = c.req.param("action");
@@ -470,7 +500,7 @@ function routes(
     const message = error instanceof Error ? error.message : String(error);
     return pageResponse(
       layout(
-        { base, admin: false },
+        { base, admin: false, outbox: outbox !== undefined },
         "Error",
         html`
           <div class="error" role="alert">

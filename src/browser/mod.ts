@@ -10,6 +10,17 @@
  * - {@linkcode serveEventBrowser} serves it on its own (what
  *   `deno task browse` runs).
  *
+ * The outbox page (`/outbox`, and an "Outbox" link in the navigation)
+ * appears when `createEventBrowser` is given an {@linkcode OutboxView} as
+ * its `outbox` option: per partition, the outbox relay's checkpoint and
+ * owner against the last message the broker holds, and whether they are
+ * in step. `natsOutboxView` from `@sequent/core/nats` makes one for
+ * JetStream from the relay's own options (its processor store, servers,
+ * stream, prefix and name); it bounds every read with a timeout, so a
+ * broker that does not answer gives the page an error, not a hang. The
+ * browser itself never loads the NATS client: any object of that shape
+ * will do.
+ *
  * @example
  * ```ts
  * import { createApp } from "@sequent/core";
@@ -31,6 +42,13 @@ export {
   type EventBrowserOptions,
 } from "./event_browser.ts";
 export type { PayloadMode } from "./_payload_view.ts";
+export type {
+  OutboxDescription,
+  OutboxMessageView,
+  OutboxPartitionState,
+  OutboxPartitionView,
+  OutboxView,
+} from "../core/outbox_view.ts";
 export {
   type ServedEventBrowser,
   serveEventBrowser,
