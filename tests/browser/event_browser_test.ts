@@ -26,7 +26,8 @@ async function get(
   );
   return {
     status: response.status,
-    text: await response.text(),
+    // whitespace between tags is the formatter's, not the page's meaning
+    text: (await response.text()).replace(/\s+/g, " "),
     headers: response.headers,
   };
 }
@@ -216,7 +217,7 @@ for (const backend of backends()) {
             "event PostTitleChanged #6",
             "event PostContentChanged #7",
           ]);
-          assert.match(tree.text, /<li class="current">/);
+          assert.match(tree.text, /<li class="current" ?>/);
         },
       );
 
@@ -228,7 +229,7 @@ for (const backend of backends()) {
           assert.match(at3.text, /&quot;title&quot;: &quot;First&quot;/);
           assert.match(
             at3.text,
-            /<tr class="diff-changed"><td><bdi>title<\/bdi><\/td><td>changed<\/td><td><code>null<\/code><\/td><td><code>&quot;First&quot;<\/code><\/td><\/tr>/,
+            /<tr class="diff-changed"> ?<td><bdi>title<\/bdi><\/td> ?<td>changed<\/td> ?<td><code>null<\/code><\/td> ?<td><code>&quot;First&quot;<\/code><\/td> ?<\/tr>/,
           );
           const at7 = await get(plain, `/aggregates/${data.post}/state?at=7`);
           assert.match(at7.text, /&quot;published&quot;: true/);
