@@ -12,6 +12,7 @@ import { run as partitioned } from "./partitioned_bench.ts";
 import { run as readYourWrites } from "./ryw_bench.ts";
 import { run as readModels } from "./read_model_bench.ts";
 import { run as nats } from "./nats_bench.ts";
+import { run as browser } from "./browser_bench.ts";
 import { run as otel } from "./otel_bench.ts";
 
 const ms = Number(Deno.env.get("BENCH_MS") ?? 2000);
@@ -29,6 +30,7 @@ const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["partitioned processors", partitioned],
   ["read-your-writes", readYourWrites],
   ["nats", nats],
+  ["event browser", browser],
   ["opentelemetry", otel],
 ];
 

@@ -10,7 +10,7 @@
  * | `event_types`, `aggregate_types`, `command_types` | Type names and their `smallint` ids |
  * | `aggregates` | `aggregate_id uuid` (key), type id, `events_partition_key`, `partition smallint` (fixed at its first commit), `created_at` |
  * | `commands` | The command log: `id bigint`, `created_at`, `user_id`, `aggregate_id`, type id, `command_json jsonb`, and the causing event (`event_aggregate_id`, `event_sequence_number`) |
- * | `events` | `aggregate_id`, `partition_key`, `sequence_number`, `created_at`, `command_id`, type id, `event_json jsonb`, `xact_id xid8` (the writing transaction), `position` (a sequence) and its aggregate's `partition`; key (`partition_key`, `aggregate_id`, `sequence_number`); indexed by (`xact_id`, `position`) and by (`partition`, `xact_id`, `position`); range-partitioned by `partition_key`, with one default table partition |
+ * | `events` | `aggregate_id`, `partition_key`, `sequence_number`, `created_at`, `command_id`, type id, `event_json jsonb`, `xact_id xid8` (the writing transaction), `position` (a sequence) and its aggregate's `partition`; key (`partition_key`, `aggregate_id`, `sequence_number`); indexed by (`xact_id`, `position`), by (`partition`, `xact_id`, `position`), by (type id, `xact_id`, `position`) and by `created_at`; range-partitioned by `partition_key`, with one default table partition |
  * | `aggregate_unique_keys` | (`aggregate_id`, `scope`) → `key jsonb`, unique per (`scope`, `key`) |
  * | `snapshot_records` | Snapshots by aggregate, version and sequence number |
  * | `aggregates_that_need_snapshots` | Aggregates marked for a new snapshot, with a high-water mark |
@@ -742,6 +742,18 @@ END
 $fn$;
 `;
 
+/**
+ * Version 7: the event browser's searches. Events by type in commit order
+ * (a rare type would otherwise be found by reading every newer event),
+ * and by creation time (a time range would otherwise be found by reading
+ * every event after it).
+ */
+const version7 = (s: string): string => `
+CREATE INDEX events_event_type_id_xact_id_position_idx
+  ON ${s}.events (event_type_id, xact_id, position);
+CREATE INDEX events_created_at_idx ON ${s}.events (created_at);
+`;
+
 /** The version that brought partitions. */
 const PARTITIONS_VERSION = 5;
 
@@ -752,6 +764,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 4, sql: version4 },
   { version: 5, sql: version5 },
   { version: 6, sql: version6 },
+  { version: 7, sql: version7 },
 ];
 
 /**

@@ -433,6 +433,33 @@ for (const b of list) {
     assert.equal(await store.deleteStream(a), 2);
     await client.execute(`DROP TABLE ${b.schema}.events_y2026`);
   });
+
+  test("upgrading a version-6 store indexes its events by type and by creation time, for the browser's searches", async () => {
+    const client = await b.client();
+    const schema = freshSchema();
+    const indexes = async () =>
+      (await client.query<{ name: string; def: string }>(
+        `SELECT indexname AS name, indexdef AS def FROM pg_indexes
+         WHERE schemaname = $1 AND tablename = 'events'
+           AND indexname IN ('events_event_type_id_xact_id_position_idx', 'events_created_at_idx')
+         ORDER BY 1`,
+        [schema],
+      )).map((r) => `${r.name}: ${r.def.replace(/^.* USING btree /, "")}`);
+    try {
+      await installEventStore(client, { schema, upToVersion: 6 });
+      assert.deepEqual(await indexes(), []);
+      assert.equal(
+        (await installEventStore(client, { schema })).version,
+        EVENT_STORE_SCHEMA_VERSION,
+      );
+      assert.deepEqual(await indexes(), [
+        "events_created_at_idx: (created_at)",
+        'events_event_type_id_xact_id_position_idx: (event_type_id, xact_id, "position")',
+      ]);
+    } finally {
+      await client.execute(`DROP SCHEMA ${schema} CASCADE`);
+    }
+  });
 }
 
 disposeAtEnd(list);
