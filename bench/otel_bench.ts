@@ -8,9 +8,12 @@
  * - `openTelemetry()` with an SDK provider exporting every span to memory,
  *   a context manager registered (spans nest across `await`),
  *
- * at 1 and 8 concurrent clients. The three run in alternating rounds and
- * each figure is the median of the rounds, beside the baseline's median of
- * the same run. Targets: no-op ≥ 0.98 of the baseline, exporting ≥ 0.90.
+ * at 1 and 8 concurrent clients. The three run in rounds, one after the
+ * other in an order that rotates from round to round; each figure is the
+ * median of its rounds, beside the baseline's median, and its ratio the
+ * median of the ratios within each round (a burst of load elsewhere on
+ * the machine then spoils a round, not the figure). Targets: no-op ≥ 0.98
+ * of the baseline, exporting ≥ 0.90.
  *
  * The same again on the PostgreSQL server of `DATABASE_URL` (`otel.pg_*`),
  * where a command's own cost is a database round trip: the SDK's cost per
@@ -40,7 +43,8 @@ import type { EventStore } from "../src/core/event_store.ts";
 import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
 import { type Figure, figure } from "./figure.ts";
 
-const ROUNDS = 5;
+/** Rounds per figure: each runs the three, in an order that rotates. */
+const ROUNDS = 9;
 
 function service(
   telemetry: Telemetry | undefined,
@@ -129,7 +133,7 @@ async function compare(
     openTelemetry({ tracerProvider: provider, meterProvider }),
     store(),
   );
-  const roundMs = Math.max(200, ms / 2);
+  const roundMs = Math.max(200, ms / 4);
   const figures: Figure[] = [];
   let spans = 0;
   for (const clients of [1, 8]) {
@@ -138,15 +142,24 @@ async function compare(
       noop: [] as number[],
       exported: [] as number[],
     };
+    const measure = {
+      none: () => rate(none, clients, roundMs),
+      noop: () => rate(noop, clients, roundMs),
+      exported: async () => {
+        context.setGlobalContextManager(manager.enable());
+        try {
+          return await rate(exported, clients, roundMs);
+        } finally {
+          context.disable();
+          manager.disable();
+        }
+      },
+    };
+    const order = ["none", "noop", "exported"] as const;
     for (let r = 0; r < ROUNDS; r++) {
-      rates.none.push(await rate(none, clients, roundMs));
-      rates.noop.push(await rate(noop, clients, roundMs));
-      context.setGlobalContextManager(manager.enable());
-      try {
-        rates.exported.push(await rate(exported, clients, roundMs));
-      } finally {
-        context.disable();
-        manager.disable();
+      for (let i = 0; i < order.length; i++) {
+        const which = order[(r + i) % order.length]!;
+        rates[which].push(await measure[which]());
       }
       spans = Math.max(spans, exporter.getFinishedSpans().length);
       exporter.reset();
@@ -154,20 +167,16 @@ async function compare(
     if (spans === 0) throw new Error("the exporting provider recorded no span");
     const suffix = clients === 1 ? "" : `_${clients}_clients`;
     const baseline = median(rates.none);
-    figures.push(
-      figure(
-        `${prefix}.create_post_noop${suffix}.cmds_per_s`,
-        median(rates.noop),
+    for (const which of ["noop", "exported"] as const) {
+      const f = figure(
+        `${prefix}.create_post_${which}${suffix}.cmds_per_s`,
+        median(rates[which]),
         "cmds/s",
         baseline,
-      ),
-      figure(
-        `${prefix}.create_post_exported${suffix}.cmds_per_s`,
-        median(rates.exported),
-        "cmds/s",
-        baseline,
-      ),
-    );
+      );
+      const paired = rates[which].map((v, r) => v / rates.none[r]!);
+      figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
+    }
   }
   await provider.shutdown();
   return figures;
