@@ -12,6 +12,22 @@ import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
 import { aggregateLink, eventLink, time } from "./_parts.ts";
 
+/** What a processor is doing, as the page names it. */
+export type ProcessorState =
+  | "not running"
+  | "held back"
+  | "catching up"
+  | "caught up";
+
+/** A processor's state, from its status. */
+export function processorState(status: ProcessorStatus): ProcessorState {
+  if (status.owner === undefined && status.members.length === 0) {
+    return "not running";
+  }
+  if (status.blockedBy) return "held back";
+  return status.lagEvents > 0 ? "catching up" : "caught up";
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
@@ -51,6 +67,7 @@ function processorSection(
     segment(status.name)
   }"><bdi>${status.name}</bdi> <span class="muted">(${status.kind})</span></h2>
 <dl>
+<dt>State</dt><dd>${processorState(status)}</dd>
 <dt>Checkpoint</dt><dd><code>${status.checkpoint || "(start)"}</code></dd>
 <dt>Held by</dt><dd><bdi>${status.owner ?? "(nobody)"}</bdi></dd>
 <dt>Lag</dt><dd>${status.lagEvents}${

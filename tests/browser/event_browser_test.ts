@@ -311,6 +311,7 @@ for (const backend of backends()) {
           await app.processors!.catchUp();
           const readOnly = await get(plain, "/processors");
           assert.match(readOnly.text, /FlagAuditor/);
+          assert.match(readOnly.text, /<dt>State<\/dt> ?<dd>caught up<\/dd>/);
           assert.ok(readOnly.text.includes(`/aggregates/${data.flagged}`));
           assertNoCorpusMarkup(readOnly.text, "the processors page");
           assert.doesNotMatch(readOnly.text, /<form[^>]*method="post"/);
