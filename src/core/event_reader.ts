@@ -164,6 +164,20 @@ export interface EventReader {
    * @returns Negative, zero or positive as `a` is before, at or after `b`.
    */
   comparePositions(a: StreamPosition, b: StreamPosition): number;
+  /**
+   * The distinct trace contexts (`traceparent`) stored with the commits
+   * of these events, at most `limit`: what a processor's batch span links
+   * to, for a store whose reads do not carry them on the events (one
+   * query per batch, asked only when the application traces).
+   *
+   * @param events Events this reader read.
+   * @param limit The most to return.
+   * @returns The contexts, in no particular order.
+   */
+  traceContexts?(
+    events: readonly StoredEvent[],
+    limit: number,
+  ): Promise<readonly string[]>;
 }
 
 /**

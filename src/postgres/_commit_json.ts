@@ -82,9 +82,11 @@ export function buildCommit(
     optional(command.userId)
   },"a":"${uuidOf(command.aggregateId, "Command's aggregate id")}","ea":${
     optional(eventAggregateId)
-  },"es":${
-    optional(command.eventSequenceNumber)
-  },"p":${command.payload}},"s":[`;
+  },"es":${optional(command.eventSequenceNumber)},"p":${command.payload}${
+    command.traceparent === undefined
+      ? ""
+      : `,"tc":${JSON.stringify(command.traceparent)}`
+  }},"s":[`;
 
   const sorted = streams
     .map((stream) => ({ id: uuidOf(stream.aggregateId), stream }))
@@ -199,6 +201,7 @@ export function buildFastCreate(
       ? newCommandId()
       : uuidOf(command.commandId, "Command id"),
     partitionHash(id),
+    command.traceparent ?? null,
   ];
   for (let j = 0; j < events.length; j++) {
     const event = events[j]!;

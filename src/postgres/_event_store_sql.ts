@@ -159,7 +159,7 @@ export function eventStoreSql(s: string): EventStoreSql {
       if (text === undefined) {
         const rows: string[] = [];
         for (let j = 0; j < events; j++) {
-          const p = 11 + j * 4;
+          const p = 12 + j * 4;
           rows.push(
             `($${p}::integer, $${p + 1}::timestamptz, $${p + 2}::smallint, $${
               p + 3
@@ -168,9 +168,9 @@ export function eventStoreSql(s: string): EventStoreSql {
         }
         text = `WITH c AS (
   INSERT INTO ${s}.commands (command_id, user_id, aggregate_id, command_type_id,
-    command_json, event_aggregate_id, event_sequence_number)
+    command_json, event_aggregate_id, event_sequence_number, trace_context)
   VALUES ($9::uuid, $1::text, $2::uuid, $3::smallint, $4::text::jsonb, $5::uuid,
-    $6::integer)
+    $6::integer, $11::text)
   RETURNING id
 ), a AS (
   INSERT INTO ${s}.aggregates (aggregate_id, aggregate_type_id, events_partition_key,

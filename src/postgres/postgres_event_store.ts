@@ -55,6 +55,7 @@ import type {
   PageRequest,
 } from "../core/browse_queries.ts";
 import { BrowseReader } from "./_browse_queries.ts";
+import { traceContextsParams, traceContextsSql } from "./_trace_contexts.ts";
 
 /**
  * Options of {@linkcode PostgresEventStore}.
@@ -176,6 +177,7 @@ export class PostgresEventStore
   readonly #replay: CopyReplayReader;
   readonly #browse: BrowseReader;
   readonly #closeClient: boolean;
+  readonly #traceContextsSql: string;
   #closed = false;
 
   /**
@@ -188,6 +190,7 @@ export class PostgresEventStore
     this.#client = client;
     this.#schema = options.schema ?? DEFAULT_EVENT_STORE_SCHEMA;
     this.#sql = eventStoreSql(quotedSchema(this.#schema));
+    this.#traceContextsSql = traceContextsSql(quotedSchema(this.#schema));
     this.#viewSchema = options.viewSchema ?? "view_schema";
     quotedSchema(this.#viewSchema);
     this.#closeClient = options.closeClient ?? true;
@@ -306,6 +309,20 @@ export class PostgresEventStore
   /** {@inheritDoc EventReader.comparePositions} */
   comparePositions(a: StreamPosition, b: StreamPosition): number {
     return compareStreamPositions(a, b);
+  }
+
+  /** {@inheritDoc EventReader.traceContexts} */
+  async traceContexts(
+    events: readonly StoredEvent[],
+    limit: number,
+  ): Promise<readonly string[]> {
+    this.#check();
+    if (events.length === 0) return [];
+    const rows = await this.#client.query(
+      this.#traceContextsSql,
+      traceContextsParams(events, limit),
+    );
+    return rows.map((r) => r.tc as string);
   }
 
   /**

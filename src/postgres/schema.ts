@@ -9,7 +9,7 @@
  * | `schema_versions` | One row per migration applied |
  * | `event_types`, `aggregate_types`, `command_types` | Type names and their `smallint` ids |
  * | `aggregates` | `aggregate_id uuid` (key), type id, `events_partition_key`, `partition smallint` (fixed at its first commit), `created_at` |
- * | `commands` | The command log: `id bigint`, `created_at`, `user_id`, `aggregate_id`, type id, `command_json jsonb`, and the causing event (`event_aggregate_id`, `event_sequence_number`) |
+ * | `commands` | The command log: `id bigint`, `created_at`, `user_id`, `aggregate_id`, type id, `command_json jsonb`, the causing event (`event_aggregate_id`, `event_sequence_number`), and `trace_context` (from version 8: the W3C `traceparent` of the command's span when the application traces; one per commit, which its events reach by `command_id`) |
  * | `events` | `aggregate_id`, `partition_key`, `sequence_number`, `created_at`, `command_id`, type id, `event_json jsonb`, `xact_id xid8` (the writing transaction), `position` (a sequence) and its aggregate's `partition`; key (`partition_key`, `aggregate_id`, `sequence_number`); indexed by (`xact_id`, `position`), by (`partition`, `xact_id`, `position`), by (type id, `xact_id`, `position`) and by `created_at`; range-partitioned by `partition_key`, with one default table partition |
  * | `aggregate_unique_keys` | (`aggregate_id`, `scope`) → `key jsonb`, unique per (`scope`, `key`) |
  * | `snapshot_records` | Snapshots by aggregate, version and sequence number |
@@ -121,11 +121,14 @@ function storeCommit(
   s: string,
   commandIds: boolean,
   partitions = false,
+  traceContexts = false,
 ): string {
-  const idColumn = commandIds ? "command_id, " : "";
-  const idValue = commandIds
-    ? "coalesce((v_command ->> 'id')::uuid, gen_random_uuid()), "
-    : "";
+  const idColumn = (commandIds ? "command_id, " : "") +
+    (traceContexts ? "trace_context, " : "");
+  const idValue =
+    (commandIds
+      ? "coalesce((v_command ->> 'id')::uuid, gen_random_uuid()), "
+      : "") + (traceContexts ? "v_command ->> 'tc', " : "");
   // From version 5, a stream's "q" is the hash its partition comes from,
   // computed by the client; when it is missing, here (slower).
   const partitionExpr = (stream: string) =>
@@ -136,7 +139,8 @@ function storeCommit(
   return `-- Stores one commit: the command record, the aggregates, the events, the
 -- unique keys and snapshot marks. The argument:
 --   {"c": {"id": command id (from version 2), "t": type, "u": user id, "a": aggregate id, "ea": causing event's
---          aggregate id, "es": its sequence number, "p": payload},
+--          aggregate id, "es": its sequence number, "p": payload,
+--          "tc": traceparent (from version 8; optional)},
 --    "s": [{"a": aggregate id, "t": type, "k": partition key,
 --           "q": partition hash (from version 5; computed when missing),
 --           "h": snapshot threshold, "u": {scope: key} or null,
@@ -754,6 +758,17 @@ CREATE INDEX events_event_type_id_xact_id_position_idx
 CREATE INDEX events_created_at_idx ON ${s}.events (created_at);
 `;
 
+/**
+ * Version 8: a command record keeps the trace context (`traceparent`) of
+ * the command's span when the application traces (`@sequent/core/otel`):
+ * one per commit, which its events reach by `command_id`; a processor's
+ * batch span links to it. A nullable column: the table is not rewritten.
+ */
+const version8 = (s: string): string => `
+ALTER TABLE ${s}.commands ADD COLUMN trace_context text;
+${storeCommit(s, true, true, true)}
+`;
+
 /** The version that brought partitions. */
 const PARTITIONS_VERSION = 5;
 
@@ -765,6 +780,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 5, sql: version5 },
   { version: 6, sql: version6 },
   { version: 7, sql: version7 },
+  { version: 8, sql: version8 },
 ];
 
 /**
