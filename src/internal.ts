@@ -106,4 +106,8 @@ export type {
   Columns,
   ColumnValue,
 } from "./core/record_table.ts";
-export { MAX_TRACE_LINKS, traceLinks } from "./core/telemetry.ts";
+export {
+  MAX_TRACE_LINKS,
+  readTraceLinks,
+  traceLinks,
+} from "./core/telemetry.ts";

@@ -78,7 +78,7 @@ import type {
   ProcessorStore,
 } from "./processor_store.ts";
 import { Workflow } from "./workflow.ts";
-import { MAX_TRACE_LINKS, traceLinks } from "./telemetry.ts";
+import { readTraceLinks } from "./telemetry.ts";
 
 /**
  * The name a processor's checkpoint is kept under: the class's static
@@ -734,40 +734,12 @@ export class ProcessorRunner {
         processor: p.name,
         kind: p.kind,
         events: events.length,
-        ...await this.#traceLinks(events),
+        ...await readTraceLinks(this.#reader, events, this.#logger),
       },
       () => this.#handleBatch(p, lease, events, batch.next),
     );
     if (batch.caughtUp) telemetry.consumerLag(p.name, 0, 0);
     return batch.events.length;
-  }
-
-  /**
-   * The contexts a batch span links to: those the events carry, else
-   * those the reader looks up (a store that keeps them per commit).
-   */
-  async #traceLinks(
-    events: readonly StoredEvent[],
-  ): Promise<{ links: string[]; droppedLinks: number }> {
-    const carried = traceLinks(events);
-    if (carried.links.length > 0 || !this.#reader.traceContexts) {
-      return carried;
-    }
-    let found: readonly string[];
-    try {
-      found = await this.#reader.traceContexts(events, MAX_TRACE_LINKS + 1);
-    } catch (error) {
-      // telemetry never stops a batch (a store not yet upgraded, say)
-      this.#logger.log("warn", "Could not read the batch's trace contexts", {
-        error,
-      });
-      return carried;
-    }
-    return {
-      links: found.slice(0, MAX_TRACE_LINKS),
-      // a lower bound: the reader stops at the cap
-      droppedLinks: Math.max(0, found.length - MAX_TRACE_LINKS),
-    };
   }
 
   #handleBatch(

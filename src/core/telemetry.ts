@@ -12,6 +12,8 @@
  *
  * @module
  */
+import type { EventReader, StoredEvent } from "./event_reader.ts";
+import type { Logger } from "./logger.ts";
 
 /**
  * What one commit stores, as the commit span reports it.
@@ -197,5 +199,46 @@ export function traceLinks(
   return {
     links: all.slice(0, MAX_TRACE_LINKS),
     droppedLinks: Math.max(0, all.length - MAX_TRACE_LINKS),
+  };
+}
+
+/**
+ * The links of a batch span: the contexts the events carry, else those
+ * the reader looks up (a store that keeps them per commit, such as
+ * PostgreSQL). A failed lookup is logged and gives none: telemetry never
+ * stops a batch.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryEventStore, silentLogger } from "@sequent/core";
+ * import { readTraceLinks } from "@sequent/core/internal";
+ *
+ * const { links } = await readTraceLinks(new InMemoryEventStore(), [], silentLogger);
+ * console.assert(links.length === 0);
+ * ```
+ *
+ * @param reader Where the events were read.
+ * @param events The batch.
+ * @param logger Where a failed lookup is reported.
+ * @returns The links and how many more the cap left out (a lower bound
+ *   when looked up).
+ */
+export async function readTraceLinks(
+  reader: Pick<EventReader, "traceContexts">,
+  events: readonly StoredEvent[],
+  logger: Logger,
+): Promise<{ links: string[]; droppedLinks: number }> {
+  const carried = traceLinks(events);
+  if (carried.links.length > 0 || !reader.traceContexts) return carried;
+  let found: readonly string[];
+  try {
+    found = await reader.traceContexts(events, MAX_TRACE_LINKS + 1);
+  } catch (error) {
+    logger.log("warn", "Could not read the batch's trace contexts", { error });
+    return carried;
+  }
+  return {
+    links: found.slice(0, MAX_TRACE_LINKS),
+    droppedLinks: Math.max(0, found.length - MAX_TRACE_LINKS),
   };
 }

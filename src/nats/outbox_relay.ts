@@ -45,7 +45,7 @@ import type {
 } from "../core/event_reader.ts";
 import type { Lease, ProcessorStore } from "../core/processor_store.ts";
 import { consoleLogger, type Logger } from "../core/logger.ts";
-import { type Telemetry, traceLinks } from "../core/telemetry.ts";
+import { readTraceLinks, type Telemetry } from "../core/telemetry.ts";
 import {
   checkPollPauses,
   pauseAfter,
@@ -564,7 +564,7 @@ export class OutboxRelay {
             system: "nats",
             destination: this.#prefix,
             messages: batch.events.length,
-            ...traceLinks(batch.events),
+            ...await readTraceLinks(this.#reader, batch.events, this.#logger),
           },
           (inject) => this.#publish(batch.events, floor, done, inject),
         );

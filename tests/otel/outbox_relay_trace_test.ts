@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import { SpanKind } from "npm:@opentelemetry/api@1.10.0";
 import { OUTBOX_HEADERS, OutboxRelay } from "@sequent/core/nats";
 import { openTelemetry, traceparentOf } from "@sequent/core/otel";
-import { silentLogger } from "@sequent/core";
+import {
+  type App,
+  createApp,
+  silentLogger,
+  type Telemetry,
+} from "@sequent/core";
+import { serverUrl } from "../postgres/_backends.ts";
+import { dropSchemas, schemaName } from "../app/_server_schemas.ts";
 import {
   deleteStream,
   freshStream,
@@ -16,13 +23,53 @@ import {
   scan,
   until,
 } from "../nats/_nats.ts";
-import { AddPost, blogApp } from "./_blog.ts";
+import { AddPost, blogApp, Post, PostCommandHandler } from "./_blog.ts";
 import { parentOf, sdk, takeSpans } from "./_sdk.ts";
 
-Deno.test("the relay's send span: linked to the command, its context in the headers", async () => {
-  sdk();
+/** The blog app on the PostgreSQL server of `DATABASE_URL`. */
+function serverApp(schema: string, telemetry: Telemetry): Promise<App> {
+  return createApp({
+    database: serverUrl!,
+    eventStoreSchema: schema,
+    viewSchema: `${schema}_view`,
+    commandHandlers: [new PostCommandHandler()],
+    aggregates: [Post],
+    logger: silentLogger,
+    telemetry,
+  });
+}
+
+Deno.test("memory: the relay's send span is linked to the command, its context in the headers", async () => {
   const telemetry = openTelemetry();
   const app = await blogApp(telemetry);
+  try {
+    await sendTraced(app, telemetry);
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test({
+  name:
+    "PostgreSQL: the relay's send span is linked to the command, its context in the headers",
+  ignore: serverUrl === undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const telemetry = openTelemetry();
+    const schema = schemaName("otel_relay");
+    const app = await serverApp(schema, telemetry);
+    try {
+      await sendTraced(app, telemetry);
+    } finally {
+      await app.close();
+      await dropSchemas(serverUrl!, schema);
+    }
+  },
+});
+
+async function sendTraced(app: App, telemetry: Telemetry): Promise<void> {
+  sdk();
   const { stream, prefix } = freshStream();
   try {
     takeSpans();
@@ -72,7 +119,6 @@ Deno.test("the relay's send span: linked to the command, its context in the head
       [traceparentOf(send.spanContext()), traceparentOf(send.spanContext())],
     );
   } finally {
-    await app.close();
     await deleteStream(stream);
   }
-});
+}
