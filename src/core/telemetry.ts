@@ -224,7 +224,7 @@ export function traceLinks(
  *   when looked up).
  */
 export async function readTraceLinks(
-  reader: Pick<EventReader, "traceContexts">,
+  reader: EventReader,
   events: readonly StoredEvent[],
   logger: Logger,
 ): Promise<{ links: string[]; droppedLinks: number }> {
