@@ -48,6 +48,7 @@ import {
   type AfterCommitCallback,
   runInUnit,
   type Unit,
+  type UnitTrace,
 } from "./unit_of_work.ts";
 
 /**
@@ -644,16 +645,57 @@ export class CommandService {
     return report;
   }
 
-  async #runUnit(
+  #runUnit(
     commands: readonly Command[],
     dryRun?: DryRunReport,
     signal?: AbortSignal,
     dispatch?: Dispatch,
     derived?: DerivedIds,
   ): Promise<string> {
+    const telemetry = dryRun ? undefined : this.#telemetry;
+    if (telemetry === undefined) {
+      return this.#runUnitNow(commands, dryRun, signal, dispatch, derived);
+    }
+    const first = commands[0];
+    if (first === undefined) {
+      // a processor's unit: the commands its workflow issues get spans
+      return this.#runUnitNow(commands, dryRun, signal, dispatch, derived, {
+        first: false,
+        firstTraceparent: undefined,
+        events: 0,
+        aggregates: 0,
+      }, telemetry);
+    }
+    // the unit's span is its first command's, around the whole unit: its
+    // commit reaches the database at the unit's end
+    return telemetry.command(
+      typeName(first),
+      (traceparent) =>
+        this.#runUnitNow(commands, dryRun, signal, dispatch, derived, {
+          first: true,
+          firstTraceparent: traceparent,
+          events: 0,
+          aggregates: 0,
+        }, telemetry),
+    );
+  }
+
+  async #runUnitNow(
+    commands: readonly Command[],
+    dryRun?: DryRunReport,
+    signal?: AbortSignal,
+    dispatch?: Dispatch,
+    derived?: DerivedIds,
+    trace?: UnitTrace,
+    telemetry?: Telemetry,
+  ): Promise<string> {
     const afterCommit: AfterCommitCallback[] = [];
     let unit: Unit | undefined;
     let token = "";
+    // the commit span: from the end of the unit's work to the end of its
+    // transaction, where the store writes (one round trip on PostgreSQL)
+    let committing: Promise<void> | undefined;
+    let stored: PromiseWithResolvers<void> | undefined;
     try {
       await this.#store.transaction(async (transaction) => {
         unit = this.#newUnit(
@@ -662,6 +704,7 @@ export class CommandService {
           afterCommit,
           dryRun,
           signal,
+          trace,
         );
         const current = unit;
         await runInUnit(current, async () => {
@@ -681,13 +724,28 @@ export class CommandService {
           }
         });
         current.ended = true;
+        if (telemetry && trace && trace.events > 0) {
+          const ended = stored = Promise.withResolvers<void>();
+          ended.promise.catch(() => {});
+          committing = telemetry.commit({
+            events: trace.events,
+            aggregates: trace.aggregates,
+            databaseSystem: this.#databaseSystem,
+          }, () => ended.promise);
+          committing.catch(() => {});
+        }
       }, {
         rollback: dryRun !== undefined,
         signal,
         onStored: (position) => token = position,
       });
+      stored?.resolve();
+    } catch (error) {
+      stored?.reject(error);
+      throw error;
     } finally {
       if (unit) unit.ended = true;
+      if (committing) await committing.catch(() => {});
     }
     if (!dryRun) await this.#runAfterCommit(afterCommit);
     return token;
@@ -740,10 +798,14 @@ export class CommandService {
     afterCommit: AfterCommitCallback[],
     dryRun?: DryRunReport,
     signal?: AbortSignal,
+    trace?: UnitTrace,
   ): Unit {
+    // one shape for every unit (the traced fields too)
     return {
       dryRun,
       signal,
+      trace,
+      traceparent: undefined,
       owner: this,
       repository: new AggregateRepository(transaction, this.#serializer),
       transaction,
@@ -759,7 +821,18 @@ export class CommandService {
   /** Runs one command of a unit: in its span when traced. */
   #execute(unit: Unit, command: Command): Promise<void> {
     const telemetry = this.#telemetry;
-    if (telemetry === undefined) return this.#invoke(unit, command, 0);
+    const trace = unit.trace;
+    if (telemetry === undefined || trace === undefined) {
+      return this.#invoke(unit, command, 0);
+    }
+    if (trace.first) {
+      // the unit's span is this command's
+      trace.first = false;
+      unit.traceparent = trace.firstTraceparent;
+      return this.#invoke(unit, command, 0).finally(() => {
+        unit.traceparent = undefined;
+      });
+    }
     return telemetry.command(typeName(command), async (traceparent) => {
       unit.traceparent = traceparent;
       try {
@@ -846,22 +919,14 @@ export class CommandService {
       command,
       unit.commandIds?.(),
     );
-    const telemetry = this.#telemetry;
-    if (telemetry === undefined) {
-      await unit.transaction.commit(record, streams);
-    } else {
-      await telemetry.commit(
-        {
-          events: events.length,
-          aggregates: streams.length,
-          databaseSystem: this.#databaseSystem,
-        },
-        () =>
-          unit.transaction.commit(
-            traceparent === undefined ? record : { ...record, traceparent },
-            streams,
-          ),
-      );
+    await unit.transaction.commit(
+      traceparent === undefined ? record : { ...record, traceparent },
+      streams,
+    );
+    const trace = unit.trace;
+    if (trace) {
+      trace.events += events.length;
+      trace.aggregates += streams.length;
     }
     if (debug) {
       this.#logger.log("debug", `Stored ${events.length} events for ${name}`, {
@@ -880,8 +945,9 @@ export class CommandService {
       );
       return;
     }
+    const telemetry = this.#telemetry;
     if (
-      telemetry === undefined ||
+      telemetry === undefined || trace === undefined ||
       !events.some((e) => this.#routes.for(e).length > 0)
     ) {
       for (const event of events) await this.#publish(unit, event, debug);

@@ -116,16 +116,22 @@ export interface SendTelemetry {
  */
 export interface Telemetry {
   /**
-   * Runs one command's execution (middleware, handlers, commit and inline
-   * dispatch) inside its span, a child of the active one; records its
-   * duration and outcome. `work` gets the `traceparent` to store with the
-   * command's commit: a valid, sampled context, else `undefined`.
+   * Runs one command's execution inside its span, a child of the active
+   * one; records its duration and outcome. For an `executeCommands` call
+   * the span covers the whole unit of work (middleware, handlers, inline
+   * dispatch, the commands its workflows queue, and the commit at its
+   * end); a command a workflow issues gets a span of its own. `work` gets
+   * the `traceparent` to store with the command's commit: a valid, sampled
+   * context, else `undefined`.
    */
   command<T>(
     commandType: string,
     work: (traceparent: string | undefined) => Promise<T>,
   ): Promise<T>;
-  /** Runs the store's commit of one command inside the commit span. */
+  /**
+   * Runs the end of a unit's transaction, where the store writes the
+   * unit's commits (one round trip on PostgreSQL), inside the commit span.
+   */
   commit<T>(info: CommitTelemetry, work: () => Promise<T>): Promise<T>;
   /**
    * Runs the inline dispatch of one commit's events to projectors and

@@ -48,6 +48,21 @@ export interface Unit {
   commandIds?: (() => string) | undefined;
   /** The trace context of the command being processed, when traced. */
   traceparent?: string | undefined;
+  /** Set when the unit is traced (see {@linkcode UnitTrace}). */
+  trace?: UnitTrace | undefined;
+}
+
+/** What a traced unit keeps for its spans. */
+export interface UnitTrace {
+  /**
+   * Whether the unit's span is its first command's, not yet taken by it;
+   * `firstTraceparent` is then that span's context.
+   */
+  first: boolean;
+  readonly firstTraceparent: string | undefined;
+  /** Events and aggregates the unit's commits store so far. */
+  events: number;
+  aggregates: number;
 }
 
 const storage = new AsyncLocalStorage<Unit>();

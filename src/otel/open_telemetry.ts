@@ -10,8 +10,8 @@
  * | Span | Kind | Parent |
  * |---|---|---|
  * | `command <Type>` | INTERNAL | the active span (an HTTP request's) |
- * | `sequent.commit` | CLIENT | the command's |
- * | `sequent.dispatch` | INTERNAL | the command's: inline projectors and workflows, one per commit |
+ * | `sequent.dispatch` | INTERNAL | the command's: inline projectors and workflows, one per command |
+ * | `sequent.commit` | CLIENT | the command's: the end of the unit of work, where the store writes (`db.system.name`, events, aggregates) |
  * | `process <processor>` | CONSUMER | none: a new trace, linked to the commands that stored the batch |
  * | `replay` | INTERNAL | none: one for a whole replay |
  * | `send <prefix>` | PRODUCER | none: a new trace, linked like `process` |

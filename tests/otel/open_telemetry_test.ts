@@ -57,8 +57,10 @@ Deno.test("the golden trace of adding a post", async () => {
     assert.deepEqual(trees(first), [
       "POST /posts [SERVER]",
       "  command AddPost [INTERNAL]",
-      "    sequent.commit [CLIENT]",
+      // the inline projector, then the commit at the unit's end, where
+      // the store writes
       "    sequent.dispatch [INTERNAL]",
+      "    sequent.commit [CLIENT]",
     ]);
     const command = first.find((s) => s.name === "command AddPost")!;
     assert.equal(
@@ -88,7 +90,8 @@ Deno.test("the golden trace of adding a post", async () => {
       "process PostSearchProjector [CONSUMER]",
       "process NotifyWorkflow [CONSUMER]",
       "  command NotifyPost [INTERNAL]",
-      "    sequent.commit [CLIENT]",
+      // the workflow's unit commits once its commands are done
+      "  sequent.commit [CLIENT]",
     ]);
     for (
       const name of ["process PostSearchProjector", "process NotifyWorkflow"]

@@ -48,7 +48,15 @@ Deno.test({
       await plain.executeCommands(
         new AddPost({ aggregateId: crypto.randomUUID(), ...post }),
       );
-      const command = takeSpans().find((s) => s.name === "command AddPost")!;
+      const first = takeSpans();
+      const command = first.find((s) => s.name === "command AddPost")!;
+      // the commit: the unit's one round trip, under the command's span
+      const commit = first.find((s) => s.name === "sequent.commit")!;
+      assert.equal(commit.attributes["db.system.name"], "postgresql");
+      assert.equal(
+        commit.parentSpanContext?.spanId,
+        command.spanContext().spanId,
+      );
       // the processor issues NotifyPost through store_commit
       await app.processors!.round();
       const spans = takeSpans();
