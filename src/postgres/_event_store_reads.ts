@@ -66,6 +66,7 @@ interface CommandRow {
   readonly command_json: string;
   readonly event_aggregate_id: string | null;
   readonly event_sequence_number: number | null;
+  readonly trace_context: string | null;
 }
 
 export interface SnapshotRow {
@@ -288,6 +289,8 @@ export class Reader implements EventStoreReader {
       eventAggregateId: r.event_aggregate_id ?? undefined,
       eventSequenceNumber: r.event_sequence_number ?? undefined,
       payload: r.command_json,
+      // only when traced: records of untraced commands keep their shape
+      ...(r.trace_context === null ? {} : { traceparent: r.trace_context }),
     }));
   }
 

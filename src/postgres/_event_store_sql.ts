@@ -14,7 +14,7 @@ export const EVENT_COLUMNS =
 /** A command record's columns, as `Reader` maps them (the commands are `c`). */
 export const COMMAND_COLUMNS =
   "c.id::text AS id, c.command_id::text AS command_id, c.created_at, c.user_id, c.aggregate_id, c.command_type_id, " +
-  "c.command_json::text AS command_json, c.event_aggregate_id, c.event_sequence_number";
+  "c.command_json::text AS command_json, c.event_aggregate_id, c.event_sequence_number, c.trace_context";
 
 /** Which filters a `readAllEvents` batch applies. */
 export interface ReadAllVariant {

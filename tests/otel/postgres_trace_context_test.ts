@@ -3,7 +3,8 @@
  * the command record (`commands.trace_context`, schema version 8), on the
  * fast path for a new stream and through `store_commit` alike; a
  * processor's batch span links to it, found through the events'
- * `command_id`; an untraced command stores none. A store of version 7 is
+ * `command_id`; the command record read back carries it; an untraced
+ * command stores none. A store of version 7 is
  * upgraded: its records keep none.
  */
 import assert from "node:assert/strict";
@@ -45,8 +46,9 @@ Deno.test({
       const id = crypto.randomUUID();
       const post = { title: "t", author: "a", body: "b" };
       await app.executeCommands(new AddPost({ aggregateId: id, ...post }));
+      const plainId = crypto.randomUUID();
       await plain.executeCommands(
-        new AddPost({ aggregateId: crypto.randomUUID(), ...post }),
+        new AddPost({ aggregateId: plainId, ...post }),
       );
       const first = takeSpans();
       const command = first.find((s) => s.name === "command AddPost")!;
@@ -69,6 +71,11 @@ Deno.test({
       const notified = spans.filter((s) => s.name === "command NotifyPost")
         .map((s) => traceparentOf(s.spanContext()));
       assert.equal(notified.length, 2);
+      // and the command record read back carries it (an untraced one not)
+      const record = await app.eventStore.commandForEvent(id, 1);
+      assert.equal(record?.traceparent, traceparentOf(command.spanContext()));
+      const plainRecord = await app.eventStore.commandForEvent(plainId, 1);
+      assert.ok(plainRecord && !("traceparent" in plainRecord));
       const rows = await sql.query(
         `SELECT t.type, c.trace_context FROM ${schema}.commands c
          JOIN ${schema}.command_types t ON t.id = c.command_type_id
