@@ -8,7 +8,9 @@
  * - `openTelemetry()` with an SDK provider exporting every span to memory,
  *   a context manager registered (spans nest across `await`),
  *
- * at 1 and 8 concurrent clients. The three run in rounds, one after the
+ * at 1 and 8 concurrent clients; and, as the SDK's floor, the untraced
+ * command inside the same two spans started by hand
+ * (`*_exported_vs_raw_sdk`: what the library adds to the SDK's cost). The three run in rounds, one after the
  * other in an order that rotates from round to round; each figure is the
  * median of its rounds, beside the baseline's median, and its ratio the
  * median of the ratios within each round (a burst of load elsewhere on
@@ -70,16 +72,16 @@ function addPost(s: CommandService): Promise<string> {
 
 /** Commands per second over about `ms`, from `clients` concurrent loops. */
 async function rate(
-  s: CommandService,
+  op: () => Promise<unknown>,
   clients: number,
   ms: number,
 ): Promise<number> {
-  for (let i = 0; i < 200; i++) await addPost(s);
+  for (let i = 0; i < 200; i++) await op();
   let count = 0;
   const start = performance.now();
   await Promise.all(Array.from({ length: clients }, async () => {
     while (performance.now() - start < ms) {
-      await addPost(s);
+      await op();
       count++;
     }
   }));
@@ -133,6 +135,36 @@ async function compare(
     openTelemetry({ tracerProvider: provider, meterProvider }),
     store(),
   );
+  // the SDK's floor: the same two spans a traced command makes (command,
+  // commit), started by hand around an untraced service
+  const bare = service(undefined, store());
+  const tracer = provider.getTracer("bench-raw");
+  const rawSpans = () =>
+    tracer.startActiveSpan("command AddPost", async (command) => {
+      try {
+        return await tracer.startActiveSpan(
+          "sequent.commit",
+          async (commit) => {
+            try {
+              return await addPost(bare);
+            } finally {
+              commit.end();
+            }
+          },
+        );
+      } finally {
+        command.end();
+      }
+    });
+  const withContextManager = async (op: () => Promise<number>) => {
+    context.setGlobalContextManager(manager.enable());
+    try {
+      return await op();
+    } finally {
+      context.disable();
+      manager.disable();
+    }
+  };
   const roundMs = Math.max(200, ms / 4);
   const figures: Figure[] = [];
   let spans = 0;
@@ -141,21 +173,18 @@ async function compare(
       none: [] as number[],
       noop: [] as number[],
       exported: [] as number[],
+      raw: [] as number[],
     };
     const measure = {
-      none: () => rate(none, clients, roundMs),
-      noop: () => rate(noop, clients, roundMs),
-      exported: async () => {
-        context.setGlobalContextManager(manager.enable());
-        try {
-          return await rate(exported, clients, roundMs);
-        } finally {
-          context.disable();
-          manager.disable();
-        }
-      },
+      none: () => rate(() => addPost(none), clients, roundMs),
+      noop: () => rate(() => addPost(noop), clients, roundMs),
+      exported: () =>
+        withContextManager(() =>
+          rate(() => addPost(exported), clients, roundMs)
+        ),
+      raw: () => withContextManager(() => rate(rawSpans, clients, roundMs)),
     };
-    const order = ["none", "noop", "exported"] as const;
+    const order = ["none", "noop", "exported", "raw"] as const;
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < order.length; i++) {
         const which = order[(r + i) % order.length]!;
@@ -177,6 +206,15 @@ async function compare(
       const paired = rates[which].map((v, r) => v / rates.none[r]!);
       figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
     }
+    // what the library adds to the SDK's own cost of the same spans
+    const f = figure(
+      `${prefix}.create_post_exported_vs_raw_sdk${suffix}.cmds_per_s`,
+      median(rates.exported),
+      "cmds/s",
+      median(rates.raw),
+    );
+    const paired = rates.exported.map((v, r) => v / rates.raw[r]!);
+    figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
   }
   await provider.shutdown();
   return figures;
