@@ -11,6 +11,7 @@ import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
 import { aggregateLink, eventLink, time } from "./_parts.ts";
+import { MASK, type PayloadMode } from "./_payload_view.ts";
 
 /** What a processor is doing, as the page names it. */
 export type ProcessorState =
@@ -61,7 +62,10 @@ function processorSection(
   context: PageContext,
   csrf: string,
   status: ProcessorStatus,
+  mode: PayloadMode,
 ): Html {
+  // an error message or a statement may quote stored data
+  const stored = (text: string) => mode === "masked" ? MASK : text;
   return html`<section aria-labelledby="p-${segment(status.name)}">
 <h2 id="p-${
     segment(status.name)
@@ -90,7 +94,7 @@ ${
         <dd>process ${status.blockedBy.pid} in <bdi>${status.blockedBy
           .database}</bdi> (${status.blockedBy.state}), for ${seconds(
             status.blockedBy.ageMs,
-          )}: <code>${status.blockedBy.query}</code></dd>
+          )}: <code>${stored(status.blockedBy.query)}</code></dd>
       `
       : ""
   }
@@ -137,7 +141,7 @@ ${
           <tbody>${status.parked.map((p) =>
             html`<tr><td>${aggregateLink(context, p.aggregateId)}</td><td>${
               eventLink(context, p.aggregateId, p.sequenceNumber)
-            }</td><td><bdi>${p.error}</bdi></td><td>${
+            }</td><td><bdi>${stored(p.error)}</bdi></td><td>${
               time(p.parkedAt)
             }</td><td>${p.request ?? ""}</td>${
               context.admin
@@ -168,6 +172,6 @@ export async function processorsPage(
   }
   const statuses = await deps.processors.status({ includeOthers: true });
   return html`${shownNotice}${
-    statuses.map((s) => processorSection(context, csrf, s))
+    statuses.map((s) => processorSection(context, csrf, s, deps.payloads))
   }`;
 }

@@ -279,6 +279,16 @@ for (const backend of backends()) {
         assert.doesNotMatch(event.text, /First/);
         const state = await get(masked, `/aggregates/${data.post}/state?at=3`);
         assert.doesNotMatch(state.text, /First/);
+        await app.processors!.catchUp();
+        const processors = await get(masked, "/processors");
+        assert.ok(
+          processors.text.includes(`/aggregates/${data.flagged}`),
+          "the parked report is listed",
+        );
+        assert.ok(
+          !processors.text.includes("refused:"),
+          "no error message, which may quote stored data",
+        );
         const command = await get(masked, `/commands/${data.hostileCommand}`);
         assert.ok(!command.text.includes("0: "), "no payload value shown");
       });
