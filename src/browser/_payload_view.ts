@@ -9,7 +9,9 @@ import { type Html, html } from "./_html.ts";
 
 /**
  * How payloads (and states rebuilt from them) are shown: `full` shows
- * them; `masked` keeps their keys and replaces every value.
+ * them; `masked` keeps their keys and replaces every value, and hides the
+ * texts that may quote them (parked aggregates' error messages, the
+ * statement holding processors back).
  *
  * @example
  * ```ts
