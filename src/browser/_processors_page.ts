@@ -29,6 +29,9 @@ export function processorState(status: ProcessorStatus): ProcessorState {
   return status.lagEvents > 0 ? "catching up" : "caught up";
 }
 
+/** Parked aggregates shown per processor, the oldest first. */
+const PARKED_SHOWN = 100;
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 }
@@ -138,7 +141,7 @@ ${
               ? html`<th scope="col">Actions</th>`
               : ""}</tr>
           </thead>
-          <tbody>${status.parked.map((p) =>
+          <tbody>${status.parked.slice(0, PARKED_SHOWN).map((p) =>
             html`<tr><td>${aggregateLink(context, p.aggregateId)}</td><td>${
               eventLink(context, p.aggregateId, p.sequenceNumber)
             }</td><td><bdi>${stored(p.error)}</bdi></td><td>${
@@ -152,6 +155,13 @@ ${
             }</tr>`
           )}</tbody>
         </table>
+        ${status.parked.length > PARKED_SHOWN
+          ? html`
+            <p
+              class="notice">${status.parked.length -
+                PARKED_SHOWN} more parked aggregates are not shown: see processors status.</p>
+          `
+          : ""}
       `
   }
 </section>`;
