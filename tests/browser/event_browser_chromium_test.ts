@@ -16,7 +16,8 @@ import { join } from "node:path";
 import AxeBuilder from "npm:@axe-core/playwright@4.14.1";
 import { serveEventBrowser } from "@sequent/core/browser";
 import { browserMissing, type Page, withBrowser } from "../cli/_browser.ts";
-import { backends, CORPUS } from "./_browser_app.ts";
+import { backends, CORPUS, HOSTILE } from "./_browser_app.ts";
+import { fakeView, hostilePartitions } from "./_outbox_views.ts";
 
 const SENTINEL_SETUP = `
   window.__csp = [];
@@ -95,7 +96,16 @@ for (const backend of databases.slice(-1)) {
     async fn() {
       const { app, data } = await backend.open();
       await app.processors!.catchUp();
-      const served = serveEventBrowser(app, { port: 0, basePath: "/events" });
+      // the outbox page's view is a port: a hand-made one holds the corpus
+      const outbox = fakeView(
+        () => Promise.resolve(hostilePartitions(data.post)),
+        HOSTILE,
+      );
+      const served = serveEventBrowser(app, {
+        port: 0,
+        basePath: "/events",
+        outbox,
+      });
       const shots = await screenshotDir();
       try {
         await withBrowser(async (browser) => {
@@ -162,6 +172,14 @@ for (const backend of databases.slice(-1)) {
           await page.goto(`${served.url}processors`);
           await view("processors");
           assert.match(await page.textContent("main") ?? "", /FlagAuditor/);
+          // the outbox, through the navigation, and a partition's last event
+          await page.click("nav >> text=Outbox");
+          await page.waitForURL(/\/events\/outbox$/);
+          await view("outbox");
+          assert.equal(await page.locator("tbody tr").count(), 4);
+          await page.click(`a[href$="/events/${data.post}/3"]`);
+          await view("outbox_event");
+          assert.match(await page.textContent("h1") ?? "", /\/3$/);
           await context.close();
         });
       } finally {

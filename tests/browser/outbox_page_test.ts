@@ -11,10 +11,10 @@ import { createApp } from "@sequent/core";
 import {
   createEventBrowser,
   type EventBrowser,
-  type OutboxPartitionView,
   type OutboxView,
 } from "@sequent/core/browser";
 import { CORPUS, HOSTILE } from "./_browser_app.ts";
+import { fakeView, hostilePartitions } from "./_outbox_views.ts";
 
 const ORIGIN = "http://browser.test";
 
@@ -53,75 +53,7 @@ function assertStrictHeaders(headers: Headers) {
 }
 
 const POST = "6ba7b810-9dad-11d1-80b4-00c04fd430c8";
-
-/** Partitions 0 to 3: in step, behind, no message, a foreign message. */
-function partitions(): OutboxPartitionView[] {
-  const at = new Date("2026-12-05T10:00:00Z");
-  return [
-    {
-      partition: 0,
-      owner: "relay-a",
-      checkpoint: "0000000000000012",
-      lastMessage: {
-        streamSequence: 41,
-        subject: `blog.0.Post.${POST}`,
-        storedAt: at,
-        aggregateId: POST,
-        sequenceNumber: 3,
-        eventType: "PostPublished",
-        position: "0000000000000011",
-      },
-      state: "in step",
-    },
-    {
-      partition: 1,
-      owner: HOSTILE,
-      checkpoint: CORPUS[1]!,
-      lastMessage: {
-        streamSequence: 42,
-        subject: `blog.1.${CORPUS[2]}`,
-        storedAt: at,
-        aggregateId: CORPUS[0]!,
-        sequenceNumber: 7,
-        eventType: CORPUS[3]!,
-        position: CORPUS[5]!,
-      },
-      state: "checkpoint behind",
-    },
-    {
-      partition: 2,
-      owner: undefined,
-      checkpoint: "",
-      lastMessage: undefined,
-      state: "no message",
-    },
-    {
-      partition: 3,
-      owner: CORPUS[6]!,
-      checkpoint: CORPUS[9]!,
-      lastMessage: {
-        streamSequence: 43,
-        subject: CORPUS[10]!,
-        storedAt: at,
-        aggregateId: undefined,
-        sequenceNumber: undefined,
-        eventType: undefined,
-        position: undefined,
-      },
-      state: "unknown",
-    },
-  ];
-}
-
-function fakeView(
-  read: () => Promise<readonly OutboxPartitionView[]>,
-  relay = "outbox",
-): OutboxView {
-  return {
-    description: { relay, stream: "BLOG", prefix: "blog" },
-    partitions: read,
-  };
-}
+const partitions = () => hostilePartitions(POST);
 
 Deno.test("the event browser's outbox page", async (t) => {
   const app = await createApp({ database: "memory://", commandHandlers: [] });
