@@ -22,6 +22,7 @@ import {
   Workflow,
 } from "@sequent/core";
 import { dropSchemas, schemaName } from "../app/_server_schemas.ts";
+import { keptBackend } from "../postgres/_backends.ts";
 import {
   AddPost,
   EditPost,
@@ -207,7 +208,10 @@ export async function seed(app: App): Promise<Seeded> {
   return { post, publishCommand, hostile, hostileCommand, flagged };
 }
 
-/** The back ends: memory, the embedded database, and the server when given. */
+/**
+ * The back ends: memory, the embedded database, and the server when given
+ * (less those `SEQUENT_BACKENDS` leaves out, see `keptBackend`).
+ */
 export function backends(): BrowserBackend[] {
   const list: BrowserBackend[] = [{
     name: "memory",
@@ -246,5 +250,5 @@ export function backends(): BrowserBackend[] {
       },
     });
   }
-  return list;
+  return list.filter((b) => keptBackend(b.name));
 }

@@ -6,13 +6,13 @@
  * admin actions need the hook and the CSRF token.
  */
 import assert from "node:assert/strict";
-import type { App } from "@sequent/core";
+import { type App, createApp, InMemoryEventStore } from "@sequent/core";
 import {
   createEventBrowser,
   type EventBrowser,
   type EventBrowserOptions,
 } from "@sequent/core/browser";
-import { backends, CORPUS, HOSTILE, type Seeded } from "./_browser_app.ts";
+import { backends, CORPUS, type Seeded } from "./_browser_app.ts";
 
 const ORIGIN = "http://browser.test";
 
@@ -384,8 +384,10 @@ for (const backend of backends()) {
 }
 
 Deno.test("the event browser refuses bad options with a clear message", async () => {
-  const [memory] = backends();
-  const { app } = await memory!.open();
+  const app = await createApp({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [],
+  });
   try {
     assert.throws(
       () => createEventBrowser(app, { pageSize: 0 }),
@@ -398,7 +400,6 @@ Deno.test("the event browser refuses bad options with a clear message", async ()
         }),
       /payloads option must be "full" or "masked", got "none"/,
     );
-    assert.ok(HOSTILE.length > 0);
   } finally {
     await app.close();
   }

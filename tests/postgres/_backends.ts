@@ -117,8 +117,22 @@ function servedBackend(): Backend {
 }
 
 /**
+ * Whether this run keeps the backend of this name (`memory`, `pglite`,
+ * `served`, `server`): `SEQUENT_BACKENDS` lists the names kept
+ * (comma-separated; `none` keeps none); unset, all are. CI's later passes
+ * use it not to run again what its first pass ran the same way: the
+ * embedded-database pass keeps none (only a `postgres://` URL changes
+ * these backends), the server pass keeps `server`.
+ */
+export function keptBackend(name: string): boolean {
+  const kept = Deno.env.get("SEQUENT_BACKENDS");
+  return !kept || kept.split(",").map((n) => n.trim()).includes(name);
+}
+
+/**
  * The backends of this run: PGlite, plus the server when configured, plus
- * the served PGlite when `served` is set.
+ * the served PGlite when `served` is set (less those `SEQUENT_BACKENDS`
+ * leaves out).
  */
 export function backends(
   { served = false }: { served?: boolean } = {},
@@ -126,7 +140,7 @@ export function backends(
   const list = [backend("pglite", "memory://")];
   if (serverUrl) list.push(backend("server", serverUrl));
   if (served) list.push(servedBackend());
-  return list;
+  return list.filter((b) => keptBackend(b.name));
 }
 
 /** Test options for tests that share clients across tests. */

@@ -18,7 +18,12 @@ import {
   PostgresProcessorStore,
   type SqlClient,
 } from "@sequent/core/postgres";
-import { type Backend, backends, disposeAtEnd } from "./_backends.ts";
+import {
+  type Backend,
+  backends,
+  disposeAtEnd,
+  keptBackend,
+} from "./_backends.ts";
 import {
   createIndexesSql,
   createTableSql,
@@ -139,7 +144,6 @@ export interface StoreBackends {
   disposeAtEnd(): void;
 }
 
-/** Opens (lazily) the backends of one test file. */
 /** The processor store over a store `b.emptyStore()` gave. */
 export async function processorStoreFor(
   b: StoreBackend,
@@ -154,10 +158,14 @@ export async function processorStoreFor(
     : new InMemoryProcessorStore(store as InMemoryEventStore);
 }
 
+/** Opens (lazily) the backends of one test file. */
 export function storeBackends(): StoreBackends {
   const sql = backends();
   return {
-    list: [memoryBackend(), ...sql.map(sqlBackend)],
+    list: [
+      ...(keptBackend("memory") ? [memoryBackend()] : []),
+      ...sql.map(sqlBackend),
+    ],
     disposeAtEnd: () => disposeAtEnd(sql),
   };
 }
