@@ -7,7 +7,13 @@
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
-import { aggregateLink, eventLink, eventTable, pager, time } from "./_parts.ts";
+import {
+  aggregateLink,
+  causingEvent,
+  eventTable,
+  pager,
+  time,
+} from "./_parts.ts";
 import { payloadBlock } from "./_payload_view.ts";
 
 /** The page, or `undefined` when there is no such command. */
@@ -32,20 +38,7 @@ export async function commandPage(
 <dt>Aggregate</dt><dd>${aggregateLink(context, command.aggregateId)}</dd>
 <dt>Stored</dt><dd>${time(command.createdAt)}</dd>
 <dt>User</dt><dd><bdi>${command.userId ?? "(none)"}</bdi></dd>
-${
-      command.eventAggregateId !== undefined &&
-        command.eventSequenceNumber !== undefined
-        ? html`
-          <dt>Issued for event</dt>
-          <dd>${eventLink(
-            context,
-            command.eventAggregateId,
-            command.eventSequenceNumber,
-            `${command.eventAggregateId}/${command.eventSequenceNumber}`,
-          )}</dd>
-        `
-        : ""
-    }
+${causingEvent(context, command, "Issued for event")}
 </dl>
 <p><a href="${
       href(context, `/correlations/${segment(commandId)}`)

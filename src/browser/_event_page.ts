@@ -10,8 +10,8 @@ import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
 import {
   aggregateLink,
+  causingEvent,
   commandLink,
-  eventLink,
   eventTable,
   time,
 } from "./_parts.ts";
@@ -42,18 +42,7 @@ export async function eventPage(
       })
     ),
   );
-  const parent = command?.eventAggregateId !== undefined &&
-      command.eventSequenceNumber !== undefined
-    ? html`
-      <dt>Caused by event</dt>
-      <dd>${eventLink(
-        context,
-        command.eventAggregateId,
-        command.eventSequenceNumber,
-        `${command.eventAggregateId}/${command.eventSequenceNumber}`,
-      )}</dd>
-    `
-    : "";
+  const parent = causingEvent(context, command, "Caused by event");
   return html`<dl>
 <dt>Type</dt><dd><bdi>${event.eventType}</bdi></dd>
 <dt>Aggregate</dt><dd>${

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BrowsedEvent } from "../core/browse_queries.ts";
+import type { CommandRecord } from "../core/event_store.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
 
@@ -38,6 +39,31 @@ export function eventLink(
   return html`<a href="${
     href(context, eventPath(aggregateId, sequenceNumber))
   }">${label ?? `#${sequenceNumber}`}</a>`;
+}
+
+/**
+ * The `<dt>`/`<dd>` pair naming the event a command was issued for (by a
+ * workflow), or nothing for a command issued from outside.
+ */
+export function causingEvent(
+  context: PageContext,
+  command: CommandRecord | undefined,
+  label: string,
+): Html | "" {
+  if (
+    command?.eventAggregateId === undefined ||
+    command.eventSequenceNumber === undefined
+  ) return "";
+  const id = `${command.eventAggregateId}/${command.eventSequenceNumber}`;
+  return html`
+    <dt>${label}</dt>
+    <dd>${eventLink(
+      context,
+      command.eventAggregateId,
+      command.eventSequenceNumber,
+      id,
+    )}</dd>
+  `;
 }
 
 /** A link to a command's page. */
