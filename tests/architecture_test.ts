@@ -2,7 +2,8 @@
  * The layout's rules, read off the sources: the core has no import cycle,
  * does no I/O, writes no SQL and imports no adapter or the app layer; an
  * adapter (`src/memory`, `src/postgres`, `src/nats`, `src/otel`) imports neither
- * another adapter nor the app layer.
+ * another adapter nor the app layer; and nothing in the test process changes
+ * what test files running beside each other share.
  */
 import assert from "node:assert/strict";
 import { dirname, join, normalize, relative } from "node:path";
@@ -172,4 +173,24 @@ Deno.test("the blog template and the guide import nothing from @sequent/core/int
   await scan("templates");
   await scan("docs");
   assert.deepEqual(found, []);
+});
+
+Deno.test("nothing run in the test process changes its working directory or a shared environment variable: test files run beside each other (--parallel)", async () => {
+  const offenders: string[] = [];
+  for (const dir of ["src", "tests"]) {
+    for (const file of await sources(dir)) {
+      // children (`_*_child.ts`) run in processes of their own
+      if (/_child\.ts$/.test(file)) continue;
+      const text = await Deno.readTextFile(join(ROOT, file));
+      for (
+        const m of text.matchAll(
+          /\b(?:Deno\.chdir|process\.chdir)\(|\bDeno\.env\.(?:set|delete)\(\s*"/g,
+        )
+      ) {
+        const line = text.slice(0, m.index).split("\n").length;
+        offenders.push(`${file}:${line} ${m[0]}`);
+      }
+    }
+  }
+  assert.deepEqual(offenders, []);
 });

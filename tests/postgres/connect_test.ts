@@ -31,7 +31,6 @@ Deno.test({
   ...shared,
   fn: async () => {
     const dir = await Deno.makeTempDir();
-    const cwd = Deno.cwd();
     try {
       const first = await connectDatabase(`${dir}/nested/db`);
       await first.execute(
@@ -41,13 +40,34 @@ Deno.test({
       const again = await connectDatabase(`file://${dir}/nested/db`);
       assert.deepEqual(await again.query("SELECT n FROM kept"), [{ n: 7 }]);
       await again.close();
-      Deno.chdir(dir);
-      const byDefault = await connectDatabase();
-      assert.equal(byDefault.description, "embedded PostgreSQL in ./data/db");
-      await byDefault.close();
+      // no URL: ./data/db of the working directory, which is the process's
+      // own (a chdir here would move it under test files running beside
+      // this one in --parallel), so a child runs in the folder
+      const byDefault = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "eval",
+          "--config",
+          new URL("../../deno.json", import.meta.url).pathname,
+          `import { connectDatabase } from ${
+            JSON.stringify(import.meta.resolve("@sequent/core/postgres"))
+          };
+          const client = await connectDatabase();
+          console.log(client.description);
+          await client.close();`,
+        ],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(byDefault.stderr);
+      assert.ok(byDefault.success, stderr);
+      assert.equal(
+        new TextDecoder().decode(byDefault.stdout).trim(),
+        "embedded PostgreSQL in ./data/db",
+        stderr,
+      );
       assert.ok((await Deno.stat(`${dir}/data/db/PG_VERSION`)).isFile);
     } finally {
-      Deno.chdir(cwd);
       await Deno.remove(dir, { recursive: true });
     }
   },

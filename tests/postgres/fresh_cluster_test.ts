@@ -6,7 +6,6 @@
  * used only with the permissions already given.
  */
 import assert from "node:assert/strict";
-import { connectDatabase } from "@sequent/core/postgres";
 import { deno, type Output } from "../cli/_helpers.ts";
 
 const CHILD = new URL("./_fresh_cluster_child.ts", import.meta.url);
@@ -56,69 +55,42 @@ function child(
 }
 
 Deno.test("each new embedded database, in memory or in a folder, is new and empty, started from kept files after the first; kept files that do not start are replaced", async () => {
+  // each step in a process of its own: the cache folder comes from the
+  // environment, which is the whole process's, and test files run beside
+  // this one (deno test --parallel) open embedded databases too
   await withCacheDir(async (dir) => {
-    const before = Deno.env.get("SEQUENT_CACHE_DIR");
-    Deno.env.set("SEQUENT_CACHE_DIR", dir);
-    try {
-      const first = await connectDatabase("memory://");
-      try {
-        await first.execute(
-          "CREATE TABLE kept (a int); INSERT INTO kept VALUES (1)",
-        );
-      } finally {
-        await first.close();
-      }
-      const [name] = await Array.fromAsync(Deno.readDir(dir), (e) => e.name);
-      assert.ok(name, "the fresh cluster's files are kept");
-      const kept = await Deno.stat(`${dir}/${name}`);
-      assert.ok(kept.size > 1_000_000);
-      const second = await connectDatabase("memory://");
-      try {
-        const tables = await second.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'",
-        );
-        assert.deepEqual(tables, [{ n: 0 }]);
-        await second.execute("CREATE TABLE kept (a int)");
-        assert.deepEqual(await second.query("SELECT a FROM kept"), []);
-      } finally {
-        await second.close();
-      }
-      // a new data folder starts from the copy too, and keeps what it stores
-      const folder = `${dir}/app/db`;
-      const made = await connectDatabase(folder);
-      try {
-        await made.execute(
-          "CREATE TABLE kept (a int); INSERT INTO kept VALUES (7)",
-        );
-      } finally {
-        await made.close();
-      }
-      const reopened = await connectDatabase(folder);
-      try {
-        assert.deepEqual(await reopened.query("SELECT a FROM kept"), [{
-          a: 7,
-        }]);
-      } finally {
-        await reopened.close();
-      }
-      // another process finds a copy PostgreSQL refuses (files of another
-      // major version): unpacked into a new folder it fails to start, so it
-      // is forgotten, all it unpacked is removed, and initdb makes the folder
-      await Deno.writeFile(
-        `${dir}/${name}`,
-        ofVersion99(await Deno.readFile(`${dir}/${name}`)),
-      );
-      const third = await child(["-A"], dir, `${dir}/other/db`);
-      assert.equal(third.stdout.trim(), "ok", third.stderr);
-      assert.deepEqual(await cacheFiles(dir), ["app", "other"]);
-      // and the next database in memory keeps a good copy again
-      const fourth = await child(["-A"], dir);
-      assert.equal(fourth.stdout.trim(), "ok", fourth.stderr);
-      assert.equal((await Deno.stat(`${dir}/${name}`)).size, kept.size);
-    } finally {
-      if (before === undefined) Deno.env.delete("SEQUENT_CACHE_DIR");
-      else Deno.env.set("SEQUENT_CACHE_DIR", before);
-    }
+    // the first database in memory runs initdb and keeps its files; the
+    // second in that process starts from the copy kept in the isolate
+    const first = await child(["-A"], dir, "memory://", "memory://");
+    assert.equal(first.stdout.trim(), "ok", first.stderr);
+    const [name, ...more] = await cacheFiles(dir);
+    assert.ok(name, "the fresh cluster's files are kept");
+    assert.deepEqual(more, []);
+    const kept = await Deno.stat(`${dir}/${name}`);
+    assert.ok(kept.size > 1_000_000);
+    // another process starts from the kept files on disk: new and empty
+    const second = await child(["-A"], dir, "memory://");
+    assert.equal(second.stdout.trim(), "ok", second.stderr);
+    // a new data folder starts from the copy too, and keeps what it stores
+    const folder = `${dir}/app/db`;
+    const made = await child(["-A"], dir, folder);
+    assert.equal(made.stdout.trim(), "ok", made.stderr);
+    const reopened = await child(["-A"], dir, `kept:${folder}`);
+    assert.equal(reopened.stdout.trim(), "ok", reopened.stderr);
+    // another process finds a copy PostgreSQL refuses (files of another
+    // major version): unpacked into a new folder it fails to start, so it
+    // is forgotten, all it unpacked is removed, and initdb makes the folder
+    await Deno.writeFile(
+      `${dir}/${name}`,
+      ofVersion99(await Deno.readFile(`${dir}/${name}`)),
+    );
+    const third = await child(["-A"], dir, `${dir}/other/db`);
+    assert.equal(third.stdout.trim(), "ok", third.stderr);
+    assert.deepEqual(await cacheFiles(dir), ["app", "other"]);
+    // and the next database in memory keeps a good copy again
+    const fourth = await child(["-A"], dir);
+    assert.equal(fourth.stdout.trim(), "ok", fourth.stderr);
+    assert.equal((await Deno.stat(`${dir}/${name}`)).size, kept.size);
   });
 });
 
