@@ -121,6 +121,7 @@ export type {
 } from "./src/core/processor_store.ts";
 export type {
   BatchTelemetry,
+  CommitResult,
   CommitTelemetry,
   SendTelemetry,
   Telemetry,

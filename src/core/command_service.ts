@@ -40,7 +40,7 @@ import { handlersFor, routedClasses } from "./message_router.ts";
 import { EventRoutes } from "./event_dispatch.ts";
 import { Projector } from "./projector.ts";
 import { MessageSerializer } from "./serializer.ts";
-import type { Telemetry } from "./telemetry.ts";
+import type { CommitResult, Telemetry } from "./telemetry.ts";
 import { TypeRegistry } from "./type_registry.ts";
 import { Workflow } from "./workflow.ts";
 import {
@@ -694,8 +694,9 @@ export class CommandService {
     let token = "";
     // the commit span: from the end of the unit's work to the end of its
     // transaction, where the store writes (one round trip on PostgreSQL)
-    let committing: Promise<void> | undefined;
-    let stored: PromiseWithResolvers<void> | undefined;
+    let transactionId: string | undefined;
+    let committing: Promise<CommitResult> | undefined;
+    let stored: PromiseWithResolvers<CommitResult> | undefined;
     try {
       await this.#store.transaction(async (transaction) => {
         unit = this.#newUnit(
@@ -725,7 +726,7 @@ export class CommandService {
         });
         current.ended = true;
         if (telemetry && trace && trace.events > 0) {
-          const ended = stored = Promise.withResolvers<void>();
+          const ended = stored = Promise.withResolvers<CommitResult>();
           ended.promise.catch(() => {});
           committing = telemetry.commit({
             events: trace.events,
@@ -737,9 +738,12 @@ export class CommandService {
       }, {
         rollback: dryRun !== undefined,
         signal,
-        onStored: (position) => token = position,
+        onStored: (position, id) => {
+          token = position;
+          transactionId = id;
+        },
       });
-      stored?.resolve();
+      stored?.resolve({ transactionId });
     } catch (error) {
       stored?.reject(error);
       throw error;

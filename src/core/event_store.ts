@@ -450,9 +450,14 @@ export interface TransactionOptions {
   /**
    * Called once the unit's events are stored, with the position of the
    * last of them in the event stream (see `EventReader`): what a
-   * read-your-writes token is made of. Not called when nothing was stored.
+   * read-your-writes token is made of; and with the database's id of the
+   * transaction that stored them, where the store has one (PostgreSQL's
+   * `xact_id`, as text; the in-memory store has none). Not called when
+   * nothing was stored.
    */
-  readonly onStored?: ((position: string) => void) | undefined;
+  readonly onStored?:
+    | ((position: string, transactionId: string | undefined) => void)
+    | undefined;
 }
 
 /**

@@ -16,6 +16,26 @@ import type { EventReader, StoredEvent } from "./event_reader.ts";
 import type { Logger } from "./logger.ts";
 
 /**
+ * What the end of a commit tells the commit span, once the store has
+ * written it.
+ *
+ * @example
+ * ```ts
+ * import type { CommitResult } from "@sequent/core";
+ *
+ * const stored: CommitResult = { transactionId: "7521" };
+ * ```
+ */
+export interface CommitResult {
+  /**
+   * The database's id of the transaction that stored the commit
+   * (PostgreSQL's `xact_id`, as text), or `undefined` where the store has
+   * none (the in-memory store) or nothing was stored.
+   */
+  readonly transactionId: string | undefined;
+}
+
+/**
  * What one commit stores, as the commit span reports it.
  *
  * @example
@@ -130,9 +150,13 @@ export interface Telemetry {
   ): Promise<T>;
   /**
    * Runs the end of a unit's transaction, where the store writes the
-   * unit's commits (one round trip on PostgreSQL), inside the commit span.
+   * unit's commits (one round trip on PostgreSQL), inside the commit span;
+   * `work` resolves to what the store reported (the transaction's id).
    */
-  commit<T>(info: CommitTelemetry, work: () => Promise<T>): Promise<T>;
+  commit(
+    info: CommitTelemetry,
+    work: () => Promise<CommitResult>,
+  ): Promise<CommitResult>;
   /**
    * Runs the inline dispatch of one commit's events to projectors and
    * workflows inside one span (not one per event).

@@ -477,7 +477,9 @@ export class InMemoryEventStore
       }
       overlay.apply();
       tx.records.commit();
-      if (overlay.log.length > 0) options.onStored?.(String(state.log.length));
+      if (overlay.log.length > 0) {
+        options.onStored?.(String(state.log.length), undefined);
+      }
       return result;
     } catch (error) {
       tx.finish();

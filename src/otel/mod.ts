@@ -29,6 +29,7 @@
  */
 export type {
   BatchTelemetry,
+  CommitResult,
   CommitTelemetry,
   SendTelemetry,
   Telemetry,

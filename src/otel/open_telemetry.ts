@@ -11,7 +11,7 @@
  * |---|---|---|
  * | `command <Type>` | INTERNAL | the active span (an HTTP request's) |
  * | `sequent.dispatch` | INTERNAL | the command's: inline projectors and workflows, one per command |
- * | `sequent.commit` | CLIENT | the command's: the end of the unit of work, where the store writes (`db.system.name`, events, aggregates) |
+ * | `sequent.commit` | CLIENT | the command's: the end of the unit of work, where the store writes (`db.system.name`, events, aggregates, and the transaction's id on PostgreSQL) |
  * | `process <processor>` | CONSUMER | none: a new trace, linked to the commands that stored the batch |
  * | `replay` | INTERNAL | none: one for a whole replay |
  * | `send <prefix>` | PRODUCER | none: a new trace, linked like `process` |
@@ -53,6 +53,7 @@ import {
 } from "@opentelemetry/api";
 import type {
   BatchTelemetry,
+  CommitResult,
   CommitTelemetry,
   SendTelemetry,
   Telemetry,
@@ -383,7 +384,10 @@ class OpenTelemetry implements Telemetry {
     });
   }
 
-  commit<T>(info: CommitTelemetry, work: () => Promise<T>): Promise<T> {
+  commit(
+    info: CommitTelemetry,
+    work: () => Promise<CommitResult>,
+  ): Promise<CommitResult> {
     this.#commitEvents.record(
       info.events,
       info.databaseSystem === undefined
@@ -399,7 +403,20 @@ class OpenTelemetry implements Telemetry {
     if (info.databaseSystem !== undefined) {
       attributes["db.system.name"] = info.databaseSystem;
     }
-    return this.#run("sequent.commit", SpanKind.CLIENT, attributes, work);
+    return this.#run(
+      "sequent.commit",
+      SpanKind.CLIENT,
+      attributes,
+      work,
+      (span, stored) => {
+        if (stored.transactionId !== undefined) {
+          span.setAttribute(
+            "sequent.commit.transaction_id",
+            stored.transactionId,
+          );
+        }
+      },
+    );
   }
 
   dispatch<T>(events: number, work: () => Promise<T>): Promise<T> {
@@ -529,13 +546,16 @@ class OpenTelemetry implements Telemetry {
     kind: SpanKind,
     attributes: Attributes,
     work: () => Promise<T>,
+    ended?: (span: Span, result: T) => void,
   ): Promise<T> {
     return this.#spans.startActiveSpan(
       name,
       { kind, attributes },
       async (span) => {
         try {
-          return await work();
+          const result = await work();
+          ended?.(span, result);
+          return result;
         } catch (error) {
           fail(span, error);
           throw error;

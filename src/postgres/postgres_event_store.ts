@@ -37,6 +37,7 @@ import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import { type EventStoreSql, eventStoreSql } from "./_event_store_sql.ts";
 import { TypeDictionary } from "./_type_dictionary.ts";
+import { parseStreamPosition } from "./_stream_position.ts";
 import { buildSnapshots, isUuid, uuidOf } from "./_commit_json.ts";
 import { checkStorableSnapshots } from "../core/_storable_commit.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
@@ -251,7 +252,9 @@ export class PostgresEventStore
       throw error;
     }
     const position = await unit.finish(options.rollback ?? false);
-    if (position !== undefined) options.onStored?.(position);
+    if (position !== undefined) {
+      options.onStored?.(position, parseStreamPosition(position)[0]);
+    }
     return result;
   }
 

@@ -71,8 +71,9 @@ Deno.test("the golden trace of adding a post", async () => {
     const commit = first.find((s) => s.name === "sequent.commit")!;
     assert.equal(commit.attributes["sequent.commit.events"], 2);
     assert.equal(commit.attributes["sequent.commit.aggregates"], 1);
-    // an in-memory store is no database
+    // an in-memory store is no database, and has no transaction ids
     assert.equal(commit.attributes["db.system.name"], undefined);
+    assert.equal(commit.attributes["sequent.commit.transaction_id"], undefined);
 
     // one context per commit, in the command record and the events
     const stored = traceparentOf(command.spanContext());

@@ -59,6 +59,16 @@ Deno.test({
         commit.parentSpanContext?.spanId,
         command.spanContext().spanId,
       );
+      // with the id of the transaction its events carry
+      const [stored] = await sql.query<{ x: string }>(
+        `SELECT DISTINCT xact_id::text AS x FROM ${schema}.events
+         WHERE aggregate_id = $1`,
+        [id],
+      );
+      assert.equal(
+        commit.attributes["sequent.commit.transaction_id"],
+        stored?.x,
+      );
       // the processor issues NotifyPost through store_commit
       await app.processors!.round();
       const spans = takeSpans();
