@@ -1010,7 +1010,7 @@ export class ProcessorRunner {
       ? p.checkpoints.get(partitionOf(k.aggregateId, p.partitionCount)) ??
         checkpoint
       : checkpoint;
-    let events = await this.#reader.readAggregateEvents(
+    let events: readonly StoredEvent[] = await this.#reader.readAggregateEvents(
       k.aggregateId,
       k.sequenceNumber,
       upTo,
@@ -1022,6 +1022,31 @@ export class ProcessorRunner {
       const types = new Set(p.eventTypes);
       events = events.filter((e) => types.has(e.eventType));
     }
+    const telemetry = this.#service.telemetry;
+    if (telemetry === undefined || events.length === 0) {
+      return await this.#handleParked(p, lease, k, checkpoint, events);
+    }
+    // a batch of its own: a new trace, linked to the commands that stored
+    // the events, and a workflow's commands are children of it
+    return await telemetry.processBatch(
+      {
+        processor: p.name,
+        kind: p.kind,
+        events: events.length,
+        ...await readTraceLinks(this.#reader, events, this.#logger),
+      },
+      () => this.#handleParked(p, lease, k, checkpoint, events),
+    );
+  }
+
+  /** Handles a parked aggregate's events for `#resolve`. */
+  async #handleParked(
+    p: Running,
+    lease: Lease,
+    k: ParkedAggregate,
+    checkpoint: StreamPosition,
+    events: readonly StoredEvent[],
+  ): Promise<boolean> {
     const unpark: ParkChange = { unpark: k.aggregateId };
     try {
       if (p.kind === "projector") {

@@ -105,12 +105,17 @@ export class PostSearchProjector extends Projector {
   }
 }
 
+/** Set to make the notify workflow fail. */
+export const notifyFails = { on: false };
+
 export class NotifyWorkflow extends Workflow {
   static {
-    this.on(PostAdded, (w, e) =>
-      w.executeCommands(
+    this.on(PostAdded, (w, e) => {
+      if (notifyFails.on) throw new Error(`cannot notify ${e.title}`);
+      return w.executeCommands(
         new NotifyPost({ aggregateId: e.aggregateId, note: e.title ?? "" }),
-      ));
+      );
+    });
   }
 }
 

@@ -22,7 +22,7 @@ import {
   traceparentOf,
   withTraceparent,
 } from "@sequent/core/otel";
-import { AddPost, blogApp, NotifyPost } from "./_blog.ts";
+import { AddPost, blogApp, notifyFails, NotifyPost } from "./_blog.ts";
 import { collectMetrics, parentOf, sdk, takeSpans, trees } from "./_sdk.ts";
 
 /** Runs `work` inside a SERVER span, as an HTTP server would. */
@@ -152,6 +152,50 @@ Deno.test("the golden trace of adding a post", async () => {
         .getDelegate(),
       provider,
     );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a parked aggregate handled again on an operator's retry: a process span of its own, linked to the command, the workflow's command its child", async () => {
+  sdk();
+  const app = await blogApp(openTelemetry());
+  try {
+    takeSpans();
+    const id = crypto.randomUUID();
+    await app.executeCommands(
+      new AddPost({ aggregateId: id, title: "t", author: "a", body: "b" }),
+    );
+    const command = takeSpans().find((s) => s.name === "command AddPost")!;
+    notifyFails.on = true;
+    try {
+      await app.processors!.round();
+    } finally {
+      notifyFails.on = false;
+    }
+    const [notify] = (await app.processors!.status()).filter((s) =>
+      s.name === "NotifyWorkflow"
+    );
+    assert.deepEqual(notify?.parked.map((k) => k.aggregateId), [id]);
+    takeSpans();
+    await app.processors!.retry("NotifyWorkflow", id);
+    await app.processors!.round();
+    const spans = takeSpans();
+    assert.deepEqual(trees(spans), [
+      "process NotifyWorkflow [CONSUMER]",
+      "  command NotifyPost [INTERNAL]",
+      "  sequent.commit [CLIENT]",
+    ]);
+    const process = spans.find((s) => s.name === "process NotifyWorkflow")!;
+    assert.equal(parentOf(process), undefined);
+    assert.deepEqual(process.links.map((l) => l.context.spanId), [
+      command.spanContext().spanId,
+    ]);
+    assert.equal(process.attributes["messaging.batch.message_count"], 1);
+    const [after] = (await app.processors!.status()).filter((s) =>
+      s.name === "NotifyWorkflow"
+    );
+    assert.deepEqual(after?.parked, []);
   } finally {
     await app.close();
   }
