@@ -141,7 +141,7 @@ ${
               ? html`<th scope="col">Actions</th>`
               : ""}</tr>
           </thead>
-          <tbody>${status.parked.slice(0, PARKED_SHOWN).map((p) =>
+          <tbody>${status.parked.map((p) =>
             html`<tr><td>${aggregateLink(context, p.aggregateId)}</td><td>${
               eventLink(context, p.aggregateId, p.sequenceNumber)
             }</td><td><bdi>${stored(p.error)}</bdi></td><td>${
@@ -155,11 +155,12 @@ ${
             }</tr>`
           )}</tbody>
         </table>
-        ${status.parked.length > PARKED_SHOWN
+        ${status.parkedCount > status.parked.length
           ? html`
             <p
-              class="notice">${status.parked.length -
-                PARKED_SHOWN} more parked aggregates are not shown: see processors status.</p>
+              class="notice">${status.parkedCount -
+                status.parked
+                  .length} more parked aggregates are not shown: see processors status.</p>
           `
           : ""}
       `
@@ -180,7 +181,11 @@ export async function processorsPage(
   if (!deps.processors) {
     return html`${shownNotice}<p>This application declares no asynchronous processors.</p>`;
   }
-  const statuses = await deps.processors.status({ includeOthers: true });
+  // the oldest parked aggregates only: a page reads a bounded number
+  const statuses = await deps.processors.status({
+    includeOthers: true,
+    parkedLimit: PARKED_SHOWN,
+  });
   return html`${shownNotice}${
     statuses.map((s) => processorSection(context, csrf, s, deps.payloads))
   }`;

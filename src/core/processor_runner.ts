@@ -214,8 +214,13 @@ export interface ProcessorStatus {
   readonly lagEvents: number;
   /** How old the oldest event it has still to read is, in milliseconds (0 when none). */
   readonly lagMs: number;
-  /** The aggregates it set aside. */
+  /**
+   * The aggregates it set aside, oldest first (at most `parkedLimit` when
+   * `status` was given one).
+   */
   readonly parked: readonly ParkedAggregate[];
+  /** How many aggregates it set aside, all of them. */
+  readonly parkedCount: number;
   /** Its partitions, when it runs partitioned (else empty). */
   readonly partitions: readonly PartitionStatus[];
   /** Its live members, when it runs partitioned (else empty). */
@@ -1112,15 +1117,21 @@ export class ProcessorRunner {
    *
    * @param options `includeOthers`: also every other processor recorded in
    *   the store (an outbox relay, say), after this runner's, its lag
-   *   counted over every event type.
+   *   counted over every event type. `parkedLimit`: lists at most that many
+   *   of each one's parked aggregates, the oldest (`parkedCount` counts
+   *   them all); without it, every one.
    * @returns One entry per processor of this runner (and the others).
    */
   async status(
-    options: { readonly includeOthers?: boolean } = {},
+    options: {
+      readonly includeOthers?: boolean;
+      readonly parkedLimit?: number | undefined;
+    } = {},
   ): Promise<ProcessorStatus[]> {
     const records = new Map(
       (await this.#store.records(
         options.includeOthers ? undefined : this.names,
+        { parkedLimit: options.parkedLimit },
       ))
         .map((r) => [r.name, r]),
     );
@@ -1170,6 +1181,7 @@ export class ProcessorRunner {
           ? Math.max(0, Date.now() - oldest.createdAt.getTime())
           : 0,
         parked: record?.parked ?? [],
+        parkedCount: record?.parkedCount ?? 0,
         partitions: partitions.map((q) => ({
           partition: q.partition,
           owner: q.owner,

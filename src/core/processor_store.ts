@@ -232,8 +232,13 @@ export interface ProcessorRecord {
   readonly owner: string | undefined;
   /** When that claim lapses. */
   readonly leaseExpiresAt: Date | undefined;
-  /** The aggregates it set aside. */
+  /**
+   * The aggregates it set aside, oldest first (the first `parkedLimit`
+   * of them when `records` was given one).
+   */
   readonly parked: readonly ParkedAggregate[];
+  /** How many aggregates it set aside, all of them. */
+  readonly parkedCount: number;
   /** Its partitions, once it has run partitioned (else empty). */
   readonly partitions: readonly PartitionRecord[];
   /** Its live members, when it runs partitioned, sorted. */
@@ -369,7 +374,13 @@ export interface ProcessorStore {
    * The recorded state of processors (those never run are left out).
    *
    * @param names The processors (default: every one recorded).
+   * @param options `parkedLimit`: reads at most that many of each one's
+   *   parked aggregates, the oldest (default: every one; `parkedCount`
+   *   counts them all either way).
    * @returns Their records, by name.
    */
-  records(names?: readonly string[]): Promise<ProcessorRecord[]>;
+  records(
+    names?: readonly string[],
+    options?: { readonly parkedLimit?: number | undefined },
+  ): Promise<ProcessorRecord[]>;
 }

@@ -290,7 +290,10 @@ export class InMemoryProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.records} */
-  records(names?: readonly string[]): Promise<ProcessorRecord[]> {
+  records(
+    names?: readonly string[],
+    options: { readonly parkedLimit?: number | undefined } = {},
+  ): Promise<ProcessorRecord[]> {
     const now = Date.now();
     const out: ProcessorRecord[] = [];
     for (const name of names ?? [...this.#entries.keys()].sort()) {
@@ -321,7 +324,11 @@ export class InMemoryProcessorStore implements ProcessorStore {
           : entry.checkpoint,
         owner: live ? entry.owner : undefined,
         leaseExpiresAt: live ? new Date(entry.expiresAt) : undefined,
-        parked: [...entry.parked.values()],
+        parked: [...entry.parked.values()].slice(
+          0,
+          options.parkedLimit ?? Infinity,
+        ),
+        parkedCount: entry.parked.size,
         partitions,
         members: [...entry.members].filter(([, at]) => at > now).map(([m]) => m)
           .sort(),

@@ -80,6 +80,7 @@ interface ProcessorRow {
   readonly expires_at: Date | null;
   readonly live: boolean;
   readonly parked: string;
+  readonly parked_count: number;
   readonly partitions: string;
   readonly members: string;
 }
@@ -418,7 +419,10 @@ export class PostgresProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.records} */
-  async records(names?: readonly string[]): Promise<ProcessorRecord[]> {
+  async records(
+    names?: readonly string[],
+    options: { readonly parkedLimit?: number | undefined } = {},
+  ): Promise<ProcessorRecord[]> {
     const rows = await this.#client.query<ProcessorRow>(
       `SELECT p.name, p.checkpoint_xact::text AS x,
          p.checkpoint_position::text AS p, p.owner, p.expires_at,
@@ -426,8 +430,12 @@ export class PostgresProcessorStore implements ProcessorStore {
          coalesce((SELECT json_agg(json_build_object(
              'a', k.aggregate_id, 's', k.sequence_number, 'e', k.error,
              't', k.parked_at, 'r', k.request) ORDER BY k.parked_at)
-           FROM ${this.#s}.parked_aggregates k WHERE k.processor = p.name),
+           FROM (SELECT * FROM ${this.#s}.parked_aggregates k
+             WHERE k.processor = p.name
+             ORDER BY k.parked_at LIMIT $2::integer) k),
            '[]')::text AS parked,
+         (SELECT count(*)::integer FROM ${this.#s}.parked_aggregates k
+           WHERE k.processor = p.name) AS parked_count,
          coalesce((SELECT json_agg(json_build_object(
              'n', q.partition, 'x', q.checkpoint_xact::text,
              'p', q.checkpoint_position::text,
@@ -452,6 +460,7 @@ export class PostgresProcessorStore implements ProcessorStore {
             )
               .join(",")
           }}`,
+        options.parkedLimit ?? null,
       ],
     );
     return rows.map((row) => {
@@ -496,6 +505,7 @@ export class PostgresProcessorStore implements ProcessorStore {
         parkedAt: new Date(k.t),
         request: k.r ?? undefined,
       })),
+      parkedCount: row.parked_count,
       partitions,
       members: JSON.parse(row.members) as string[],
     };

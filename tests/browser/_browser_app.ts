@@ -100,7 +100,8 @@ export class Report extends AggregateRoot {
   }
 }
 
-class ReportCommandHandler extends CommandHandler {
+/** Files reports. */
+export class ReportCommandHandler extends CommandHandler {
   static {
     this.on(FileReport, (handler, command) => {
       handler.repository.addAggregate(Report.file(command));

@@ -6,13 +6,26 @@
  * admin actions need the hook and the CSRF token.
  */
 import assert from "node:assert/strict";
-import { type App, createApp, InMemoryEventStore } from "@sequent/core";
+import {
+  type App,
+  createApp,
+  InMemoryEventStore,
+  silentLogger,
+} from "@sequent/core";
 import {
   createEventBrowser,
   type EventBrowser,
   type EventBrowserOptions,
 } from "@sequent/core/browser";
-import { backends, CORPUS, type Seeded } from "./_browser_app.ts";
+import {
+  backends,
+  CORPUS,
+  FileReport,
+  FlagAuditor,
+  Report,
+  ReportCommandHandler,
+  type Seeded,
+} from "./_browser_app.ts";
 
 const ORIGIN = "http://browser.test";
 
@@ -382,6 +395,45 @@ for (const backend of backends()) {
     }
   });
 }
+
+Deno.test("the processors page reads the 100 oldest parked aggregates, and says how many more there are", async () => {
+  const app = await createApp({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new ReportCommandHandler()],
+    aggregates: [Report],
+    processors: [FlagAuditor],
+    logger: silentLogger,
+  });
+  try {
+    for (let i = 0; i < 103; i++) {
+      await app.executeCommands(
+        new FileReport({ aggregateId: crypto.randomUUID(), note: `n${i}` }),
+      );
+    }
+    await app.processors!.catchUp();
+    const [status] = await app.processors!.status();
+    assert.equal(status?.parkedCount, 103);
+    // the page asks the store for 100 (processor_runner_test pins that a
+    // limit is what the stores read)
+    const runner = app.processors!;
+    const status0 = runner.status.bind(runner);
+    const asked: unknown[] = [];
+    runner.status = (options) => {
+      asked.push(options?.parkedLimit);
+      return status0(options);
+    };
+    const page = await get(createEventBrowser(app), "/processors");
+    assert.deepEqual(asked, [100]);
+    assert.equal(page.status, 200);
+    assert.equal(page.text.match(/refused: n\d+/g)?.length, 100);
+    assert.match(
+      page.text,
+      /3 more parked aggregates are not shown: see processors status/,
+    );
+  } finally {
+    await app.close();
+  }
+});
 
 Deno.test("the event browser refuses bad options with a clear message", async () => {
   const app = await createApp({

@@ -547,6 +547,40 @@ for (const b of list) {
     await assert.rejects(r.retry("Proc_NoteProjector", bad), /not set aside/);
   });
 
+  test("a status with parkedLimit lists only that many parked aggregates, and counts them all", async () => {
+    const { service, runner } = await setup(b);
+    failing.on = true;
+    const ids: string[] = [
+      crypto.randomUUID(),
+      crypto.randomUUID(),
+      crypto.randomUUID(),
+    ];
+    for (const id of ids) {
+      await service.executeCommands(
+        new Proc_Open({ aggregateId: id, owner: "o" }),
+      );
+      await service.executeCommands(
+        new Proc_Note({ aggregateId: id, note: "boom" }),
+      );
+    }
+    const r = runner();
+    try {
+      await r.catchUp(["Proc_NoteProjector"]);
+    } finally {
+      failing.on = false;
+    }
+    const [all] = await r.status();
+    assert.equal(all?.parkedCount, 3);
+    assert.deepEqual(all?.parked.map((k) => k.aggregateId).sort(), ids.sort());
+    const [some] = await r.status({ parkedLimit: 2 });
+    assert.equal(some?.parkedCount, 3);
+    assert.equal(some?.parked.length, 2);
+    assert.equal(new Set(some?.parked.map((k) => k.aggregateId)).size, 2);
+    for (const k of some?.parked ?? []) assert.ok(ids.includes(k.aggregateId));
+    const [none] = await r.status({ parkedLimit: 0 });
+    assert.deepEqual([none?.parked, none?.parkedCount], [[], 3]);
+  });
+
   test("skipping a parked aggregate's failed event handles the ones behind it", async () => {
     const { store, service, runner } = await setup(b);
     failing.on = true;
