@@ -29,6 +29,11 @@
  * member renews every half `leaseMs`, and also when another member's
  * entry is due to lapse. A member reads its partitions
  * together, in one read per round from the earliest of their checkpoints.
+ * A processor never runs both ways at once (in a rolling deploy, say): its
+ * members take no partition while an unpartitioned claim is live, and
+ * once it has partitions, a runner configured unpartitioned runs it as a
+ * member too (alone, it holds every partition), going on where each
+ * partition is, until `processors reset`.
  *
  * A handler that throws sets its aggregate aside ("parks" it): that
  * aggregate's later events wait behind the failed one, other aggregates go
@@ -299,8 +304,11 @@ class Running {
   readonly eventTypes: readonly string[] | undefined;
   /** Its routes. */
   readonly routes: EventRoutes<EventHandler>;
-  /** Whether it runs as members sharing partitions. */
-  readonly partitioned: boolean;
+  /**
+   * Whether it runs as members sharing partitions: its class says so, or
+   * the store holds it partitioned (from an earlier deploy).
+   */
+  partitioned: boolean;
   /** The live claim, if this runner holds one. */
   lease: Lease | undefined;
   /** When to renew the claim (half its time), on `performance.now()`'s clock. */
@@ -758,11 +766,23 @@ export class ProcessorRunner {
       : this.#workflowBatch(p, lease, events, next, p.parked);
   }
 
-  /** Claims (or renews) an unpartitioned processor. */
+  /**
+   * Claims (or renews) an unpartitioned processor; when the store holds it
+   * partitioned, runs it as a member from now on.
+   */
   async #claim(p: Running, now: number): Promise<Lease | undefined> {
     const lease = await this.#store.claim(p.name, this.#owner, this.#leaseMs);
     p.lease = lease;
-    if (!lease) return undefined;
+    if (!lease) {
+      const [record] = await this.#store.records([p.name], { parkedLimit: 0 });
+      if (!record || record.partitions.length === 0) return undefined;
+      this.#logger.log(
+        "info",
+        `Processor ${p.name} is partitioned in the store: running it as a member of its partitions`,
+      );
+      p.partitioned = true;
+      return await this.#claimPartitions(p, now);
+    }
     p.renewAt = now + this.#leaseMs / 2;
     p.validUntil = now + this.#leaseMs;
     p.checkpoint = lease.checkpoint;

@@ -24,6 +24,15 @@
  *   never moves back: a commit leaves one already past its position as it
  *   is. The first claim of a processor's partitions starts them all from
  *   the processor's own checkpoint, so a processor can become partitioned.
+ * - A processor is either unpartitioned or partitioned, never both at
+ *   once, so no event is handled by both kinds of runner in a rolling
+ *   deploy: its partitions are not made while an unpartitioned claim on
+ *   it is live, and once they are, every unpartitioned claim is refused
+ *   (the old claim's next commit fails). From then on its partitions'
+ *   checkpoints are where it stands, until a reset: a runner configured
+ *   unpartitioned runs it as a member holding every partition no other
+ *   member shares, going on where the partitions are, none repeated and
+ *   none skipped.
  *
  * @module
  */
@@ -263,7 +272,8 @@ export interface ProcessorStore {
   readonly reader: EventReader;
   /**
    * Claims the processor for `owner`, or renews `owner`'s claim, for
-   * `ttlMs`. `undefined` while another owner's claim is live.
+   * `ttlMs`. `undefined` while another owner's claim is live, and once the
+   * processor is partitioned (see the module's rules).
    *
    * @param name The processor.
    * @param owner Who claims (unique per process and runner).
@@ -291,7 +301,8 @@ export interface ProcessorStore {
   /**
    * Claims for `owner`, or renews, those of `partitions` that nobody else
    * holds (or whose claim has lapsed), for `ttlMs`; the others are left
-   * out of the lease. A partition claimed anew gets a larger token.
+   * out of the lease. A partition claimed anew gets a larger token. None is
+   * claimed while an unpartitioned claim on the processor is live.
    *
    * @param name The processor.
    * @param owner Who claims.

@@ -130,14 +130,29 @@ export class InMemoryProcessorStore implements ProcessorStore {
     ttlMs: number,
   ): Promise<Lease> {
     const entry = this.#entry(name);
-    // the first claim starts every partition from the processor's checkpoint
-    entry.partitions ??= Array.from({ length: this.reader.partitions }, () => ({
-      checkpoint: entry.checkpoint,
-      owner: undefined,
-      token: 0,
-      expiresAt: 0,
-    }));
     const now = Date.now();
+    if (!entry.partitions) {
+      // not while it runs unpartitioned: no partition until that claim lapses
+      if (entry.owner !== undefined && entry.expiresAt > now) {
+        return Promise.resolve({
+          owner,
+          token: 0,
+          checkpoint: "",
+          partitions: [],
+        });
+      }
+      // the first claim starts every partition from the processor's
+      // checkpoint, and ends the unpartitioned claims for good
+      entry.partitions = Array.from({ length: this.reader.partitions }, () => ({
+        checkpoint: entry.checkpoint,
+        owner: undefined,
+        token: 0,
+        expiresAt: 0,
+      }));
+      entry.owner = undefined;
+      entry.expiresAt = 0;
+      entry.token++;
+    }
     const claims: PartitionClaim[] = [];
     for (const n of [...new Set(partitions)].sort((a, b) => a - b)) {
       const c = entry.partitions[n];
@@ -167,6 +182,8 @@ export class InMemoryProcessorStore implements ProcessorStore {
     ttlMs: number,
   ): Promise<Lease | undefined> {
     const entry = this.#entry(name);
+    // partitioned: its partitions' checkpoints are where it stands
+    if (entry.partitions) return Promise.resolve(undefined);
     const now = Date.now();
     const live = entry.owner !== undefined && entry.expiresAt > now;
     if (live && entry.owner !== owner) return Promise.resolve(undefined);

@@ -21,7 +21,7 @@ export function resetProcessorSql(s: string): string {
       DELETE FROM ${s}.processor_partitions WHERE processor = $1
     )
     UPDATE ${s}.processors SET checkpoint_xact = '0', checkpoint_position = 0,
-      owner = NULL, expires_at = NULL, token = token + 1,
+      owner = NULL, expires_at = NULL, token = token + 1, partitioned = false,
       updated_at = clock_timestamp()
     WHERE name = $1`;
 }
@@ -46,6 +46,6 @@ export function restartProcessorSql(s: string): string {
     VALUES ($1, $2::text::xid8, 0)
     ON CONFLICT (name) DO UPDATE SET
       checkpoint_xact = excluded.checkpoint_xact, checkpoint_position = 0,
-      owner = NULL, expires_at = NULL, token = p.token + 1,
+      owner = NULL, expires_at = NULL, token = p.token + 1, partitioned = false,
       updated_at = clock_timestamp()`;
 }

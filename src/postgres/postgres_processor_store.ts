@@ -17,7 +17,11 @@
  *   of a multi-row INSERT.
  * - A partitioned processor keeps a row per partition
  *   (`processor_partitions`, schema version 6), created on the first
- *   claim from the processor's checkpoint, and its members' entries
+ *   claim from the processor's checkpoint once no unpartitioned claim is
+ *   live, which marks the processor's row `partitioned` (schema version
+ *   9): unpartitioned claims are refused from then on. Both statements
+ *   update that row, so one waits for the other and is checked again on
+ *   what it wrote. And its members' entries
  *   (`processor_members`). A claim of partitions skips rows another
  *   statement has locked rather than wait (it asks again on its next
  *   renewal); a partitioned commit ends with `move_partition_checkpoints`,
@@ -152,7 +156,7 @@ export class PostgresProcessorStore implements ProcessorStore {
             owner = $2,
             expires_at = clock_timestamp() + make_interval(secs => $3::integer / 1000.0),
             updated_at = clock_timestamp()
-          WHERE name = $1
+          WHERE name = $1 AND NOT partitioned
             AND (owner IS NULL OR owner = $2 OR expires_at <= clock_timestamp())
           RETURNING token::text AS token, checkpoint_xact::text AS x,
             checkpoint_position::text AS p`,
@@ -233,13 +237,22 @@ export class PostgresProcessorStore implements ProcessorStore {
         params: [name],
       },
       {
-        // the first claim starts every partition from the processor's checkpoint
-        text: `INSERT INTO ${s}.processor_partitions
+        // the first claim starts every partition from the processor's
+        // checkpoint, once no unpartitioned claim is live, and ends those
+        // claims for good; the row's update waits for a claim's, and is
+        // checked again on the claim's row (and a claim on this one's)
+        text: `WITH p AS (
+            UPDATE ${s}.processors SET partitioned = true, owner = NULL,
+              expires_at = NULL, token = token + 1,
+              updated_at = clock_timestamp()
+            WHERE name = $1 AND NOT partitioned
+              AND (owner IS NULL OR expires_at <= clock_timestamp())
+            RETURNING name, checkpoint_xact, checkpoint_position
+          )
+          INSERT INTO ${s}.processor_partitions
             (processor, partition, checkpoint_xact, checkpoint_position)
           SELECT p.name, g, p.checkpoint_xact, p.checkpoint_position
-          FROM ${s}.processors p, generate_series(0, ${s}.partition_count() - 1) g
-          WHERE p.name = $1 AND NOT EXISTS (
-            SELECT 1 FROM ${s}.processor_partitions WHERE processor = $1)
+          FROM p, generate_series(0, ${s}.partition_count() - 1) g
           ON CONFLICT DO NOTHING`,
         params: [name],
       },

@@ -15,7 +15,7 @@
  * | `snapshot_records` | Snapshots by aggregate, version and sequence number |
  * | `aggregates_that_need_snapshots` | Aggregates marked for a new snapshot, with a high-water mark |
  * | `saved_event_records` | Copies of deleted or changed events (filled by triggers) |
- * | `processors`, `parked_aggregates` | Processors' checkpoints and claims, and the aggregates they set aside |
+ * | `processors`, `parked_aggregates` | Processors' checkpoints and claims (and from version 9 whether each is `partitioned`), and the aggregates they set aside |
  * | `processor_partitions`, `processor_members` | Partitioned processors' per-partition checkpoints and claims, and their members |
  *
  * Functions: `store_commit(jsonb)` stores a whole commit in one call,
@@ -769,6 +769,20 @@ ALTER TABLE ${s}.commands ADD COLUMN trace_context text;
 ${storeCommit(s, true, true, true)}
 `;
 
+/**
+ * Version 9: a processor is either unpartitioned or partitioned, marked on
+ * its row (`processors.partitioned`), which both kinds of claim lock: its
+ * partitions are made only while no unpartitioned claim is live, and an
+ * unpartitioned claim is refused once they are. Those that have partitions
+ * are marked. A column with a constant default: the table is not
+ * rewritten.
+ */
+const version9 = (s: string): string => `
+ALTER TABLE ${s}.processors ADD COLUMN partitioned boolean NOT NULL DEFAULT false;
+UPDATE ${s}.processors p SET partitioned = true
+  WHERE EXISTS (SELECT 1 FROM ${s}.processor_partitions q WHERE q.processor = p.name);
+`;
+
 /** The version that brought partitions. */
 const PARTITIONS_VERSION = 5;
 
@@ -781,6 +795,7 @@ const MIGRATIONS: readonly Migration[] = [
   { version: 6, sql: version6 },
   { version: 7, sql: version7 },
   { version: 8, sql: version8 },
+  { version: 9, sql: version9 },
 ];
 
 /**

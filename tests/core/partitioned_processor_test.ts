@@ -4,7 +4,8 @@
  * members, partition claims and fenced per-partition checkpoints, and
  * runners sharing a processor's partitions — every event handled once and
  * in each aggregate's order, partitions handed over when a member comes or
- * goes, an aggregate set aside by one member let go in order.
+ * goes, an aggregate set aside by one member let go in order; and a
+ * processor never both partitioned and not (a rolling deploy either way).
  */
 import assert from "node:assert/strict";
 import {
@@ -59,6 +60,30 @@ class Part_LogProjector extends Projector {
   }
   /** Events (`id/n`) it throws on. */
   static readonly failOn = new Set<string>();
+}
+
+/**
+ * The same processor (its name is the partitioned one's), in a deploy that
+ * runs it unpartitioned: it appends the same way.
+ */
+class Part_PlainLogProjector extends Projector {
+  static readonly processorName = "Part_LogProjector";
+  static override readonly manages = [partLog];
+  static {
+    this.on(Part_Counted, async (p, e) => {
+      const [row] = await p.findRecords(partLog, {
+        aggregateId: e.aggregateId,
+      });
+      if (row) {
+        await p.updateRecord(partLog, row, { seqs: `${row.seqs}${e.n};` });
+      } else {
+        await p.createRecord(partLog, {
+          aggregateId: e.aggregateId,
+          seqs: `${e.n};`,
+        });
+      }
+    });
+  }
 }
 
 /** Records who handled which event, in handling order (at least once). */
@@ -267,6 +292,87 @@ for (const b of list) {
       await processors.commit("part", lease, first!.position),
       false,
     );
+  });
+
+  test("a processor is never both: no partition while an unpartitioned claim is live; once partitioned, unpartitioned claims are refused and the old one's commit fails, until a reset", async () => {
+    const { processors, service } = await setup(b);
+    await commitEvents(service, [crypto.randomUUID()], 1, 1);
+    const old = await processors.claim("part", "old", 200);
+    assert.ok(old);
+    const [first] = (await processors.reader.readEvents(old.checkpoint, {
+      limit: 1,
+    })).events;
+    // an old runner still holds it: the new members wait
+    const early = await processors.claimPartitions(
+      "part",
+      "new",
+      [0, 1],
+      5_000,
+    );
+    assert.deepEqual(early.partitions, []);
+    assert.deepEqual((await processors.records(["part"]))[0]?.partitions, []);
+    assert.ok(await processors.claim("part", "old", 200), "the old one renews");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // its claim lapsed: the partitions are made, from its checkpoint
+    const lease = await processors.claimPartitions(
+      "part",
+      "new",
+      [0, 1],
+      5_000,
+    );
+    assert.deepEqual(lease.partitions?.map((c) => c.partition), [0, 1]);
+    const [record] = await processors.records(["part"]);
+    assert.equal(record?.owner, undefined);
+    assert.equal(record?.partitions.length, 64);
+    // and the old one is out for good
+    assert.equal(await processors.claim("part", "old", 5_000), undefined);
+    assert.equal(await processors.claim("part", "other", 5_000), undefined);
+    assert.equal(await processors.commit("part", old, first!.position), false);
+    assert.ok(await processors.commit("part", lease, first!.position));
+    // a reset starts it over, unpartitioned until members claim again
+    await processors.reset("part");
+    assert.ok(await processors.claim("part", "old", 5_000));
+  });
+
+  test("a processor run partitioned goes on under a runner configured unpartitioned, as a member holding every partition: each event once, in order", async () => {
+    const { store, processors, service, member } = await setup(b);
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    const partitioned = member("m-1");
+    const stop = new AbortController();
+    const run = partitioned.run({ signal: stop.signal });
+    try {
+      const token = await commitEvents(service, ids, 1, 3);
+      await partitioned.waitFor(token, { timeoutMs: 10_000 });
+    } finally {
+      stop.abort();
+      await run;
+    }
+    const token = await commitEvents(service, ids, 4, 3);
+    const plain = new ProcessorRunner({
+      store: processors,
+      service,
+      processors: [new Part_PlainLogProjector()],
+      owner: "plain",
+      leaseMs: 1_000,
+      batchSize: 50,
+      pollMs: { min: 5, max: 50 },
+      logger: silentLogger,
+    });
+    const stopPlain = new AbortController();
+    const plainRun = plain.run({ signal: stopPlain.signal });
+    try {
+      await plain.waitFor(token, { timeoutMs: 10_000 });
+      for (const id of ids) assert.equal(await logOf(store, id), expected(6));
+      const [record] = await processors.records(["Part_LogProjector"]);
+      assert.deepEqual(
+        new Set(record?.partitions.map((q) => q.owner)),
+        new Set(["plain"]),
+      );
+      assert.equal(record?.owner, undefined);
+    } finally {
+      stopPlain.abort();
+      await plainRun;
+    }
   });
 
   test("three members share the partitions evenly, and every event is handled once, in its aggregate's order", async () => {
