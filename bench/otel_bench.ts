@@ -6,7 +6,11 @@
  * - no telemetry (the baseline),
  * - `openTelemetry()` with no provider registered (the API's no-op), and
  * - `openTelemetry()` with an SDK provider exporting every span to memory,
- *   a context manager registered (spans nest across `await`),
+ *   a context manager registered (spans nest across `await`), through
+ *   the SDK's `SimpleSpanProcessor` (each span exported as it ends:
+ *   `exported`) and through its `BatchSpanProcessor` (what production
+ *   setups use: `batched`), whose queue is sized so that no span is
+ *   dropped (every one is counted),
  *
  * at 1 and 8 concurrent clients; and, as the SDK's floor, the untraced
  * command inside the same two spans started by hand
@@ -24,6 +28,7 @@
  */
 import { context } from "npm:@opentelemetry/api@1.10.0";
 import {
+  BatchSpanProcessor,
   InMemorySpanExporter,
   SimpleSpanProcessor,
   TracerProvider,
@@ -127,6 +132,17 @@ async function compare(
   const provider = new TracerProvider({
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
+  const batchExporter = new InMemorySpanExporter();
+  const batchProvider = new TracerProvider({
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: batchExporter,
+        maxQueueSize: 1 << 20,
+        maxExportBatchSize: 8192,
+        scheduledDelayMillis: 50,
+      }),
+    ],
+  });
   const meterProvider = new MeterProvider();
   const manager = new AsyncLocalStorageContextManager();
   const none = service(undefined, store());
@@ -135,6 +151,12 @@ async function compare(
     openTelemetry({ tracerProvider: provider, meterProvider }),
     store(),
   );
+  const batched = service(
+    openTelemetry({ tracerProvider: batchProvider, meterProvider }),
+    store(),
+  );
+  // every command of the batched service, to check no span was dropped
+  let batchedCommands = 0;
   // the SDK's floor: the same two spans a traced command makes (command,
   // commit), started by hand around an untraced service
   const bare = service(undefined, store());
@@ -173,6 +195,7 @@ async function compare(
       none: [] as number[],
       noop: [] as number[],
       exported: [] as number[],
+      batched: [] as number[],
       raw: [] as number[],
     };
     const measure = {
@@ -182,9 +205,20 @@ async function compare(
         withContextManager(() =>
           rate(() => addPost(exported), clients, roundMs)
         ),
+      batched: () =>
+        withContextManager(() =>
+          rate(
+            () => {
+              batchedCommands++;
+              return addPost(batched);
+            },
+            clients,
+            roundMs,
+          )
+        ),
       raw: () => withContextManager(() => rate(rawSpans, clients, roundMs)),
     };
-    const order = ["none", "noop", "exported", "raw"] as const;
+    const order = ["none", "noop", "exported", "batched", "raw"] as const;
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < order.length; i++) {
         const which = order[(r + i) % order.length]!;
@@ -192,11 +226,22 @@ async function compare(
       }
       spans = Math.max(spans, exporter.getFinishedSpans().length);
       exporter.reset();
+      // a traced create-post makes two spans here (command, commit: this
+      // service has no inline projector to dispatch to)
+      await batchProvider.forceFlush();
+      const recorded = batchExporter.getFinishedSpans().length;
+      if (recorded !== 2 * batchedCommands) {
+        throw new Error(
+          `the batching provider recorded ${recorded} spans for ${batchedCommands} commands`,
+        );
+      }
+      batchExporter.reset();
+      batchedCommands = 0;
     }
     if (spans === 0) throw new Error("the exporting provider recorded no span");
     const suffix = clients === 1 ? "" : `_${clients}_clients`;
     const baseline = median(rates.none);
-    for (const which of ["noop", "exported"] as const) {
+    for (const which of ["noop", "exported", "batched"] as const) {
       const f = figure(
         `${prefix}.create_post_${which}${suffix}.cmds_per_s`,
         median(rates[which]),
@@ -217,6 +262,7 @@ async function compare(
     figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
   }
   await provider.shutdown();
+  await batchProvider.shutdown();
   return figures;
 }
 
