@@ -334,6 +334,31 @@ for (const b of list) {
     assert.ok(await processors.claim("part", "old", 5_000));
   });
 
+  test("an old holder renewing while a member makes the partitions: never both, whichever comes first", async () => {
+    const { processors } = await setup(b);
+    let claimed = 0;
+    let partitioned = 0;
+    for (let i = 0; i < 30; i++) {
+      const name = `race_${i}`;
+      assert.ok(await processors.claim(name, "old", 30));
+      await new Promise((resolve) => setTimeout(resolve, 40));
+      // the old claim has lapsed: its holder renews as a member starts
+      const [renewed, lease] = await Promise.all([
+        processors.claim(name, "old", 5_000),
+        processors.claimPartitions(name, "new", [0, 1, 2], 5_000),
+      ]);
+      const made = (lease.partitions?.length ?? 0) > 0;
+      assert.ok(
+        !(renewed && made),
+        `${name}: renewed unpartitioned and partitioned at once`,
+      );
+      if (renewed) claimed++;
+      if (made) partitioned++;
+    }
+    // one of the two won each race
+    assert.equal(claimed + partitioned, 30);
+  });
+
   test("a processor run partitioned goes on under a runner configured unpartitioned, as a member holding every partition: each event once, in order", async () => {
     const { store, processors, service, member } = await setup(b);
     const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
