@@ -36,6 +36,19 @@ const partLog = table("part_log", {
   seqs: column.text(),
 });
 
+/** Appends the event's number to its aggregate's row. */
+async function appendNumber(p: Projector, e: Part_Counted): Promise<void> {
+  const [row] = await p.findRecords(partLog, { aggregateId: e.aggregateId });
+  if (row) {
+    await p.updateRecord(partLog, row, { seqs: `${row.seqs}${e.n};` });
+  } else {
+    await p.createRecord(partLog, {
+      aggregateId: e.aggregateId,
+      seqs: `${e.n};`,
+    });
+  }
+}
+
 /** Appends each event's number: `"1;2;3;"` shows every event once, in order. */
 class Part_LogProjector extends Projector {
   static partitioned = true;
@@ -45,17 +58,7 @@ class Part_LogProjector extends Projector {
       if (Part_LogProjector.failOn.has(`${e.aggregateId}/${e.n}`)) {
         throw new Error(`boom at ${e.n}`);
       }
-      const [row] = await p.findRecords(partLog, {
-        aggregateId: e.aggregateId,
-      });
-      if (row) {
-        await p.updateRecord(partLog, row, { seqs: `${row.seqs}${e.n};` });
-      } else {
-        await p.createRecord(partLog, {
-          aggregateId: e.aggregateId,
-          seqs: `${e.n};`,
-        });
-      }
+      await appendNumber(p, e);
     });
   }
   /** Events (`id/n`) it throws on. */
@@ -70,19 +73,7 @@ class Part_PlainLogProjector extends Projector {
   static readonly processorName = "Part_LogProjector";
   static override readonly manages = [partLog];
   static {
-    this.on(Part_Counted, async (p, e) => {
-      const [row] = await p.findRecords(partLog, {
-        aggregateId: e.aggregateId,
-      });
-      if (row) {
-        await p.updateRecord(partLog, row, { seqs: `${row.seqs}${e.n};` });
-      } else {
-        await p.createRecord(partLog, {
-          aggregateId: e.aggregateId,
-          seqs: `${e.n};`,
-        });
-      }
-    });
+    this.on(Part_Counted, appendNumber);
   }
 }
 
