@@ -24,8 +24,6 @@
 import { dirname, join, relative } from "node:path";
 import { pathToFileURL } from "node:url";
 
-const toFileUrl = (path: string): URL => pathToFileURL(path);
-
 const ROOT = join(dirname(new URL(import.meta.url).pathname), "..", "..");
 const OUT = join(ROOT, "tests", "docs", "doc_examples");
 const LANGUAGES = new Set(["ts", "typescript", "js", "javascript"]);
@@ -160,7 +158,7 @@ export function exampleModule(
     ) => {
       const target = specifier ?? bare;
       const resolved = target.startsWith(".")
-        ? toFileUrl(join(dirname(source), target)).href
+        ? pathToFileURL(join(dirname(source), target)).href
         : target;
       imports.push(statement.replace(target, resolved).replace(/;?\s*$/, ";"));
       if (clause) { for (const name of boundNames(clause)) bound.add(name); }
@@ -173,7 +171,7 @@ export function exampleModule(
     "",
   );
   const auto = [...exported].filter((name) => !bound.has(name)).sort();
-  const self = toFileUrl(source).href;
+  const self = pathToFileURL(source).href;
   // where the example is, as deno test --doc names it: beside its source
   const here = JSON.stringify(`${self}#${example.first}-${example.last}.ts`);
   return [
@@ -218,7 +216,7 @@ export async function writeDocExamples(): Promise<number> {
     const text = await Deno.readTextFile(path);
     const found = examples(file, text);
     if (found.length === 0) continue;
-    const exported = exports.get(toFileUrl(path).href) ?? new Set<string>();
+    const exported = exports.get(pathToFileURL(path).href) ?? new Set<string>();
     const stem = file.replace(/\.(ts|md)$/, "").replaceAll(/[^\w]/g, "_");
     for (const example of found) {
       const id = `${stem}_${example.first}_${example.last}`;
