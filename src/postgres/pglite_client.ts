@@ -346,6 +346,18 @@ class PgliteTransaction implements SqlTransaction {
   }
 }
 
+/**
+ * A database in memory keeps its files in memory already: PostgreSQL's own
+ * buffer pool (128 MB by default) would hold second copies of its pages,
+ * and setting up that pool is a third of a start's CPU (0.5 s of about
+ * 1.5 s here, most of it the kernel handing over zeroed pages). A pool of
+ * 16 MB starts that much faster, and reads a page missing from it with a
+ * copy from memory. A database in a folder keeps the default.
+ */
+const IN_MEMORY: PGliteOptions = {
+  startParams: [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"],
+};
+
 /** The {@linkcode SqlClient} over one PGlite instance. */
 export class PgliteClient implements SqlClient {
   /** Always `"pglite"`. */
@@ -408,7 +420,7 @@ export class PgliteClient implements SqlClient {
   ): Promise<PGlite> {
     const create = (more: PGliteOptions = {}) =>
       dataDir === undefined
-        ? PGlite.create({ ...options, ...more })
+        ? PGlite.create({ ...options, ...IN_MEMORY, ...more })
         : PGlite.create(dataDir, { ...options, ...more });
     if (dataDir !== undefined && await exists(join(dataDir, "PG_VERSION"))) {
       return await create();

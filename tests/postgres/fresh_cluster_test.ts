@@ -6,6 +6,7 @@
  * used only with the permissions already given.
  */
 import assert from "node:assert/strict";
+import { TarBytes } from "../../src/postgres/_fresh_cluster.ts";
 import { deno, type Output } from "../cli/_helpers.ts";
 
 const CHILD = new URL("./_fresh_cluster_child.ts", import.meta.url);
@@ -106,4 +107,28 @@ Deno.test("the cache folder is used only with the permissions given: never writt
     assert.equal(noEnv.stdout.trim(), "ok", noEnv.stderr);
     assert.deepEqual(await cacheFiles(dir), []);
   });
+});
+
+Deno.test("the kept files' blob hands PGlite the bytes it holds, uncopied, and reads the same bytes every other way a Blob is read", async () => {
+  const bytes = new TextEncoder().encode("PG_VERSION\0 17\n");
+  const blob = new TarBytes(bytes);
+  assert.ok(blob instanceof Blob);
+  assert.equal(blob.type, "application/x-tar");
+  assert.equal(blob.size, bytes.length);
+  // what PGlite's loadDataDir calls: the very buffer, every time
+  assert.equal(await blob.arrayBuffer(), bytes.buffer);
+  assert.equal(await blob.arrayBuffer(), bytes.buffer);
+  assert.deepEqual(await blob.bytes(), bytes);
+  assert.equal(await blob.text(), "PG_VERSION\0 17\n");
+  assert.deepEqual(await new Response(blob.stream()).bytes(), bytes);
+  assert.equal(await blob.slice(11).text(), " 17\n");
+  assert.equal(await blob.slice(-3, -1).text(), "17");
+  assert.equal(blob.slice(0, 2, "text/plain").type, "text/plain");
+  // a view into a larger buffer is copied once, so that the buffer handed
+  // over holds the tar and nothing else
+  const inside = new Uint8Array(64).subarray(8, 8 + bytes.length);
+  inside.set(bytes);
+  const copied = await new TarBytes(inside).arrayBuffer();
+  assert.equal(copied.byteLength, bytes.length);
+  assert.deepEqual(new Uint8Array(copied), bytes);
 });
