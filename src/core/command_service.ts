@@ -46,6 +46,7 @@ import { Workflow } from "./workflow.ts";
 import {
   activeUnit,
   type AfterCommitCallback,
+  enqueue,
   runInUnit,
   type Unit,
   type UnitTrace,
@@ -441,7 +442,7 @@ export class CommandService {
         if (event) {
           setCausation(command, event.aggregateId, event.sequenceNumber);
         }
-        parent.queue.push(command);
+        enqueue(parent, command);
       }
       return Promise.resolve("");
     }
@@ -810,6 +811,8 @@ export class CommandService {
       signal,
       trace,
       traceparent: undefined,
+      dispatchTraceparent: undefined,
+      issuedIn: undefined,
       owner: this,
       repository: new AggregateRepository(transaction, this.#serializer),
       transaction,
@@ -837,6 +840,8 @@ export class CommandService {
         unit.traceparent = undefined;
       });
     }
+    const parent = unit.issuedIn?.get(command);
+    if (parent !== undefined) unit.issuedIn!.delete(command);
     return telemetry.command(typeName(command), async (traceparent) => {
       unit.traceparent = traceparent;
       try {
@@ -844,7 +849,7 @@ export class CommandService {
       } finally {
         unit.traceparent = undefined;
       }
-    });
+    }, parent);
   }
 
   #invoke(unit: Unit, command: Command, index: number): Promise<void> {
@@ -957,8 +962,13 @@ export class CommandService {
       for (const event of events) await this.#publish(unit, event, debug);
       return;
     }
-    await telemetry.dispatch(events.length, async () => {
-      for (const event of events) await this.#publish(unit, event, debug);
+    await telemetry.dispatch(events.length, async (traceparent) => {
+      unit.dispatchTraceparent = traceparent;
+      try {
+        for (const event of events) await this.#publish(unit, event, debug);
+      } finally {
+        unit.dispatchTraceparent = undefined;
+      }
     });
   }
 

@@ -122,7 +122,7 @@ export interface SendTelemetry {
  * const counting: Telemetry = {
  *   command: (_type, work) => { commands++; return work(undefined); },
  *   commit: (_info, work) => work(),
- *   dispatch: (_events, work) => work(),
+ *   dispatch: (_events, work) => work(undefined),
  *   processBatch: (_info, work) => work(),
  *   replay: (_projectors, work) => work(),
  *   send: (_info, work) => work(() => undefined),
@@ -143,10 +143,16 @@ export interface Telemetry {
    * end); a command a workflow issues gets a span of its own. `work` gets
    * the `traceparent` to store with the command's commit: a valid, sampled
    * context, else `undefined`.
+   *
+   * `parent`, when given, is the `traceparent` of the span to be the
+   * command's parent instead of the active one: the inline dispatch whose
+   * workflow issued the command (its span has ended by the time the
+   * command runs, after the command that stored the event).
    */
   command<T>(
     commandType: string,
     work: (traceparent: string | undefined) => Promise<T>,
+    parent?: string,
   ): Promise<T>;
   /**
    * Runs the end of a unit's transaction, where the store writes the
@@ -159,9 +165,15 @@ export interface Telemetry {
   ): Promise<CommitResult>;
   /**
    * Runs the inline dispatch of one commit's events to projectors and
-   * workflows inside one span (not one per event).
+   * workflows inside one span (not one per event). `work` gets that
+   * span's `traceparent` (a valid, sampled context, else `undefined`): the
+   * commands the workflows issue pass it to {@linkcode Telemetry.command}
+   * as their parent.
    */
-  dispatch<T>(events: number, work: () => Promise<T>): Promise<T>;
+  dispatch<T>(
+    events: number,
+    work: (traceparent: string | undefined) => Promise<T>,
+  ): Promise<T>;
   /**
    * Runs one processor batch inside a span that starts a new trace, with
    * links to the contexts the batch's events were stored with.

@@ -48,6 +48,13 @@ export interface Unit {
   commandIds?: (() => string) | undefined;
   /** The trace context of the command being processed, when traced. */
   traceparent?: string | undefined;
+  /**
+   * The trace context of the inline dispatch running, when traced: the
+   * parent of the commands its workflows issue.
+   */
+  dispatchTraceparent?: string | undefined;
+  /** The commands issued in an inline dispatch, with its trace context. */
+  issuedIn?: Map<Command, string> | undefined;
   /** Set when the unit is traced (see {@linkcode UnitTrace}). */
   trace?: UnitTrace | undefined;
 }
@@ -70,6 +77,18 @@ const storage = new AsyncLocalStorage<Unit>();
 /** Runs `work` with `unit` as the current unit of work. */
 export function runInUnit<T>(unit: Unit, work: () => Promise<T>): Promise<T> {
   return storage.run(unit, work);
+}
+
+/**
+ * Queues a command issued inside the unit (by a workflow, or a nested
+ * `executeCommands`) to run after the one being executed; issued in a
+ * traced inline dispatch, it keeps that dispatch's context as its span's
+ * parent.
+ */
+export function enqueue(unit: Unit, command: Command): void {
+  unit.queue.push(command);
+  const parent = unit.dispatchTraceparent;
+  if (parent !== undefined) (unit.issuedIn ??= new Map()).set(command, parent);
 }
 
 /** The unit of work in progress, if any. */

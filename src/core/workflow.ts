@@ -9,7 +9,7 @@ import type { Command } from "./command.ts";
 import { setCausation } from "./command.ts";
 import { EventHandler } from "./event_handler.ts";
 import { SequentError } from "./errors.ts";
-import { currentUnit } from "./unit_of_work.ts";
+import { currentUnit, enqueue } from "./unit_of_work.ts";
 
 /**
  * Options of {@linkcode Workflow.afterCommit}.
@@ -56,7 +56,7 @@ export abstract class Workflow extends EventHandler {
     const event = unit.currentEvent;
     for (const command of commands) {
       if (event) setCausation(command, event.aggregateId, event.sequenceNumber);
-      unit.queue.push(command);
+      enqueue(unit, command);
     }
     return Promise.resolve();
   }

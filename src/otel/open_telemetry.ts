@@ -10,7 +10,7 @@
  * | Span | Kind | Parent |
  * |---|---|---|
  * | `command <Type>` | INTERNAL | the active span (an HTTP request's) |
- * | `sequent.dispatch` | INTERNAL | the command's: inline projectors and workflows, one per command |
+ * | `sequent.dispatch` | INTERNAL | the command's: inline projectors and workflows, one per command; the commands its workflows issue are its children |
  * | `sequent.commit` | CLIENT | the command's: the end of the unit of work, where the store writes (`db.system.name`, events, aggregates, and the transaction's id on PostgreSQL) |
  * | `process <processor>` | CONSUMER | none: a new trace, linked to the commands that stored the batch |
  * | `replay` | INTERNAL | none: one for a whole replay |
@@ -336,6 +336,7 @@ class OpenTelemetry implements Telemetry {
   command<T>(
     commandType: string,
     work: (traceparent: string | undefined) => Promise<T>,
+    parent?: string,
   ): Promise<T> {
     const start = performance.now();
     const tracer = this.#tracing();
@@ -356,32 +357,41 @@ class OpenTelemetry implements Telemetry {
         throw error;
       });
     }
-    return tracer.startActiveSpan(`command ${commandType}`, {
-      kind: SpanKind.INTERNAL,
-      attributes: { "sequent.command.type": commandType },
-    }, async (span) => {
-      let outcome: Attributes = {
-        "sequent.command.type": commandType,
-        "sequent.command.outcome": "ok",
-      };
-      try {
-        return await work(traceparentOf(span.spanContext()));
-      } catch (error) {
-        fail(span, error);
-        outcome = {
+    const issuer = parent === undefined ? undefined : spanContextOf(parent);
+    return tracer.startActiveSpan(
+      `command ${commandType}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: { "sequent.command.type": commandType },
+      },
+      issuer === undefined ? context.active() : trace.setSpanContext(
+        context.active(),
+        { ...issuer, isRemote: false },
+      ),
+      async (span) => {
+        let outcome: Attributes = {
           "sequent.command.type": commandType,
-          "sequent.command.outcome": "error",
-          "error.type": errorType(error),
+          "sequent.command.outcome": "ok",
         };
-        throw error;
-      } finally {
-        span.end();
-        this.#commandDuration.record(
-          (performance.now() - start) / 1000,
-          outcome,
-        );
-      }
-    });
+        try {
+          return await work(traceparentOf(span.spanContext()));
+        } catch (error) {
+          fail(span, error);
+          outcome = {
+            "sequent.command.type": commandType,
+            "sequent.command.outcome": "error",
+            "error.type": errorType(error),
+          };
+          throw error;
+        } finally {
+          span.end();
+          this.#commandDuration.record(
+            (performance.now() - start) / 1000,
+            outcome,
+          );
+        }
+      },
+    );
   }
 
   commit(
@@ -419,11 +429,14 @@ class OpenTelemetry implements Telemetry {
     );
   }
 
-  dispatch<T>(events: number, work: () => Promise<T>): Promise<T> {
-    if (this.#tracing() === undefined) return work();
+  dispatch<T>(
+    events: number,
+    work: (traceparent: string | undefined) => Promise<T>,
+  ): Promise<T> {
+    if (this.#tracing() === undefined) return work(undefined);
     return this.#run("sequent.dispatch", SpanKind.INTERNAL, {
       "messaging.batch.message_count": events,
-    }, work);
+    }, (span) => work(traceparentOf(span.spanContext())));
   }
 
   processBatch<T>(info: BatchTelemetry, work: () => Promise<T>): Promise<T> {
@@ -545,7 +558,7 @@ class OpenTelemetry implements Telemetry {
     name: string,
     kind: SpanKind,
     attributes: Attributes,
-    work: () => Promise<T>,
+    work: (span: Span) => Promise<T>,
     ended?: (span: Span, result: T) => void,
   ): Promise<T> {
     return this.#spans.startActiveSpan(
@@ -553,7 +566,7 @@ class OpenTelemetry implements Telemetry {
       { kind, attributes },
       async (span) => {
         try {
-          const result = await work();
+          const result = await work(span);
           ended?.(span, result);
           return result;
         } catch (error) {

@@ -15,14 +15,23 @@ import {
   trace,
   TraceFlags,
 } from "npm:@opentelemetry/api@1.10.0";
-import type { InMemoryEventStore } from "@sequent/core";
+import { createApp, InMemoryEventStore, silentLogger } from "@sequent/core";
 import {
   openTelemetry,
   spanContextOf,
   traceparentOf,
   withTraceparent,
 } from "@sequent/core/otel";
-import { AddPost, blogApp, notifyFails, NotifyPost } from "./_blog.ts";
+import {
+  AddPost,
+  blogApp,
+  notifyFails,
+  NotifyPost,
+  NotifyWorkflow,
+  Post,
+  PostCommandHandler,
+  PostProjector,
+} from "./_blog.ts";
 import { collectMetrics, parentOf, sdk, takeSpans, trees } from "./_sdk.ts";
 
 /** Runs `work` inside a SERVER span, as an HTTP server would. */
@@ -152,6 +161,49 @@ Deno.test("the golden trace of adding a post", async () => {
         .getDelegate(),
       provider,
     );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("an inline workflow's command is a child of the dispatch that ran the workflow, and stores its own context", async () => {
+  sdk();
+  const app = await createApp({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new PostCommandHandler()],
+    aggregates: [Post],
+    projectors: [PostProjector],
+    workflows: [NotifyWorkflow],
+    logger: silentLogger,
+    telemetry: openTelemetry(),
+  });
+  try {
+    takeSpans();
+    const id = crypto.randomUUID();
+    await inRequest(() =>
+      app.executeCommands(
+        new AddPost({ aggregateId: id, title: "t", author: "a", body: "b" }),
+      )
+    );
+    const spans = takeSpans();
+    assert.deepEqual(trees(spans), [
+      "POST /posts [SERVER]",
+      "  command AddPost [INTERNAL]",
+      "    sequent.dispatch [INTERNAL]",
+      // queued by the workflow, run after AddPost, in the same unit
+      "      command NotifyPost [INTERNAL]",
+      "    sequent.commit [CLIENT]",
+    ]);
+    const dispatch = spans.find((s) => s.name === "sequent.dispatch")!;
+    const notify = spans.find((s) => s.name === "command NotifyPost")!;
+    assert.equal(parentOf(notify), dispatch.spanContext().spanId);
+    assert.equal(
+      notify.spanContext().traceId,
+      dispatch.spanContext().traceId,
+    );
+    const store = app.eventStore as InMemoryEventStore;
+    const notified = await store.commandForEvent(id, 3);
+    assert.equal(notified?.traceparent, traceparentOf(notify.spanContext()));
   } finally {
     await app.close();
   }
