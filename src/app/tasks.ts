@@ -27,6 +27,7 @@
 import { parseArgs } from "node:util";
 import { counted } from "../core/_counted.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
+import type { OutboxView } from "../core/outbox_view.ts";
 import type { ProcessorStatus } from "../core/processor_runner.ts";
 import { type App, type AppConfig, openApp } from "./create_app.ts";
 import { redact, secretsOf } from "../postgres/_database_url.ts";
@@ -89,9 +90,14 @@ Tasks:
                           Start a processor over (a projector's tables
                           are emptied and rebuilt); asks first unless --yes
   browse [--port N] [--host H] [--masked]
+         [--nats SERVERS [--stream S] [--prefix P] [--relay NAME]]
                           Serve the event browser (read-only) on
                           127.0.0.1:8001 until stopped; --masked shows
-                          payloads' keys without their values
+                          payloads' keys without their values; --nats
+                          adds the outbox page: the outbox relay's
+                          partitions (its stream, subject prefix and
+                          name: default SEQUENT_OUTBOX, sequent, outbox)
+                          against the last message of each in JetStream
 
 Options:
   --verbose   Show the stack trace of an error
@@ -150,6 +156,10 @@ export async function runTasks(
         port: { type: "string" },
         host: { type: "string" },
         masked: { type: "boolean" },
+        nats: { type: "string" },
+        stream: { type: "string" },
+        prefix: { type: "string" },
+        relay: { type: "string" },
         verbose: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -224,6 +234,10 @@ async function runTask(
     port?: string | undefined;
     host?: string | undefined;
     masked?: boolean | undefined;
+    nats?: string | undefined;
+    stream?: string | undefined;
+    prefix?: string | undefined;
+    relay?: string | undefined;
   },
   io: TaskIo,
 ): Promise<void> {
@@ -403,17 +417,58 @@ async function runTask(
   }
 }
 
-/** Where `browse` listens, and how it shows payloads. */
+/** Where `browse` listens, how it shows payloads, and the outbox it shows. */
 interface BrowseOptions {
   readonly port: number;
   readonly hostname: string;
   readonly masked: boolean;
+  readonly outbox: OutboxFlags | undefined;
+}
+
+/** `browse`'s outbox relay: its NATS servers, stream, prefix and name. */
+interface OutboxFlags {
+  readonly servers: readonly string[];
+  readonly stream: string | undefined;
+  readonly prefix: string | undefined;
+  readonly relay: string | undefined;
+}
+
+function outboxFlags(options: {
+  nats?: string | undefined;
+  stream?: string | undefined;
+  prefix?: string | undefined;
+  relay?: string | undefined;
+}): OutboxFlags | undefined {
+  const { nats, stream, prefix, relay } = options;
+  if (nats === undefined) {
+    const given = (["stream", "prefix", "relay"] as const)
+      .filter((flag) => options[flag] !== undefined);
+    if (given.length > 0) {
+      throw new UsageError(
+        `${
+          given.map((flag) => `--${flag}`).join(", ")
+        } describe the outbox relay: give its NATS servers with --nats too`,
+      );
+    }
+    return undefined;
+  }
+  const servers = nats.split(",").map((server) => server.trim());
+  if (servers.some((server) => server === "")) {
+    throw new UsageError(
+      `--nats must name NATS servers, such as 127.0.0.1:4222 (several separated by commas), got "${nats}"`,
+    );
+  }
+  return { servers, stream, prefix, relay };
 }
 
 function browseOptions(options: {
   port?: string | undefined;
   host?: string | undefined;
   masked?: boolean | undefined;
+  nats?: string | undefined;
+  stream?: string | undefined;
+  prefix?: string | undefined;
+  relay?: string | undefined;
 }): BrowseOptions {
   const port = Number(options.port ?? 8001);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
@@ -425,7 +480,12 @@ function browseOptions(options: {
   if (hostname.trim() === "") {
     throw new UsageError("--host must name an address, such as 127.0.0.1");
   }
-  return { port, hostname, masked: options.masked ?? false };
+  return {
+    port,
+    hostname,
+    masked: options.masked ?? false,
+    outbox: outboxFlags(options),
+  };
 }
 
 async function browseTask(
@@ -435,17 +495,50 @@ async function browseTask(
 ): Promise<void> {
   // loaded here: the other tasks never load the web framework
   const { serveEventBrowser } = await import("../browser/mod.ts");
+  // and the NATS client only for an outbox page
+  const nats = options.outbox && await import("../nats/mod.ts");
   await withApp(config, async (app) => {
+    let outbox: OutboxView | undefined;
+    if (nats && options.outbox) {
+      const flags = options.outbox;
+      if (app.processorStore === undefined) {
+        throw new Error(
+          "The outbox page reads the relay's checkpoints from the app's processor store, and this app's event store was given without one",
+        );
+      }
+      try {
+        outbox = nats.natsOutboxView({
+          processors: app.processorStore,
+          servers: flags.servers,
+          stream: flags.stream,
+          prefix: flags.prefix,
+          name: flags.relay,
+        });
+      } catch (error) {
+        // a stream name or prefix NATS would refuse
+        if (error instanceof TypeError || error instanceof RangeError) {
+          throw new UsageError(error.message);
+        }
+        throw error;
+      }
+    }
     const signal = io.signal ?? terminationSignal();
     const served = serveEventBrowser(app, {
       hostname: options.hostname,
       port: options.port,
       payloads: options.masked ? "masked" : "full",
+      outbox,
       signal,
     });
     io.stderr(
       `The event browser runs at ${served.url} (read-only${
         options.masked ? ", payloads masked" : ""
+      }${
+        outbox
+          ? `; the outbox page shows relay ${outbox.description.relay}, stream ${outbox.description.stream} on NATS at ${
+            options.outbox!.servers.join(", ")
+          }`
+          : ""
       }; Ctrl-C stops it)`,
     );
     await served.finished;
