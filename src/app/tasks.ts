@@ -28,6 +28,7 @@ import { parseArgs } from "node:util";
 import { counted } from "../core/_counted.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
 import type { OutboxView } from "../core/outbox_view.ts";
+import type { ProcessorStore } from "../core/processor_store.ts";
 import type { ProcessorStatus } from "../core/processor_runner.ts";
 import { type App, type AppConfig, openApp } from "./create_app.ts";
 import { redact, secretsOf } from "../postgres/_database_url.ts";
@@ -488,6 +489,28 @@ function browseOptions(options: {
   };
 }
 
+/** What `browse` needs of `../nats/mod.ts`. */
+interface NatsDriver {
+  natsOutboxView(options: {
+    readonly processors: ProcessorStore;
+    readonly servers: readonly string[];
+    readonly stream: string | undefined;
+    readonly prefix: string | undefined;
+    readonly name: string | undefined;
+  }): OutboxView;
+}
+
+/**
+ * Loads the NATS entry point. The specifier is a variable so that the
+ * module graph of this entry point (`deno info`, `deno cache`) leaves the
+ * NATS client out, as `_embedded.ts` does for PGlite: an app that never
+ * shows an outbox never downloads it.
+ */
+function loadNats(): Promise<NatsDriver> {
+  const entry = "../nats/mod.ts";
+  return import(entry) as Promise<NatsDriver>;
+}
+
 async function browseTask(
   config: AppConfig,
   options: BrowseOptions,
@@ -496,7 +519,7 @@ async function browseTask(
   // loaded here: the other tasks never load the web framework
   const { serveEventBrowser } = await import("../browser/mod.ts");
   // and the NATS client only for an outbox page
-  const nats = options.outbox && await import("../nats/mod.ts");
+  const nats = options.outbox && await loadNats();
   await withApp(config, async (app) => {
     let outbox: OutboxView | undefined;
     if (nats && options.outbox) {
