@@ -214,6 +214,7 @@ export {
   type App,
   type AppConfig,
   createApp,
+  type InboxConfig,
   type LoadAggregateOptions,
   type WorkflowClass,
 } from "./src/app/create_app.ts";

@@ -23,6 +23,7 @@ import {
 } from "../core/command_service.ts";
 import type { DryRunReport } from "../core/dry_run.ts";
 import type { EventStore } from "../core/event_store.ts";
+import type { Inbox } from "../core/inbox.ts";
 import { consoleLogger, type Logger } from "../core/logger.ts";
 import { SequentError, ViewSchemaNotReadyError } from "../core/errors.ts";
 import { Projector } from "../core/projector.ts";
@@ -44,6 +45,7 @@ import {
 import type { ProcessorStore } from "../core/processor_store.ts";
 import type { EventHandler } from "../core/event_handler.ts";
 import { InMemoryEventStore } from "../memory/in_memory_event_store.ts";
+import { InMemoryInbox } from "../memory/in_memory_inbox.ts";
 import { InMemoryProcessorStore } from "../memory/in_memory_processor_store.ts";
 import type { ServerOptions } from "../postgres/connect_options.ts";
 import type { EmbeddedOptions } from "../postgres/embedded_options.ts";
@@ -153,6 +155,35 @@ export interface AppConfig {
    * (provider, sampler, exporter) stands; the library installs none.
    */
   readonly telemetry?: Telemetry | undefined;
+  /**
+   * The inbox of this app's JetStream consumers (`EventConsumer` from
+   * `@sequent/core/nats`), so that operators see and act on them beside
+   * the processors. The app installs it and gives it as `app.inbox`, for
+   * the consumers to use; `processors status` shows each consumer's parked
+   * messages, and `processors retry` and `skip` take a consumer's name as
+   * well as a processor's.
+   */
+  readonly inbox?: InboxConfig | undefined;
+}
+
+/**
+ * The app's inbox: which JetStream consumers use it, and where it is.
+ *
+ * @example
+ * ```ts
+ * import type { InboxConfig } from "@sequent/core";
+ *
+ * const inbox: InboxConfig = { consumers: ["newsletter"], schema: "newsletter_inbox" };
+ * ```
+ */
+export interface InboxConfig {
+  /** The consumers' names (each `EventConsumer`'s `name`). */
+  readonly consumers: readonly string[];
+  /**
+   * The inbox's schema on PostgreSQL (default `sequent_inbox`); an app on
+   * the in-memory event store keeps its inbox in memory.
+   */
+  readonly schema?: string | undefined;
 }
 
 /** The default of {@linkcode AppConfig.commandTimeoutMs}. */
@@ -218,6 +249,11 @@ export interface App {
    * `undefined` for an event store given in the configuration without one.
    */
   readonly processorStore: ProcessorStore | undefined;
+  /**
+   * The inbox of the app's JetStream consumers, when the configuration
+   * declares one (`inbox`): give it to each `EventConsumer`.
+   */
+  readonly inbox: Inbox | undefined;
   /**
    * Resolves once the named processors (default: all) have handled what
    * the commands that gave `token` stored, in this or any other process;
@@ -331,6 +367,11 @@ export async function openApp(
       h,
     ) => [h.constructor as ProjectorClass, processorName(h)]),
   );
+  const consumers = inboxConsumers(
+    config.inbox,
+    asynchronous.map(processorName),
+  );
+  let inbox: Inbox | undefined;
   let processorStore = config.processorStore;
   const viewSchema = config.viewSchema ?? "view_schema";
   let eventStore = config.eventStore;
@@ -349,6 +390,11 @@ export async function openApp(
         schema: config.eventStoreSchema,
         partitions: config.partitions,
       });
+      if (consumers) {
+        const options = { schema: config.inbox?.schema, viewSchema };
+        await pg.installInbox(client, options);
+        inbox = new pg.PostgresInbox(client, options);
+      }
     } catch (error) {
       await client.close();
       throw error;
@@ -388,6 +434,11 @@ export async function openApp(
       );
     }
     processorStore ??= new InMemoryProcessorStore(eventStore);
+    if (consumers) inbox = inMemoryInbox(eventStore);
+  } else if (consumers) {
+    throw new TypeError(
+      "inbox needs a database URL or the in-memory event store; with another event store, give each EventConsumer an inbox of its own",
+    );
   }
   const commandService = new CommandService({
     eventStore,
@@ -477,6 +528,7 @@ export async function openApp(
     commandStored: (commandId: string) => store.commandStored(commandId),
     processors: runner,
     processorStore,
+    inbox,
     waitFor: (token: string, options?: WaitForOptions) =>
       runner ? runner.waitFor(token, options) : Promise.reject(
         new TypeError("waitFor() needs processors: this app declares none"),
@@ -503,6 +555,54 @@ export async function openApp(
       await store.close();
     },
   };
+}
+
+/**
+ * The inbox kept beside an in-memory event store: every app over the
+ * store shares it, as apps over one database share its inbox tables.
+ */
+const inMemoryInboxes = new WeakMap<InMemoryEventStore, InMemoryInbox>();
+
+function inMemoryInbox(store: InMemoryEventStore): InMemoryInbox {
+  let inbox = inMemoryInboxes.get(store);
+  if (!inbox) inMemoryInboxes.set(store, inbox = new InMemoryInbox(store));
+  return inbox;
+}
+
+/**
+ * The consumers of `config.inbox`, checked: names, each once, none a
+ * processor's (`processors retry` and `skip` take either); `undefined`
+ * without an inbox.
+ */
+function inboxConsumers(
+  config: InboxConfig | undefined,
+  processors: readonly string[],
+): readonly string[] | undefined {
+  if (config === undefined) return undefined;
+  const consumers: unknown = config?.consumers;
+  if (!Array.isArray(consumers) || consumers.length === 0) {
+    throw new TypeError(
+      'inbox.consumers must name the consumers that use the inbox, such as ["newsletter"]',
+    );
+  }
+  const seen = new Set<string>();
+  for (const name of consumers as unknown[]) {
+    if (typeof name !== "string" || name.trim() === "") {
+      throw new TypeError(
+        `inbox.consumers must be consumer names, got ${JSON.stringify(name)}`,
+      );
+    }
+    if (seen.has(name)) {
+      throw new TypeError(`inbox.consumers names "${name}" twice`);
+    }
+    if (processors.includes(name)) {
+      throw new TypeError(
+        `inbox consumer "${name}" has the name of a processor of this app; give the consumer another`,
+      );
+    }
+    seen.add(name);
+  }
+  return [...seen];
 }
 
 /** This machine's name, for processor claims (`host` where it is hidden). */

@@ -29,6 +29,7 @@ import { counted } from "../core/_counted.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
 import type { OutboxView } from "../core/outbox_view.ts";
 import type { ProcessorStore } from "../core/processor_store.ts";
+import type { SetAsideMessage } from "../core/inbox.ts";
 import type { ProcessorStatus } from "../core/processor_runner.ts";
 import { type App, type AppConfig, openApp } from "./create_app.ts";
 import { redact, secretsOf } from "../postgres/_database_url.ts";
@@ -82,10 +83,12 @@ Tasks:
   snapshots delete-all    Delete every snapshot
   processors run          Run the asynchronous processors until stopped
   processors status       Show each processor's checkpoint, lag, holder,
-                          parked aggregates and what holds it back
-  processors retry <processor> <aggregate-id>
+                          parked aggregates and what holds it back, and
+                          each JetStream consumer's parked messages (the
+                          consumers of the app's inbox)
+  processors retry <processor|consumer> <aggregate-id>
                           Handle a parked aggregate's failed event again
-  processors skip <processor> <aggregate-id>
+  processors skip <processor|consumer> <aggregate-id>
                           Skip it and handle the events behind it
   processors reset <processor> [--yes]
                           Start a processor over (a projector's tables
@@ -584,13 +587,41 @@ async function processorsTask(
   options: { yes?: boolean | undefined },
   io: TaskIo,
 ): Promise<void> {
+  const inbox = app.inbox;
+  const consumers = inbox ? app.config.inbox?.consumers ?? [] : [];
+  const [name = "", aggregateId = ""] = operands;
+  if (inbox && consumers.includes(name)) {
+    if (sub === "retry" || sub === "skip") {
+      if (!(await inbox.request(name, aggregateId, sub))) {
+        throw new Error(
+          `Consumer ${name} has no parked message of aggregate ${aggregateId}`,
+        );
+      }
+      io.stdout(
+        sub === "retry"
+          ? `${name} handles aggregate ${aggregateId}'s parked messages again (a running consumer looks for requests every second)`
+          : `${name} drops aggregate ${aggregateId}'s failed message and handles the ones behind it (a running consumer looks for requests every second)`,
+      );
+      return;
+    }
+  }
+  if (sub === "status" && inbox && consumers.length > 0) {
+    const statuses = app.processors
+      ? await app.processors.status({ includeOthers: true })
+      : [];
+    for (const line of describeStatus(statuses)) io.stdout(line);
+    for (const consumer of consumers) {
+      const parked = await inbox.setAsideMessages(consumer);
+      for (const line of describeConsumer(consumer, parked)) io.stdout(line);
+    }
+    return;
+  }
   const runner = app.processors;
   if (!runner) {
     throw new Error(
       "This app declares no processors: list projectors or workflows under processors in its configuration",
     );
   }
-  const [name = "", aggregateId = ""] = operands;
   switch (sub) {
     case "run": {
       const signal = io.signal ?? terminationSignal();
@@ -734,6 +765,35 @@ function describeStatus(statuses: readonly ProcessorStatus[]): string[] {
       `held back by pid ${blocker.pid} in database ${blocker.database} (${blocker.state}, ${
         (blocker.ageMs / 1000).toFixed(1)
       } s): ${blocker.query.replace(/\s+/g, " ").slice(0, 200)}`,
+    );
+  }
+  return lines;
+}
+
+/** A JetStream consumer's line, and one per parked message. */
+function describeConsumer(
+  name: string,
+  parked: readonly SetAsideMessage[],
+): string[] {
+  const aggregates = new Set(parked.map((m) => m.aggregateId)).size;
+  const lines = [
+    `${name} (JetStream consumer): ${
+      parked.length === 0
+        ? "nothing parked"
+        : `${counted(parked.length, "message")} parked, of ${
+          counted(aggregates, "aggregate")
+        }`
+    }`,
+  ];
+  for (const m of parked) {
+    const where =
+      `${m.aggregateId} at event ${m.sequenceNumber} (${m.subject}) since ${m.setAsideAt.toISOString()}`;
+    lines.push(
+      m.error === undefined
+        ? `  waiting ${where}, behind its aggregate's parked message`
+        : `  parked ${where}${m.request ? ` (${m.request} asked)` : ""}: ${
+          m.error.split("\n")[0]
+        }`,
     );
   }
   return lines;

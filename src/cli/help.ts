@@ -219,10 +219,12 @@ const PROCESSORS =
                                  others take over when it stops or dies
   processors status              Per processor: lag, checkpoint, holder,
                                  parked aggregates, and the transaction that
-                                 holds every processor back, if one does
-  processors retry <processor> <aggregate-id>
+                                 holds every processor back, if one does;
+                                 per JetStream consumer of the app's inbox:
+                                 its parked messages
+  processors retry <processor|consumer> <aggregate-id>
                                  Handle a parked aggregate's failed event again
-  processors skip <processor> <aggregate-id>
+  processors skip <processor|consumer> <aggregate-id>
                                  Skip that event, handle the ones behind it
   processors reset <processor> [--yes]
                                  Start a processor over from the first event
