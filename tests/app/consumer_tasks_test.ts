@@ -93,10 +93,13 @@ Deno.test({
     }
     consumer.start();
     try {
+      // the second parked, and the third set aside behind it
       await until(
-        () => consumer.status.parked.length === 1,
+        async () =>
+          consumer.status.parked.length === 1 &&
+          (await app.inbox!.setAsideMessages("newsletter")).length === 2,
         10_000,
-        "the second event parked",
+        "the second event parked, the third waiting",
       );
       assert.deepEqual(handled, [1]);
       const status = await run(config, ["processors", "status"]);
@@ -126,7 +129,13 @@ Deno.test({
       ]);
       assert.equal(retry.code, 0, retry.err.join("\n"));
       assert.match(retry.out[0]!, /^newsletter handles aggregate .* again/);
-      await until(() => handled.length === 3, 10_000, "the retry");
+      await until(
+        async () =>
+          handled.length === 3 &&
+          (await app.inbox!.setAsideMessages("newsletter")).length === 0,
+        10_000,
+        "the retry",
+      );
       assert.deepEqual(handled, [1, 2, 3]);
       const after = await run(config, ["processors", "status"]);
       assert.ok(
