@@ -119,17 +119,24 @@ export class NotifyWorkflow extends Workflow {
   }
 }
 
-/** The blog app, traced by `telemetry`. */
+/**
+ * The blog app, traced by `telemetry`; with `notifyInline`, the notify
+ * workflow runs inline, in the command's unit, instead of as a processor.
+ */
 export function blogApp(
   telemetry: Telemetry | undefined,
   logger: Logger = silentLogger,
+  { notifyInline = false }: { notifyInline?: boolean } = {},
 ): Promise<App> {
   return createApp({
     eventStore: new InMemoryEventStore(),
     commandHandlers: [new PostCommandHandler()],
     aggregates: [Post],
     projectors: [PostProjector],
-    processors: [PostSearchProjector, NotifyWorkflow],
+    workflows: notifyInline ? [NotifyWorkflow] : [],
+    processors: notifyInline
+      ? [PostSearchProjector]
+      : [PostSearchProjector, NotifyWorkflow],
     logger,
     telemetry,
   });

@@ -15,23 +15,14 @@ import {
   trace,
   TraceFlags,
 } from "npm:@opentelemetry/api@1.10.0";
-import { createApp, InMemoryEventStore, silentLogger } from "@sequent/core";
+import { type InMemoryEventStore, silentLogger } from "@sequent/core";
 import {
   openTelemetry,
   spanContextOf,
   traceparentOf,
   withTraceparent,
 } from "@sequent/core/otel";
-import {
-  AddPost,
-  blogApp,
-  notifyFails,
-  NotifyPost,
-  NotifyWorkflow,
-  Post,
-  PostCommandHandler,
-  PostProjector,
-} from "./_blog.ts";
+import { AddPost, blogApp, notifyFails, NotifyPost } from "./_blog.ts";
 import { collectMetrics, parentOf, sdk, takeSpans, trees } from "./_sdk.ts";
 
 /** Runs `work` inside a SERVER span, as an HTTP server would. */
@@ -168,14 +159,8 @@ Deno.test("the golden trace of adding a post", async () => {
 
 Deno.test("an inline workflow's command is a child of the dispatch that ran the workflow, and stores its own context", async () => {
   sdk();
-  const app = await createApp({
-    eventStore: new InMemoryEventStore(),
-    commandHandlers: [new PostCommandHandler()],
-    aggregates: [Post],
-    projectors: [PostProjector],
-    workflows: [NotifyWorkflow],
-    logger: silentLogger,
-    telemetry: openTelemetry(),
+  const app = await blogApp(openTelemetry(), silentLogger, {
+    notifyInline: true,
   });
   try {
     takeSpans();
