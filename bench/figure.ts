@@ -12,9 +12,23 @@ export interface Figure {
   baseline: number | null;
   /** The baseline's unit when it is not `unit`. */
   baselineUnit?: string;
+  /**
+   * What the baseline is when it is not a raw loop doing the same work
+   * (another figure of ours, say).
+   */
+  baselineIs?: string;
   /** value / baseline, or null when there is no baseline. */
   ratio: number | null;
+  /**
+   * Which way `value` (and so `ratio`) is better: "higher" for rates,
+   * "lower" for durations and sizes.
+   */
+  better: "higher" | "lower";
+  /** The machine's one-minute load average when the figure was taken. */
+  load: number;
 }
+
+const LOWER_IS_BETTER: ReadonlySet<string> = new Set(["ms", "s", "MB"]);
 
 /** Builds a figure, computing the ratio when a baseline exists. */
 export function figure(
@@ -23,6 +37,7 @@ export function figure(
   unit: string,
   baseline: number | null = null,
   baselineUnit?: string,
+  baselineIs?: string,
 ): Figure {
   return {
     name,
@@ -30,9 +45,12 @@ export function figure(
     unit,
     baseline: baseline === null ? null : round(baseline),
     ...(baselineUnit === undefined ? {} : { baselineUnit }),
+    ...(baselineIs === undefined ? {} : { baselineIs }),
     ratio: baseline === null || baseline === 0
       ? null
       : round(value / baseline, 3),
+    better: LOWER_IS_BETTER.has(unit) ? "lower" : "higher",
+    load: round(Deno.loadavg()[0] ?? 0),
   };
 }
 
@@ -57,6 +75,16 @@ export async function opsPerSecond(
     now = performance.now();
   }
   return count / ((now - start) / 1000);
+}
+
+/** The median of some numbers (0 for none). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return 0;
+  return sorted.length % 2
+    ? sorted[mid]!
+    : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Runs `fn` `times` times and returns the median duration in milliseconds. */

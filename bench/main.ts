@@ -7,6 +7,7 @@
 import type { Figure } from "./figure.ts";
 import { run as memory } from "./memory_bench.ts";
 import { run as postgres } from "./postgres_bench.ts";
+import { run as commands } from "./command_bench.ts";
 import { run as processors } from "./processor_bench.ts";
 import { run as partitioned } from "./partitioned_bench.ts";
 import { run as readYourWrites } from "./ryw_bench.ts";
@@ -24,7 +25,8 @@ if (!Deno.env.get("DATABASE_URL")) {
 
 const suites: [string, (ms: number) => Promise<Figure[]>][] = [
   ["memory", memory],
-  ["postgres", postgres],
+  ["postgres (the store alone)", postgres],
+  ["commands (the whole command path)", commands],
   ["read models", readModels],
   ["processors", processors],
   ["partitioned processors", partitioned],

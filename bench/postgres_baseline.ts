@@ -14,6 +14,7 @@
  */
 import { partitionOf } from "@sequent/core";
 import postgres from "postgres";
+import { median } from "./figure.ts";
 
 /** A postgres.js pool as the baselines use it (driver defaults). */
 export type RawSql = postgres.Sql<Record<string, never>>;
@@ -178,9 +179,10 @@ export async function concurrently(
 /**
  * Measures two implementations of the same operation fairly on a shared,
  * noisy machine: after a warm-up of each, they take turns in `slices`
- * short runs (alternating which goes first), so background load, autovacuum
- * and checkpoints hit both alike. Returns each one's mean rate (calls per
- * second).
+ * short rounds (alternating which goes first), so background load,
+ * autovacuum and checkpoints hit both alike. Returns each one's median
+ * rate over its rounds (calls per second): one disturbed round moves
+ * neither.
  */
 export async function compareRates(
   a: () => Promise<unknown>,
@@ -188,21 +190,22 @@ export async function compareRates(
   options: { ms: number; concurrency: number; slices?: number },
 ): Promise<[number, number]> {
   const slices = options.slices ?? 8;
+  if (slices < 3) throw new RangeError("compareRates needs 3 rounds or more");
   const slice = options.ms / slices;
   await concurrently(a, 200, options.concurrency);
   await concurrently(b, 200, options.concurrency);
-  let rateA = 0;
-  let rateB = 0;
+  const ratesA: number[] = [];
+  const ratesB: number[] = [];
   for (let i = 0; i < slices; i++) {
     if (i % 2 === 0) {
-      rateA += await concurrently(a, slice, options.concurrency, 0);
-      rateB += await concurrently(b, slice, options.concurrency, 0);
+      ratesA.push(await concurrently(a, slice, options.concurrency, 0));
+      ratesB.push(await concurrently(b, slice, options.concurrency, 0));
     } else {
-      rateB += await concurrently(b, slice, options.concurrency, 0);
-      rateA += await concurrently(a, slice, options.concurrency, 0);
+      ratesB.push(await concurrently(b, slice, options.concurrency, 0));
+      ratesA.push(await concurrently(a, slice, options.concurrency, 0));
     }
   }
-  return [rateA / slices, rateB / slices];
+  return [median(ratesA), median(ratesB)];
 }
 
 if (import.meta.main) {

@@ -1,17 +1,20 @@
 /**
- * PostgreSQL figures, each beside its raw baseline measured in the same run
- * on the same database: the event store driven directly through the port
- * (rows built by hand, as the core will hand them over), so the cost of the
- * store itself is known before the domain layer is added on top.
+ * PostgreSQL figures of the event store alone (named `pg.store.…`), each
+ * beside its raw baseline measured in the same run on the same database:
+ * the store driven directly through the port with rows built by hand, so
+ * the cost of the store itself is known apart from the domain layer. What
+ * an application runs, the whole command path, is measured in
+ * `command_bench.ts`.
  *
- * - `pg.create_post.cmds_per_s`, `pg.create_post_c8.cmds_per_s`: AddPost's
- *   rows (command record, aggregate, four events) one at a time and from 8
- *   concurrent callers; baseline {@linkcode rawCreatePost}.
- * - `pg.load_1000.ms`: loading an aggregate with 1,000 events and parsing
- *   the payloads; baseline {@linkcode rawLoad}.
- * - `pg.load_1000_snapshot.ms`: the same aggregate from a snapshot.
- * - `pglite.create_post.cmds_per_s`: the first figure on the embedded
- *   database; baseline: the raw statement through the PGlite client.
+ * - `pg.store.create_post.cmds_per_s`, `pg.store.create_post_c8.cmds_per_s`:
+ *   AddPost's rows (command record, aggregate, four events) one at a time
+ *   and from 8 concurrent callers; baseline {@linkcode rawCreatePost}.
+ * - `pg.store.load_1000.ms`: loading an aggregate's 1,000 stored rows and
+ *   parsing the payloads (no events built); baseline {@linkcode rawLoad}.
+ * - `pg.store.load_1000_snapshot.ms`: the same aggregate from a snapshot.
+ * - `pglite.store.create_post.cmds_per_s`: the first figure on the
+ *   embedded database; baseline: the raw statement through the PGlite
+ *   client.
  *
  * The server is `DATABASE_URL` (skipped when it is not a postgres:// URL).
  * Run alone: `deno run -A bench/postgres_bench.ts`.
@@ -176,8 +179,8 @@ export async function serverFigures(
       figures.push(
         figure(
           concurrency === 1
-            ? "pg.create_post.cmds_per_s"
-            : "pg.create_post_c8.cmds_per_s",
+            ? "pg.store.create_post.cmds_per_s"
+            : "pg.store.create_post_c8.cmds_per_s",
           ours,
           "cmds/s",
           raw,
@@ -188,7 +191,7 @@ export async function serverFigures(
     for (let i = 0; i < 10; i++) await rawLoad(sql, schema, id);
     const rawMs = await medianMs(() => rawLoad(sql, schema, id), 50);
     const ourMs = await storeLoadMs(store, id, { times: 50 });
-    figures.push(figure("pg.load_1000.ms", ourMs, "ms", rawMs));
+    figures.push(figure("pg.store.load_1000.ms", ourMs, "ms", rawMs));
     const [loaded] = await store.loadStreams([id]);
     await store.storeSnapshots([{
       aggregateId: id,
@@ -204,7 +207,7 @@ export async function serverFigures(
     }]);
     figures.push(
       figure(
-        "pg.load_1000_snapshot.ms",
+        "pg.store.load_1000_snapshot.ms",
         await storeLoadMs(store, id, { times: 50, snapshotVersion: 1 }),
         "ms",
       ),
@@ -227,7 +230,7 @@ export async function pgliteFigures(ms: number): Promise<Figure[]> {
       () => storeCreatePost(store),
       { ms: 2 * ms, concurrency: 1 },
     );
-    return [figure("pglite.create_post.cmds_per_s", ours, "cmds/s", raw)];
+    return [figure("pglite.store.create_post.cmds_per_s", ours, "cmds/s", raw)];
   } finally {
     await client.close();
   }
