@@ -115,6 +115,12 @@ export interface AppConfig {
   /** Re-runs of a unit of work on optimistic-lock conflicts (default 0). */
   readonly retryOnConflict?: number | undefined;
   /**
+   * How many aggregates the command service keeps between commands
+   * (default 1,000; 0: none); see
+   * `CommandServiceOptions.aggregateCacheSize`.
+   */
+  readonly aggregateCacheSize?: number | undefined;
+  /**
    * The connection to a PostgreSQL server: pool size, connect timeout,
    * statement timeout, idle time (see `ServerOptions` in
    * `@sequent/core/postgres`). Ignored for the embedded database.
@@ -448,6 +454,7 @@ export async function openApp(
     middleware: config.middleware,
     logger: config.logger,
     retryOnConflict: config.retryOnConflict,
+    aggregateCacheSize: config.aggregateCacheSize,
     commandTimeoutMs: config.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS,
     telemetry: config.telemetry,
     databaseSystem,

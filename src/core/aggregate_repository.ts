@@ -14,6 +14,7 @@ import {
   snapshotConfigOf,
   uniqueKeysOf,
 } from "./aggregate_root.ts";
+import type { AggregateCache } from "./aggregate_cache.ts";
 import { jsonEquals } from "./attributes.ts";
 import {
   AggregateNotFoundError,
@@ -46,6 +47,12 @@ export interface AggregateChange {
   /** Its new events, in order. */
   readonly events: readonly Event[];
 }
+
+let cacheOf: (
+  repository: AggregateRepository,
+  cache: AggregateCache,
+) => void;
+let giveBack: (repository: AggregateRepository) => void;
 
 /**
  * Loads and tracks aggregates for one unit of work. Reach it in a command
@@ -83,6 +90,20 @@ export class AggregateRepository {
   readonly #reader: EventStoreReader;
   readonly #serializer: MessageSerializer;
   readonly #identityMap = new Map<string, AggregateRoot>();
+  #cache: AggregateCache | undefined;
+
+  static {
+    cacheOf = (repository, cache) => {
+      repository.#cache = cache;
+    };
+    giveBack = (repository) => {
+      const cache = repository.#cache;
+      if (cache === undefined) return;
+      for (const aggregate of repository.#identityMap.values()) {
+        if (aggregate.uncommittedEvents.length === 0) cache.keep(aggregate);
+      }
+    };
+  }
 
   /**
    * Creates the instance.
@@ -152,6 +173,9 @@ export class AggregateRepository {
       const known = this.#identityMap.get(id);
       if (known) checkInstance(known, cls);
       else missing.add(id);
+    }
+    if (missing.size > 0 && this.#cache !== undefined) {
+      await this.#fromCache(missing, cls);
     }
     if (missing.size > 0) {
       const wanted = [...missing];
@@ -310,6 +334,42 @@ export class AggregateRepository {
     return changes;
   }
 
+  /**
+   * Takes the aggregates of `missing` the cache holds (removing them from
+   * `missing`) and brings them up to date with the events stored after
+   * them, in one read. One of another class is dropped: the full load then
+   * reports the mismatch.
+   */
+  async #fromCache<A extends AggregateRoot>(
+    missing: Set<string>,
+    cls: AggregateClassLike<A>,
+  ): Promise<void> {
+    let after: Map<string, number> | undefined;
+    for (const id of missing) {
+      const held = this.#cache!.take(id);
+      if (held === undefined || !((held as object) instanceof cls)) continue;
+      this.#identityMap.set(id, held);
+      missing.delete(id);
+      (after ??= new Map()).set(id, held.sequenceNumber);
+    }
+    if (after === undefined) return;
+    const streams = await this.#reader.loadStreams([...after.keys()], {
+      after,
+    });
+    const internals = aggregateInternals();
+    for (const stream of streams) {
+      const aggregate = this.#identityMap.get(stream.aggregateId);
+      if (aggregate === undefined || !after.has(stream.aggregateId)) {
+        throw new TypeError(
+          `The store returned the stream of "${stream.aggregateId}", which was not asked for`,
+        );
+      }
+      for (const row of stream.events) {
+        internals.replay(aggregate, this.#serializer.deserializeEvent(row));
+      }
+    }
+  }
+
   #build<A extends AggregateRoot>(
     stream: LoadedStream,
     cls: AggregateClassLike<A>,
@@ -370,6 +430,25 @@ export class AggregateRepository {
     }
     throw new AggregateTypeMismatchError(stream.aggregateId, wanted, stored);
   }
+}
+
+/**
+ * Makes the repository take aggregates from `cache` before it loads them
+ * (see `aggregate_cache.ts`). Wiring of the command service.
+ */
+export function useAggregateCache(
+  repository: AggregateRepository,
+  cache: AggregateCache,
+): void {
+  cacheOf(repository, cache);
+}
+
+/**
+ * Gives the repository's aggregates to its cache: once, after the unit's
+ * transaction has committed. Those with uncommitted events are not given.
+ */
+export function returnAggregatesToCache(repository: AggregateRepository): void {
+  giveBack(repository);
 }
 
 function isAbstractBase(cls: object): boolean {

@@ -7,7 +7,12 @@
  * @module
  */
 import { derivedCommandId, newCommandId } from "./_command_id.ts";
-import { AggregateRepository } from "./aggregate_repository.ts";
+import { AggregateCache } from "./aggregate_cache.ts";
+import {
+  AggregateRepository,
+  returnAggregatesToCache,
+  useAggregateCache,
+} from "./aggregate_repository.ts";
 import type { AggregateClass } from "./aggregate_root.ts";
 import {
   aggregateInternals,
@@ -127,6 +132,16 @@ export interface CommandServiceOptions {
    * when it fails with {@linkcode OptimisticLockError} (default 0: never).
    */
   readonly retryOnConflict?: number | undefined;
+  /**
+   * How many aggregates to keep between units of work (default 1,000; 0:
+   * none). The next command on a kept aggregate reads only the events
+   * stored after it, in the round trip a full load would take, so a long
+   * history costs its length once; what another process stored since is
+   * read all the same, and the commit's concurrency check decides between
+   * writers as without the cache. An aggregate's state must come from its
+   * events alone (its `on` handlers), as it must for loading anyway.
+   */
+  readonly aggregateCacheSize?: number | undefined;
   /** The type registry to use (default: a new one). */
   readonly registry?: TypeRegistry | undefined;
   /**
@@ -272,6 +287,7 @@ export class CommandService {
   readonly #timeoutMs: number;
   readonly #telemetry: Telemetry | undefined;
   readonly #databaseSystem: string | undefined;
+  readonly #cache: AggregateCache | undefined;
 
   /**
    * Creates a command service.
@@ -302,6 +318,8 @@ export class CommandService {
         `retryOnConflict must be a non-negative integer, got ${options.retryOnConflict}`,
       );
     }
+    const cacheSize = options.aggregateCacheSize ?? 1000;
+    this.#cache = cacheSize === 0 ? undefined : new AggregateCache(cacheSize);
     const registry = options.registry ?? new TypeRegistry();
     this.#serializer = new MessageSerializer(registry);
     for (const handler of this.#commandHandlers) {
@@ -709,6 +727,9 @@ export class CommandService {
           trace,
         );
         const current = unit;
+        if (this.#cache && !dryRun) {
+          useAggregateCache(current.repository, this.#cache);
+        }
         await runInUnit(current, async () => {
           if (derived) current.commandIds = derived.next;
           if (dispatch) {
@@ -745,6 +766,7 @@ export class CommandService {
         },
       });
       stored?.resolve({ transactionId });
+      if (this.#cache && !dryRun) returnAggregatesToCache(unit!.repository);
     } catch (error) {
       stored?.reject(error);
       throw error;

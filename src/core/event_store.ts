@@ -223,6 +223,13 @@ export interface LoadOptions {
   readonly until?: Date | undefined;
   /** Start from the latest snapshot of this version, when there is one. */
   readonly snapshotVersion?: number | undefined;
+  /**
+   * Only the events after these sequence numbers, by aggregate id (an
+   * aggregate not in it: all its events): what a holder of the aggregate
+   * at that version lacks. A stream with no such events may be left out
+   * of the result. Not with `until` or `snapshotVersion` (a TypeError).
+   */
+  readonly after?: ReadonlyMap<string, number> | undefined;
 }
 
 /**
@@ -503,4 +510,28 @@ export interface EventStore
   commandStored(commandId: string): Promise<boolean>;
   /** Releases connections; the store cannot be used afterwards. */
   close(): Promise<void>;
+}
+
+/**
+ * Fails on load options every store refuses: `after` with `until` or
+ * `snapshotVersion`, or an `after` that is not a sequence number.
+ *
+ * @throws {TypeError} naming what was wrong.
+ */
+export function checkLoadOptions(options: LoadOptions): void {
+  if (options.after === undefined) return;
+  for (const [id, n] of options.after) {
+    if (!Number.isSafeInteger(n) || n < 0) {
+      throw new TypeError(
+        `loadStreams(): "after" of aggregate "${id}" must be a sequence number (a non-negative integer), got ${n}`,
+      );
+    }
+  }
+  if (options.until !== undefined || options.snapshotVersion !== undefined) {
+    throw new TypeError(
+      `loadStreams(): "after" cannot be combined with ${
+        options.until !== undefined ? '"until"' : '"snapshotVersion"'
+      }`,
+    );
+  }
 }

@@ -36,6 +36,7 @@ import type {
   StreamCommit,
   TransactionOptions,
 } from "../core/event_store.ts";
+import { checkLoadOptions } from "../core/event_store.ts";
 import type { JsonValue } from "../core/json.ts";
 import type {
   EventBatch,
@@ -503,9 +504,13 @@ export class InMemoryEventStore
     aggregateIds: readonly string[],
     options?: LoadOptions,
   ): Promise<LoadedStream[]> {
-    return Promise.resolve(
-      readStreams(this.#open(), undefined, aggregateIds, options),
-    );
+    try {
+      return Promise.resolve(
+        readStreams(this.#open(), undefined, aggregateIds, options),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** {@inheritDoc EventStoreReader.loadEvent} */
@@ -1100,6 +1105,7 @@ function readStreams(
   aggregateIds: readonly string[],
   options: LoadOptions = {},
 ): LoadedStream[] {
+  checkLoadOptions(options);
   const result: LoadedStream[] = [];
   const seen = new Set<string>();
   for (const id of aggregateIds) {
@@ -1108,9 +1114,11 @@ function readStreams(
     const stored = state.streams.get(id);
     const info = stored ?? overlay?.streams.get(id);
     if (!info) continue;
+    // sequence numbers run from 1 without gaps: event n is at index n - 1
+    const from = options.after?.get(id) ?? 0;
     let events: SerializedEvent[] = [
-      ...(stored?.events ?? []),
-      ...(overlay?.events.get(id) ?? []),
+      ...(stored?.events.slice(from) ?? []),
+      ...(overlay?.events.get(id) ?? []).filter((e) => e.sequenceNumber > from),
     ];
     let snapshot: SerializedSnapshot | undefined;
     if (options.until) {
@@ -1221,10 +1229,14 @@ class InMemoryTransaction implements EventStoreTransaction {
     aggregateIds: readonly string[],
     options?: LoadOptions,
   ): Promise<LoadedStream[]> {
-    const overlay = this.#live();
-    return Promise.resolve(
-      readStreams(overlay.base, overlay, aggregateIds, options),
-    );
+    try {
+      const overlay = this.#live();
+      return Promise.resolve(
+        readStreams(overlay.base, overlay, aggregateIds, options),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async loadEvent(

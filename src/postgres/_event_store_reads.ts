@@ -6,6 +6,7 @@
  * @module
  */
 import { SequentError } from "../core/errors.ts";
+import { checkLoadOptions } from "../core/event_store.ts";
 import type {
   CommandRecord,
   EventPosition,
@@ -111,6 +112,22 @@ interface StreamEventRow {
 
 export function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(",")}}`;
+}
+
+/**
+ * For each id that is a UUID (in order), the sequence number its events
+ * start after: from `after`, else 0.
+ */
+function fromSequenceNumbers(
+  aggregateIds: readonly string[],
+  after: ReadonlyMap<string, number>,
+): number[] {
+  const from: number[] = [];
+  for (const id of aggregateIds) {
+    if (!isUuid(id)) continue;
+    from.push(after.get(id) ?? 0);
+  }
+  return from;
 }
 
 /** The reads, over either executor. */
@@ -298,12 +315,17 @@ export class Reader implements EventStoreReader {
     aggregateIds: readonly string[],
     options: LoadOptions = {},
   ): Promise<LoadedStream[]> {
+    checkLoadOptions(options);
     const ids = aggregateIds.filter(isUuid).map((id) => id.toLowerCase());
     if (ids.length === 0) return [];
-    const { until, snapshotVersion } = options;
+    const { until, snapshotVersion, after } = options;
+    // the sequence number each id's events start after (0: all of them)
+    const from = after && fromSequenceNumbers(aggregateIds, after);
     if (ids.length === 1) {
       const id = ids[0]!;
-      const rows = (until !== undefined
+      const rows = (from !== undefined
+        ? await this.#exec.run(this.#sql.loadStreamAfter, [id, from[0]!])
+        : until !== undefined
         ? await this.#exec.run(this.#sql.loadStreamUntil, [id, until])
         : snapshotVersion !== undefined
         ? await this.#exec.run(this.#sql.loadStreamFromSnapshot, [
@@ -326,7 +348,12 @@ export class Reader implements EventStoreReader {
       return [this.#stream(id, rows, 0, rows.length, snapshotVersion)];
     }
     const rows =
-      (until !== undefined
+      (from !== undefined
+        ? await this.#exec.run(this.#sql.loadStreamsAfter, [
+          uuidArray(ids),
+          `{${from.join(",")}}`,
+        ])
+        : until !== undefined
         ? await this.#exec.run(this.#sql.loadStreamsUntil, [
           uuidArray(ids),
           until,

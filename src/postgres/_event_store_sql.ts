@@ -30,8 +30,10 @@ export interface EventStoreSql {
   readonly typeDictionary: string;
   readonly loadStreams: string;
   readonly loadStreamsUntil: string;
+  readonly loadStreamsAfter: string;
   readonly loadStreamsFromSnapshot: string;
   readonly loadStream: string;
+  readonly loadStreamAfter: string;
   readonly loadStreamUntil: string;
   readonly loadStreamFromSnapshot: string;
   readonly loadEvent: string;
@@ -193,6 +195,15 @@ RETURNING xact_id::text AS x, position::text AS p`;
       UNION ALL SELECT 'c', id, type FROM ${s}.command_types`,
     loadStreams: streamRows(""),
     loadStreamsUntil: streamRows("WHERE e.created_at < $2::timestamptz"),
+    loadStreamsAfter: `
+    SELECT w.ord::integer AS ord, a.aggregate_id, a.aggregate_type_id,
+      a.events_partition_key, 1 AS kind, e.sequence_number, e.created_at,
+      e.event_type_id, e.event_json::text AS json
+    FROM unnest($1::text::uuid[], $2::text::integer[]) WITH ORDINALITY AS w(id, after, ord)
+    JOIN ${s}.aggregates a ON a.aggregate_id = w.id
+    JOIN ${s}.events e ON e.partition_key = a.events_partition_key
+      AND e.aggregate_id = a.aggregate_id AND e.sequence_number > w.after
+    ORDER BY w.ord, e.sequence_number`,
     loadStreamsFromSnapshot: `
       WITH st AS (
         SELECT w.ord, a.aggregate_id, a.aggregate_type_id, a.events_partition_key,
@@ -222,6 +233,8 @@ RETURNING xact_id::text AS x, position::text AS p`;
         AND e.sequence_number > coalesce(st.snapshot_sequence_number, 0)
       ORDER BY 1, 5, 6`,
     loadStream: oneStream(""),
+    // a cached aggregate's new events: a range of the primary key
+    loadStreamAfter: oneStream("AND e.sequence_number > $2::integer"),
     loadStreamUntil: oneStream("AND e.created_at < $2::timestamptz"),
     loadStreamFromSnapshot: `
       WITH a AS (

@@ -1,0 +1,81 @@
+/**
+ * The aggregate cache never serves a stale aggregate across processes: two
+ * processes, each with its own command service and cache, alternate
+ * commands on one aggregate, and every command sees the other's last
+ * event. On an embedded database's folder (the second process reaching it
+ * through the first) and on the server when `DATABASE_URL` names one.
+ */
+import assert from "node:assert/strict";
+import {
+  connectDatabase,
+  installEventStore,
+  PostgresEventStore,
+} from "@sequent/core/postgres";
+import { Child } from "../_child_process.ts";
+import { assertEverySawTheLast } from "../core/_ledger.ts";
+import { freshSchema, serverUrl } from "./_backends.ts";
+
+const CHILD = new URL("./_cache_writer_child.ts", import.meta.url);
+const WRITES = 10;
+
+/** Installs the store, runs the two writers, then checks what they stored. */
+async function alternate(database: string, schema: string): Promise<void> {
+  const setup = await connectDatabase(database);
+  await installEventStore(setup, { schema });
+  await setup.close();
+  const id = crypto.randomUUID();
+  const a = Child.spawn(CHILD, [database, schema, "a", id]);
+  const b = Child.spawn(CHILD, [database, schema, "b", id]);
+  try {
+    // b starts once a is connected: on a folder, a then holds it
+    await a.waitFor(/^ready$/);
+    await b.waitFor(/^ready$/);
+    await a.send("open");
+    await a.waitFor(/^opened$/);
+    for (let i = 0; i < WRITES; i++) {
+      const writer = i % 2 ? b : a;
+      const n = Math.floor(i / 2) + 1;
+      await writer.send("write");
+      await writer.waitFor(new RegExp(`^wrote ${n} `));
+    }
+    // a opened the ledger, so never loaded it in full; b loaded it once.
+    // Each then read only the other's last entry before writing its own.
+    const last = (child: Child) => child.lines.at(-1);
+    assert.equal(last(a), `wrote 5 full=0 after=5 events=4`);
+    assert.equal(last(b), `wrote 5 full=1 after=4 events=4`);
+  } finally {
+    await b.endInput();
+    assert.equal((await b.ended()).code, 0);
+    await a.endInput();
+    assert.equal((await a.ended()).code, 0);
+  }
+  const client = await connectDatabase(database);
+  try {
+    await assertEverySawTheLast(
+      new PostgresEventStore(client, { schema, closeClient: false }),
+      id,
+      WRITES,
+    );
+  } finally {
+    if (serverUrl !== undefined && database === serverUrl) {
+      await client.execute(`DROP SCHEMA ${schema} CASCADE`);
+    }
+    await client.close();
+  }
+}
+
+Deno.test("two processes on one embedded folder alternate commands on one aggregate: each command sees the other's last event, reading only it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-cache-" });
+  try {
+    await alternate(`${dir}/db`, "sequent_schema");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+if (serverUrl !== undefined) {
+  const url = serverUrl;
+  Deno.test("two processes on the server alternate commands on one aggregate: each command sees the other's last event, reading only it", async () => {
+    await alternate(url, freshSchema());
+  });
+}
