@@ -109,9 +109,14 @@ export abstract class Attributed {
     const cls = classOf(this);
     const shape = cls.shape;
     const values = init as Record<string, unknown>;
-    for (const key in values) {
-      if (!Object.hasOwn(shape, key)) {
-        throw new UnknownAttributeError(displayName(cls), key);
+    if (trustedInit) {
+      // values read from storage by a reader of this class: declared keys only
+      trustedInit = false;
+    } else {
+      for (const key in values) {
+        if (!Object.hasOwn(shape, key)) {
+          throw new UnknownAttributeError(displayName(cls), key);
+        }
       }
     }
     const self = this as unknown as Record<string, unknown>;
@@ -449,6 +454,80 @@ export class AttributeReadError extends Error {
     this.name = "AttributeReadError";
     this.path = path;
   }
+}
+
+/**
+ * Set by {@linkcode constructStored} for the constructor it calls, which
+ * clears it: values a {@linkcode StoredReader} read have declared keys
+ * only, so the check for undeclared ones is skipped.
+ */
+let trustedInit = false;
+
+/**
+ * Builds an instance from values a {@linkcode StoredReader} of its class
+ * read (so every key is declared), through its constructor.
+ */
+export function constructStored<T>(
+  cls: new (init: never) => T,
+  values: Record<string, unknown>,
+): T {
+  trustedInit = true;
+  try {
+    return new cls(values as never);
+  } finally {
+    trustedInit = false;
+  }
+}
+
+/** How to read one class's attributes from stored JSON, compiled once. */
+export interface StoredReader {
+  readonly keys: readonly string[];
+  readonly impls: readonly AttrImpl<unknown, boolean>[];
+}
+
+/** The reader of a class's attributes other than `skip`. */
+export function storedReader(
+  cls: AttributedClass,
+  skip?: ReadonlySet<string>,
+): StoredReader {
+  const { keys, impls } = compileShape(cls.shape);
+  const kept = keys.flatMap((k, i) => skip?.has(k) ? [] : [i]);
+  return {
+    keys: kept.map((i) => keys[i] as string),
+    impls: kept.map((i) => impls[i] as AttrImpl<unknown, boolean>),
+  };
+}
+
+/**
+ * Reads attribute values from stored JSON into `values` with a compiled
+ * reader; see {@linkcode attributesFromJson}.
+ *
+ * @throws {AttributeReadError} naming the field path of a bad value.
+ */
+export function readStored(
+  reader: StoredReader,
+  json: JsonObject,
+  values: Record<string, unknown>,
+): Record<string, unknown> {
+  const { keys, impls } = reader;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const raw = json[key];
+    const impl = impls[i] as AttrImpl<unknown, boolean>;
+    if (raw === undefined || raw === null) {
+      if (impl.isRequired) throw new AttributeReadError(key, "is missing");
+      continue;
+    }
+    const converted = impl.codec.fromJson(raw);
+    if (!converted.ok) {
+      throw new AttributeReadError(
+        converted.path ? `${key}.${converted.path}` : key,
+        converted.message,
+      );
+    }
+    values[key] = converted.value;
+  }
+  return values;
 }
 
 /**

@@ -7,7 +7,14 @@
  * @module
  */
 import { newCommandId } from "./_command_id.ts";
-import { AttributeReadError, attributesFromJson } from "./attributed.ts";
+import {
+  AttributeReadError,
+  attributesFromJson,
+  constructStored,
+  readStored,
+  type StoredReader,
+  storedReader,
+} from "./attributed.ts";
 import type { AttributedClass } from "./attributed.ts";
 import { type Command, COMMAND_BASE_KEYS } from "./command.ts";
 import { DeserializeEventError, SequentError } from "./errors.ts";
@@ -24,6 +31,8 @@ import { type AnyClass, TypeRegistry } from "./type_registry.ts";
 interface EventType {
   readonly cls: (new (init: object) => Event) & AttributedClass;
   readonly upcasters: readonly Upcaster[];
+  /** Its own attributes (not the base keys), compiled for reading. */
+  readonly reader: StoredReader;
 }
 
 function unreadable(
@@ -123,19 +132,21 @@ export class MessageSerializer {
       }
       json = result;
     }
-    let values: Record<string, unknown>;
+    // the base keys first: every event's values start with one shape
+    const values: Record<string, unknown> = {
+      aggregateId: row.aggregateId,
+      sequenceNumber: row.sequenceNumber,
+      createdAt: row.createdAt,
+    };
     try {
-      values = attributesFromJson(type.cls, json, EVENT_BASE_KEYS);
+      readStored(type.reader, json, values);
     } catch (error) {
       if (error instanceof AttributeReadError) {
         throw unreadable(row, error.message, error);
       }
       throw error;
     }
-    values.aggregateId = row.aggregateId;
-    values.sequenceNumber = row.sequenceNumber;
-    values.createdAt = row.createdAt;
-    return new type.cls(values);
+    return constructStored(type.cls, values);
   }
 
   #eventType(row: SerializedEvent): EventType {
@@ -162,7 +173,11 @@ export class MessageSerializer {
       );
     }
     const cls = found as EventType["cls"];
-    type = { cls, upcasters: upcastersOf(cls) };
+    type = {
+      cls,
+      upcasters: upcastersOf(cls),
+      reader: storedReader(cls, EVENT_BASE_KEYS),
+    };
     this.#version = registry.version;
     this.#eventTypes.set(row.eventType, type);
     return type;

@@ -57,6 +57,17 @@ interface StreamRow {
   readonly json: string;
 }
 
+/**
+ * A row of a single-stream query: first the head (sequence number NULL,
+ * the aggregate's type id and partition key), then one per event.
+ */
+interface HeadedRow {
+  readonly sequence_number: number | null;
+  readonly created_at: Date | null;
+  readonly event_type_id: number;
+  readonly json: string;
+}
+
 interface CommandRow {
   readonly id: string;
   readonly command_id: string;
@@ -323,27 +334,29 @@ export class Reader implements EventStoreReader {
     const from = after && fromSequenceNumbers(aggregateIds, after);
     if (ids.length === 1) {
       const id = ids[0]!;
-      const rows = (from !== undefined
-        ? await this.#exec.run(this.#sql.loadStreamAfter, [id, from[0]!])
-        : until !== undefined
-        ? await this.#exec.run(this.#sql.loadStreamUntil, [id, until])
-        : snapshotVersion !== undefined
-        ? await this.#exec.run(this.#sql.loadStreamFromSnapshot, [
+      if (snapshotVersion === undefined || from !== undefined) {
+        return await this.#oneStream(
           id,
-          snapshotVersion,
-        ])
-        : await this.#exec.run(this.#sql.loadStream, [
-          id,
-        ])) as unknown as readonly StreamRow[];
+          (from !== undefined
+            ? await this.#exec.run(this.#sql.loadStreamAfter, [id, from[0]!])
+            : until !== undefined
+            ? await this.#exec.run(this.#sql.loadStreamUntil, [id, until])
+            : await this.#exec.run(this.#sql.loadStream, [
+              id,
+            ])) as unknown as readonly HeadedRow[],
+        );
+      }
+      const rows = (await this.#exec.run(this.#sql.loadStreamFromSnapshot, [
+        id,
+        snapshotVersion,
+      ])) as unknown as readonly StreamRow[];
       if (rows.length === 0) {
         return [];
       }
       await this.#known("a", [rows[0]!.aggregate_type_id]);
       await this.#known(
         "e",
-        rows.map((r) =>
-          r.event_type_id
-        ),
+        rows.map((r) => r.event_type_id),
       );
       return [this.#stream(id, rows, 0, rows.length, snapshotVersion)];
     }
@@ -379,6 +392,48 @@ export class Reader implements EventStoreReader {
       );
     }
     return streams;
+  }
+
+  /**
+   * One stream from a single-stream query's rows: a head row with the
+   * aggregate's type and partition key, then its events. No stream when
+   * there is no event.
+   */
+  async #oneStream(
+    aggregateId: string,
+    rows: readonly HeadedRow[],
+  ): Promise<LoadedStream[]> {
+    const head = rows[0];
+    if (rows.length < 2 || head!.sequence_number !== null) return [];
+    await this.#known("a", [head!.event_type_id]);
+    const names = this.#exec.types;
+    let unknown = false;
+    for (let i = 1; i < rows.length; i++) {
+      if (names.name("e", rows[i]!.event_type_id) === undefined) {
+        unknown = true;
+        break;
+      }
+    }
+    if (unknown) await this.reloadTypes();
+    const events: SerializedEvent[] = new Array(rows.length - 1);
+    for (let i = 1; i < rows.length; i++) {
+      const r = rows[i]!;
+      events[i - 1] = {
+        aggregateId,
+        sequenceNumber: r.sequence_number!,
+        createdAt: r.created_at!,
+        eventType: names.name("e", r.event_type_id) ??
+          this.#name("e", r.event_type_id),
+        payload: r.json,
+      };
+    }
+    return [{
+      aggregateId,
+      aggregateType: this.#name("a", head!.event_type_id),
+      partitionKey: head!.json,
+      snapshot: undefined,
+      events,
+    }];
   }
 
   /** One stream from `rows[start..end)`: a snapshot row, then events. */

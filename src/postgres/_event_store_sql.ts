@@ -76,21 +76,24 @@ export function eventStoreSql(s: string): EventStoreSql {
     ${where}
     ORDER BY w.ord, e.sequence_number`;
 
-  // One aggregate: its partition key and type come from InitPlans (run
-  // once), so the events are read straight off the primary key in sequence
-  // order, with no join and no sort.
-  const aggregate = (column: string) =>
-    `(SELECT ${column} FROM ${s}.aggregates WHERE aggregate_id = $1::text::uuid)`;
+  // One aggregate: a first row with its type and partition key (sequence
+  // number NULL; none when it does not exist), then its events, read
+  // straight off the primary key in sequence order (the partition key from
+  // an InitPlan, run once), with no join and no sort. Four columns per
+  // event: nothing repeats on every row.
   const oneStream = (where: string) => `
-    SELECT 1 AS kind, e.sequence_number, e.created_at, e.event_type_id,
-      e.event_json::text AS json, ${
-    aggregate("aggregate_type_id")
-  } AS aggregate_type_id,
-      ${aggregate("events_partition_key")} AS events_partition_key
-    FROM ${s}.events e
-    WHERE e.partition_key = ${aggregate("events_partition_key")}
-      AND e.aggregate_id = $1::text::uuid ${where}
-    ORDER BY e.sequence_number`;
+    SELECT NULL::integer AS sequence_number, NULL::timestamptz AS created_at,
+      a.aggregate_type_id AS event_type_id, a.events_partition_key AS json
+    FROM ${s}.aggregates a WHERE a.aggregate_id = $1::text::uuid
+    UNION ALL
+    SELECT * FROM (
+      SELECT e.sequence_number, e.created_at, e.event_type_id, e.event_json::text
+      FROM ${s}.events e
+      WHERE e.partition_key = (SELECT events_partition_key FROM ${s}.aggregates
+          WHERE aggregate_id = $1::text::uuid)
+        AND e.aggregate_id = $1::text::uuid ${where}
+      ORDER BY e.sequence_number
+    ) events`;
 
   // the partition of the new aggregate, from the hash in parameter 10
   const partition = `($10::bigint % ${s}.partition_count())::smallint`;

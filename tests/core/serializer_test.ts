@@ -15,6 +15,7 @@ import {
   SequentError,
   type SerializedCommand,
   type SerializedEvent,
+  UnknownAttributeError,
   ValueObject,
 } from "@sequent/core";
 import { MessageSerializer, TypeRegistry } from "@sequent/core/internal";
@@ -128,6 +129,26 @@ Deno.test("deserializeEvent() ignores stored attributes the class no longer decl
   );
   assert.ok(back instanceof OrderPlaced);
   assert.equal("removedLongAgo" in back, false);
+});
+
+Deno.test("reading a stored event leaves the check of undeclared keys in place for the next construction, also when a row fails", () => {
+  const serializer = new MessageSerializer();
+  serializer.deserializeEvent(row('{"customer":"A","total":"1"}'));
+  assert.throws(
+    () => serializer.deserializeEvent(row('{"customer":7,"total":"1"}')),
+    DeserializeEventError,
+  );
+  assert.throws(
+    () =>
+      new OrderPlaced({
+        aggregateId: ID,
+        sequenceNumber: 1,
+        customer: "A",
+        total: Decimal.from("1"),
+        undeclared: true,
+      } as never),
+    UnknownAttributeError,
+  );
 });
 
 Deno.test("a user subclass registered with an app is what its rows become, even if never constructed", () => {
