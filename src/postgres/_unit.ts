@@ -88,17 +88,36 @@ function joined(
     return undefined;
   }
   const params = [...(head.params ?? [])];
-  const items = writes.map((w, i) => {
+  let key = "";
+  for (const w of writes) {
     const statement = w.statement as JoinableStatement;
-    const text = statement[asWithItem](params.length);
+    key += (key === "" ? "" : "\0") + statement[asWithItem](params.length);
     params.push(...(statement.params ?? []));
-    return `sequent_w${i} AS (${text})`;
-  });
-  return {
-    text: `WITH ${items.join(", ")}, ${head.text.slice(5)}`,
-    params,
-  };
+  }
+  let texts = joinedTexts.get(head.text);
+  if (texts === undefined) {
+    if (joinedTexts.size >= 256) joinedTexts.clear();
+    joinedTexts.set(head.text, texts = new Map());
+  }
+  let text = texts.get(key);
+  if (text === undefined) {
+    const items = key.split("\0").map((item, i) =>
+      `sequent_w${i} AS (${item})`
+    );
+    text = `WITH ${items.join(", ")}, ${head.text.slice(5)}`;
+    if (texts.size >= 256) texts.clear();
+    texts.set(key, text);
+  }
+  return { text, params };
 }
+
+/**
+ * Joined statements' texts, by the create's text and the items' texts:
+ * built once, so a command's statement is the same string every time (the
+ * driver finds its prepared statement by text, and a string's hash is
+ * kept with it). Bounded: an application has a few shapes of commands.
+ */
+const joinedTexts = new Map<string, Map<string, string>>();
 
 /** The unit's commits as one statement. */
 interface CommitStatement {

@@ -191,6 +191,38 @@ export function mapRecordError(error: unknown): unknown {
 }
 
 /**
+ * The texts of one-row INSERTs as `WITH` items, by table, qualified name
+ * and first parameter: built once, so a command's statement is the same
+ * string every time (the driver finds its prepared statement by text).
+ */
+const withItemTexts = new WeakMap<RecordTable, Map<string, string>>();
+
+function withItemText(
+  table: RecordTable,
+  name: string,
+  offset: number,
+): string {
+  let texts = withItemTexts.get(table);
+  if (texts === undefined) withItemTexts.set(table, texts = new Map());
+  const key = `${offset}:${name}`;
+  let text = texts.get(key);
+  if (text === undefined) {
+    const columns = table.columnNames;
+    text = `INSERT INTO ${name} (${
+      columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
+    }) VALUES (${
+      columns.map((c, i) =>
+        `$${offset + i + 1}::${sqlTypeOf(table.columns[c] as AnyColumn)}`
+      ).join(", ")
+    })`;
+    // a table has a handful of names and offsets; bounded all the same
+    if (texts.size >= 64) texts.clear();
+    texts.set(key, text);
+  }
+  return text;
+}
+
+/**
  * A {@linkcode RecordStore} over SQL: a transaction (writes queued and
  * pipelined) or a plain client (each call a statement of its own).
  *
@@ -277,7 +309,6 @@ export class SqlRecordStore implements RecordStore {
         sent: false,
       };
       const name = this.#locate(table);
-      const columns = table.columnNames;
       const joinable: JoinableStatement = {
         text: statement.text,
         get params() {
@@ -285,14 +316,7 @@ export class SqlRecordStore implements RecordStore {
           open.sent = true;
           return params;
         },
-        [asWithItem]: (offset) =>
-          `INSERT INTO ${name} (${
-            columns.map((c) => quoteIdent(table.sqlName(c))).join(", ")
-          }) VALUES (${
-            columns.map((c, i) =>
-              `$${offset + i + 1}::${sqlTypeOf(table.columns[c] as AnyColumn)}`
-            ).join(", ")
-          })`,
+        [asWithItem]: (offset) => withItemText(table, name, offset),
       };
       executor.enqueue(joinable);
       this.#open = open;

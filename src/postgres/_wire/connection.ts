@@ -109,7 +109,9 @@ export class WireConnection implements RequestHost {
   #flushScheduled = false;
   #holding = false;
   #transaction: TransactionStatus = "idle";
-  readonly #prepared = new Map<string, Prepared>();
+  /** Prepared statements by text, then by parameter types. */
+  readonly #prepared = new Map<string, Map<string, Prepared>>();
+  #preparedCount = 0;
   #statementCount = 0;
   #pid = 0;
   #secret = 0;
@@ -360,7 +362,7 @@ export class WireConnection implements RequestHost {
         if (this.#unsent.length > 0) this.#scheduleFlush();
       }
       if (head instanceof ExtendedRequest && head.stalePlan) {
-        this.forget(head.key);
+        this.forget(head);
         // Alone on the connection and outside a transaction, the statement
         // runs again at once: nothing ran after it that it could overtake.
         if (
@@ -473,21 +475,30 @@ export class WireConnection implements RequestHost {
   /** The prepared statement `request` uses, if any; registers first uses. */
   preparedFor(request: ExtendedRequest): Prepared | undefined {
     if (!this.config.prepare) return undefined;
-    const known = this.#prepared.get(request.key);
+    let byTypes = this.#prepared.get(request.text);
+    const known = byTypes?.get(request.typesKey);
     if (known) return known;
-    if (this.#prepared.size >= MAX_PREPARED) return undefined;
+    if (this.#preparedCount >= MAX_PREPARED) return undefined;
     const prepared: Prepared = {
       name: `sequent_${++this.#statementCount}`,
       columns: undefined,
     };
-    this.#prepared.set(request.key, prepared);
+    if (byTypes === undefined) {
+      this.#prepared.set(request.text, byTypes = new Map());
+    }
+    byTypes.set(request.typesKey, prepared);
+    this.#preparedCount++;
     request.parses = true;
     return prepared;
   }
 
-  /** Drops a prepared statement whose Parse failed. */
-  forget(key: string): void {
-    this.#prepared.delete(key);
+  /** Drops a prepared statement whose Parse failed or went stale. */
+  forget(request: ExtendedRequest): void {
+    const byTypes = this.#prepared.get(request.text);
+    if (byTypes?.delete(request.typesKey)) {
+      this.#preparedCount--;
+      if (byTypes.size === 0) this.#prepared.delete(request.text);
+    }
   }
 
   #check(): void {

@@ -37,7 +37,7 @@ export interface RequestHost {
   /** The prepared statement a request uses, if any (registers first uses). */
   preparedFor(request: ExtendedRequest): Prepared | undefined;
   /** Drops a prepared statement that failed or went stale. */
-  forget(key: string): void;
+  forget(request: ExtendedRequest): void;
   /** Writes bytes at once, resolving when the socket can take more. */
   writeNow(bytes: Uint8Array): Promise<void>;
 }
@@ -165,7 +165,13 @@ export class ExtendedRequest extends Request<QueryResult> {
   readonly #params: readonly (string | null)[];
   readonly #rawParams: readonly (SqlValue | Uint8Array)[];
   readonly #types: number[];
-  readonly key: string;
+  /**
+   * The parameters' type oids, comma-separated ("" when all are left to
+   * the server): with the text, what names a prepared statement. Kept
+   * apart from the text, so finding the statement hashes the text string
+   * the caller passed (its hash is kept with it), not a new concatenation.
+   */
+  readonly typesKey: string;
   prepared: Prepared | undefined;
   /** This request parses the prepared statement (its first use). */
   parses = false;
@@ -183,11 +189,10 @@ export class ExtendedRequest extends Request<QueryResult> {
     this.#connection = connection;
     this.text = text;
     this.#rawParams = params;
-    this.#types = params.map(parameterType);
+    const types = params.map(parameterType);
+    this.#types = types;
     this.#params = params.map(encodeParameter);
-    this.key = this.#types.length === 0
-      ? text
-      : `${this.#types.join(",")}\0${text}`;
+    this.typesKey = types.some((t) => t !== 0) ? types.join(",") : "";
   }
 
   write(w: MessageWriter): void {
@@ -230,7 +235,7 @@ export class ExtendedRequest extends Request<QueryResult> {
       case Backend.ErrorResponse:
         this.error = new ServerError(parseServerFields(body));
         if (this.parses && this.prepared?.columns === undefined) {
-          this.#connection.forget(this.key);
+          this.#connection.forget(this);
         }
         return false;
       case Backend.ReadyForQuery:
