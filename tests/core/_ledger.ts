@@ -58,6 +58,14 @@ export class WriteEntry extends Command.define("CacheWriteEntry", {
 }) {}
 
 export class LedgerHandler extends CommandHandler {
+  /**
+   * @param afterLoad Awaited by WriteEntry between loading the ledger and
+   *   writing to it (to hold a unit there while another runs).
+   */
+  constructor(readonly afterLoad?: () => Promise<void>) {
+    super();
+  }
+
   static {
     this.on(OpenLedger, (handler, command) => {
       handler.repository.addAggregate(Ledger.open(command.aggregateId));
@@ -67,6 +75,7 @@ export class LedgerHandler extends CommandHandler {
         command.aggregateId,
         Ledger,
       );
+      await handler.afterLoad?.();
       ledger.write(command.writer);
       if (command.fail) throw new Error("the handler failed after applying");
     });
