@@ -139,13 +139,25 @@ export async function assertEverySawTheLast(
   entries: number,
 ): Promise<void> {
   const [stream] = await store.loadStreams([id]);
-  const written = stream!.events.slice(1).map((e) =>
-    JSON.parse(e.payload) as {
-      writer: string;
-      sawCount: number;
-      sawLast: string;
-    }
+  assertEntriesSawTheLast(
+    stream!.events.map((e) => JSON.parse(e.payload)),
+    entries,
   );
+}
+
+/**
+ * The same check on the payloads of the ledger's events (its opening
+ * first).
+ */
+export function assertEntriesSawTheLast(
+  payloads: readonly unknown[],
+  entries: number,
+): void {
+  const written = payloads.slice(1) as {
+    writer: string;
+    sawCount: number;
+    sawLast: string;
+  }[];
   assert.equal(written.length, entries);
   written.forEach((entry, i) => {
     assert.equal(entry.sawCount, i, `entry ${i + 1} saw ${entry.sawCount}`);
