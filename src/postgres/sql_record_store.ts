@@ -295,22 +295,23 @@ export class SqlRecordStore implements RecordStore {
   ): Promise<void> {
     try {
       if (rows.length === 0) return Promise.resolve();
-      const statement = this.insertStatement(table, rows as readonly Row[]);
       const executor = this.#executor;
       if (rows.length > 1 || !("enqueue" in executor)) {
-        return this.#write(statement);
+        return this.#write(this.insertStatement(table, rows as readonly Row[]));
       }
-      // Queued, it may still take the updates of its row that follow.
-      const params = statement.params as SqlValue[];
-      const open: OpenInsert = {
-        table,
-        row: table.completeRow(rows[0] as Row),
-        params,
-        sent: false,
-      };
+      // Queued, it may still take the updates of its row that follow. Its
+      // text is insertStatement's for one row, built once per table.
+      const row = table.completeRow(rows[0] as Row);
+      const columns = table.columnNames;
+      const params: SqlValue[] = new Array(columns.length);
+      for (let i = 0; i < columns.length; i++) {
+        const key = columns[i]!;
+        params[i] = encodeValue(table.columns[key] as AnyColumn, row[key]);
+      }
+      const open: OpenInsert = { table, row, params, sent: false };
       const name = this.#locate(table);
       const joinable: JoinableStatement = {
-        text: statement.text,
+        text: withItemText(table, name, 0),
         get params() {
           // read when it is sent (or looked at): from then on it is fixed
           open.sent = true;
