@@ -981,17 +981,51 @@ export class CommandService {
       telemetry === undefined || trace === undefined ||
       !events.some((e) => this.#routes.for(e).length > 0)
     ) {
-      for (const event of events) await this.#publish(unit, event, debug);
+      await this.#publishAll(unit, events, debug);
       return;
     }
     await telemetry.dispatch(events.length, async (traceparent) => {
       unit.dispatchTraceparent = traceparent;
       try {
-        for (const event of events) await this.#publish(unit, event, debug);
+        await this.#publishAll(unit, events, debug);
       } finally {
         unit.dispatchTraceparent = undefined;
       }
     });
+  }
+
+  /** Publishes a command's events in order: one loop, no call per event. */
+  async #publishAll(
+    unit: Unit,
+    events: readonly Event[],
+    debug: boolean,
+  ): Promise<void> {
+    const routes = this.#routes;
+    for (let e = 0; e < events.length; e++) {
+      const event = events[e]!;
+      const deliveries = routes.for(event);
+      for (let d = 0; d < deliveries.length; d++) {
+        const delivery = deliveries[d]!;
+        const handler = delivery[0];
+        if (debug) this.#logDelivery(handler, event);
+        const previous = unit.currentEvent;
+        unit.currentEvent = event;
+        try {
+          await delivery[1](handler, event);
+        } finally {
+          unit.currentEvent = previous;
+        }
+      }
+    }
+  }
+
+  #logDelivery(handler: EventHandler, event: Event): void {
+    this.#logger.log(
+      "debug",
+      `${handler.constructor.name} handles ${
+        typeName(event)
+      } ${event.sequenceNumber} of ${event.aggregateId}`,
+    );
   }
 
   async #publish(
@@ -1003,14 +1037,7 @@ export class CommandService {
   ): Promise<void> {
     for (const [handler, fn] of routes.for(event)) {
       if (accept && !accept(handler)) continue;
-      if (debug) {
-        this.#logger.log(
-          "debug",
-          `${handler.constructor.name} handles ${
-            typeName(event)
-          } ${event.sequenceNumber} of ${event.aggregateId}`,
-        );
-      }
+      if (debug) this.#logDelivery(handler, event);
       const previous = unit.currentEvent;
       unit.currentEvent = event;
       try {

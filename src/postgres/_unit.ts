@@ -87,12 +87,18 @@ function joined(
   if (writes.length === 0 || !writes.every((w) => isJoinable(w.statement))) {
     return undefined;
   }
-  const params = [...(head.params ?? [])];
+  const first = head.params ?? [];
+  let total = first.length;
+  for (const w of writes) total += w.statement.params?.length ?? 0;
+  const params: SqlValue[] = new Array(total);
+  let n = 0;
+  for (let i = 0; i < first.length; i++) params[n++] = first[i] as SqlValue;
   let key = "";
   for (const w of writes) {
     const statement = w.statement as JoinableStatement;
-    key += (key === "" ? "" : "\0") + statement[asWithItem](params.length);
-    params.push(...(statement.params ?? []));
+    key += (key === "" ? "" : "\0") + statement[asWithItem](n);
+    const own = statement.params ?? [];
+    for (let i = 0; i < own.length; i++) params[n++] = own[i] as SqlValue;
   }
   let texts = joinedTexts.get(head.text);
   if (texts === undefined) {

@@ -351,15 +351,16 @@ export class SqlRecordStore implements RecordStore {
       named++;
     }
     if (named !== key.length) return false;
-    const set: [string, unknown][] = [];
+    // every change is checked before any is applied
     for (const column in changes) {
       const value = changes[column];
       if (value === undefined) continue;
       if (key.includes(column)) return false;
       table.checkValue(column, value);
-      set.push([column, value]);
     }
-    for (const [column, value] of set) {
+    for (const column in changes) {
+      const value = changes[column];
+      if (value === undefined) continue;
       open.params[table.columnNames.indexOf(column)] = encodeValue(
         table.columns[column] as AnyColumn,
         value,
