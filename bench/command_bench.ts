@@ -29,7 +29,6 @@ import {
   AggregateRepository,
   CommandService,
   type MigrateOptions,
-  partitionOf,
 } from "@sequent/core";
 import {
   connectDatabase,
@@ -47,61 +46,14 @@ import {
 import { type Figure, figure, median } from "./figure.ts";
 import {
   compareRates,
+  rawCreatePost,
   rawLoad,
   type RawSql,
-  type RawTypeIds,
   rawTypeIds,
 } from "./postgres_baseline.ts";
 import { PostProjector, rawSql } from "./read_model_bench.ts";
 
 const quiet: MigrateOptions = { progress: false };
-
-/** AddPost with its projection in one statement: the raw baseline. */
-export async function rawCreateProjectedPost(
-  sql: RawSql,
-  schema: string,
-  viewSchema: string,
-  ids: RawTypeIds,
-): Promise<void> {
-  const aggregateId = crypto.randomUUID();
-  await sql.unsafe(
-    `WITH c AS (
-       INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
-       VALUES ($1, $2, $3) RETURNING id
-     ), a AS (
-       INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id, partition)
-       VALUES ($1, $4, $17)
-     ), p AS (
-       INSERT INTO ${viewSchema}.post_records (aggregate_id, author, title, content)
-       VALUES ($1, $14, $15, $16)
-     )
-     INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
-       created_at, command_id, event_type_id, event_json, partition)
-     SELECT $1, '', v.n, $5, c.id, v.t, v.j, $17 FROM c, (VALUES
-       (1, $6::smallint, $7::jsonb), (2, $8::smallint, $9::jsonb),
-       (3, $10::smallint, $11::jsonb), (4, $12::smallint, $13::jsonb)) v(n, t, j)`,
-    [
-      aggregateId,
-      ids.addPost,
-      '{"author":"ben","title":"My first blogpost","content":"Hello World!"}',
-      ids.post,
-      new Date(),
-      ids.postAdded,
-      "{}",
-      ids.authorChanged,
-      '{"author":"ben"}',
-      ids.titleChanged,
-      '{"title":"My first blogpost"}',
-      ids.contentChanged,
-      '{"content":"Hello World!"}',
-      "ben",
-      "My first blogpost",
-      "Hello World!",
-      partitionOf(aggregateId),
-    ] as never[],
-    { prepare: true },
-  );
-}
 
 /** AddPost through the command service. */
 function addPost(service: CommandService): Promise<string> {
@@ -256,7 +208,7 @@ export async function commandFigures(
     for (const concurrency of [1, 8]) {
       // Twice the time of one figure: the two take turns (see compareRates).
       const [raw, ours] = await compareRates(
-        () => rawCreateProjectedPost(sql, schema, viewSchema, ids),
+        () => rawCreatePost(sql, schema, ids, { viewSchema }),
         () => addPost(service),
         { ms: 2 * ms, concurrency },
       );

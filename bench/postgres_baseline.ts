@@ -79,15 +79,36 @@ export async function rawTypeIds(
 /**
  * Stores the rows of one AddPost in one statement: the command record, the
  * aggregate and four events, atomically (a single statement is its own
- * transaction).
+ * transaction). With `viewSchema`, the post's row in its `post_records`
+ * table too, as its projector leaves it.
  */
 export async function rawCreatePost(
   sql: RawSql,
   schema: string,
   ids: RawTypeIds,
-  aggregateId: string = crypto.randomUUID(),
+  options: { aggregateId?: string; viewSchema?: string } = {},
 ): Promise<void> {
-  const now = new Date();
+  const aggregateId = options.aggregateId ?? crypto.randomUUID();
+  const view = options.viewSchema;
+  const params: unknown[] = [
+    aggregateId,
+    ids.addPost,
+    '{"author":"ben","title":"My first blogpost","content":"Hello World!"}',
+    ids.post,
+    new Date(),
+    ids.postAdded,
+    "{}",
+    ids.authorChanged,
+    '{"author":"ben"}',
+    ids.titleChanged,
+    '{"title":"My first blogpost"}',
+    ids.contentChanged,
+    '{"content":"Hello World!"}',
+    partitionOf(aggregateId),
+  ];
+  if (view !== undefined) {
+    params.push("ben", "My first blogpost", "Hello World!");
+  }
   await sql.unsafe(
     `WITH c AS (
        INSERT INTO ${schema}.commands (aggregate_id, command_type_id, command_json)
@@ -95,28 +116,18 @@ export async function rawCreatePost(
      ), a AS (
        INSERT INTO ${schema}.aggregates (aggregate_id, aggregate_type_id, partition)
        VALUES ($1, $4, $14)
-     )
+     )${
+      view === undefined ? "" : `, p AS (
+       INSERT INTO ${view}.post_records (aggregate_id, author, title, content)
+       VALUES ($1, $15, $16, $17)
+     )`
+    }
      INSERT INTO ${schema}.events (aggregate_id, partition_key, sequence_number,
        created_at, command_id, event_type_id, event_json, partition)
      SELECT $1, '', v.n, $5, c.id, v.t, v.j, $14 FROM c, (VALUES
        (1, $6::smallint, $7::jsonb), (2, $8::smallint, $9::jsonb),
        (3, $10::smallint, $11::jsonb), (4, $12::smallint, $13::jsonb)) v(n, t, j)`,
-    [
-      aggregateId,
-      ids.addPost,
-      '{"author":"ben","title":"My first blogpost","content":"Hello World!"}',
-      ids.post,
-      now,
-      ids.postAdded,
-      "{}",
-      ids.authorChanged,
-      '{"author":"ben"}',
-      ids.titleChanged,
-      '{"title":"My first blogpost"}',
-      ids.contentChanged,
-      '{"content":"Hello World!"}',
-      partitionOf(aggregateId),
-    ] as never[],
+    params as never[],
     { prepare: true },
   );
 }

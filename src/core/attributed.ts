@@ -485,17 +485,30 @@ export interface StoredReader {
   readonly impls: readonly AttrImpl<unknown, boolean>[];
 }
 
-/** The reader of a class's attributes other than `skip`. */
+/** Compiled readers, by the keys they skip (or none), then by shape. */
+const storedReaders = new WeakMap<object, WeakMap<Shape, StoredReader>>();
+const SKIP_NONE = {};
+
+/** The reader of a class's attributes other than `skip` (compiled once). */
 export function storedReader(
   cls: AttributedClass,
   skip?: ReadonlySet<string>,
 ): StoredReader {
-  const { keys, impls } = compileShape(cls.shape);
-  const kept = keys.flatMap((k, i) => skip?.has(k) ? [] : [i]);
-  return {
-    keys: kept.map((i) => keys[i] as string),
-    impls: kept.map((i) => impls[i] as AttrImpl<unknown, boolean>),
-  };
+  let byShape = storedReaders.get(skip ?? SKIP_NONE);
+  if (byShape === undefined) {
+    storedReaders.set(skip ?? SKIP_NONE, byShape = new WeakMap());
+  }
+  let reader = byShape.get(cls.shape);
+  if (reader === undefined) {
+    const { keys, impls } = compileShape(cls.shape);
+    const kept = keys.flatMap((k, i) => skip?.has(k) ? [] : [i]);
+    reader = {
+      keys: kept.map((i) => keys[i] as string),
+      impls: kept.map((i) => impls[i] as AttrImpl<unknown, boolean>),
+    };
+    byShape.set(cls.shape, reader);
+  }
+  return reader;
 }
 
 /**
@@ -542,27 +555,7 @@ export function attributesFromJson(
   json: JsonObject,
   skip?: ReadonlySet<string>,
 ): Record<string, unknown> {
-  const { keys, impls } = compileShape(cls.shape);
-  const values: Record<string, unknown> = {};
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
-    if (skip?.has(key)) continue;
-    const raw = json[key];
-    const impl = impls[i] as AttrImpl<unknown, boolean>;
-    if (raw === undefined || raw === null) {
-      if (impl.isRequired) throw new AttributeReadError(key, "is missing");
-      continue;
-    }
-    const converted = impl.codec.fromJson(raw);
-    if (!converted.ok) {
-      throw new AttributeReadError(
-        converted.path ? `${key}.${converted.path}` : key,
-        converted.message,
-      );
-    }
-    values[key] = converted.value;
-  }
-  return values;
+  return readStored(storedReader(cls, skip), json, {});
 }
 
 function convertParams(
