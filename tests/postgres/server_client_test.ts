@@ -250,6 +250,42 @@ test("a connection killed while idle in the pool is replaced by the next stateme
   }
 });
 
+test("a connection idle for idleTimeoutMs is closed, counted from its last release; the next statement opens another", async () => {
+  const appName = `expire_${crypto.randomUUID().slice(0, 8)}`;
+  const client = await connectDatabase(
+    `${url}${url.includes("?") ? "&" : "?"}application_name=${appName}`,
+    { max: 2, idleTimeoutMs: 1000 },
+  );
+  const admin = await connectDatabase(url);
+  const open = async () =>
+    (await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY pid",
+      [appName],
+    )).map((row) => row.pid);
+  const backend = async () =>
+    (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"))[0]!
+      .pid;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    // two connections, released together
+    await Promise.all([
+      client.query("SELECT pg_sleep(0.05)"),
+      client.query("SELECT pg_sleep(0.05)"),
+    ]);
+    assert.equal((await open()).length, 2);
+    await sleep(500);
+    const used = await backend(); // its idle time starts again
+    await sleep(800); // the other one: 1,300 ms idle; this one: 800 ms
+    assert.deepEqual(await open(), [used]);
+    await sleep(600); // this one: 1,400 ms
+    assert.deepEqual(await open(), []);
+    assert.notEqual(await backend(), used);
+  } finally {
+    await client.close();
+    await admin.close();
+  }
+});
+
 test("closing the client ends what runs and refuses what comes after with 08003", async () => {
   const client = await connectDatabase(url);
   const sleeping = client.query("SELECT pg_sleep(0.2)");
