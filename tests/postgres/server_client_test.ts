@@ -286,6 +286,39 @@ test("a connection idle for idleTimeoutMs is closed, counted from its last relea
   }
 });
 
+test("a process whose idle connections were all dropped exits without waiting for idleTimeoutMs", async () => {
+  const appName = `gone_${crypto.randomUUID().slice(0, 8)}`;
+  const mod = new URL("../../src/postgres/mod.ts", import.meta.url).href;
+  // the child leaves its client open, as a script that forgets may
+  const script = `
+    import { connectDatabase } from ${JSON.stringify(mod)};
+    const client = await connectDatabase(${
+    JSON.stringify(
+      `${url}${url.includes("?") ? "&" : "?"}application_name=${appName}`,
+    )
+  }, { idleTimeoutMs: 120000 });
+    await client.query("SELECT 1");
+    const admin = await connectDatabase(${JSON.stringify(url)});
+    await admin.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+      [${JSON.stringify(appName)}],
+    );
+    await admin.close();
+  `;
+  const started = performance.now();
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  assert.equal(child.code, 0, new TextDecoder().decode(child.stderr));
+  assert.ok(
+    performance.now() - started < 30_000,
+    `the child took ${Math.round(performance.now() - started)} ms`,
+  );
+});
+
 test("closing the client ends what runs and refuses what comes after with 08003", async () => {
   const client = await connectDatabase(url);
   const sleeping = client.query("SELECT pg_sleep(0.2)");

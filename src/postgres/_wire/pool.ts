@@ -174,6 +174,10 @@ export class WirePool {
         this.#sweepIn(Math.max(0, this.#idleSince[0]! + timeout - now));
       }
     }, ms);
+    // An idle connection's socket keeps the process alive, and the timer
+    // fires while it does; once none is left, the timer (until due) must
+    // not keep the process waiting.
+    Deno.unrefTimer(this.#sweep);
   }
 
   #nextWaiter(): Waiter | undefined {
