@@ -457,12 +457,26 @@ export class ServerClient implements SqlClient {
     options: SqlOptions = {},
   ): Promise<Row[]> {
     const { signal } = options;
-    return await this.#withConnection(
-      async (conn) =>
-        (await conn.query(text, params ?? [], { signal })).rows as Row[],
-      "statement",
-      signal,
-    );
+    // An idle connection at hand (the common case): no closure and no
+    // wait for it, as in #withConnection; the same errors either way.
+    const conn = this.#closed || signal?.aborted
+      ? undefined
+      : this.#pool.takeIdle();
+    if (conn === undefined) {
+      return await this.#withConnection(
+        async (conn) =>
+          (await conn.query(text, params ?? [], { signal })).rows as Row[],
+        "statement",
+        signal,
+      );
+    }
+    try {
+      return (await conn.query(text, params ?? [], { signal })).rows as Row[];
+    } catch (error) {
+      throw toSqlError(error, this.description, "statement");
+    } finally {
+      this.#pool.release(conn);
+    }
   }
 
   async batch(

@@ -86,15 +86,8 @@ export class WirePool {
       );
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    while (this.#idle.length > 0) {
-      const connection = this.#idle.pop()!;
-      this.#idleSince.pop();
-      if (connection.state === "ready" && !connection.busy) {
-        this.#inUse.add(connection);
-        return Promise.resolve(connection);
-      }
-      connection.destroy(new Lost("dropped from the pool", "DROPPED", false));
-    }
+    const idle = this.takeIdle();
+    if (idle) return Promise.resolve(idle);
     if (this.#size < this.#options.max) return this.#open(signal);
     return new Promise<WireConnection>((resolve, reject) => {
       const onAbort = signal
@@ -108,6 +101,27 @@ export class WirePool {
       if (onAbort) signal!.addEventListener("abort", onAbort, { once: true });
       this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * An idle connection for the caller's exclusive use until
+   * {@linkcode WirePool.release}, when one is ready: the part of
+   * {@linkcode WirePool.acquire} that needs no waiting, for callers that
+   * can skip a promise when it succeeds. `undefined` when none is idle, or
+   * when the pool is not open.
+   */
+  takeIdle(): WireConnection | undefined {
+    if (this.#state !== "open") return undefined;
+    while (this.#idle.length > 0) {
+      const connection = this.#idle.pop()!;
+      this.#idleSince.pop();
+      if (connection.state === "ready" && !connection.busy) {
+        this.#inUse.add(connection);
+        return connection;
+      }
+      connection.destroy(new Lost("dropped from the pool", "DROPPED", false));
+    }
+    return undefined;
   }
 
   #open(signal: AbortSignal | undefined): Promise<WireConnection> {
