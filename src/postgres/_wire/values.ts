@@ -63,6 +63,26 @@ export function parameterType(value: SqlValue | Uint8Array): number {
   return 0;
 }
 
+/** The last time {@linkcode dateText} wrote, and its text. */
+let lastMs = Number.NaN;
+let lastText = "";
+
+/**
+ * A time as ISO text. The events of one command, and often of one commit,
+ * share their time: the text is kept for the next call.
+ */
+function dateText(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastMs) {
+    if (Number.isNaN(ms)) {
+      throw new TypeError("An invalid Date cannot be sent to the database");
+    }
+    lastText = date.toISOString();
+    lastMs = ms;
+  }
+  return lastText;
+}
+
 /** A parameter in text format (`null` for SQL NULL). */
 export function encodeParameter(value: SqlValue | Uint8Array): string | null {
   switch (typeof value) {
@@ -77,12 +97,7 @@ export function encodeParameter(value: SqlValue | Uint8Array): string | null {
       return null;
     default:
       if (value === null) return null;
-      if (value instanceof Date) {
-        if (Number.isNaN(value.getTime())) {
-          throw new TypeError("An invalid Date cannot be sent to the database");
-        }
-        return value.toISOString();
-      }
+      if (value instanceof Date) return dateText(value);
       if (value instanceof Uint8Array) return byteaText(value);
       throw new TypeError(
         `A value of type ${typeof value} cannot be sent to the database`,

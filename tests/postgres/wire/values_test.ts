@@ -79,6 +79,20 @@ Deno.test("decodeValue() gives numbers, booleans, dates and bytes by type, and t
   assert.equal(decodeValue("0/16B3748", 3220), "0/16B3748");
 });
 
+Deno.test("encodeParameter() writes each Date's own time, whether it repeats the last one or not, a Date changed in place included", () => {
+  const at = new Date("2026-12-05T10:11:12.345Z");
+  assert.equal(encodeParameter(at), "2026-12-05T10:11:12.345Z");
+  assert.equal(
+    encodeParameter(new Date(at.getTime())),
+    "2026-12-05T10:11:12.345Z",
+  );
+  at.setTime(at.getTime() + 1);
+  assert.equal(encodeParameter(at), "2026-12-05T10:11:12.346Z");
+  assert.equal(encodeParameter(new Date(0)), "1970-01-01T00:00:00.000Z");
+  assert.throws(() => encodeParameter(new Date(Number.NaN)), /invalid Date/);
+  assert.equal(encodeParameter(new Date(0)), "1970-01-01T00:00:00.000Z");
+});
+
 Deno.test("encodeParameter() sends text, and declares the types whose text is ambiguous", () => {
   assert.equal(encodeParameter("x"), "x");
   assert.equal(encodeParameter(1.5), "1.5");
