@@ -211,6 +211,28 @@ test("statementTimeoutMs makes the server cancel a long statement with 57014, st
   }
 });
 
+test("one text sent with parameters of different declared types is prepared once per types, and each use finds its own", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  try {
+    const typeOf = async (value: Date | boolean | bigint) =>
+      (await client.query<{ t: string }>("SELECT pg_typeof($1)::text AS t", [
+        value,
+      ]))[0]!.t;
+    for (let round = 0; round < 2; round++) {
+      assert.equal(await typeOf(new Date(round)), "timestamp with time zone");
+      assert.equal(await typeOf(round === 0), "boolean");
+      assert.equal(await typeOf(BigInt(round)), "bigint");
+    }
+    const [{ n }] = await client.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement = $1",
+      ["SELECT pg_typeof($1)::text AS t"],
+    ) as [{ n: number }];
+    assert.equal(n, 3);
+  } finally {
+    await client.close();
+  }
+});
+
 test("a prepared statement whose table changed shape is prepared again", async () => {
   const client = await connectDatabase(url, { max: 1 });
   const table = `shape_${crypto.randomUUID().slice(0, 8)}`;

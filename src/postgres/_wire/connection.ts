@@ -109,8 +109,8 @@ export class WireConnection implements RequestHost {
   #flushScheduled = false;
   #holding = false;
   #transaction: TransactionStatus = "idle";
-  /** Prepared statements by text, then by parameter types. */
-  readonly #prepared = new Map<string, Map<string, Prepared>>();
+  /** Prepared statements by text; one per parameter types (mostly one). */
+  readonly #prepared = new Map<string, Prepared[]>();
   #preparedCount = 0;
   #statementCount = 0;
   #pid = 0;
@@ -475,18 +475,22 @@ export class WireConnection implements RequestHost {
   /** The prepared statement `request` uses, if any; registers first uses. */
   preparedFor(request: ExtendedRequest): Prepared | undefined {
     if (!this.config.prepare) return undefined;
-    let byTypes = this.#prepared.get(request.text);
-    const known = byTypes?.get(request.typesKey);
-    if (known) return known;
+    let variants = this.#prepared.get(request.text);
+    if (variants !== undefined) {
+      for (const known of variants) {
+        if (sameTypes(known.types, request.types)) return known;
+      }
+    }
     if (this.#preparedCount >= MAX_PREPARED) return undefined;
     const prepared: Prepared = {
       name: `sequent_${++this.#statementCount}`,
       columns: undefined,
+      types: request.types,
     };
-    if (byTypes === undefined) {
-      this.#prepared.set(request.text, byTypes = new Map());
+    if (variants === undefined) {
+      this.#prepared.set(request.text, variants = []);
     }
-    byTypes.set(request.typesKey, prepared);
+    variants.push(prepared);
     this.#preparedCount++;
     request.parses = true;
     return prepared;
@@ -494,10 +498,13 @@ export class WireConnection implements RequestHost {
 
   /** Drops a prepared statement whose Parse failed or went stale. */
   forget(request: ExtendedRequest): void {
-    const byTypes = this.#prepared.get(request.text);
-    if (byTypes?.delete(request.typesKey)) {
+    const variants = this.#prepared.get(request.text);
+    const at = variants?.findIndex((p) => sameTypes(p.types, request.types)) ??
+      -1;
+    if (at >= 0) {
+      variants!.splice(at, 1);
       this.#preparedCount--;
-      if (byTypes.size === 0) this.#prepared.delete(request.text);
+      if (variants!.length === 0) this.#prepared.delete(request.text);
     }
   }
 
@@ -756,4 +763,11 @@ export class WireConnection implements RequestHost {
     }
     this.#onClose?.(this);
   }
+}
+
+/** Whether two statements' parameter types are the same. */
+function sameTypes(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

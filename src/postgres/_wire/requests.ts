@@ -48,6 +48,8 @@ export interface Prepared {
   readonly name: string;
   /** Set when the statement's Describe has been answered. */
   columns: Column[] | undefined;
+  /** The parameter types it was parsed with (see `ExtendedRequest.types`). */
+  readonly types: readonly number[];
 }
 
 /** What a statement on the extended protocol gives back. */
@@ -164,14 +166,13 @@ export class ExtendedRequest extends Request<QueryResult> {
   readonly text: string;
   readonly #params: readonly (string | null)[];
   readonly #rawParams: readonly (SqlValue | Uint8Array)[];
-  readonly #types: number[];
   /**
-   * The parameters' type oids, comma-separated ("" when all are left to
-   * the server): with the text, what names a prepared statement. Kept
-   * apart from the text, so finding the statement hashes the text string
-   * the caller passed (its hash is kept with it), not a new concatenation.
+   * The parameters' type oids (0: left to the server): with the text, what
+   * names a prepared statement. Compared as numbers, not joined into a
+   * key: finding the statement hashes only the text string the caller
+   * passed (its hash is kept with it).
    */
-  readonly typesKey: string;
+  readonly types: readonly number[];
   prepared: Prepared | undefined;
   /** This request parses the prepared statement (its first use). */
   parses = false;
@@ -189,10 +190,16 @@ export class ExtendedRequest extends Request<QueryResult> {
     this.#connection = connection;
     this.text = text;
     this.#rawParams = params;
-    const types = params.map(parameterType);
-    this.#types = types;
-    this.#params = params.map(encodeParameter);
-    this.typesKey = types.some((t) => t !== 0) ? types.join(",") : "";
+    const n = params.length;
+    const types = new Array<number>(n);
+    const encoded = new Array<string | null>(n);
+    for (let i = 0; i < n; i++) {
+      const value = params[i]!;
+      types[i] = parameterType(value);
+      encoded[i] = encodeParameter(value);
+    }
+    this.types = types;
+    this.#params = encoded;
   }
 
   write(w: MessageWriter): void {
@@ -200,12 +207,12 @@ export class ExtendedRequest extends Request<QueryResult> {
     if (prepared) {
       this.prepared = prepared;
       if (this.parses) {
-        writeParse(w, prepared.name, this.text, this.#types);
+        writeParse(w, prepared.name, this.text, this.types);
         writeDescribe(w, "S", prepared.name);
       }
       writeBind(w, prepared.name, this.#params);
     } else {
-      writeParse(w, "", this.text, this.#types);
+      writeParse(w, "", this.text, this.types);
       writeBind(w, "", this.#params);
       writeDescribe(w, "P", "");
     }
