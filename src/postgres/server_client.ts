@@ -436,12 +436,27 @@ export class ServerClient implements SqlClient {
     }
   }
 
+  /**
+   * An idle connection at once when one is ready (the common case: no
+   * promise to wait for), else {@linkcode ServerClient.#acquire}'s; the
+   * same errors either way.
+   */
+  #connection(
+    signal: AbortSignal | undefined,
+  ): WireConnection | Promise<WireConnection> {
+    const idle = this.#closed || signal?.aborted
+      ? undefined
+      : this.#pool.takeIdle();
+    return idle ?? this.#acquire(signal);
+  }
+
   async #withConnection<T>(
     work: (conn: WireConnection) => Promise<T>,
     phase: "statement" | "transaction",
     signal?: AbortSignal,
   ): Promise<T> {
-    const conn = await this.#acquire(signal);
+    const got = this.#connection(signal);
+    const conn = got instanceof Promise ? await got : got;
     try {
       return await work(conn);
     } catch (error) {
@@ -457,26 +472,12 @@ export class ServerClient implements SqlClient {
     options: SqlOptions = {},
   ): Promise<Row[]> {
     const { signal } = options;
-    // An idle connection at hand (the common case): no closure and no
-    // wait for it, as in #withConnection; the same errors either way.
-    const conn = this.#closed || signal?.aborted
-      ? undefined
-      : this.#pool.takeIdle();
-    if (conn === undefined) {
-      return await this.#withConnection(
-        async (conn) =>
-          (await conn.query(text, params ?? [], { signal })).rows as Row[],
-        "statement",
-        signal,
-      );
-    }
-    try {
-      return (await conn.query(text, params ?? [], { signal })).rows as Row[];
-    } catch (error) {
-      throw toSqlError(error, this.description, "statement");
-    } finally {
-      this.#pool.release(conn);
-    }
+    return await this.#withConnection(
+      async (conn) =>
+        (await conn.query(text, params ?? [], { signal })).rows as Row[],
+      "statement",
+      signal,
+    );
   }
 
   async batch(
@@ -537,7 +538,8 @@ export class ServerClient implements SqlClient {
     work: (tx: SqlTransaction) => Promise<T>,
     options: SqlOptions = {},
   ): Promise<T> {
-    const conn = await this.#acquire(options.signal);
+    const got = this.#connection(options.signal);
+    const conn = got instanceof Promise ? await got : got;
     const tx = new ServerTransaction(conn, this.description, options.signal);
     try {
       let result: T;
