@@ -7,6 +7,7 @@
  * @module
  */
 import type { ReplayReader, StreamPosition } from "./event_reader.ts";
+import type { SerializedEvent } from "./event_store.ts";
 import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
 import { type Projector, withRecordStore } from "./projector.ts";
 import type { RecordStore } from "./record_store.ts";
@@ -46,9 +47,13 @@ export interface ReplayOptions {
   /**
    * Called between two aggregates' events: where a record store that
    * buffers rows can flush them, since no handler is in the middle of an
-   * aggregate then. May return a promise to wait for.
+   * aggregate then. Given the last event handled (the aggregate just
+   * finished's last; undefined before the first event), whose handlers have
+   * all completed. May return a promise to wait for.
    */
-  readonly betweenAggregates?: (() => Promise<void> | undefined) | undefined;
+  readonly betweenAggregates?:
+    | ((previous: SerializedEvent | undefined) => Promise<void> | undefined)
+    | undefined;
   /**
    * Where the replay is traced (one span for all of it, in a trace of its
    * own) and its progress counted; default: nowhere.
@@ -112,6 +117,7 @@ async function replay(
   let events = 0;
   await withRecordStore(options.records, async () => {
     let aggregate: string | undefined;
+    let previous: SerializedEvent | undefined;
     for await (
       const batch of reader.replayEvents({
         eventTypes,
@@ -124,7 +130,7 @@ async function replay(
         const stored = batch[i]!;
         if (stored.aggregateId !== aggregate) {
           aggregate = stored.aggregateId;
-          const flushing = betweenAggregates?.();
+          const flushing = betweenAggregates?.(previous);
           if (flushing) await flushing;
         }
         const delivering = deliver(
@@ -132,6 +138,7 @@ async function replay(
           serializer.deserializeEvent(stored),
         );
         if (delivering) await delivering;
+        previous = stored;
       }
       events += batch.length;
       telemetry?.replayProgress(batch.length);

@@ -65,6 +65,27 @@ export interface ReplayReadOptions {
 /** An event's key in replay order: partition key, aggregate id, sequence number. */
 export type ReplayKey = readonly [string, string, string];
 
+/**
+ * A stored event as {@linkcode CopyReplayReader} gives it: with its
+ * partition key, so that where a replay got to can be named by
+ * {@linkcode replayKeyOf}.
+ */
+export interface ReplayedEvent extends SerializedEvent {
+  /** The partition key it is stored under. */
+  readonly partitionKey: string;
+}
+
+/**
+ * The key of an event the {@linkcode CopyReplayReader} gave: resuming
+ * after it goes on with the next.
+ *
+ * @param event An event of {@linkcode CopyReplayReader.replayEvents}.
+ * @returns Its key.
+ */
+export function replayKeyOf(event: ReplayedEvent): ReplayKey {
+  return [event.partitionKey, event.aggregateId, String(event.sequenceNumber)];
+}
+
 /** Where a read got to (see {@linkcode ReplayReadOptions.progress}). */
 export interface ReplayProgress {
   /** The key of the last event read. */
@@ -238,7 +259,7 @@ export class CopyReplayReader implements ReplayReader {
 
   async *replayEvents(
     options: ReplayEventsOptions = {},
-  ): AsyncIterable<readonly SerializedEvent[]> {
+  ): AsyncIterable<readonly ReplayedEvent[]> {
     const sliceSize = options.batchSize ?? 20_000;
     if (!Number.isSafeInteger(sliceSize) || sliceSize < 1) {
       throw new RangeError(
@@ -257,10 +278,11 @@ export class CopyReplayReader implements ReplayReader {
     }
     const where = await this.#where(options, upTo, typeNames);
     if (where === undefined) return;
-    // An aggregate's events come together: they share one id string, copied
-    // out of its chunk (read models keep ids as keys, and a slice would keep
-    // the chunk alive with them).
+    // An aggregate's events come together: they share one id string (and
+    // one partition key), copied out of its chunk (read models keep ids as
+    // keys, and a slice would keep the chunk alive with them).
     let aggregateId = "";
+    let partitionKey = "";
     for await (
       const rows of readReplayRows(this.#executor, {
         table: `${this.#schema}.events`,
@@ -271,23 +293,27 @@ export class CopyReplayReader implements ReplayReader {
         progress: this.#part.progress,
       })
     ) {
-      const events: SerializedEvent[] = new Array(rows.length);
+      const events: ReplayedEvent[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         // partition key, aggregate, sequence number, created_at, type id, payload
-        const [, a, s, c, t, p] = rows[i] as ReplayRow;
+        const [k, a, s, c, t, p] = rows[i] as ReplayRow;
         const eventType = typeNames.get(Number(t));
         if (eventType === undefined) {
           throw new SequentError(
             `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
           );
         }
-        if (a !== aggregateId) aggregateId = detachedCopy(a as string);
+        if (a !== aggregateId || k !== partitionKey) {
+          aggregateId = detachedCopy(a as string);
+          partitionKey = k === "" ? "" : detachedCopy(k as string);
+        }
         events[i] = {
           aggregateId,
           sequenceNumber: Number(s),
           createdAt: new Date(createdAtMillis(c as string)),
           eventType,
           payload: p as string,
+          partitionKey,
         };
       }
       yield events;

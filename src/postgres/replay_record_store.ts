@@ -158,6 +158,7 @@ export class ReplayRecordStore implements RecordStore {
   readonly #flushEvery: number;
   readonly #existingRows: boolean;
   #held = 0;
+  #flushes = 0;
   #flushedRows = 0;
   #peakRows = 0;
   /** The writes of the flushes started so far, one after the other. */
@@ -202,6 +203,14 @@ export class ReplayRecordStore implements RecordStore {
   /** The most rows held in memory at once. */
   get peakRows(): number {
     return this.#peakRows;
+  }
+
+  /**
+   * How many flushes with something to write were started so far: one
+   * more than before a call means that call started one.
+   */
+  get flushes(): number {
+    return this.#flushes;
   }
 
   #state(table: RecordTable): TableState {
@@ -817,6 +826,17 @@ export class ReplayRecordStore implements RecordStore {
     return this.#held > this.#flushEvery ? this.#startFlush() : DONE;
   }
 
+  /**
+   * Waits for the writes of the flushes started so far, without starting
+   * one: the rows still held stay in memory, to be written by a later
+   * flush.
+   *
+   * @throws whatever a flush's writes threw.
+   */
+  written(): Promise<void> {
+    return this.#written();
+  }
+
   /** Waits for the flushes started so far; rethrows their failure. */
   async #written(): Promise<void> {
     await this.#writing;
@@ -840,6 +860,7 @@ export class ReplayRecordStore implements RecordStore {
       return wait;
     }
     this.#busy = true;
+    this.#flushes++;
     const writing: Promise<void> = this.#writing.then(async () => {
       try {
         if (this.#failure) return;

@@ -10,10 +10,11 @@
  *   transaction still running when the migration started
  *   (`pg_snapshot_xmin`). Commands keep running meanwhile and keep writing
  *   the live tables, which it never touches. The replay runs in
- *   transactions of `chunkSize` events, each recording where it got to:
- *   each holds the cluster's horizon back (processors wait for it) only
- *   while it runs, a killed run goes on where it stopped when started
- *   again, and a run that fails (a projector throws) drops what it built.
+ *   transactions of `chunkSize` events, each recording how far the rows it
+ *   wrote go: each holds the cluster's horizon back (processors wait for
+ *   it) only while it runs, a killed run goes on from its last flush
+ *   committed when started again, and a run that fails (a projector
+ *   throws) drops what it built.
  * - **catchup** (optional, repeatable) replays what was stored since the
  *   boundary up to a new one, and moves the boundary, holding no writer
  *   back: the projectors are `replaying` until the swap.
@@ -68,7 +69,9 @@ import { restartProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import {
   CopyReplayReader,
+  type ReplayedEvent,
   type ReplayKey,
+  replayKeyOf,
   type ReplayProgress,
 } from "./_replay_reader.ts";
 import { MAX_XACT_ID, parseStreamPosition } from "./_stream_position.ts";
@@ -138,8 +141,10 @@ export interface ViewSchemaMigratorOptions {
   readonly flushEvery?: number | undefined;
   /**
    * Events `online` replays per transaction (default 100,000): each holds
-   * the cluster's horizon back (so processors wait) only while it runs,
-   * and a stopped run goes on from the last one committed.
+   * the cluster's horizon back (so processors wait) only while it runs. A
+   * transaction does not flush rows at its end: those held stay in memory
+   * for the next one to write, so a stopped run goes on from the last
+   * flush (`flushEvery`) committed.
    */
   readonly chunkSize?: number | undefined;
   /**
@@ -599,8 +604,8 @@ ALTER TABLE ${this.#view}.sequent_versions
 
   /**
    * The replay of `online`, in transactions of `chunkSize` events, each
-   * ending with where it got to; then the indexes, and the version marked
-   * built. Each transaction holds the cluster's horizon back only while it
+   * ending with how far the rows written go (see `cursor` below); then the
+   * indexes, and the version marked built. Each transaction holds the cluster's horizon back only while it
    * runs, so processors go on between them; each checks that this run
    * still builds the version (a run taking over an interrupted build
    * changes the builder).
@@ -628,7 +633,18 @@ ALTER TABLE ${this.#view}.sequent_versions
     let progress: Progress | undefined;
     let counted = false;
     let events = 0;
+    // Where reading got to, and the cursor: the last event whose effects
+    // the committed tables hold, and none after it. A chunk does not flush
+    // at its end: it waits for the flushes under way, commits, and the rows
+    // changed since its last flush stay in memory for the next chunk to
+    // write. So its cursor is the last event handled before that flush,
+    // when the flush started between aggregates (a "clean" flush: no event
+    // half handled); after any other flush, the chunk flushes at its end.
     let after = resumeAfter;
+    let cursor = resumeAfter;
+    let clean:
+      | { readonly key: ReplayKey; readonly flushes: number }
+      | undefined;
     for (let done = false; !done;) {
       done = await this.#client.transaction(async (tx) => {
         chunk.current = tx;
@@ -646,6 +662,7 @@ ALTER TABLE ${this.#view}.sequent_versions
               });
             }
           }
+          const start = after;
           const reached: ReplayProgress = { last: after, cut: false };
           const reader = new CopyReplayReader(tx, this.#events, {
             resumeAfter: after,
@@ -660,21 +677,39 @@ ALTER TABLE ${this.#view}.sequent_versions
             batchSize: this.#batchSize,
             telemetry: this.#telemetry,
             onBatch: progress && ((n) => progress!.advance(n)),
-            betweenAggregates: () => {
+            betweenAggregates: (previous) => {
+              const flushes = store.flushes;
               const full = store.flushIfFull();
+              if (store.flushes !== flushes) {
+                const key = previous
+                  ? replayKeyOf(previous as ReplayedEvent)
+                  : start;
+                if (key) clean = { key, flushes: store.flushes };
+              }
               return full === DONE ? undefined : full;
             },
           });
-          await store.flush();
           events += part.events;
           after = reached.last;
           if (reached.cut) {
+            if (store.flushes === (clean?.flushes ?? 0)) {
+              await store.written();
+              if (clean) cursor = clean.key;
+            } else {
+              await store.flush();
+              cursor = after;
+              if (after) clean = { key: after, flushes: store.flushes };
+            }
             await tx.query(
               `UPDATE ${this.#view}.sequent_versions SET replay_cursor = $2 WHERE version = $1`,
-              [plan.target, JSON.stringify(after)],
+              [
+                plan.target,
+                cursor === undefined ? null : JSON.stringify(cursor),
+              ],
             );
             return false;
           }
+          await store.flush();
           for (const table of plan.tables) {
             for (
               const statement of createIndexesSql(

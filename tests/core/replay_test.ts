@@ -13,6 +13,7 @@ import {
   type RecordStore,
   type RecordTable,
   replayProjectors,
+  type SerializedEvent,
 } from "@sequent/core";
 import type { ReplayReader } from "@sequent/core/internal";
 import {
@@ -135,6 +136,41 @@ for (const b of list) {
     const parts = await replayAll(store, inline.serializer, events, boundary);
     assert.equal(parts.events, events);
     assert.deepEqual(await rows(parts.records), built);
+  });
+
+  test("betweenAggregates is called before each aggregate's first event, given the last event handled before it", async () => {
+    const store = await b.emptyStore(TABLES) as EventStore & ReplayReader;
+    const inline = service(store, fresh());
+    const { units } = workload(42, { aggregates: 12, events: 80 });
+    await execute(inline, units);
+    const delivered: SerializedEvent[] = [];
+    const reader: ReplayReader = {
+      replayBoundary: () => store.replayBoundary(),
+      async *replayEvents(options) {
+        for await (const batch of store.replayEvents(options)) {
+          delivered.push(...batch);
+          yield batch;
+        }
+      },
+    };
+    const calls: (SerializedEvent | undefined)[] = [];
+    const { events } = await replayProjectors(reader, {
+      projectors: fresh(),
+      serializer: inline.serializer,
+      records: new InMemoryRecordStore(),
+      betweenAggregates: (previous) => {
+        calls.push(previous);
+        return undefined;
+      },
+    });
+    assert.equal(events, delivered.length);
+    const expected = delivered.flatMap((event, i) =>
+      i === 0 || delivered[i - 1]!.aggregateId !== event.aggregateId
+        ? [delivered[i - 1]]
+        : []
+    );
+    assert.ok(expected.length > 1);
+    assert.deepEqual(calls, expected);
   });
 }
 disposeAtEnd();

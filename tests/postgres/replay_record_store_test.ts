@@ -187,6 +187,31 @@ for (const b of list) {
     assert.deepEqual(rows.map((r) => r.title), ["a", "B", "c"]);
   });
 
+  test("written() waits for the flushes started, without starting one: rows held since stay in memory; flushes counts the flushes that wrote", async ({ db, store: make, stored }) => {
+    const store = make({ flushEvery: 1 });
+    await store.written(); // nothing started: at once
+    assert.equal(store.flushes, 0);
+    await store.flushIfFull(); // nothing held: no flush
+    assert.equal(store.flushes, 0);
+    await store.insert(posts, [{ id: uuid(1), title: "a" }]);
+    await store.insert(posts, [{ id: uuid(2), title: "b" }]);
+    void store.flushIfFull(); // starts the writes of both rows
+    assert.equal(store.flushes, 1);
+    await store.insert(posts, [{ id: uuid(3), title: "c" }]);
+    await store.written();
+    assert.deepEqual(db.kinds(), ["copyIn"]);
+    assert.equal((await stored("mig_rs_posts")).length, 2);
+    assert.equal(store.flushedRows, 2);
+    // the row held since is not written, and is still found
+    assert.equal((await store.find(posts, { id: uuid(3) }))[0]?.title, "c");
+    assert.equal(store.flushes, 1);
+    await store.flush();
+    assert.equal(store.flushes, 2);
+    assert.equal((await stored("mig_rs_posts")).length, 3);
+    await store.flush(); // nothing held: not counted
+    assert.equal(store.flushes, 2);
+  });
+
   test("a flush whose writes fail fails the flushes after it, and the end", async ({ client, schema, store: make }) => {
     const store = make({ flushEvery: 1 });
     await store.insert(posts, [{ id: uuid(1), title: "a" }]);
