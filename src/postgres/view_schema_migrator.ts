@@ -605,10 +605,10 @@ ALTER TABLE ${this.#view}.sequent_versions
   /**
    * The replay of `online`, in transactions of `chunkSize` events, each
    * ending with how far the rows written go (see `cursor` below); then the
-   * indexes, and the version marked built. Each transaction holds the cluster's horizon back only while it
-   * runs, so processors go on between them; each checks that this run
-   * still builds the version (a run taking over an interrupted build
-   * changes the builder).
+   * indexes, and the version marked built. Each transaction holds the
+   * cluster's horizon back only while it runs, so processors go on between
+   * them; each checks that this run still builds the version (a run taking
+   * over an interrupted build changes the builder).
    */
   async #build(
     plan: Plan,
