@@ -879,7 +879,7 @@ for (const b of list) {
         );
 
         // the chunks committed before the kill flushed rows: the stored
-        // cursor is past the first chunk's first flush, within its events
+        // cursor is past their first flush, within the events handled
         const done = await eventsBeforeCursor(r);
         assert.ok(done > 0 && done <= 1200, `cursor after ${done} events`);
         const [online] = await r.migrator(V2, [], { flushEvery: 50 })
