@@ -32,6 +32,7 @@ import {
   SqlRecordStore,
 } from "@sequent/core/postgres";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
+import { countingClient } from "./_counting_client.ts";
 import {
   execute,
   Mig_CreateItem,
@@ -843,6 +844,30 @@ for (const b of list) {
     } finally {
       await r.dispose();
     }
+  });
+
+  test("a chunk of online ends without writing the rows it holds: below flushEvery, every new table is written once, at the end, however many chunks", async () => {
+    const client = await b.client();
+    const { units } = workload(19, { aggregates: 60, events: 600 });
+    await withRig(client, units, async (r) => {
+      const live = await dumpAll(r, ALL_TABLES);
+      const counting = countingClient(r.client);
+      const online = await r.migrator(V2, [], {
+        client: counting,
+        chunkSize: 100,
+        batchSize: 50,
+        flushEvery: 100_000,
+      }).online(quiet);
+      assert.equal(online.changed, true);
+      const chunks = counting.calls.filter((c) => c.kind === "transaction");
+      assert.ok(chunks.length >= 6, `${chunks.length} transactions`);
+      const written = counting.calls.filter((c) => c.kind === "tx.copyIn")
+        .map((c) => c.texts[0]);
+      assert.ok(written.length > 0);
+      assert.deepEqual(written, [...new Set(written)], "a table written twice");
+      await r.migrator(V2).migrate(quiet);
+      assert.deepEqual(await dumpAll(r, ALL_TABLES), live);
+    });
   });
 
   if (server) {
