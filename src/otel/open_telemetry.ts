@@ -36,6 +36,7 @@ import {
   type Context,
   context,
   type Counter,
+  createNoopMeter,
   type Histogram,
   isSpanContextValid,
   type Link,
@@ -221,12 +222,20 @@ class OpenTelemetry implements Telemetry {
   readonly #lag = new Map<string, { events: number; seconds: number }>();
   readonly #outboxLag = new Map<string, number>();
   readonly #horizonProbes = new Set<() => Promise<number>>();
+  /**
+   * Whether a meter provider was there to record the command path's
+   * metrics: the API's no-op meter keeps its no-op instruments for good (a
+   * provider registered later does not reach them), so without one a
+   * command need not be timed at all.
+   */
+  readonly #metered: boolean;
 
   constructor(options: OpenTelemetryOptions) {
     this.#tracerProvider = options.tracerProvider as TracerProvider | undefined;
     const meter: Meter =
       ((options.meterProvider as MeterProvider | undefined) ??
         metrics.getMeterProvider()).getMeter(INSTRUMENTATION_SCOPE);
+    this.#metered = meter !== createNoopMeter();
     this.#commandDuration = meter.createHistogram("sequent.command.duration", {
       description: "Duration of executing one command, with its commit",
       unit: "s",
@@ -338,10 +347,11 @@ class OpenTelemetry implements Telemetry {
     work: (traceparent: string | undefined) => Promise<T>,
     parent?: string,
   ): Promise<T> {
-    const start = performance.now();
     const tracer = this.#tracing();
+    if (tracer === undefined && !this.#metered) return work(undefined);
+    const start = performance.now();
     if (tracer === undefined) {
-      // no provider: time it, no span
+      // no tracer provider: time it, no span
       return work(undefined).then((result) => {
         this.#commandDuration.record((performance.now() - start) / 1000, {
           "sequent.command.type": commandType,
@@ -398,12 +408,14 @@ class OpenTelemetry implements Telemetry {
     info: CommitTelemetry,
     work: () => Promise<CommitResult>,
   ): Promise<CommitResult> {
-    this.#commitEvents.record(
-      info.events,
-      info.databaseSystem === undefined
-        ? {}
-        : { "db.system.name": info.databaseSystem },
-    );
+    if (this.#metered) {
+      this.#commitEvents.record(
+        info.events,
+        info.databaseSystem === undefined
+          ? {}
+          : { "db.system.name": info.databaseSystem },
+      );
+    }
     if (this.#tracing() === undefined) return work();
     const attributes: Attributes = {
       "db.operation.name": "store_commit",
