@@ -51,6 +51,7 @@
  *
  * @module
  */
+import { CheckpointWatch } from "./_checkpoint_watch.ts";
 import { derivedCommandId } from "./_command_id.ts";
 import {
   checkPollPauses,
@@ -427,6 +428,8 @@ class HandlerFailure extends Error {
 export class ProcessorRunner {
   readonly #store: ProcessorStore;
   readonly #reader: EventReader;
+  /** Serves `waitFor`: one read of the checkpoints for every waiting caller. */
+  readonly #watch: CheckpointWatch;
   readonly #service: CommandService;
   readonly #processors: readonly Running[];
   readonly #owner: string;
@@ -446,6 +449,15 @@ export class ProcessorRunner {
   constructor(options: ProcessorRunnerOptions) {
     this.#store = options.store;
     this.#reader = options.store.reader;
+    this.#watch = new CheckpointWatch({
+      read: async (names) =>
+        new Map(
+          (await this.#store.records(names)).map((r) => [r.name, r.checkpoint]),
+        ),
+      compare: (a, b) => this.#reader.comparePositions(a, b),
+      timedOut: (wait, behind) =>
+        new ProcessorTimeoutError(wait.token, behind, wait.timeoutMs),
+    });
     this.#service = options.service;
     this.#batchSize = options.batchSize ?? 500;
     this.#leaseMs = options.leaseMs ?? 5_000;
@@ -1286,23 +1298,11 @@ export class ProcessorRunner {
    */
   async waitFor(token: string, options: WaitForOptions = {}): Promise<void> {
     if (token === "") return;
-    const names = options.processors ?? this.names;
-    const timeoutMs = options.timeoutMs ?? 5_000;
-    const deadline = performance.now() + timeoutMs;
-    let pause = 2;
-    for (;;) {
-      const records = new Map(
-        (await this.#store.records(names)).map((r) => [r.name, r.checkpoint]),
-      );
-      const behind = names.filter((name) =>
-        this.#reader.comparePositions(records.get(name) ?? "", token) < 0
-      );
-      if (behind.length === 0) return;
-      const left = deadline - performance.now();
-      if (left <= 0) throw new ProcessorTimeoutError(token, behind, timeoutMs);
-      await sleep(Math.min(pause, left));
-      pause = Math.min(pause * 2, 20);
-    }
+    await this.#watch.wait({
+      token,
+      processors: options.processors ?? this.names,
+      timeoutMs: options.timeoutMs ?? 5_000,
+    });
   }
 }
 

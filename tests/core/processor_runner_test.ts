@@ -447,6 +447,67 @@ for (const b of list) {
     });
   });
 
+  test("callers waiting at once share each read of the checkpoints, and each resolves once its own token is passed", async () => {
+    const { processors, service } = await setup(b);
+    let reads = 0;
+    const counted = new Proxy(processors, {
+      get(target, key) {
+        const value = Reflect.get(target, key, target);
+        if (key !== "records" || typeof value !== "function") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (...args: unknown[]) => {
+          reads++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const r = new ProcessorRunner({
+      store: counted,
+      service,
+      processors: [new Proc_NoteProjector(), new Proc_Welcomer()],
+      logger: silentLogger,
+    });
+    const id = crypto.randomUUID();
+    const first = await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    await r.round(["Proc_NoteProjector"]);
+    const second = await service.executeCommands(
+      new Proc_Note({ aggregateId: id, note: "n" }),
+    );
+    const waitFor = (token: string) =>
+      r.waitFor(token, {
+        processors: ["Proc_NoteProjector"],
+        timeoutMs: 5_000,
+      });
+    // forty callers wait for the second token: none resolves before the
+    // processor has passed it
+    let resolved = 0;
+    const waits = Array.from({ length: 40 }, () =>
+      waitFor(second).then(() => {
+        resolved++;
+      }));
+    // one for the first token, passed already, resolves while they wait
+    reads = 0;
+    await waitFor(first);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(resolved, 0);
+    const whileWaiting = reads;
+    // at most one read every 2 ms, for all of them together
+    assert.ok(
+      whileWaiting >= 1 && whileWaiting <= 30,
+      `${whileWaiting} reads in 50 ms for 41 waiting callers`,
+    );
+    await r.round(["Proc_NoteProjector"]);
+    await Promise.all(waits);
+    assert.equal(resolved, 40);
+    // nobody waits: nothing is read
+    const after = reads;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(reads, after);
+  });
+
   test("a claim fences: another runner cannot act while it holds, and takes over once it lapses; a batch of the old holder stores nothing", async () => {
     const { store, service, processors, runner } = await setup(b);
     failing.on = false;
