@@ -74,7 +74,19 @@ Deno.test("partitionOf() spreads aggregates evenly over the partitions", () => {
 
 Deno.test("an id that is not a UUID has no partition: TypeError naming it", () => {
   for (
-    const bad of ["", "not-a-uuid", "6ba7b810-9dad-11d1-80b4-00c04fd430c", 42]
+    const bad of [
+      "",
+      "not-a-uuid",
+      "6ba7b810-9dad-11d1-80b4-00c04fd430c",
+      42,
+      // of a UUID's length, one character wrong in each part
+      "gba7b810-9dad-11d1-80b4-00c04fd430c8",
+      "6ba7b810-9daz-11d1-80b4-00c04fd430c8",
+      "6ba7b810-9dad-11d1-80b4-00c04fd430c:",
+      "6ba7b810-9dad-11d1-80b4-00c0 fd430c8",
+      "6ba7b810_9dad-11d1-80b4-00c04fd430c8",
+      "6ba7b810-9dad-11d1-80b400c04fd430c8-",
+    ]
   ) {
     assert.throws(
       () => partitionOf(bad as string),
