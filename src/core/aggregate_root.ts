@@ -18,8 +18,7 @@ import {
   type TargetMessage,
 } from "./message_router.ts";
 import { recordClass } from "./type_catalog.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+import { isUuid } from "./_uuid.ts";
 
 /** The attributes `apply` takes for an event class (its own, not the base ones). */
 export type EventPayload<C> = C extends abstract new (init: infer I) => Event
@@ -172,7 +171,7 @@ export abstract class AggregateRoot {
    * @param id The aggregate's id, a UUID.
    */
   constructor(id: string) {
-    if (typeof id !== "string" || !UUID.test(id)) {
+    if (!isUuid(id)) {
       throw new TypeError(
         `Aggregate id must be a lower-case UUID, got ${JSON.stringify(id)}`,
       );

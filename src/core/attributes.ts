@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isUuid } from "./_uuid.ts";
 import { CalendarDate } from "./calendar_date.ts";
 import { Decimal } from "./decimal.ts";
 import { type JsonObject, type JsonValue, MAX_NESTING_DEPTH } from "./json.ts";
@@ -270,7 +271,6 @@ export function make<T>(codec: Codec<T>): Attr<T, false> {
 
 const INTEGER = /^[+-]?\d+$/;
 const FLOAT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE_TIME =
   /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
 const TRUE_WORDS = new Set(["true", "1", "on", "yes", "t"]);
@@ -437,16 +437,15 @@ export const dateTimeCodec: Codec<Date> = {
 
 export const uuidCodec: Codec<string> = {
   kind: "UUID",
-  is: (v): v is string => typeof v === "string" && UUID.test(v),
+  is: isUuid,
   fromParam: (raw) => {
     const text = typeof raw === "string" ? raw.trim().toLowerCase() : undefined;
-    return text !== undefined && UUID.test(text)
+    return text !== undefined && isUuid(text)
       ? ok(text)
       : fail("is not a valid UUID");
   },
   toJson: (v) => v,
-  fromJson: (j) =>
-    typeof j === "string" && UUID.test(j) ? ok(j) : fail("is not a UUID"),
+  fromJson: (j) => isUuid(j) ? ok(j) : fail("is not a UUID"),
   equals: same,
 };
 

@@ -16,6 +16,7 @@ import {
   TOO_DEEP,
 } from "./attributes.ts";
 import { UnstorableTextError } from "./errors.ts";
+import { isUuid } from "./_uuid.ts";
 import {
   describeUnstorableText,
   findUnstorableJsonText,
@@ -35,8 +36,6 @@ export type ColumnKind =
   | "dateTime"
   | "json";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
 // What PostgreSQL can hold, so every record store accepts the same values:
 // 32- and 64-bit integers, storable text (no NUL, no lone surrogate; also in
 // JSON strings and keys), JSON nesting at most MAX_NESTING_DEPTH levels, and
@@ -47,7 +46,7 @@ const MIN_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
 const MAX_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
 
 const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
-  uuid: (v) => typeof v === "string" && UUID.test(v),
+  uuid: isUuid,
   text: (v) => typeof v === "string" && isStorableText(v),
   integer: (v) =>
     typeof v === "number" && Number.isInteger(v) && v >= -2147483648 &&

@@ -15,6 +15,7 @@ import {
   SequentError,
 } from "../core/errors.ts";
 import { newCommandId } from "../core/_command_id.ts";
+import { isUuid } from "../core/_uuid.ts";
 import {
   checkPartitionCount,
   checkPartitions,
@@ -72,8 +73,6 @@ import {
   InMemoryRecordStore,
   type InMemoryRecordTransaction,
 } from "./in_memory_record_store.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface StreamState {
   readonly aggregateType: string;
@@ -151,7 +150,7 @@ function copyEvent(row: SerializedEvent): SerializedEvent {
 }
 
 function checkId(id: string): void {
-  if (typeof id !== "string" || !UUID.test(id)) {
+  if (!isUuid(id)) {
     throw new TypeError(
       `Aggregate id must be a lower-case UUID, got ${JSON.stringify(id)}`,
     );
@@ -1198,7 +1197,7 @@ class InMemoryTransaction implements EventStoreTransaction {
     checkId(command.aggregateId);
     checkStorableCommit(command, streams);
     const commandId = command.commandId ?? newCommandId();
-    if (!UUID.test(commandId)) {
+    if (!isUuid(commandId)) {
       throw new TypeError(
         `Command id must be a lower-case UUID, got ${
           JSON.stringify(commandId)

@@ -14,18 +14,17 @@ import type {
 import type { TypeDictionary, TypeKind } from "./_type_dictionary.ts";
 import { newCommandId } from "../core/_command_id.ts";
 import { partitionHash } from "../core/partition.ts";
+import { isUuidAnyCase } from "../core/_uuid.ts";
 import type { SqlValue } from "./sql_client.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Whether `id` is a UUID in its canonical text form. */
 export function isUuid(id: string): boolean {
-  return UUID.test(id);
+  return isUuidAnyCase(id);
 }
 
 /** Checks an aggregate id and returns it in lowercase. */
 export function uuidOf(id: string, what = "Aggregate id"): string {
-  if (!UUID.test(id)) {
+  if (!isUuidAnyCase(id)) {
     throw new SequentError(
       `${what} "${id}" is not a UUID: the PostgreSQL event store keys aggregates by UUID`,
     );
