@@ -439,6 +439,11 @@ export class RecordTable<C extends Columns = Columns> {
   /** Its indexes (primary key excluded). */
   readonly indexes: readonly TableIndex[];
   readonly #sqlNames: Map<string, string>;
+  /** The columns in order, for the per-row loops. */
+  readonly #columnList: readonly (readonly [
+    string,
+    Column<unknown, boolean, boolean>,
+  ])[];
 
   /**
    * Creates a table; use {@linkcode table} instead.
@@ -529,6 +534,10 @@ export class RecordTable<C extends Columns = Columns> {
     this.name = name;
     this.columns = columns;
     this.columnNames = names;
+    this.#columnList = names.map((key) => [
+      key,
+      columns[key] as Column<unknown, boolean, boolean>,
+    ]);
     this.primaryKey = primaryKey;
     this.indexes = indexes;
   }
@@ -557,24 +566,27 @@ export class RecordTable<C extends Columns = Columns> {
   completeRow(
     values: Readonly<Record<string, unknown>>,
   ): Record<string, unknown> {
-    for (const key of Object.keys(values)) {
+    // (no Object.keys: this runs for every row a projector inserts)
+    for (const key in values) {
+      if (!Object.hasOwn(values, key)) continue;
       if (!Object.hasOwn(this.columns, key)) {
         throw new TypeError(`Table ${this.name} has no column "${key}"`);
       }
     }
     const row: Record<string, unknown> = {};
-    for (const key of this.columnNames) {
-      const col = this.columns[key] as Column<unknown, boolean, boolean>;
+    const list = this.#columnList;
+    for (let i = 0; i < list.length; i++) {
+      const [key, col] = list[i]!;
       let value = values[key];
       if (value === undefined) {
         value = col.defaultValue ?? (col.isNullable ? null : undefined);
+        if (value === undefined) {
+          throw new TypeError(
+            `Column ${key} of table ${this.name} needs a value`,
+          );
+        }
       }
-      if (value === undefined) {
-        throw new TypeError(
-          `Column ${key} of table ${this.name} needs a value`,
-        );
-      }
-      this.checkValue(key, value);
+      if (!col.accepts(value)) this.checkValue(key, value);
       row[key] = value;
     }
     return row;
