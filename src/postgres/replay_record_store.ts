@@ -650,6 +650,7 @@ export class ReplayRecordStore implements RecordStore {
   ): Promise<void> {
     try {
       const state = this.#state(table);
+      if (this.#updateInPlace(state, where as Row, changes as Row)) return DONE;
       const set: [string, unknown][] = [];
       for (const column in changes as Row) {
         const value = (changes as Row)[column];
@@ -665,6 +666,41 @@ export class ReplayRecordStore implements RecordStore {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * The replay's usual update, done in place: one row named by its plain
+   * key, the key the last lookup or insert checked, held in memory, and
+   * changes that are valid and touch neither the key nor an indexed
+   * column. False (nothing done) for anything else, which the general
+   * path handles, errors included.
+   */
+  #updateInPlace(state: TableState, where: Row, changes: Row): boolean {
+    const plain = state.plainKey;
+    if (plain === undefined) return false;
+    const key = onlyString(where, plain);
+    if (key === undefined || key !== state.checkedKey) return false;
+    const row = state.rows.get(key);
+    if (row === undefined) return false;
+    const { columns } = state.table;
+    let changed = false;
+    for (const column in changes) {
+      const value = changes[column];
+      if (value === undefined) continue;
+      if (
+        column === plain || state.indexes.has(column) ||
+        !Object.hasOwn(columns, column) ||
+        !(columns[column] as AnyColumn).accepts(value)
+      ) return false;
+      changed = true;
+    }
+    if (!changed) return true;
+    for (const column in changes) {
+      const value = changes[column];
+      if (value !== undefined) row[column] = copyValue(value);
+    }
+    if (state.stored.has(key)) state.dirty.add(key);
+    return true;
   }
 
   /** Changes rows: at once, unless a key change must ask the database. */

@@ -408,6 +408,40 @@ for (const b of list) {
     assert.deepEqual(await stored("mig_rs_kinds"), []);
   });
 
+  test("an update of the row just inserted refuses an unknown column, a wrong value and unstorable text, changing nothing; a column looked up keeps finding it", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    await store.insert(posts, [{ id: uuid(1), title: "t" }]);
+    await assert.rejects(
+      store.update(posts, { id: uuid(1) }, { nope: "x" } as never),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        error.message.includes('has no column "nope"'),
+    );
+    await assert.rejects(
+      store.update(posts, { id: uuid(1) }, { title: 42 } as never),
+      (error: unknown) =>
+        error instanceof TypeError && error.message.includes("title"),
+    );
+    await assert.rejects(
+      store.update(posts, { id: uuid(1) }, { title: "ok", author: "\ud800" }),
+      UnstorableTextError,
+    );
+    // nothing of a refused update was applied, not even its valid column
+    assert.deepEqual(
+      (await store.find(posts, { id: uuid(1) })).map((r) => r.title),
+      ["t"],
+    );
+    // author is looked up now: a change of it moves the row in that lookup
+    assert.deepEqual(await store.find(posts, { author: "a" }), []);
+    await store.update(posts, { id: uuid(1) }, { author: "a", n: 2 });
+    assert.deepEqual(
+      (await store.find(posts, { author: "a" })).map((r) => r.id),
+      [uuid(1)],
+    );
+    await store.flush();
+    assert.deepEqual(await stored("mig_rs_posts"), [`(${uuid(1)},t,a,2)`]);
+  });
+
   test("an update that changes the key replaces the flushed row", async ({ store: make, stored }) => {
     const store = make({ flushEvery: 100 });
     await store.insert(pairs, [{ left: "a", right: 1, note: "n" }]);
