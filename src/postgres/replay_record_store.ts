@@ -122,6 +122,12 @@ interface TableState {
   readonly deleted: Map<string, Row>;
   /** Keys of the rows in the database (when `unknownRows` is false). */
   readonly flushedKeys: Set<string>;
+  /**
+   * No key in `flushedKeys` is greater: a replay inserts its rows mostly in
+   * key order (events come by aggregate), so a new key is usually past it,
+   * and found new without a lookup in a set of every row flushed.
+   */
+  flushedMax: string;
   /** For other columns looked up: every value a database row has. */
   readonly flushedValues: Map<string, Set<string>>;
   /** Lookups answered from the database since the last flush. */
@@ -241,6 +247,7 @@ export class ReplayRecordStore implements RecordStore {
         dirty: new Set(),
         deleted: new Map(),
         flushedKeys: new Set(),
+        flushedMax: "",
         flushedValues: new Map(),
         loaded: new Set(),
         unknownRows: this.#existingRows,
@@ -354,7 +361,7 @@ export class ReplayRecordStore implements RecordStore {
         if (row) return [[key, row]];
         if (
           state.deleted.has(key) ||
-          (!state.unknownRows && !state.flushedKeys.has(key))
+          (!state.unknownRows && !wasFlushed(state, key))
         ) return [];
       }
     }
@@ -431,7 +438,7 @@ export class ReplayRecordStore implements RecordStore {
   ): Promise<void> {
     if (key !== undefined) {
       if (state.rows.has(key) || state.deleted.has(key)) return;
-      if (!state.unknownRows && !state.flushedKeys.has(key)) return;
+      if (!state.unknownRows && !wasFlushed(state, key)) return;
     } else {
       let none = false;
       for (const c of conditions) {
@@ -530,7 +537,7 @@ export class ReplayRecordStore implements RecordStore {
     row: Row,
   ): Promise<boolean> {
     if (state.deleted.has(key)) return false;
-    if (state.flushedKeys.has(key)) return true;
+    if (wasFlushed(state, key)) return true;
     if (!state.unknownRows) return false;
     const where = pkWhere(state.table, row);
     await this.#load(state, where, this.#conditions(state, where), key);
@@ -555,7 +562,7 @@ export class ReplayRecordStore implements RecordStore {
       const key = this.#key(state, row);
       if (
         state.rows.has(key) ||
-        (!state.deleted.has(key) && state.flushedKeys.has(key))
+        (!state.deleted.has(key) && wasFlushed(state, key))
       ) {
         throw new DuplicateRecordError(table.name, pkWhere(table, row));
       }
@@ -825,6 +832,7 @@ export class ReplayRecordStore implements RecordStore {
       for (const state of this.#states.values()) {
         state.unknownRows = true;
         state.flushedKeys.clear();
+        state.flushedMax = "";
         state.flushedValues.clear();
       }
     }
@@ -925,7 +933,12 @@ export class ReplayRecordStore implements RecordStore {
     }
     if (!state.unknownRows) {
       for (const key of state.deleted.keys()) state.flushedKeys.delete(key);
-      for (const key of state.rows.keys()) state.flushedKeys.add(key);
+      let max = state.flushedMax;
+      for (const key of state.rows.keys()) {
+        state.flushedKeys.add(key);
+        if (key > max) max = key;
+      }
+      state.flushedMax = max;
     }
     for (const [column, values] of state.flushedValues) {
       const kind = (table.columns[column] as AnyColumn).kind;
@@ -1001,6 +1014,14 @@ export class ReplayRecordStore implements RecordStore {
 }
 
 /** The value of `where` when it names only `column`, with a string. */
+/**
+ * Whether a row with this key was flushed (when the store knows every
+ * row): a key past every flushed one is not looked up.
+ */
+function wasFlushed(state: TableState, key: string): boolean {
+  return key <= state.flushedMax && state.flushedKeys.has(key);
+}
+
 function onlyString(where: Row, column: string): string | undefined {
   let found: string | undefined;
   for (const key in where) {

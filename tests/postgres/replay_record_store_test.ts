@@ -319,6 +319,38 @@ for (const b of list) {
     ]);
   });
 
+  test("a flushed key is found whatever the order of the keys: below, at and between the greatest flushed, and after a second flush", async ({ store: make, stored }) => {
+    const store = make({ flushEvery: 100 });
+    for (const n of [9, 1, 5]) {
+      await store.insert(posts, [{ id: uuid(n), title: `t${n}` }]);
+    }
+    await store.flush();
+    for (const n of [1, 5, 9]) {
+      await assert.rejects(
+        store.insert(posts, [{ id: uuid(n), title: "again" }]),
+        DuplicateRecordError,
+        `uuid(${n})`,
+      );
+      // and an update of it reads it back
+      await store.update(posts, { id: uuid(n) }, { author: `a${n}` });
+    }
+    // new keys past the greatest, and below it, are new
+    await store.insert(posts, [{ id: uuid(12), title: "t12" }]);
+    await store.insert(posts, [{ id: uuid(3), title: "t3" }]);
+    await store.flush();
+    for (const n of [3, 12]) {
+      await assert.rejects(
+        store.insert(posts, [{ id: uuid(n), title: "again" }]),
+        DuplicateRecordError,
+        `uuid(${n})`,
+      );
+    }
+    assert.deepEqual(
+      (await stored("mig_rs_posts")).length,
+      5,
+    );
+  });
+
   test("inserting a key that was flushed fails with DuplicateRecordError; once deleted, it can be inserted again", async ({ store: make, stored }) => {
     const store = make({ flushEvery: 100 });
     await store.insert(posts, [{ id: uuid(1), title: "first" }]);
