@@ -20,11 +20,14 @@
  *   the first replay ran (sampled); it must stay under 1 GiB.
  *
  * Rounds alternate (`REPLAY_ROUNDS`, default 3): ours, the hand-written
- * replay, the raw `COPY`; every figure is the median of its rounds.
+ * replay, the raw `COPY`; every figure is the median of its rounds. With
+ * `--expose-gc` (as `deno task bench` runs), each timed round starts after
+ * a full garbage collection: otherwise a round pays for the garbage the
+ * round before left, which was another side's.
  *
  * The server is `DATABASE_URL` (default the local one). Run alone:
- * `deno run -A bench/read_model_bench.ts` (`REPLAY_POSTS` changes the
- * number of posts replayed).
+ * `deno run -A --v8-flags=--expose-gc bench/read_model_bench.ts`
+ * (`REPLAY_POSTS` changes the number of posts replayed).
  */
 import {
   column,
@@ -287,6 +290,16 @@ async function handWrittenReplaySeconds(
   return seconds;
 }
 
+/**
+ * A full garbage collection, when the process allows it (`--expose-gc`, as
+ * `deno task bench` runs): each timed round then starts from a clean heap,
+ * not from the garbage of the round before, which was another side's.
+ */
+function collectGarbage(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+}
+
 /** The replay figures: events per second beside the raw baselines, peak RSS. */
 export async function replayFigures(
   url: string,
@@ -349,6 +362,7 @@ export async function replayFigures(
       const sampler = round > 0 ? undefined : setInterval(() => {
         peak = Math.max(peak, Deno.memoryUsage().rss);
       }, 20);
+      collectGarbage();
       const start = performance.now();
       [report] = await migrator(1).migrate(quiet);
       ours.push((performance.now() - start) / 1000);
@@ -365,7 +379,9 @@ export async function replayFigures(
       if (check?.n !== posts || check.filled !== posts) {
         throw new Error(`post_records: ${JSON.stringify(check)}`);
       }
+      collectGarbage();
       hands.push(await handWrittenReplaySeconds(sql, schema));
+      collectGarbage();
       copies.push(await rawCopySeconds(sql, schema, finalRows));
     }
     const seconds = median(ours);
