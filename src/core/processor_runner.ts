@@ -452,7 +452,10 @@ export class ProcessorRunner {
     this.#watch = new CheckpointWatch({
       read: async (names) =>
         new Map(
-          (await this.#store.records(names)).map((r) => [r.name, r.checkpoint]),
+          (await this.#store.records(names, { parkedLimit: 0 })).map((r) => [
+            r.name,
+            r.checkpoint,
+          ]),
         ),
       compare: (a, b) => this.#reader.comparePositions(a, b),
       timedOut: (wait, behind) =>
@@ -1295,13 +1298,20 @@ export class ProcessorRunner {
    * @param token The read-your-writes token (`""`: nothing to wait for).
    * @param options Which processors, and for how long.
    * @throws {ProcessorTimeoutError} when they had not passed it in time.
+   * @throws {RangeError} when `timeoutMs` is not a non-negative number.
    */
   async waitFor(token: string, options: WaitForOptions = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 5_000;
+    if (!(timeoutMs >= 0) || !Number.isFinite(timeoutMs)) {
+      throw new RangeError(
+        `timeoutMs must be a non-negative number of milliseconds, got ${options.timeoutMs}`,
+      );
+    }
     if (token === "") return;
     await this.#watch.wait({
       token,
       processors: options.processors ?? this.names,
-      timeoutMs: options.timeoutMs ?? 5_000,
+      timeoutMs,
     });
   }
 }

@@ -499,6 +499,15 @@ for (const b of list) {
       whileWaiting >= 1 && whileWaiting <= 30,
       `${whileWaiting} reads in 50 ms for 41 waiting callers`,
     );
+    // a wait that cannot end is refused at once, naming the option
+    for (const timeoutMs of [-1, Number.NaN, Infinity]) {
+      await assert.rejects(
+        r.waitFor(second, { timeoutMs }),
+        (error: unknown) =>
+          error instanceof RangeError && error.message.includes("timeoutMs") &&
+          error.message.includes(String(timeoutMs)),
+      );
+    }
     await r.round(["Proc_NoteProjector"]);
     await Promise.all(waits);
     assert.equal(resolved, 40);
