@@ -19,6 +19,8 @@
  *
  * @module
  */
+import { hexDigitValue } from "./_hex.ts";
+import { isUuidAnyCase } from "./_uuid.ts";
 
 /**
  * How many partitions a store has unless it was created with another
@@ -57,38 +59,19 @@ function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
-/** A hex digit's value, either case; -1 for any other character. */
-function nibble(c: number): number {
-  return c >= 48 && c <= 57
-    ? c - 48
-    : c >= 97 && c <= 102
-    ? c - 87
-    : c >= 65 && c <= 70
-    ? c - 55
-    : -1;
-}
-
 /**
- * One little-endian 32-bit word of the UUID's bytes (bytes `4 * k` to
- * `4 * k + 3`), read straight off its text; -1 when a digit is not hex.
+ * One little-endian 32-bit word of a UUID's bytes (bytes `4 * k` to
+ * `4 * k + 3`), read straight off its text, which is a UUID.
  */
 function word(id: string, k: number): number {
   let out = 0;
   for (let b = 0; b < 4; b++) {
     const d = (k * 4 + b) * 2;
-    const high = nibble(id.charCodeAt(DIGIT_AT[d]!));
-    const low = nibble(id.charCodeAt(DIGIT_AT[d + 1]!));
-    if ((high | low) < 0) return -1;
+    const high = hexDigitValue(id.charCodeAt(DIGIT_AT[d]!));
+    const low = hexDigitValue(id.charCodeAt(DIGIT_AT[d + 1]!));
     out |= ((high << 4) | low) << (8 * b);
   }
   return out >>> 0;
-}
-
-/** A string of a UUID's length with its four dashes in place. */
-function isDashed(id: unknown): id is string {
-  return typeof id === "string" && id.length === 36 &&
-    id.charCodeAt(8) === 45 && id.charCodeAt(13) === 45 &&
-    id.charCodeAt(18) === 45 && id.charCodeAt(23) === 45;
 }
 
 function round(acc: number, input: number): number {
@@ -112,13 +95,7 @@ function round(acc: number, input: number): number {
  * @throws {TypeError} when `aggregateId` is not a UUID.
  */
 export function partitionHash(aggregateId: string): number {
-  // (checked as it is read: dashes in place, 32 hex digits; no RegExp, no
-  // slices: this runs for every new aggregate a command stores)
-  const w0 = isDashed(aggregateId) ? word(aggregateId, 0) : -1;
-  const w1 = w0 < 0 ? -1 : word(aggregateId, 1);
-  const w2 = w1 < 0 ? -1 : word(aggregateId, 2);
-  const w3 = w2 < 0 ? -1 : word(aggregateId, 3);
-  if (w3 < 0) {
+  if (!isUuidAnyCase(aggregateId)) {
     throw new TypeError(
       `An aggregate id must be a UUID to have a partition, got ${
         JSON.stringify(aggregateId)
@@ -130,10 +107,10 @@ export function partitionHash(aggregateId: string): number {
   let v2 = PRIME2 | 0;
   let v3 = 0;
   let v4 = -PRIME1 | 0;
-  v1 = round(v1, w0);
-  v2 = round(v2, w1);
-  v3 = round(v3, w2);
-  v4 = round(v4, w3);
+  v1 = round(v1, word(aggregateId, 0));
+  v2 = round(v2, word(aggregateId, 1));
+  v3 = round(v3, word(aggregateId, 2));
+  v4 = round(v4, word(aggregateId, 3));
   let h = (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0;
   h = (h + 16) | 0;
   h ^= h >>> 15;

@@ -13,6 +13,7 @@
  * @module
  */
 import { SequentError } from "../core/errors.ts";
+import { hexDigitValue } from "../core/_hex.ts";
 import type {
   ReplayEventsOptions,
   ReplayReader,
@@ -416,13 +417,7 @@ export function createdAtMillis(text: string): number {
   let low = 0;
   for (let i = 0; i < 16; i++) {
     const c = text.charCodeAt(at + i);
-    const digit = c >= 0x30 && c <= 0x39
-      ? c - 0x30
-      : c >= 0x61 && c <= 0x66
-      ? c - 0x57
-      : c >= 0x41 && c <= 0x46
-      ? c - 0x37
-      : -1;
+    const digit = hexDigitValue(c);
     if (digit < 0) throw unexpected(text);
     if (i < 8) high = high * 16 + digit;
     else low = low * 16 + digit;
