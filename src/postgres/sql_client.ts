@@ -272,7 +272,11 @@ export interface SqlClient extends SqlExecutor {
    * made on the client itself while `work` runs are not part of the
    * transaction. On PGlite, which has one connection, other callers wait
    * until the transaction ends. Nested calls on the transaction use
-   * savepoints ({@linkcode SqlTransaction.transaction}).
+   * savepoints ({@linkcode SqlTransaction.transaction}). A call of the
+   * transaction that failed fails it, even if `work` caught the error: it
+   * is rolled back and rejects with that error. That holds too for a call
+   * that failed before sending anything, such as a `copyIn` whose rows
+   * cannot be encoded.
    *
    * @typeParam T What `work` resolves to.
    * @param work The statements to run atomically.

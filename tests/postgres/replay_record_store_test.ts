@@ -157,6 +157,23 @@ for (const b of list) {
     assert.deepEqual(db.kinds(), [], "nothing held, nothing written");
   });
 
+  test("a flush of more than 10,000 rows copies them in pieces of 10,000, every row once", async ({ db, store: make, client, schema }) => {
+    const store = make({ flushEvery: 100_000 });
+    for (let i = 1; i <= 25_001; i++) {
+      await store.insert(posts, [{ id: uuid(i), title: `t${i}` }]);
+    }
+    await store.flush();
+    assert.deepEqual(db.kinds(), ["copyIn", "copyIn", "copyIn"]);
+    assert.deepEqual(
+      await client.query(
+        `SELECT count(*)::int AS n, count(DISTINCT id)::int AS ids,
+           min(title) AS low, max(title) AS high FROM ${schema}.mig_rs_posts`,
+      ),
+      [{ n: 25_001, ids: 25_001, low: "t1", high: "t9999" }],
+    );
+    assert.equal(store.flushedRows, 25_001);
+  });
+
   test("flushEvery counts the rows of every table together", async ({ store: make, stored }) => {
     const store = make({ flushEvery: 2 });
     await store.insert(posts, [{ id: uuid(1), title: "a" }]);

@@ -167,6 +167,61 @@ test("COPY moves large data both ways, and a failed COPY leaves the connection u
   }
 });
 
+test("a COPY written whole keeps its order with the statements pipelined behind it, and when the server refuses it, its data is dropped and they run", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  const table = `whole_${crypto.randomUUID().slice(0, 8)}`;
+  // about 1 MB: many CopyData messages, all written with the statement
+  const rows = (bad?: number) =>
+    Array.from(
+      { length: 30_000 },
+      (_, i) =>
+        [i === bad ? "not a number" : i, `row ${i} ${"y".repeat(20)}`] as [
+          number | string,
+          string,
+        ],
+    );
+  try {
+    await client.execute(`CREATE TABLE ${table} (n int, s text)`);
+    await client.transaction(async (tx) => {
+      const copying = tx.copyIn(table, ["n", "s"], rows());
+      const counted = tx.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      assert.equal(await copying, 30_000);
+      assert.deepEqual(await counted, [{ n: 30_000 }]);
+    });
+    // refused at its first row, with the rest of its data still to come
+    await assert.rejects(
+      client.copyIn(table, ["n", "s"], rows(0)),
+      (error: unknown) => error instanceof SqlError && error.code === "22P02",
+    );
+    assert.deepEqual(await client.query("SELECT 1 AS one"), [{ one: 1 }]);
+    // refused before its data: the statement itself fails
+    await assert.rejects(
+      client.copyIn(table, ["n", "missing"], rows()),
+      (error: unknown) => error instanceof SqlError && error.code === "42703",
+    );
+    // in a transaction: the statement behind it reports the aborted
+    // transaction, not a protocol error, and nothing is stored
+    await assert.rejects(
+      client.transaction(async (tx) => {
+        const copying = tx.copyIn(table, ["n", "s"], rows(29_999));
+        const after = tx.query("SELECT 1");
+        after.catch(() => {});
+        await copying;
+      }),
+      (error: unknown) => error instanceof SqlError && error.code === "22P02",
+    );
+    assert.deepEqual(
+      await client.query(`SELECT count(*)::int AS n FROM ${table}`),
+      [{ n: 30_000 }],
+    );
+  } finally {
+    await client.execute(`DROP TABLE IF EXISTS ${table}`);
+    await client.close();
+  }
+});
+
 test("an aborted statement: unsent, it is never sent; running, the server cancels it within moments", async () => {
   const client = await connectDatabase(url, { max: 2 });
   try {

@@ -260,6 +260,39 @@ for (const b of list) {
   );
 
   test(
+    "copyIn of rows that cannot all be encoded fails with the rows' error, and its transaction stores nothing",
+    async (client, table) => {
+      const refused = /Copy row has 1 values for 2 columns/;
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.copyIn(table, ["id", "label"], [[1, "a"]]);
+          await assert.rejects(
+            tx.copyIn(table, ["id", "label"], [[2, "b"], [3]]),
+            refused,
+          );
+        }),
+        refused,
+      );
+      await assert.rejects(
+        client.copyIn(table, ["id", "label"], [[2, "b"], [3]]),
+        refused,
+      );
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+      // inside a savepoint, only the savepoint fails
+      await client.transaction(async (tx) => {
+        await tx.copyIn(table, ["id", "label"], [[1, "a"]]);
+        await assert.rejects(
+          tx.transaction((sp) => sp.copyIn(table, ["id", "label"], [[3]])),
+          refused,
+        );
+      });
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), [{
+        id: 1,
+      }]);
+    },
+  );
+
+  test(
     "copyIn inside a transaction is rolled back with it",
     async (client, table) => {
       await assert.rejects(

@@ -52,6 +52,7 @@ import {
   type RequestHost,
   type RequestOptions,
   SimpleRequest,
+  WholeCopyInRequest,
 } from "./requests.ts";
 import { openSocket, readSslAnswer, startTls } from "./socket.ts";
 import type { SqlValue } from "../sql_client.ts";
@@ -653,6 +654,28 @@ export class WireConnection implements RequestHost {
   ): Promise<number> {
     try {
       return this.#issue(new CopyOutRequest(text, onData, options.signal));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * Runs a `COPY … FROM STDIN` whose data is all given, written with the
+   * statement at once: statements issued after it are written right
+   * behind it, not held back until it has ended.
+   *
+   * @param text The whole `COPY` statement.
+   * @param chunks The data, in PostgreSQL's COPY text format.
+   * @param options An abort signal.
+   * @returns The number of rows the server reports.
+   */
+  copyInWhole(
+    text: string,
+    chunks: readonly string[],
+    options: RequestOptions = {},
+  ): Promise<number> {
+    try {
+      return this.#issue(new WholeCopyInRequest(text, chunks, options.signal));
     } catch (error) {
       return Promise.reject(error);
     }

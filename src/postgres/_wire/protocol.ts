@@ -133,6 +133,12 @@ export class MessageWriter {
     return this;
   }
 
+  /** UTF-8 text, with no terminator (a CopyData message's body). */
+  text(value: string): this {
+    this.#text(value);
+    return this;
+  }
+
   bytes(value: Uint8Array): this {
     this.#ensure(value.length);
     this.#buffer.set(value, this.#length);

@@ -507,7 +507,67 @@ export class CopyInRequest extends Request<number> {
   }
 }
 
+/**
+ * A `COPY … FROM STDIN` whose data is all known when it is issued: the
+ * statement, its data and its end are written together, without waiting
+ * for the server's `CopyInResponse`. So it does not hold back the
+ * statements issued after it: they follow it on the wire, and the server
+ * runs them in turn. If the `COPY` fails, the server drops the data
+ * messages that follow it (the protocol says a server ignores CopyData and
+ * CopyDone outside a copy), and the statements after it run as usual.
+ */
+export class WholeCopyInRequest extends Request<number> {
+  readonly #text: string;
+  readonly #chunks: readonly string[];
+  #count = 0;
+
+  constructor(
+    text: string,
+    chunks: readonly string[],
+    signal: AbortSignal | undefined,
+  ) {
+    super(signal);
+    this.#text = text;
+    this.#chunks = chunks;
+  }
+
+  write(w: MessageWriter): void {
+    writeQuery(w, this.#text);
+    // CopyData (d) messages, then CopyDone (c)
+    for (const chunk of this.#chunks) w.begin(0x64).text(chunk).end();
+    w.begin(0x63).end();
+  }
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.CopyInResponse:
+        return false;
+      case Backend.CommandComplete: {
+        const tag = parseCommandTag(body);
+        this.#count = Number(tag.split(" ").pop()) || 0;
+        return false;
+      }
+      case Backend.ErrorResponse:
+        this.error ??= new ServerError(parseServerFields(body));
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type)) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during COPY FROM STDIN`,
+        );
+    }
+  }
+
+  finish(): void {
+    if (this.error) this.reject(this.failure(this.error));
+    else this.resolve(this.#count);
+  }
+}
+
 export type AnyRequest =
+  | WholeCopyInRequest
   | ExtendedRequest
   | SimpleRequest
   | CopyOutRequest
