@@ -167,6 +167,34 @@ test("COPY moves large data both ways, and a failed COPY leaves the connection u
   }
 });
 
+test("COPY TO STDOUT hands over every byte in order: small rows gathered into chunks, a row larger than a chunk alone", async () => {
+  const client = await connectDatabase(url, { max: 1 });
+  try {
+    // small rows, then one of 70,000 bytes, then more small rows: the chunk
+    // being filled is handed over before the large row, which goes alone
+    const query = `SELECT CASE WHEN g = 500 THEN repeat('L', 70000)
+      ELSE 'row ' || g || repeat('s', g % 97) END FROM generate_series(1, 1000) g`;
+    const chunks: Uint8Array[] = [];
+    const bytes = await client.copyOut(query, (c) => chunks.push(c.slice()));
+    const expected = Array.from(
+      { length: 1000 },
+      (_, i) =>
+        i + 1 === 500
+          ? "L".repeat(70000)
+          : `row ${i + 1}${"s".repeat((i + 1) % 97)}`,
+    ).join("\n") + "\n";
+    const text = new TextDecoder().decode(
+      new Uint8Array(chunks.flatMap((c) => [...c])),
+    );
+    assert.equal(text, expected);
+    assert.equal(bytes, expected.length);
+    assert.ok(chunks.some((c) => c.length === 70001), "the large row alone");
+    assert.ok(chunks.every((c) => c.length <= 70001));
+  } finally {
+    await client.close();
+  }
+});
+
 test("a COPY written whole keeps its order with the statements pipelined behind it, and when the server refuses it, its data is dropped and they run", async () => {
   const client = await connectDatabase(url, { max: 1 });
   const table = `whole_${crypto.randomUUID().slice(0, 8)}`;

@@ -342,7 +342,8 @@ export class CopyOutRequest extends Request<number> {
   readonly #text: string;
   readonly #onData: (chunk: Uint8Array) => void;
   #bytes = 0;
-  #parts: Uint8Array[] = [];
+  /** The chunk being filled: each row (CopyData) is copied in as it comes. */
+  #chunk: Uint8Array | undefined;
   #held = 0;
   #thrown: { readonly error: unknown } | undefined;
 
@@ -360,11 +361,7 @@ export class CopyOutRequest extends Request<number> {
     writeQuery(w, this.#text);
   }
 
-  #handOver(): void {
-    const parts = this.#parts;
-    const chunk = parts.length === 1 ? parts[0]! : concat(parts, this.#held);
-    this.#parts = [];
-    this.#held = 0;
+  #handOver(chunk: Uint8Array): void {
     if (this.#thrown) return;
     try {
       this.#onData(chunk);
@@ -373,16 +370,35 @@ export class CopyOutRequest extends Request<number> {
     }
   }
 
+  /** Copies a row in; hands the chunk over first when it would overflow. */
+  #add(body: Uint8Array): void {
+    if (this.#held + body.length > COPY_OUT_CHUNK && this.#held > 0) {
+      this.#handOver(this.#chunk!.subarray(0, this.#held));
+      this.#chunk = undefined;
+      this.#held = 0;
+    }
+    if (body.length >= COPY_OUT_CHUNK) {
+      // (a row as large as a chunk goes alone, as it came)
+      this.#handOver(body);
+      return;
+    }
+    this.#chunk ??= new Uint8Array(COPY_OUT_CHUNK);
+    this.#chunk.set(body, this.#held);
+    this.#held += body.length;
+  }
+
   handle(type: number, body: Uint8Array): boolean {
     switch (type) {
       case Backend.CopyData:
         this.#bytes += body.length;
-        this.#parts.push(body);
-        this.#held += body.length;
-        if (this.#held >= COPY_OUT_CHUNK) this.#handOver();
+        this.#add(body);
         return false;
       case Backend.CopyDone:
-        if (this.#held > 0) this.#handOver();
+        if (this.#held > 0) {
+          this.#handOver(this.#chunk!.subarray(0, this.#held));
+          this.#chunk = undefined;
+          this.#held = 0;
+        }
         return false;
       case Backend.CopyOutResponse:
       case Backend.CommandComplete:
@@ -405,16 +421,6 @@ export class CopyOutRequest extends Request<number> {
     else if (this.#thrown) this.reject(this.#thrown.error);
     else this.resolve(this.#bytes);
   }
-}
-
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** What a `COPY … FROM STDIN` reads its data from. */
