@@ -303,7 +303,13 @@ export class WireConnection implements RequestHost {
   #receive(chunk: Uint8Array): void {
     if (this.#state === "closed") return;
     try {
-      this.#reader.push(chunk, (type, body) => this.#dispatch(type, body));
+      this.#reader.push(
+        chunk,
+        (type, body) => this.#dispatch(type, body),
+        (data, start, end) =>
+          this.#state === "ready" &&
+          this.#inFlight[0]?.copyData(data, start, end) === true,
+      );
     } catch (error) {
       this.#fail(
         new Lost(

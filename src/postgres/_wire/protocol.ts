@@ -324,10 +324,16 @@ export class MessageReader {
   /** The incomplete message's whole size, once its header has arrived. */
   #need = 0;
 
-  /** Calls `onMessage` for each complete message in what has arrived. */
+  /**
+   * Calls `onMessage` for each complete message in what has arrived. A
+   * CopyData message goes to `onCopyData` first, as a range of the bytes
+   * read, with no view made for its body (a copy's rows are many): when it
+   * returns false, to `onMessage` as any other.
+   */
   push(
     chunk: Uint8Array,
     onMessage: (type: number, body: Uint8Array) => void,
+    onCopyData?: (data: Uint8Array, start: number, end: number) => boolean,
   ): void {
     let data = chunk;
     if (this.#parts.length > 0) {
@@ -349,7 +355,11 @@ export class MessageReader {
     while (end - at >= 5) {
       const length = readLength(data, at);
       if (end - at < 1 + length) break;
-      onMessage(data[at]!, data.subarray(at + 5, at + 1 + length));
+      const type = data[at]!;
+      if (
+        type !== Backend.CopyData ||
+        !onCopyData?.(data, at + 5, at + 1 + length)
+      ) onMessage(type, data.subarray(at + 5, at + 1 + length));
       at += 1 + length;
     }
     if (at < end) {

@@ -131,6 +131,14 @@ export abstract class Request<T> {
 
   /** Handles one message; true when the request's ReadyForQuery came. */
   abstract handle(type: number, body: Uint8Array): boolean;
+
+  /**
+   * Takes a CopyData message's body as a range of the bytes read (no view
+   * made for it); false when this request wants it through `handle`.
+   */
+  copyData(_data: Uint8Array, _start: number, _end: number): boolean {
+    return false;
+  }
 }
 
 function isSkippable(type: number): boolean {
@@ -337,6 +345,8 @@ export class SimpleRequest extends Request<string> {
 
 /** How many bytes of a `COPY … TO STDOUT` are handed over at a time. */
 const COPY_OUT_CHUNK = 65536;
+/** Rows up to this size are copied into the chunk byte by byte. */
+const SMALL_ROW = 256;
 
 export class CopyOutRequest extends Request<number> {
   readonly #text: string;
@@ -370,28 +380,39 @@ export class CopyOutRequest extends Request<number> {
     }
   }
 
-  /** Copies a row in; hands the chunk over first when it would overflow. */
-  #add(body: Uint8Array): void {
-    if (this.#held + body.length > COPY_OUT_CHUNK && this.#held > 0) {
+  /**
+   * Copies a row (a CopyData body: `data` from `start` to `end`) into the
+   * chunk being filled; hands the chunk over first when it would overflow.
+   */
+  override copyData(data: Uint8Array, start: number, end: number): boolean {
+    const length = end - start;
+    this.#bytes += length;
+    if (this.#held + length > COPY_OUT_CHUNK && this.#held > 0) {
       this.#handOver(this.#chunk!.subarray(0, this.#held));
       this.#chunk = undefined;
       this.#held = 0;
     }
-    if (body.length >= COPY_OUT_CHUNK) {
-      // (a row as large as a chunk goes alone, as it came)
-      this.#handOver(body);
-      return;
+    if (length >= COPY_OUT_CHUNK) {
+      // a row as large as a chunk goes alone, as it came
+      this.#handOver(data.subarray(start, end));
+      return true;
     }
-    this.#chunk ??= new Uint8Array(COPY_OUT_CHUNK);
-    this.#chunk.set(body, this.#held);
-    this.#held += body.length;
+    const chunk = this.#chunk ??= new Uint8Array(COPY_OUT_CHUNK);
+    if (length <= SMALL_ROW) {
+      // byte by byte: no view object made for each of a copy's many rows
+      let at = this.#held;
+      for (let i = start; i < end; i++) chunk[at++] = data[i]!;
+    } else {
+      chunk.set(data.subarray(start, end), this.#held);
+    }
+    this.#held += length;
+    return true;
   }
 
   handle(type: number, body: Uint8Array): boolean {
     switch (type) {
       case Backend.CopyData:
-        this.#bytes += body.length;
-        this.#add(body);
+        this.copyData(body, 0, body.length);
         return false;
       case Backend.CopyDone:
         if (this.#held > 0) {

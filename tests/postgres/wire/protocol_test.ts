@@ -40,6 +40,39 @@ Deno.test("MessageReader gives each message whole, once and in order, however th
   }
 });
 
+Deno.test("MessageReader hands CopyData to onCopyData as a range of the bytes read, and to onMessage when onCopyData declines", () => {
+  const w = new MessageWriter();
+  for (let i = 0; i < 40; i++) w.begin(0x64).cstring(`copied ${i}`).end();
+  w.begin(0x43).cstring("COPY 40").end();
+  const bytes = w.take();
+  const text = (b: Uint8Array) => new TextDecoder().decode(b);
+  // every third row declined: it comes through onMessage, in its place
+  const expected = [
+    ...Array.from(
+      { length: 40 },
+      (_, i) => `${i % 3 === 2 ? "message 100" : "range"} copied ${i}\0`,
+    ),
+    "message 67 COPY 40\0",
+  ];
+  for (const size of [1, 5, 13, 1000]) {
+    const got: string[] = [];
+    let offered = 0;
+    const reader = new MessageReader();
+    for (let at = 0; at < bytes.length; at += size) {
+      reader.push(
+        bytes.slice(at, at + size),
+        (type, body) => got.push(`message ${type} ${text(body)}`),
+        (data, start, end) => {
+          if (offered++ % 3 === 2) return false;
+          got.push(`range ${text(data.subarray(start, end))}`);
+          return true;
+        },
+      );
+    }
+    assert.deepEqual(got, expected, `chunks of ${size}`);
+  }
+});
+
 Deno.test("MessageReader refuses a length that breaks the protocol", () => {
   const bad = new Uint8Array([0x44, 0, 0, 0, 2]);
   assert.throws(
