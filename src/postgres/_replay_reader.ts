@@ -2,7 +2,8 @@
  * Reads the events a replay needs with `COPY … TO STDOUT`, in the order the
  * replay handles them: by partition key, aggregate and sequence number.
  *
- * The events come in slices of `sliceSize`, one `COPY` each, every slice
+ * The events come in slices of `sliceSize`, one `COPY` each (decoded by
+ * `ReplayEventDecoder`), every slice
  * starting after the last event of the one before (keyset pagination, so
  * each starts with an index lookup). Slices bound memory: the next ones
  * are read while the caller handles the one before, a few slices ahead. The
@@ -12,31 +13,14 @@
  *
  * @module
  */
-import { SequentError } from "../core/errors.ts";
-import { hexDigitValue } from "../core/_hex.ts";
 import type {
   ReplayEventsOptions,
   ReplayReader,
   StreamPosition,
 } from "../core/event_reader.ts";
-import type { SerializedEvent } from "../core/event_store.ts";
-import {
-  CopyTextDecoder,
-  type CopyTextRow,
-  detachedCopy,
-} from "./_copy_text.ts";
+import { type ReplayedEvent, ReplayEventDecoder } from "./_replay_decoder.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import type { SqlExecutor } from "./sql_client.ts";
-
-/** The columns each row has (see {@linkcode ReplayRow}). */
-const WIDTH = 6;
-
-/**
- * A stored event as read for a replay: partition key, aggregate id,
- * sequence number, `created_at` as `timestamptz_send` text (see
- * {@linkcode createdAtMillis}), event type id and payload; all as text.
- */
-export type ReplayRow = CopyTextRow;
 
 /** What to read. */
 export interface ReplayReadOptions {
@@ -44,6 +28,8 @@ export interface ReplayReadOptions {
   readonly table: string;
   /** The condition on `e` (its values as literals: COPY has no parameters). */
   readonly where: string;
+  /** The event type names, by id. */
+  readonly typeNames: ReadonlyMap<number, string>;
   /** Events per slice. */
   readonly sliceSize: number;
   /**
@@ -65,16 +51,6 @@ export interface ReplayReadOptions {
 
 /** An event's key in replay order: partition key, aggregate id, sequence number. */
 export type ReplayKey = readonly [string, string, string];
-
-/**
- * A stored event as {@linkcode CopyReplayReader} gives it: with its
- * partition key, so that where a replay got to can be named by
- * {@linkcode replayKeyOf}.
- */
-export interface ReplayedEvent extends SerializedEvent {
-  /** The partition key it is stored under. */
-  readonly partitionKey: string;
-}
 
 /**
  * The key of an event the {@linkcode CopyReplayReader} gave: resuming
@@ -99,15 +75,16 @@ export interface ReplayProgress {
  * The events, in batches as they arrive (see the module documentation).
  *
  * @param executor The migration's transaction.
- * @param options The table, the condition and the slice size.
+ * @param options The table, the condition, the type names and the slice
+ *   size.
  */
-export async function* readReplayRows(
+export async function* readReplayEvents(
   executor: SqlExecutor,
   options: ReplayReadOptions,
-): AsyncGenerator<ReplayRow[]> {
+): AsyncGenerator<ReplayedEvent[]> {
   const { table, where, sliceSize } = options;
   const limit = sliceSize * (options.readAhead ?? 3);
-  const queue: ReplayRow[][] = [];
+  const queue: ReplayedEvent[][] = [];
   let queued = 0;
   let finished = false;
   let stopped = false;
@@ -129,26 +106,25 @@ export async function* readReplayRows(
         await new Promise<void>((resolve) => resume = resolve);
       }
       if (stopped) return;
-      // (created_at is read by createdAtMillis, escapes and all)
-      const decoder = new CopyTextDecoder(WIDTH, [3]);
+      const decoder = new ReplayEventDecoder(options.typeNames);
       let count = 0;
-      let last: ReplayRow | undefined;
+      let last: ReplayedEvent | undefined;
       await executor.copyOut(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
-          const rows: ReplayRow[] = [];
-          decoder.decode(chunk, rows);
-          if (rows.length === 0 || stopped) return;
-          count += rows.length;
-          last = rows[rows.length - 1];
-          queue.push(rows);
-          queued += rows.length;
+          const events: ReplayedEvent[] = [];
+          decoder.decode(chunk, events);
+          if (events.length === 0 || stopped) return;
+          count += events.length;
+          last = events[events.length - 1];
+          queue.push(events);
+          queued += events.length;
           signal();
         },
       );
       decoder.end();
       if (last) {
-        after = [last[0] as string, last[1] as string, last[2] as string];
+        after = replayKeyOf(last);
         if (options.progress) options.progress.last = after;
       }
       total += count;
@@ -172,15 +148,15 @@ export async function* readReplayRows(
 
   try {
     for (;;) {
-      const rows = queue.shift();
-      if (rows) {
-        queued -= rows.length;
+      const events = queue.shift();
+      if (events) {
+        queued -= events.length;
         if (queued <= limit && resume) {
           const r = resume;
           resume = undefined;
           r();
         }
-        yield rows;
+        yield events;
         continue;
       }
       if (failure) throw failure.error;
@@ -279,46 +255,15 @@ export class CopyReplayReader implements ReplayReader {
     }
     const where = await this.#where(options, upTo, typeNames);
     if (where === undefined) return;
-    // An aggregate's events come together: they share one id string (and
-    // one partition key), copied out of its chunk (read models keep ids as
-    // keys, and a slice would keep the chunk alive with them).
-    let aggregateId = "";
-    let partitionKey = "";
-    for await (
-      const rows of readReplayRows(this.#executor, {
-        table: `${this.#schema}.events`,
-        where,
-        sliceSize,
-        resumeAfter: this.#part.resumeAfter,
-        stopAfter: this.#part.stopAfter,
-        progress: this.#part.progress,
-      })
-    ) {
-      const events: ReplayedEvent[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        // partition key, aggregate, sequence number, created_at, type id, payload
-        const [k, a, s, c, t, p] = rows[i] as ReplayRow;
-        const eventType = typeNames.get(Number(t));
-        if (eventType === undefined) {
-          throw new SequentError(
-            `Event ${s} of aggregate ${a} has the unknown type id ${t}`,
-          );
-        }
-        if (a !== aggregateId || k !== partitionKey) {
-          aggregateId = detachedCopy(a as string);
-          partitionKey = k === "" ? "" : detachedCopy(k as string);
-        }
-        events[i] = {
-          aggregateId,
-          sequenceNumber: Number(s),
-          createdAt: new Date(createdAtMillis(c as string)),
-          eventType,
-          payload: p as string,
-          partitionKey,
-        };
-      }
-      yield events;
-    }
+    yield* readReplayEvents(this.#executor, {
+      table: `${this.#schema}.events`,
+      where,
+      typeNames,
+      sliceSize,
+      resumeAfter: this.#part.resumeAfter,
+      stopAfter: this.#part.stopAfter,
+      progress: this.#part.progress,
+    });
   }
 
   /**
@@ -390,44 +335,4 @@ function afterKey(after: ReplayKey): string {
 /** A string as an SQL literal, whatever `standard_conforming_strings` is. */
 function textLiteral(value: string): string {
   return `E'${value.replaceAll("\\", "\\\\").replaceAll("'", "''")}'`;
-}
-
-/** Milliseconds between 1970-01-01 and 2000-01-01, PostgreSQL's epoch. */
-const PG_EPOCH_MS = 946_684_800_000;
-
-/**
- * `created_at` as JavaScript milliseconds, from `timestamptz_send`'s eight
- * bytes (microseconds since 2000-01-01, big-endian) as copied text
- * (`\\x` and sixteen hex digits). Microseconds are truncated, as reading a
- * timestamp into a `Date` does. Sending the raw value is the cheapest way
- * out of the server; its text form would cost the server more to write
- * and us more to read.
- *
- * @throws {Error} on any other text.
- */
-export function createdAtMillis(text: string): number {
-  const at = text.charCodeAt(1) === 0x5c ? 3 : 2; // `\\x` or `\x`
-  if (
-    text.length !== at + 16 || text.charCodeAt(0) !== 0x5c ||
-    text.charCodeAt(at - 1) !== 0x78
-  ) {
-    throw unexpected(text);
-  }
-  let high = 0;
-  let low = 0;
-  for (let i = 0; i < 16; i++) {
-    const c = text.charCodeAt(at + i);
-    const digit = hexDigitValue(c);
-    if (digit < 0) throw unexpected(text);
-    if (i < 8) high = high * 16 + digit;
-    else low = low * 16 + digit;
-  }
-  // a signed 64-bit count: exact within 285 years of 2000
-  const micros = (high >= 0x80000000 ? high - 0x100000000 : high) *
-      0x100000000 + low;
-  return Math.floor(micros / 1000) + PG_EPOCH_MS;
-}
-
-function unexpected(text: string): Error {
-  return new Error(`Unexpected created_at bytes: ${JSON.stringify(text)}`);
 }

@@ -65,11 +65,11 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { DONE, ReplayRecordStore } from "./replay_record_store.ts";
+import type { ReplayedEvent } from "./_replay_decoder.ts";
 import { restartProcessorSql } from "./_processor_sql.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import {
   CopyReplayReader,
-  type ReplayedEvent,
   type ReplayKey,
   replayKeyOf,
   type ReplayProgress,

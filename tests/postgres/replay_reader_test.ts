@@ -5,16 +5,14 @@
  */
 import assert from "node:assert/strict";
 import type { SqlClient, SqlTransaction } from "@sequent/core/postgres";
-import {
-  createdAtMillis,
-  readReplayRows,
-  type ReplayRow,
-} from "../../src/postgres/_replay_reader.ts";
+import { readReplayEvents } from "../../src/postgres/_replay_reader.ts";
+import type { ReplayedEvent } from "../../src/postgres/_replay_decoder.ts";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 
 const list = backends({ served: true });
 
 const KEYS = ["", "it's", "back\\slash", "tab\tand\nnewline", "zé"];
+const TYPE_NAMES = new Map([[1, "First"], [2, "Second"], [3, "Third"]]);
 
 async function seed(client: SqlClient, table: string): Promise<string[]> {
   await client.execute(`
@@ -74,34 +72,40 @@ for (const b of list) {
         const seen: string[] = [];
         await client.transaction(async (tx) => {
           for await (
-            const batch of readReplayRows(tx, {
+            const batch of readReplayEvents(tx, {
               table,
               where: "e.event_type_id IN (1, 2, 3)",
+              typeNames: TYPE_NAMES,
               sliceSize,
             })
           ) {
-            for (const row of batch) {
-              seen.push(`${row[0]}|${row[1]}|${row[2]}`);
+            for (const e of batch) {
+              seen.push(
+                `${e.partitionKey}|${e.aggregateId}|${e.sequenceNumber}`,
+              );
               assert.equal(
-                new Date(createdAtMillis(row[3] as string)).toISOString(),
+                e.createdAt.toISOString(),
                 "2026-05-06T07:08:09.123Z",
               );
-              assert.deepEqual(JSON.parse(row[5] as string), {
-                n: Number(row[4]),
-                k: row[0],
+              const payload = JSON.parse(e.payload);
+              assert.deepEqual(payload, {
+                n: e.sequenceNumber,
+                k: e.partitionKey,
               });
+              assert.equal(e.eventType, TYPE_NAMES.get(payload.n));
             }
           }
         });
         assert.deepEqual(seen, expected, `slices of ${sliceSize}`);
       }
       // a condition is applied to every slice
-      const odd: ReplayRow[] = [];
+      const odd: ReplayedEvent[] = [];
       await client.transaction(async (tx) => {
         for await (
-          const batch of readReplayRows(tx, {
+          const batch of readReplayEvents(tx, {
             table,
             where: "e.sequence_number = 2",
+            typeNames: TYPE_NAMES,
             sliceSize: 2,
           })
         ) {
@@ -109,7 +113,7 @@ for (const b of list) {
         }
       });
       assert.equal(odd.length, KEYS.length * 3);
-      assert.ok(odd.every((r) => r[2] === "2"));
+      assert.ok(odd.every((e) => e.sequenceNumber === 2));
     },
   });
 
@@ -139,15 +143,22 @@ for (const b of list) {
               }),
           } as unknown as SqlTransaction;
           for await (
-            const batch of readReplayRows(executor, {
+            const batch of readReplayEvents(executor, {
               table,
               where: "true",
+              typeNames: TYPE_NAMES,
               sliceSize,
             })
           ) {
-            for (const row of batch) {
-              seen.push(`${row[0]}|${row[1]}|${row[2]}`);
-              assert.deepEqual(JSON.parse(row[5] as string).k, row[0]);
+            for (const e of batch) {
+              seen.push(
+                `${e.partitionKey}|${e.aggregateId}|${e.sequenceNumber}`,
+              );
+              assert.deepEqual(JSON.parse(e.payload).k, e.partitionKey);
+              assert.equal(
+                e.createdAt.toISOString(),
+                "2026-05-06T07:08:09.123Z",
+              );
             }
           }
         });
@@ -168,9 +179,10 @@ for (const b of list) {
         await assert.rejects(
           (async () => {
             for await (
-              const _ of readReplayRows(tx, {
+              const _ of readReplayEvents(tx, {
                 table,
                 where: "true",
+                typeNames: TYPE_NAMES,
                 sliceSize: 5,
               })
             ) {
@@ -187,19 +199,5 @@ for (const b of list) {
     },
   });
 }
-
-Deno.test("createdAtMillis reads timestamptz_send's bytes, truncating microseconds", () => {
-  // 2000-01-01 00:00:00.001999 and 1999-12-31 23:59:59.999999
-  assert.equal(createdAtMillis("\\\\x00000000000007cf"), 946_684_800_001);
-  assert.equal(createdAtMillis("\\xffffffffffffffff"), 946_684_799_999);
-  assert.throws(
-    () => createdAtMillis("2026-01-01"),
-    /Unexpected created_at bytes/,
-  );
-  assert.throws(
-    () => createdAtMillis("\\\\x00000000000007cg"),
-    /Unexpected created_at bytes/,
-  );
-});
 
 disposeAtEnd(list);
