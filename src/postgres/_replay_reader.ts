@@ -3,9 +3,8 @@
  * replay handles them: by partition key, aggregate and sequence number.
  *
  * The events come in slices of `sliceSize`, one `COPY` each (decoded by
- * `ReplayEventDecoder`), every slice
- * starting after the last event of the one before (keyset pagination, so
- * each starts with an index lookup). Slices bound memory: the next ones
+ * `ReplayEventDecoder`), every slice starting after the last event of the
+ * one before (keyset pagination, so each starts with an index lookup). Slices bound memory: the next ones
  * are read while the caller handles the one before, a few slices ahead. The
  * copy is read as fast as the server sends it, whatever the caller does,
  * so a statement the caller issues meanwhile (a flush, a lookup) simply
