@@ -46,6 +46,8 @@ export class ReplayEventDecoder {
   #aggregateId = "";
   #partitionKey = "";
   #copiedKey = "";
+  /** Where the last integer read ended (its tab). */
+  #tab = 0;
 
   /**
    * @param typeNames The event type names, by id.
@@ -94,27 +96,12 @@ export class ReplayEventDecoder {
       const t1 = text.charCodeAt(at) === TAB ? at : tabAfter(text, at, at, end);
       let t2 = t1 + 1 + UUID_LENGTH;
       if (text.charCodeAt(t2) !== TAB) t2 = tabAfter(text, t1 + 1, at, end);
-      // the sequence number's digits, read up to their tab
-      let t3 = t2 + 1;
-      let sequenceNumber = 0;
-      for (let c = text.charCodeAt(t3); c !== TAB; c = text.charCodeAt(++t3)) {
-        if (c < 0x30 || c > 0x39 || t3 >= end) {
-          throw notInteger(text, t2 + 1, tabAfter(text, t2 + 1, at, end));
-        }
-        sequenceNumber = sequenceNumber * 10 + c - 0x30;
-      }
-      if (t3 === t2 + 1) throw notInteger(text, t3, t3);
+      const sequenceNumber = this.#integer(text, t2 + 1, at, end);
+      const t3 = this.#tab;
       let t4 = t3 + 1 + TIME_LENGTH;
       if (text.charCodeAt(t4) !== TAB) t4 = tabAfter(text, t3 + 1, at, end);
-      let t5 = t4 + 1;
-      let typeId = 0;
-      for (let c = text.charCodeAt(t5); c !== TAB; c = text.charCodeAt(++t5)) {
-        if (c < 0x30 || c > 0x39 || t5 >= end) {
-          throw notInteger(text, t4 + 1, tabAfter(text, t4 + 1, at, end));
-        }
-        typeId = typeId * 10 + c - 0x30;
-      }
-      if (t5 === t4 + 1) throw notInteger(text, t5, t5);
+      const typeId = this.#integer(text, t4 + 1, at, end);
+      const t5 = this.#tab;
       const t6 = text.indexOf("\t", t5 + 1);
       if (t6 >= 0 && t6 < end) throw badRow(text, at, end);
       // the partition key and the aggregate id: those of the event before,
@@ -148,6 +135,24 @@ export class ReplayEventDecoder {
       });
       at = end + 1;
     }
+  }
+
+  /**
+   * The integer whose digits start at `from` and run to the next tab, in
+   * the row from `start` to `end`; that tab's position goes to `#tab`.
+   */
+  #integer(text: string, from: number, start: number, end: number): number {
+    let i = from;
+    let n = 0;
+    for (let c = text.charCodeAt(i); c !== TAB; c = text.charCodeAt(++i)) {
+      if (c < 0x30 || c > 0x39 || i >= end) {
+        throw notInteger(text, from, tabAfter(text, from, start, end));
+      }
+      n = n * 10 + c - 0x30;
+    }
+    if (i === from) throw notInteger(text, from, from);
+    this.#tab = i;
+    return n;
   }
 
   /**

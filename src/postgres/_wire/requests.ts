@@ -380,6 +380,14 @@ export class CopyOutRequest extends Request<number> {
     }
   }
 
+  /** Hands over the chunk being filled, if it holds anything. */
+  #handOverHeld(): void {
+    if (this.#held === 0) return;
+    this.#handOver(this.#chunk!.subarray(0, this.#held));
+    this.#chunk = undefined;
+    this.#held = 0;
+  }
+
   /**
    * Copies a row (a CopyData body: `data` from `start` to `end`) into the
    * chunk being filled; hands the chunk over first when it would overflow.
@@ -387,11 +395,7 @@ export class CopyOutRequest extends Request<number> {
   override copyData(data: Uint8Array, start: number, end: number): boolean {
     const length = end - start;
     this.#bytes += length;
-    if (this.#held + length > COPY_OUT_CHUNK && this.#held > 0) {
-      this.#handOver(this.#chunk!.subarray(0, this.#held));
-      this.#chunk = undefined;
-      this.#held = 0;
-    }
+    if (this.#held + length > COPY_OUT_CHUNK) this.#handOverHeld();
     if (length >= COPY_OUT_CHUNK) {
       // a row as large as a chunk goes alone, as it came
       this.#handOver(data.subarray(start, end));
@@ -415,11 +419,7 @@ export class CopyOutRequest extends Request<number> {
         this.copyData(body, 0, body.length);
         return false;
       case Backend.CopyDone:
-        if (this.#held > 0) {
-          this.#handOver(this.#chunk!.subarray(0, this.#held));
-          this.#chunk = undefined;
-          this.#held = 0;
-        }
+        this.#handOverHeld();
         return false;
       case Backend.CopyOutResponse:
       case Backend.CommandComplete:
@@ -449,13 +449,58 @@ export type CopySource =
   | Iterable<string | Uint8Array>
   | AsyncIterable<string | Uint8Array>;
 
-export class CopyInRequest extends Request<number> {
+/**
+ * What the two ways of running a `COPY … FROM STDIN` share: the server's
+ * answers, the row count it reports, and how the request settles.
+ */
+abstract class CopyInAnswers extends Request<number> {
+  #count = 0;
+  /** A failure of our side of the copy (its data), reported first. */
+  protected failed: { readonly error: unknown } | undefined;
+
+  /** The server is ready for the data (its `CopyInResponse`). */
+  protected abstract ready(): void;
+
+  handle(type: number, body: Uint8Array): boolean {
+    switch (type) {
+      case Backend.CopyInResponse:
+        this.ready();
+        return false;
+      case Backend.CommandComplete: {
+        const tag = parseCommandTag(body);
+        this.#count = Number(tag.split(" ").pop()) || 0;
+        return false;
+      }
+      case Backend.ErrorResponse:
+        this.error ??= new ServerError(parseServerFields(body));
+        return false;
+      case Backend.ReadyForQuery:
+        return true;
+      default:
+        if (isSkippable(type)) return false;
+        throw new ProtocolError(
+          `message '${String.fromCharCode(type)}' during COPY FROM STDIN`,
+        );
+    }
+  }
+
+  finish(): void {
+    if (this.failed) this.reject(this.failed.error);
+    else if (this.error) this.reject(this.failure(this.error));
+    else this.resolve(this.#count);
+  }
+}
+
+/**
+ * A `COPY … FROM STDIN` whose data comes from a source read as the copy
+ * goes, once the server is ready for it: later statements are held back
+ * until it has ended.
+ */
+export class CopyInRequest extends CopyInAnswers {
   readonly #text: string;
   readonly #source: CopySource;
   readonly #connection: RequestHost;
-  #count = 0;
   #started = false;
-  #failed: { readonly error: unknown } | undefined;
 
   constructor(
     connection: RequestHost,
@@ -477,6 +522,13 @@ export class CopyInRequest extends Request<number> {
     writeQuery(w, this.#text);
   }
 
+  protected ready(): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#pump().catch(() => {});
+    }
+  }
+
   async #pump(): Promise<void> {
     try {
       for await (const chunk of this.#source) {
@@ -491,7 +543,7 @@ export class CopyInRequest extends Request<number> {
       if (this.settled || this.#connection.closed) return;
       await this.#connection.writeNow(copyDoneMessage());
     } catch (error) {
-      this.#failed = { error };
+      this.failed = { error };
       if (!this.#connection.closed) {
         const reason = error instanceof Error ? error.message : String(error);
         await this.#connection.writeNow(copyFailMessage(reason)).catch(
@@ -499,38 +551,6 @@ export class CopyInRequest extends Request<number> {
         );
       }
     }
-  }
-
-  handle(type: number, body: Uint8Array): boolean {
-    switch (type) {
-      case Backend.CopyInResponse:
-        if (!this.#started) {
-          this.#started = true;
-          this.#pump().catch(() => {});
-        }
-        return false;
-      case Backend.CommandComplete: {
-        const tag = parseCommandTag(body);
-        this.#count = Number(tag.split(" ").pop()) || 0;
-        return false;
-      }
-      case Backend.ErrorResponse:
-        this.error ??= new ServerError(parseServerFields(body));
-        return false;
-      case Backend.ReadyForQuery:
-        return true;
-      default:
-        if (isSkippable(type)) return false;
-        throw new ProtocolError(
-          `message '${String.fromCharCode(type)}' during COPY FROM STDIN`,
-        );
-    }
-  }
-
-  finish(): void {
-    if (this.#failed) this.reject(this.#failed.error);
-    else if (this.error) this.reject(this.failure(this.error));
-    else this.resolve(this.#count);
   }
 }
 
@@ -543,10 +563,9 @@ export class CopyInRequest extends Request<number> {
  * messages that follow it (the protocol says a server ignores CopyData and
  * CopyDone outside a copy), and the statements after it run as usual.
  */
-export class WholeCopyInRequest extends Request<number> {
+export class WholeCopyInRequest extends CopyInAnswers {
   readonly #text: string;
   readonly #chunks: readonly string[];
-  #count = 0;
 
   constructor(
     text: string,
@@ -565,31 +584,8 @@ export class WholeCopyInRequest extends Request<number> {
     w.begin(0x63).end();
   }
 
-  handle(type: number, body: Uint8Array): boolean {
-    switch (type) {
-      case Backend.CopyInResponse:
-        return false;
-      case Backend.CommandComplete: {
-        const tag = parseCommandTag(body);
-        this.#count = Number(tag.split(" ").pop()) || 0;
-        return false;
-      }
-      case Backend.ErrorResponse:
-        this.error ??= new ServerError(parseServerFields(body));
-        return false;
-      case Backend.ReadyForQuery:
-        return true;
-      default:
-        if (isSkippable(type)) return false;
-        throw new ProtocolError(
-          `message '${String.fromCharCode(type)}' during COPY FROM STDIN`,
-        );
-    }
-  }
-
-  finish(): void {
-    if (this.error) this.reject(this.failure(this.error));
-    else this.resolve(this.#count);
+  protected ready(): void {
+    // the data went with the statement
   }
 }
 
