@@ -393,27 +393,31 @@ for (const b of list) {
 
   test("three members share the partitions evenly, and every event is handled once, in its aggregate's order", async () => {
     const { store, processors, service, member } = await setup(b);
-    const members = ["m-1", "m-2", "m-3"].map((owner) => member(owner));
+    // entries of 3 s: the test pins the shares and the order, not a lapse,
+    // and on a loaded machine a member of PGlite's single connection may
+    // wait its turn past the half-second renewal of a 1 s entry
+    const members = ["m-1", "m-2", "m-3"].map((owner) => member(owner, 3_000));
     const stop = new AbortController();
     const runs = members.map((m) => m.run({ signal: stop.signal }));
     try {
-      // the shares settle: every partition held, by all three
-      await until("partitions shared by three members", async () => {
+      // the shares settle: every partition held, by all three, none above
+      // its share, ceil(64 / 3) (the largest share sets the pace); a member
+      // gives its surplus up at its next turn, so a member that joined
+      // last may hold its share while another still holds more
+      let shares: number[] = [];
+      await until("partitions shared evenly by three members", async () => {
         const [r] = await processors.records(["Part_LogProjector"]);
-        const owners = new Set(r?.partitions.map((q) => q.owner));
-        return r?.partitions.length === 64 && !owners.has(undefined) &&
-          owners.size === 3;
+        const held = new Map<string | undefined, number>();
+        for (const q of r?.partitions ?? []) {
+          held.set(q.owner, (held.get(q.owner) ?? 0) + 1);
+        }
+        shares = [...held.values()];
+        return r?.partitions.length === 64 && !held.has(undefined) &&
+          held.size === 3 && shares.every((n) => n <= 22);
+      }).catch((error) => {
+        throw new Error(`${error.message} (shares ${shares})`);
       });
       const [r] = await processors.records(["Part_LogProjector"]);
-      const shares = new Map<string, number>();
-      for (const q of r!.partitions) {
-        shares.set(q.owner!, (shares.get(q.owner!) ?? 0) + 1);
-      }
-      // none above its share, ceil(64 / 3): the largest share sets the pace
-      assert.ok(
-        [...shares.values()].every((n) => n <= 22),
-        `shares ${[...shares.values()]}`,
-      );
       assert.deepEqual(r?.members, ["m-1", "m-2", "m-3"]);
       const ids = Array.from({ length: 30 }, () => crypto.randomUUID());
       const token = await commitEvents(service, ids, 1, 6);
