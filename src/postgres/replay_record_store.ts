@@ -41,6 +41,8 @@ import {
   SqlRecordStore,
 } from "./sql_record_store.ts";
 import { sqlTypeOf } from "./table_sql.ts";
+import { FlushedKeys } from "./_flushed_keys.ts";
+import { HeldRows } from "./_held_rows.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
@@ -120,7 +122,7 @@ interface TableState {
   /** Columns whose values are mutable objects (copied in and out). */
   readonly objectColumns: readonly string[];
   /** Rows held in memory, by primary key. */
-  rows: Map<string, Row>;
+  rows: HeldRows;
   /** column → value key → primary keys, for the columns looked up. */
   indexes: Map<string, Map<string, Set<string>>>;
   /** Keys of rows in memory that were read back from the database. */
@@ -130,13 +132,7 @@ interface TableState {
   /** Database rows (their keys, as rows) deleted since the last flush. */
   readonly deleted: Map<string, Row>;
   /** Keys of the rows in the database (when `unknownRows` is false). */
-  readonly flushedKeys: Set<string>;
-  /**
-   * No key in `flushedKeys` is greater: a replay inserts its rows mostly in
-   * key order (events come by aggregate), so a new key is usually past it,
-   * and found new without a lookup in a set of every row flushed.
-   */
-  flushedMax: string;
+  readonly flushedKeys: FlushedKeys;
   /** For other columns looked up: every value a database row has. */
   readonly flushedValues: Map<string, Set<string>>;
   /** Lookups answered from the database since the last flush. */
@@ -250,13 +246,12 @@ export class ReplayRecordStore implements RecordStore {
           const kind = (table.columns[c] as AnyColumn).kind;
           return kind === "json" || kind === "dateTime";
         }),
-        rows: new Map(),
+        rows: new HeldRows(),
         indexes: new Map(),
         stored: new Set(),
         dirty: new Set(),
         deleted: new Map(),
-        flushedKeys: new Set(),
-        flushedMax: "",
+        flushedKeys: new FlushedKeys(),
         flushedValues: new Map(),
         loaded: new Set(),
         unknownRows: this.#existingRows,
@@ -369,8 +364,8 @@ export class ReplayRecordStore implements RecordStore {
         const row = state.rows.get(key);
         if (row) return [[key, row]];
         if (
-          state.deleted.has(key) ||
-          (!state.unknownRows && !wasFlushed(state, key))
+          isDeleted(state, key) ||
+          (!state.unknownRows && !state.flushedKeys.has(key))
         ) return [];
       }
     }
@@ -446,8 +441,8 @@ export class ReplayRecordStore implements RecordStore {
     key: string | undefined,
   ): Promise<void> {
     if (key !== undefined) {
-      if (state.rows.has(key) || state.deleted.has(key)) return;
-      if (!state.unknownRows && !wasFlushed(state, key)) return;
+      if (state.rows.has(key) || isDeleted(state, key)) return;
+      if (!state.unknownRows && !state.flushedKeys.has(key)) return;
     } else {
       let none = false;
       for (const c of conditions) {
@@ -455,7 +450,7 @@ export class ReplayRecordStore implements RecordStore {
         const values = await this.#flushedValues(state, c.column);
         if (values && !c.keys.some((k) => values.has(k))) none = true;
       }
-      if (none || (!state.unknownRows && state.flushedKeys.size === 0)) return;
+      if (none || (!state.unknownRows && state.flushedKeys.none)) return;
     }
     const asked = key !== undefined
       ? `k${key}`
@@ -486,14 +481,14 @@ export class ReplayRecordStore implements RecordStore {
   async #flushedValues(
     state: TableState,
     column: string,
-  ): Promise<Set<string> | undefined> {
+  ): Promise<{ has(key: string): boolean } | undefined> {
     if (state.unknownRows) return undefined;
     if (column === state.plainKey) return state.flushedKeys;
     let values = state.flushedValues.get(column);
     if (values) return values;
     values = new Set();
     const col = state.table.columns[column] as AnyColumn;
-    if (state.flushedKeys.size > 0) {
+    if (!state.flushedKeys.none) {
       const name = state.table.sqlName(column);
       await this.#written();
       const rows = await this.#executor.query<{ v: unknown }>(
@@ -545,8 +540,8 @@ export class ReplayRecordStore implements RecordStore {
     key: string,
     row: Row,
   ): Promise<boolean> {
-    if (state.deleted.has(key)) return false;
-    if (wasFlushed(state, key)) return true;
+    if (isDeleted(state, key)) return false;
+    if (state.flushedKeys.has(key)) return true;
     if (!state.unknownRows) return false;
     const where = pkWhere(state.table, row);
     await this.#load(state, where, this.#conditions(state, where), key);
@@ -571,7 +566,7 @@ export class ReplayRecordStore implements RecordStore {
       const key = this.#key(state, row);
       if (
         state.rows.has(key) ||
-        (!state.deleted.has(key) && wasFlushed(state, key))
+        (!isDeleted(state, key) && state.flushedKeys.has(key))
       ) {
         throw new DuplicateRecordError(table.name, pkWhere(table, row));
       }
@@ -715,7 +710,7 @@ export class ReplayRecordStore implements RecordStore {
       const value = changes[column];
       if (value !== undefined) row[column] = copyValue(value);
     }
-    if (state.stored.has(key)) state.dirty.add(key);
+    if (state.stored.size > 0 && state.stored.has(key)) state.dirty.add(key);
     return true;
   }
 
@@ -841,7 +836,6 @@ export class ReplayRecordStore implements RecordStore {
       for (const state of this.#states.values()) {
         state.unknownRows = true;
         state.flushedKeys.clear();
-        state.flushedMax = "";
         state.flushedValues.clear();
       }
     }
@@ -934,22 +928,21 @@ export class ReplayRecordStore implements RecordStore {
     const removed = [...state.deleted.values()];
     const fresh: Row[] = [];
     const { stored, dirty, flushedKeys } = state;
-    // (forEach: no entry array made per row, as for…of makes)
-    state.rows.forEach((row, key) => {
-      if (!stored.has(key)) fresh.push(row);
-      else if (dirty.has(key)) {
-        removed.push(pkWhere(table, row));
-        fresh.push(row);
-      }
-    });
+    if (stored.size === 0) {
+      // (no row was read back: every one is new, and no key need be hashed)
+      state.rows.forEach((row) => fresh.push(row));
+    } else {
+      state.rows.forEach((row, key) => {
+        if (!stored.has(key)) fresh.push(row);
+        else if (dirty.has(key)) {
+          removed.push(pkWhere(table, row));
+          fresh.push(row);
+        }
+      });
+    }
     if (!state.unknownRows) {
       for (const key of state.deleted.keys()) flushedKeys.delete(key);
-      let max = state.flushedMax;
-      state.rows.forEach((_, key) => {
-        flushedKeys.add(key);
-        if (key > max) max = key;
-      });
-      state.flushedMax = max;
+      flushedKeys.addRun(state.rows.splitKeys((key) => flushedKeys.add(key)));
     }
     for (const [column, values] of state.flushedValues) {
       const kind = (table.columns[column] as AnyColumn).kind;
@@ -958,7 +951,7 @@ export class ReplayRecordStore implements RecordStore {
       }
     }
     this.#held -= state.rows.size;
-    state.rows = new Map();
+    state.rows = new HeldRows();
     state.indexes = new Map();
     state.stored.clear();
     state.dirty.clear();
@@ -1031,15 +1024,15 @@ export class ReplayRecordStore implements RecordStore {
   }
 }
 
-/** The value of `where` when it names only `column`, with a string. */
 /**
- * Whether a row with this key was flushed (when the store knows every
- * row): a key past every flushed one is not looked up.
+ * Whether the database row with this key was deleted since the last flush
+ * (an empty map is not asked: asking hashes the key).
  */
-function wasFlushed(state: TableState, key: string): boolean {
-  return key <= state.flushedMax && state.flushedKeys.has(key);
+function isDeleted(state: TableState, key: string): boolean {
+  return state.deleted.size > 0 && state.deleted.has(key);
 }
 
+/** The value of `where` when it names only `column`, with a string. */
 function onlyString(where: Row, column: string): string | undefined {
   let found: string | undefined;
   for (const key in where) {
