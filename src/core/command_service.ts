@@ -672,7 +672,8 @@ export class CommandService {
     derived?: DerivedIds,
   ): Promise<string> {
     const telemetry = dryRun ? undefined : this.#telemetry;
-    if (telemetry === undefined) {
+    // (a telemetry with nothing to record costs the unit one call)
+    if (telemetry === undefined || telemetry.recording?.() === false) {
       return this.#runUnitNow(commands, dryRun, signal, dispatch, derived);
     }
     const first = commands[0];
@@ -749,13 +750,16 @@ export class CommandService {
         current.ended = true;
         if (telemetry && trace && trace.events > 0) {
           const ended = stored = Promise.withResolvers<CommitResult>();
-          ended.promise.catch(() => {});
-          committing = telemetry.commit({
+          const span = telemetry.commit({
             events: trace.events,
             aggregates: trace.aggregates,
             databaseSystem: this.#databaseSystem,
           }, () => ended.promise);
-          committing.catch(() => {});
+          // the work's own promise back: nothing to wait for (no span)
+          if (span !== ended.promise) {
+            committing = span;
+            committing.catch(() => {});
+          }
         }
       }, {
         rollback: dryRun !== undefined,
@@ -768,7 +772,10 @@ export class CommandService {
       stored?.resolve({ transactionId });
       if (this.#cache && !dryRun) returnAggregatesToCache(unit!.repository);
     } catch (error) {
-      stored?.reject(error);
+      if (stored) {
+        stored.promise.catch(() => {});
+        stored.reject(error);
+      }
       throw error;
     } finally {
       if (unit) unit.ended = true;
@@ -857,7 +864,10 @@ export class CommandService {
     if (trace.first) {
       // the unit's span is this command's
       trace.first = false;
-      unit.traceparent = trace.firstTraceparent;
+      const traceparent = trace.firstTraceparent;
+      // (no span: nothing to set, nor to reset after)
+      if (traceparent === undefined) return this.#invoke(unit, command, 0);
+      unit.traceparent = traceparent;
       return this.#invoke(unit, command, 0).finally(() => {
         unit.traceparent = undefined;
       });

@@ -120,6 +120,7 @@ export interface SendTelemetry {
  *
  * let commands = 0;
  * const counting: Telemetry = {
+ *   recording: () => true,
  *   command: (_type, work) => { commands++; return work(undefined); },
  *   commit: (_info, work) => work(),
  *   dispatch: (_events, work) => work(undefined),
@@ -192,6 +193,14 @@ export interface Telemetry {
       inject: (set: (key: string, value: string) => void) => void,
     ) => Promise<T>,
   ): Promise<T>;
+  /**
+   * Whether {@linkcode Telemetry.command}, {@linkcode Telemetry.commit} and
+   * {@linkcode Telemetry.dispatch} would record anything now (a tracer or
+   * a meter to record into). Asked once per unit of work: when it says
+   * no, the command service runs the unit without calling them, and
+   * stores no `traceparent`. Absent, the answer is yes.
+   */
+  recording?(): boolean;
   /** Counts a unit of work that failed with an optimistic-lock conflict. */
   optimisticLockConflict(commandType: string): void;
   /**

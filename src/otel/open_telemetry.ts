@@ -342,6 +342,10 @@ class OpenTelemetry implements Telemetry {
     return this.#tracing() ?? trace.getTracer(INSTRUMENTATION_SCOPE);
   }
 
+  recording(): boolean {
+    return this.#metered || this.#tracing() !== undefined;
+  }
+
   command<T>(
     commandType: string,
     work: (traceparent: string | undefined) => Promise<T>,
