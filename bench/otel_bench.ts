@@ -14,12 +14,15 @@
  *
  * at 1 and 8 concurrent clients; and, as the SDK's floor, the untraced
  * command inside the same two spans started by hand
- * (`*_exported_vs_raw_sdk`: what the library adds to the SDK's cost). The three run in rounds, one after the
- * other in an order that rotates from round to round; each figure is the
- * median of its rounds, beside the baseline's median, and its ratio the
- * median of the ratios within each round (a burst of load elsewhere on
- * the machine then spoils a round, not the figure). Targets: no-op ≥ 0.98
- * of the baseline, exporting ≥ 0.90.
+ * (`*_exported_vs_raw_sdk`: what the library adds to the SDK's cost).
+ * They run in rounds, one after the other in an order that rotates from
+ * round to round, each round on new services and stores, each measurement
+ * after a full garbage collection (with `--expose-gc`, as `deno task
+ * bench` runs); each figure is the median of its rounds, beside the
+ * baseline's median, and its ratio the median of the ratios within each
+ * round (a burst of load elsewhere on the machine then spoils a round,
+ * not the figure). Targets: no-op ≥ 0.98 of the baseline, exporting
+ * ≥ 0.90.
  *
  * The same again on the PostgreSQL server of `DATABASE_URL` (`otel.pg_*`),
  * where a command's own cost is a database round trip: the SDK's cost per
@@ -51,7 +54,7 @@ import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
 import { type Figure, figure } from "./figure.ts";
 
 /** Rounds per figure: each runs the three, in an order that rotates. */
-const ROUNDS = 9;
+const ROUNDS = 15;
 
 function service(
   telemetry: Telemetry | undefined,
@@ -91,6 +94,14 @@ async function rate(
     }
   }));
   return count / ((performance.now() - start) / 1000);
+}
+
+/**
+ * A full garbage collection, when the process allows it (`--expose-gc`, as
+ * `deno task bench` runs): each measurement starts from a clean heap.
+ */
+function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
 }
 
 function median(values: number[]): number {
@@ -145,21 +156,27 @@ async function compare(
   });
   const meterProvider = new MeterProvider();
   const manager = new AsyncLocalStorageContextManager();
-  const none = service(undefined, store());
-  const noop = service(openTelemetry(), store());
-  const exported = service(
-    openTelemetry({ tracerProvider: provider, meterProvider }),
-    store(),
-  );
-  const batched = service(
-    openTelemetry({ tracerProvider: batchProvider, meterProvider }),
-    store(),
-  );
+  // Each round's services are new, on new stores: an in-memory store that
+  // kept every round's events would grow the heap through the run, and
+  // its collections would fall on whichever side was running.
+  const noopTelemetry = openTelemetry();
+  const exportedTelemetry = openTelemetry({
+    tracerProvider: provider,
+    meterProvider,
+  });
+  const batchedTelemetry = openTelemetry({
+    tracerProvider: batchProvider,
+    meterProvider,
+  });
+  let none = service(undefined, store());
+  let noop = service(noopTelemetry, store());
+  let exported = service(exportedTelemetry, store());
+  let batched = service(batchedTelemetry, store());
   // every command of the batched service, to check no span was dropped
   let batchedCommands = 0;
   // the SDK's floor: the same two spans a traced command makes (command,
   // commit), started by hand around an untraced service
-  const bare = service(undefined, store());
+  let bare = service(undefined, store());
   const tracer = provider.getTracer("bench-raw");
   const rawSpans = () =>
     tracer.startActiveSpan("command AddPost", async (command) => {
@@ -220,8 +237,14 @@ async function compare(
     };
     const order = ["none", "noop", "exported", "batched", "raw"] as const;
     for (let r = 0; r < ROUNDS; r++) {
+      none = service(undefined, store());
+      noop = service(noopTelemetry, store());
+      exported = service(exportedTelemetry, store());
+      batched = service(batchedTelemetry, store());
+      bare = service(undefined, store());
       for (let i = 0; i < order.length; i++) {
         const which = order[(r + i) % order.length]!;
+        collectGarbage();
         rates[which].push(await measure[which]());
       }
       spans = Math.max(spans, exporter.getFinishedSpans().length);
