@@ -29,6 +29,7 @@ import type {
 import { copyValue, valueKey } from "../core/record_values.ts";
 import type { SqlExecutor, SqlTransaction } from "./sql_client.ts";
 import { SqlRecordStore, type TableLocator } from "./sql_record_store.ts";
+import { HeldRows } from "./_held_rows.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
 type Row = Record<string, unknown>;
@@ -42,8 +43,12 @@ const MOST_PARAMS = 65_535;
 interface Gathered {
   readonly table: RecordTable;
   readonly rows: Row[];
-  /** Primary key (value keys joined) → the gathered row. */
-  readonly byKey: Map<string, Row>;
+  /**
+   * Primary key (see `rowKey`) → the gathered row: the row set last is
+   * found without hashing its key, as the updates that fill in the row a
+   * handler just created look it up.
+   */
+  readonly byKey: HeldRows;
   /** The largest power of two of rows whose parameters fit a statement. */
   readonly most: number;
 }
@@ -98,7 +103,7 @@ export class GatheringRecordStore implements RecordStore {
       gathered = this.#gathered = {
         table,
         rows: [],
-        byKey: new Map(),
+        byKey: new HeldRows(),
         most: mostRows(table),
       };
     }
@@ -124,13 +129,14 @@ export class GatheringRecordStore implements RecordStore {
     changes: Partial<RowOf<T>>,
   ): Promise<void> {
     const row = this.#gatheredRow(table, where as Row);
-    if (
-      row && !Object.keys(changes).some((c) => table.primaryKey.includes(c))
-    ) {
-      for (const [column, value] of Object.entries(changes as Row)) {
+    if (row && !changesKey(table, changes as Row)) {
+      // (for…in: no entry arrays, on a path taken per event)
+      for (const column in changes) {
+        const value = (changes as Row)[column];
         if (value !== undefined) table.checkValue(column, value);
       }
-      for (const [column, value] of Object.entries(changes as Row)) {
+      for (const column in changes) {
+        const value = (changes as Row)[column];
         if (value !== undefined) row[column] = copyValue(value);
       }
       return;
@@ -194,12 +200,29 @@ export class GatheringRecordStore implements RecordStore {
   }
 }
 
-/** A row's primary key as one string. */
+/** Whether `changes` names a primary key column. */
+function changesKey(table: RecordTable, changes: Row): boolean {
+  const key = table.primaryKey;
+  for (const column in changes) {
+    if (key.includes(column)) return true;
+  }
+  return false;
+}
+
+/**
+ * A row's primary key as one string: a text or UUID key's own value (no
+ * new string to hash), else the columns' value keys joined.
+ */
 function rowKey(table: RecordTable, row: Row): string {
   const key = table.primaryKey;
   if (key.length === 1) {
     const column = key[0] as string;
-    return valueKey((table.columns[column] as AnyColumn).kind, row[column]);
+    const kind = (table.columns[column] as AnyColumn).kind;
+    const value = row[column];
+    if ((kind === "uuid" || kind === "text") && typeof value === "string") {
+      return value;
+    }
+    return valueKey(kind, value);
   }
   return key.map((column) =>
     valueKey((table.columns[column] as AnyColumn).kind, row[column])

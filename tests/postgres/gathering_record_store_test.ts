@@ -120,6 +120,40 @@ for (const b of list) {
     }
   });
 
+  test("rows inserted in key order and filled in out of it: each change lands on its own row, in one INSERT", async () => {
+    const client = await empty();
+    const counting = countingClient(client);
+    const ids = Array.from({ length: 40 }, () => crypto.randomUUID()).sort();
+    await inBatch(counting, viewSchema, async (store) => {
+      for (const [i, id] of ids.entries()) {
+        await store.insert(rsItems, [{ id, name: `n${i}` }]);
+        // the row before the last, then the last
+        if (i > 0) {
+          await store.update(rsItems, { id: ids[i - 1]! }, { amount: i - 1 });
+        }
+        await store.update(rsItems, { id }, { note: `note ${i}` });
+      }
+      for (const [i, id] of [...ids.entries()].reverse()) {
+        await store.update(rsItems, { id }, { name: `m${i}` });
+      }
+    });
+    assert.deepEqual(
+      counting.calls.filter((c) => c.kind === "tx.enqueue").map((c) =>
+        c.params.length / rsItems.columnNames.length
+      ),
+      [32, 8],
+    );
+    const rows = await new SqlRecordStore(client, viewSchema).find(rsItems, {});
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const [i, id] of ids.entries()) {
+      const row = byId.get(id);
+      assert.deepEqual(
+        [row?.name, row?.amount, row?.note],
+        [`m${i}`, i < ids.length - 1 ? i : 0, `note ${i}`],
+      );
+    }
+  });
+
   test("other calls see the gathered rows and run after them", async () => {
     const client = await empty();
     const [a, c] = [crypto.randomUUID(), crypto.randomUUID()];
