@@ -1,10 +1,12 @@
 /**
- * The rows a replay holds in memory, by key, for the replay record store.
+ * Rows held in memory by key, for the replay record store and for the
+ * rows a processor's batch gathers.
  *
  * A replay mostly inserts rows in ascending key order (events come by
- * aggregate), and then asks for the row it inserted last. Putting a string
- * in a `Map` hashes it the first time, which costs V8 a call out of the
- * map's fast path (some 200 ns to 1 µs a key, measured on the blog's
+ * aggregate), and both then mostly ask for the row they inserted last (the
+ * updates that fill it in over the aggregate's later events). Putting a
+ * string in a `Map` hashes it the first time, which costs V8 a call out of
+ * the map's fast path (some 200 ns to 1 µs a key, measured on the blog's
  * replay: a tenth of its time). So a row whose key is past every key held
  * is appended to a list instead, unhashed, and the row set last is kept
  * aside; only a lookup of another key that could be held moves the list
