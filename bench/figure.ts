@@ -87,6 +87,32 @@ export function median(values: readonly number[]): number {
     : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/**
+ * A full garbage collection, when the process allows it (`--expose-gc`, as
+ * `deno task bench` runs): each timed round then starts from a clean heap,
+ * not from the garbage of the round before, which was another side's.
+ */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * A figure from rounds that alternate with their baseline's: the value and
+ * the baseline are the medians of their rounds, and the ratio the median
+ * of the ratios within each round (a slow moment of the machine spoils a
+ * round, not the figure).
+ */
+export function pairedFigure(
+  name: string,
+  values: readonly number[],
+  unit: string,
+  baselines: readonly number[],
+): Figure {
+  const f = figure(name, median(values), unit, median(baselines));
+  const ratios = values.map((v, i) => v / baselines[i]!);
+  return { ...f, ratio: round(median(ratios), 3) };
+}
+
 /** Runs `fn` `times` times and returns the median duration in milliseconds. */
 export async function medianMs(
   fn: () => Promise<unknown>,

@@ -51,7 +51,7 @@ import {
 } from "../src/postgres/mod.ts";
 import type { EventStore } from "../src/core/event_store.ts";
 import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
-import { type Figure, figure } from "./figure.ts";
+import { collectGarbage, type Figure, pairedFigure } from "./figure.ts";
 
 /** Rounds per figure: each runs the three, in an order that rotates. */
 const ROUNDS = 15;
@@ -94,19 +94,6 @@ async function rate(
     }
   }));
   return count / ((performance.now() - start) / 1000);
-}
-
-/**
- * A full garbage collection, when the process allows it (`--expose-gc`, as
- * `deno task bench` runs): each measurement starts from a clean heap.
- */
-function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
 }
 
 /** Runs the telemetry benchmarks. */
@@ -156,9 +143,9 @@ async function compare(
   });
   const meterProvider = new MeterProvider();
   const manager = new AsyncLocalStorageContextManager();
-  // Each round's services are new, on new stores: an in-memory store that
-  // kept every round's events would grow the heap through the run, and
-  // its collections would fall on whichever side was running.
+  // Each measurement's service is new, on a new store: an in-memory store
+  // that kept every round's events would grow the heap through the run,
+  // and its collections would fall on whichever side was running.
   const noopTelemetry = openTelemetry();
   const exportedTelemetry = openTelemetry({
     tracerProvider: provider,
@@ -168,17 +155,12 @@ async function compare(
     tracerProvider: batchProvider,
     meterProvider,
   });
-  let none = service(undefined, store());
-  let noop = service(noopTelemetry, store());
-  let exported = service(exportedTelemetry, store());
-  let batched = service(batchedTelemetry, store());
   // every command of the batched service, to check no span was dropped
   let batchedCommands = 0;
   // the SDK's floor: the same two spans a traced command makes (command,
   // commit), started by hand around an untraced service
-  let bare = service(undefined, store());
   const tracer = provider.getTracer("bench-raw");
-  const rawSpans = () =>
+  const rawSpans = (bare: CommandService) =>
     tracer.startActiveSpan("command AddPost", async (command) => {
       try {
         return await tracer.startActiveSpan(
@@ -216,32 +198,28 @@ async function compare(
       raw: [] as number[],
     };
     const measure = {
-      none: () => rate(() => addPost(none), clients, roundMs),
-      noop: () => rate(() => addPost(noop), clients, roundMs),
-      exported: () =>
-        withContextManager(() =>
-          rate(() => addPost(exported), clients, roundMs)
-        ),
-      batched: () =>
+      none: (s = service(undefined, store())) =>
+        rate(() => addPost(s), clients, roundMs),
+      noop: (s = service(noopTelemetry, store())) =>
+        rate(() => addPost(s), clients, roundMs),
+      exported: (s = service(exportedTelemetry, store())) =>
+        withContextManager(() => rate(() => addPost(s), clients, roundMs)),
+      batched: (s = service(batchedTelemetry, store())) =>
         withContextManager(() =>
           rate(
             () => {
               batchedCommands++;
-              return addPost(batched);
+              return addPost(s);
             },
             clients,
             roundMs,
           )
         ),
-      raw: () => withContextManager(() => rate(rawSpans, clients, roundMs)),
+      raw: (s = service(undefined, store())) =>
+        withContextManager(() => rate(() => rawSpans(s), clients, roundMs)),
     };
     const order = ["none", "noop", "exported", "batched", "raw"] as const;
     for (let r = 0; r < ROUNDS; r++) {
-      none = service(undefined, store());
-      noop = service(noopTelemetry, store());
-      exported = service(exportedTelemetry, store());
-      batched = service(batchedTelemetry, store());
-      bare = service(undefined, store());
       for (let i = 0; i < order.length; i++) {
         const which = order[(r + i) % order.length]!;
         collectGarbage();
@@ -263,26 +241,21 @@ async function compare(
     }
     if (spans === 0) throw new Error("the exporting provider recorded no span");
     const suffix = clients === 1 ? "" : `_${clients}_clients`;
-    const baseline = median(rates.none);
     for (const which of ["noop", "exported", "batched"] as const) {
-      const f = figure(
+      figures.push(pairedFigure(
         `${prefix}.create_post_${which}${suffix}.cmds_per_s`,
-        median(rates[which]),
+        rates[which],
         "cmds/s",
-        baseline,
-      );
-      const paired = rates[which].map((v, r) => v / rates.none[r]!);
-      figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
+        rates.none,
+      ));
     }
     // what the library adds to the SDK's own cost of the same spans
-    const f = figure(
+    figures.push(pairedFigure(
       `${prefix}.create_post_exported_vs_raw_sdk${suffix}.cmds_per_s`,
-      median(rates.exported),
+      rates.exported,
       "cmds/s",
-      median(rates.raw),
-    );
-    const paired = rates.exported.map((v, r) => v / rates.raw[r]!);
-    figures.push({ ...f, ratio: Math.round(median(paired) * 1000) / 1000 });
+      rates.raw,
+    ));
   }
   await provider.shutdown();
   await batchProvider.shutdown();

@@ -54,7 +54,7 @@ import {
   PostContentChanged,
   PostTitleChanged,
 } from "../tests/fixtures/blog.ts";
-import { type Figure, figure, median } from "./figure.ts";
+import { type Figure, figure, median, pairedFigure } from "./figure.ts";
 import { concurrently, rawSql } from "./postgres_baseline.ts";
 import { PostProjector, seedPosts } from "./read_model_bench.ts";
 
@@ -247,18 +247,7 @@ export async function processorFigures(
         await running;
       }
     }
-    // each figure the median of its slices, its ratio the median of the
-    // ratios within each slice (a slow moment spoils a slice, not both)
     const [without, withNoop, withRecords] = rates;
-    const beside = (
-      name: string,
-      rated: readonly number[],
-    ): Figure => ({
-      ...figure(name, median(rated), "cmds/s", median(without)),
-      ratio: Math.round(
-        median(rated.map((r, i) => r / without[i]!)) * 1000,
-      ) / 1000,
-    });
     await runner.catchUp();
     return [
       figure(
@@ -273,10 +262,17 @@ export async function processorFigures(
         "events/s",
         events / replaySeconds,
       ),
-      beside("pg.create_post_c8_with_processors.cmds_per_s", withNoop),
-      beside(
+      pairedFigure(
+        "pg.create_post_c8_with_processors.cmds_per_s",
+        withNoop,
+        "cmds/s",
+        without,
+      ),
+      pairedFigure(
         "pg.create_post_c8_with_projecting_processor.cmds_per_s",
         withRecords,
+        "cmds/s",
+        without,
       ),
     ];
   } finally {

@@ -55,7 +55,7 @@ import {
 import postgres from "postgres";
 import { connect } from "node:net";
 import { once } from "node:events";
-import { type Figure, figure, median } from "./figure.ts";
+import { collectGarbage, type Figure, figure, median } from "./figure.ts";
 import { resumeAfterCopyOut } from "./postgres_js.ts";
 import type { RawSql } from "./postgres_baseline.ts";
 
@@ -288,16 +288,6 @@ async function handWrittenReplaySeconds(
   const seconds = (performance.now() - start) / 1000;
   await sql.unsafe(`DROP TABLE ${name}`);
   return seconds;
-}
-
-/**
- * A full garbage collection, when the process allows it (`--expose-gc`, as
- * `deno task bench` runs): each timed round then starts from a clean heap,
- * not from the garbage of the round before, which was another side's.
- */
-function collectGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  gc?.();
 }
 
 /** The replay figures: events per second beside the raw baselines, peak RSS. */
