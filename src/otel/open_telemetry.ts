@@ -420,7 +420,8 @@ class OpenTelemetry implements Telemetry {
           : { "db.system.name": info.databaseSystem },
       );
     }
-    if (this.#tracing() === undefined) return work();
+    const tracer = this.#tracing();
+    if (tracer === undefined) return work();
     const attributes: Attributes = {
       "db.operation.name": "store_commit",
       "sequent.commit.events": info.events,
@@ -429,20 +430,35 @@ class OpenTelemetry implements Telemetry {
     if (info.databaseSystem !== undefined) {
       attributes["db.system.name"] = info.databaseSystem;
     }
-    return this.#run(
-      "sequent.commit",
-      SpanKind.CLIENT,
+    // A leaf: nothing the application runs is beneath a commit, so its
+    // span is started under the active one without becoming active itself
+    // (no context to enter and leave around the store's round trip).
+    const span = tracer.startSpan("sequent.commit", {
+      kind: SpanKind.CLIENT,
       attributes,
-      work,
-      (span, stored) => {
-        if (stored.transactionId !== undefined) {
-          span.setAttribute(
-            "sequent.commit.transaction_id",
-            stored.transactionId,
-          );
-        }
-      },
-    );
+    });
+    let running: Promise<CommitResult>;
+    try {
+      running = work();
+    } catch (error) {
+      fail(span, error);
+      span.end();
+      throw error;
+    }
+    return running.then((stored) => {
+      if (stored.transactionId !== undefined) {
+        span.setAttribute(
+          "sequent.commit.transaction_id",
+          stored.transactionId,
+        );
+      }
+      span.end();
+      return stored;
+    }, (error: unknown) => {
+      fail(span, error);
+      span.end();
+      throw error;
+    });
   }
 
   dispatch<T>(

@@ -260,6 +260,58 @@ Deno.test("a failed command: an error span with the error's type, no message", a
   }
 });
 
+Deno.test("a commit that fails ends its span as an error, a child of the command", async () => {
+  const { provider } = sdk();
+  const telemetry = openTelemetry({ tracerProvider: provider });
+  takeSpans();
+  class StoreDown extends Error {
+    override name = "StoreDown";
+  }
+  const info = { events: 1, aggregates: 1, databaseSystem: "postgresql" };
+  await assert.rejects(
+    () =>
+      telemetry.command(
+        "AddPost",
+        () =>
+          telemetry.commit(info, () => Promise.reject(new StoreDown("secret"))),
+      ),
+    StoreDown,
+  );
+  // a store that throws before it returns a promise
+  await assert.rejects(
+    () =>
+      telemetry.command("AddPost", () =>
+        telemetry.commit(info, () => {
+          throw new StoreDown("secret");
+        })),
+    StoreDown,
+  );
+  const spans = takeSpans();
+  assert.deepEqual(trees(spans), [
+    "command AddPost [INTERNAL]",
+    "  sequent.commit [CLIENT]",
+    "command AddPost [INTERNAL]",
+    "  sequent.commit [CLIENT]",
+  ]);
+  for (const commit of spans.filter((s) => s.name === "sequent.commit")) {
+    assert.equal(commit.ended, true);
+    assert.equal(commit.status.code, SpanStatusCode.ERROR);
+    assert.equal(commit.status.message, "StoreDown");
+    assert.equal(commit.attributes["error.type"], "StoreDown");
+    assert.equal(commit.attributes["db.system.name"], "postgresql");
+    assert.equal(commit.attributes["sequent.commit.transaction_id"], undefined);
+  }
+  // and one that succeeds reports its transaction
+  await telemetry.command(
+    "AddPost",
+    () =>
+      telemetry.commit(info, () => Promise.resolve({ transactionId: "42" })),
+  );
+  const commit = takeSpans().find((s) => s.name === "sequent.commit");
+  assert.equal(commit?.status.code, SpanStatusCode.UNSET);
+  assert.equal(commit?.attributes["sequent.commit.transaction_id"], "42");
+});
+
 Deno.test("an unsampled or absent context is not stored", async () => {
   sdk();
   const app = await blogApp(openTelemetry());
