@@ -5,24 +5,25 @@
  *
  * - no telemetry (the baseline),
  * - `openTelemetry()` with no provider registered (the API's no-op), and
- * - `openTelemetry()` with an SDK provider exporting every span to memory,
- *   a context manager registered (spans nest across `await`), through
- *   the SDK's `SimpleSpanProcessor` (each span exported as it ends:
- *   `exported`) and through its `BatchSpanProcessor` (what production
- *   setups use: `batched`), whose queue is sized so that no span is
- *   dropped (every one is counted),
+ * - `openTelemetry()` with an SDK provider exporting every span to memory
+ *   (a recording exporter: see {@linkcode RecordingExporter}), a context
+ *   manager registered (spans nest across `await`), through the SDK's
+ *   `SimpleSpanProcessor` (each span exported as it ends: `exported`) and
+ *   through its `BatchSpanProcessor` (what production setups use:
+ *   `batched`), whose queue is sized so that no span is dropped (every one
+ *   is counted),
  *
  * at 1 and 8 concurrent clients; and, as the SDK's floor, the untraced
  * command inside the same two spans started by hand
  * (`*_exported_vs_raw_sdk`: what the library adds to the SDK's cost).
  * They run in rounds, one after the other in an order that rotates from
- * round to round, each round on new services and stores, each measurement
- * after a full garbage collection (with `--expose-gc`, as `deno task
- * bench` runs); each figure is the median of its rounds, beside the
- * baseline's median, and its ratio the median of the ratios within each
- * round (a burst of load elsewhere on the machine then spoils a round,
- * not the figure). Targets: no-op ≥ 0.98 of the baseline, exporting
- * ≥ 0.90.
+ * round to round and runs backwards every other round (so no measurement
+ * always follows the same one), each measurement after a full garbage
+ * collection (with `--expose-gc`, as `deno task bench` runs); each figure
+ * is the median of its rounds, beside the baseline's median, and its ratio
+ * the median of the ratios within each round (a burst of load elsewhere on
+ * the machine then spoils a round, not the figure). Targets: no-op ≥ 0.98
+ * of the baseline, exporting ≥ 0.90.
  *
  * The same again on the PostgreSQL server of `DATABASE_URL` (`otel.pg_*`),
  * where a command's own cost is a database round trip: the SDK's cost per
@@ -32,8 +33,9 @@
 import { context } from "npm:@opentelemetry/api@1.10.0";
 import {
   BatchSpanProcessor,
-  InMemorySpanExporter,
+  type ReadableSpan,
   SimpleSpanProcessor,
+  type SpanExporter,
   TracerProvider,
 } from "npm:@opentelemetry/sdk-trace@3.1.1";
 import { MeterProvider } from "npm:@opentelemetry/sdk-metrics@3.1.1";
@@ -53,8 +55,48 @@ import type { EventStore } from "../src/core/event_store.ts";
 import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
 import { collectGarbage, type Figure, pairedFigure } from "./figure.ts";
 
-/** Rounds per figure: each runs the three, in an order that rotates. */
+/**
+ * Rounds per figure on the in-memory store: each runs the five, in an
+ * order that rotates, and runs backwards every other round.
+ */
 const ROUNDS = 15;
+
+/**
+ * Rounds per figure on the server, shorter and more: a commit there waits
+ * for the disk, whose latency drifts over seconds, so each round's five
+ * measurements are kept close together (see {@linkcode compare}).
+ */
+const SERVER_ROUNDS = 30;
+
+/**
+ * An in-memory exporter that records every span it is given and reports
+ * success at once. The SDK's `InMemorySpanExporter` (the tests' golden
+ * trace uses it) reports each export's success through a `setTimeout(…,
+ * 0)`: a timer per span, which on this machine added some 20 µs to each
+ * span of a command on the server (two timers: +43 µs at the median over
+ * a ~700 µs command, measured beside the same command without them). That
+ * is the test double's cost, not the telemetry's; production exporters
+ * batch.
+ */
+class RecordingExporter implements SpanExporter {
+  readonly spans: ReadableSpan[] = [];
+
+  export(
+    spans: ReadableSpan[],
+    resultCallback: (result: { code: number }) => void,
+  ): void {
+    for (const span of spans) this.spans.push(span);
+    resultCallback({ code: 0 });
+  }
+
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 
 function service(
   telemetry: Telemetry | undefined,
@@ -78,13 +120,17 @@ function addPost(s: CommandService): Promise<string> {
   );
 }
 
-/** Commands per second over about `ms`, from `clients` concurrent loops. */
+/**
+ * Commands per second over about `ms`, from `clients` concurrent loops,
+ * after `warmup` commands.
+ */
 async function rate(
   op: () => Promise<unknown>,
   clients: number,
   ms: number,
+  warmup = 200,
 ): Promise<number> {
-  for (let i = 0; i < 200; i++) await op();
+  for (let i = 0; i < warmup; i++) await op();
   let count = 0;
   const start = performance.now();
   await Promise.all(Array.from({ length: clients }, async () => {
@@ -110,6 +156,7 @@ export async function run(ms: number): Promise<Figure[]> {
           "otel.pg",
           ms,
           () => new PostgresEventStore(client, { schema, closeClient: false }),
+          true,
         ),
       );
     } finally {
@@ -120,17 +167,37 @@ export async function run(ms: number): Promise<Figure[]> {
   return figures;
 }
 
-/** The three services on stores `store` makes, in alternating rounds. */
+/** The five measurements, by name. */
+type Measured = "none" | "noop" | "exported" | "batched" | "raw";
+
+/** The order of round `r`: rotated by `r`, and backwards every other round. */
+function roundOrder(r: number): Measured[] {
+  const names: Measured[] = ["none", "noop", "exported", "batched", "raw"];
+  const rotated = names.map((_, i) => names[(r + i) % names.length]!);
+  return r % 2 === 0 ? rotated : rotated.reverse();
+}
+
+/**
+ * The services on stores `store` makes, in alternating rounds. On the
+ * in-memory store (`onServer` false), each measurement runs on a new
+ * service and store after a full collection: a store that kept every
+ * round's events would grow the heap through the run, and its collections
+ * would fall on whichever side was running. On the server, each service is
+ * made and warmed once, and the rounds are many and short (a fifth of a
+ * second each): the disk's latency drifts over seconds, and a round's
+ * ratios only mean something when its measurements ran close together.
+ */
 async function compare(
   prefix: string,
   ms: number,
   store: () => EventStore,
+  onServer = false,
 ): Promise<Figure[]> {
-  const exporter = new InMemorySpanExporter();
+  const exporter = new RecordingExporter();
   const provider = new TracerProvider({
     spanProcessors: [new SimpleSpanProcessor({ exporter })],
   });
-  const batchExporter = new InMemorySpanExporter();
+  const batchExporter = new RecordingExporter();
   const batchProvider = new TracerProvider({
     spanProcessors: [
       new BatchSpanProcessor({
@@ -143,9 +210,6 @@ async function compare(
   });
   const meterProvider = new MeterProvider();
   const manager = new AsyncLocalStorageContextManager();
-  // Each measurement's service is new, on a new store: an in-memory store
-  // that kept every round's events would grow the heap through the run,
-  // and its collections would fall on whichever side was running.
   const noopTelemetry = openTelemetry();
   const exportedTelemetry = openTelemetry({
     tracerProvider: provider,
@@ -186,57 +250,76 @@ async function compare(
       manager.disable();
     }
   };
-  const roundMs = Math.max(200, ms / 4);
+  const rounds = onServer ? SERVER_ROUNDS : ROUNDS;
+  const roundMs = onServer ? 200 : Math.max(200, ms / 4);
+  // on the server the services are warmed once, not every round
+  const warmup = onServer ? 0 : 200;
   const figures: Figure[] = [];
   let spans = 0;
   for (const clients of [1, 8]) {
-    const rates = {
-      none: [] as number[],
-      noop: [] as number[],
-      exported: [] as number[],
-      batched: [] as number[],
-      raw: [] as number[],
+    const rates: Record<Measured, number[]> = {
+      none: [],
+      noop: [],
+      exported: [],
+      batched: [],
+      raw: [],
     };
-    const measure = {
-      none: (s = service(undefined, store())) =>
-        rate(() => addPost(s), clients, roundMs),
-      noop: (s = service(noopTelemetry, store())) =>
-        rate(() => addPost(s), clients, roundMs),
-      exported: (s = service(exportedTelemetry, store())) =>
-        withContextManager(() => rate(() => addPost(s), clients, roundMs)),
-      batched: (s = service(batchedTelemetry, store())) =>
+    // one service per measurement, or one for the whole run on the server
+    const kept = new Map<Measured, CommandService>();
+    const serviceOf = (which: Measured, telemetry?: Telemetry) => {
+      const made = kept.get(which) ?? service(telemetry, store());
+      if (onServer) kept.set(which, made);
+      return made;
+    };
+    const timed = (op: () => Promise<unknown>) =>
+      rate(op, clients, roundMs, warmup);
+    const measure: Record<Measured, () => Promise<number>> = {
+      none: () => timed(((s) => () => addPost(s))(serviceOf("none"))),
+      noop: () =>
+        timed(((s) => () => addPost(s))(serviceOf("noop", noopTelemetry))),
+      exported: () =>
         withContextManager(() =>
-          rate(
-            () => {
-              batchedCommands++;
-              return addPost(s);
-            },
-            clients,
-            roundMs,
+          timed(
+            ((s) => () => addPost(s))(
+              serviceOf("exported", exportedTelemetry),
+            ),
           )
         ),
-      raw: (s = service(undefined, store())) =>
-        withContextManager(() => rate(() => rawSpans(s), clients, roundMs)),
+      batched: () =>
+        withContextManager(() =>
+          timed(((s) => () => {
+            batchedCommands++;
+            return addPost(s);
+          })(serviceOf("batched", batchedTelemetry)))
+        ),
+      raw: () =>
+        withContextManager(() =>
+          timed(((s) => () => rawSpans(s))(serviceOf("raw")))
+        ),
     };
-    const order = ["none", "noop", "exported", "batched", "raw"] as const;
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < order.length; i++) {
-        const which = order[(r + i) % order.length]!;
+    if (onServer) {
+      for (const which of roundOrder(0)) {
+        await measure[which]();
+        collectGarbage();
+      }
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const which of roundOrder(r)) {
         collectGarbage();
         rates[which].push(await measure[which]());
       }
-      spans = Math.max(spans, exporter.getFinishedSpans().length);
-      exporter.reset();
+      spans = Math.max(spans, exporter.spans.length);
+      exporter.spans.length = 0;
       // a traced create-post makes two spans here (command, commit: this
       // service has no inline projector to dispatch to)
       await batchProvider.forceFlush();
-      const recorded = batchExporter.getFinishedSpans().length;
+      const recorded = batchExporter.spans.length;
       if (recorded !== 2 * batchedCommands) {
         throw new Error(
           `the batching provider recorded ${recorded} spans for ${batchedCommands} commands`,
         );
       }
-      batchExporter.reset();
+      batchExporter.spans.length = 0;
       batchedCommands = 0;
     }
     if (spans === 0) throw new Error("the exporting provider recorded no span");
