@@ -35,6 +35,7 @@ import type { Executor } from "./_unit.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import {
   compareStreamPositions,
+  compareXactPositions,
   MAX_POSITION,
   parseStreamPosition,
 } from "./_stream_position.ts";
@@ -108,7 +109,8 @@ export function checkPosition(mark: EventPosition): string {
 }
 
 /** A row of `readEvents`/`readAggregateEvents` (event columns null: none). */
-interface StreamEventRow {
+/** A row of `readEvents`. */
+export interface StreamEventRow {
   readonly horizon?: string | null;
   readonly x: string | null;
   readonly p: string | null;
@@ -119,6 +121,24 @@ interface StreamEventRow {
   readonly json: string | null;
   readonly partition: number | null;
   readonly aggregate_type_id: number | null;
+}
+
+/**
+ * The rows of a read in stream order: as they came when they came so (the
+ * statement has no outer sort; see `readEvents` in `_event_store_sql.ts`),
+ * else sorted.
+ */
+export function inStreamOrder(rows: StreamEventRow[]): StreamEventRow[] {
+  for (let i = 1; i < rows.length; i++) {
+    const a = rows[i - 1]!;
+    const b = rows[i]!;
+    if (compareXactPositions(a.x!, a.p!, b.x!, b.p!) > 0) {
+      return [...rows].sort((r, q) =>
+        compareXactPositions(r.x!, r.p!, q.x!, q.p!)
+      );
+    }
+  }
+  return rows;
 }
 
 export function uuidArray(ids: readonly string[]): string {
@@ -225,7 +245,9 @@ export class Reader implements EventStoreReader {
         : [xact, position, limit, types, partitions],
     ) as unknown as StreamEventRow[];
     const horizon = rows[0]?.horizon;
-    const found = rows[0]?.x === null || rows[0]?.x === undefined ? [] : rows;
+    const found = rows[0]?.x === null || rows[0]?.x === undefined
+      ? []
+      : inStreamOrder(rows);
     await this.#known("e", found.map((r) => r.event_type_id));
     if (withTypes) {
       await this.#known(

@@ -109,6 +109,10 @@ export function eventStoreSql(s: string): EventStoreSql {
   // registered in between, whose events this one would then pass over.
   // (That skipped the first events of a new type: a processor's lookup ran
   // just before the writer committed, its read just after.)
+  // Without the aggregates' join the rows come in the lateral read's order
+  // (a nested loop over the one horizon row), so there is no outer sort: it
+  // cost more than the read itself (1.8 ms against 0.7 ms of server time
+  // for 1,000 events). The reader checks the order all the same.
   const readEvents = (types: boolean, partitions: boolean) => `
       WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
       SELECT h.xmin::text AS horizon, e.x, e.p, e.aggregate_id,
@@ -130,10 +134,10 @@ export function eventStoreSql(s: string): EventStoreSql {
       ) e ON true
       ${
     types
-      ? `LEFT JOIN ${s}.aggregates a ON a.aggregate_id = e.aggregate_id`
+      ? `LEFT JOIN ${s}.aggregates a ON a.aggregate_id = e.aggregate_id
+      ORDER BY e.xact_id, e.position`
       : ""
-  }
-      ORDER BY e.xact_id, e.position`;
+  }`;
   const readAll = new Map<string, string>();
   const fastCreate = new Map<number, string>();
 

@@ -44,6 +44,26 @@ export function compareStreamPositions(
   return p === 0n ? 0 : p < 0n ? -1 : 1;
 }
 
+/** Orders two unsigned integers given as their decimal digits. */
+function compareDigits(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Orders two events by transaction id, then position, each given as its
+ * decimal digits (no leading zeros, as the server writes them): no
+ * parsing, for a check over every row of a read.
+ */
+export function compareXactPositions(
+  ax: string,
+  ap: string,
+  bx: string,
+  bp: string,
+): number {
+  return compareDigits(ax, bx) || compareDigits(ap, bp);
+}
+
 /**
  * The largest transaction id (an `xid8`): `"<MAX_XACT_ID>:0"` is past every
  * event.
