@@ -20,7 +20,8 @@
  *   the first replay ran (sampled); it must stay under 1 GiB.
  *
  * Rounds alternate (`REPLAY_ROUNDS`, default 3): ours, the hand-written
- * replay, the raw `COPY`; every figure is the median of its rounds. With
+ * replay, the raw `COPY`, in an order that rotates from round to round;
+ * every figure is the median of its rounds. With
  * `--expose-gc` (as `deno task bench` runs), each timed round starts after
  * a full garbage collection: otherwise a round pays for the garbage the
  * round before left, which was another side's.
@@ -338,16 +339,17 @@ export async function replayFigures(
     });
     // Warm the server's caches for both sides alike.
     await sql.unsafe(`SELECT count(*) FROM "${schema}".events`);
-    // Rounds alternate: ours, the hand-written replay, the raw COPY; each
-    // figure is the median of its rounds, so each side gets a cold first
-    // round and the machine's slow moments alike. The peak memory is that
-    // of our first round, before the baselines have grown the heap.
+    // Rounds alternate: ours, the hand-written replay, the raw COPY, in a
+    // rotating order; each figure is the median of its rounds, so each side
+    // gets a cold first round and the machine's slow moments alike. The
+    // peak memory is that of our first round (the run's first measurement),
+    // before the baselines have grown the heap.
     const copies: number[] = [];
     const hands: number[] = [];
     const ours: number[] = [];
     let peak = Deno.memoryUsage().rss;
     let report: MigrationReport | undefined;
-    for (let round = 0; round < rounds; round++) {
+    const replayOurs = async (round: number) => {
       await client.execute(`DROP SCHEMA IF EXISTS "${viewSchema}" CASCADE`);
       const sampler = round > 0 ? undefined : setInterval(() => {
         peak = Math.max(peak, Deno.memoryUsage().rss);
@@ -369,10 +371,24 @@ export async function replayFigures(
       if (check?.n !== posts || check.filled !== posts) {
         throw new Error(`post_records: ${JSON.stringify(check)}`);
       }
-      collectGarbage();
-      hands.push(await handWrittenReplaySeconds(sql, schema));
-      collectGarbage();
-      copies.push(await rawCopySeconds(sql, schema, finalRows));
+    };
+    const sides = [
+      replayOurs,
+      async () => {
+        collectGarbage();
+        hands.push(await handWrittenReplaySeconds(sql, schema));
+      },
+      async () => {
+        collectGarbage();
+        copies.push(await rawCopySeconds(sql, schema, finalRows));
+      },
+    ];
+    // the order rotates: each side runs first once (the server still
+    // writing out the round before's rows), and after each of the others
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < sides.length; i++) {
+        await sides[(round + i) % sides.length]!(round);
+      }
     }
     const seconds = median(ours);
     const copySeconds = median(copies);
