@@ -109,7 +109,6 @@ export function checkPosition(mark: EventPosition): string {
 }
 
 /** A row of `readEvents`/`readAggregateEvents` (event columns null: none). */
-/** A row of `readEvents`. */
 export interface StreamEventRow {
   readonly horizon?: string | null;
   readonly x: string | null;
