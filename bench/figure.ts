@@ -113,6 +113,15 @@ export function pairedFigure(
   return { ...f, ratio: round(median(ratios), 3) };
 }
 
+/**
+ * The items in round `round`'s order: rotated by `round`, so that over as
+ * many rounds as there are items each one runs first once and after each
+ * of the others.
+ */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  return items.map((_, i) => items[(round + i) % items.length]!);
+}
+
 /** Runs `fn` `times` times and returns the median duration in milliseconds. */
 export async function medianMs(
   fn: () => Promise<unknown>,

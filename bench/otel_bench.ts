@@ -53,7 +53,12 @@ import {
 } from "../src/postgres/mod.ts";
 import type { EventStore } from "../src/core/event_store.ts";
 import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
-import { collectGarbage, type Figure, pairedFigure } from "./figure.ts";
+import {
+  collectGarbage,
+  type Figure,
+  pairedFigure,
+  rotated,
+} from "./figure.ts";
 
 /**
  * Rounds per figure on the in-memory store: each runs the five, in an
@@ -169,12 +174,18 @@ export async function run(ms: number): Promise<Figure[]> {
 
 /** The five measurements, by name. */
 type Measured = "none" | "noop" | "exported" | "batched" | "raw";
+const MEASURED: readonly Measured[] = [
+  "none",
+  "noop",
+  "exported",
+  "batched",
+  "raw",
+];
 
 /** The order of round `r`: rotated by `r`, and backwards every other round. */
 function roundOrder(r: number): Measured[] {
-  const names: Measured[] = ["none", "noop", "exported", "batched", "raw"];
-  const rotated = names.map((_, i) => names[(r + i) % names.length]!);
-  return r % 2 === 0 ? rotated : rotated.reverse();
+  const order = rotated(MEASURED, r);
+  return r % 2 === 0 ? order : order.reverse();
 }
 
 /**
@@ -273,29 +284,28 @@ async function compare(
     };
     const timed = (op: () => Promise<unknown>) =>
       rate(op, clients, roundMs, warmup);
+    // the commands of one service, as the measured operation
+    const adding = (s: CommandService) => () => addPost(s);
     const measure: Record<Measured, () => Promise<number>> = {
-      none: () => timed(((s) => () => addPost(s))(serviceOf("none"))),
-      noop: () =>
-        timed(((s) => () => addPost(s))(serviceOf("noop", noopTelemetry))),
+      none: () => timed(adding(serviceOf("none"))),
+      noop: () => timed(adding(serviceOf("noop", noopTelemetry))),
       exported: () =>
         withContextManager(() =>
-          timed(
-            ((s) => () => addPost(s))(
-              serviceOf("exported", exportedTelemetry),
-            ),
-          )
+          timed(adding(serviceOf("exported", exportedTelemetry)))
         ),
-      batched: () =>
-        withContextManager(() =>
-          timed(((s) => () => {
+      batched: () => {
+        const add = adding(serviceOf("batched", batchedTelemetry));
+        return withContextManager(() =>
+          timed(() => {
             batchedCommands++;
-            return addPost(s);
-          })(serviceOf("batched", batchedTelemetry)))
-        ),
-      raw: () =>
-        withContextManager(() =>
-          timed(((s) => () => rawSpans(s))(serviceOf("raw")))
-        ),
+            return add();
+          })
+        );
+      },
+      raw: () => {
+        const s = serviceOf("raw");
+        return withContextManager(() => timed(() => rawSpans(s)));
+      },
     };
     if (onServer) {
       for (const which of roundOrder(0)) {

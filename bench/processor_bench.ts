@@ -54,7 +54,13 @@ import {
   PostContentChanged,
   PostTitleChanged,
 } from "../tests/fixtures/blog.ts";
-import { type Figure, figure, median, pairedFigure } from "./figure.ts";
+import {
+  type Figure,
+  figure,
+  median,
+  pairedFigure,
+  rotated,
+} from "./figure.ts";
 import { concurrently, rawSql } from "./postgres_baseline.ts";
 import { PostProjector, seedPosts } from "./read_model_bench.ts";
 
@@ -231,8 +237,7 @@ export async function processorFigures(
     const slices = 6;
     await concurrently(addPost, 200, 8);
     for (let i = 0; i < slices; i++) {
-      for (let k = 0; k < turns.length; k++) {
-        const t = (i + k) % turns.length;
+      for (const t of rotated(turns.map((_, k) => k), i)) {
         const beside = turns[t];
         // caught up first: a runner that sat out the other turns would
         // otherwise charge their events to this one (three times the

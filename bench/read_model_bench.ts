@@ -56,7 +56,13 @@ import {
 import postgres from "postgres";
 import { connect } from "node:net";
 import { once } from "node:events";
-import { collectGarbage, type Figure, figure, median } from "./figure.ts";
+import {
+  collectGarbage,
+  type Figure,
+  figure,
+  median,
+  rotated,
+} from "./figure.ts";
 import { resumeAfterCopyOut } from "./postgres_js.ts";
 import type { RawSql } from "./postgres_baseline.ts";
 
@@ -386,9 +392,7 @@ export async function replayFigures(
     // the order rotates: each side runs first once (the server still
     // writing out the round before's rows), and after each of the others
     for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < sides.length; i++) {
-        await sides[(round + i) % sides.length]!(round);
-      }
+      for (const side of rotated(sides, round)) await side(round);
     }
     const seconds = median(ours);
     const copySeconds = median(copies);
