@@ -2,13 +2,16 @@
  * Reads the events a replay needs with `COPY … TO STDOUT`, in the order the
  * replay handles them: by partition key, aggregate and sequence number.
  *
- * The events come in slices of `sliceSize`, one `COPY` each (decoded by
- * `ReplayEventDecoder`), every slice starting after the last event of the
- * one before (keyset pagination, so each starts with an index lookup). Slices bound memory: the next ones
+ * The events come in slices of `sliceSize`, one `COPY` each, every slice
+ * starting after the last event of the one before (keyset pagination, so
+ * each starts with an index lookup). Slices bound memory: the next ones
  * are read while the caller handles the one before, a few slices ahead. The
  * copy is read as fast as the server sends it, whatever the caller does,
  * so a statement the caller issues meanwhile (a flush, a lookup) simply
- * runs once the slice being read has ended.
+ * runs once the slice being read has ended. What is read ahead waits as
+ * bytes; each chunk is decoded (by `ReplayEventDecoder`) when the caller
+ * comes to it, and only a slice's last row is decoded ahead, for where the
+ * next slice starts.
  *
  * @module
  */
@@ -17,6 +20,7 @@ import type {
   ReplayReader,
   StreamPosition,
 } from "../core/event_reader.ts";
+import { CopyRowTally } from "./_copy_rows.ts";
 import { type ReplayedEvent, ReplayEventDecoder } from "./_replay_decoder.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import type { SqlExecutor } from "./sql_client.ts";
@@ -81,9 +85,12 @@ export async function* readReplayEvents(
   executor: SqlExecutor,
   options: ReplayReadOptions,
 ): AsyncGenerator<ReplayedEvent[]> {
-  const { table, where, sliceSize } = options;
+  const { table, where, sliceSize, typeNames } = options;
   const limit = sliceSize * (options.readAhead ?? 3);
-  const queue: ReplayedEvent[][] = [];
+  // The chunks as they came, decoded only when their turn comes: events
+  // decoded ahead would live through many young-generation collections
+  // (a slice is 20,000 events), copied at each; bytes are not.
+  const queue: QueuedChunk[] = [];
   let queued = 0;
   let finished = false;
   let stopped = false;
@@ -105,29 +112,31 @@ export async function* readReplayEvents(
         await new Promise<void>((resolve) => resume = resolve);
       }
       if (stopped) return;
-      const decoder = new ReplayEventDecoder(options.typeNames);
-      let count = 0;
-      let last: ReplayedEvent | undefined;
+      const decoder = new ReplayEventDecoder(typeNames);
+      const tally = new CopyRowTally();
       await executor.copyOut(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
-          const events: ReplayedEvent[] = [];
-          decoder.decode(chunk, events);
-          if (events.length === 0 || stopped) return;
-          count += events.length;
-          last = events[events.length - 1];
-          queue.push(events);
-          queued += events.length;
-          signal();
+          if (stopped) return;
+          // a copy of its own: the executor may reuse what it hands over
+          const kept = chunk.slice();
+          const before = tally.rows;
+          tally.add(kept);
+          const rows = tally.rows - before;
+          queue.push({ decoder, chunk: kept, rows });
+          queued += rows;
+          if (rows > 0) signal();
         },
       );
-      decoder.end();
-      if (last) {
-        after = replayKeyOf(last);
+      if (stopped) return;
+      queue.push({ decoder, chunk: undefined, rows: 0 });
+      const count = tally.rows;
+      if (count > 0) {
+        after = replayKeyOf(lastEvent(tally.lastRow, typeNames));
         if (options.progress) options.progress.last = after;
       }
       total += count;
-      if (count < sliceSize || stopped) return;
+      if (count < sliceSize) return;
       if (options.stopAfter !== undefined && total >= options.stopAfter) {
         if (options.progress) options.progress.cut = true;
         return;
@@ -147,15 +156,21 @@ export async function* readReplayEvents(
 
   try {
     for (;;) {
-      const events = queue.shift();
-      if (events) {
-        queued -= events.length;
+      const next = queue.shift();
+      if (next) {
+        if (next.chunk === undefined) {
+          next.decoder.end();
+          continue;
+        }
+        const events: ReplayedEvent[] = [];
+        next.decoder.decode(next.chunk, events);
+        queued -= next.rows;
         if (queued <= limit && resume) {
           const r = resume;
           resume = undefined;
           r();
         }
-        yield events;
+        if (events.length > 0) yield events;
         continue;
       }
       if (failure) throw failure.error;
@@ -168,6 +183,29 @@ export async function* readReplayEvents(
     resume?.();
     await pumping;
   }
+}
+
+/**
+ * A chunk of a slice's copy, waiting to be decoded by its slice's decoder;
+ * without a chunk, the end of the slice.
+ */
+interface QueuedChunk {
+  readonly decoder: ReplayEventDecoder;
+  readonly chunk: Uint8Array | undefined;
+  /** The rows it ends. */
+  readonly rows: number;
+}
+
+/** The event of a slice's last row (its bytes, in pieces). */
+function lastEvent(
+  pieces: readonly Uint8Array[],
+  typeNames: ReadonlyMap<number, string>,
+): ReplayedEvent {
+  const decoder = new ReplayEventDecoder(typeNames);
+  const events: ReplayedEvent[] = [];
+  for (const piece of pieces) decoder.decode(piece, events);
+  decoder.end();
+  return events[0]!;
 }
 
 /** A part of a replay's range (see {@linkcode CopyReplayReader}). */
