@@ -26,7 +26,13 @@ import {
   writeQuery,
   writeSync,
 } from "./protocol.ts";
-import { decodeValue, encodeParameter, parameterType } from "./values.ts";
+import {
+  decodeValue,
+  encodeParameter,
+  FROM_TEXT,
+  parameterType,
+  valueAt,
+} from "./values.ts";
 import { ServerError } from "./errors.ts";
 import type { SqlRow, SqlValue } from "../sql_client.ts";
 
@@ -162,9 +168,15 @@ function decodeRow(body: Uint8Array, columns: readonly Column[]): SqlRow {
       row[column.name] = null;
       continue;
     }
-    const text = utf8At(body, at, length);
+    let value = column.text
+      ? FROM_TEXT
+      : valueAt(body, at, length, column.type);
+    if (value === FROM_TEXT) {
+      const text = utf8At(body, at, length);
+      value = column.text ? text : decodeValue(text, column.type);
+    }
     at += length;
-    row[column.name] = column.text ? text : decodeValue(text, column.type);
+    row[column.name] = value;
   }
   return row;
 }

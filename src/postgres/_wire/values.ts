@@ -160,14 +160,22 @@ const TIMESTAMP_TEXT =
 /** The largest time a `Date` can hold (for `infinity`). */
 const MAX_DATE_MS = 8.64e15;
 
+const encoder = new TextEncoder();
+
 /**
  * Reads `date`, `timestamp` and `timestamptz` output in the ISO date style
  * (the driver sets `DateStyle=ISO` for every session), for every year,
  * including 1–99 and BC. Milliseconds are kept; microseconds truncated.
  */
 export function parseTimestamp(text: string): Date {
-  const fast = commonTimestamp(text);
+  const bytes = encoder.encode(text);
+  const fast = commonTimestampAt(bytes, 0, bytes.length);
   if (fast !== undefined) return new Date(fast);
+  return generalTimestamp(text);
+}
+
+/** {@linkcode parseTimestamp} of the shapes `commonTimestampAt` leaves. */
+function generalTimestamp(text: string): Date {
   if (text === "infinity") return new Date(MAX_DATE_MS);
   if (text === "-infinity") return new Date(-MAX_DATE_MS);
   const m = TIMESTAMP_TEXT.exec(text);
@@ -194,32 +202,93 @@ export function parseTimestamp(text: string): Date {
 }
 
 /**
- * The milliseconds of the shape almost every value has
- * (`2024-02-29 13:14:15.123456+00`, or a plain date), read digit by digit;
- * `undefined` for anything else (years before 100, BC, other offsets),
- * which the general reader handles.
+ * What {@linkcode valueAt} gives for a value it leaves to
+ * {@linkcode decodeValue}.
  */
-function commonTimestamp(t: string): number | undefined {
-  const n = t.length;
-  if (n < 10 || t.charCodeAt(4) !== 45 || t.charCodeAt(7) !== 45) {
-    return undefined;
+export const FROM_TEXT: unique symbol = Symbol("from text");
+
+/**
+ * A column's value read straight from the bytes of its text, with no
+ * string made: integers (`int2`, `int4`, `oid`), booleans, and dates and
+ * timestamps of the common shape. A row's columns are many, and each
+ * string decoded costs a call into the runtime. {@linkcode FROM_TEXT} for
+ * any other type or shape: decode the text and read it with
+ * {@linkcode decodeValue}, which gives the same value for these.
+ */
+export function valueAt(
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+  type: number,
+): unknown {
+  switch (type) {
+    case INT2:
+    case INT4:
+    case OID:
+      return integerAt(bytes, at, length);
+    case BOOL:
+      return length === 1 ? bytes[at] === 0x74 : FROM_TEXT; // t
+    case DATE:
+    case TIMESTAMP:
+    case TIMESTAMPTZ: {
+      const ms = commonTimestampAt(bytes, at, length);
+      return ms === undefined ? FROM_TEXT : new Date(ms);
+    }
+    default:
+      return FROM_TEXT;
   }
-  const d = (i: number) => t.charCodeAt(i) - 48;
+}
+
+/**
+ * An optional minus and up to ten digits (any 32-bit integer), else
+ * {@linkcode FROM_TEXT}.
+ */
+function integerAt(
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+): number | typeof FROM_TEXT {
+  const negative = bytes[at] === 45; // -
+  let i = negative ? at + 1 : at;
+  const end = at + length;
+  if (i === end || end - i > 10) return FROM_TEXT;
+  let n = 0;
+  for (; i < end; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return FROM_TEXT;
+    n = n * 10 + digit;
+  }
+  return negative ? -n : n;
+}
+
+/**
+ * The milliseconds of the shape almost every value has
+ * (`2024-02-29 13:14:15.123456+00`, or a plain date), read digit by digit
+ * from the text's bytes, `at` to `at + n`; `undefined` for anything else
+ * (years before 100, BC, other offsets), which the general reader handles.
+ */
+function commonTimestampAt(
+  b: Uint8Array,
+  at: number,
+  n: number,
+): number | undefined {
+  if (n < 10 || b[at + 4] !== 45 || b[at + 7] !== 45) return undefined;
+  const d = (i: number) => b[at + i]! - 48;
   const year = d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3);
   if (!(year >= 100 && year <= 9999)) return undefined;
   const month = d(5) * 10 + d(6) - 1;
   const day = d(8) * 10 + d(9);
   if (n === 10) return Date.UTC(year, month, day);
-  if (n < 19 || t.charCodeAt(10) !== 32) return undefined;
+  if (n < 19 || b[at + 10] !== 32) return undefined;
   const hours = d(11) * 10 + d(12);
   const minutes = d(14) * 10 + d(15);
   const seconds = d(17) * 10 + d(18);
   let i = 19;
   let ms = 0;
-  if (t.charCodeAt(i) === 46) {
+  if (b[at + i] === 46) {
     let scale = 100;
     for (i++; i < n; i++) {
-      const c = t.charCodeAt(i) - 48;
+      const c = d(i);
       if (c < 0 || c > 9) break;
       ms += c * scale;
       scale /= 10;
@@ -228,14 +297,14 @@ function commonTimestamp(t: string): number | undefined {
   }
   let offset = 0;
   if (i < n) {
-    const sign = t.charCodeAt(i);
+    const sign = b[at + i];
     if ((sign !== 43 && sign !== 45) || i + 3 > n) return undefined;
     let east = (d(i + 1) * 10 + d(i + 2)) * 3600;
     i += 3;
-    if (i < n && t.charCodeAt(i) === 58) {
+    if (i < n && b[at + i] === 58) {
       east += (d(i + 1) * 10 + d(i + 2)) * 60;
       i += 3;
-      if (i < n && t.charCodeAt(i) === 58) {
+      if (i < n && b[at + i] === 58) {
         east += d(i + 1) * 10 + d(i + 2);
         i += 3;
       }

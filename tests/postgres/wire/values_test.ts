@@ -6,9 +6,11 @@ import assert from "node:assert/strict";
 import {
   decodeValue,
   encodeParameter,
+  FROM_TEXT,
   parameterType,
   parseArray,
   parseTimestamp,
+  valueAt,
 } from "../../../src/postgres/_wire/values.ts";
 
 function utc(year: number, month: number, day: number, ...rest: number[]) {
@@ -107,4 +109,44 @@ Deno.test("encodeParameter() sends text, and declares the types whose text is am
   assert.equal(parameterType(new Date()), 1184);
   assert.equal(parameterType(false), 16);
   assert.equal(parameterType(1n), 20);
+});
+
+Deno.test("valueAt() reads integers, booleans and common timestamps from bytes as decodeValue() reads their text, and leaves the rest to it", () => {
+  const INT2 = 21, INT4 = 23, OID = 26, BOOL = 16, FLOAT8 = 701;
+  const DATE = 1082, TIMESTAMP = 1114, TIMESTAMPTZ = 1184;
+  const cases: [text: string, type: number, read: boolean][] = [
+    ["0", INT4, true],
+    ["42", INT4, true],
+    ["-2147483648", INT4, true],
+    ["2147483647", INT4, true],
+    ["-32768", INT2, true],
+    ["4294967295", OID, true],
+    ["t", BOOL, true],
+    ["f", BOOL, true],
+    ["2024-02-29", DATE, true],
+    ["2024-02-29 13:14:15", TIMESTAMP, true],
+    ["2024-02-29 13:14:15.123456+00", TIMESTAMPTZ, true],
+    ["2024-02-29 13:14:15.5-02", TIMESTAMPTZ, true],
+    ["2024-01-01 10:00:00+05:30", TIMESTAMPTZ, true],
+    ["1900-01-01 00:00:00+00:19:32", TIMESTAMPTZ, true],
+    ["1999-12-31 23:59:59.999999+00", TIMESTAMPTZ, true],
+    // left to the text: other shapes, and types it does not read
+    ["0044-03-15 12:00:00 BC", TIMESTAMPTZ, false],
+    ["0099-12-31", DATE, false],
+    ["12345-01-01", DATE, false],
+    ["infinity", TIMESTAMPTZ, false],
+    ["-infinity", DATE, false],
+    ["-1.5", FLOAT8, false],
+    ["", INT4, false],
+    ["-", INT4, false],
+    ["12345678901", INT4, false],
+  ];
+  const encoder = new TextEncoder();
+  for (const [text, type, read] of cases) {
+    // between other bytes: nothing is read past the value
+    const bytes = encoder.encode(`9-:${text}:9-`);
+    const value = valueAt(bytes, 3, bytes.length - 6, type);
+    assert.equal(value !== FROM_TEXT, read, `${text} as ${type}`);
+    if (read) assert.deepEqual(value, decodeValue(text, type), text);
+  }
 });
