@@ -18,6 +18,7 @@ import {
   leaveLevel,
   ok,
   type Shape,
+  stringCodec,
   TOO_DEEP,
 } from "./attributes.ts";
 import { UnknownAttributeError, type ValidationErrors } from "./errors.ts";
@@ -531,7 +532,12 @@ export function readStored(
       if (impl.isRequired) throw new AttributeReadError(key, "is missing");
       continue;
     }
-    const converted = impl.codec.fromJson(raw);
+    const codec = impl.codec;
+    if (typeof raw === "string" && codec === stringCodec) {
+      values[key] = raw;
+      continue;
+    }
+    const converted = codec.fromJson(raw);
     if (!converted.ok) {
       throw new AttributeReadError(
         converted.path ? `${key}.${converted.path}` : key,
