@@ -24,9 +24,10 @@
  *   on two cores, that work takes CPU from the writers.
  *
  * The catch-ups, the raw read and the replay run in three alternating
- * rounds, each figure the median of its rounds; the writers' turns rotate
- * over six slices, each figure the median of its slices and its ratio the
- * median of the ratios within each slice.
+ * rounds, each figure the median of its rounds; the writers' turns (a
+ * quarter of `BENCH_MS` each) rotate over twelve slices, each figure the
+ * median of its slices and its ratio the median of the ratios within each
+ * slice.
  *
  * Run alone: `deno run -A bench/processor_bench.ts` (`PROCESSOR_POSTS`
  * changes the number of posts seeded).
@@ -234,7 +235,10 @@ export async function processorFigures(
       only(new PostProjector()),
     ];
     const rates: [number[], number[], number[]] = [[], [], []];
-    const slices = 6;
+    // twelve slices of three turns of half a second (at the default 2 s):
+    // with six of a third, a few slow fsyncs moved the ratio by 0.05
+    const slices = 12;
+    const turnMs = ms / 4;
     await concurrently(addPost, 200, 8);
     for (let i = 0; i < slices; i++) {
       for (const t of rotated(turns.map((_, k) => k), i)) {
@@ -246,7 +250,7 @@ export async function processorFigures(
         const stop = new AbortController();
         const running = beside?.run({ signal: stop.signal });
         rates[t]!.push(
-          await concurrently(addPost, (3 * ms) / slices / 3, 8, 0),
+          await concurrently(addPost, turnMs, 8, 0),
         );
         stop.abort();
         await running;
