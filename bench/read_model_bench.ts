@@ -19,7 +19,7 @@
  * - `replay.peak_rss.mb`: the most resident memory of this process while
  *   the first replay ran (sampled); it must stay under 1 GiB.
  *
- * Rounds alternate (`REPLAY_ROUNDS`, default 3): ours, the hand-written
+ * Rounds alternate (`REPLAY_ROUNDS`, default 5): ours, the hand-written
  * replay, the raw `COPY`, in an order that rotates from round to round;
  * every figure is the median of its rounds. With
  * `--expose-gc` (as `deno task bench` runs), each timed round starts after
@@ -301,7 +301,7 @@ async function handWrittenReplaySeconds(
 export async function replayFigures(
   url: string,
   posts: number,
-  rounds = 3,
+  rounds = 5,
 ): Promise<Figure[]> {
   const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
   const viewSchema = `${schema}_view`;
@@ -439,7 +439,7 @@ export async function run(ms: number): Promise<Figure[]> {
     "postgres://postgres@127.0.0.1:5432/test";
   if (!url.startsWith("postgres")) return [];
   const posts = Number(Deno.env.get("REPLAY_POSTS") ?? 250_000);
-  const rounds = Number(Deno.env.get("REPLAY_ROUNDS") ?? 3);
+  const rounds = Number(Deno.env.get("REPLAY_ROUNDS") ?? 5);
   void ms; // the replay runs to its end, however long
   return await replayFigures(url, posts, rounds);
 }
