@@ -533,6 +533,7 @@ export function readStored(
       continue;
     }
     const codec = impl.codec;
+    // most attributes are strings: taken as they are, no Conversion made
     if (typeof raw === "string" && codec === stringCodec) {
       values[key] = raw;
       continue;
