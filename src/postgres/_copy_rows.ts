@@ -22,14 +22,14 @@ export class CopyRowTally {
   #open: Uint8Array[] = [];
 
   /**
-   * Takes the next chunk. The tally keeps views of it: give a chunk that
-   * stays unchanged.
+   * Takes the next chunk and returns how many rows it ends. The tally
+   * keeps views of it: give a chunk that stays unchanged.
    */
-  add(chunk: Uint8Array): void {
+  add(chunk: Uint8Array): number {
     const end = chunk.lastIndexOf(NEWLINE);
     if (end < 0) {
       if (chunk.length > 0) this.#open.push(chunk);
-      return;
+      return 0;
     }
     let rows = 1;
     for (let at = chunk.indexOf(NEWLINE); at < end; rows++) {
@@ -43,6 +43,7 @@ export class CopyRowTally {
       this.#last = this.#open;
     }
     this.#open = end + 1 < chunk.length ? [chunk.subarray(end + 1)] : [];
+    return rows;
   }
 
   /** The bytes of the last whole row, newline included, in pieces. */

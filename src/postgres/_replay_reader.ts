@@ -120,9 +120,7 @@ export async function* readReplayEvents(
           if (stopped) return;
           // a copy of its own: the executor may reuse what it hands over
           const kept = chunk.slice();
-          const before = tally.rows;
-          tally.add(kept);
-          const rows = tally.rows - before;
+          const rows = tally.add(kept);
           queue.push({ decoder, chunk: kept, rows });
           queued += rows;
           if (rows > 0) signal();

@@ -18,9 +18,12 @@ function cut(bytes: Uint8Array, at: readonly number[]): Uint8Array[] {
   return chunks;
 }
 
+/** The tally of `chunks`; what each add returned sums to its rows. */
 function tallied(chunks: readonly Uint8Array[]): CopyRowTally {
   const tally = new CopyRowTally();
-  for (const chunk of chunks) tally.add(chunk);
+  let ended = 0;
+  for (const chunk of chunks) ended += tally.add(chunk);
+  assert.equal(ended, tally.rows);
   return tally;
 }
 
