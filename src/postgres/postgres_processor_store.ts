@@ -15,6 +15,18 @@
  *   claim by another process waits for the commit. The projector's rows
  *   are gathered: a row created and filled in within the batch is one row
  *   of a multi-row INSERT.
+ * - A commit of the checkpoint alone (a batch that wrote nothing, parked
+ *   nothing) is one statement that does not wait for its WAL to reach the
+ *   disk (`synchronous_commit` off for its own transaction only). A
+ *   processor that keeps up with busy writers commits a checkpoint some
+ *   twenty times a second, and each flush of its own cost the writers'
+ *   commits some 4% of their rate, measured beside eight of them. Nothing is
+ *   lost that matters: if the server crashes before the flush, the
+ *   checkpoint is found where the last flushed commit left it, and the
+ *   events after it, which wrote nothing, are handled again (workflows'
+ *   delivery is at least once). A later commit that waits for its flush
+ *   flushes this one too, so a checkpoint on disk never runs ahead of the
+ *   rows written before it.
  * - A partitioned processor keeps a row per partition
  *   (`processor_partitions`, schema version 6), created on the first
  *   claim from the processor's checkpoint once no unpartitioned claim is
@@ -351,9 +363,15 @@ export class PostgresProcessorStore implements ProcessorStore {
     // a claim on no partition holds nothing
     if (lease.partitions?.length === 0) return false;
     if (!work && changes.length === 0) {
-      // the checkpoint alone: one statement, fenced the same way
+      // the checkpoint alone: one statement, fenced the same way, which
+      // commits without waiting for the flush (see the module
+      // documentation); the setting's scope is the statement's own
+      // transaction, and the FROM item is evaluated before the select list
       try {
-        await this.#client.query(fence.text, fence.params);
+        await this.#client.query(
+          `${fence.text} FROM (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed`,
+          fence.params,
+        );
         return true;
       } catch (error) {
         if (isLostClaim(error)) return false;
