@@ -52,11 +52,12 @@ export interface PollPauses {
  * The event rate (per second, per processor) above which a processor is
  * busy and its pause grows: at the default `min` of 10 ms, rounds of ten
  * events. Beside eight writers storing some 1,600 events a second, a
- * processor polling every 10 ms (at 2,000) cost them 7% of their rate in
- * benchmark runs, and 2.5% at this threshold (some 16 ms pauses): a round
- * costs the database a read and a checkpoint commit however few events it
- * handles. Below it (read-your-writes at 200 commands a second), nothing
- * changes.
+ * processor that polled every 10 ms (at 2,000) cost them 6.6% of their
+ * rate, and 2.5% at this threshold (16 ms pauses there), as means of four
+ * interleaved benchmark runs each (one run's figure spreads by some 4%): a
+ * round costs the database a read and a checkpoint commit however few
+ * events it handles. Below it (read-your-writes at 200 commands a second),
+ * nothing changes.
  */
 export const BUSY_EVENTS_PER_S = 1_000;
 

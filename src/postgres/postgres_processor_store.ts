@@ -18,9 +18,9 @@
  * - A commit of the checkpoint alone (a batch that wrote nothing, parked
  *   nothing) is one statement that does not wait for its WAL to reach the
  *   disk (`synchronous_commit` off for its own transaction only). A
- *   processor that keeps up with busy writers commits a checkpoint some
- *   twenty times a second, and each flush of its own cost the writers'
- *   commits some 4% of their rate, measured beside eight of them. Nothing is
+ *   processor that keeps up with busy writers commits a checkpoint dozens
+ *   of times a second, and each flush of its own cost the writers' commits
+ *   some 4% of their rate, measured beside eight of them. Nothing is
  *   lost that matters: if the server crashes before the flush, the
  *   checkpoint is found where the last flushed commit left it, and the
  *   events after it, which wrote nothing, are handled again (workflows'
