@@ -250,7 +250,7 @@ class CountingProjector extends Projector {
 
 test({
   name:
-    "server crashes under running processors: the projectors' rows equal a rebuild with every event once, and the processor that writes nothing meets every event at least once",
+    "server crashes under running processors: no acknowledged command is lost, the projectors' rows equal a rebuild with every event once, and the processor that writes nothing meets every event at least once",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
