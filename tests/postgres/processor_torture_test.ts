@@ -10,7 +10,8 @@
  * (`SEQUENT_ACCEPTANCE=1`, a CI step of its own) runs the issue's scale: on
  * the server 16 writers, 1,000 aggregates, 100,000 events, 20 seeds; on
  * PGlite 4 writers and 10,000 events. `SEQUENT_TORTURE_SEED` replays a seed;
- * `SEQUENT_TORTURE_SEEDS` sets how many seeds the server runs.
+ * `SEQUENT_TORTURE_SEEDS` sets how many seeds the server runs, and
+ * `SEQUENT_TORTURE_LANES` how many of them at once (2 by default).
  */
 import assert from "node:assert/strict";
 import {
@@ -217,6 +218,27 @@ async function tortureSeed(
 }
 
 const { list, disposeAtEnd } = storeBackends();
+/**
+ * The server's seeds run in lanes at acceptance scale, each lane on
+ * schemas of its own (`SEQUENT_TORTURE_LANES`, 2 by default): a seed's last
+ * tens of seconds are the batch-of-1 processor catching up alone, one
+ * round trip after another, while the machine idles; the next lane's
+ * writers use that time. Seeds that run side by side hold each other's
+ * processors back at the cluster-wide horizon, which tortures them more,
+ * not less.
+ */
+const laneCount = acceptance
+  ? Number(Deno.env.get("SEQUENT_TORTURE_LANES") ?? 2)
+  : 1;
+if (!Number.isInteger(laneCount) || laneCount < 1) {
+  throw new Error(
+    `SEQUENT_TORTURE_LANES must be a whole number of at least 1, not ${
+      Deno.env.get("SEQUENT_TORTURE_LANES")
+    }`,
+  );
+}
+// opened only when a lane uses them
+const moreLanes = Array.from({ length: laneCount - 1 }, () => storeBackends());
 
 for (const b of list) {
   if (!b.sql) continue;
@@ -232,11 +254,20 @@ for (const b of list) {
         ? Math.floor(Math.random() * 2 ** 31)
         : Number(given);
       const started = performance.now();
-      for (let i = 0; i < (given === undefined ? scale.seeds : 1); i++) {
-        console.log(await tortureSeed(b, first + i, scale));
-      }
+      const seeds = given === undefined ? scale.seeds : 1;
+      const lanes = b.name === "server"
+        ? [b, ...moreLanes.map((l) => l.list.find((x) => x.name === b.name)!)]
+        : [b];
+      let next = 0;
+      await Promise.all(
+        lanes.slice(0, seeds).map(async (lane) => {
+          for (let i; (i = next++) < seeds;) {
+            console.log(await tortureSeed(lane, first + i, scale));
+          }
+        }),
+      );
       console.log(
-        `${b.name}: ${scale.seeds} seed(s) from ${first} in ${
+        `${b.name}: ${seeds} seed(s) from ${first} in ${lanes.length} lane(s), ${
           ((performance.now() - started) / 1000).toFixed(1)
         } s`,
       );
@@ -245,3 +276,4 @@ for (const b of list) {
 }
 
 disposeAtEnd();
+for (const lane of moreLanes) lane.disposeAtEnd();
