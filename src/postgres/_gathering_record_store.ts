@@ -58,6 +58,7 @@ export class GatheringRecordStore implements RecordStore {
   readonly #inner: SqlRecordStore;
   readonly #gathers: boolean;
   #gathered: Gathered | undefined;
+  #untouched = true;
 
   constructor(
     executor: SqlExecutor | SqlTransaction,
@@ -65,6 +66,16 @@ export class GatheringRecordStore implements RecordStore {
   ) {
     this.#inner = new SqlRecordStore(executor, schema);
     this.#gathers = "enqueue" in executor;
+  }
+
+  /**
+   * Whether nothing was asked of this store (only `tableName`): the batch
+   * then wrote no row, and its commit holds the checkpoint alone. Any
+   * other call counts, reads included, and `executeSql`, whose text may
+   * write.
+   */
+  get untouched(): boolean {
+    return this.#untouched;
   }
 
   /** Sends the gathered rows (queued on the transaction). */
@@ -89,6 +100,7 @@ export class GatheringRecordStore implements RecordStore {
     table: T,
     rows: readonly NewRowOf<T>[],
   ): Promise<void> {
+    this.#untouched = false;
     if (!this.#gathers || rows.length !== 1) {
       await this.flush();
       return this.#inner.insert(table, rows);
@@ -118,6 +130,7 @@ export class GatheringRecordStore implements RecordStore {
     where: WhereOf<T>,
     options?: FindOptions,
   ): Promise<RowOf<T>[]> {
+    this.#untouched = false;
     await this.flush();
     return this.#inner.find(table, where, options);
   }
@@ -128,6 +141,7 @@ export class GatheringRecordStore implements RecordStore {
     where: WhereOf<T>,
     changes: Partial<RowOf<T>>,
   ): Promise<void> {
+    this.#untouched = false;
     const row = this.#gatheredRow(table, where as Row);
     if (row && !changesKey(table, changes as Row)) {
       // (for…in: no entry arrays, on a path taken per event)
@@ -151,6 +165,7 @@ export class GatheringRecordStore implements RecordStore {
     where: WhereOf<T>,
     values: Partial<RowOf<T>>,
   ): Promise<void> {
+    this.#untouched = false;
     await this.flush();
     return this.#inner.upsert(table, where, values);
   }
@@ -160,6 +175,7 @@ export class GatheringRecordStore implements RecordStore {
     table: T,
     where: WhereOf<T>,
   ): Promise<void> {
+    this.#untouched = false;
     await this.flush();
     return this.#inner.delete(table, where);
   }
@@ -169,6 +185,7 @@ export class GatheringRecordStore implements RecordStore {
     text: string,
     params?: readonly unknown[],
   ): Promise<Record<string, unknown>[]> {
+    this.#untouched = false;
     await this.flush();
     return this.#inner.executeSql(text, params);
   }

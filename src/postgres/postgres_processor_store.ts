@@ -16,8 +16,11 @@
  *   are gathered: a row created and filled in within the batch is one row
  *   of a multi-row INSERT.
  * - A commit of the checkpoint alone (a batch that wrote nothing, parked
- *   nothing) is one statement that does not wait for its WAL to reach the
- *   disk (`synchronous_commit` off for its own transaction only). A
+ *   nothing) does not wait for its WAL to reach the disk
+ *   (`synchronous_commit` off for its own transaction only): one statement
+ *   when the batch had no projector work, and the fence sent with the
+ *   `COMMIT` as above when a projector's handlers asked nothing of its
+ *   records (a projector that ignores most of what it reads). A
  *   processor that keeps up with busy writers commits a checkpoint dozens
  *   of times a second, and each flush of its own cost the writers' commits
  *   some 4% of their rate, measured beside eight of them. Nothing is
@@ -58,6 +61,15 @@ import type { StreamPosition } from "../core/event_reader.ts";
 import { earliestPosition } from "../core/_earliest_position.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
+
+/**
+ * A FROM item that turns `synchronous_commit` off for the statement's own
+ * transaction (the setting ends with it), before the select list runs: a
+ * commit that holds the checkpoint alone does not wait for its flush (see
+ * the module documentation).
+ */
+const UNFLUSHED =
+  "(SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import { SqlRecordStore } from "./sql_record_store.ts";
@@ -369,7 +381,7 @@ export class PostgresProcessorStore implements ProcessorStore {
       // transaction, and the FROM item is evaluated before the select list
       try {
         await this.#client.query(
-          `${fence.text} FROM (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed`,
+          `${fence.text} FROM ${UNFLUSHED}`,
           fence.params,
         );
         return true;
@@ -380,11 +392,13 @@ export class PostgresProcessorStore implements ProcessorStore {
     }
     try {
       await this.#client.transaction(async (tx) => {
+        let wrote = false;
         if (work) {
           // a batch's rows go out as multi-row INSERTs
           const records = new GatheringRecordStore(tx, this.#viewSchema);
           await work(records);
           await records.flush();
+          wrote = !records.untouched;
         }
         for (const change of changes) {
           if ("park" in change) {
@@ -414,8 +428,15 @@ export class PostgresProcessorStore implements ProcessorStore {
         // takes one round trip. It locks the processor's row until the
         // commit, and fails the transaction when the claim was lost (the
         // token changes with every new claim, so a claim taken while the
-        // batch ran is seen here).
-        tx.enqueue(fence);
+        // batch ran is seen here). A projector's batch that asked nothing
+        // of its records holds the checkpoint alone, which commits without
+        // waiting for the flush, as below.
+        tx.enqueue(
+          wrote || changes.length > 0 ? fence : {
+            text: `${fence.text} FROM ${UNFLUSHED}`,
+            params: fence.params,
+          },
+        );
       });
     } catch (error) {
       if (isLostClaim(error)) return false;
