@@ -61,6 +61,13 @@ import type { StreamPosition } from "../core/event_reader.ts";
 import { earliestPosition } from "../core/_earliest_position.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
+import type { PostgresEventStore } from "./postgres_event_store.ts";
+import { parseStreamPosition } from "./_stream_position.ts";
+import { SqlRecordStore } from "./sql_record_store.ts";
+import { GatheringRecordStore } from "./_gathering_record_store.ts";
+import { resetProcessorSql } from "./_processor_sql.ts";
+import { SqlError } from "./sql_error.ts";
+import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 
 /**
  * A FROM item that turns `synchronous_commit` off for the statement's own
@@ -70,13 +77,6 @@ import { quotedSchema } from "./_sql_text.ts";
  */
 const UNFLUSHED =
   "(SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed";
-import type { PostgresEventStore } from "./postgres_event_store.ts";
-import { parseStreamPosition } from "./_stream_position.ts";
-import { SqlRecordStore } from "./sql_record_store.ts";
-import { GatheringRecordStore } from "./_gathering_record_store.ts";
-import { resetProcessorSql } from "./_processor_sql.ts";
-import { SqlError } from "./sql_error.ts";
-import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 
 /**
  * Options of {@linkcode PostgresProcessorStore}.
@@ -430,7 +430,7 @@ export class PostgresProcessorStore implements ProcessorStore {
         // token changes with every new claim, so a claim taken while the
         // batch ran is seen here). A projector's batch that asked nothing
         // of its records holds the checkpoint alone, which commits without
-        // waiting for the flush, as below.
+        // waiting for the flush, as the single statement above does.
         tx.enqueue(
           wrote || changes.length > 0 ? fence : {
             text: `${fence.text} FROM ${UNFLUSHED}`,

@@ -61,7 +61,11 @@ for (const [name, url] of databases.filter(([n]) => keptBackend(n))) {
   });
 }
 
-/** The server's WAL flushes so far, this connection's included. */
+/**
+ * The server's WAL flushes so far, this connection's included: counted for
+ * the whole cluster, so the server's tests run one file at a time (as CI
+ * runs them) for the counts to be this test's.
+ */
 async function walSyncs(client: SqlClient): Promise<number> {
   // a backend reports its counts when it goes idle, at most once a second
   // unless asked to sooner
@@ -114,15 +118,22 @@ if (serverUrl && keptBackend("server")) {
         );
       });
       // each writing batch waited for a flush of its own; the others left
-      // theirs to the WAL writer (a few a second at most)
-      assert.ok(
-        writing >= batches,
-        `${writing} flushes for ${batches} batches that wrote`,
+      // theirs to the WAL writer (a few a second at most). A server run
+      // with fsync off (some keep one so for tests) flushes nothing and
+      // counts nothing: there, only the commits themselves are checked.
+      const [fsync] = await client.query<{ on: boolean }>(
+        "SELECT current_setting('fsync')::boolean AS on",
       );
-      assert.ok(
-        idle < batches / 4,
-        `${idle} flushes for ${batches} batches that wrote nothing`,
-      );
+      if (fsync?.on) {
+        assert.ok(
+          writing >= batches,
+          `${writing} flushes for ${batches} batches that wrote`,
+        );
+        assert.ok(
+          idle < batches / 4,
+          `${idle} flushes for ${batches} batches that wrote nothing`,
+        );
+      }
       const [row] = await client.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM ${viewSchema}.written`,
       );
