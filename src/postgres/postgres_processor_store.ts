@@ -59,7 +59,7 @@ import type {
 } from "../core/processor_store.ts";
 import type { StreamPosition } from "../core/event_reader.ts";
 import { earliestPosition } from "../core/_earliest_position.ts";
-import type { SqlClient } from "./sql_client.ts";
+import type { SqlClient, SqlStatement } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
@@ -70,13 +70,18 @@ import { SqlError } from "./sql_error.ts";
 import { DEFAULT_EVENT_STORE_SCHEMA } from "./schema.ts";
 
 /**
- * A FROM item that turns `synchronous_commit` off for the statement's own
- * transaction (the setting ends with it), before the select list runs: a
- * commit that holds the checkpoint alone does not wait for its flush (see
- * the module documentation).
+ * The fence with a FROM item that turns `synchronous_commit` off for the
+ * statement's own transaction (the setting ends with it), before the
+ * select list runs: a commit that holds the checkpoint alone does not wait
+ * for its flush (see the module documentation).
  */
-const UNFLUSHED =
-  "(SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed";
+function unflushed(fence: SqlStatement): SqlStatement {
+  return {
+    text:
+      `${fence.text} FROM (SELECT pg_catalog.set_config('synchronous_commit', 'off', true)) AS unflushed`,
+    params: fence.params,
+  };
+}
 
 /**
  * Options of {@linkcode PostgresProcessorStore}.
@@ -379,11 +384,9 @@ export class PostgresProcessorStore implements ProcessorStore {
       // commits without waiting for the flush (see the module
       // documentation); the setting's scope is the statement's own
       // transaction, and the FROM item is evaluated before the select list
+      const alone = unflushed(fence);
       try {
-        await this.#client.query(
-          `${fence.text} FROM ${UNFLUSHED}`,
-          fence.params,
-        );
+        await this.#client.query(alone.text, alone.params);
         return true;
       } catch (error) {
         if (isLostClaim(error)) return false;
@@ -431,12 +434,7 @@ export class PostgresProcessorStore implements ProcessorStore {
         // batch ran is seen here). A projector's batch that asked nothing
         // of its records holds the checkpoint alone, which commits without
         // waiting for the flush, as the single statement above does.
-        tx.enqueue(
-          wrote || changes.length > 0 ? fence : {
-            text: `${fence.text} FROM ${UNFLUSHED}`,
-            params: fence.params,
-          },
-        );
+        tx.enqueue(wrote || changes.length > 0 ? fence : unflushed(fence));
       });
     } catch (error) {
       if (isLostClaim(error)) return false;
