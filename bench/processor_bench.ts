@@ -25,9 +25,9 @@
  *
  * The catch-ups, the raw read and the replay run in three alternating
  * rounds, each figure the median of its rounds; the writers' turns (a
- * quarter of `BENCH_MS` each) rotate over twelve slices, each figure the
- * median of its slices and its ratio the median of the ratios within each
- * slice.
+ * quarter of `BENCH_MS` each) rotate over forty-eight slices, each figure
+ * the median of its slices and its ratio the median of the ratios within
+ * each slice.
  *
  * Run alone: `deno run -A bench/processor_bench.ts` (`PROCESSOR_POSTS`
  * changes the number of posts seeded).
@@ -235,9 +235,12 @@ export async function processorFigures(
       only(new PostProjector()),
     ];
     const rates: [number[], number[], number[]] = [[], [], []];
-    // twelve slices of three turns of half a second (at the default 2 s):
-    // with six of a third, a few slow fsyncs moved the ratio by 0.05
-    const slices = 12;
+    // forty-eight slices of three turns of half a second (at the default
+    // 2 s): one slice's ratio spreads widely with the disk (a standard
+    // deviation of 0.08 over 60 slices with the no-op runner, pooled mean
+    // 0.941), and the median of twelve ran from 0.91 to 0.96 in five runs;
+    // of forty-eight, its standard error is some 0.015
+    const slices = 48;
     const turnMs = ms / 4;
     await concurrently(addPost, 200, 8);
     for (let i = 0; i < slices; i++) {
