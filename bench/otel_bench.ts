@@ -54,11 +54,7 @@ import {
   type Telemetry,
 } from "@sequent/core";
 import { openTelemetry } from "@sequent/core/otel";
-import {
-  connectDatabase,
-  installEventStore,
-  PostgresEventStore,
-} from "../src/postgres/mod.ts";
+import { PostgresEventStore } from "../src/postgres/mod.ts";
 import type { EventStore } from "../src/core/event_store.ts";
 import { AddPost, PostCommandHandler } from "../tests/fixtures/blog.ts";
 import {
@@ -67,6 +63,7 @@ import {
   pairedFigure,
   rotated,
 } from "./figure.ts";
+import { onScratchStore } from "./scratch_store.ts";
 
 /**
  * Rounds per figure on the in-memory store: each runs the five, in an
@@ -168,25 +165,18 @@ export async function run(ms: number): Promise<Figure[]> {
 }
 
 /** The measurements on a PostgreSQL store of the database at `url`. */
-async function onDatabase(
+function onDatabase(
   prefix: string,
   url: string,
   ms: number,
 ): Promise<Figure[]> {
-  const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
-  const client = await connectDatabase(url);
-  try {
-    await installEventStore(client, { schema });
-    return await compare(
+  return onScratchStore(url, (client, schema) =>
+    compare(
       prefix,
       ms,
       () => new PostgresEventStore(client, { schema, closeClient: false }),
       true,
-    );
-  } finally {
-    await client.execute(`DROP SCHEMA ${schema} CASCADE`);
-    await client.close();
-  }
+    ));
 }
 
 /** The five measurements, by name. */

@@ -28,8 +28,6 @@ import {
   Workflow,
 } from "@sequent/core";
 import {
-  connectDatabase,
-  installEventStore,
   PostgresEventStore,
   PostgresProcessorStore,
 } from "@sequent/core/postgres";
@@ -41,6 +39,7 @@ import {
 } from "../tests/fixtures/blog.ts";
 import { type Figure, figure } from "./figure.ts";
 import { seedPosts } from "./read_model_bench.ts";
+import { onScratchStore } from "./scratch_store.ts";
 
 const POSTS = 3_000;
 const NAME = "bench_partitioned";
@@ -118,14 +117,11 @@ async function rate(
 }
 
 /** The scaling figures, on the server at `url`. */
-export async function partitionedFigures(
+export function partitionedFigures(
   url: string,
   ms: number,
 ): Promise<Figure[]> {
-  const schema = `bench_${crypto.randomUUID().slice(0, 8)}`;
-  const client = await connectDatabase(url);
-  try {
-    await installEventStore(client, { schema });
+  return onScratchStore(url, async (client, schema) => {
     await seedPosts(client, schema, POSTS);
     const store = new PostgresEventStore(client, {
       schema,
@@ -160,10 +156,7 @@ export async function partitionedFigures(
         best(one),
       ),
     ];
-  } finally {
-    await client.execute(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.close();
-  }
+  });
 }
 
 /** The scaling figures on `DATABASE_URL` (default the local server). */
