@@ -73,8 +73,7 @@ const ROUNDS = 15;
 
 /**
  * Rounds per figure on a database, shorter and more: a commit on the
- * server waits for the disk, whose latency drifts over seconds, so each
- * round's five
+ * server waits for the disk, whose latency drifts, so each round's five
  * measurements are kept close together (see {@linkcode compare}).
  */
 const DATABASE_ROUNDS = 30;
@@ -393,15 +392,14 @@ const TRACED: ReadonlySet<Measured> = new Set(["exported", "batched", "raw"]);
 /**
  * One round of the five at one client on a database, interleaved command
  * by command (each step runs one command of each, in an order rotated
- * from step to step) for about `roundMs` each: the disk's latency on the
- * server drifts within a fifth of a second too, and interleaved, every
- * measurement meets the same drift (and a garbage collection falls on
- * whichever command is running, as a command's own time). Each rate
- * counts only the commands' own time; the context manager is registered
- * around each traced one, outside its time. Measured in alternating turns of a fifth of a second
- * instead, the exported figure on the server ran 0.84 and 0.93 in two
- * runs an hour apart (0.73 the day before); interleaved, 0.89 to 0.90 in
- * three runs.
+ * from step to step) for about `roundMs` each. The server's disk latency
+ * drifts even within turns of a fifth of a second: measured in such turns,
+ * the exported figure on the server ran 0.84 and 0.93 in two runs an hour
+ * apart (0.73 the day before); interleaved, 0.89 to 0.90 in three runs.
+ * Interleaved, every measurement meets the same drift, and a garbage
+ * collection falls on whichever command is running, as a command's own
+ * time. Each rate counts only the commands' own time; the context manager
+ * is registered around each traced command, outside its time.
  */
 async function interleavedRound(
   once: Record<Measured, () => Promise<unknown>>,

@@ -236,10 +236,11 @@ export async function processorFigures(
     ];
     const rates: [number[], number[], number[]] = [[], [], []];
     // forty-eight slices of three turns of half a second (at the default
-    // 2 s): one slice's ratio spreads widely with the disk (a standard
-    // deviation of 0.08 over 60 slices with the no-op runner, pooled mean
-    // 0.941), and the median of twelve ran from 0.91 to 0.96 in five runs;
-    // of forty-eight, its standard error is some 0.015
+    // 2 s): one slice's ratio spreads widely with the disk (over 60 slices
+    // of the writers alone and beside the no-op runner, a standard
+    // deviation of 0.08 about a mean of 0.941), and the median of twelve
+    // ran from 0.91 to 0.96 in five such runs; of forty-eight, its
+    // standard error is some 0.015
     const slices = 48;
     const turnMs = ms / 4;
     await concurrently(addPost, 200, 8);
