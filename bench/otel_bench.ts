@@ -188,6 +188,9 @@ const MEASURED: readonly Measured[] = [
   "raw",
 ];
 
+/** The measurements that trace, and so run with the context manager. */
+const TRACED: ReadonlySet<Measured> = new Set(["exported", "batched", "raw"]);
+
 /** The order of round `r`: rotated by `r`, and backwards every other round. */
 function roundOrder(r: number): Measured[] {
   const order = rotated(MEASURED, r);
@@ -259,7 +262,10 @@ async function compare(
         command.end();
       }
     });
-  const withContextManager = async (op: () => Promise<number>) => {
+  // runs `op` for measurement `which`, with the context manager
+  // registered around it when that measurement traces
+  const inContext = async (which: Measured, op: () => Promise<number>) => {
+    if (!TRACED.has(which)) return await op();
     context.setGlobalContextManager(manager.enable());
     try {
       return await op();
@@ -272,6 +278,13 @@ async function compare(
   const roundMs = onDatabase ? 200 : Math.max(200, ms / 4);
   // on a database the services are warmed once, not every round
   const warmup = onDatabase ? 0 : 200;
+  const telemetryOf: Record<Measured, Telemetry | undefined> = {
+    none: undefined,
+    noop: noopTelemetry,
+    exported: exportedTelemetry,
+    batched: batchedTelemetry,
+    raw: undefined,
+  };
   const figures: Figure[] = [];
   let spans = 0;
   for (const clients of [1, 8]) {
@@ -284,69 +297,62 @@ async function compare(
     };
     // one service per measurement, or one for the whole run on a database
     const kept = new Map<Measured, CommandService>();
-    const serviceOf = (which: Measured, telemetry?: Telemetry) => {
-      const made = kept.get(which) ?? service(telemetry, store());
+    const serviceOf = (which: Measured) => {
+      const made = kept.get(which) ?? service(telemetryOf[which], store());
       if (onDatabase) kept.set(which, made);
       return made;
     };
     const timed = (op: () => Promise<unknown>) =>
       rate(op, clients, roundMs, warmup);
-    // the commands of one service, as the measured operation
-    const adding = (s: CommandService) => () => addPost(s);
-    const measure: Record<Measured, () => Promise<number>> = {
-      none: () => timed(adding(serviceOf("none"))),
-      noop: () => timed(adding(serviceOf("noop", noopTelemetry))),
-      exported: () =>
-        withContextManager(() =>
-          timed(adding(serviceOf("exported", exportedTelemetry)))
-        ),
-      batched: () => {
-        const add = adding(serviceOf("batched", batchedTelemetry));
-        return withContextManager(() =>
-          timed(() => {
-            batchedCommands++;
-            return add();
-          })
-        );
-      },
-      raw: () => {
-        const s = serviceOf("raw");
-        return withContextManager(() => timed(() => rawSpans(s)));
-      },
-    };
-    // one command of each, for the interleaved rounds (one client on a
-    // database, where every service is kept)
-    const interleaved = onDatabase && clients === 1;
-    const once: Record<Measured, () => Promise<unknown>> = {
-      none: () => addPost(serviceOf("none")),
-      noop: () => addPost(serviceOf("noop", noopTelemetry)),
-      exported: () => addPost(serviceOf("exported", exportedTelemetry)),
-      batched: () => {
+    // the command of a measurement, on its service (a new one per call in
+    // memory: so taken once per measurement)
+    const commandOf = (which: Measured): () => Promise<unknown> => {
+      const s = serviceOf(which);
+      if (which === "raw") return () => rawSpans(s);
+      if (which !== "batched") return () => addPost(s);
+      return () => {
         batchedCommands++;
-        return addPost(serviceOf("batched", batchedTelemetry));
-      },
-      raw: () => rawSpans(serviceOf("raw")),
+        return addPost(s);
+      };
     };
+    const measure = (which: Measured): Promise<number> => {
+      const op = commandOf(which);
+      return inContext(which, () => timed(op));
+    };
+    // one client on a database: the five interleaved command by command,
+    // each on the service kept for the whole run, each command timed alone
+    // (the context manager's registering outside its time)
+    let oneCommand: ((which: Measured) => Promise<number>) | undefined;
+    if (onDatabase && clients === 1) {
+      const once = Object.fromEntries(
+        MEASURED.map((w) => [w, commandOf(w)]),
+      ) as Record<Measured, () => Promise<unknown>>;
+      oneCommand = (which) =>
+        inContext(which, async () => {
+          const begun = performance.now();
+          await once[which]();
+          return performance.now() - begun;
+        });
+    }
     if (onDatabase) {
       for (const which of roundOrder(0)) {
-        await measure[which]();
+        await measure(which);
         collectGarbage();
       }
     }
     for (let r = 0; r < rounds; r++) {
-      if (interleaved) {
+      if (oneCommand) {
         collectGarbage();
         const round = await interleavedRound(
-          once,
+          oneCommand,
           roundOrder(r),
           roundMs,
-          manager,
         );
         for (const which of MEASURED) rates[which].push(round[which]);
       } else {
         for (const which of roundOrder(r)) {
           collectGarbage();
-          rates[which].push(await measure[which]());
+          rates[which].push(await measure(which));
         }
       }
       spans = Math.max(spans, exporter.spans.length);
@@ -386,9 +392,6 @@ async function compare(
   return figures;
 }
 
-/** The measurements that trace, and so run with the context manager. */
-const TRACED: ReadonlySet<Measured> = new Set(["exported", "batched", "raw"]);
-
 /**
  * One round of the five at one client on a database, interleaved command
  * by command (each step runs one command of each, in an order rotated
@@ -398,14 +401,13 @@ const TRACED: ReadonlySet<Measured> = new Set(["exported", "batched", "raw"]);
  * apart (0.73 the day before); interleaved, 0.89 to 0.90 in three runs.
  * Interleaved, every measurement meets the same drift, and a garbage
  * collection falls on whichever command is running, as a command's own
- * time. Each rate counts only the commands' own time; the context manager
- * is registered around each traced command, outside its time.
+ * time. `oneCommand` runs one command of a measurement and returns its
+ * own milliseconds, so each rate counts only the commands' own time.
  */
 async function interleavedRound(
-  once: Record<Measured, () => Promise<unknown>>,
+  oneCommand: (which: Measured) => Promise<number>,
   order: readonly Measured[],
   roundMs: number,
-  manager: AsyncLocalStorageContextManager,
 ): Promise<Record<Measured, number>> {
   const spent: Record<Measured, number> = {
     none: 0,
@@ -418,18 +420,7 @@ async function interleavedRound(
   const start = performance.now();
   while (performance.now() - start < roundMs * order.length) {
     for (const which of rotated(order, steps)) {
-      const traced = TRACED.has(which);
-      if (traced) context.setGlobalContextManager(manager.enable());
-      const begun = performance.now();
-      try {
-        await once[which]();
-      } finally {
-        spent[which] += performance.now() - begun;
-        if (traced) {
-          context.disable();
-          manager.disable();
-        }
-      }
+      spent[which] += await oneCommand(which);
     }
     steps++;
   }
