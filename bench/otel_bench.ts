@@ -67,9 +67,29 @@ import { onScratchStore } from "./scratch_store.ts";
 
 /**
  * Rounds per figure on the in-memory store: each runs the five, in an
- * order that rotates, and runs backwards every other round.
+ * order that rotates, and runs backwards every other round. Many and
+ * short (a tenth of a second each, at the default `BENCH_MS`): a turn's
+ * rate there swings by a tenth or more from turn to turn, mostly with
+ * the collections that fall in it (two services with no telemetry at all,
+ * in turns like these, measured each other at a standard deviation of
+ * 0.11 over 60 turns of 100 ms, and of 0.18 over 15 of 500 ms: a longer
+ * turn grows the heap further and meets more of the major collections).
+ * Fifteen rounds of half a second put the median of the no-op's ratio
+ * (one client) anywhere from 0.958 to 0.999 in three runs on an unchanged
+ * tree; sixty of a tenth of a second, after the warm-up below, gave 1.003
+ * to 1.029 in five, in about the same time (eight clients: 0.983 to
+ * 1.018). The no-op's own cost is one call per unit of work, some 50 ns.
  */
-const ROUNDS = 15;
+const ROUNDS = 60;
+
+/**
+ * Turns of every measurement before the in-memory rounds start: the
+ * command path is still being optimised by the JIT for a second or two
+ * after a process starts (rates rose from ~15k to ~50k commands a second
+ * over the first seven rounds of a standalone run), and a round's ratios
+ * only mean something once that has settled.
+ */
+const WARMUP_ROUNDS = 3;
 
 /**
  * Rounds per figure on a database, shorter and more: a commit on the
@@ -200,11 +220,12 @@ function roundOrder(r: number): Measured[] {
 /**
  * The services on stores `store` makes, in alternating rounds. On the
  * in-memory store (`onDatabase` false), each measurement runs on a new
- * service and store after a full collection: a store that kept every
- * round's events would grow the heap through the run, and its collections
- * would fall on whichever side was running. On a database, each service
- * is made and warmed once, and the rounds are many and short (a fifth of a
- * second each): the server's disk latency drifts over seconds, and a
+ * service and store after a full collection, in turns of a tenth of a
+ * second (see {@linkcode ROUNDS}): a store that kept every round's events
+ * would grow the heap through the run, and its collections would fall on
+ * whichever side was running. On a database, each service is made and
+ * warmed once, and the rounds are many and short (a fifth of a second
+ * each): the server's disk latency drifts over seconds, and a
  * round's ratios only mean something when its measurements ran close
  * together (the embedded database's tables grow alike).
  */
@@ -275,7 +296,7 @@ async function compare(
     }
   };
   const rounds = onDatabase ? DATABASE_ROUNDS : ROUNDS;
-  const roundMs = onDatabase ? 200 : Math.max(200, ms / 4);
+  const roundMs = onDatabase ? 200 : Math.max(100, ms / 20);
   // on a database the services are warmed once, not every round
   const warmup = onDatabase ? 0 : 200;
   const telemetryOf: Record<Measured, Telemetry | undefined> = {
@@ -334,8 +355,10 @@ async function compare(
           return performance.now() - begun;
         });
     }
-    if (onDatabase) {
-      for (const which of roundOrder(0)) {
+    // warmed before the rounds: once on a database (each service is kept),
+    // a few rounds in memory (where the JIT is what warms)
+    for (let r = 0; r < (onDatabase ? 1 : WARMUP_ROUNDS); r++) {
+      for (const which of roundOrder(r)) {
         await measure(which);
         collectGarbage();
       }
