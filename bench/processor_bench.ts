@@ -106,6 +106,18 @@ async function rawKeysetSeconds(
   return { seconds: (performance.now() - start) / 1000, events };
 }
 
+/** Events a stopped runner still had to handle: it handles them now. */
+async function drain(runner: ProcessorRunner): Promise<number> {
+  let events = 0;
+  for (let handled; (handled = await runner.round()) > 0;) events += handled;
+  return events;
+}
+
+/** A list of lags as its median and its most. */
+function lagOf(lags: readonly number[]): string {
+  return `median ${median(lags)}, most ${Math.max(...lags)} events`;
+}
+
 /** Seconds for a runner of `processor` to catch up from the start. */
 async function catchUpSeconds(
   runner: ProcessorRunner,
@@ -235,6 +247,12 @@ export async function processorFigures(
       only(new PostProjector()),
     ];
     const rates: [number[], number[], number[]] = [[], [], []];
+    // what each runner had still to handle when its turn ended: a runner
+    // that slept through its turns would leave the writers alone and the
+    // figure would not be the steady cost (beside a busy pause of 500 ms
+    // and an idle one of 1 s, a no-op runner handled nothing in its turns,
+    // and its ratio rose from ~0.92 to ~0.98)
+    const lags: [number[], number[], number[]] = [[], [], []];
     // forty-eight slices of three turns of half a second (at the default
     // 2 s): one slice's ratio spreads widely with the disk (over 60 slices
     // of the writers alone and beside the no-op runner, a standard
@@ -258,8 +276,17 @@ export async function processorFigures(
         );
         stop.abort();
         await running;
+        if (beside) lags[t]!.push(await drain(beside));
       }
     }
+    const eventsPerTurn = median(rates[0]) * (turnMs / 1000) * 4;
+    console.error(
+      `left at a turn's end (of ~${
+        eventsPerTurn.toFixed(0)
+      } events written): no-op runner ${lagOf(lags[1])}, projecting runner ${
+        lagOf(lags[2])
+      }`,
+    );
     const [without, withNoop, withRecords] = rates;
     await runner.catchUp();
     return [
