@@ -250,8 +250,8 @@ export async function processorFigures(
     // what each runner had still to handle when its turn ended: a runner
     // that slept through its turns would leave the writers alone and the
     // figure would not be the steady cost (beside a busy pause of 500 ms
-    // and an idle one of 1 s, a no-op runner handled nothing in its turns,
-    // and its ratio rose from ~0.92 to ~0.98)
+    // and an idle one of 1 s, a no-op runner left 6,112 of its turns'
+    // 6,118 events for after them, and its ratio rose from ~0.92 to ~0.98)
     const lags: [number[], number[], number[]] = [[], [], []];
     // forty-eight slices of three turns of half a second (at the default
     // 2 s): one slice's ratio spreads widely with the disk (over 60 slices
