@@ -85,7 +85,7 @@ const ROUNDS = 60;
 /**
  * Turns of every measurement before the in-memory rounds start: the
  * command path is still being optimised by the JIT for a second or two
- * after a process starts (rates rose from ~15k to ~50k commands a second
+ * after a process starts (rates rose from ~13k to ~50k commands a second
  * over the first seven rounds of a standalone run), and a round's ratios
  * only mean something once that has settled.
  */
