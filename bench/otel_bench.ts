@@ -76,8 +76,8 @@ import { onScratchStore } from "./scratch_store.ts";
  * turn grows the heap further and meets more of the major collections).
  * Fifteen rounds of half a second put the median of the no-op's ratio
  * (one client) anywhere from 0.958 to 0.999 in three runs on an unchanged
- * tree; sixty of a tenth of a second, after the warm-up below, gave 1.003
- * to 1.029 in five, in about the same time (eight clients: 0.983 to
+ * tree; sixty of a tenth of a second, after the warm-up below, gave 0.992
+ * to 1.029 in six, in about the same time (eight clients: 0.983 to
  * 1.018). The no-op's own cost is one call per unit of work, some 50 ns.
  */
 const ROUNDS = 60;
@@ -211,6 +211,14 @@ const MEASURED: readonly Measured[] = [
 /** The measurements that trace, and so run with the context manager. */
 const TRACED: ReadonlySet<Measured> = new Set(["exported", "batched", "raw"]);
 
+/** A value for each measurement, each made by `make`. */
+function perMeasurement<T>(make: (which: Measured) => T): Record<Measured, T> {
+  return Object.fromEntries(MEASURED.map((w) => [w, make(w)])) as Record<
+    Measured,
+    T
+  >;
+}
+
 /** The order of round `r`: rotated by `r`, and backwards every other round. */
 function roundOrder(r: number): Measured[] {
   const order = rotated(MEASURED, r);
@@ -309,13 +317,7 @@ async function compare(
   const figures: Figure[] = [];
   let spans = 0;
   for (const clients of [1, 8]) {
-    const rates: Record<Measured, number[]> = {
-      none: [],
-      noop: [],
-      exported: [],
-      batched: [],
-      raw: [],
-    };
+    const rates = perMeasurement((): number[] => []);
     // one service per measurement, or one for the whole run on a database
     const kept = new Map<Measured, CommandService>();
     const serviceOf = (which: Measured) => {
@@ -345,9 +347,7 @@ async function compare(
     // (the context manager's registering outside its time)
     let oneCommand: ((which: Measured) => Promise<number>) | undefined;
     if (onDatabase && clients === 1) {
-      const once = Object.fromEntries(
-        MEASURED.map((w) => [w, commandOf(w)]),
-      ) as Record<Measured, () => Promise<unknown>>;
+      const once = perMeasurement(commandOf);
       oneCommand = (which) =>
         inContext(which, async () => {
           const begun = performance.now();
@@ -421,7 +421,9 @@ async function compare(
  * from step to step) for about `roundMs` each. The server's disk latency
  * drifts even within turns of a fifth of a second: measured in such turns,
  * the exported figure on the server ran 0.84 and 0.93 in two runs an hour
- * apart (0.73 the day before); interleaved, 0.89 to 0.90 in three runs.
+ * apart (0.73 the day before); interleaved, 0.89 to 0.90 in three runs
+ * that day, and 0.874 to 0.908 in twelve the next (the machine's own
+ * speed moved more that day).
  * Interleaved, every measurement meets the same drift, and a garbage
  * collection falls on whichever command is running, as a command's own
  * time. `oneCommand` runs one command of a measurement and returns its
@@ -432,13 +434,7 @@ async function interleavedRound(
   order: readonly Measured[],
   roundMs: number,
 ): Promise<Record<Measured, number>> {
-  const spent: Record<Measured, number> = {
-    none: 0,
-    noop: 0,
-    exported: 0,
-    batched: 0,
-    raw: 0,
-  };
+  const spent = perMeasurement(() => 0);
   let steps = 0;
   const start = performance.now();
   while (performance.now() - start < roundMs * order.length) {
