@@ -904,7 +904,9 @@ export class ProcessorRunner {
       let event: Event;
       try {
         event = this.#deserialize(stored);
-        await deliver(p.routes, event);
+        // awaited only when a handler is still working: most finish at once
+        const delivering = deliver(p.routes, event);
+        if (delivering) await delivering;
       } catch (error) {
         throw new HandlerFailure(stored, error);
       }
