@@ -7,24 +7,38 @@
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
-import { eventTable, pager, time } from "./_parts.ts";
+import { errorBox, eventTable, isRequestError, pager, time } from "./_parts.ts";
 import { prettyJson, shown } from "./_payload_view.ts";
 
-/** The page, or `undefined` when the aggregate has no events. */
+/**
+ * The page, or `undefined` when the aggregate has no events; status 400
+ * when the events' cursor is not one the store gave.
+ */
 export async function aggregatePage(
   deps: BrowserDeps,
   context: PageContext,
   aggregateId: string,
   cursor: string | undefined,
-): Promise<Html | undefined> {
+): Promise<{ body: Html; status: number } | undefined> {
   const summary = await deps.queries.aggregateSummary(aggregateId);
   if (!summary) return undefined;
-  const page = await deps.queries.aggregateEvents(aggregateId, {
-    limit: deps.pageSize,
-    cursor,
-  });
   const path = `/aggregates/${segment(aggregateId)}`;
-  return html`
+  let events: Html;
+  let status = 200;
+  try {
+    const page = await deps.queries.aggregateEvents(aggregateId, {
+      limit: deps.pageSize,
+      cursor,
+    });
+    events = html`${
+      eventTable(context, page.events, "Events by sequence number", false)
+    }${pager(context, path, { cursor }, page.next)}`;
+  } catch (error) {
+    if (!isRequestError(error)) throw error;
+    status = 400;
+    events = errorBox(error.message);
+  }
+  const body = html`
     <dl>
       <dt>Type</dt>
       <dd><bdi>${summary.aggregateType || "(none)"}</bdi></dd>
@@ -84,7 +98,7 @@ export async function aggregatePage(
       </table>
     `}
     <h2>Events</h2>
-    ${eventTable(context, page.events, "Events by sequence number", false)}
-    ${pager(context, path, { cursor }, page.next)}
+    ${events}
   `;
+  return { body, status };
 }

@@ -10,34 +10,51 @@ import { href, type PageContext, segment } from "./_layout.ts";
 import {
   aggregateLink,
   causingEvent,
+  errorBox,
   eventTable,
+  isRequestError,
   pager,
   time,
 } from "./_parts.ts";
-import { payloadBlock } from "./_payload_view.ts";
+import { payloadBlock, userShown } from "./_payload_view.ts";
 
-/** The page, or `undefined` when there is no such command. */
+/**
+ * The page, or `undefined` when there is no such command; status 400 when
+ * the events' cursor is not one the store gave.
+ */
 export async function commandPage(
   deps: BrowserDeps,
   context: PageContext,
   commandId: string,
   cursor: string | undefined,
-): Promise<{ title: string; body: Html } | undefined> {
+): Promise<{ title: string; body: Html; status: number } | undefined> {
   const command = await deps.queries.commandById(commandId);
   if (!command) return undefined;
-  const events = await deps.queries.commandEvents(commandId, {
-    limit: deps.pageSize,
-    cursor,
-  });
   const path = `/commands/${segment(commandId)}`;
+  let stored: Html;
+  let status = 200;
+  try {
+    const events = await deps.queries.commandEvents(commandId, {
+      limit: deps.pageSize,
+      cursor,
+    });
+    stored = html`${
+      eventTable(context, events.events, "Events in the order stored", true)
+    }${pager(context, path, { cursor }, events.next)}`;
+  } catch (error) {
+    if (!isRequestError(error)) throw error;
+    status = 400;
+    stored = errorBox(error.message);
+  }
   return {
     title: `Command ${command.commandType}`,
+    status,
     body: html`<dl>
 <dt>Id</dt><dd class="id"><bdi>${commandId}</bdi></dd>
 <dt>Type</dt><dd><bdi>${command.commandType}</bdi></dd>
 <dt>Aggregate</dt><dd>${aggregateLink(context, command.aggregateId)}</dd>
 <dt>Stored</dt><dd>${time(command.createdAt)}</dd>
-<dt>User</dt><dd><bdi>${command.userId ?? "(none)"}</bdi></dd>
+<dt>User</dt><dd><bdi>${userShown(command.userId, deps.payloads)}</bdi></dd>
 ${causingEvent(context, command, "Issued for event")}
 </dl>
 <p><a href="${
@@ -46,7 +63,6 @@ ${causingEvent(context, command, "Issued for event")}
 <h2>Payload</h2>
 ${payloadBlock(command.payload, deps.payloads, "Command payload")}
 <h2>Events it stored</h2>
-${eventTable(context, events.events, "Events in the order stored", true)}
-${pager(context, path, { cursor }, events.next)}`,
+${stored}`,
   };
 }

@@ -15,7 +15,7 @@ import {
   eventTable,
   time,
 } from "./_parts.ts";
-import { payloadBlock } from "./_payload_view.ts";
+import { payloadBlock, userShown } from "./_payload_view.ts";
 
 const CAUSED_LIMIT = 20;
 const EVENTS_PER_CAUSED = 20;
@@ -59,7 +59,7 @@ export async function eventPage(
       `
       : ""
   }</dd>
-<dt>User</dt><dd><bdi>${command?.userId ?? "(none)"}</bdi></dd>
+<dt>User</dt><dd><bdi>${userShown(command?.userId, deps.payloads)}</bdi></dd>
 ${parent}
 </dl>
 <p><a href="${

@@ -36,9 +36,11 @@ export function eventLink(
   sequenceNumber: number,
   label?: string,
 ): Html {
+  // isolated: a label quotes a stored type name, and a bidi override in it
+  // would otherwise turn the rest of the line around
   return html`<a href="${
     href(context, eventPath(aggregateId, sequenceNumber))
-  }">${label ?? `#${sequenceNumber}`}</a>`;
+  }"><bdi>${label ?? `#${sequenceNumber}`}</bdi></a>`;
 }
 
 /**
@@ -143,4 +145,23 @@ export function pager(
         href(context, path, { ...query, cursor: next })
       }">Next page</a>`
   }</p>`;
+}
+
+/**
+ * Whether a query refused what the request asked for: the browse queries
+ * raise a `RangeError` for a limit or date out of range and a `TypeError`
+ * for a cursor they did not give (see `BrowseQueries`). The page answers
+ * 400 with the message; anything else is the server's fault.
+ */
+export function isRequestError(error: unknown): error is Error {
+  return error instanceof TypeError || error instanceof RangeError;
+}
+
+/** The error box of a page. */
+export function errorBox(message: string): Html {
+  return html`
+    <div class="error" role="alert">
+      <p><bdi>${message}</bdi></p>
+    </div>
+  `;
 }

@@ -41,6 +41,18 @@ export function shown(value: unknown, mode: PayloadMode): unknown {
   return mode === "masked" ? maskJson(value) : value;
 }
 
+/**
+ * A command's user id as the page shows it: in the `masked` mode only
+ * whether there is one (an id is often an e-mail address or a name).
+ */
+export function userShown(
+  userId: string | null | undefined,
+  mode: PayloadMode,
+): string {
+  if (userId === null || userId === undefined) return "(none)";
+  return mode === "masked" ? MASK : userId;
+}
+
 /** Pretty JSON text of a value. */
 export function prettyJson(value: unknown): string {
   return JSON.stringify(value, null, 2) ?? "undefined";

@@ -149,7 +149,10 @@ ${
             }</td><td>${p.request ?? ""}</td>${
               context.admin
                 ? html`<td>${
-                  adminForms(context, csrf, status.name, p.aggregateId)
+                  status.kind === "other"
+                    // another application runs it: only its runner can
+                    ? html`<span class="muted">Run by another application</span>`
+                    : adminForms(context, csrf, status.name, p.aggregateId)
                 }</td>`
                 : ""
             }</tr>`
@@ -168,24 +171,42 @@ ${
 </section>`;
 }
 
+/** The admin action the page was sent back to after (`?done=…`). */
+export interface AdminActionDone {
+  /** What was asked. */
+  readonly action: "retry" | "skip";
+  /** Of which processor. */
+  readonly processor: string;
+  /** For which parked aggregate. */
+  readonly aggregate: string;
+}
+
 /** The page. */
 export async function processorsPage(
   deps: BrowserDeps,
   context: PageContext,
   csrf: string,
-  notice: string | undefined,
+  done: AdminActionDone | undefined,
 ): Promise<Html> {
-  const shownNotice = notice
-    ? html`<p class="notice" role="status">${notice}</p>`
-    : "";
   if (!deps.processors) {
-    return html`${shownNotice}<p>This application declares no asynchronous processors.</p>`;
+    return html`<p>This application declares no asynchronous processors.</p>`;
   }
   // the oldest parked aggregates only: a page reads a bounded number
   const statuses = await deps.processors.status({
     includeOthers: true,
     parkedLimit: PARKED_SHOWN,
   });
+  // said only of one of this app's processors: the query string is
+  // anybody's, and a link must not make the page claim what was not asked
+  const shownNotice = done &&
+      statuses.some((s) => s.name === done.processor && s.kind !== "other")
+    ? html`
+      <p class="notice"
+        role="status">Asked <bdi>${done.processor}</bdi> to ${done
+          .action} <bdi>${done
+          .aggregate}</bdi>: the processor does it on its next round.</p>
+    `
+    : "";
   return html`${shownNotice}${
     statuses.map((s) => processorSection(context, csrf, s, deps.payloads))
   }`;

@@ -9,7 +9,7 @@ import type { EventSearch } from "../core/browse_queries.ts";
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext } from "./_layout.ts";
-import { eventTable, pager } from "./_parts.ts";
+import { errorBox, eventTable, isRequestError, pager } from "./_parts.ts";
 
 /** The search form's fields, as given in the query string. */
 export interface SearchForm {
@@ -90,12 +90,11 @@ export async function searchPage(
         eventTable(context, page.events, "Events, newest first", true)
       }${pager(context, "/", query, page.next)}`;
     } catch (error) {
+      // a cursor or range the store refuses; a store that fails is the
+      // server's fault (500), not the request's
+      if (!isRequestError(error)) throw error;
       status = 400;
-      results = html`
-        <div class="error" role="alert">
-          <p>${error instanceof Error ? error.message : String(error)}</p>
-        </div>
-      `;
+      results = errorBox(error.message);
     }
   }
   const body = html`<form class="search" method="get" action="${

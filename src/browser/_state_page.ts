@@ -7,7 +7,7 @@
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
-import { aggregateLink, eventLink, time } from "./_parts.ts";
+import { aggregateLink, errorBox, eventLink, time } from "./_parts.ts";
 import { MASK, prettyJson, shown } from "./_payload_view.ts";
 import {
   TimeTravelError,
@@ -39,17 +39,18 @@ export async function statePage(
       aggregateId,
       summary.aggregateType,
       target,
+      deps.payloads === "masked",
     );
   } catch (error) {
     if (!(error instanceof TimeTravelError)) throw error;
-    // the page itself is fine: it says why there is no state to show
+    // the page itself is fine: it says why there is no state to show (in
+    // the masked mode without the reason a deserializer gave, which may
+    // quote the payload)
     return {
       status: 200,
       body: html`
         <p>Aggregate ${aggregateLink(context, aggregateId)}</p>
-        <div class="error" role="alert">
-          <p>${error.message}</p>
-        </div>
+        ${errorBox(deps.payloads === "masked" ? error.summary : error.message)}
       `,
     };
   }

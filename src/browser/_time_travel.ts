@@ -15,6 +15,7 @@ import {
 import type { BrowsedEvent, BrowseQueries } from "../core/browse_queries.ts";
 import type { Event } from "../core/event.ts";
 import type { MessageSerializer } from "../core/serializer.ts";
+import { MASK } from "./_payload_view.ts";
 
 /** Where to travel to: a sequence number, or an instant. */
 export type TimeTravelTarget =
@@ -47,10 +48,20 @@ export interface TimeTravelResult {
 
 /** Why time travel could not rebuild the state. */
 export class TimeTravelError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
+  /** The message without the reason quoted from elsewhere. */
+  readonly summary: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param summary What failed.
+   * @param reason Why, in another part's words (a deserializer's message
+   *   may quote the payload): appended to the message.
+   */
+  constructor(summary: string, reason?: string) {
+    super(reason === undefined ? summary : `${summary}: ${reason}`);
     this.name = "TimeTravelError";
+    this.summary = summary;
   }
 }
 
@@ -59,8 +70,13 @@ const BASE_ACCESSORS = new Set(Object.getOwnPropertyNames(
   AggregateRoot.prototype,
 ));
 
-/** A value as plain JSON-like data for display (dates as ISO text). */
-export function plain(value: unknown, depth = 0): unknown {
+/**
+ * A value as plain JSON-like data for display (dates as ISO text). A
+ * `Map` becomes an object keyed by its keys, which are data: with
+ * `maskKeys` they are replaced by numbered masks (`••• 1`, …), since the
+ * masked mode keeps an object's keys (its shape), not a map's.
+ */
+export function plain(value: unknown, maskKeys = false, depth = 0): unknown {
   if (depth > 8) return "…";
   if (value === null || value === undefined) return value ?? null;
   if (typeof value === "bigint") return value.toString();
@@ -71,20 +87,22 @@ export function plain(value: unknown, depth = 0): unknown {
   if (value instanceof Date) {
     return Number.isNaN(value.getTime()) ? "Invalid Date" : value.toISOString();
   }
+  const inner = (v: unknown) => plain(v, maskKeys, depth + 1);
   if (value instanceof Map) {
     return Object.fromEntries(
-      [...value].map(([k, v]) => [String(k), plain(v, depth + 1)]),
+      [...value].map((
+        [k, v],
+        i,
+      ) => [maskKeys ? `${MASK} ${i + 1}` : String(k), inner(v)]),
     );
   }
-  if (value instanceof Set) return [...value].map((v) => plain(v, depth + 1));
-  if (Array.isArray(value)) return value.map((v) => plain(v, depth + 1));
+  if (value instanceof Set) return [...value].map(inner);
+  if (Array.isArray(value)) return value.map(inner);
   const toJson = (value as { toJSON?: unknown }).toJSON;
-  if (typeof toJson === "function") {
-    return plain(toJson.call(value), depth + 1);
-  }
+  if (typeof toJson === "function") return inner(toJson.call(value));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    const converted = plain(item, depth + 1);
+    const converted = inner(item);
     if (converted !== undefined) out[key] = converted;
   }
   return out;
@@ -96,10 +114,11 @@ export function plain(value: unknown, depth = 0): unknown {
  */
 export function aggregateState(
   aggregate: AggregateRoot,
+  maskKeys = false,
 ): Record<string, unknown> {
   const config = snapshotConfigOf(aggregate.constructor);
   if (config) {
-    const taken = plain(config.take(aggregate));
+    const taken = plain(config.take(aggregate), maskKeys);
     return taken !== null && typeof taken === "object" &&
         !Array.isArray(taken)
       ? taken as Record<string, unknown>
@@ -108,7 +127,7 @@ export function aggregateState(
   const state: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(aggregate)) {
     if (key === "id") continue;
-    const converted = plain(value);
+    const converted = plain(value, maskKeys);
     if (converted !== undefined) state[key] = converted;
   }
   for (
@@ -123,7 +142,7 @@ export function aggregateState(
     ) {
       if (!descriptor.get || BASE_ACCESSORS.has(key) || key in state) continue;
       try {
-        const converted = plain(descriptor.get.call(aggregate));
+        const converted = plain(descriptor.get.call(aggregate), maskKeys);
         if (converted !== undefined) state[key] = converted;
       } catch (error) {
         state[key] = `(getter failed: ${
@@ -172,6 +191,8 @@ function reached(event: BrowsedEvent, target: TimeTravelTarget): boolean {
  * @throws {TimeTravelError} when the aggregate has no events by then, or
  *   the application has no class for its type, or an event cannot be
  *   read as the application's event class.
+ * @param maskKeys Whether maps' keys in the states are masked (see
+ *   {@linkcode plain}).
  */
 export async function travel(
   queries: BrowseQueries,
@@ -180,6 +201,7 @@ export async function travel(
   aggregateId: string,
   aggregateType: string,
   target: TimeTravelTarget,
+  maskKeys = false,
 ): Promise<TimeTravelResult> {
   const cls = aggregateClasses.find((c) =>
     aggregateTypeOf(c) === aggregateType
@@ -215,10 +237,10 @@ export async function travel(
     );
   }
   const previous = pending.row.sequenceNumber > 1
-    ? aggregateState(aggregate)
+    ? aggregateState(aggregate, maskKeys)
     : undefined;
   internals.replay(aggregate, pending.event);
-  const state = aggregateState(aggregate);
+  const state = aggregateState(aggregate, maskKeys);
   return {
     event: pending.row,
     state,
@@ -232,9 +254,8 @@ function readEvent(serializer: MessageSerializer, row: BrowsedEvent): Event {
     return serializer.deserializeEvent(row);
   } catch (error) {
     throw new TimeTravelError(
-      `Event ${row.sequenceNumber} (${row.eventType}) cannot be read with the application's classes: ${
-        error instanceof Error ? error.message : String(error)
-      }`,
+      `Event ${row.sequenceNumber} (${row.eventType}) cannot be read with the application's classes`,
+      error instanceof Error ? error.message : String(error),
     );
   }
 }

@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import type { App } from "../app/create_app.ts";
 import type { AggregateRoot } from "../core/aggregate_root.ts";
 import type { BrowseQueries } from "../core/browse_queries.ts";
+import { SequentError } from "../core/errors.ts";
 import type { OutboxView } from "../core/outbox_view.ts";
 import { aggregatePage } from "./_aggregate_page.ts";
 import { commandPage } from "./_command_page.ts";
@@ -26,7 +27,7 @@ import {
   pageResponse,
   SECURITY_HEADERS,
 } from "./_layout.ts";
-import { eventPath } from "./_parts.ts";
+import { errorBox, eventPath } from "./_parts.ts";
 import type { PayloadMode } from "./_payload_view.ts";
 import { outboxPage, outboxTitle } from "./_outbox_page.ts";
 import { processorsPage } from "./_processors_page.ts";
@@ -318,14 +319,14 @@ function routes(
   web.get("/aggregates/:id", async (c) => {
     const context = await contextOf(c.req.raw);
     const id = c.req.param("id");
-    const body = await aggregatePage(
+    const page = await aggregatePage(
       deps,
       context,
       id,
       c.req.query("cursor") || undefined,
     );
-    return body
-      ? pageResponse(layout(context, `Aggregate ${id}`, body))
+    return page
+      ? pageResponse(layout(context, `Aggregate ${id}`, page.body), page.status)
       : notFound(context, `No events are stored for the aggregate ${id}.`);
   });
 
@@ -399,7 +400,7 @@ function routes(
       c.req.query("cursor") || undefined,
     );
     return page
-      ? pageResponse(layout(context, page.title, page.body))
+      ? pageResponse(layout(context, page.title, page.body), page.status)
       : notFound(context, `No command has the id ${id}.`);
   });
 
@@ -415,17 +416,19 @@ function routes(
   web.get("/processors", async (c) => {
     const context = await contextOf(c.req.raw);
     const token = context.admin ? csrfToken(c.req.header("cookie")) : undefined;
-    const done = c.req.query("done");
-    const processor = c.req.query("processor") ?? "";
-    const aggregate = c.req.query("aggregate") ?? "";
-    const notice = done === "retry" || done === "skip"
-      ? `Asked ${processor} to ${done} ${aggregate}: the processor does it on its next round.`
+    const action = c.req.query("done");
+    const done = action === "retry" || action === "skip"
+      ? {
+        action,
+        processor: c.req.query("processor") ?? "",
+        aggregate: c.req.query("aggregate") ?? "",
+      } as const
       : undefined;
     const response = pageResponse(
       layout(
         context,
         "Processors",
-        await processorsPage(deps, context, token?.value ?? "", notice),
+        await processorsPage(deps, context, token?.value ?? "", done),
       ),
     );
     if (token?.fresh) {
@@ -477,12 +480,25 @@ function routes(
     }
     const name = c.req.param("name");
     const aggregateId = c.req.param("aggregateId");
-    if (action === "retry") {
-      await deps.processors.retry(name, aggregateId);
-    } else if (action === "skip") {
-      await deps.processors.skip(name, aggregateId);
-    } else {
+    if (action !== "retry" && action !== "skip") {
       return notFound(context, `There is no admin action ${action}.`);
+    }
+    try {
+      await deps.processors[action](name, aggregateId);
+    } catch (error) {
+      // not this app's processor, or the aggregate is not parked (any
+      // more): the request's fault, and nothing was changed
+      if (!(error instanceof SequentError)) throw error;
+      return pageResponse(
+        layout(
+          context,
+          "Nothing changed",
+          html`${errorBox(error.message)}<p><a href="${
+            href(context, "/processors")
+          }">Back to the processors</a></p>`,
+        ),
+        409,
+      );
     }
     return redirect(
       href(context, "/processors", {

@@ -45,6 +45,7 @@ export const CORPUS: readonly string[] = [
   "{{constructor.constructor('window.__pwned=8')()}}",
   '<a href="javascript:window.__pwned=9">click</a>',
   "<style>body{display:none}</style>",
+  "\u202Eunclosed right-to-left override",
 ];
 
 /** The corpus as one string. */

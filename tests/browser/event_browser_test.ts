@@ -7,9 +7,16 @@
  */
 import assert from "node:assert/strict";
 import {
+  AggregateRoot,
   type App,
+  attrs,
+  Command,
+  CommandHandler,
   createApp,
+  Event,
   InMemoryEventStore,
+  InMemoryProcessorStore,
+  Projector,
   silentLogger,
 } from "@sequent/core";
 import {
@@ -22,12 +29,65 @@ import {
   CORPUS,
   FileReport,
   FlagAuditor,
+  Flagged,
   Report,
   ReportCommandHandler,
   type Seeded,
 } from "./_browser_app.ts";
 
 const ORIGIN = "http://browser.test";
+
+/** A projector of this app's own, beside another app's FlagAuditor. */
+class Indexer extends Projector {
+  static {
+    this.on(Flagged, () => {});
+  }
+}
+
+/** A contact's e-mail; rows of an older shape are refused, quoting them. */
+class ContactAdded extends Event.define("ContactAdded", {
+  email: attrs.string(),
+}) {
+  static {
+    this.upcast((payload) => {
+      if (typeof payload.email !== "string") {
+        throw new Error(
+          `cannot migrate the e-mail ${JSON.stringify(payload.email)}`,
+        );
+      }
+      return payload;
+    });
+  }
+}
+
+class AddContact extends Command.define("AddContact", {
+  email: attrs.string().required(),
+}) {}
+
+/** Contacts by e-mail address: a map whose keys are personal data. */
+class Contacts extends AggregateRoot {
+  byEmail = new Map<string, number>();
+
+  static first(command: AddContact): Contacts {
+    const contacts = new Contacts(command.aggregateId);
+    contacts.apply(ContactAdded, { email: command.email });
+    return contacts;
+  }
+
+  static {
+    this.on(ContactAdded, (contacts, event) => {
+      contacts.byEmail.set(event.email ?? "", contacts.byEmail.size + 1);
+    });
+  }
+}
+
+class ContactCommandHandler extends CommandHandler {
+  static {
+    this.on(AddContact, (handler, command) => {
+      handler.repository.addAggregate(Contacts.first(command));
+    });
+  }
+}
 
 async function get(
   browser: EventBrowser,
@@ -159,6 +219,37 @@ for (const backend of backends()) {
       );
 
       await t.step(
+        "a page cursor the store did not give is a 400 naming it, on every list",
+        async () => {
+          for (
+            const path of [
+              "/?cursor=abc",
+              `/aggregates/${data.post}?cursor=abc`,
+              `/commands/${data.publishCommand}?cursor=abc`,
+              `/commands/${data.publishCommand}?cursor=9223372036854775808`,
+            ]
+          ) {
+            const page = await get(plain, path);
+            assert.equal(page.status, 400, path);
+            assert.match(
+              page.text,
+              /Page cursor &quot;[^&]+&quot; is not valid/,
+            );
+          }
+          const aggregate = await get(
+            plain,
+            `/aggregates/${data.post}?cursor=%`,
+          );
+          assert.equal(aggregate.status, 400);
+          assert.match(
+            aggregate.text,
+            /<bdi>Post<\/bdi>/,
+            "the rest of the page",
+          );
+        },
+      );
+
+      await t.step(
         "an event id and a correlation id go to their pages",
         async () => {
           const event = await get(plain, `/?event=${data.post}/2`);
@@ -284,6 +375,50 @@ for (const backend of backends()) {
           "the text itself is shown",
         );
       });
+
+      await t.step(
+        "a stored right-to-left override left open stays inside its own isolate",
+        async () => {
+          // one left open turns the rest of its block around unless an
+          // isolate (<bdi>) ends it; inside a <pre> or <code> it turns only
+          // the JSON's punctuation after it, an <option> is a block of its
+          // own, and in an attribute it is not drawn
+          const contained = /^(bdi|pre|code|option)$/;
+          const paths = [
+            "/",
+            `/aggregates/${data.hostile}`,
+            `/commands/${data.hostileCommand}`,
+            `/correlations/${data.hostileCommand}`,
+            `/aggregates/${data.hostile}/state?at=1`,
+            ...CORPUS.map((_, i) => `/events/${data.hostile}/${i + 1}`),
+          ];
+          let found = 0;
+          for (const path of paths) {
+            const page = await get(plain, path);
+            const open: string[] = [];
+            for (
+              const m of page.text.matchAll(
+                /<(\/?)([a-z0-9]+)[^>]*>|\u202E[^\u202C<]*(?=<)/gi,
+              )
+            ) {
+              if (m[2] === undefined) {
+                found++;
+                assert.ok(
+                  open.some((tag) => contained.test(tag)),
+                  `${path}: an open override in <${open.join("><")}>: ${
+                    page.text.slice(m.index - 60, m.index + 40)
+                  }`,
+                );
+              } else if (m[1] === "/") {
+                open.splice(open.lastIndexOf(m[2].toLowerCase()));
+              } else if (!/^(meta|link|input|br|img|hr)$/i.test(m[2])) {
+                open.push(m[2].toLowerCase());
+              }
+            }
+          }
+          assert.ok(found > 10, `the override was shown (${found} times)`);
+        },
+      );
 
       await t.step("the masked mode shows keys and hides values", async () => {
         const masked = browser({ payloads: "masked" });
@@ -430,6 +565,179 @@ Deno.test("the processors page reads the 100 oldest parked aggregates, and says 
       page.text,
       /3 more parked aggregates are not shown: see processors status/,
     );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("admin actions on another app's processor or an aggregate not parked change nothing and say why", async () => {
+  const store = new InMemoryEventStore();
+  const processorStore = new InMemoryProcessorStore(store);
+  // one app runs FlagAuditor and parks a report; the browser is another's
+  const auditing = await createApp({
+    eventStore: store,
+    processorStore,
+    commandHandlers: [new ReportCommandHandler()],
+    aggregates: [Report],
+    processors: [FlagAuditor],
+    logger: silentLogger,
+  });
+  const browsing = await createApp({
+    eventStore: store,
+    processorStore,
+    commandHandlers: [new ReportCommandHandler()],
+    aggregates: [Report],
+    processors: [Indexer],
+    logger: silentLogger,
+  });
+  try {
+    const flagged = crypto.randomUUID();
+    await auditing.executeCommands(
+      new FileReport({ aggregateId: flagged, note: "n" }),
+    );
+    await auditing.processors!.catchUp();
+    await browsing.processors!.catchUp();
+    const browser = createEventBrowser(browsing, {
+      admin: { authorize: () => true },
+    });
+    const page = await get(browser, "/processors");
+    assert.ok(page.text.includes(`/aggregates/${flagged}`), "listed");
+    assert.doesNotMatch(
+      page.text,
+      /<form[^>]*method="post"/,
+      "no forms for a processor only its own app can act on",
+    );
+    assert.match(page.text, /Run by another application/);
+    const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
+    // a form of the browser's own would carry the cookie's token (double
+    // submit): a request crafted with it is what is left to refuse
+    const token = cookie.slice(cookie.indexOf("=") + 1);
+    assert.ok(token, "the page still sets a token");
+    const post = (path: string) =>
+      get(browser, path, {
+        method: "POST",
+        headers: {
+          cookie,
+          "content-type": "application/x-www-form-urlencoded",
+        },
+        body: `csrf=${token}`,
+      });
+    const other = await post(`/processors/FlagAuditor/parked/${flagged}/retry`);
+    assert.equal(other.status, 409);
+    assert.match(other.text, /No processor/);
+    const notParked = await post(
+      `/processors/Indexer/parked/${crypto.randomUUID()}/skip`,
+    );
+    assert.equal(notParked.status, 409);
+    assert.match(notParked.text, /is not set aside by processor Indexer/);
+    const [audit] = (await auditing.processors!.status()).filter((s) =>
+      s.name === "FlagAuditor"
+    );
+    assert.equal(audit?.parked[0]?.request, undefined, "nothing was asked");
+    // the notice after an action is only said of this app's processors
+    const claimed = await get(
+      browser,
+      `/processors?done=retry&processor=Payments&aggregate=${flagged}`,
+    );
+    assert.doesNotMatch(claimed.text, /Asked/);
+    const real = await get(
+      browser,
+      `/processors?done=skip&processor=Indexer&aggregate=${flagged}`,
+    );
+    assert.match(real.text, /Asked <bdi>Indexer<\/bdi> to skip/);
+  } finally {
+    await browsing.close();
+    await auditing.close();
+  }
+});
+
+Deno.test("the masked mode hides user ids, maps' keys and what a reader's error quotes", async () => {
+  const app = await createApp({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [new ContactCommandHandler()],
+    aggregates: [Contacts],
+    logger: silentLogger,
+  });
+  try {
+    const id = crypto.randomUUID();
+    const command = crypto.randomUUID();
+    await app.executeCommands(
+      new AddContact({
+        aggregateId: id,
+        commandId: command,
+        email: "alice@example.com",
+        userId: "bob@example.org",
+      }),
+    );
+    // a second row the application's upcaster refuses, quoting it
+    await app.eventStore.transaction((tx) =>
+      tx.commit({
+        commandId: crypto.randomUUID(),
+        commandType: "AddContact",
+        aggregateId: id,
+        userId: undefined,
+        eventAggregateId: undefined,
+        eventSequenceNumber: undefined,
+        payload: "{}",
+      }, [{
+        aggregateId: id,
+        aggregateType: "Contacts",
+        partitionKey: "",
+        snapshotThreshold: undefined,
+        uniqueKeys: {},
+        events: [{
+          aggregateId: id,
+          sequenceNumber: 2,
+          createdAt: new Date(),
+          eventType: "ContactAdded",
+          payload: JSON.stringify({ email: { old: "carol@example.net" } }),
+        }],
+      }])
+    );
+    const full = createEventBrowser(app);
+    const masked = createEventBrowser(app, { payloads: "masked" });
+    const pages = [
+      `/events/${id}/1`,
+      `/commands/${command}`,
+      `/aggregates/${id}/state?at=1`,
+      `/aggregates/${id}/state?at=2`,
+    ];
+    const shown = /[a-z]+@example\.(com|org|net)/g;
+    for (const path of pages) {
+      const page = await get(masked, path);
+      assert.equal(page.status, 200, path);
+      assert.deepEqual(page.text.match(shown), null, path);
+    }
+    // what the full mode shows, so the masked one hid something
+    const fullText = (await Promise.all(pages.map((p) => get(full, p))))
+      .map((p) => p.text).join(" ");
+    for (
+      const text of [
+        "bob@example.org",
+        "&quot;alice@example.com&quot;: 1",
+        "carol@example.net",
+      ]
+    ) assert.ok(fullText.includes(text), text);
+    const state = await get(masked, `/aggregates/${id}/state?at=1`);
+    assert.match(state.text, /&quot;••• 1&quot;: &quot;•••&quot;/);
+    const unreadable = await get(masked, `/aggregates/${id}/state?at=2`);
+    assert.match(
+      unreadable.text,
+      /Event 2 \(ContactAdded\) cannot be read with the application&#39;s classes/,
+    );
+  } finally {
+    await app.close();
+  }
+});
+
+Deno.test("a store that fails is the server's fault: the search answers 500, not 400", async () => {
+  const store = new InMemoryEventStore();
+  const app = await createApp({ eventStore: store, commandHandlers: [] });
+  try {
+    store.searchEvents = () => Promise.reject(new Error("connection lost"));
+    const page = await get(createEventBrowser(app), "/?type=PostAdded");
+    assert.equal(page.status, 500);
+    assert.match(page.text, /connection lost/);
   } finally {
     await app.close();
   }

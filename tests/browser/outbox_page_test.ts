@@ -90,7 +90,7 @@ Deno.test("the event browser's outbox page", async (t) => {
         assert.deepEqual(rows, [0, 1, 2, 3]);
         assert.ok(
           page.text.includes(
-            `<a href="/events/events/${POST}/3">${POST}/3</a>`,
+            `<a href="/events/events/${POST}/3"><bdi>${POST}/3</bdi></a>`,
           ),
         );
         assert.ok(page.text.includes("<td>41</td>"));
