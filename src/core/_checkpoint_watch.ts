@@ -14,11 +14,24 @@
  * its writes with its checkpoint, so a checkpoint at or past a token proves
  * that the token's effects are visible, whichever caller's read saw it.
  *
+ * Each wait keeps its own deadline timer rather than being timed out by
+ * the shared read: a read that stalls (the database unreachable, the pool
+ * exhausted) would otherwise hold every caller past its timeout for as long
+ * as the stall lasts. And each wait is settled on its own: a token that
+ * does not compare (a typo, a tampered header) fails its own wait, not the
+ * shared loop, which would leave every later wait hanging.
+ *
  * @module
  */
 
 /** The pause between two reads of the checkpoints while callers wait. */
 export const WAIT_POLL_MS = 2;
+
+/**
+ * The longest delay a timer takes (a signed 32-bit count of milliseconds);
+ * a longer one fires at once, so a longer wait re-arms its timer.
+ */
+const MAX_TIMER_MS = 2_147_483_647;
 
 /** One caller's wait. */
 export interface CheckpointWait {
@@ -34,6 +47,10 @@ interface Waiter extends CheckpointWait {
   readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  /** The processors not yet seen past the token (all, before a read). */
+  behind: readonly string[];
+  /** Rejects the wait at its deadline. */
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** How the watch reads checkpoints, compares positions and times out. */
@@ -54,8 +71,12 @@ export class CheckpointWatch {
   readonly #pauseMs: number;
   readonly #waiters = new Set<Waiter>();
   #polling = false;
+  /** Ends the loop's pause early, once nobody waits (no timer is left). */
+  #wake: (() => void) | undefined;
 
   /**
+   * Creates a watch; it reads only while someone waits.
+   *
    * @param source Reads, compares, builds the timeout error.
    * @param pauseMs The pause between reads (default {@linkcode WAIT_POLL_MS}).
    */
@@ -67,21 +88,72 @@ export class CheckpointWatch {
   /**
    * Resolves once every processor of `wait` has passed its token.
    *
-   * @throws what `timedOut` builds when they had not in time; whatever a
-   *   read of the checkpoints threw, to each caller that read was for.
+   * @throws what `timedOut` builds when they had not by the deadline, even
+   *   while a read of the checkpoints is still under way (the processors
+   *   not yet seen past the token count as behind); whatever a read of the
+   *   checkpoints threw, to each caller that read was for; whatever
+   *   `compare` threw for this wait's token, to this caller alone.
    */
   wait(wait: CheckpointWait): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#waiters.add({
+      const waiter: Waiter = {
         ...wait,
         deadline: performance.now() + wait.timeoutMs,
         resolve,
         reject,
-      });
+        behind: wait.processors,
+        timer: undefined,
+      };
+      this.#waiters.add(waiter);
+      this.#arm(waiter);
       if (!this.#polling) void this.#poll();
     });
   }
 
+  /**
+   * Sets the waiter's deadline timer. Even a deadline that has passed
+   * (`timeoutMs` 0) is a timer: a read that answers at once still counts.
+   */
+  #arm(w: Waiter): void {
+    const left = Math.max(0, Math.ceil(w.deadline - performance.now()));
+    w.timer = setTimeout(() => {
+      w.timer = undefined;
+      if (!this.#waiters.has(w)) return;
+      if (performance.now() < w.deadline) this.#arm(w);
+      else this.#reject(w, this.#timedOut(w));
+    }, Math.min(left, MAX_TIMER_MS));
+  }
+
+  /** Ends a wait that has not ended yet, and its timer. */
+  #remove(w: Waiter): boolean {
+    if (!this.#waiters.delete(w)) return false;
+    clearTimeout(w.timer);
+    w.timer = undefined;
+    if (this.#waiters.size === 0) this.#wake?.();
+    return true;
+  }
+
+  #resolve(w: Waiter): void {
+    if (this.#remove(w)) w.resolve();
+  }
+
+  #reject(w: Waiter, error: unknown): void {
+    if (this.#remove(w)) w.reject(error);
+  }
+
+  /** The timeout error of `w` (or what building it threw). */
+  #timedOut(w: Waiter): unknown {
+    try {
+      return this.#source.timedOut(w, w.behind);
+    } catch (error) {
+      return error;
+    }
+  }
+
+  /**
+   * Reads while anyone waits. It never rejects: each call into the source
+   * is caught, and fails only the waits it was for.
+   */
   async #poll(): Promise<void> {
     this.#polling = true;
     try {
@@ -93,36 +165,47 @@ export class CheckpointWatch {
         try {
           checkpoints = await this.#source.read([...names]);
         } catch (error) {
-          for (const w of waiting) {
-            this.#waiters.delete(w);
-            w.reject(error);
-          }
+          for (const w of waiting) this.#reject(w, error);
           continue;
         }
         const now = performance.now();
-        let next = Infinity;
         for (const w of waiting) {
-          const behind = w.processors.filter((name) =>
-            this.#source.compare(checkpoints.get(name) ?? "", w.token) < 0
-          );
-          if (behind.length === 0) {
-            this.#waiters.delete(w);
-            w.resolve();
-          } else if (now >= w.deadline) {
-            this.#waiters.delete(w);
-            w.reject(this.#source.timedOut(w, behind));
-          } else next = Math.min(next, w.deadline - now);
+          // (one whose deadline passed during the read is gone already)
+          if (!this.#waiters.has(w)) continue;
+          try {
+            w.behind = w.processors.filter((name) =>
+              this.#source.compare(checkpoints.get(name) ?? "", w.token) < 0
+            );
+          } catch (error) {
+            this.#reject(w, error);
+            continue;
+          }
+          if (w.behind.length === 0) this.#resolve(w);
+          // (its timer is late, and the answer is in)
+          else if (now >= w.deadline) this.#reject(w, this.#timedOut(w));
         }
         if (this.#waiters.size === 0) break;
         // (a caller that came during the read is answered by the next)
-        await sleep(Math.max(0, Math.min(this.#pauseMs, next)));
+        await this.#pause();
       }
     } finally {
       this.#polling = false;
     }
   }
-}
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  /**
+   * The pause between two reads, cut short once nobody waits, so that no
+   * timer outlives the last wait.
+   */
+  #pause(): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, this.#pauseMs);
+      this.#wake = wake;
+    });
+  }
 }

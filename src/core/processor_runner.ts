@@ -159,7 +159,11 @@ export interface ProcessorRunnerOptions {
   readonly owner?: string | undefined;
   /** Events per batch (default 500). */
   readonly batchSize?: number | undefined;
-  /** How long a claim lasts unless renewed (default 5,000 ms). */
+  /**
+   * How long a claim lasts unless renewed (default 5,000 ms): a whole
+   * number of milliseconds from 1 to 2,147,483,647 (the PostgreSQL store
+   * keeps it as an `integer`).
+   */
   readonly leaseMs?: number | undefined;
   /** The pauses between rounds (see {@linkcode PollMs}). */
   readonly pollMs?: PollMs | undefined;
@@ -445,6 +449,8 @@ export class ProcessorRunner {
    * or {@linkcode ProcessorRunner.round}.
    *
    * @param options The store, the service, the processors and tuning.
+   * @throws {RangeError} when `batchSize`, `leaseMs` or `pollMs` is out of
+   *   range, naming the option and the value.
    */
   constructor(options: ProcessorRunnerOptions) {
     this.#store = options.store;
@@ -470,6 +476,17 @@ export class ProcessorRunner {
     if (!Number.isSafeInteger(this.#batchSize) || this.#batchSize < 1) {
       throw new RangeError(
         `batchSize must be a positive integer, got ${options.batchSize}`,
+      );
+    }
+    // 0, negative or NaN leases lapse at once, so every commit fails as if
+    // another runner took the claim; PostgreSQL rejects NaN and values past
+    // its `integer`, and would round a fraction the runner does not
+    if (
+      !Number.isInteger(this.#leaseMs) || this.#leaseMs < 1 ||
+      this.#leaseMs > 2_147_483_647
+    ) {
+      throw new RangeError(
+        `leaseMs must be a whole number of milliseconds from 1 to 2147483647, got ${options.leaseMs}`,
       );
     }
     const names = new Set<string>();
@@ -1299,8 +1316,12 @@ export class ProcessorRunner {
    *
    * @param token The read-your-writes token (`""`: nothing to wait for).
    * @param options Which processors, and for how long.
-   * @throws {ProcessorTimeoutError} when they had not passed it in time.
+   * @throws {ProcessorTimeoutError} when they had not passed it in time,
+   *   even while a read of the checkpoints is still under way.
    * @throws {RangeError} when `timeoutMs` is not a non-negative number.
+   * @throws {TypeError} when `token` is not a position of this runner's
+   *   store (a typo, a tampered header, a token of another kind of store),
+   *   naming it; the store's own error is its `cause`.
    */
   async waitFor(token: string, options: WaitForOptions = {}): Promise<void> {
     const timeoutMs = options.timeoutMs ?? 5_000;
@@ -1310,6 +1331,18 @@ export class ProcessorRunner {
       );
     }
     if (token === "") return;
+    // refused here, as the caller's mistake, rather than failing the wait
+    // later with the store's error about a position
+    try {
+      this.#reader.comparePositions(token, token);
+    } catch (cause) {
+      throw new TypeError(
+        `waitFor() token ${
+          JSON.stringify(token)
+        } is not a position of this runner's store: pass what executeCommands resolved to`,
+        { cause },
+      );
+    }
     await this.#watch.wait({
       token,
       processors: options.processors ?? this.names,

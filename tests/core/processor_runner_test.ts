@@ -241,6 +241,78 @@ Deno.test("a runner refuses pauses that cannot be waited, naming the option", ()
   runner({ min: 10, max: 250, busyMax: 10 });
 });
 
+Deno.test("a runner refuses a lease that cannot be kept, naming the option", () => {
+  const service = new CommandService({
+    eventStore: new InMemoryEventStore(),
+    commandHandlers: [],
+  });
+  const runner = (leaseMs: number) =>
+    new ProcessorRunner({
+      store: new InMemoryProcessorStore(
+        service.eventStore as InMemoryEventStore,
+      ),
+      service,
+      processors: [new Proc_LonelyProjector()],
+      logger: silentLogger,
+      leaseMs,
+    });
+  for (const leaseMs of [0, -1_000, NaN, Infinity, 1.5, 2 ** 31]) {
+    assert.throws(() => runner(leaseMs), {
+      name: "RangeError",
+      message: new RegExp(`^leaseMs must .* got ${leaseMs}$`),
+    });
+  }
+  runner(1);
+  runner(2_147_483_647);
+});
+
+Deno.test("waitFor() times out at its timeoutMs while the read of the checkpoints stalls", async () => {
+  const { service } = lonelyRunner();
+  const events = service.eventStore as InMemoryEventStore;
+  const processors = new InMemoryProcessorStore(events);
+  let open = (): void => {};
+  const gate = new Promise<void>((resolve) => open = resolve);
+  // the database stalls on every read (for a failing run, 500 ms)
+  const fallback = setTimeout(() => open(), 500);
+  const stalled = new Proxy(processors, {
+    get(target, key) {
+      const value = Reflect.get(target, key, target);
+      if (key !== "records" || typeof value !== "function") {
+        return typeof value === "function" ? value.bind(target) : value;
+      }
+      return async (...args: unknown[]) => {
+        await gate;
+        return value.apply(target, args);
+      };
+    },
+  });
+  const r = new ProcessorRunner({
+    store: stalled,
+    service,
+    processors: [new Proc_LonelyProjector()],
+    logger: silentLogger,
+  });
+  const token = await service.commitEvents([{
+    events: [
+      new Proc_Lonely({ aggregateId: crypto.randomUUID(), sequenceNumber: 1 }),
+    ],
+  }]);
+  const started = performance.now();
+  try {
+    await assert.rejects(
+      r.waitFor(token, { timeoutMs: 30 }),
+      (error: unknown) =>
+        error instanceof ProcessorTimeoutError &&
+        error.processors.join() === r.names.join(),
+    );
+    const took = performance.now() - started;
+    assert.ok(took < 250, `timed out after ${took} ms, timeoutMs 30`);
+  } finally {
+    clearTimeout(fallback);
+    open();
+  }
+});
+
 // --- backends ---------------------------------------------------------------
 
 const { list, disposeAtEnd } = storeBackends();
@@ -445,6 +517,25 @@ for (const b of list) {
       processors: ["Proc_NoteProjector"],
       timeoutMs: 1_000,
     });
+  });
+
+  test("waitFor() refuses a token that is not a position of the store, naming it, and later waits still end", async () => {
+    const { service, runner } = await setup(b);
+    const r = runner();
+    // a typo, a tampered header, a token of another kind of store
+    for (const bad of ["12:40x", "bogus", "-1"]) {
+      await assert.rejects(
+        r.waitFor(bad, { timeoutMs: 50 }),
+        (error: unknown) =>
+          error instanceof TypeError && error.message.includes(`"${bad}"`) &&
+          error.cause instanceof Error,
+      );
+    }
+    const token = await service.executeCommands(
+      new Proc_Open({ aggregateId: crypto.randomUUID(), owner: "o" }),
+    );
+    await r.round();
+    await r.waitFor(token, { timeoutMs: 500 });
   });
 
   test("callers waiting at once share each read of the checkpoints, and each resolves once its own token is passed", async () => {
