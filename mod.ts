@@ -81,6 +81,7 @@ export {
   DuplicateAggregateError,
   DuplicateCommandError,
   DuplicateRecordError,
+  RecordWriteRejectedError,
   DuplicateTypeNameError,
   HasUncommittedEventsError,
   NoCommandHandlerError,

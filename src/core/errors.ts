@@ -596,6 +596,38 @@ export class DuplicateRecordError extends SequentError {
 }
 
 /**
+ * The store refused a processor's read-model writes for their data's sake
+ * (a key already taken, a value out of a column's range, a check that
+ * failed) when it sent them, after the handlers had run: a store that
+ * gathers a batch's rows finds out at its end, not in the handler that
+ * wrote the row. The runner then handles the batch again one event at a
+ * time and sets aside the aggregate whose event's writes are refused, as
+ * it does for a handler that throws; other aggregates go on.
+ *
+ * @example
+ * ```ts
+ * import { RecordWriteRejectedError, SequentError } from "@sequent/core";
+ *
+ * const error = new RecordWriteRejectedError(
+ *   'duplicate key value violates unique constraint "names_pkey"',
+ * );
+ * console.assert(error instanceof SequentError);
+ * ```
+ */
+export class RecordWriteRejectedError extends SequentError {
+  /**
+   * Creates the error.
+   *
+   * @param reason The store's reason, quoted in the message.
+   * @param options `cause`: the database error, if any.
+   */
+  constructor(reason: string, options?: ErrorOptions) {
+    super(`The store refused the read-model writes: ${reason}`, options);
+    this.name = "RecordWriteRejectedError";
+  }
+}
+
+/**
  * The connection to the database was lost while a commit awaited its
  * answer: the commands may or may not have been stored. Each stored
  * command keeps its id, so ask rather than guess: `commandStored(id)` on

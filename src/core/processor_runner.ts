@@ -60,7 +60,12 @@ import {
   type PollPauses,
 } from "./_poll_pause.ts";
 import type { CommandService } from "./command_service.ts";
-import { DuplicateCommandError, SequentError } from "./errors.ts";
+import {
+  DuplicateCommandError,
+  RecordWriteRejectedError,
+  SequentError,
+} from "./errors.ts";
+import type { RecordStore } from "./record_store.ts";
 import type { Event } from "./event.ts";
 import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
 import type { EventHandler } from "./event_handler.ts";
@@ -396,6 +401,18 @@ class HandlerFailure extends Error {
     this.event = event;
     this.error = error;
   }
+}
+
+/**
+ * What failed a commit of events for the events' sake: a handler that
+ * threw, or writes the store refused once the handlers had run (see
+ * `ProcessorStore.commit`); `undefined` for anything else (a lost
+ * connection, a lost claim), which the round does not blame on an event.
+ */
+function eventFailure(error: unknown): unknown {
+  if (error instanceof HandlerFailure) return error.error;
+  if (error instanceof RecordWriteRejectedError) return error;
+  return undefined;
 }
 
 /**
@@ -947,7 +964,7 @@ export class ProcessorRunner {
       );
       return;
     } catch (error) {
-      if (!(error instanceof HandlerFailure)) throw error;
+      if (eventFailure(error) === undefined) throw error;
     }
     // one event failed: go one event at a time to set only its aggregate aside
     for (const event of events) {
@@ -961,8 +978,9 @@ export class ProcessorRunner {
             withRecordStore(records, () => this.#project(p, [event])),
         );
       } catch (error) {
-        if (!(error instanceof HandlerFailure)) throw error;
-        await this.#park(p, lease, event, error.error, parked);
+        const failure = eventFailure(error);
+        if (failure === undefined) throw error;
+        await this.#park(p, lease, event, failure, parked);
       }
     }
     await this.#commit(p, lease, next);
@@ -1106,38 +1124,81 @@ export class ProcessorRunner {
     checkpoint: StreamPosition,
     events: readonly StoredEvent[],
   ): Promise<boolean> {
+    if (p.kind === "projector") {
+      return await this.#projectParked(p, lease, k, checkpoint, events);
+    }
+    // a workflow's commands are stored as they run (at least once, each
+    // with its idempotency key): it waits at the first that fails again
+    for (const event of events) {
+      try {
+        await this.#runWorkflow(p, event);
+      } catch (error) {
+        await this.#commit(p, lease, checkpoint, undefined, [{
+          park: {
+            aggregateId: k.aggregateId,
+            sequenceNumber: event.sequenceNumber,
+            error: message(error),
+          },
+        }]);
+        return true;
+      }
+    }
+    await this.#commit(p, lease, checkpoint, undefined, [{
+      unpark: k.aggregateId,
+    }]);
+    return false;
+  }
+
+  /**
+   * A parked aggregate's events through a projector: all in one commit
+   * with taking it back. When one fails, that commit stored nothing, and
+   * they go again one at a time, each event's writes stored with the
+   * aggregate's place (set aside at the next event, taken back after the
+   * last), so that the ones before the failed event take effect once each
+   * and it waits at that one.
+   */
+  async #projectParked(
+    p: Running,
+    lease: Lease,
+    k: ParkedAggregate,
+    checkpoint: StreamPosition,
+    events: readonly StoredEvent[],
+  ): Promise<boolean> {
+    const writes = (some: readonly StoredEvent[]) => (records: RecordStore) =>
+      withRecordStore(records, () => this.#project(p, some));
     const unpark: ParkChange = { unpark: k.aggregateId };
     try {
-      if (p.kind === "projector") {
-        await this.#commit(
-          p,
-          lease,
-          checkpoint,
-          (records) => withRecordStore(records, () => this.#project(p, events)),
-          [unpark],
-        );
-      } else {
-        for (const event of events) {
-          try {
-            await this.#runWorkflow(p, event);
-          } catch (error) {
-            throw new HandlerFailure(event, error);
-          }
-        }
-        await this.#commit(p, lease, checkpoint, undefined, [unpark]);
-      }
+      await this.#commit(p, lease, checkpoint, writes(events), [unpark]);
       return false;
     } catch (error) {
-      if (!(error instanceof HandlerFailure)) throw error;
-      await this.#commit(p, lease, checkpoint, undefined, [{
+      if (eventFailure(error) === undefined) throw error;
+    }
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      const next = events[i + 1];
+      const place: ParkChange = next === undefined ? unpark : {
         park: {
           aggregateId: k.aggregateId,
-          sequenceNumber: error.event.sequenceNumber,
-          error: message(error.error),
+          sequenceNumber: next.sequenceNumber,
+          error: k.error,
         },
-      }]);
-      return true;
+      };
+      try {
+        await this.#commit(p, lease, checkpoint, writes([event]), [place]);
+      } catch (error) {
+        const failure = eventFailure(error);
+        if (failure === undefined) throw error;
+        await this.#commit(p, lease, checkpoint, undefined, [{
+          park: {
+            aggregateId: k.aggregateId,
+            sequenceNumber: event.sequenceNumber,
+            error: message(failure),
+          },
+        }]);
+        return true;
+      }
     }
+    return false;
   }
 
   /** A fenced commit; a lost claim ends the round. */

@@ -337,6 +337,12 @@ export interface ProcessorStore {
    * @param work Read-model writes (a projector's), if any.
    * @param changes Aggregates to set aside or take back.
    * @returns Whether it was stored (false: the claim was lost).
+   * @throws whatever `work` threw, as it is; `RecordWriteRejectedError`
+   *   when the store refuses writes `work` made for their data's sake but
+   *   finds out only after `work` returned (a store that gathers writes and
+   *   sends them at the end): nothing is stored then, and the runner finds
+   *   the event by going one at a time. Any other failure (a lost
+   *   connection) is raised as it is, and the batch is tried again.
    */
   commit(
     name: string,

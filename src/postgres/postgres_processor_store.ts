@@ -44,6 +44,10 @@
  *
  * @module
  */
+import {
+  DuplicateRecordError,
+  RecordWriteRejectedError,
+} from "../core/errors.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import type {
   HorizonBlocker,
@@ -101,6 +105,16 @@ export interface PostgresProcessorStoreOptions {
 }
 
 /** Whether `error` is move_checkpoint's: the claim was lost. */
+/**
+ * Whether the database refused a write for its data's sake, whoever
+ * sends it again: a key taken, a check or a foreign key failed (class 23),
+ * a value out of its column's range or shape (class 22).
+ */
+function isRefusedWrite(error: unknown): error is Error {
+  return error instanceof DuplicateRecordError ||
+    (error instanceof SqlError && /^2[23]/.test(error.code ?? ""));
+}
+
 function isLostClaim(error: unknown): boolean {
   return error instanceof SqlError && error.code === "SQ004";
 }
@@ -438,6 +452,11 @@ export class PostgresProcessorStore implements ProcessorStore {
       });
     } catch (error) {
       if (isLostClaim(error)) return false;
+      if (work && isRefusedWrite(error)) {
+        // found at the flush or the commit, after the handlers ran: the
+        // runner finds whose event it was by going one at a time
+        throw new RecordWriteRejectedError(error.message, { cause: error });
+      }
       throw error;
     }
     return true;

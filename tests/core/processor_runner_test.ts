@@ -101,6 +101,23 @@ const procNotes = table("proc_notes", {
   notes: column.text().nullable(),
 });
 
+/** Each account's owner, unique: a second account of one owner is refused. */
+const procOwners = table("proc_owners", {
+  owner: column.text().primaryKey(),
+  aggregateId: column.uuid(),
+});
+
+class Proc_OwnerProjector extends Projector {
+  static override readonly manages = [procOwners];
+  static {
+    this.on(Proc_Opened, (p, e) =>
+      p.createRecord(procOwners, {
+        owner: e.owner ?? "",
+        aggregateId: e.aggregateId,
+      }));
+  }
+}
+
 /** Fails on a note "boom" while `failing` is set. */
 const failing = { on: true };
 
@@ -327,7 +344,7 @@ interface Setup {
 }
 
 async function setup(b: StoreBackend): Promise<Setup> {
-  const store = await b.emptyStore([procNotes]);
+  const store = await b.emptyStore([procNotes, procOwners]);
   const processors = await processorStoreFor(b, store);
   const service = new CommandService({
     eventStore: store,
@@ -764,6 +781,84 @@ for (const b of list) {
       "next;",
     );
     failing.on = false;
+  });
+
+  test("a write the store refuses sets only its aggregate aside, found after the handlers ran or not", async () => {
+    const { store, processors, service } = await setup(b);
+    const r = new ProcessorRunner({
+      store: processors,
+      service,
+      processors: [new Proc_OwnerProjector()],
+      logger: silentLogger,
+    });
+    const [first, second, third] = [
+      crypto.randomUUID(),
+      crypto.randomUUID(),
+      crypto.randomUUID(),
+    ];
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: first, owner: "ann" }),
+    );
+    await r.catchUp();
+    // the second account's owner is taken; the third is unrelated
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: second, owner: "ann" }),
+    );
+    const token = await service.executeCommands(
+      new Proc_Open({ aggregateId: third, owner: "bob" }),
+    );
+    await r.catchUp();
+    const [status] = await r.status();
+    assert.deepEqual(status?.parked.map((k) => k.aggregateId), [second]);
+    assert.match(
+      status?.parked[0]?.error ?? "",
+      /ann|already exists|duplicate/,
+    );
+    assert.equal(status?.lagEvents, 0);
+    await r.waitFor(token, { timeoutMs: 1_000 });
+    const owners = await store.records.find(procOwners, {});
+    assert.deepEqual(
+      owners.map((o) => [o.owner, o.aggregateId]).sort(),
+      [["ann", first], ["bob", third]],
+    );
+    // asked again while the key is still taken, it stays aside, and says why
+    await r.retry("Proc_OwnerProjector", second);
+    await r.round();
+    const [again] = await r.status();
+    assert.deepEqual(again?.parked.map((k) => k.aggregateId), [second]);
+  });
+
+  test("a parked aggregate's events handled again take effect once each, when a later one fails again", async () => {
+    const { store, service, runner } = await setup(b);
+    failing.on = true;
+    const id = crypto.randomUUID();
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: id, owner: "o" }),
+    );
+    for (const note of ["boom", "next", "boom", "last"]) {
+      await service.executeCommands(new Proc_Note({ aggregateId: id, note }));
+    }
+    const r = runner();
+    try {
+      await r.catchUp(["Proc_NoteProjector"]);
+      // skipped, "next" goes through and the second "boom" fails: the
+      // aggregate waits at it, with "next" stored (once)
+      await r.skip("Proc_NoteProjector", id);
+      await r.round(["Proc_NoteProjector"]);
+      const [status] = await r.status();
+      assert.deepEqual(
+        status?.parked.map((k) => [k.aggregateId, k.sequenceNumber]),
+        [[id, 4]],
+      );
+      assert.equal(await notesOf(store, id), "next;");
+      failing.on = false;
+      await r.retry("Proc_NoteProjector", id);
+      await r.round(["Proc_NoteProjector"]);
+      assert.equal(await notesOf(store, id), "next;boom;last;");
+      assert.equal((await r.status())[0]?.parked.length, 0);
+    } finally {
+      failing.on = false;
+    }
   });
 
   test("reset empties a projector's tables with its checkpoint, and the next catch-up rebuilds them from the first event", async () => {
