@@ -39,6 +39,23 @@ interface Entry extends Claimable {
 }
 
 /**
+ * The commits in flight over each record store, chained. A transaction of
+ * the in-memory records writes at once and undoes on rollback, so two
+ * batches at a time over the same rows (a runner whose claim lapsed mid
+ * batch, and the one that took it over) would see each other's writes,
+ * and one's rollback would undo the other's committed rows: they take
+ * turns instead, as row locks make them on a database.
+ */
+const committing = new WeakMap<object, Promise<unknown>>();
+
+function oneAtATime<T>(over: object, run: () => Promise<T>): Promise<T> {
+  const before = committing.get(over) ?? Promise.resolve();
+  const turn = before.then(run, run);
+  committing.set(over, turn.catch(() => {}));
+  return turn;
+}
+
+/**
  * Processors' state kept in memory, beside an in-memory event store whose
  * records their projectors write.
  *
@@ -218,12 +235,25 @@ export class InMemoryProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.commit} */
-  async commit(
+  commit(
     name: string,
     lease: Lease,
     to: StreamPosition,
     work?: (records: RecordStore) => Promise<void>,
     changes: readonly ParkChange[] = [],
+  ): Promise<boolean> {
+    return oneAtATime(
+      this.reader.records,
+      () => this.#commit(name, lease, to, work, changes),
+    );
+  }
+
+  async #commit(
+    name: string,
+    lease: Lease,
+    to: StreamPosition,
+    work: ((records: RecordStore) => Promise<void>) | undefined,
+    changes: readonly ParkChange[],
   ): Promise<boolean> {
     const entry = this.#entry(name);
     if (!this.#holds(entry, lease)) return false;
@@ -277,9 +307,16 @@ export class InMemoryProcessorStore implements ProcessorStore {
   }
 
   /** {@inheritDoc ProcessorStore.reset} */
-  async reset(
+  reset(
     name: string,
     work?: (records: RecordStore) => Promise<void>,
+  ): Promise<void> {
+    return oneAtATime(this.reader.records, () => this.#reset(name, work));
+  }
+
+  async #reset(
+    name: string,
+    work: ((records: RecordStore) => Promise<void>) | undefined,
   ): Promise<void> {
     const entry = this.#entry(name);
     if (work) {
