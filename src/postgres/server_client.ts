@@ -17,6 +17,11 @@
  *   answer gives `08007`: whether it was stored is unknown.
  * - A lost connection is dropped from the pool at once; the next statement
  *   gets a fresh one, so the pool heals when the server is back.
+ * - A transaction in which any statement failed — refused by the server,
+ *   or never sent because a parameter could not be encoded — rolls back:
+ *   it never commits without that statement.
+ * - A connection that sent a cancel request (an aborted statement) is not
+ *   given to another caller, whom the cancel could reach.
  *
  * @module
  */
@@ -24,6 +29,7 @@ import { type DatabaseUrl, parseDatabaseUrl } from "./_database_url.ts";
 import {
   type ConnectionConfig,
   Lost,
+  type QueryResult,
   ServerError,
   type WireConnection,
 } from "./_wire/connection.ts";
@@ -134,6 +140,18 @@ function configOf(
   url: DatabaseUrl,
   options: ServerClientOptions,
 ): ConnectionConfig {
+  for (const [name, value] of Object.entries(url.parameters)) {
+    // Rows are read in the ISO style; in another, every date would come
+    // back invalid. (The order part, `ISO, DMY`, only affects input.)
+    if (
+      name.toLowerCase() === "datestyle" &&
+      !value.trim().toUpperCase().startsWith("ISO")
+    ) {
+      throw new TypeError(
+        `DateStyle "${value}" is not supported: the client reads dates only in the ISO style`,
+      );
+    }
+  }
   const parameters: Record<string, string> = {
     application_name: "sequent",
     ...url.parameters,
@@ -195,11 +213,21 @@ async function settle(pending: readonly Pending[]): Promise<SqlRow[][]> {
   return results.map((r) => (r as PromiseFulfilledResult<SqlRow[]>).value);
 }
 
+/** The first statement of a transaction that failed, if any. */
+type Failure = { readonly error: unknown } | undefined;
+
 interface Queued {
   readonly statement: SqlStatement;
   readonly onRows?: ((rows: SqlRow[]) => void) | undefined;
   /** A transaction control statement, sent on the simple protocol. */
   readonly control?: boolean;
+  /**
+   * A `SAVEPOINT`: once sent, the transaction's failure at that moment.
+   * Rolling back to the savepoint forgets the failures after it, never
+   * one before it (a statement the server never saw, which a rollback to
+   * the savepoint does not undo).
+   */
+  readonly savepoint?: { sent: boolean; failureBefore: Failure };
 }
 
 class ServerTransaction implements SqlTransaction {
@@ -210,8 +238,12 @@ class ServerTransaction implements SqlTransaction {
   #begun = false;
   #done = false;
   #savepoints = 0;
-  /** The first statement that failed: the transaction is aborted. */
-  #failure: { readonly error: unknown } | undefined;
+  /**
+   * The first statement that failed: the transaction is aborted. Set the
+   * moment a statement cannot be sent, so that `commit()`, which sends
+   * the queue and COMMIT together, sees it before COMMIT goes out.
+   */
+  #failure: Failure;
 
   constructor(
     conn: WireConnection,
@@ -242,11 +274,19 @@ class ServerTransaction implements SqlTransaction {
   }
 
   #start(statement: SqlStatement): Pending {
-    return this.#noted(
-      this.#conn.query(statement.text, statement.params ?? [], {
+    let issued: Promise<QueryResult>;
+    try {
+      issued = this.#conn.issueQuery(statement.text, statement.params ?? [], {
         signal: this.#signal,
-      }).then((r) => r.rows),
-    );
+      });
+    } catch (thrown) {
+      // a parameter that cannot be encoded, a closed connection: nothing
+      // was sent, and the transaction fails now, not a tick later
+      const error = toSqlError(thrown, this.#where, "transaction");
+      this.#failure ??= { error };
+      return Promise.reject(error);
+    }
+    return this.#noted(issued.then((r) => r.rows));
   }
 
   #check(): void {
@@ -264,7 +304,13 @@ class ServerTransaction implements SqlTransaction {
       this.#begun = true;
       sent.push(this.#control("BEGIN"));
     }
-    for (const { statement, onRows, control } of this.#queued.splice(0)) {
+    for (
+      const { statement, onRows, control, savepoint } of this.#queued.splice(0)
+    ) {
+      if (savepoint) {
+        savepoint.sent = true;
+        savepoint.failureBefore = this.#failure;
+      }
       const pending = control
         ? this.#control(statement.text)
         : this.#start(statement);
@@ -360,25 +406,25 @@ class ServerTransaction implements SqlTransaction {
   async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
     this.#check();
     const name = `sequent_savepoint_${++this.#savepoints}`;
+    const marker = { sent: false, failureBefore: this.#failure };
     const savepoint: Queued = {
       statement: { text: `SAVEPOINT ${name}` },
       control: true,
+      savepoint: marker,
     };
-    const failureBefore = this.#failure;
     this.#queued.push(savepoint);
     let result: T;
     try {
       result = await work(this);
     } catch (error) {
-      const at = this.#queued.indexOf(savepoint);
-      if (at >= 0) {
+      if (!marker.sent) {
         // Nothing of the savepoint was sent: forget it, and any failure of
         // a call inside it (one that failed before sending anything).
-        this.#queued.splice(at);
-        if (failureBefore === undefined) this.#failure = undefined;
+        this.#queued.splice(this.#queued.indexOf(savepoint));
+        this.#failure = marker.failureBefore;
       } else {
         this.#queued.splice(0);
-        if (failureBefore === undefined) this.#failure = undefined;
+        this.#failure = marker.failureBefore;
         await settle([
           ...this.#sendQueued(),
           this.#control(`ROLLBACK TO SAVEPOINT ${name}`),
@@ -414,6 +460,14 @@ class ServerTransaction implements SqlTransaction {
     }
     if (!this.#begun && this.#queued.length === 0) return;
     const earlier = this.#sendQueued();
+    // A statement just sent could not be (its parameters): the server ran
+    // the others, so COMMIT would store the transaction without it.
+    const unsent = this.#failure as Failure;
+    if (unsent) {
+      await this.rollback();
+      await Promise.allSettled(earlier);
+      throw unsent.error;
+    }
     const commit = this.#conn.simpleQuery("COMMIT").catch((error: unknown) => {
       throw toSqlError(error, this.#where, "commit");
     });
@@ -421,7 +475,7 @@ class ServerTransaction implements SqlTransaction {
     await Promise.allSettled(earlier);
     const command = await commit;
     // (set meanwhile, by a pipelined statement that failed)
-    const failed = this.#failure as { readonly error: unknown } | undefined;
+    const failed = this.#failure as Failure;
     if (failed) throw failed.error;
     if (command === "ROLLBACK") {
       throw new SqlError(

@@ -657,3 +657,294 @@ test("the pool heals however many connections were refused: once the server is b
     await server.dispose();
   }
 });
+
+test("a transaction with a statement whose parameter cannot be encoded stores nothing and rejects, naming the parameter", async () => {
+  const client = new ServerClient(url, { max: 1 });
+  const table = `half_${crypto.randomUUID().slice(0, 8)}`;
+  const insert = (n: number, at: Date | null = null) => ({
+    text: `INSERT INTO ${table} (n, at) VALUES ($1, $2)`,
+    params: [n, at],
+  });
+  const invalid = new Date(Number.NaN);
+  const refused = (error: unknown) =>
+    error instanceof TypeError &&
+    /Parameter \$2 of "INSERT/.test(error.message);
+  const stored = async () =>
+    (await client.query<{ n: number }>(`SELECT n FROM ${table} ORDER BY n`))
+      .map((row) => row.n);
+  try {
+    await client.execute(`CREATE TABLE ${table} (n int, at timestamptz)`);
+    // queued, and sent with COMMIT in one go
+    await assert.rejects(
+      client.transaction((tx) => {
+        tx.enqueue(insert(1));
+        tx.enqueue(insert(2, invalid));
+        tx.enqueue(insert(3));
+        return Promise.resolve();
+      }),
+      refused,
+    );
+    assert.deepEqual(await stored(), []);
+    // sent before a savepoint whose work fails and is caught: rolling back
+    // to the savepoint does not undo a statement the server never saw
+    await assert.rejects(
+      client.transaction(async (tx) => {
+        tx.enqueue(insert(4));
+        tx.enqueue(insert(5, invalid));
+        await tx.transaction((inner) => inner.query("SELECT 1")).catch(
+          () => {},
+        );
+        tx.enqueue(insert(6));
+      }),
+      refused,
+    );
+    assert.deepEqual(await stored(), []);
+    // awaited and caught by the work
+    await assert.rejects(
+      client.transaction(async (tx) => {
+        await tx.query(insert(7).text, insert(7).params);
+        await tx.query(insert(8, invalid).text, insert(8, invalid).params)
+          .catch(() => {});
+        await tx.query(insert(9).text, insert(9).params);
+      }),
+      refused,
+    );
+    assert.deepEqual(await stored(), []);
+    // the connection was left clean
+    await client.transaction((tx) => {
+      tx.enqueue(insert(10, new Date(0)));
+      return Promise.resolve();
+    });
+    assert.deepEqual(await client.query(`SELECT n, at FROM ${table}`), [
+      { n: 10, at: new Date(0) },
+    ]);
+  } finally {
+    await client.execute(`DROP TABLE IF EXISTS ${table}`);
+    await client.close();
+  }
+});
+
+/** A time whose year is given as `Date.setUTCFullYear` counts (0: 1 BC). */
+function yearUtc(year: number, month = 0, day = 1, ms = 0): Date {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month, day);
+  date.setUTCMilliseconds(ms);
+  return date;
+}
+
+test("times of every year a timestamptz holds, and ±infinity, go to the server and come back as they were", async () => {
+  const client = new ServerClient(url, { max: 1 });
+  const times: [Date, string][] = [
+    [
+      new Date(Date.UTC(2024, 1, 29, 13, 14, 15, 123)),
+      "2024-02-29 13:14:15.123+00",
+    ],
+    [yearUtc(0, 5, 1, 7), "0001-06-01 00:00:00.007+00 BC"],
+    [yearUtc(-99, 11, 31), "0100-12-31 00:00:00+00 BC"],
+    [yearUtc(-4712, 10, 24), "4713-11-24 00:00:00+00 BC"],
+    [yearUtc(50), "0050-01-01 00:00:00+00"],
+    [yearUtc(10000), "10000-01-01 00:00:00+00"],
+    [yearUtc(123456, 6, 4, 999), "123456-07-04 00:00:00.999+00"],
+    [new Date(8.64e15), "infinity"],
+    [new Date(-8.64e15), "-infinity"],
+  ];
+  try {
+    for (const [time, text] of times) {
+      const [row] = await client.query(
+        "SELECT $1::timestamptz AS t, $1::timestamptz::text AS s",
+        [time],
+      );
+      assert.equal(row!.s, text);
+      assert.equal((row!.t as Date).getTime(), time.getTime(), text);
+    }
+    await assert.rejects(
+      client.query("SELECT $1::int, $2::timestamptz", [1, new Date("x")]),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /^Parameter \$2 of "SELECT \$1::int, \$2::timestamptz": An invalid Date/
+          .test(error.message),
+    );
+  } finally {
+    await client.close();
+  }
+});
+
+/**
+ * A server that, for its first connection, answers the start-up with
+ * ReadyForQuery and a FATAL 57P01 in one segment (as a session ended the
+ * moment it is ready reads), then closes it; later connections are passed
+ * on to `upstream`.
+ */
+function sessionEndingServer(upstream: number) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const message = (type: string, body: Uint8Array) => {
+    const out = new Uint8Array(5 + body.length);
+    out[0] = type.charCodeAt(0);
+    new DataView(out.buffer).setInt32(1, 4 + body.length);
+    out.set(body, 5);
+    return out;
+  };
+  const text = new TextEncoder();
+  const segment = [
+    message("R", new Uint8Array(4)), // AuthenticationOk
+    message("K", new Uint8Array([0, 0, 0, 1, 0, 0, 0, 2])),
+    message("Z", text.encode("I")),
+    message(
+      "E",
+      text.encode(
+        "SFATAL\0C57P01\0Mterminating connection due to administrator command\0\0",
+      ),
+    ),
+  ];
+  const bytes = new Uint8Array(segment.reduce((n, m) => n + m.length, 0));
+  segment.reduce((at, m) => (bytes.set(m, at), at + m.length), 0);
+  const work: Promise<unknown>[] = [];
+  let accepted = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      if (++accepted === 1) {
+        work.push((async () => {
+          await conn.read(new Uint8Array(4096)); // the start-up message
+          await conn.write(bytes);
+          conn.close();
+        })());
+        continue;
+      }
+      const up = await Deno.connect({ hostname: "127.0.0.1", port: upstream });
+      work.push(
+        conn.readable.pipeTo(up.writable).catch(() => {}),
+        up.readable.pipeTo(conn.writable).catch(() => {}),
+      );
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    get accepted() {
+      return accepted;
+    },
+    async close() {
+      listener.close();
+      await serving.catch(() => {});
+      await Promise.all(work);
+    },
+  };
+}
+
+/** `promise`, or a rejection naming `what` when it takes over `ms`. */
+async function within<T>(ms: number, what: string, promise: Promise<T>) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what} still pending after ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("a connection the server ends in the chunk that made it ready fails its opening and frees its place in the pool", async () => {
+  const server = sessionEndingServer(Number(new URL(url).port || 5432));
+  const database = new URL(url).pathname;
+  const client = new ServerClient(
+    `postgres://postgres@127.0.0.1:${server.port}${database}`,
+    { max: 1, connectTimeoutMs: 2000 },
+  );
+  try {
+    await assert.rejects(
+      within(3000, "the first statement", client.query("SELECT 1")),
+      (error: unknown) =>
+        error instanceof SqlError && error.code === "08001" &&
+        /administrator command/.test(error.message),
+    );
+    for (const n of [2, 3]) {
+      assert.deepEqual(
+        await within(3000, `statement ${n}`, client.query("SELECT 1 AS n")),
+        [{ n: 1 }],
+      );
+    }
+    assert.equal(server.accepted, 2);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+test("a statement aborted as it completes never has its cancel land on the next caller's statement", async () => {
+  const client = new ServerClient(url, { max: 1 });
+  try {
+    await client.query("SELECT 1");
+    for (let trial = 0; trial < 30; trial++) {
+      const controller = new AbortController();
+      const a = client.query("SELECT 1 AS a", [], {
+        signal: controller.signal,
+      });
+      // waits for the one connection, and gets it once A's is released
+      const b = client.query("SELECT pg_sleep(0.05), 'b' AS b");
+      for (let i = 0; i < 3; i++) await Promise.resolve();
+      controller.abort(new Error("A aborted"));
+      await a.catch(() => {});
+      assert.deepEqual(await b, [{ pg_sleep: "", b: "b" }], `trial ${trial}`);
+    }
+  } finally {
+    await client.close();
+  }
+});
+
+test("DateStyle: a URL asking for another than ISO is refused; a session set to another fails loudly instead of reading invalid dates", async () => {
+  const withParameter = (parameter: string) =>
+    `${url}${url.includes("?") ? "&" : "?"}${parameter}`;
+  assert.throws(
+    () => new ServerClient(withParameter("DateStyle=German")),
+    (error: unknown) =>
+      error instanceof TypeError && /DateStyle "German"/.test(error.message),
+  );
+  // an ISO output with another field order is fine
+  const dmy = new ServerClient(withParameter("datestyle=ISO,%20DMY"));
+  try {
+    const [row] = await dmy.query(
+      "SELECT current_setting('DateStyle') AS ds, '2024-02-29 13:14:15+00'::timestamptz AS t",
+    );
+    assert.deepEqual(row, {
+      ds: "ISO, DMY",
+      t: new Date("2024-02-29T13:14:15Z"),
+    });
+  } finally {
+    await dmy.close();
+  }
+  const client = new ServerClient(url, { max: 1 });
+  const table = `style_${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await client.execute(`CREATE TABLE ${table} (n int)`);
+    await assert.rejects(
+      client.execute("SET DateStyle = 'Postgres'"),
+      (error: unknown) =>
+        error instanceof SqlError && /DateStyle is "Postgres, MDY"/.test(
+          error.message,
+        ),
+    );
+    await assert.rejects(
+      client.transaction(async (tx) => {
+        tx.enqueue({ text: `INSERT INTO ${table} VALUES (1)` });
+        await tx.query("SET LOCAL DateStyle = 'SQL'");
+        return await tx.query("SELECT now() AS t");
+      }),
+      (error: unknown) =>
+        error instanceof SqlError && /DateStyle is "SQL, MDY"/.test(
+          error.message,
+        ),
+    );
+    const [row] = await client.query(
+      `SELECT '2024-02-29 13:14:15+00'::timestamptz AS t, (SELECT count(*)::int FROM ${table}) AS n`,
+    );
+    assert.deepEqual(row, { t: new Date("2024-02-29T13:14:15Z"), n: 0 });
+  } finally {
+    await client.execute(`DROP TABLE IF EXISTS ${table}`);
+    await client.close();
+  }
+});

@@ -14,6 +14,15 @@
  *   for its answer was rejected at that moment with a {@linkcode Lost}
  *   saying whether it had been sent.
  *
+ * A connection that has asked the server to cancel a statement is not
+ * {@linkcode WireConnection.reusable}: the server answers no cancel
+ * request, and one that arrives late cancels whatever the connection runs
+ * then, which after a release would be another caller's statement.
+ *
+ * Rows are read in the ISO date style: a session whose `DateStyle` becomes
+ * another (a `SET`, the URL's `options`) is closed at once, failing what
+ * is pending, rather than reading its dates as invalid ones.
+ *
  * Nothing here throws into the event loop: socket errors, a server that
  * ends the session, bytes that break the protocol — each closes the
  * connection and rejects what was pending.
@@ -119,6 +128,8 @@ export class WireConnection implements RequestHost {
   #endpoint: Endpoint | undefined;
   readonly parameters: Map<string, string> = new Map();
   #closeReason: Lost | undefined;
+  /** A cancel request went out; it may land on any later statement. */
+  #cancelSent = false;
   #onClose: ((connection: WireConnection) => void) | undefined;
   #startup:
     | {
@@ -191,6 +202,13 @@ export class WireConnection implements RequestHost {
       clearTimeout(timer);
       if (onAbort) signal?.removeEventListener("abort", onAbort);
     }
+    // Closed between its ReadyForQuery and now (a FATAL read in the same
+    // chunk): the caller would hold a connection whose close it never
+    // hears of, and a pool would count it open for ever.
+    const lost = connection.#closeReason;
+    if (lost !== undefined) {
+      throw new Lost(lost.message, lost.code, false, { cause: lost });
+    }
     connection.#onClose = onClose;
     return connection;
   }
@@ -213,6 +231,16 @@ export class WireConnection implements RequestHost {
   /** Whether requests are issued and not yet answered. */
   get busy(): boolean {
     return this.#unsent.length > 0 || this.#inFlight.length > 0;
+  }
+
+  /**
+   * Whether another caller may use the connection now: ready, nothing
+   * pending, outside a transaction, and no cancel request sent (see the
+   * module documentation).
+   */
+  get reusable(): boolean {
+    return this.#state === "ready" && !this.busy &&
+      this.#transaction === "idle" && !this.#cancelSent;
   }
 
   /** The server process serving this connection. */
@@ -330,7 +358,18 @@ export class WireConnection implements RequestHost {
         return;
       case Backend.ParameterStatus: {
         const r = new BodyReader(body);
-        this.parameters.set(r.cstring(), r.cstring());
+        const name = r.cstring();
+        const value = r.cstring();
+        this.parameters.set(name, value);
+        if (name === "DateStyle" && !value.startsWith("ISO")) {
+          this.#fail(
+            new Lost(
+              `the session's DateStyle is "${value}": this client reads dates only in the ISO style`,
+              "DATESTYLE",
+              false,
+            ),
+          );
+        }
         return;
       }
     }
@@ -576,21 +615,47 @@ export class WireConnection implements RequestHost {
     this.#flushScheduled = false;
     if (this.#state !== "ready" || this.#holding) return;
     const w = this.#writer;
+    const first = this.#inFlight.length;
     while (this.#unsent.length > 0 && !this.#holding) {
       const request = this.#unsent.shift()!;
       try {
         request.write(w);
       } catch (error) {
-        // the request's own values cannot be encoded: it alone fails
-        w.take();
-        request.reject(error);
-        continue;
+        this.#unwritable(request, error, first);
+        return;
       }
       request.sent = true;
       this.#inFlight.push(request);
       if (request.holdsWrites) this.#holding = true;
     }
     if (w.length > 0) this.#socket!.write(w.take());
+  }
+
+  /**
+   * A request whose messages cannot be written (too large to build): it
+   * fails with its error, and the connection closes. Going on without it
+   * could commit a transaction that lacks it, since the statements
+   * pipelined behind it (a `COMMIT`) would run; closing rolls that
+   * transaction back. Nothing of this flush was written: the requests it
+   * had taken are rejected as never sent.
+   */
+  #unwritable(request: AnyRequest, error: unknown, first: number): void {
+    this.#writer.take();
+    for (const taken of this.#inFlight.splice(first).reverse()) {
+      taken.sent = false;
+      this.#unsent.unshift(taken);
+    }
+    request.reject(error);
+    this.#fail(
+      new Lost(
+        `a statement could not be written (${
+          error instanceof Error ? error.message : String(error)
+        })`,
+        "UNWRITABLE",
+        false,
+        { cause: error },
+      ),
+    );
   }
 
   /** Writes bytes at once (for COPY data), resolving when the socket can take more. */
@@ -618,12 +683,33 @@ export class WireConnection implements RequestHost {
     options: RequestOptions = {},
   ): Promise<QueryResult> {
     try {
-      return this.#issue(
-        new ExtendedRequest(this, text, params, options.signal),
-      );
+      return this.issueQuery(text, params, options);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * {@linkcode WireConnection.query}, except that a statement that cannot
+   * be issued throws at once instead of rejecting later: for a
+   * transaction, which must know before it sends its `COMMIT` that a
+   * statement of it never went out.
+   *
+   * @param text The SQL, with `$1`… placeholders.
+   * @param params Their values.
+   * @param options An abort signal.
+   * @returns The rows and command tag.
+   * @throws {TypeError} when a parameter cannot be encoded.
+   * @throws {Lost} when the connection is closed.
+   */
+  issueQuery(
+    text: string,
+    params: readonly (SqlValue | Uint8Array)[] = [],
+    options: RequestOptions = {},
+  ): Promise<QueryResult> {
+    return this.#issue(
+      new ExtendedRequest(this, text, params, options.signal),
+    );
   }
 
   /**
@@ -711,9 +797,11 @@ export class WireConnection implements RequestHost {
   /**
    * Asks the server to cancel what this connection runs now (on a socket
    * of its own, as the protocol wants). Resolves once the request is sent.
+   * From then on the connection is not {@linkcode WireConnection.reusable}.
    */
   async cancel(): Promise<void> {
     if (!this.#endpoint || this.#pid === 0) return;
+    this.#cancelSent = true;
     const socket = await openSocket(this.#endpoint);
     socket.on("error", () => {});
     await new Promise<void>((resolve) => {

@@ -132,6 +132,16 @@ export class WirePool {
       signal,
     ).then(
       (connection) => {
+        if (connection.closed) {
+          // closed since it opened: #dropped has counted it out already
+          const lost = connection.closeReason;
+          throw new Lost(
+            lost?.message ?? "the connection closed as it opened",
+            lost?.code ?? "CLOSED",
+            false,
+            { cause: lost },
+          );
+        }
         this.#inUse.add(connection);
         return connection;
       },
@@ -144,14 +154,19 @@ export class WirePool {
   }
 
   /**
-   * Gives a connection back. One that is closed, still busy, or inside a
-   * transaction is not reused.
+   * Gives a connection back. One that is closed, still busy, inside a
+   * transaction, or that sent a cancel request is not reused.
    */
   release(connection: WireConnection): void {
     if (!this.#inUse.delete(connection)) return;
-    const reusable = this.#state === "open" && connection.state === "ready" &&
-      !connection.busy && connection.transactionStatus === "idle";
-    if (!reusable) {
+    if (!(this.#state === "open" && connection.reusable)) {
+      if (connection.closed) {
+        // Closed, yet still counted in use: its close never reached
+        // #dropped (destroy() would do nothing now). Count it out here, or
+        // its place in the pool is lost for good.
+        this.#dropped(connection);
+        return;
+      }
       connection.destroy(
         new Lost("not reusable when released", "DROPPED", false),
       );

@@ -181,6 +181,12 @@ function decodeRow(body: Uint8Array, columns: readonly Column[]): SqlRow {
   return row;
 }
 
+/** A statement's text cut short for a message. */
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
+}
+
 export class ExtendedRequest extends Request<QueryResult> {
   readonly #connection: RequestHost;
   readonly text: string;
@@ -213,10 +219,21 @@ export class ExtendedRequest extends Request<QueryResult> {
     const n = params.length;
     const types = new Array<number>(n);
     const encoded = new Array<string | null>(n);
-    for (let i = 0; i < n; i++) {
-      const value = params[i]!;
-      types[i] = parameterType(value);
-      encoded[i] = encodeParameter(value);
+    let i = 0;
+    try {
+      for (; i < n; i++) {
+        const value = params[i]!;
+        types[i] = parameterType(value);
+        encoded[i] = encodeParameter(value);
+      }
+    } catch (error) {
+      // a statement may have many parameters: say which one
+      throw new TypeError(
+        `Parameter $${i + 1} of "${preview(text)}": ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
     }
     this.types = types;
     this.#params = encoded;

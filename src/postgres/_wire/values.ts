@@ -63,13 +63,23 @@ export function parameterType(value: SqlValue | Uint8Array): number {
   return 0;
 }
 
+/** The largest time a `Date` can hold (for `infinity`). */
+const MAX_DATE_MS = 8.64e15;
+
 /** The last time {@linkcode dateText} wrote, and its text. */
 let lastMs = Number.NaN;
 let lastText = "";
 
 /**
- * A time as ISO text. The events of one command, and often of one commit,
- * share their time: the text is kept for the next call.
+ * `0001-01-01T00:00:00Z` and `10000-01-01T00:00:00Z`: between them,
+ * `toISOString` writes what PostgreSQL reads.
+ */
+const FIRST_ISO_MS = -62135596800000;
+const AFTER_ISO_MS = 253402300800000;
+
+/**
+ * A time as text PostgreSQL reads. The events of one command, and often
+ * of one commit, share their time: the text is kept for the next call.
  */
 function dateText(date: Date): string {
   const ms = date.getTime();
@@ -77,10 +87,34 @@ function dateText(date: Date): string {
     if (Number.isNaN(ms)) {
       throw new TypeError("An invalid Date cannot be sent to the database");
     }
-    lastText = date.toISOString();
+    lastText = ms >= FIRST_ISO_MS && ms < AFTER_ISO_MS
+      ? date.toISOString()
+      : farDateText(date, ms);
     lastMs = ms;
   }
   return lastText;
+}
+
+/**
+ * A time outside years 1–9999, which `toISOString` writes in a shape
+ * PostgreSQL refuses (`0000-…`, `-000100-…`, `+010000-…`): the largest and
+ * smallest `Date` as `infinity` and `-infinity` (what
+ * {@linkcode parseTimestamp} reads them as, so they go back as they came),
+ * other years with as many digits as they need and ` BC` for year 0 and
+ * before (year 0 is 1 BC).
+ */
+function farDateText(date: Date, ms: number): string {
+  if (ms === MAX_DATE_MS) return "infinity";
+  if (ms === -MAX_DATE_MS) return "-infinity";
+  const year = date.getUTCFullYear();
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${String(year > 0 ? year : 1 - year).padStart(4, "0")}-${
+    two(date.getUTCMonth() + 1)
+  }-${two(date.getUTCDate())} ${two(date.getUTCHours())}:${
+    two(date.getUTCMinutes())
+  }:${two(date.getUTCSeconds())}.${
+    String(date.getUTCMilliseconds()).padStart(3, "0")
+  }+00${year > 0 ? "" : " BC"}`;
 }
 
 /** A parameter in text format (`null` for SQL NULL). */
@@ -156,9 +190,6 @@ export function isText(type: number): boolean {
 
 const TIMESTAMP_TEXT =
   /^(\d{4,})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?)?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
-
-/** The largest time a `Date` can hold (for `infinity`). */
-const MAX_DATE_MS = 8.64e15;
 
 const encoder = new TextEncoder();
 

@@ -150,3 +150,46 @@ Deno.test("valueAt() reads integers, booleans and common timestamps from bytes a
     if (read) assert.deepEqual(value, decodeValue(text, type), text);
   }
 });
+
+Deno.test("encodeParameter() writes times outside years 1–9999 as PostgreSQL reads them: BC, five-digit years, and the largest and smallest Date as ±infinity", () => {
+  assert.equal(
+    encodeParameter(utc(0, 6, 1, 1, 2, 3, 4)),
+    "0001-06-01 01:02:03.004+00 BC",
+  );
+  assert.equal(
+    encodeParameter(utc(-99, 12, 31)),
+    "0100-12-31 00:00:00.000+00 BC",
+  );
+  assert.equal(
+    encodeParameter(utc(10000, 1, 1)),
+    "10000-01-01 00:00:00.000+00",
+  );
+  assert.equal(
+    encodeParameter(utc(275759, 1, 1)),
+    "275759-01-01 00:00:00.000+00",
+  );
+  assert.equal(encodeParameter(new Date(8.64e15)), "infinity");
+  assert.equal(encodeParameter(new Date(-8.64e15)), "-infinity");
+  // the edges of the years toISOString writes
+  assert.equal(encodeParameter(utc(1, 1, 1)), "0001-01-01T00:00:00.000Z");
+  assert.equal(
+    encodeParameter(new Date(utc(1, 1, 1).getTime() - 1)),
+    "0001-12-31 23:59:59.999+00 BC",
+  );
+  assert.equal(
+    encodeParameter(utc(9999, 12, 31, 23, 59, 59, 999)),
+    "9999-12-31T23:59:59.999Z",
+  );
+  // and each is read back as it was
+  for (
+    const ms of [
+      utc(0, 6, 1).getTime(),
+      utc(-99, 12, 31).getTime(),
+      8.64e15,
+      -8.64e15,
+    ]
+  ) {
+    const text = encodeParameter(new Date(ms))!.replace(".000", "");
+    assert.equal(parseTimestamp(text).getTime(), ms, text);
+  }
+});
