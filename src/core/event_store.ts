@@ -34,7 +34,10 @@ export interface SerializedEvent {
   readonly createdAt: Date;
   /** The event class's stable type name. */
   readonly eventType: string;
-  /** The event's own attributes (not the three above) as JSON text. */
+  /**
+   * The event's own attributes (not the three above) as JSON text: one
+   * JSON object.
+   */
   readonly payload: string;
   /**
    * The W3C trace context (`traceparent`) of the command that stored the
@@ -375,7 +378,11 @@ export interface SnapshotStore {
   /**
    * Stores snapshots (replacing none: older ones stay until deleted).
    * Unstorable text in their state is refused with
-   * {@linkcode UnstorableTextError}, storing none of them.
+   * {@linkcode UnstorableTextError}, storing none of them; so, with a
+   * `TypeError` or `RangeError`, is a snapshot whose state is not exactly
+   * one JSON value, whose aggregate id is not a UUID, whose version or
+   * sequence number is not an integer from 1 to 2,147,483,647, or whose
+   * `createdAt` is invalid or outside the years 1 to 9999.
    */
   storeSnapshots(snapshots: readonly SerializedSnapshot[]): Promise<void>;
   /** The latest snapshot of an aggregate, optionally of one version only. */
@@ -411,20 +418,38 @@ export interface EventStoreTransaction extends EventStoreReader {
    * or a lone surrogate (see {@linkcode isStorableText}), as PostgreSQL
    * cannot. A commit with such text anywhere — a command or event payload
    * (as the character or as a JSON escape, in a string or a key), the user
-   * id, a unique key or its scope, the partition key, a type name — is
-   * refused with {@linkcode UnstorableTextError} naming where it is, before
-   * anything of it is stored; it is never stored changed. So is a unique
-   * key longer than 2,000 bytes (scope and JSON), which no PostgreSQL index
-   * entry holds.
+   * id, the trace context, a unique key or its scope, the partition key, a
+   * type name — is refused with {@linkcode UnstorableTextError} naming
+   * where it is, before anything of it is stored; it is never stored
+   * changed. So is a unique key longer than 2,000 bytes (scope and JSON),
+   * which no PostgreSQL index entry holds.
+   *
+   * Every store refuses the same malformed commits, with a `TypeError` or
+   * `RangeError` naming the command, stream or event (type, sequence
+   * number, aggregate) and the field:
+   *
+   * - an id that is not a UUID: the command's aggregate, its `commandId`
+   *   or causing event's aggregate, a stream's aggregate;
+   * - a payload that is not exactly one complete JSON value, with nothing
+   *   but whitespace around it — for an event, one JSON object — since a
+   *   store may write it into other JSON as it is;
+   * - an aggregate with two streams in the commit, or an event in the
+   *   stream of another aggregate;
+   * - a sequence number, causing event's sequence number or snapshot
+   *   threshold that is not an integer from 1 to 2,147,483,647 (NaN
+   *   included);
+   * - an event's `createdAt` that is an invalid Date or outside the years
+   *   1 to 9999.
    *
    * When errors surface, on every store: what is wrong with the commit
-   * itself (unstorable text, a malformed id or payload) fails `commit()`.
-   * A conflict with what is stored — `OptimisticLockError`,
+   * itself (everything above) fails `commit()`, before anything of it is
+   * buffered. A conflict with what is stored — `OptimisticLockError`,
    * `AggregateKeyNotUniqueError`, `DuplicateCommandError` — does not: it
    * surfaces at the unit's next read of the store, or when the unit ends
    * (`transaction()` rejects with it), and the unit stores nothing.
    * (PostgreSQL stores a unit's commits in one statement at its end; the
-   * in-memory store keeps the same rule.)
+   * in-memory store keeps the same rule.) A store may hold on to what
+   * `commit()` was given until the unit ends: change none of it after.
    */
   commit(
     command: SerializedCommand,

@@ -3,6 +3,15 @@
  * the payloads, which are already JSON text: they are never parsed or
  * re-serialised on the way in.
  *
+ * Concatenating is safe only for text that is exactly one JSON value: a
+ * payload such as `{"x":1}},{"s":2,…}` would close its event early and
+ * add one of its own. So nothing reaches these builders unchecked: the
+ * unit runs `checkStorableCommit` at `commit()` (every payload one JSON
+ * value, an event's an object; ids UUIDs; numbers integers), and
+ * `storeSnapshots` runs `checkStorableSnapshots` before
+ * {@linkcode buildSnapshots}. The rest is written here: names and keys by
+ * `JSON.stringify`, dates by `toISOString`, numbers as checked.
+ *
  * @module
  */
 import { OptimisticLockError, SequentError } from "../core/errors.ts";
@@ -184,21 +193,20 @@ export function buildFastCreate(
   if (commandType === undefined || aggregateType === undefined) {
     return undefined;
   }
-  const id = uuidOf(stream.aggregateId);
+  // The ids were checked at commit() (checkStorableCommit), and go as
+  // parameters, which cannot change the statement: lowercased, not checked
+  // again.
+  const id = stream.aggregateId.toLowerCase();
   const params: SqlValue[] = [
     command.userId ?? null,
-    uuidOf(command.aggregateId, "Command's aggregate id"),
+    command.aggregateId.toLowerCase(),
     commandType,
     command.payload,
-    command.eventAggregateId === undefined
-      ? null
-      : uuidOf(command.eventAggregateId, "Causing event's aggregate id"),
+    command.eventAggregateId?.toLowerCase() ?? null,
     command.eventSequenceNumber ?? null,
     id,
     aggregateType,
-    command.commandId === undefined
-      ? newCommandId()
-      : uuidOf(command.commandId, "Command id"),
+    command.commandId?.toLowerCase() ?? newCommandId(),
     partitionHash(id),
     command.traceparent ?? null,
   ];
@@ -206,7 +214,10 @@ export function buildFastCreate(
     const event = events[j]!;
     const eventType = types.id("e", event.eventType);
     if (eventType === undefined) return undefined;
-    if (event.aggregateId.toLowerCase() !== id) return undefined;
+    if (
+      event.aggregateId !== stream.aggregateId &&
+      event.aggregateId.toLowerCase() !== id
+    ) return undefined;
     if (event.sequenceNumber !== j + 1) {
       throw new OptimisticLockError(
         stream.aggregateId,
@@ -224,7 +235,10 @@ export function buildFastCreate(
   return { text: statementFor(events.length), params, aggregateId: id };
 }
 
-/** The argument of the snapshot insert: an array of snapshots. */
+/**
+ * The argument of the snapshot insert: an array of snapshots, whose states
+ * `checkStorableSnapshots` found to be one JSON value each.
+ */
 export function buildSnapshots(
   snapshots: readonly SerializedSnapshot[],
 ): string {

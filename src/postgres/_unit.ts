@@ -227,7 +227,14 @@ export class Unit implements Executor {
     this.#writes.push({ statement, onRows: onRows ?? (() => {}) });
   }
 
-  /** Buffers a commit; see the module documentation for when it runs. */
+  /**
+   * Buffers a commit; see the module documentation for when it runs. What
+   * is wrong with the commit itself — text no store holds, an id that is
+   * not a UUID, a payload that is not one JSON value, a bad number or
+   * date — fails here, as in memory (see `EventStoreTransaction.commit`):
+   * not when the unit ends, and not by a statement that would store
+   * something else (the commit JSON splices payloads as they are).
+   */
   commit(command: SerializedCommand, streams: readonly StreamCommit[]): void {
     this.#check();
     checkStorableCommit(command, streams);
