@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { encodeParameter, parseTimestamp } from "./_wire/values.ts";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -103,14 +104,34 @@ function toSqlError(error: unknown, where: string): unknown {
   return error;
 }
 
+/**
+ * The parameters, dates written as the server's client writes them:
+ * PGlite's own writing (`toISOString`) gave text PostgreSQL refuses for
+ * years outside 1 to 9999 and for the infinite dates the reads return.
+ */
+function withDatesAsText(params: readonly SqlValue[] | undefined): unknown[] {
+  if (params === undefined) return [];
+  let out: unknown[] | undefined;
+  for (let i = 0; i < params.length; i++) {
+    const value = params[i];
+    if (value instanceof Date) {
+      out ??= [...params];
+      out[i] = encodeParameter(value);
+    }
+  }
+  return out ?? (params as unknown[]);
+}
+
 async function run(
   db: Queryable,
   statement: SqlStatement,
   where: string,
 ): Promise<SqlRow[]> {
   try {
-    const params = statement.params as unknown[] | undefined;
-    const result = await db.query<SqlRow>(statement.text, params ?? []);
+    const result = await db.query<SqlRow>(
+      statement.text,
+      withDatesAsText(statement.params),
+    );
     return result.rows;
   } catch (error) {
     throw toSqlError(error, where);
@@ -387,6 +408,11 @@ export class PgliteClient implements SqlClient {
         20: (value: string) => value,
         114: (value: string) => value,
         3802: (value: string) => value,
+        // dates as the server's client reads them: PGlite's own parser
+        // took years before 100 for 19xx and BC ones for invalid dates
+        1082: parseTimestamp,
+        1114: parseTimestamp,
+        1184: parseTimestamp,
       },
     };
     let db: PGlite;

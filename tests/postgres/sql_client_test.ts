@@ -76,6 +76,43 @@ for (const b of list) {
     assert.deepEqual(JSON.parse(row?.j as string), { tricky });
   });
 
+  test("dates read the same on every client, before year 100, BC and infinite ones included", async (client) => {
+    const [row] = await client.query(
+      `SELECT '0050-03-04 05:06:07.123+00'::timestamptz AS early,
+        '0100-01-01 00:00:00+00 BC'::timestamptz AS bc,
+        '0050-03-04'::date AS day, '0050-03-04 05:06:07'::timestamp AS local,
+        'infinity'::timestamptz AS forever, '-infinity'::timestamptz AS never,
+        '2024-02-29 13:14:15.5+05:30'::timestamptz AS usual`,
+    );
+    const iso = (v: unknown) => (v as Date).toISOString();
+    assert.equal(iso(row?.early), "0050-03-04T05:06:07.123Z");
+    assert.equal(iso(row?.bc), "-000099-01-01T00:00:00.000Z");
+    assert.equal(iso(row?.day), "0050-03-04T00:00:00.000Z");
+    assert.equal(iso(row?.local), "0050-03-04T05:06:07.000Z");
+    assert.equal((row?.forever as Date).getTime(), 8.64e15);
+    assert.equal((row?.never as Date).getTime(), -8.64e15);
+    assert.equal(iso(row?.usual), "2024-02-29T07:44:15.500Z");
+    // and go back as they came, as parameters, in and out of a transaction
+    const dates = [row?.early, row?.bc, row?.forever, row?.never, row?.usual];
+    const sent = (rows: readonly Record<string, unknown>[]) =>
+      rows.map((r) => (r.at as Date).getTime());
+    const text = "SELECT $1::timestamptz AS at";
+    const outside = await Promise.all(
+      dates.map((d) => client.query(text, [d as Date])),
+    );
+    assert.deepEqual(
+      outside.map((rows) => sent(rows)[0]),
+      dates.map((d) => (d as Date).getTime()),
+    );
+    const inside = await client.transaction((tx) =>
+      Promise.all(dates.map((d) => tx.query(text, [d as Date])))
+    );
+    assert.deepEqual(
+      inside.map((rows) => sent(rows)[0]),
+      dates.map((d) => (d as Date).getTime()),
+    );
+  });
+
   test(
     "batch runs statements in order and returns each one's rows",
     async (client, table) => {
