@@ -18,10 +18,23 @@
  * - Messages set aside are kept whole (subject, headers, body), with the
  *   error of the one that failed; those held behind it have none. A
  *   request an operator makes is kept on the failed one until it is set
- *   aside again or taken back. They are
+ *   aside again with a new error or taken back. They are
  *   listed per aggregate in sequence order. A message handled again
  *   (`retrying`) leaves the set-aside list in the transaction that handles
  *   it.
+ * - Setting a message aside again never erases what is recorded for it.
+ *   With an error, the new error replaces the old and ends the request on
+ *   it (the request was done, and failed). Without one, a message already
+ *   set aside stays as it is, error and request too: that is the same
+ *   message delivered again because the ack that followed its setting
+ *   aside was lost, and wiping its error would leave nothing for an
+ *   operator's request to find.
+ * - A skip is done once, to the message it was asked for:
+ *   {@linkcode Inbox.takeBack} with `asked: "skip"` forgets a message only
+ *   while a skip request rests on it, checked and forgotten in one step.
+ *   Of the processes that saw the request, one takes the failed message
+ *   back; the others find nothing, and never drop another message in its
+ *   place.
  *
  * @module
  */
@@ -133,7 +146,9 @@ export interface Inbox {
     options?: { readonly retrying?: boolean },
   ): Promise<InboxOutcome>;
   /**
-   * Sets a message aside, or records a new error for one set aside.
+   * Sets a message aside, or records a new error for one set aside (which
+   * ends the request on it). Without an error, a message set aside already
+   * is left as it is, its error and request kept.
    *
    * @param consumer The consumer's name.
    * @param message The message.
@@ -158,7 +173,8 @@ export interface Inbox {
   /**
    * Asks the consumer, in whatever process it runs, to handle an
    * aggregate's set-aside messages again, or to drop the failed one and
-   * handle the rest. Setting a message aside again clears the request.
+   * handle the rest. Setting the failed message aside again with a new
+   * error ends the request.
    *
    * @param consumer The consumer's name.
    * @param aggregateId The parked aggregate.
@@ -173,8 +189,33 @@ export interface Inbox {
   /**
    * Forgets messages set aside (handled since, or skipped).
    *
+   * @example Doing a skip that was asked for
+   * ```ts
+   * import { InMemoryInbox } from "@sequent/core";
+   *
+   * const inbox = new InMemoryInbox();
+   * const aggregateId = crypto.randomUUID();
+   * const failed = {
+   *   id: `${aggregateId}/1`, aggregateId, sequenceNumber: 1,
+   *   subject: "blog.0.Post.a", headers: {}, body: "{}",
+   * };
+   * await inbox.setAside("newsletter", failed, "boom");
+   * await inbox.request("newsletter", aggregateId, "skip");
+   * const asked = { asked: "skip" } as const;
+   * console.assert(await inbox.takeBack("newsletter", [failed.id], asked) === 1);
+   * // a second process acting on the same request finds nothing to skip
+   * console.assert(await inbox.takeBack("newsletter", [failed.id], asked) === 0);
+   * ```
+   *
    * @param consumer The consumer's name.
    * @param ids Their event ids.
+   * @param options `asked: "skip"`: forget only those a skip request still
+   *   rests on, checked and forgotten in one step.
+   * @returns How many it forgot.
    */
-  takeBack(consumer: string, ids: readonly string[]): Promise<void>;
+  takeBack(
+    consumer: string,
+    ids: readonly string[],
+    options?: { readonly asked?: "skip" | undefined },
+  ): Promise<number>;
 }

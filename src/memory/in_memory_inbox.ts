@@ -112,6 +112,10 @@ export class InMemoryInbox implements Inbox {
     let aside = this.#setAside.get(consumer);
     if (!aside) this.#setAside.set(consumer, aside = new Map());
     const before = aside.get(message.id);
+    // the same message again, without an error (delivered again, its ack
+    // lost): what is recorded for it stays, or an operator could no
+    // longer find the failed one
+    if (before && error === undefined) return;
     aside.set(message.id, {
       id: message.id,
       aggregateId: message.aggregateId.toLowerCase(),
@@ -162,9 +166,19 @@ export class InMemoryInbox implements Inbox {
   }
 
   /** {@inheritDoc Inbox.takeBack} */
-  takeBack(consumer: string, ids: readonly string[]): Promise<void> {
+  takeBack(
+    consumer: string,
+    ids: readonly string[],
+    options: { readonly asked?: "skip" | undefined } = {},
+  ): Promise<number> {
     const aside = this.#setAside.get(consumer);
-    for (const id of ids) aside?.delete(id);
-    return Promise.resolve();
+    let forgotten = 0;
+    for (const id of ids) {
+      const m = aside?.get(id);
+      if (!m || (options.asked && m.request !== options.asked)) continue;
+      aside?.delete(id);
+      forgotten++;
+    }
+    return Promise.resolve(forgotten);
   }
 }

@@ -22,7 +22,10 @@
  *   aggregates go on. {@linkcode EventConsumer.retry} handles them again,
  *   in order; {@linkcode EventConsumer.skip} drops the failed one first.
  *   From another process, `Inbox.request` asks the same of a running
- *   consumer, which looks for requests every second.
+ *   consumer, which looks for requests every second (one loop for its
+ *   whole run, however often it reconnects). Of several processes that
+ *   see one skip request, one drops the failed message; the others drop
+ *   nothing.
  * - Only what NATS 2.9 has is asked of the server (single-subject
  *   filters, no priority groups).
  *
@@ -420,7 +423,7 @@ export class EventConsumer {
    * @returns Whether it goes on (false: parked again).
    */
   retry(aggregateId: string): Promise<boolean> {
-    return this.#again(aggregateId, false);
+    return this.#again(aggregateId);
   }
 
   /**
@@ -436,24 +439,35 @@ export class EventConsumer {
    * @returns Whether it goes on (false: parked again).
    */
   skip(aggregateId: string): Promise<boolean> {
-    return this.#again(aggregateId, true);
+    const id = aggregateId.toLowerCase();
+    return this.#again(id, async () => {
+      // the failed one, by its id: whatever else comes first (another
+      // process may be handling the aggregate's messages too) is not
+      // dropped in its place
+      const failed = (await this.#inbox.setAsideMessages(this.#name, id))
+        .find((m) => m.error !== undefined);
+      if (failed) await this.#inbox.takeBack(this.#name, [failed.id]);
+      return true;
+    });
   }
 
-  #again(aggregateId: string, skipFirst: boolean): Promise<boolean> {
+  /**
+   * Handles an aggregate's set-aside messages again, in order, in its
+   * partition's turn; `first`, when given, runs in that turn before them
+   * (a skip), and says whether to go on.
+   */
+  #again(
+    aggregateId: string,
+    first?: () => Promise<boolean>,
+  ): Promise<boolean> {
     const id = aggregateId.toLowerCase();
     return this.#inPartition(
       partitionOf(id, this.#partitions),
       async () => {
-        let first = true;
+        if (first && !(await first())) return false;
         for (;;) {
           const [next] = await this.#inbox.setAsideMessages(this.#name, id);
           if (!next) break;
-          if (first && skipFirst) {
-            await this.#inbox.takeBack(this.#name, [next.id]);
-            first = false;
-            continue;
-          }
-          first = false;
           try {
             const outcome = await this.#inbox.handleOnce(
               this.#name,
@@ -536,6 +550,10 @@ export class EventConsumer {
   }
 
   async #run(signal: AbortSignal): Promise<void> {
+    // one request loop for the whole run, beside the connection attempts:
+    // it needs the inbox, not the connection, and one started per attempt
+    // would outlive the attempt (it ends only when stopped)
+    const requests = this.#serveRequests(signal);
     let backoff = 100;
     try {
       while (!signal.aborted) {
@@ -546,10 +564,9 @@ export class EventConsumer {
           }
           this.#state = "consuming";
           backoff = 100;
-          await Promise.all([
-            ...consumers.map((c, p) => this.#consume(p, c, signal)),
-            this.#serveRequests(signal),
-          ]);
+          await Promise.all(
+            consumers.map((c, p) => this.#consume(p, c, signal)),
+          );
         } catch (error) {
           if (error instanceof Stopping || signal.aborted) break;
           this.#state = "backing off";
@@ -570,12 +587,13 @@ export class EventConsumer {
       const nc = this.#nc;
       this.#nc = undefined;
       await nc?.close().catch(() => {});
+      await requests;
     }
   }
 
   /**
    * Does what operators asked through the inbox (`Inbox.request`, from any
-   * process), looking every second.
+   * process), looking every second; never throws.
    */
   async #serveRequests(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
@@ -584,7 +602,21 @@ export class EventConsumer {
           .filter((m) => m.request !== undefined);
         for (const m of asked) {
           if (signal.aborted) break;
-          await this.#again(m.aggregateId, m.request === "skip");
+          if (m.request === "retry") {
+            await this.#again(m.aggregateId);
+            continue;
+          }
+          // every process of the consumer sees the request: the skip is
+          // done by the one that takes this message back while the
+          // request is still on it; the others find nothing, and leave
+          // the messages behind it to that one
+          await this.#again(
+            m.aggregateId,
+            async () =>
+              await this.#inbox.takeBack(this.#name, [m.id], {
+                asked: "skip",
+              }) > 0,
+          );
         }
       } catch (error) {
         this.#lastError = message(error);

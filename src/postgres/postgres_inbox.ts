@@ -13,7 +13,10 @@
  *   (consumer, aggregate) first, so the check for set-aside messages and a
  *   retry taking one back are never interleaved.
  * - `inbox_set_aside` keeps messages whole, with the error of the one that
- *   failed.
+ *   failed. Setting one aside again updates its row only with a new
+ *   error, and a skip asked for deletes its row only while the request is
+ *   on it: each is one statement, so concurrent processes cannot undo or
+ *   repeat it.
  *
  * @module
  */
@@ -213,12 +216,16 @@ export class PostgresInbox implements Inbox {
     message: InboxMessage,
     error: string | undefined,
   ): Promise<void> {
+    // a row there already is updated only with a new error: without one it
+    // is the same message delivered again (its ack lost), and its error
+    // and request stay for an operator to find
     await client.query(
       `INSERT INTO ${this.#s}.inbox_set_aside (consumer, event_id, aggregate_id,
          sequence_number, subject, headers, body, error)
        VALUES ($1, $2, $3, $4::integer, $5, $6::text::jsonb, $7, $8)
        ON CONFLICT (consumer, event_id) DO UPDATE SET error = excluded.error,
-         request = NULL`,
+         request = NULL
+       WHERE excluded.error IS NOT NULL`,
       [
         consumer,
         message.id,
@@ -274,11 +281,19 @@ export class PostgresInbox implements Inbox {
   }
 
   /** {@inheritDoc Inbox.takeBack} */
-  async takeBack(consumer: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    await this.#client.query(
+  async takeBack(
+    consumer: string,
+    ids: readonly string[],
+    options: { readonly asked?: "skip" | undefined } = {},
+  ): Promise<number> {
+    if (ids.length === 0) return 0;
+    // with `asked`, the check is in the DELETE itself: a second process
+    // waits for the first one's row lock, then finds the row gone
+    const rows = await this.#client.query(
       `DELETE FROM ${this.#s}.inbox_set_aside
-       WHERE consumer = $1 AND event_id = ANY ($2::text::text[])`,
+       WHERE consumer = $1 AND event_id = ANY ($2::text::text[])
+         AND ($3::text IS NULL OR request = $3)
+       RETURNING 1 AS forgotten`,
       [
         consumer,
         `{${
@@ -286,7 +301,9 @@ export class PostgresInbox implements Inbox {
             `"${id.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`
           ).join(",")
         }}`,
+        options.asked ?? null,
       ],
     );
+    return rows.length;
   }
 }

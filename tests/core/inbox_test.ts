@@ -2,8 +2,9 @@
  * The inbox's rules, the same cases on every inbox (memory, PGlite, the
  * server when `DATABASE_URL` names one): each event's writes once, nothing
  * of a failed handler, a message never slipping past its aggregate's set
- * aside, and messages handled again leaving the list with their
- * transaction.
+ * aside, messages handled again leaving the list with their
+ * transaction, a message set aside again keeping its error and request,
+ * and a skip asked for done once, to its message.
  */
 import assert from "node:assert/strict";
 import {
@@ -192,7 +193,7 @@ for (const b of list) {
     assert.deepEqual(await inbox.setAsideMessages(c, x), []);
   });
 
-  test("an operator's request rests on the failed message until it is set aside again", async () => {
+  test("an operator's request rests on the failed message until it is set aside again with a new error", async () => {
     const { inbox } = await inboxFor(b);
     const c = consumer();
     const x = crypto.randomUUID();
@@ -209,6 +210,70 @@ for (const b of list) {
       ["boom again", undefined],
       [undefined, undefined],
     ]);
+  });
+
+  test("setting a message aside again never erases what is recorded for it: delivered again after its ack was lost, the failed one keeps its error and request", async () => {
+    const { inbox } = await inboxFor(b);
+    const c = consumer();
+    const x = crypto.randomUUID();
+    await inbox.setAside(c, msg(x, 1), "boom");
+    await inbox.setAside(c, msg(x, 2), undefined);
+    assert.equal(await inbox.request(c, x, "retry"), true);
+    // the parked message comes again: it is set aside behind itself
+    let ran = false;
+    assert.equal(
+      await inbox.handleOnce(
+        c,
+        msg(x, 1),
+        () => Promise.resolve(void (ran = true)),
+      ),
+      "set aside",
+    );
+    assert.equal(ran, false);
+    await inbox.setAside(c, msg(x, 1), undefined);
+    const aside = await inbox.setAsideMessages(c, x);
+    assert.deepEqual(aside.map((m) => [m.sequenceNumber, m.error, m.request]), [
+      [1, "boom", "retry"],
+      [2, undefined, undefined],
+    ]);
+    // so an operator still finds it
+    assert.equal(await inbox.request(c, x, "skip"), true);
+    // and one held behind it that fails later gets its error
+    await inbox.setAside(c, msg(x, 2), "boom at 2");
+    assert.deepEqual(
+      (await inbox.setAsideMessages(c, x)).map((m) => m.error),
+      ["boom", "boom at 2"],
+    );
+  });
+
+  test("a skip asked for is done once, to the message it was asked for: a second taker after the first skips nothing else", async () => {
+    const { inbox } = await inboxFor(b);
+    const c = consumer();
+    const x = crypto.randomUUID();
+    await inbox.setAside(c, msg(x, 1), "boom");
+    await inbox.setAside(c, msg(x, 2), undefined);
+    await inbox.setAside(c, msg(x, 3), undefined);
+    const asked = { asked: "skip" } as const;
+    // not asked yet: nothing to skip
+    assert.equal(await inbox.takeBack(c, [msg(x, 1).id], asked), 0);
+    assert.equal(await inbox.request(c, x, "skip"), true);
+    // two processes saw the request and act on it at once
+    const taken = await Promise.all([
+      inbox.takeBack(c, [msg(x, 1).id], asked),
+      inbox.takeBack(c, [msg(x, 1).id], asked),
+    ]);
+    assert.deepEqual(taken.sort(), [0, 1]);
+    // a late one, looking for what comes first now, finds no request on it
+    assert.equal(await inbox.takeBack(c, [msg(x, 2).id], asked), 0);
+    assert.deepEqual(
+      (await inbox.setAsideMessages(c, x)).map((m) => m.sequenceNumber),
+      [2, 3],
+    );
+    // a retry asked for is no skip
+    await inbox.setAside(c, msg(x, 2), "boom at 2");
+    assert.equal(await inbox.request(c, x, "retry"), true);
+    assert.equal(await inbox.takeBack(c, [msg(x, 2).id], asked), 0);
+    assert.equal((await inbox.setAsideMessages(c, x)).length, 2);
   });
 
   if (b.sql) {
@@ -241,12 +306,12 @@ for (const b of list) {
     const x = crypto.randomUUID();
     await inbox.setAside(c, msg(x, 1), "boom");
     await inbox.setAside(c, msg(x, 2), undefined);
-    await inbox.takeBack(c, [msg(x, 1).id]);
+    assert.equal(await inbox.takeBack(c, [msg(x, 1).id, msg(x, 9).id]), 1);
     assert.deepEqual(
       (await inbox.setAsideMessages(c)).map((m) => m.id),
       [msg(x, 2).id],
     );
-    await inbox.takeBack(c, []);
+    assert.equal(await inbox.takeBack(c, []), 0);
   });
 }
 

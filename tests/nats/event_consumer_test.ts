@@ -6,8 +6,10 @@
  * delivered again from its start; a poison message is parked after
  * `maxDeliver` deliveries with its aggregate's later events behind it,
  * other aggregates go on, and a retry (or a skip) finishes in order. The
- * durable consumers it creates ask only for what NATS 2.9 has. On a
- * private server killed for 3 s, the consumer resumes by itself.
+ * durable consumers it creates ask only for what NATS 2.9 has; a skip
+ * request two processes act on drops only the failed message. On a
+ * private server killed for 3 s, the consumer resumes by itself; after
+ * reconnects it still has one loop looking for requests.
  */
 import assert from "node:assert/strict";
 import {
@@ -146,6 +148,32 @@ async function setup(b: StoreBackend): Promise<Setup> {
       return row?.seqs ?? "";
     },
   };
+}
+
+/** `inner`, with some of its methods replaced: another process's view. */
+function over(inner: Inbox, changes: Partial<Inbox>): Inbox {
+  return {
+    handleOnce: (c, m, work, o) => inner.handleOnce(c, m, work, o),
+    setAside: (c, m, error) => inner.setAside(c, m, error),
+    setAsideMessages: (c, aggregateId) =>
+      inner.setAsideMessages(c, aggregateId),
+    request: (c, aggregateId, r) => inner.request(c, aggregateId, r),
+    takeBack: (c, ids, o) => inner.takeBack(c, ids, o),
+    ...changes,
+  };
+}
+
+/** Waits for `p`, or `ms` at most. */
+async function atMost(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      p,
+      new Promise<void>((r) => timer = setTimeout(r, ms)),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function upTo(n: number, without?: number): string {
@@ -322,6 +350,81 @@ for (const b of list) {
       await consumer.stop();
     }
   });
+
+  test("a skip request two processes of one consumer act on drops the failed message only: the one behind it is handled", async (s) => {
+    const name = `c${crypto.randomUUID().slice(0, 8)}`;
+    const x = crypto.randomUUID();
+    const m = (n: number) => ({
+      id: `${x}/${n}`,
+      aggregateId: x,
+      sequenceNumber: n,
+      subject: `${s.prefix}.0.Thing.${x}`,
+      headers: {},
+      body: JSON.stringify({ n }),
+    });
+    await s.inbox.setAside(name, m(1), "boom");
+    await s.inbox.setAside(name, m(2), undefined);
+    await s.inbox.setAside(name, m(3), undefined);
+    assert.equal(await s.inbox.request(name, x, "skip"), true);
+    // what B's poll reads before A acts; B acts on it only after A took
+    // the failed message back, and before A handles the ones behind it
+    const seenByB = await s.inbox.setAsideMessages(name);
+    let aTook = false;
+    let bTook = false;
+    let bTookNow: () => void = () => {};
+    const bTookBack = new Promise<void>((r) => bTookNow = r);
+    const bTaken: number[] = [];
+    const a = s.consumer({
+      name,
+      partitions: 1,
+      inbox: over(s.inbox, {
+        takeBack: async (c, ids, o) => {
+          const n = await s.inbox.takeBack(c, ids, o);
+          aTook = true;
+          await atMost(bTookBack, 5_000);
+          return n;
+        },
+      }),
+    });
+    const b = s.consumer({
+      name,
+      partitions: 1,
+      inbox: over(s.inbox, {
+        setAsideMessages: (c, aggregateId) => {
+          if (aggregateId !== undefined || bTook) {
+            return s.inbox.setAsideMessages(c, aggregateId);
+          }
+          return Promise.resolve(aTook ? seenByB : []);
+        },
+        takeBack: async (c, ids, o) => {
+          try {
+            const n = await s.inbox.takeBack(c, ids, o);
+            bTaken.push(n);
+            return n;
+          } finally {
+            bTook = true;
+            bTookNow();
+          }
+        },
+      }),
+    });
+    a.start();
+    b.start();
+    try {
+      await until(
+        async () => (await s.inbox.setAsideMessages(name)).length === 0,
+        8_000,
+        "the skip done",
+      );
+      // the failed message dropped, the two behind it handled; B skipped
+      // nothing
+      assert.equal(await s.seqs(x), "2;3;");
+      assert.deepEqual(bTaken, [0]);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
 }
 
 Deno.test({
@@ -461,6 +564,70 @@ Deno.test({
       await relay.stop();
       await deleteStream(name);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "memory: reconnecting after fetches failed keeps one request loop: the inbox is asked for requests once a second, and not after stop()",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const { stream: name, prefix } = freshStream();
+    await createStream(name, prefix, 1_000);
+    const real = new InMemoryInbox();
+    // every look for requests reads the whole list, as nothing else does
+    // once connected
+    let polls = 0;
+    let backoffs = 0;
+    const consumer = new EventConsumer({
+      name: "loops",
+      inbox: over(real, {
+        setAsideMessages: (c, aggregateId) => {
+          if (aggregateId === undefined) polls++;
+          return real.setAsideMessages(c, aggregateId);
+        },
+      }),
+      handler: () => Promise.resolve(),
+      servers: natsUrl,
+      stream: name,
+      prefix,
+      partitions: 1,
+      logger: {
+        enabled: () => true,
+        log: (_, text) => void (text.includes("backing off") && backoffs++),
+      },
+    });
+    consumer.start();
+    try {
+      await until(
+        () => consumer.status.state === "consuming",
+        10_000,
+        "consuming",
+      );
+      // a durable consumer deleted under a fetch fails it, as a broker
+      // restart does: the consumer backs off and connects again
+      for (let i = 1; i <= 2; i++) {
+        await withNats(async (nc) => {
+          await (await jetstreamManager(nc)).consumers.delete(name, "loops_0");
+        });
+        await until(
+          () => backoffs === i && consumer.status.state === "consuming",
+          10_000,
+          `connected again (${i})`,
+        );
+      }
+      const before = polls;
+      await new Promise((r) => setTimeout(r, 2_500));
+      // one loop: 2 or 3; one more per reconnect would make 7 or more
+      assert.ok(polls - before <= 4, `${polls - before} polls in 2.5 s`);
+    } finally {
+      await consumer.stop();
+      await deleteStream(name);
+    }
+    const after = polls;
+    await new Promise((r) => setTimeout(r, 1_200));
+    assert.equal(polls, after);
   },
 });
 
