@@ -51,12 +51,15 @@ export class AggregateCache {
   }
 
   /**
-   * Keeps an aggregate whose events are all committed. One already held
+   * Keeps an aggregate whose events are all committed (none: it was never
+   * stored, and is not kept). One already held
    * at a later sequence number (given back by a unit that committed after
    * this one) stays.
    */
   keep(aggregate: AggregateRoot): void {
-    if (this.#capacity === 0) return;
+    // one with no event was never stored (added, then nothing applied):
+    // held, it would be found where the store has no such aggregate
+    if (this.#capacity === 0 || aggregate.sequenceNumber === 0) return;
     const id = aggregate.id;
     const held = this.#held.get(id);
     if (held !== undefined) {

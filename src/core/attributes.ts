@@ -410,11 +410,15 @@ function parseDateTime(text: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
-/** A valid instant in years 0 to 9999: what ISO text with 4-digit years holds. */
+/**
+ * A valid instant in years 1 to 9999: what ISO text with 4-digit years
+ * holds and a date-time attribute reads back (year 0, 1 BC, would be
+ * stored as "0000-…" and then refused on every load).
+ */
 function isStorableDate(v: unknown): v is Date {
   if (!(v instanceof Date) || Number.isNaN(v.getTime())) return false;
   const year = v.getUTCFullYear();
-  return year >= 0 && year <= 9999;
+  return year >= 1 && year <= 9999;
 }
 
 export const dateTimeCodec: Codec<Date> = {

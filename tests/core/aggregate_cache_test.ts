@@ -29,7 +29,7 @@ const [A, B, C] = [1, 2, 3].map(() => crypto.randomUUID());
 
 Deno.test("AggregateCache holds at most its capacity, forgetting the least recently kept first", () => {
   const cache = new AggregateCache(2);
-  const [a, b, c] = [A, B, C].map((id) => new Ledger(id!));
+  const [a, b, c] = [A, B, C].map((id) => Ledger.open(id!));
   cache.keep(a!);
   cache.keep(b!);
   cache.keep(a!); // a is now the most recent
@@ -42,7 +42,7 @@ Deno.test("AggregateCache holds at most its capacity, forgetting the least recen
 
 Deno.test("AggregateCache.take() hands an aggregate to one unit only", () => {
   const cache = new AggregateCache(10);
-  const a = new Ledger(A!);
+  const a = Ledger.open(A!);
   cache.keep(a);
   assert.equal(cache.take(A!), a);
   assert.equal(cache.take(A!), undefined);
@@ -60,9 +60,16 @@ Deno.test("AggregateCache.keep() keeps the later of two instances of one aggrega
   assert.equal(cache.take(A!), later);
 });
 
+Deno.test("AggregateCache does not keep an aggregate with no event: it was never stored", () => {
+  const cache = new AggregateCache(10);
+  cache.keep(new Ledger(A!));
+  assert.equal(cache.size, 0);
+  assert.equal(cache.take(A!), undefined);
+});
+
 Deno.test("AggregateCache of capacity 0 holds nothing; a capacity that is not a non-negative integer is refused", () => {
   const cache = new AggregateCache(0);
-  cache.keep(new Ledger(A!));
+  cache.keep(Ledger.open(A!));
   assert.equal(cache.size, 0);
   for (const bad of [-1, 1.5, Number.NaN]) {
     assert.throws(
