@@ -661,9 +661,14 @@ export class ProcessorRunner {
 
   async #catchUp(names: readonly string[] | undefined): Promise<void> {
     for (;;) {
-      // while rounds handle events, there is no need to ask
+      let before: Map<string, string>;
       try {
+        // while rounds handle events, there is no need to ask
         if (await this.#roundAll(names, true) > 0) continue;
+        before = await this.#checkpoints(names);
+        // (a round of its own: the one above may have found the claim
+        // held, and this one may be the one that gets it)
+        await this.round(names);
       } catch (error) {
         // a claim that lapsed during a slow round (or was taken) stored
         // nothing: claim again, as run does, and wait if another holds it
@@ -671,8 +676,6 @@ export class ProcessorRunner {
         this.#logger.log("warn", message(error), { error });
         continue;
       }
-      const before = await this.#checkpoints(names);
-      await this.round(names);
       const records = await this.#store.records(names ?? this.names);
       let behind = false;
       for (const record of records) {
