@@ -60,6 +60,9 @@ import {
 /**
  * Middleware around each command's execution: inspect the command, reject
  * it by throwing, or wrap `next()` (timing, logging, authorisation).
+ * Middleware that catches the error of `next()` lets the unit go on without
+ * that command: nothing of it is stored, neither its events nor the
+ * commands its handlers issued.
  *
  * @example
  * ```ts
@@ -912,58 +915,68 @@ export class CommandService {
         aggregateId: command.aggregateId,
       });
     }
-    let handled = false;
-    for (const handler of this.#commandHandlers) {
-      const fns = handlersFor<(h: CommandHandler, c: Command) => unknown>(
-        handler.constructor,
-        command,
-      );
-      for (const fn of fns) {
-        handled = true;
-        if (debug) {
-          this.#logger.log(
-            "debug",
-            `${handler.constructor.name} handles ${name}`,
-          );
-        }
-        await fn(handler, command);
-      }
-    }
-    if (!handled) throw new NoCommandHandlerError(name);
-    unit.signal?.throwIfAborted();
-    const changes = unit.repository.takeChanges();
+    // What the command leaves in the unit until its commit — its
+    // aggregates' new events, the commands its handlers issue — is dropped
+    // when it fails: middleware that catches the error and carries on must
+    // not let the next command of the unit store it as its own.
+    const queued = unit.queue.length;
     const streams: StreamCommit[] = [];
     const events: Event[] = [];
-    // the command's trace context, once per commit (set only when traced)
-    const traceparent = unit.traceparent;
-    for (const { aggregate, events: applied } of changes) {
-      const cls = aggregate.constructor;
-      const keys = hasUniqueKeyDefinitions(aggregate)
-        ? uniqueKeysOf(aggregate)
-        : undefined;
-      streams.push({
-        aggregateId: aggregate.id,
-        aggregateType: aggregateTypeOf(cls),
-        partitionKey: aggregate.eventsPartitionKey,
-        events: traceparent === undefined
-          ? applied.map((e) => this.#serializer.serializeEvent(e))
-          : applied.map((e) => ({
-            ...this.#serializer.serializeEvent(e),
-            traceparent,
-          })),
-        uniqueKeys: keys,
-        snapshotThreshold: snapshotConfigOf(cls)?.threshold,
-      });
-      events.push(...applied);
+    try {
+      let handled = false;
+      for (const handler of this.#commandHandlers) {
+        const fns = handlersFor<(h: CommandHandler, c: Command) => unknown>(
+          handler.constructor,
+          command,
+        );
+        for (const fn of fns) {
+          handled = true;
+          if (debug) {
+            this.#logger.log(
+              "debug",
+              `${handler.constructor.name} handles ${name}`,
+            );
+          }
+          await fn(handler, command);
+        }
+      }
+      if (!handled) throw new NoCommandHandlerError(name);
+      unit.signal?.throwIfAborted();
+      const changes = unit.repository.takeChanges();
+      // the command's trace context, once per commit (set only when traced)
+      const traceparent = unit.traceparent;
+      for (const { aggregate, events: applied } of changes) {
+        const cls = aggregate.constructor;
+        const keys = hasUniqueKeyDefinitions(aggregate)
+          ? uniqueKeysOf(aggregate)
+          : undefined;
+        streams.push({
+          aggregateId: aggregate.id,
+          aggregateType: aggregateTypeOf(cls),
+          partitionKey: aggregate.eventsPartitionKey,
+          events: traceparent === undefined
+            ? applied.map((e) => this.#serializer.serializeEvent(e))
+            : applied.map((e) => ({
+              ...this.#serializer.serializeEvent(e),
+              traceparent,
+            })),
+          uniqueKeys: keys,
+          snapshotThreshold: snapshotConfigOf(cls)?.threshold,
+        });
+        events.push(...applied);
+      }
+      const record = this.#serializer.serializeCommand(
+        command,
+        unit.commandIds?.(),
+      );
+      await unit.transaction.commit(
+        traceparent === undefined ? record : { ...record, traceparent },
+        streams,
+      );
+    } catch (error) {
+      discardFailedCommand(unit, queued);
+      throw error;
     }
-    const record = this.#serializer.serializeCommand(
-      command,
-      unit.commandIds?.(),
-    );
-    await unit.transaction.commit(
-      traceparent === undefined ? record : { ...record, traceparent },
-      streams,
-    );
     const trace = unit.trace;
     if (trace) {
       trace.events += events.length;
@@ -1057,6 +1070,23 @@ export class CommandService {
       }
     }
   }
+}
+
+/**
+ * Forgets what a failed command left in its unit: the commands its handlers
+ * issued (queued after `queued`), the events its aggregates applied, and
+ * those aggregates, whose state the events changed (committing any later
+ * would store the events under another command; keeping them would build
+ * on a state that never was).
+ */
+function discardFailedCommand(unit: Unit, queued: number): void {
+  unit.queue.length = queued;
+  const repository = unit.repository;
+  repository.takeChanges();
+  // The repository forgets all its aggregates or none; all is safe: the
+  // others are read again, from the unit's transaction, which holds what
+  // the unit's earlier commands committed.
+  repository.clear();
 }
 
 function typeName(message: object): string {

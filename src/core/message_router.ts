@@ -7,8 +7,13 @@
  * {@linkcode isA}, {@linkcode anyMessage}, {@linkcode hasAttrs} and
  * {@linkcode where} match more broadly.
  *
+ * The classes a route names become what stored messages of their type names
+ * are read back as, in any process (see type_catalog.ts): a route on exactly
+ * `PostPublished` must see the rows stored as "PostPublished".
+ *
  * @module
  */
+import { recordRoutedClass } from "./type_catalog.ts";
 
 /** A class whose instances are `T`. */
 export type ClassOf<T> = abstract new (...args: never[]) => T;
@@ -276,7 +281,11 @@ interface Route<H> {
 const ownRoutes = new WeakMap<object, Route<unknown>[]>();
 let version = 0;
 
-/** Registers a handler on an owner class (an aggregate, projector, …). */
+/**
+ * Registers a handler on an owner class (an aggregate, projector, …), and
+ * records the classes its matchers name as the classes of their type names
+ * (see the module documentation).
+ */
 export function addRoute<H>(
   owner: object,
   target: unknown,
@@ -288,7 +297,12 @@ export function addRoute<H>(
   const matchers = toMatchers(target);
   let routes = ownRoutes.get(owner);
   if (!routes) ownRoutes.set(owner, routes = []);
-  for (const matcher of matchers) routes.push({ matcher, handler });
+  for (const matcher of matchers) {
+    routes.push({ matcher, handler });
+    // Recorded now, at class definition, not when an instance is first
+    // built: a fresh process reads stored rows before it builds any.
+    for (const cls of matcher.classes) recordRoutedClass(cls);
+  }
   version++;
   return matchers;
 }

@@ -17,6 +17,7 @@ import type {
   SerializedSnapshot,
   SnapshotStore,
 } from "./event_store.ts";
+import { routedClasses } from "./message_router.ts";
 import { MessageSerializer } from "./serializer.ts";
 import { TypeRegistry } from "./type_registry.ts";
 
@@ -33,7 +34,10 @@ import { TypeRegistry } from "./type_registry.ts";
 export interface SnapshotterOptions {
   /** The store: its snapshots, and the streams the aggregates load from. */
   readonly eventStore: SnapshotStore & EventStoreReader;
-  /** The aggregate classes whose stored type names must resolve. */
+  /**
+   * The aggregate classes whose stored type names must resolve; the event
+   * classes their handlers route on are registered with them.
+   */
   readonly aggregates?: readonly AggregateClass[] | undefined;
   /** The serializer (default: one over a new registry of `aggregates`). */
   readonly serializer?: MessageSerializer | undefined;
@@ -102,8 +106,15 @@ export class Snapshotter {
     this.#store = options.eventStore;
     this.#serializer = options.serializer ??
       new MessageSerializer(new TypeRegistry());
+    const registry = this.#serializer.registry;
     for (const cls of options.aggregates ?? []) {
-      this.#serializer.registry.register("aggregate", cls);
+      registry.register("aggregate", cls);
+      // As CommandService does: the aggregate's events are read back as the
+      // classes its handlers route on, whatever else the process declares
+      // under their names, or the snapshot stores a state they never made.
+      for (const routed of routedClasses(cls)) {
+        registry.register("event", routed);
+      }
     }
   }
 

@@ -2,9 +2,18 @@
  * The process-wide catalog of message and aggregate classes by stable type
  * name. `Event.define("PostAdded", …)` records the class it creates; the
  * user's subclass (`class PostAdded extends Event.define(…) {}`) is recorded
- * the first time it is constructed or routed. Apps keep their own registry
- * (see type_registry.ts) and only fall back to this catalog for names they
- * were never given, so a stored event can be read back in a fresh process.
+ * when a handler routes on it (`on(PostAdded, …)`, at class definition) or
+ * the first time it is constructed. Apps keep their own registry (see
+ * type_registry.ts) and only fall back to this catalog for names they were
+ * never given, so a stored event can be read back in a fresh process.
+ *
+ * Which class a name stands for: the one handlers route on; else the most
+ * derived one in use; else the define()d one. A route on a class matches
+ * exactly that class, so stored rows must become it — not the define()d
+ * base, which no handler would see. Two different classes routed on under
+ * one name (two subclasses of one define()d class, say) are an error when
+ * the name is looked up: rows cannot become both, and whichever lost, its
+ * handlers would silently miss them.
  *
  * @module
  */
@@ -21,7 +30,12 @@ interface Entry {
   readonly definitions: Set<AnyClass>;
   /** Concrete subclasses seen in use. */
   readonly derived: Set<AnyClass>;
+  /** Classes handlers route on (they win over the others). */
+  readonly routed: Set<AnyClass>;
 }
+
+/** The kinds whose classes handlers route on. */
+const ROUTED_KINDS: readonly TypeKind[] = ["event", "command"];
 
 const entries: Record<TypeKind, Map<string, Entry>> = {
   event: new Map(),
@@ -33,7 +47,7 @@ const noted = new WeakSet<AnyClass>();
 function entryFor(kind: TypeKind, name: string): Entry {
   let entry = entries[kind].get(name);
   if (!entry) {
-    entry = { definitions: new Set(), derived: new Set() };
+    entry = { definitions: new Set(), derived: new Set(), routed: new Set() };
     entries[kind].set(name, entry);
   }
   return entry;
@@ -68,9 +82,35 @@ export function recordClass(kind: TypeKind, name: string, cls: AnyClass): void {
 }
 
 /**
- * The class known under a type name: the most derived one in use.
+ * Records a class a handler routes on (what `on()` does for each class its
+ * target names), under the kind and type name of the define()d class it
+ * extends, so stored rows of that name become it in any process. A class
+ * that extends no define()d class of its own type name (a hand-written
+ * class, a value object) is left out.
+ */
+export function recordRoutedClass(cls: AnyClass): void {
+  const name = (cls as { typeName?: unknown }).typeName;
+  if (typeof name !== "string") return;
+  for (const kind of ROUTED_KINDS) {
+    const entry = entries[kind].get(name);
+    if (!entry || entry.routed.has(cls)) continue;
+    for (const def of entry.definitions) {
+      if (cls === def || cls.prototype instanceof def) {
+        recordClass(kind, name, cls);
+        entry.routed.add(cls);
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * The class known under a type name: the one handlers route on, else the
+ * most derived one in use, else the define()d one (see the module
+ * documentation).
  *
- * @throws {DuplicateTypeNameError} when two unrelated classes use the name.
+ * @throws {DuplicateTypeNameError} when two different classes are routed on
+ * under the name, or two unrelated classes use it.
  */
 export function lookupClass(
   kind: TypeKind,
@@ -78,29 +118,57 @@ export function lookupClass(
 ): AnyClass | undefined {
   const entry = entries[kind].get(name);
   if (!entry) return undefined;
-  if (entry.derived.size > 1) throw new DuplicateTypeNameError(kind, name);
-  const [derived] = entry.derived;
-  if (derived) {
-    // every definition must be an ancestor of the derived class
+  if (entry.routed.size > 1) throw routedTwice(kind, name, entry.routed);
+  const chosen = entry.routed.size > 0 ? entry.routed : entry.derived;
+  if (chosen.size > 1) throw new DuplicateTypeNameError(kind, name);
+  const [cls] = chosen;
+  if (cls) {
+    // every definition must be an ancestor of the chosen class
     for (const def of entry.definitions) {
-      if (!(derived.prototype instanceof def) && derived !== def) {
+      if (!(cls.prototype instanceof def) && cls !== def) {
         throw new DuplicateTypeNameError(kind, name);
       }
     }
-    return derived;
+    return cls;
   }
   if (entry.definitions.size > 1) throw new DuplicateTypeNameError(kind, name);
   const [only] = entry.definitions;
   return only;
 }
 
-/** Every class recorded under a kind (the most derived ones in use). */
+/**
+ * Every class recorded under a kind (those routed on, else the most derived
+ * ones in use).
+ */
 export function knownClasses(kind: TypeKind): AnyClass[] {
   const result: AnyClass[] = [];
   for (const entry of entries[kind].values()) {
     result.push(
-      ...(entry.derived.size > 0 ? entry.derived : entry.definitions),
+      ...(entry.routed.size > 0
+        ? entry.routed
+        : entry.derived.size > 0
+        ? entry.derived
+        : entry.definitions),
     );
   }
   return result;
+}
+
+/**
+ * The clash of classes routed on under one name, naming them: they are
+ * subclasses of one define()d class, so the type name alone does not say
+ * which they are.
+ */
+function routedTwice(
+  kind: TypeKind,
+  name: string,
+  classes: Iterable<AnyClass>,
+): DuplicateTypeNameError {
+  const error = new DuplicateTypeNameError(kind, name);
+  error.message += `; handlers route on ${
+    [...classes].map((cls) => cls.name || "(an anonymous class)").join(
+      " and ",
+    )
+  }`;
+  return error;
 }

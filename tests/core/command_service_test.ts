@@ -1417,4 +1417,186 @@ for (const b of txtBackends.list) {
   );
 }
 
+// --- A failed command, and a fresh process, on every store ----------------------
+
+class Mw_Deposited extends Event.define("Mw.Deposited", {
+  n: attrs.integer().required(),
+  note: attrs.string(),
+}) {}
+
+class Mw_Account extends AggregateRoot {
+  balance = 0;
+  deposit(n: number, note?: string): void {
+    this.apply(Mw_Deposited, { n, note });
+  }
+  static {
+    this.on(Mw_Deposited, (a, e) => {
+      a.balance += e.n;
+    });
+  }
+}
+
+/** `then`: how the command fails after depositing. */
+class Mw_Deposit extends Command.define("Mw.Deposit", {
+  n: attrs.integer().required(),
+  then: attrs.oneOf("throw", "storeNul"),
+}) {}
+
+class Mw_Failed extends Error {}
+
+class Mw_Handler extends CommandHandler {
+  constructor(readonly service: () => CommandService) {
+    super();
+  }
+  static {
+    this.on(Mw_Deposit, async (handler, command) => {
+      const id = command.aggregateId;
+      const account = await handler.repository.findAggregate(id, Mw_Account);
+      if (!account) {
+        const opened = new Mw_Account(id);
+        opened.deposit(command.n);
+        handler.repository.addAggregate(opened);
+        return;
+      }
+      if (command.then === "storeNul") {
+        account.deposit(command.n, "\0"); // no store holds it: commit() fails
+        return;
+      }
+      account.deposit(command.n);
+      if (command.then === "throw") {
+        // queued in the unit, after the command that issues it
+        await handler.service().executeCommands(
+          new Mw_Deposit({ aggregateId: id, n: 7 }),
+        );
+        throw new Mw_Failed("insufficient funds");
+      }
+    });
+  }
+}
+
+/** Rows as an earlier process stored them (this one never built their events). */
+function storeRows(
+  store: EventStore,
+  aggregateType: string,
+  aggregateId: string,
+  events: readonly { eventType: string; payload: string }[],
+): Promise<void> {
+  return store.transaction((tx) =>
+    tx.commit({
+      commandType: "Earlier",
+      aggregateId,
+      userId: undefined,
+      eventAggregateId: undefined,
+      eventSequenceNumber: undefined,
+      payload: "{}",
+    }, [{
+      aggregateId,
+      aggregateType,
+      partitionKey: "",
+      uniqueKeys: undefined,
+      snapshotThreshold: undefined,
+      events: events.map((e, i) => ({
+        ...e,
+        aggregateId,
+        sequenceNumber: i + 1,
+        createdAt: new Date(),
+      })),
+    }])
+  );
+}
+
+// Never built in this file before their rows are read, as in a process that
+// did not store them: the process knows them only by their classes.
+class Fresh_Renamed extends Event.define("Fresh.Renamed", {
+  name: attrs.string(),
+}) {}
+class Fresh_Thing extends AggregateRoot {
+  name = "(none)";
+  static {
+    this.on(Fresh_Renamed, (thing, e) => {
+      thing.name = e.name ?? "";
+    });
+  }
+}
+class Fresh_Show extends Command.define("Fresh.Show", {}) {}
+class Fresh_Handler extends CommandHandler {
+  readonly shown: string[] = [];
+  static {
+    this.on(Fresh_Show, async (handler, command) => {
+      const thing = await handler.repository.loadAggregate(
+        command.aggregateId,
+        Fresh_Thing,
+      );
+      handler.shown.push(thing.name);
+    });
+  }
+}
+
+for (const b of txtBackends.list) {
+  const test = (name: string, fn: (store: EventStore) => Promise<void>) =>
+    Deno.test({
+      name: `CommandService (${b.name}): ${name}`,
+      ...shared,
+      fn: async () => await fn(await b.emptyStore([txtRows])),
+    });
+
+  test(
+    "a failed command stores nothing, not even when middleware catches its error and the unit goes on: not its events, nor the commands it issued",
+    async (store) => {
+      const caught: string[] = [];
+      const service: CommandService = new CommandService({
+        eventStore: store,
+        commandHandlers: [new Mw_Handler(() => service)],
+        logger: silentLogger,
+        middleware: [async (_command, next) => {
+          try {
+            await next();
+          } catch (error) {
+            caught.push((error as Error).constructor.name); // log, carry on
+          }
+        }],
+      });
+      const id = newId();
+      await service.executeCommands(new Mw_Deposit({ aggregateId: id, n: 1 }));
+      await service.executeCommands(
+        new Mw_Deposit({ aggregateId: id, n: 1000, then: "throw" }),
+        new Mw_Deposit({ aggregateId: id, n: 100, then: "storeNul" }),
+        new Mw_Deposit({ aggregateId: id, n: 5 }),
+      );
+      assert.deepEqual(caught, ["Mw_Failed", "UnstorableTextError"]);
+      const [stream] = await store.loadStreams([id]);
+      assert.deepEqual(
+        stream?.events.map((e) => [e.sequenceNumber, JSON.parse(e.payload)]),
+        [[1, { n: 1 }], [2, { n: 5 }]],
+      );
+      const second = await store.commandForEvent(id, 2);
+      assert.deepEqual(JSON.parse(second?.payload ?? "null"), { n: 5 });
+      assert.equal(await b.commandCount(store), 2);
+      // and what the next unit builds on is what was stored
+      await service.executeCommands(new Mw_Deposit({ aggregateId: id, n: 10 }));
+      const [after] = await store.loadStreams([id]);
+      assert.equal(after?.events.length, 3);
+    },
+  );
+
+  test(
+    "an aggregate loaded without the aggregates option reads its stored events as the classes it routes on, before the process built any",
+    async (store) => {
+      const id = newId();
+      await storeRows(store, "Fresh_Thing", id, [
+        { eventType: "Fresh.Renamed", payload: '{"name":"Ben"}' },
+        { eventType: "Fresh.Renamed", payload: '{"name":"Ann"}' },
+      ]);
+      const handler = new Fresh_Handler();
+      const service = new CommandService({
+        eventStore: store,
+        commandHandlers: [handler],
+        logger: silentLogger,
+      });
+      await service.executeCommands(new Fresh_Show({ aggregateId: id }));
+      assert.deepEqual(handler.shown, ["Ann"]);
+    },
+  );
+}
+
 txtBackends.disposeAtEnd();

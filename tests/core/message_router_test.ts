@@ -8,6 +8,8 @@ import {
   anyMessage,
   attrs,
   CalendarDate,
+  Command,
+  CommandHandler,
   Decimal,
   Event,
   EventHandler,
@@ -17,6 +19,7 @@ import {
   where,
 } from "@sequent/core";
 import type { TargetMessage } from "@sequent/core/internal";
+import { TypeRegistry } from "../../src/core/type_registry.ts";
 import {
   addRoute,
   handlersFor,
@@ -406,6 +409,28 @@ Deno.test("routedClasses() lists the classes named by exact and attribute target
 });
 
 // --- Through the public on() ---------------------------------------------------------------
+
+Deno.test("on() makes the classes it routes on what rows of their type names read back as, before any instance is built", () => {
+  // As in a fresh process: nothing has built a Rtr_Shipped or a Rtr_Ship.
+  class Shipped extends Event.define("Rtr_Shipped", {}) {}
+  class Ship extends Command.define("Rtr_Ship", {}) {}
+  class Returned extends Event.define("Rtr_Returned", {}) {}
+  assert.notEqual(new TypeRegistry().lookup("event", "Rtr_Shipped"), Shipped);
+  class Shipping extends EventHandler {
+    static {
+      this.on([Shipped, hasAttrs(Returned, {})], () => {});
+    }
+  }
+  class ShipHandler extends CommandHandler {
+    static {
+      this.on(Ship, () => {});
+    }
+  }
+  assert.ok(Shipping && ShipHandler);
+  assert.equal(new TypeRegistry().lookup("event", "Rtr_Shipped"), Shipped);
+  assert.equal(new TypeRegistry().lookup("event", "Rtr_Returned"), Returned);
+  assert.equal(new TypeRegistry().lookup("command", "Rtr_Ship"), Ship);
+});
 
 Deno.test("EventHandler.on() routes events to handlers typed by their target", () => {
   const seen: string[] = [];

@@ -49,6 +49,89 @@ class Snap_Plain extends AggregateRoot {
   }
 }
 
+/**
+ * An aggregate and its event, declared afresh under names of `suffix`'s:
+ * never built before their rows are read, as in a fresh process running
+ * the snapshot task, which knows them only by their classes.
+ */
+function freshNamed(suffix: string) {
+  class Renamed extends Event.define(`Snap.Renamed.${suffix}`, {
+    name: attrs.string(),
+  }) {}
+  class Named extends AggregateRoot {
+    static override readonly aggregateType = `Snap_Named_${suffix}`;
+    name = "(none)";
+    static {
+      this.on(Renamed, (n, e) => {
+        n.name = e.name ?? "";
+      });
+      this.enableSnapshots({
+        version: 1,
+        threshold: 1,
+        take: (n) => ({ name: n.name }),
+        restore: (n, state) => {
+          n.name = state.name;
+        },
+      });
+    }
+  }
+  return Named;
+}
+
+// An event whose type name another class in the process also uses (as
+// another app's might): the process-wide catalog cannot tell which is
+// meant, only the aggregate's own routes can.
+class Snap_Labelled
+  extends Event.define("Snap.Labelled", { label: attrs.string() }) {}
+Event.define("Snap.Labelled", { other: attrs.integer() });
+class Snap_Label extends AggregateRoot {
+  label = "(none)";
+  static {
+    this.on(Snap_Labelled, (l, e) => {
+      l.label = e.label ?? "";
+    });
+    this.enableSnapshots({
+      version: 1,
+      threshold: 1,
+      take: (l) => ({ label: l.label }),
+      restore: (l, state) => {
+        l.label = state.label;
+      },
+    });
+  }
+}
+
+/** Rows as an earlier process stored them, marked for a snapshot. */
+function storeRows(
+  store: EventStore,
+  aggregateType: string,
+  aggregateId: string,
+  events: readonly { eventType: string; payload: string }[],
+): Promise<void> {
+  return store.transaction((tx) =>
+    tx.commit({
+      commandType: "Earlier",
+      aggregateId,
+      userId: undefined,
+      eventAggregateId: undefined,
+      eventSequenceNumber: undefined,
+      payload: "{}",
+    }, [{
+      aggregateId,
+      aggregateType,
+      partitionKey: "",
+      uniqueKeys: undefined,
+      snapshotThreshold: 1,
+      events: events.map((e, i) => ({
+        ...e,
+        aggregateId,
+        sequenceNumber: i + 1,
+        createdAt: new Date(),
+      })),
+    }])
+  );
+}
+
 function ticks(id: string, from: number, n: number): Snap_Ticked[] {
   return Array.from(
     { length: n },
@@ -274,6 +357,53 @@ for (const b of backends.list) {
         await snapshotter.deleteOutdatedSnapshots([Snap_Counter]),
         0,
       );
+    },
+  );
+
+  test(
+    "a snapshotter reads an aggregate's stored events as the classes it routes on, with or without the aggregates option, before the process built any",
+    async (store) => {
+      for (const given of [true, false]) {
+        // classes of its own for each: a load through one would tell the
+        // process the other's
+        const suffix = `${b.name}_${given}`;
+        const Named = freshNamed(suffix);
+        const id = crypto.randomUUID();
+        await storeRows(store, `Snap_Named_${suffix}`, id, [
+          { eventType: `Snap.Renamed.${suffix}`, payload: '{"name":"Ben"}' },
+          { eventType: `Snap.Renamed.${suffix}`, payload: '{"name":"Ann"}' },
+        ]);
+        const snapshotter = new Snapshotter({
+          eventStore: store,
+          ...(given ? { aggregates: [Named] } : {}),
+        });
+        assert.equal(await snapshotter.takeMarkedSnapshots(), 1);
+        const snapshot = await store.loadLatestSnapshot(id);
+        assert.deepEqual(
+          JSON.parse(snapshot?.data ?? "null"),
+          { name: "Ann" },
+          `aggregates ${given ? "given" : "left out"}`,
+        );
+      }
+    },
+  );
+
+  test(
+    "a snapshotter given aggregates reads their events as the classes they route on, whatever else the process declares under those names",
+    async (store) => {
+      const id = crypto.randomUUID();
+      await storeRows(store, "Snap_Label", id, [
+        { eventType: "Snap.Labelled", payload: '{"label":"draft"}' },
+      ]);
+      const snapshotter = new Snapshotter({
+        eventStore: store,
+        aggregates: [Snap_Label],
+      });
+      assert.equal(await snapshotter.takeMarkedSnapshots(), 1);
+      const snapshot = await store.loadLatestSnapshot(id);
+      assert.deepEqual(JSON.parse(snapshot?.data ?? "null"), {
+        label: "draft",
+      });
     },
   );
 }

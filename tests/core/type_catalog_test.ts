@@ -1,6 +1,7 @@
 /**
  * The process-wide type catalog (src/core/type_catalog.ts): classes made by
- * define() and the subclasses seen in use, by kind and type name.
+ * define() and the subclasses seen in use or routed on, by kind and type
+ * name.
  */
 import assert from "node:assert/strict";
 import { DuplicateTypeNameError } from "@sequent/core";
@@ -9,6 +10,7 @@ import {
   lookupClass,
   recordClass,
   recordDefinition,
+  recordRoutedClass,
 } from "../../src/core/type_catalog.ts";
 
 Deno.test("lookupClass() gives undefined for a name never recorded", () => {
@@ -90,4 +92,73 @@ Deno.test("knownClasses() lists the most derived classes of a kind", () => {
   assert.ok(known.includes(Used));
   assert.ok(known.includes(Lonely));
   assert.equal(known.includes(Defined), false);
+});
+
+/** A stand-in for a define()d class: it carries its type name. */
+function defined(kind: "event" | "command", typeName: string) {
+  const cls = class {
+    static readonly typeName: string = typeName;
+  };
+  recordDefinition(kind, typeName, cls);
+  return cls;
+}
+
+Deno.test("recordRoutedClass() makes a routed subclass the name's class, under the kind of its definition", () => {
+  const Defined = defined("command", "Cat_Routed");
+  class Routed extends Defined {}
+  assert.equal(lookupClass("command", "Cat_Routed"), Defined);
+  recordRoutedClass(Routed);
+  assert.equal(lookupClass("command", "Cat_Routed"), Routed);
+  assert.equal(lookupClass("event", "Cat_Routed"), undefined);
+  assert.ok(knownClasses("command").includes(Routed));
+});
+
+Deno.test("a routed class wins over classes merely in use: a sibling, or a subclass of its own", () => {
+  const Defined = defined("event", "Cat_RoutedWins");
+  class Routed extends Defined {}
+  class Sibling extends Defined {}
+  class Deeper extends Routed {}
+  recordClass("event", "Cat_RoutedWins", Sibling);
+  recordRoutedClass(Routed);
+  recordClass("event", "Cat_RoutedWins", Deeper);
+  assert.equal(lookupClass("event", "Cat_RoutedWins"), Routed);
+  assert.deepEqual(
+    knownClasses("event").filter((c) => c.prototype instanceof Defined),
+    [Routed],
+  );
+});
+
+Deno.test("lookupClass() throws DuplicateTypeNameError naming both when two classes are routed on under one name", () => {
+  const Defined = defined("event", "Cat_RoutedTwice");
+  class PostPublished extends Defined {}
+  class PostPublishedAgain extends Defined {}
+  recordRoutedClass(PostPublished);
+  recordRoutedClass(PostPublished); // the same class twice is no clash
+  assert.equal(lookupClass("event", "Cat_RoutedTwice"), PostPublished);
+  recordRoutedClass(PostPublishedAgain);
+  assert.throws(
+    () => lookupClass("event", "Cat_RoutedTwice"),
+    (e: unknown) => {
+      assert.ok(e instanceof DuplicateTypeNameError);
+      assert.equal(e.typeName, "Cat_RoutedTwice");
+      assert.match(e.message, /route on PostPublished and PostPublishedAgain$/);
+      return true;
+    },
+  );
+});
+
+Deno.test("recordRoutedClass() leaves out classes no definition of their type name is an ancestor of", () => {
+  defined("event", "Cat_RoutedStranger");
+  class Stranger {
+    static readonly typeName = "Cat_RoutedStranger";
+  }
+  recordRoutedClass(Stranger);
+  recordRoutedClass(class NoTypeName {});
+  assert.notEqual(lookupClass("event", "Cat_RoutedStranger"), Stranger);
+  // (a class routed on before its name was defined is no definition's either)
+  class Early {
+    static readonly typeName = "Cat_RoutedEarly";
+  }
+  recordRoutedClass(Early);
+  assert.equal(lookupClass("event", "Cat_RoutedEarly"), undefined);
 });
