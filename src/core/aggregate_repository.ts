@@ -339,6 +339,12 @@ export class AggregateRepository {
    * `missing`) and brings them up to date with the events stored after
    * them, in one read. One of another class is dropped: the full load then
    * reports the mismatch.
+   *
+   * The read starts at the last event each one holds, which must still be
+   * stored: a stream deleted since (`deleteStream`, in any process) has no
+   * such event, and its aggregate goes back to `missing`, for the full load
+   * to find, or not. (A stream deleted and stored again under the same id
+   * with at least as many events is not told apart.)
    */
   async #fromCache<A extends AggregateRoot>(
     missing: Set<string>,
@@ -350,13 +356,15 @@ export class AggregateRepository {
       if (held === undefined || !((held as object) instanceof cls)) continue;
       this.#identityMap.set(id, held);
       missing.delete(id);
-      (after ??= new Map()).set(id, held.sequenceNumber);
+      // (the cache holds none without events)
+      (after ??= new Map()).set(id, held.sequenceNumber - 1);
     }
     if (after === undefined) return;
     const streams = await this.#reader.loadStreams([...after.keys()], {
       after,
     });
     const internals = aggregateInternals();
+    const current = new Set<string>();
     for (const stream of streams) {
       const aggregate = this.#identityMap.get(stream.aggregateId);
       if (aggregate === undefined || !after.has(stream.aggregateId)) {
@@ -364,9 +372,17 @@ export class AggregateRepository {
           `The store returned the stream of "${stream.aggregateId}", which was not asked for`,
         );
       }
-      for (const row of stream.events) {
+      const [last, ...rest] = stream.events;
+      if (last?.sequenceNumber !== aggregate.sequenceNumber) continue;
+      current.add(stream.aggregateId);
+      for (const row of rest) {
         internals.replay(aggregate, this.#serializer.deserializeEvent(row));
       }
+    }
+    for (const id of after.keys()) {
+      if (current.has(id)) continue;
+      this.#identityMap.delete(id);
+      missing.add(id);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import {
+  AggregateNotFoundError,
   CommandService,
   type EventStore,
   OptimisticLockError,
@@ -125,8 +126,9 @@ for (const b of backends.list) {
         new WriteEntry({ aggregateId: id, writer: "one" }),
       );
     }
-    // the ledger was added by this service: never loaded in full
-    assert.deepEqual(loads, { full: 0, after: 5, afterEvents: 0 });
+    // the ledger was added by this service: never loaded in full; each read
+    // gives the one event it holds last (still stored) and nothing after
+    assert.deepEqual(loads, { full: 0, after: 5, afterEvents: 5 });
     await assertEverySawTheLast(store, id, 5);
   });
 
@@ -145,8 +147,10 @@ for (const b of backends.list) {
     }
     await assertEverySawTheLast(store, id, 10);
     // b loaded the ledger in full once, then each read the other's event
-    assert.deepEqual(loadsA, { full: 0, after: 5, afterEvents: 4 });
-    assert.deepEqual(loadsB, { full: 1, after: 4, afterEvents: 4 });
+    // (each read after gives the event the aggregate holds last, then the
+    // other's one)
+    assert.deepEqual(loadsA, { full: 0, after: 5, afterEvents: 9 });
+    assert.deepEqual(loadsB, { full: 1, after: 4, afterEvents: 8 });
   });
 
   test("an aggregate a failed command changed is not kept: the next command loads what was stored", async (store) => {
@@ -222,6 +226,30 @@ for (const b of backends.list) {
       stream!.events.slice(1).map((e) => JSON.parse(e.payload).writer),
       ["one", "fast", "after"],
     );
+  });
+
+  test("a stream deleted since the cache took its aggregate is not served from it, nor built on when its id is used again", async (store) => {
+    const commands = service(store);
+    const id = crypto.randomUUID();
+    await commands.executeCommands(new OpenLedger({ aggregateId: id }));
+    await commands.executeCommands(
+      new WriteEntry({ aggregateId: id, writer: "before" }),
+    );
+    assert.equal(await store.deleteStream(id), 2);
+    await assert.rejects(
+      commands.executeCommands(
+        new WriteEntry({ aggregateId: id, writer: "after" }),
+      ),
+      (error: unknown) => error instanceof AggregateNotFoundError,
+    );
+    // the id stored again: its new stream, not the deleted one's state
+    await commands.executeCommands(new OpenLedger({ aggregateId: id }));
+    await commands.executeCommands(
+      new WriteEntry({ aggregateId: id, writer: "new" }),
+    );
+    const [stream] = await store.loadStreams([id]);
+    const written = stream!.events.slice(1).map((e) => JSON.parse(e.payload));
+    assert.deepEqual(written, [{ writer: "new", sawCount: 0, sawLast: "" }]);
   });
 
   test("aggregateCacheSize 0 keeps nothing: every command loads in full", async (store) => {
