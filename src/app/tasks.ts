@@ -26,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { counted } from "../core/_counted.ts";
+import { consoleLogger } from "../core/logger.ts";
 import type { MigrationReport } from "../core/view_schema.ts";
 import type { OutboxView } from "../core/outbox_view.ts";
 import type { ProcessorStore } from "../core/processor_store.ts";
@@ -408,11 +409,13 @@ async function runTask(
         }
       });
       return;
-    case "processors":
-      await withApp(config, async (app) => {
-        await processorsTask(app, sub!, rest, options, io);
+    case "processors": {
+      const watch = sub === "run" ? watchHolder(config) : undefined;
+      await withApp(watch?.config ?? config, async (app) => {
+        await processorsTask(app, sub!, rest, options, io, watch?.gone);
       });
       return;
+    }
     case "browse":
       await browseTask(config, browseOptions(options), io);
       return;
@@ -548,26 +551,30 @@ async function browseTask(
         throw error;
       }
     }
-    const signal = io.signal ?? terminationSignal();
-    const served = serveEventBrowser(app, {
-      hostname: options.hostname,
-      port: options.port,
-      payloads: options.masked ? "masked" : "full",
-      outbox,
-      signal,
-    });
-    io.stderr(
-      `The event browser runs at ${served.url} (read-only${
-        options.masked ? ", payloads masked" : ""
-      }${
-        outbox
-          ? `; the outbox page shows relay ${outbox.description.relay}, stream ${outbox.description.stream} on NATS at ${
-            options.outbox!.servers.join(", ")
-          }`
-          : ""
-      }; Ctrl-C stops it)`,
-    );
-    await served.finished;
+    let termination: Termination | undefined;
+    try {
+      const served = serveEventBrowser(app, {
+        hostname: options.hostname,
+        port: options.port,
+        payloads: options.masked ? "masked" : "full",
+        outbox,
+        signal: io.signal ?? (termination = onTermination()).signal,
+      });
+      io.stderr(
+        `The event browser runs at ${served.url} (read-only${
+          options.masked ? ", payloads masked" : ""
+        }${
+          outbox
+            ? `; the outbox page shows relay ${outbox.description.relay}, stream ${outbox.description.stream} on NATS at ${
+              options.outbox!.servers.join(", ")
+            }`
+            : ""
+        }; Ctrl-C stops it)`,
+      );
+      await served.finished;
+    } finally {
+      termination?.dispose();
+    }
   });
 }
 
@@ -586,6 +593,7 @@ async function processorsTask(
   operands: readonly string[],
   options: { yes?: boolean | undefined },
   io: TaskIo,
+  holderGone?: AbortSignal,
 ): Promise<void> {
   const inbox = app.inbox;
   const consumers = inbox ? app.config.inbox?.consumers ?? [] : [];
@@ -624,13 +632,29 @@ async function processorsTask(
   }
   switch (sub) {
     case "run": {
-      const signal = io.signal ?? terminationSignal();
+      let termination: Termination | undefined;
+      const stop = io.signal ?? (termination = onTermination()).signal;
       io.stderr(
         `running ${
           runner.names.join(", ")
         } as ${runner.owner} (stop with Ctrl-C)`,
       );
-      await runner.run({ signal });
+      try {
+        await runner.run({
+          signal: holderGone ? AbortSignal.any([stop, holderGone]) : stop,
+        });
+      } finally {
+        termination?.dispose();
+      }
+      if (holderGone?.aborted) {
+        // the claims are rows of the database that went away with it
+        const reason = holderGone.reason instanceof Error
+          ? holderGone.reason.message.split("\n")[0]
+          : String(holderGone.reason);
+        throw new Error(
+          `${reason}; the processors stopped without giving up their claims (they lapse by themselves): start them again`,
+        );
+      }
       io.stderr("stopped; claims released");
       return;
     }
@@ -799,23 +823,60 @@ function describeConsumer(
   return lines;
 }
 
-/** Aborts on SIGINT or SIGTERM (where the platform has them). */
-function terminationSignal(): AbortSignal {
+/**
+ * How long after the signal that stops a task a repeat of it is taken for
+ * the same one delivered twice: a Ctrl-C reaches every process of the
+ * terminal's foreground group, and a wrapper (the `sequent` CLI, a process
+ * manager) passes on what it gets, so `sequent.ts` may receive it from
+ * both within milliseconds.
+ */
+const REPEAT_MS = 1_000;
+
+/** A long-running task's stop on SIGINT or SIGTERM. */
+interface Termination {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  readonly signal: AbortSignal;
+  /**
+   * Stops listening when the task has ended by itself. After a signal,
+   * the listeners stay until {@linkcode REPEAT_MS} after it: the process is
+   * still closing the app, which a repeat must not interrupt.
+   */
+  dispose(): void;
+}
+
+/**
+ * Aborts on SIGINT or SIGTERM (where the platform has them). Repeats
+ * within {@linkcode REPEAT_MS} are ignored, so that a signal delivered
+ * twice does not cut the orderly stop short; one sent later ends the
+ * process at once, as it would with no listener.
+ */
+function onTermination(): Termination {
   const controller = new AbortController();
   const stop = () => controller.abort();
+  const listening: Deno.Signal[] = [];
   for (const name of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(name, stop);
-      controller.signal.addEventListener(
-        "abort",
-        () => Deno.removeSignalListener(name, stop),
-        { once: true },
-      );
+      listening.push(name);
     } catch {
       // not on this platform (SIGTERM on Windows)
     }
   }
-  return controller.signal;
+  const unlisten = () => {
+    for (const name of listening.splice(0)) {
+      Deno.removeSignalListener(name, stop);
+    }
+  };
+  controller.signal.addEventListener("abort", () => {
+    // (the process need not wait for this to end)
+    Deno.unrefTimer(setTimeout(unlisten, REPEAT_MS));
+  }, { once: true });
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      if (!controller.signal.aborted) unlisten();
+    },
+  };
 }
 
 /**
@@ -905,6 +966,67 @@ async function withEventStore(
   } finally {
     await client.close();
   }
+}
+
+/**
+ * `processors run` beside the process holding an embedded database's
+ * folder: the configuration to open the app with, and a signal aborted
+ * (its reason: the error saying so) once that process has closed the
+ * database or ended.
+ */
+interface HolderWatch {
+  readonly config: AppConfig;
+  readonly gone: AbortSignal;
+}
+
+/**
+ * Watches, for `processors run`, the process the app reaches the embedded
+ * database through. When it goes, the database goes with it: the client
+ * through it cannot reconnect, and the runner would retry, logging the
+ * same failure with its stack, for as long as it runs. So the first
+ * failure saying so is not logged but ends the run, and the task fails in
+ * one line (a supervisor restarts it; started anew, it takes the folder
+ * itself or goes through the next holder). The runner notices it on its
+ * next round, within its longest poll pause.
+ */
+function watchHolder(config: AppConfig): HolderWatch {
+  const gone = new AbortController();
+  let through = false;
+  const logger = config.logger ?? consoleLogger("warn");
+  return {
+    gone: gone.signal,
+    config: {
+      ...config,
+      embedded: {
+        ...config.embedded,
+        onHolder: (holder) => {
+          through = true;
+          config.embedded?.onHolder?.(holder);
+        },
+      },
+      logger: {
+        enabled: (level) => logger.enabled(level),
+        log: (level, message, fields) => {
+          const error = fields?.["error"];
+          if (through && holderLost(error)) {
+            if (!gone.signal.aborted) gone.abort(error);
+            return;
+          }
+          logger.log(level, message, fields);
+        },
+      },
+    },
+  };
+}
+
+/**
+ * Whether `error` is a client's through a holder that has closed the
+ * database or ended (`SqlError` 08006: the connection was lost, which only
+ * that can cause for the holder's clients).
+ */
+function holderLost(error: unknown): boolean {
+  return error instanceof Error &&
+    (error as { code?: unknown }).code === "08006";
 }
 
 /**

@@ -34,6 +34,7 @@ Commands:
   processors run | status | retry | skip | reset
                               Run the asynchronous processors, or look after them
   browse [--port N] [--host H] [--masked]
+         [--nats SERVERS [--stream S] [--prefix P] [--relay NAME]]
                               Serve the event browser for the app's store
   help [command]              Show help for a command
 
@@ -302,8 +303,8 @@ export const HELP: Readonly<Record<string, string>> = {
     "Deletes all aggregate snapshots.",
   ),
   "browse": delegatedHelp(
-    "browse [--port N] [--host H] [--masked]",
-    "Serves the event browser for the app's store until stopped (Ctrl-C):\nsearch events by aggregate, event, command, correlation, type and time;\naggregate, event and command pages; causation trees; an aggregate's state\nat any event; the processors. Read-only. On 127.0.0.1:8001 unless --host\nor --port say otherwise; --masked shows payloads' keys without their values.",
+    "browse [--port N] [--host H] [--masked]\n       [--nats SERVERS [--stream S] [--prefix P] [--relay NAME]]",
+    "Serves the event browser for the app's store until stopped (Ctrl-C):\nsearch events by aggregate, event, command, correlation, type and time;\naggregate, event and command pages; causation trees; an aggregate's state\nat any event; the processors. Read-only. On 127.0.0.1:8001 unless --host\nor --port say otherwise; --masked shows payloads' keys without their values.\n--nats adds the outbox page: the outbox relay's partitions against the last\nmessage of each in JetStream (--stream, --prefix and --relay name the relay\nwhen it is not the default SEQUENT_OUTBOX, sequent, outbox); several NATS\nservers are separated by commas.",
   ),
   "processors": PROCESSORS,
   "processors run": delegatedHelp(

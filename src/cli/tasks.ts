@@ -7,6 +7,7 @@
  * @module
  */
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { CliError, UsageError } from "./errors.ts";
 import { HELP, USAGE } from "./help.ts";
 import type { CliIo } from "./io.ts";
@@ -70,6 +71,10 @@ const COMMANDS: Readonly<
       port: { type: "string" },
       host: { type: "string" },
       masked: { type: "boolean" },
+      nats: { type: "string" },
+      stream: { type: "string" },
+      prefix: { type: "string" },
+      relay: { type: "string" },
     },
   },
 };
@@ -81,13 +86,47 @@ const OPERANDS: Readonly<Record<string, readonly string[]>> = {
   "processors reset": ["processor"],
 };
 
+/** Every flag of a command's subcommands. */
+function allFlags(
+  subcommands: Readonly<Record<string, Readonly<Record<string, FlagSpec>>>>,
+): Record<string, FlagSpec> {
+  const all: Record<string, FlagSpec> = {};
+  for (const flags of Object.values(subcommands)) Object.assign(all, flags);
+  return all;
+}
+
+/**
+ * The subcommand named in `args`: the first positional argument, found
+ * with every flag of the command known (so the value of `--port 8002` or
+ * `--limit 5` is not taken for one), if it names a subcommand. Whether
+ * that subcommand takes the flags given is checked afterwards.
+ */
+function subcommandOf(
+  args: readonly string[],
+  subcommands: Readonly<Record<string, Readonly<Record<string, FlagSpec>>>>,
+): string | undefined {
+  const { positionals } = parseArgs({
+    args: [...args],
+    options: allFlags(subcommands),
+    allowPositionals: true,
+    strict: false,
+  });
+  const first = positionals[0];
+  return first !== undefined && first !== "" && first in subcommands
+    ? first
+    : undefined;
+}
+
 /**
  * Runs `deno run -A sequent.ts <args>` in `cwd` with inherited standard
- * streams.
+ * streams. SIGINT and SIGTERM sent to this process are passed on to it,
+ * and this process waits for it to end: a supervisor stopping the CLI
+ * stops the task, which releases the database, instead of leaving it
+ * running without a parent.
  *
  * @param cwd The app's folder.
  * @param args The arguments for `sequent.ts`.
- * @returns Its exit code.
+ * @returns Its exit code (128 + the signal's number if a signal ended it).
  *
  * @example
  * ```ts ignore
@@ -107,7 +146,42 @@ export async function runSequentTs(
     stdout: "inherit",
     stderr: "inherit",
   }).spawn();
-  return (await child.status).code;
+  const stopForwarding = forwardSignals(child);
+  try {
+    return (await child.status).code;
+  } finally {
+    stopForwarding();
+  }
+}
+
+/** The signals {@linkcode runSequentTs} passes on to `sequent.ts`. */
+const FORWARDED = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * Passes SIGINT and SIGTERM on to `child` until the returned function is
+ * called. Listening also keeps them from ending this process before the
+ * child has stopped. A Ctrl-C in a terminal reaches the child too, so it
+ * may get SIGINT twice; the tasks take a repeat that follows at once for
+ * the same signal (see `runTasks`).
+ */
+function forwardSignals(child: Deno.ChildProcess): () => void {
+  // On Windows, Ctrl-C reaches every process of the console, and neither
+  // SIGTERM nor sending SIGINT to a process is supported.
+  if (Deno.build.os === "windows") return () => {};
+  const removals = FORWARDED.map((signal) => {
+    const forward = () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // it has just ended: its status tells the rest
+      }
+    };
+    Deno.addSignalListener(signal, forward);
+    return () => Deno.removeSignalListener(signal, forward);
+  });
+  return () => {
+    for (const remove of removals) remove();
+  };
 }
 
 /**
@@ -147,19 +221,19 @@ export function tasksCommand(
     if (subcommands === undefined) {
       throw new UsageError(`Unknown command "${command}"`, USAGE);
     }
-    const peek = rest.find((arg) => !arg.startsWith("-"));
-    const key = peek !== undefined && peek in subcommands
-      ? `${command} ${peek}`
-      : command;
-    const flags = peek !== undefined
-      ? subcommands[peek] ?? {}
-      : subcommands[""] ?? {};
+    const peek = subcommandOf(rest, subcommands);
+    const key = peek === undefined ? command : `${command} ${peek}`;
+    // (without a subcommand, a flag of one is not what is wrong)
+    const flags = subcommands[peek ?? ""] ?? allFlags(subcommands);
     const { positionals, values } = parseCommand(key, rest, flags);
     if (values.help) {
       io.stdout(HELP[key] ?? "");
       return 0;
     }
-    const [sub, ...extra] = positionals;
+    const named = Object.keys(subcommands).filter((s) => s !== "");
+    // (a command without subcommands, browse, takes no operand at all)
+    const sub = named.length === 0 ? undefined : positionals[0];
+    const extra = named.length === 0 ? positionals : positionals.slice(1);
     if (sub === undefined) {
       if (!("" in subcommands)) {
         throw missing(
@@ -169,9 +243,7 @@ export function tasksCommand(
       }
     } else if (!(sub in subcommands) || sub === "") {
       throw new UsageError(
-        `Unknown ${command} command "${sub}": use ${
-          Object.keys(subcommands).filter((s) => s !== "").join(", ")
-        }`,
+        `Unknown ${command} command "${sub}": use ${named.join(", ")}`,
         HELP[command] ?? "",
       );
     }

@@ -67,6 +67,70 @@ export class DatabaseUrlError extends TypeError {
 }
 
 const PREFIX = /^postgres(?:ql)?:\/\//i;
+
+/** A URL's scheme, when it has one followed by `//`. */
+const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
+
+/**
+ * What a database URL names, before anything is opened: a server (the URL
+ * as given), an embedded database's folder, or one in memory.
+ */
+export type DatabaseTarget =
+  | { readonly kind: "server"; readonly url: string }
+  | { readonly kind: "folder"; readonly path: string }
+  | { readonly kind: "memory" };
+
+/**
+ * Tells what a database URL names: `postgres://` or `postgresql://` a
+ * server, `memory://` the embedded database in memory, `file://<path>` or
+ * a value without a scheme the embedded database in that folder. A value
+ * meant for a server but mistyped (`postgres:` without `//`, or no scheme
+ * but an `@` as in `user:password@host`) is refused rather than taken for
+ * a folder's name, which would create a folder named after the password.
+ *
+ * @param url The URL, not blank (a blank one means the default folder,
+ *   which the caller knows).
+ * @returns What it names.
+ * @throws {DatabaseUrlError} for a mistyped server URL, never quoting it.
+ * @throws {TypeError} for `file://` without a path, or another scheme.
+ */
+export function databaseTarget(url: string): DatabaseTarget {
+  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) {
+    const typo = /^(postgres(?:ql)?):/i.exec(url)?.[1]?.toLowerCase();
+    if (typo !== undefined) {
+      throw new DatabaseUrlError(
+        `it starts with "${typo}:" but not "${typo}://"`,
+      );
+    }
+    if (url.includes("@")) {
+      throw new DatabaseUrlError(
+        `it has no scheme but holds an "@" as a server's address does; a folder whose path holds "@" is written file://<path>`,
+      );
+    }
+    return { kind: "folder", path: url };
+  }
+  switch (scheme) {
+    case "postgres":
+    case "postgresql":
+      return { kind: "server", url };
+    case "memory":
+      return { kind: "memory" };
+    case "file": {
+      const path = decode(url.slice("file://".length));
+      if (path === "") {
+        throw new TypeError(
+          `Database URL "file://" names no folder: use file://./data/db or file:///absolute/path`,
+        );
+      }
+      return { kind: "folder", path };
+    }
+    default:
+      throw new TypeError(
+        `Database URL scheme "${scheme}:" is not supported: use postgres://, postgresql://, memory:// or file://`,
+      );
+  }
+}
 const QUERY =
   /^[A-Za-z_][A-Za-z0-9_]*=[^&]*(?:&[A-Za-z_][A-Za-z0-9_]*=[^&]*)*$/;
 

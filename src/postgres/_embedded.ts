@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { join } from "node:path";
 import type {
   SqlClient,
   SqlCopyRows,
@@ -18,7 +19,13 @@ import type {
 import { SqlError } from "./sql_error.ts";
 import { DatabaseInUseError } from "./database_in_use_error.ts";
 import type { EmbeddedOptions } from "./embedded_options.ts";
-import { FolderLock, readHolder, socketPath } from "./_folder_lock.ts";
+import { SequentError } from "../core/errors.ts";
+import {
+  FolderLock,
+  LOCK_FILE,
+  readHolder,
+  socketPath,
+} from "./_folder_lock.ts";
 import { HolderServer } from "./_holder_server.ts";
 import { ServedClient } from "./_served_client.ts";
 
@@ -152,6 +159,61 @@ async function hold(dataDir: string, lock: FolderLock): Promise<SqlClient> {
   return new HolderClient(db, server, lock);
 }
 
+/** Whether something is at `path`. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Checks that a data folder is one to keep the embedded database in before
+ * anything is written to it: missing, empty, or holding PostgreSQL's
+ * `PG_VERSION` or the lock file (a database, or one being made). A
+ * mistyped `DATABASE_URL` must not scatter a database among a folder's
+ * sources, nor `db drop` delete the folder.
+ *
+ * @param dataDir The folder.
+ * @param refusal What is not done to a folder of other files, for the
+ *   message (`"not creating a database among them"`).
+ * @returns Whether it exists.
+ * @throws {SequentError} naming the folder, when it is a file or holds
+ *   other files and no database.
+ */
+export async function checkDataDir(
+  dataDir: string,
+  refusal: string,
+): Promise<boolean> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dataDir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+  if (!info.isDirectory) {
+    throw new SequentError(
+      `${dataDir} is a file, not a folder of the embedded database: ${refusal}`,
+    );
+  }
+  if (
+    await exists(join(dataDir, "PG_VERSION")) ||
+    await exists(join(dataDir, LOCK_FILE))
+  ) return true;
+  for await (const entry of Deno.readDir(dataDir)) {
+    throw new SequentError(
+      `The folder ${dataDir} holds other files (such as ${
+        JSON.stringify(entry.name)
+      }) and no embedded database: ${refusal}`,
+    );
+  }
+  return true;
+}
+
 function nobodyListens(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound ||
     error instanceof Deno.errors.ConnectionRefused;
@@ -166,6 +228,10 @@ export async function openEmbedded(
   options: EmbeddedOptions,
 ): Promise<SqlClient> {
   if (dataDir === undefined) return await openPglite(undefined);
+  await checkDataDir(
+    dataDir,
+    "not creating a database among them (use a new or empty folder)",
+  );
   const deadline = Date.now() + START_TIMEOUT_MS;
   for (;;) {
     const lock = await FolderLock.tryAcquire(dataDir);

@@ -9,6 +9,7 @@ import type { ConnectOptions } from "./connect_options.ts";
 import { SqlError } from "./sql_error.ts";
 import { ServerClient, type ServerClientOptions } from "./server_client.ts";
 import { openEmbedded } from "./_embedded.ts";
+import { databaseTarget } from "./_database_url.ts";
 
 /**
  * The data folder of the embedded database when no URL is given, relative
@@ -28,33 +29,18 @@ type Target =
   | { readonly engine: "postgres"; readonly url: string }
   | { readonly engine: "pglite"; readonly dataDir: string | undefined };
 
-const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//;
-
 function parseTarget(url: string | undefined): Target {
   if (url === undefined || url.trim() === "") {
     return { engine: "pglite", dataDir: DEFAULT_DATA_DIR };
   }
-  const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
-  if (scheme === undefined) return { engine: "pglite", dataDir: url };
-  switch (scheme) {
-    case "postgres":
-    case "postgresql":
-      return { engine: "postgres", url };
+  const target = databaseTarget(url);
+  switch (target.kind) {
+    case "server":
+      return { engine: "postgres", url: target.url };
     case "memory":
       return { engine: "pglite", dataDir: undefined };
-    case "file": {
-      const path = decodeURIComponent(url.slice("file://".length));
-      if (path === "") {
-        throw new TypeError(
-          `Database URL "file://" names no folder: use file://./data/db or file:///absolute/path`,
-        );
-      }
-      return { engine: "pglite", dataDir: path };
-    }
-    default:
-      throw new TypeError(
-        `Database URL scheme "${scheme}:" is not supported: use postgres://, postgresql://, memory:// or file://`,
-      );
+    case "folder":
+      return { engine: "pglite", dataDir: target.path };
   }
 }
 
@@ -72,7 +58,12 @@ function parseTarget(url: string | undefined): Target {
  *   embedded PostgreSQL keeping its data in that folder.
  * - nothing: the embedded PostgreSQL in {@linkcode DEFAULT_DATA_DIR}.
  *
- * Any other scheme throws a `TypeError` naming it. Reading `DATABASE_URL`
+ * Any other scheme throws a `TypeError` naming it, and so does a server
+ * URL mistyped so that it would read as a folder (`postgres:` without
+ * `//`, or `user:password@host` without a scheme), without quoting it (a
+ * folder whose path holds `@` is given as `file://<path>`). An
+ * embedded database is only created in a new or empty folder: one holding
+ * other files but no database is refused. Reading `DATABASE_URL`
  * is left to the caller: `connectDatabase(Deno.env.get("DATABASE_URL"))`.
  *
  * One process at a time holds an embedded database's folder, from

@@ -8,8 +8,9 @@
  */
 import { SequentError } from "../core/errors.ts";
 import { connectDatabase, DEFAULT_DATA_DIR, openServer } from "./connect.ts";
-import { parseDatabaseUrl } from "./_database_url.ts";
+import { databaseTarget, parseDatabaseUrl } from "./_database_url.ts";
 import { DatabaseInUseError } from "./database_in_use_error.ts";
+import { checkDataDir } from "./_embedded.ts";
 import type { EmbeddedOptions } from "./embedded_options.ts";
 import { FolderLock, readHolder } from "./_folder_lock.ts";
 import { quoteIdentifier } from "./_sql_text.ts";
@@ -55,38 +56,25 @@ export function locateDatabase(url: string | undefined): DatabaseLocation {
   if (url === undefined || url.trim() === "") {
     return { kind: "folder", path: DEFAULT_DATA_DIR };
   }
-  const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\//.exec(url)?.[1]
-    ?.toLowerCase();
-  if (scheme === undefined) return { kind: "folder", path: url };
-  if (scheme === "memory") return { kind: "memory" };
-  if (scheme === "file") {
-    return {
-      kind: "folder",
-      path: decodeURIComponent(url.slice("file://".length)),
-    };
+  const target = databaseTarget(url);
+  if (target.kind !== "server") return target;
+  const parsed = parseDatabaseUrl(url);
+  if (!parsed.databaseNamed) {
+    throw new TypeError(
+      `Database URL for ${
+        parsed.description.replace(/^PostgreSQL at /, "").replace(
+          /\/[^/]*$/,
+          "",
+        )
+      } names no database`,
+    );
   }
-  if (scheme === "postgres" || scheme === "postgresql") {
-    const parsed = parseDatabaseUrl(url);
-    if (!parsed.databaseNamed) {
-      throw new TypeError(
-        `Database URL for ${
-          parsed.description.replace(/^PostgreSQL at /, "").replace(
-            /\/[^/]*$/,
-            "",
-          )
-        } names no database`,
-      );
-    }
-    return {
-      kind: "server",
-      url,
-      database: parsed.database,
-      description: parsed.description,
-    };
-  }
-  throw new TypeError(
-    `Database URL scheme "${scheme}:" is not supported: use postgres://, postgresql://, memory:// or file://`,
-  );
+  return {
+    kind: "server",
+    url,
+    database: parsed.database,
+    description: parsed.description,
+  };
 }
 
 /** The server's maintenance database, for creating and dropping others. */
@@ -143,7 +131,9 @@ export async function createDatabase(
 /**
  * Drops the database a URL names, with everything in it. An embedded
  * database's folder is removed only if no process holds it (else
- * `DatabaseInUseError`), and is held meanwhile.
+ * `DatabaseInUseError`), and is held meanwhile; a folder holding other
+ * files but no database (no `PG_VERSION`) is left alone, with an error
+ * naming it.
  *
  * @param url The database URL.
  * @returns Whether there was one to drop.
@@ -165,6 +155,7 @@ export async function dropDatabase(url: string | undefined): Promise<boolean> {
     );
   }
   if (where.kind === "folder") {
+    if (!(await checkDataDir(where.path, "not deleting it"))) return false;
     let lock: FolderLock | undefined;
     try {
       lock = await FolderLock.tryAcquire(where.path, { create: false });

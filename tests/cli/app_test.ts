@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { runCli } from "../../src/cli/main.ts";
+import { connectDatabase } from "../../src/postgres/connect.ts";
 import {
   createDatabase,
   dropDatabase,
@@ -181,5 +182,62 @@ Deno.test({
         await deno(["task", "migrate"], app, env),
       );
       assert.equal(passed(await deno(["task", "test"], app, env)), 4);
+    }),
+});
+
+Deno.test({
+  name:
+    "generated blog app: web/server.ts fails to start in one line, exit 1, when the database is in use, unreachable or its URL mistyped, or the port is taken",
+  fn: () =>
+    inNewBlog(async (app) => {
+      const serve = (env: Record<string, string | undefined>) =>
+        deno(["run", "-A", "web/server.ts"], app, { PORT: "0", ...env });
+      const oneLine = (output: Output, line: RegExp | string) => {
+        assert.equal(output.code, 1, output.stderr);
+        assert.equal(output.stdout, "");
+        const lines = output.stderr.trimEnd().split("\n");
+        assert.equal(lines.length, 1, output.stderr);
+        if (typeof line === "string") assert.equal(lines[0], line);
+        else assert.match(lines[0]!, line);
+        assert.ok(!output.stderr.includes("Hunter2Secret"), output.stderr);
+      };
+      // a second start on the same folder (this process holds it)
+      const held = await connectDatabase(`${app}/data/db`);
+      try {
+        oneLine(
+          await serve({ DATABASE_URL: undefined }),
+          new RegExp(
+            `^error: The embedded database in \\./data/db is in use by process ${Deno.pid} `,
+          ),
+        );
+      } finally {
+        await held.close();
+      }
+      oneLine(
+        await serve({
+          DATABASE_URL: "postgres://blog:Hunter2Secret@127.0.0.1:1/blog",
+        }),
+        "error: Cannot connect to PostgreSQL at 127.0.0.1:1/blog: connection refused",
+      );
+      oneLine(
+        await serve({
+          DATABASE_URL: "postgres://blog@127.0.0.1:1/blog?sslmode=bogus",
+        }),
+        /^error: The database URL is not valid: sslmode must be one of /,
+      );
+      oneLine(
+        await serve({
+          DATABASE_URL: "postgresql:blog:Hunter2Secret@localhost/blog",
+        }),
+        /^error: The database URL is not valid: it starts with "postgresql:" but not "postgresql:\/\/"/,
+      );
+      using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      oneLine(
+        await serve({
+          DATABASE_URL: "memory://",
+          PORT: String(taken.addr.port),
+        }),
+        `error: Cannot serve on 127.0.0.1:${taken.addr.port}: the port is in use (set PORT to another one)`,
+      );
     }),
 });

@@ -42,6 +42,22 @@ const DELEGATED: string[][] = [
   ["processors", "retry", "PostSearch", "0f8c1a52-6bb5-4f43-9d4c-1b0e5f0b2a11"],
   ["processors", "skip", "PostSearch", "0f8c1a52-6bb5-4f43-9d4c-1b0e5f0b2a11"],
   ["processors", "reset", "PostSearch", "--yes"],
+  // a flag's value before the subcommand is not taken for it
+  ["snapshots", "--limit", "5", "take"],
+  ["browse"],
+  ["browse", "--port", "18741"],
+  ["browse", "--host", "0.0.0.0", "--port=8002", "--masked"],
+  [
+    "browse",
+    "--nats",
+    "127.0.0.1:4222,127.0.0.1:4223",
+    "--stream",
+    "OUTBOX",
+    "--prefix",
+    "blog",
+    "--relay",
+    "relay",
+  ],
 ];
 
 Deno.test("db, migrate and snapshots run the app's sequent.ts with the same arguments and exit with its code", async () => {
@@ -213,6 +229,18 @@ Deno.test("db, migrate and snapshots exit 2 with their usage for an unknown subc
         'Unexpected argument "PostSearch"',
         "processors status",
       ],
+      [["browse", "--port"], 'Flag "--port" needs a value', "browse"],
+      [["browse", "--yes"], 'Unknown flag "--yes"', "browse"],
+      [
+        ["browse", "--port", "1", "extra"],
+        'Unexpected argument "extra"',
+        "browse",
+      ],
+      [
+        ["snapshots", "--limit", "5"],
+        "Missing the snapshots command: take, delete-all",
+        "snapshots",
+      ],
     ];
     for (const [args, message, help] of cases) {
       const fake = fakeRunner();
@@ -291,4 +319,82 @@ Deno.exit(Deno.args.includes("status") ? 4 : 0);
     assert.equal(drop.code, 1);
     assert.equal(drop.stdout.includes("args"), false);
   });
+});
+
+/**
+ * Starts `sequent processors run` (cli.ts) in `dir`, waits for its
+ * sequent.ts to print `ready`, sends the CLI `signal`, and returns how the
+ * CLI ended and what was printed. The child's pid is in `child.pid`: it is
+ * killed afterwards in case the CLI left it behind.
+ */
+async function signalled(
+  dir: string,
+  signal: "SIGINT" | "SIGTERM",
+): Promise<{ code: number; stdout: string }> {
+  const cli = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${CHECKOUT}/cli.ts`, "processors", "run"],
+    cwd: dir,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  let stdout = "";
+  let ready: () => void = () => {};
+  const started = new Promise<void>((resolve) => ready = resolve);
+  // (read to its end, which comes only when the child has ended too)
+  const reading = (async () => {
+    for await (
+      const text of cli.stdout.pipeThrough(new TextDecoderStream())
+    ) {
+      stdout += text;
+      if (stdout.includes("ready\n")) ready();
+    }
+    ready();
+  })();
+  try {
+    await started;
+    cli.kill(signal);
+    const status = await cli.status;
+    return { code: status.code, stdout };
+  } finally {
+    try {
+      Deno.kill(Number(await Deno.readTextFile(`${dir}/child.pid`)), "SIGKILL");
+    } catch {
+      // it ended, as it should
+    }
+    await Deno.remove(`${dir}/child.pid`).catch(() => {});
+    await reading;
+  }
+}
+
+Deno.test({
+  name:
+    "cli.ts passes SIGTERM and SIGINT on to sequent.ts, waits for it to stop and exits with its code",
+  ignore: Deno.build.os === "windows",
+  fn: () =>
+    inTempDir(async (dir) => {
+      await Deno.writeTextFile(
+        `${dir}/sequent.ts`,
+        `for (const [signal, code] of [["SIGINT", 8], ["SIGTERM", 7]] as const) {
+  Deno.addSignalListener(signal, () => {
+    console.log(\`stopping on \${signal}\`);
+    Deno.exit(code);
+  });
+}
+await Deno.writeTextFile("child.pid", String(Deno.pid));
+console.log("ready");
+// ends by itself should the CLI leave it behind and the test not kill it
+setTimeout(() => Deno.exit(9), 30_000);
+`,
+      );
+      assert.deepEqual(await signalled(dir, "SIGTERM"), {
+        code: 7,
+        stdout: "ready\nstopping on SIGTERM\n",
+      });
+      assert.deepEqual(await signalled(dir, "SIGINT"), {
+        code: 8,
+        stdout: "ready\nstopping on SIGINT\n",
+      });
+    }),
 });

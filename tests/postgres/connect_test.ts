@@ -73,6 +73,63 @@ Deno.test({
   },
 });
 
+Deno.test("connectDatabase() refuses a mistyped server URL, creating no folder and never quoting the password", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (
+      const url of [
+        "postgresql:postgres:Hunter2Secret@localhost/test",
+        "postgres:/postgres:Hunter2Secret@localhost/test",
+        `${dir}/app:Hunter2Secret@db.example`,
+      ]
+    ) {
+      const error = await connectDatabase(url).then(
+        (client) => client.close(),
+        (e: unknown) => e,
+      );
+      assert.ok(
+        error instanceof TypeError && error.name === "DatabaseUrlError",
+        `${url}: ${error}`,
+      );
+      assert.ok(!error.message.includes("Hunter2Secret"), error.message);
+    }
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name:
+    "connectDatabase() creates the embedded database in a new or empty folder, never among other files",
+  ...shared,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      await Deno.writeTextFile(`${dir}/main.ts`, "// the app's sources");
+      const error = await connectDatabase(dir).then(
+        (client) => client.close(),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof Error);
+      assert.equal(
+        error.message,
+        `The folder ${dir} holds other files (such as "main.ts") and no embedded database: not creating a database among them (use a new or empty folder)`,
+      );
+      assert.deepEqual(
+        await Array.fromAsync(Deno.readDir(dir), (e) => e.name),
+        ["main.ts"],
+      );
+      await Deno.mkdir(`${dir}/empty`);
+      const client = await connectDatabase(`${dir}/empty`);
+      await client.close();
+      assert.ok((await Deno.stat(`${dir}/empty/PG_VERSION`)).isFile);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("connectDatabase() refuses an unsupported scheme, naming it and nothing else of the URL", async () => {
   const error = await connectDatabase("mysql://admin:s3cret@db.example/app")
     .then(

@@ -4,6 +4,7 @@ import {
   dropDatabase,
   locateDatabase,
 } from "@sequent/core/postgres";
+import { SequentError } from "@sequent/core";
 import { serverUrl } from "./_backends.ts";
 
 Deno.test("locateDatabase() tells a server, a folder and memory apart", () => {
@@ -48,6 +49,72 @@ Deno.test("createDatabase() and dropDatabase() on an embedded database's folder"
     assert.equal(await dropDatabase(folder), true, "dropped");
     await assert.rejects(Deno.stat(folder), Deno.errors.NotFound);
     assert.equal(await dropDatabase(folder), false, "nothing left to drop");
+  } finally {
+    await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("locateDatabase() and dropDatabase() refuse file:// without a folder, as connectDatabase() does", async () => {
+  assert.throws(() => locateDatabase("file://"), /"file:\/\/" names no folder/);
+  await assert.rejects(dropDatabase("file://"), /"file:\/\/" names no folder/);
+});
+
+Deno.test("locateDatabase() refuses a mistyped server URL rather than take it for a folder's name, never quoting the password", () => {
+  for (
+    const url of [
+      "postgresql:postgres:Hunter2Secret@localhost/test",
+      "postgres:/postgres:Hunter2Secret@localhost/test",
+      "POSTGRES:postgres:Hunter2Secret@localhost/test",
+      "postgres:Hunter2Secret@localhost/test",
+      "app:Hunter2Secret@db.example/blog",
+      "./data/Hunter2Secret@db",
+    ]
+  ) {
+    assert.throws(
+      () => locateDatabase(url),
+      (error: unknown) =>
+        error instanceof TypeError && error.name === "DatabaseUrlError" &&
+        !error.message.includes("Hunter2Secret"),
+      url,
+    );
+  }
+  assert.throws(
+    () => locateDatabase("postgresql:x"),
+    /starts with "postgresql:" but not "postgresql:\/\/"/,
+  );
+  assert.throws(
+    () => locateDatabase("user:pw@host/db"),
+    /holds an "@" as a server's address does; a folder whose path holds "@" is written file:\/\/<path>/,
+  );
+  assert.deepEqual(locateDatabase("file:///ci/workspace/job@2/db"), {
+    kind: "folder",
+    path: "/ci/workspace/job@2/db",
+  });
+});
+
+Deno.test("dropDatabase() leaves a folder of other files, or a file, alone, naming it", async () => {
+  const parent = await Deno.makeTempDir();
+  try {
+    const notes = `${parent}/notes`;
+    await Deno.mkdir(notes);
+    await Deno.writeTextFile(`${notes}/todo.txt`, "buy milk");
+    await assert.rejects(
+      dropDatabase(notes),
+      (error: unknown) =>
+        error instanceof SequentError &&
+        error.message ===
+          `The folder ${notes} holds other files (such as "todo.txt") and no embedded database: not deleting it`,
+    );
+    // nothing deleted, nothing added
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(notes), (e) => e.name),
+      ["todo.txt"],
+    );
+    await assert.rejects(
+      dropDatabase(`${notes}/todo.txt`),
+      new RegExp(`^SequentError: ${notes}/todo\\.txt is a file`),
+    );
+    assert.equal(await Deno.readTextFile(`${notes}/todo.txt`), "buy milk");
   } finally {
     await Deno.remove(parent, { recursive: true });
   }
