@@ -399,6 +399,14 @@ export interface TableOptions<K extends string> {
 }
 
 const TABLE_NAME = /^[a-z_][a-z0-9_]*$/;
+/**
+ * The longest table name: PostgreSQL cuts names to 63 bytes, and a view
+ * schema migration builds each table as `<name>_v<version>`, versions being
+ * `integer`s, so up to `_v2147483647` (12 bytes) longer. A longer name's
+ * build table would be cut back onto another table's name (the live one,
+ * past 63), and the migration would drop what it built.
+ */
+const MAX_TABLE_NAME_LENGTH = 63 - "_v2147483647".length;
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** `aggregateId` → `aggregate_id`. */
@@ -462,6 +470,12 @@ export class RecordTable<C extends Columns = Columns> {
         `Invalid table name ${
           JSON.stringify(name)
         }: use lower-case letters, digits and _`,
+      );
+    }
+    // (the name is ASCII: its length is its bytes)
+    if (name.length > MAX_TABLE_NAME_LENGTH) {
+      throw new TypeError(
+        `Table name "${name}" is ${name.length} characters long: at most ${MAX_TABLE_NAME_LENGTH}, as PostgreSQL keeps 63 bytes of a name and view schema versions add "_v<version>" to it`,
       );
     }
     const names = Object.keys(columns) as (keyof C & string)[];

@@ -3,6 +3,11 @@
  * the row logic both record stores share (the in-memory one, and the
  * in-memory part of the PostgreSQL replay). Pure functions, no I/O.
  *
+ * Order has no collation here: text sorts by code point, as PostgreSQL's
+ * `C` and `C.UTF-8` collations sort it, and JSON by its canonical text,
+ * not as `jsonb` sorts. A database under another collation orders text
+ * otherwise, so the replay store asks it for orders by text or JSON.
+ *
  * @module
  */
 import { CalendarDate } from "./calendar_date.ts";
@@ -30,7 +35,10 @@ function normalizedDecimal(value: Decimal): string {
   return text === "-0" ? "0" : text;
 }
 
-/** A string that is equal for equal values of a column kind. */
+/**
+ * A string that is equal for equal values of a column kind, and holds no
+ * U+0001: the stores join a composite key's value keys with it.
+ */
 export function valueKey(kind: ColumnKind, value: unknown): string {
   if (value === null || value === undefined) return "\0";
   switch (kind) {
@@ -49,8 +57,15 @@ export function valueKey(kind: ColumnKind, value: unknown): string {
       return `T:${(value as Date).getTime()}`;
     case "json":
       return `j:${canonicalJson(value as JsonValue)}`;
-    default:
-      return `s:${value as string}`;
+    default: {
+      // Text may hold U+0001 (JSON's text escapes it already): such text is
+      // escaped as JSON, under a prefix of its own, so ("x\u0001…", "y") and
+      // ("x", "…\u0001y") stay two keys. Other text costs one scan.
+      const text = String(value);
+      return text.includes("\u0001")
+        ? `S:${JSON.stringify(text)}`
+        : `s:${text}`;
+    }
   }
 }
 
@@ -77,9 +92,31 @@ function compareValues(
         : 1;
     case "boolean":
       return Number(a) - Number(b);
+    case "text":
+      return compareText(a as string, b as string);
     default:
       return a < b ? -1 : a > b ? 1 : 0;
   }
+}
+
+/**
+ * Orders two strings by code point. `<` compares UTF-16 code units, which
+ * puts U+10000 and above (surrogates, 0xD800–0xDFFF) before U+E000–U+FFFF;
+ * only that pair of ranges orders differently, so only it is remapped.
+ */
+function compareText(a: string, b: string): number {
+  if (a === b) return 0;
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 || y < 0xd800) return x - y;
+    // surrogates up past U+FFFF, U+E000–U+FFFF down below them
+    return (x >= 0xe000 ? x - 0x800 : x + 0x2000) -
+      (y >= 0xe000 ? y - 0x800 : y + 0x2000);
+  }
+  return a.length - b.length;
 }
 
 /** A copy of a column value that the caller may change freely. */
@@ -95,8 +132,8 @@ export function copyValue(value: unknown): unknown {
 }
 
 /**
- * Orders rows as PostgreSQL would (nulls last ascending, first descending)
- * and applies the limit.
+ * Orders rows as PostgreSQL would (nulls last ascending, first descending;
+ * text by code point, see the module documentation) and applies the limit.
  */
 export function orderAndLimit(
   table: RecordTable,

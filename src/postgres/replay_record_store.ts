@@ -17,7 +17,9 @@
  * looked up, the values every flushed row had; a lookup already answered
  * since the last flush is not asked again. Raw SQL
  * ({@linkcode ReplayRecordStore.executeSql}) may change any row, so after
- * it every lookup that misses in memory asks the database.
+ * it every lookup that misses in memory asks the database. A find ordered
+ * by a text or JSON column asks it for the order alone (a collation, or
+ * `jsonb`'s order, which memory does not know); other orders are memory's.
  *
  * @module
  */
@@ -40,7 +42,7 @@ import {
   selectExpression,
   SqlRecordStore,
 } from "./sql_record_store.ts";
-import { sqlTypeOf } from "./table_sql.ts";
+import { quoteIdent, sqlTypeOf } from "./table_sql.ts";
 import { FlushedKeys } from "./_flushed_keys.ts";
 import { HeldRows } from "./_held_rows.ts";
 
@@ -103,7 +105,7 @@ interface TableWrite {
 interface Condition {
   readonly column: string;
   readonly kind: ColumnKind;
-  /** Value keys of the accepted values (several for a list). */
+  /** Value keys of the accepted values (several for a list), each once. */
   readonly keys: readonly string[];
 }
 
@@ -167,7 +169,11 @@ export class ReplayRecordStore implements RecordStore {
   readonly #database: SqlRecordStore;
   readonly #states = new Map<RecordTable, TableState>();
   readonly #flushEvery: number;
-  readonly #existingRows: boolean;
+  /**
+   * Whether tables not looked at yet may hold rows the store does not know
+   * of: `existingRows`, or raw SQL ran (it may have written any table).
+   */
+  #existingRows: boolean;
   #held = 0;
   #flushes = 0;
   #flushedRows = 0;
@@ -261,7 +267,11 @@ export class ReplayRecordStore implements RecordStore {
     return state;
   }
 
-  /** The primary key of a row, as a string. */
+  /**
+   * The primary key of a row, as a string: a plain key's own value, else
+   * the columns' value keys each ended by U+0001, which no value key holds
+   * (see `valueKey`), so two keys are equal only when every part is.
+   */
   #key(state: TableState, row: Row): string {
     if (state.plainKey !== undefined) return row[state.plainKey] as string;
     const { table } = state;
@@ -291,7 +301,13 @@ export class ReplayRecordStore implements RecordStore {
           if (v !== null && !col.accepts(v)) table.checkValue(column, v);
           keys.push(this.#valueKey(state, column, kind, v));
         }
-        conditions.push({ column, kind, keys });
+        // each value once: a value given twice (or 1.5 and 1.50) would
+        // find its rows twice, as IN never does
+        conditions.push({
+          column,
+          kind,
+          keys: keys.length > 1 ? [...new Set(keys)] : keys,
+        });
       } else {
         if (value !== null && !col.accepts(value)) {
           table.checkValue(column, value);
@@ -317,7 +333,10 @@ export class ReplayRecordStore implements RecordStore {
       : valueKey(kind, value);
   }
 
-  /** The primary key named by conditions on all its columns, if one. */
+  /**
+   * The primary key named by conditions on all its columns, if one, as
+   * `#key` writes it.
+   */
   #keyOf(
     state: TableState,
     conditions: readonly Condition[],
@@ -458,9 +477,14 @@ export class ReplayRecordStore implements RecordStore {
         .join("\u0003");
     if (state.loaded.has(asked)) return;
     await this.#written();
+    // By key, the row is read whatever the other conditions say (the
+    // caller checks them in memory): `asked` then records that the key's
+    // row is in memory, which a later lookup by the key alone relies on.
     const rows = await this.#database.find(
       state.table,
-      where as WhereOf<RecordTable>,
+      (key !== undefined ? pkWhere(state.table, where) : where) as WhereOf<
+        RecordTable
+      >,
     );
     state.loaded.add(asked);
     for (const row of rows as Row[]) {
@@ -641,8 +665,60 @@ export class ReplayRecordStore implements RecordStore {
     const state = this.#state(table);
     const matching = this.#matching(state, where as Row);
     const found = matching instanceof Promise ? await matching : matching;
-    const rows = orderAndLimit(table, found.map(([, row]) => row), options);
+    let rows = found.map(([, row]) => row);
+    const orderBy = options?.orderBy;
+    if (
+      orderBy !== undefined && rows.length > 1 &&
+      ordersInDatabase(table, orderBy)
+    ) {
+      rows = orderAndLimit(
+        table,
+        await this.#orderedByDatabase(state, rows, orderBy),
+        { limit: options?.limit },
+      );
+    } else {
+      rows = orderAndLimit(table, rows, options);
+    }
     return rows.map((row) => this.#copy(state, row)) as RowOf<T>[];
+  }
+
+  /**
+   * `rows` in the order PostgreSQL gives them by `orderBy`, ties in the
+   * order given: each row's order columns go to the server as JSON, read
+   * into the table's row type, so text sorts by the column's collation and
+   * JSON as `jsonb` does, as inline projection's `ORDER BY` sorts them.
+   */
+  async #orderedByDatabase(
+    state: TableState,
+    rows: readonly Row[],
+    orderBy: NonNullable<FindOptions["orderBy"]>,
+  ): Promise<Row[]> {
+    const { table } = state;
+    const order = orderBy.map(([column, direction]) => ({
+      column,
+      col: table.columns[column] as AnyColumn,
+      name: table.sqlName(column),
+      direction: direction === "desc" ? "DESC" : "ASC",
+    }));
+    const values = rows.map((row) => {
+      const out: Record<string, unknown> = {};
+      for (const { column, col, name } of order) {
+        out[name] = orderValue(col, row[column]);
+      }
+      return out;
+    });
+    await this.#written();
+    const sorted = await this.#executor.query<{ i: number }>(
+      `SELECT e.i::int AS i
+         FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS e(v, i),
+              jsonb_populate_record(NULL::${state.qualified}, e.v) AS r
+        ORDER BY ${
+        order.map(({ name, direction }) => `r.${quoteIdent(name)} ${direction}`)
+          .join(", ")
+      }, e.i`,
+      [JSON.stringify(values)],
+    );
+    return sorted.map(({ i }) => rows[i - 1] as Row);
   }
 
   #copy(state: TableState, row: Row): Row {
@@ -832,7 +908,9 @@ export class ReplayRecordStore implements RecordStore {
     try {
       return await this.#database.executeSql(text, params);
     } finally {
-      // It may have changed any row: from now on, ask the database.
+      // It may have changed any row, of any table, even one not looked at
+      // yet: from now on, ask the database.
+      this.#existingRows = true;
       for (const state of this.#states.values()) {
         state.unknownRows = true;
         state.flushedKeys.clear();
@@ -1021,6 +1099,48 @@ export class ReplayRecordStore implements RecordStore {
       `DELETE FROM ${state.qualified} t USING jsonb_to_recordset($1::text::jsonb) AS k(${definition}) WHERE ${match}`,
       [json],
     );
+  }
+}
+
+/**
+ * Whether `orderBy` names a text or JSON column, which only the database
+ * can order as inline projection does (text by the column's collation,
+ * JSON as `jsonb`); memory orders the other kinds as PostgreSQL does.
+ * False when it names an unknown column, which `orderAndLimit` refuses.
+ */
+function ordersInDatabase(
+  table: RecordTable,
+  orderBy: NonNullable<FindOptions["orderBy"]>,
+): boolean {
+  let collated = false;
+  for (const [column] of orderBy) {
+    if (!Object.hasOwn(table.columns, column)) return false;
+    const kind = (table.columns[column] as AnyColumn).kind;
+    if (kind === "text" || kind === "json") collated = true;
+  }
+  return collated;
+}
+
+/**
+ * A column value as JSON that `jsonb_populate_record` reads back as the
+ * value: JSON as itself, the rest as their text where JSON has no exact
+ * form (bigints, decimals, dates, instants, infinite floats).
+ */
+function orderValue(column: AnyColumn, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  switch (column.kind) {
+    case "json":
+      return value;
+    case "bigint":
+    case "decimal":
+    case "date":
+      return String(value);
+    case "dateTime":
+      return (value as Date).toISOString();
+    case "float":
+      return Number.isFinite(value) ? value : String(value);
+    default:
+      return value;
   }
 }
 

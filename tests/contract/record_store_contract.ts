@@ -1,8 +1,10 @@
 /**
  * The contract every record store must pass. The in-memory store's test
- * file and the SQL store's (on PGlite and, when `DATABASE_URL` names one, a
- * PostgreSQL server) call `recordStoreContract` with a factory giving empty
- * tables, so the stores projectors write through cannot drift apart.
+ * file and the SQL stores' (the SQL, gathering and replay stores, on PGlite
+ * and, when `DATABASE_URL` names one, a PostgreSQL server) call
+ * `recordStoreContract` with a factory giving empty tables, so the stores
+ * projectors write through cannot drift apart; a store's known gaps are
+ * named, and show as ignored tests.
  *
  * Every behaviour runs twice: on the store itself (each call standing
  * alone) and with each call in a unit of work of its own (the path inline
@@ -81,12 +83,20 @@ export const rsPairs = table("rs_pairs", {
   indexes: [{ columns: ["label", "rank"], unique: true }],
 });
 
+/** A primary key of two text columns. */
+export const rsNames = table("rs_names", {
+  first: column.text(),
+  last: column.text(),
+  n: column.integer(),
+}, { primaryKey: ["first", "last"] });
+
 /** The tables the contract uses (a SQL fixture creates them). */
 export const recordStoreContractTables: readonly RecordTable[] = [
   rsItems,
   rsTyped,
   rsStrict,
   rsPairs,
+  rsNames,
 ];
 
 /** A store with the contract's tables, empty. */
@@ -111,6 +121,12 @@ export type RecordStoreFactory = () => Promise<RecordStoreFixture>;
 export interface RecordStoreContractOptions {
   /** Extra options passed to every Deno.test (e.g. sanitizers). */
   readonly testOptions?: Partial<Deno.TestDefinition>;
+  /**
+   * Behaviours the store is known to lack, by test title, each with why:
+   * those tests are registered as ignored (in every mode), so each run
+   * lists them. A title the contract does not have is an error.
+   */
+  readonly knownGaps?: Readonly<Record<string, string>>;
 }
 
 /** A store whose every call runs in a unit of work of its own. */
@@ -209,6 +225,12 @@ export function recordStoreContract(
   factory: RecordStoreFactory,
   options: RecordStoreContractOptions = {},
 ): void {
+  const gaps = new Set(Object.keys(options.knownGaps ?? {}));
+  const titles = new Set<string>();
+  const ignore = (title: string): boolean => {
+    titles.add(title);
+    return gaps.has(title);
+  };
   for (const mode of ["direct", "each call in a unit"] as const) {
     const test = (
       title: string,
@@ -217,6 +239,7 @@ export function recordStoreContract(
       Deno.test({
         name: `${name} (${mode}): ${title}`,
         ...options.testOptions,
+        ignore: ignore(title),
         fn: async () => {
           const fixture = await factory();
           const store = mode === "direct"
@@ -318,6 +341,25 @@ export function recordStoreContract(
         await store.find(rsPairs, { left: 1, right: "y" }),
         [{ left: 1, right: "y", label: "l", rank: 2 }],
       );
+    });
+
+    test("composite keys are told apart by every part, whatever text the parts hold (U+0001 included)", async (store) => {
+      // the stores join a key's parts with U+0001 (storable text)
+      await store.insert(rsNames, [{ first: "x\u0001s:y", last: "z", n: 1 }]);
+      await store.insert(rsNames, [{ first: "x", last: "y\u0001s:z", n: 2 }]);
+      assert.deepEqual(
+        (await store.find(rsNames, { first: "x", last: "y\u0001s:z" })).map((
+          r,
+        ) => r.n),
+        [2],
+      );
+      await store.update(rsNames, { first: "x\u0001s:y", last: "z" }, {
+        n: 3,
+      });
+      await store.delete(rsNames, { first: "x", last: "y\u0001s:z" });
+      assert.deepEqual(await store.find(rsNames, {}), [
+        { first: "x\u0001s:y", last: "z", n: 3 },
+      ]);
     });
 
     test("a value of the wrong type fails with a TypeError naming the column, storing nothing", async (store) => {
@@ -444,6 +486,73 @@ export function recordStoreContract(
         sortById(await store.find(rsItems, { id: [A, B, ids[5]!] }))
           .map((r) => r.id),
         [A, B],
+      );
+    });
+
+    test("a list naming a value twice, or equal values (1.5 and 1.50), finds, updates and deletes each row once", async (store) => {
+      await fourItems(store);
+      assert.deepEqual(
+        sortById(await store.find(rsItems, { name: ["apple", "apple"] }))
+          .map((r) => r.id),
+        [A, D],
+      );
+      assert.deepEqual(
+        (await store.find(rsItems, { id: [C, C] })).map((r) => r.id),
+        [C],
+      );
+      await store.insert(rsTyped, [
+        { id: 1, ...NULLS, decimal: Decimal.from("1.5") },
+      ]);
+      assert.deepEqual(
+        (await store.find(rsTyped, {
+          decimal: [Decimal.from("1.5"), Decimal.from("1.50")],
+        })).map((r) => r.id),
+        [1],
+      );
+      // a key change of the one row named twice clashes with nothing
+      await store.update(rsItems, { id: [B, B] }, { id: ids[4]! });
+      assert.deepEqual(
+        (await store.find(rsItems, { id: ids[4]! })).map((r) => r.name),
+        ["banana"],
+      );
+      await store.update(rsItems, { name: ["cherry", "cherry"] }, {
+        amount: 7,
+      });
+      assert.deepEqual(
+        (await store.find(rsItems, { id: C })).map((r) => r.amount),
+        [7],
+      );
+      await store.delete(rsItems, { name: ["apple", "apple"] });
+      assert.deepEqual(
+        sortById(await store.find(rsItems, {})).map((r) => r.id),
+        [C, ids[4]!],
+      );
+      await store.insert(rsItems, [{ id: A, name: "apple again" }]);
+      assert.equal((await store.find(rsItems, {})).length, 3);
+    });
+
+    test("a lookup by key and another column that matches nothing hides nothing from a later lookup by key", async (store) => {
+      await store.insert(rsItems, [
+        { id: A, name: "open" },
+        { id: B, name: "other" },
+      ]);
+      assert.deepEqual(
+        await store.find(rsItems, { id: A, name: "closed" }),
+        [],
+      );
+      await store.update(rsItems, { id: A }, { amount: 2 });
+      assert.deepEqual(
+        (await store.find(rsItems, { id: A })).map((r) => [r.name, r.amount]),
+        [["open", 2]],
+      );
+      assert.deepEqual(
+        await store.find(rsItems, { id: B, name: "closed" }),
+        [],
+      );
+      await store.upsert(rsItems, { id: B }, { name: "closed" });
+      assert.deepEqual(
+        (await store.find(rsItems, { id: B })).map((r) => r.name),
+        ["closed"],
       );
     });
 
@@ -1135,6 +1244,7 @@ export function recordStoreContract(
     Deno.test({
       name: `${name} (units): ${title}`,
       ...options.testOptions,
+      ignore: ignore(title),
       fn: async () => fn(await factory()),
     });
 
@@ -1211,6 +1321,13 @@ export function recordStoreContract(
       assert.deepEqual(namesOf(await f.store.find(rsItems, {})), ["taken"]);
     },
   );
+
+  const unknown = [...gaps].filter((title) => !titles.has(title));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `knownGaps names no test of the contract: ${JSON.stringify(unknown)}`,
+    );
+  }
 }
 
 /** A valid row of {@linkcode rsStrict}. */

@@ -179,6 +179,26 @@ Deno.test("a table name must be lower case letters, digits and _", () => {
   );
 });
 
+Deno.test("a table name is at most 51 characters: a view schema version's _v2147483647 must still fit PostgreSQL's 63 bytes", () => {
+  const longest = "t".repeat(51);
+  assert.equal(
+    table(longest, { id: column.integer().primaryKey() }).name,
+    longest,
+  );
+  // (PostgreSQL would cut "<name>_v1" back to "<name>": the live table)
+  for (const name of ["t".repeat(52), "t".repeat(63)]) {
+    assert.throws(
+      () => table(name, { id: column.integer().primaryKey() }),
+      {
+        name: "TypeError",
+        message: new RegExp(
+          `^Table name "${name}" is ${name.length} characters long: at most 51, .*63 bytes.*"_v<version>"`,
+        ),
+      },
+    );
+  }
+});
+
 Deno.test("column names must be identifiers, declared with column.*()", () => {
   for (const name of ["bad-name", "1st", "with space", ""]) {
     assert.throws(

@@ -3,10 +3,13 @@
  * written with COPY once more than `flushEvery` are held; flushed rows read
  * back when a later write or lookup needs them and rewritten at the next
  * flush; duplicate keys caught against flushed rows; tables that already
- * hold rows (`existingRows`); raw SQL seeing every row.
+ * hold rows (`existingRows`); raw SQL seeing every row; orders by text or
+ * JSON as the server gives them. Then the record store contract, the store
+ * driven as a replay drives it (its known gaps listed, and ignored).
  *
  * On PGlite, and on the server when `DATABASE_URL` is a postgres:// URL;
- * each test makes its tables in a fresh schema and drops it.
+ * each test makes its tables in a fresh schema and drops it (the
+ * contract's tests share one, which the backend drops at the end).
  */
 import assert from "node:assert/strict";
 import {
@@ -15,6 +18,8 @@ import {
   Decimal,
   DuplicateRecordError,
   Projector,
+  type RecordStore,
+  type RecordTable,
   table,
   UnstorableTextError,
 } from "@sequent/core";
@@ -23,11 +28,20 @@ import {
   ReplayRecordStore,
   type ReplayRecordStoreOptions,
   type SqlClient,
+  SqlRecordStore,
 } from "@sequent/core/postgres";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 import { countingClient } from "./_counting_client.ts";
 import { freshName, rigSchemas } from "./_migration_domain.ts";
-import { createIndexesSql, createTableSql } from "@sequent/core/postgres";
+import {
+  createIndexesSql,
+  createTableSql,
+  qualifiedTableName,
+} from "@sequent/core/postgres";
+import {
+  recordStoreContract,
+  recordStoreContractTables,
+} from "../contract/record_store_contract.ts";
 
 const list = backends({ served: true });
 
@@ -57,11 +71,38 @@ const kinds = table("mig_rs_kinds", {
   ref: column.uuid().nullable(),
 });
 
+/** Text and JSON to order by, and a column given a collation in a test. */
+const labels = table("mig_rs_labels", {
+  id: column.integer().primaryKey(),
+  name: column.text().nullable(),
+  folded: column.text().nullable(),
+  doc: column.json().nullable(),
+});
+
 class Mig_RsProjector extends Projector {
   static override readonly manages = [posts, pairs];
 }
 
-const TABLES = [posts, pairs, kinds];
+const TABLES = [posts, pairs, kinds, labels];
+
+const UNIQUE_IN_MEMORY =
+  "unique indexes other than the key are checked among the rows in memory only: a clash with a flushed row fails the flush's COPY instead";
+
+/** What the replay store does otherwise than the contract says. */
+const REPLAY_GAPS: Readonly<Record<string, string>> = {
+  "a taken value of a unique column fails with DuplicateRecordError; nulls never clash":
+    UNIQUE_IN_MEMORY,
+  "composite keys and composite unique indexes are enforced on all their columns together":
+    UNIQUE_IN_MEMORY,
+  "an update to a taken key or unique value fails with DuplicateRecordError and changes no row":
+    UNIQUE_IN_MEMORY,
+  "upsert refuses values of the wrong type and a new row clashing with a unique value":
+    UNIQUE_IN_MEMORY,
+  "upsert refuses a condition with a list, whether or not a row matches":
+    "a list that matches rows updates them",
+  "a JSON column gives back what JSON text holds (-0 as 0, a __proto__ key as data); a float column gives -0 back as 0":
+    "a row held in memory keeps -0 until it is flushed and read back",
+};
 
 interface Setup {
   readonly schema: string;
@@ -729,6 +770,144 @@ for (const b of list) {
     assert.equal(row?.n, 8);
   });
 
+  test("a lookup by key and another column reads the key's flushed row whole: a later lookup by key alone finds it", async ({ store: make }) => {
+    for (const existingRows of [false, true]) {
+      const store = make({ existingRows });
+      const left = `l${existingRows}`;
+      await store.insert(posts, [{ id: uuid(1), title: "open" }]);
+      await store.insert(pairs, [{ left, right: 1, note: "open" }]);
+      await store.flush();
+      assert.deepEqual(
+        await store.find(posts, { id: uuid(1), title: "x" }),
+        [],
+      );
+      await store.update(posts, { id: uuid(1) }, { n: 2 });
+      assert.deepEqual(
+        await store.find(pairs, { left, right: 1, note: "closed" }),
+        [],
+      );
+      await store.upsert(pairs, { left, right: 1 }, { note: "closed" });
+      assert.deepEqual(
+        (await store.find(posts, { id: uuid(1), title: "open" })).map((r) =>
+          r.n
+        ),
+        [2],
+      );
+      assert.deepEqual(
+        (await store.find(pairs, { left })).map((r) => r.note),
+        ["closed"],
+      );
+      await store.flush();
+      await store.delete(posts, {});
+      await store.delete(pairs, {});
+      await store.flush();
+    }
+  });
+
+  test("a delete by a list naming a held row twice counts the row out once", async ({ store: make }) => {
+    const store = make({ flushEvery: 2 });
+    for (let i = 1; i <= 3; i++) {
+      await store.insert(posts, [{ id: uuid(i), title: `t${i}` }]);
+    }
+    await store.delete(posts, { id: [uuid(1), uuid(1)] });
+    await store.insert(posts, [{ id: uuid(4), title: "t4" }]);
+    // three rows held: more than flushEvery
+    await store.flushIfFull();
+    assert.equal(store.flushes, 1);
+    await store.flush();
+  });
+
+  test("raw SQL before a table's first use is seen: the table may hold rows the store did not write", async ({ store: make }) => {
+    const store = make();
+    await store.executeSql(
+      `INSERT INTO ${
+        store.tableName(posts)
+      } (id, title, n) VALUES ($1::text::uuid, 'raw', 0)`,
+      [uuid(1)],
+    );
+    assert.deepEqual(
+      (await store.find(posts, { id: uuid(1) })).map((r) => r.title),
+      ["raw"],
+    );
+    await assert.rejects(
+      store.insert(posts, [{ id: uuid(1), title: "again" }]),
+      DuplicateRecordError,
+    );
+  });
+
+  test("a find ordered by text or JSON gives the rows and order inline projection's ORDER BY gives", async ({ client, db, schema, store: make }) => {
+    // the database's collation for `name` (C.UTF-8 on the test server puts
+    // U+FF21 before U+1F600, as code points go; UTF-16 puts it after), and
+    // one that folds case for `folded`, where the server has ICU
+    const [icu] = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_collation WHERE collname = 'und-x-icu'`,
+    );
+    if (icu?.n) {
+      await client.execute(
+        `ALTER TABLE ${schema}.mig_rs_labels ALTER COLUMN folded TYPE text COLLATE "und-x-icu"`,
+      );
+    }
+    const texts = ["\u{1F600}", "\uFF21", "b", "B", "a", "A", "é", "e", "z"];
+    const docs = [
+      { b: 1 },
+      { a: 1, b: 0 },
+      [1],
+      [0, 0],
+      "s",
+      2,
+      true,
+      false,
+      { a: [1] },
+    ];
+    const store = make({ flushEvery: 1_000 });
+    const rows = texts.map((text, i) => ({
+      id: i + 1,
+      name: text,
+      folded: text,
+      doc: docs[i] ?? null,
+    }));
+    // some rows flushed, some held (a flushed row changed, another not)
+    await store.insert(labels, rows.slice(0, 4));
+    await store.flush();
+    await store.update(labels, { id: 1 }, { doc: "t" });
+    await store.insert(labels, [...rows.slice(4), { id: 99, name: null }]);
+    const orders: [string, "asc" | "desc"][][] = [
+      [["name", "asc"]],
+      [["name", "desc"]],
+      [["folded", "asc"], ["id", "desc"]],
+      [["doc", "asc"], ["name", "asc"]],
+      [["doc", "desc"]],
+    ];
+    await store.find(labels, {}); // (reads back the flushed rows)
+    const replayed: number[][] = [];
+    db.reset();
+    for (const orderBy of orders) {
+      for (const limit of [undefined, 3]) {
+        const found = await store.find(labels, {}, { orderBy, limit });
+        replayed.push(found.map((r) => r.id));
+      }
+    }
+    const asked = db.kinds();
+    db.reset();
+    const byId = await store.find(labels, {}, { orderBy: [["id", "desc"]] });
+    assert.equal(byId[0]?.id, 99);
+    const askedById = db.kinds();
+    await store.flush();
+    const inline = new SqlRecordStore(client, (t) => store.tableName(t));
+    const expected: number[][] = [];
+    for (const orderBy of orders) {
+      for (const limit of [undefined, 3]) {
+        const found = await inline.find(labels, {}, { orderBy, limit });
+        expected.push(found.map((r) => r.id));
+      }
+    }
+    assert.deepEqual(replayed, expected);
+    // each find ordered by text or JSON asked the server once (no row was
+    // written); other kinds are ordered in memory
+    assert.deepEqual(asked, orders.flatMap(() => ["query", "query"]));
+    assert.deepEqual(askedById, []);
+  });
+
   test("flushEvery must be a positive integer", () => {
     for (const flushEvery of [0, -1, 1.5, Number.NaN]) {
       assert.throws(
@@ -743,6 +922,82 @@ for (const b of list) {
     }
     return Promise.resolve();
   });
+
+  // --- the record store contract ---------------------------------------------
+
+  // One store per test, driven as a replay drives it (a flush whenever more
+  // than one row is held after a call), so later calls read back rows
+  // earlier ones flushed; a unit is a replay continuing in a transaction.
+  const viewSchema = `${b.schema}_view`;
+  let ready: Promise<SqlClient> | undefined;
+  const setup = () =>
+    ready ??= (async () => {
+      const client = await b.client();
+      await client.execute(
+        `CREATE SCHEMA ${viewSchema};\n${
+          recordStoreContractTables.flatMap((t) => [
+            createTableSql(t, viewSchema),
+            ...createIndexesSql(t, viewSchema),
+          ]).join(";\n")
+        }`,
+      );
+      return client;
+    })();
+  recordStoreContract(`ReplayRecordStore (${b.name})`, async () => {
+    const client = await setup();
+    await client.execute(
+      `TRUNCATE ${
+        recordStoreContractTables.map((t) => qualifiedTableName(t, viewSchema))
+          .join(", ")
+      }`,
+    );
+    const target = (t: RecordTable) => ({ schema: viewSchema, name: t.name });
+    const store = new ReplayRecordStore(client, target, { flushEvery: 1 });
+    return {
+      store: betweenAggregates(store),
+      unit: async (work) => {
+        await store.flush();
+        const result = await client.transaction(async (tx) => {
+          const inUnit = new ReplayRecordStore(tx, target, {
+            existingRows: true,
+          });
+          const out = await work(inUnit);
+          await inUnit.flush();
+          return out;
+        });
+        // raw SQL is how the store learns that rows changed behind it
+        await store.executeSql("SELECT 1");
+        return result;
+      },
+      sql: true,
+      itemsTableName: `"${viewSchema}"."rs_items"`,
+    };
+  }, { testOptions: shared, knownGaps: REPLAY_GAPS });
+}
+
+/**
+ * A replay store called as a replay calls it, each call standing for an
+ * aggregate's events: after each, a flush if more than `flushEvery` rows
+ * are held. Its writes are waited for, so none lands after its test.
+ */
+function betweenAggregates(store: ReplayRecordStore): RecordStore {
+  const then = async <T>(call: Promise<T>): Promise<T> => {
+    try {
+      return await call;
+    } finally {
+      await store.flushIfFull();
+      await store.written();
+    }
+  };
+  return {
+    insert: (t, rows) => then(store.insert(t, rows)),
+    find: (t, where, options) => then(store.find(t, where, options)),
+    update: (t, where, changes) => then(store.update(t, where, changes)),
+    upsert: (t, where, values) => then(store.upsert(t, where, values)),
+    delete: (t, where) => then(store.delete(t, where)),
+    executeSql: (text, params) => then(store.executeSql(text, params)),
+    tableName: (t) => store.tableName(t),
+  };
 }
 
 disposeAtEnd(list);
