@@ -19,7 +19,13 @@ import type { NewRowOf, RecordTable, RowOf, WhereOf } from "./record_table.ts";
  * ```
  */
 export interface FindOptions {
-  /** Columns to order by, with their direction (default: unordered). */
+  /**
+   * Columns to order by, with their direction (default: unordered); nulls
+   * last ascending, first descending. Text orders as the store's database
+   * collates it; the in-memory store, which has none, by code point (as
+   * PostgreSQL's `C` collation does), so a projector that orders text by
+   * something the collations disagree on is tested on the database.
+   */
   readonly orderBy?: readonly (readonly [string, "asc" | "desc"])[] | undefined;
   /** At most this many rows. */
   readonly limit?: number | undefined;
