@@ -7,7 +7,7 @@
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
-import { errorBox, eventTable, isRequestError, pager, time } from "./_parts.ts";
+import { pagedEvents, time } from "./_parts.ts";
 import { prettyJson, shown } from "./_payload_view.ts";
 
 /**
@@ -23,21 +23,18 @@ export async function aggregatePage(
   const summary = await deps.queries.aggregateSummary(aggregateId);
   if (!summary) return undefined;
   const path = `/aggregates/${segment(aggregateId)}`;
-  let events: Html;
-  let status = 200;
-  try {
-    const page = await deps.queries.aggregateEvents(aggregateId, {
-      limit: deps.pageSize,
-      cursor,
-    });
-    events = html`${
-      eventTable(context, page.events, "Events by sequence number", false)
-    }${pager(context, path, { cursor }, page.next)}`;
-  } catch (error) {
-    if (!isRequestError(error)) throw error;
-    status = 400;
-    events = errorBox(error.message);
-  }
+  const { list: events, status } = await pagedEvents(
+    context,
+    path,
+    cursor,
+    () =>
+      deps.queries.aggregateEvents(aggregateId, {
+        limit: deps.pageSize,
+        cursor,
+      }),
+    "Events by sequence number",
+    false,
+  );
   const body = html`
     <dl>
       <dt>Type</dt>

@@ -7,15 +7,7 @@
 import type { BrowserDeps } from "./_deps.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
-import {
-  aggregateLink,
-  causingEvent,
-  errorBox,
-  eventTable,
-  isRequestError,
-  pager,
-  time,
-} from "./_parts.ts";
+import { aggregateLink, causingEvent, pagedEvents, time } from "./_parts.ts";
 import { payloadBlock, userShown } from "./_payload_view.ts";
 
 /**
@@ -31,21 +23,15 @@ export async function commandPage(
   const command = await deps.queries.commandById(commandId);
   if (!command) return undefined;
   const path = `/commands/${segment(commandId)}`;
-  let stored: Html;
-  let status = 200;
-  try {
-    const events = await deps.queries.commandEvents(commandId, {
-      limit: deps.pageSize,
-      cursor,
-    });
-    stored = html`${
-      eventTable(context, events.events, "Events in the order stored", true)
-    }${pager(context, path, { cursor }, events.next)}`;
-  } catch (error) {
-    if (!isRequestError(error)) throw error;
-    status = 400;
-    stored = errorBox(error.message);
-  }
+  const { list: stored, status } = await pagedEvents(
+    context,
+    path,
+    cursor,
+    () =>
+      deps.queries.commandEvents(commandId, { limit: deps.pageSize, cursor }),
+    "Events in the order stored",
+    true,
+  );
   return {
     title: `Command ${command.commandType}`,
     status,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BrowsedEvent } from "../core/browse_queries.ts";
+import type { BrowsedEvent, EventPage } from "../core/browse_queries.ts";
 import type { CommandRecord } from "../core/event_store.ts";
 import { type Html, html } from "./_html.ts";
 import { href, type PageContext, segment } from "./_layout.ts";
@@ -164,4 +164,31 @@ export function errorBox(message: string): Html {
       <p><bdi>${message}</bdi></p>
     </div>
   `;
+}
+
+/**
+ * A list of events a page at a time, with its pager: the table and status
+ * 200, or, for a cursor the store did not give, the error in its place and
+ * status 400 (the rest of the page stands).
+ */
+export async function pagedEvents(
+  context: PageContext,
+  path: string,
+  cursor: string | undefined,
+  load: () => Promise<EventPage>,
+  caption: string,
+  withAggregate: boolean,
+): Promise<{ list: Html; status: number }> {
+  try {
+    const page = await load();
+    return {
+      list: html`${eventTable(context, page.events, caption, withAggregate)}${
+        pager(context, path, { cursor }, page.next)
+      }`,
+      status: 200,
+    };
+  } catch (error) {
+    if (!isRequestError(error)) throw error;
+    return { list: errorBox(error.message), status: 400 };
+  }
 }

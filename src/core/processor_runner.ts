@@ -1136,13 +1136,7 @@ export class ProcessorRunner {
       try {
         await this.#runWorkflow(p, event);
       } catch (error) {
-        await this.#commit(p, lease, checkpoint, undefined, [{
-          park: {
-            aggregateId: k.aggregateId,
-            sequenceNumber: event.sequenceNumber,
-            error: message(error),
-          },
-        }]);
+        await this.#parkAgain(p, lease, checkpoint, event, error);
         return true;
       }
     }
@@ -1191,17 +1185,31 @@ export class ProcessorRunner {
       } catch (error) {
         const failure = eventFailure(error);
         if (failure === undefined) throw error;
-        await this.#commit(p, lease, checkpoint, undefined, [{
-          park: {
-            aggregateId: k.aggregateId,
-            sequenceNumber: event.sequenceNumber,
-            error: message(failure),
-          },
-        }]);
+        await this.#parkAgain(p, lease, checkpoint, event, failure);
         return true;
       }
     }
     return false;
+  }
+
+  /**
+   * Sets a parked aggregate aside again, at the event that failed this
+   * time; the checkpoint stays where it is.
+   */
+  async #parkAgain(
+    p: Running,
+    lease: Lease,
+    checkpoint: StreamPosition,
+    event: StoredEvent,
+    error: unknown,
+  ): Promise<void> {
+    await this.#commit(p, lease, checkpoint, undefined, [{
+      park: {
+        aggregateId: event.aggregateId,
+        sequenceNumber: event.sequenceNumber,
+        error: message(error),
+      },
+    }]);
   }
 
   /** A fenced commit; a lost claim ends the round. */

@@ -27,6 +27,7 @@ import {
   UnstorableTextError,
   type UnstorableTextLocation,
 } from "@sequent/core";
+import { storeRows } from "./_stored_rows.ts";
 import { COMMIT_EVENTS_COMMAND } from "@sequent/core/internal";
 import { shared } from "../postgres/_backends.ts";
 import { storeBackends } from "../postgres/_store_backends.ts";
@@ -1472,37 +1473,6 @@ class Mw_Handler extends CommandHandler {
       }
     });
   }
-}
-
-/** Rows as an earlier process stored them (this one never built their events). */
-function storeRows(
-  store: EventStore,
-  aggregateType: string,
-  aggregateId: string,
-  events: readonly { eventType: string; payload: string }[],
-): Promise<void> {
-  return store.transaction((tx) =>
-    tx.commit({
-      commandType: "Earlier",
-      aggregateId,
-      userId: undefined,
-      eventAggregateId: undefined,
-      eventSequenceNumber: undefined,
-      payload: "{}",
-    }, [{
-      aggregateId,
-      aggregateType,
-      partitionKey: "",
-      uniqueKeys: undefined,
-      snapshotThreshold: undefined,
-      events: events.map((e, i) => ({
-        ...e,
-        aggregateId,
-        sequenceNumber: i + 1,
-        createdAt: new Date(),
-      })),
-    }])
-  );
 }
 
 // Never built in this file before their rows are read, as in a process that

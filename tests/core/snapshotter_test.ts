@@ -16,6 +16,7 @@ import {
   silentLogger,
   Snapshotter,
 } from "@sequent/core";
+import { storeRows } from "./_stored_rows.ts";
 import { shared } from "../postgres/_backends.ts";
 import { storeBackends } from "../postgres/_store_backends.ts";
 
@@ -99,37 +100,6 @@ class Snap_Label extends AggregateRoot {
       },
     });
   }
-}
-
-/** Rows as an earlier process stored them, marked for a snapshot. */
-function storeRows(
-  store: EventStore,
-  aggregateType: string,
-  aggregateId: string,
-  events: readonly { eventType: string; payload: string }[],
-): Promise<void> {
-  return store.transaction((tx) =>
-    tx.commit({
-      commandType: "Earlier",
-      aggregateId,
-      userId: undefined,
-      eventAggregateId: undefined,
-      eventSequenceNumber: undefined,
-      payload: "{}",
-    }, [{
-      aggregateId,
-      aggregateType,
-      partitionKey: "",
-      uniqueKeys: undefined,
-      snapshotThreshold: 1,
-      events: events.map((e, i) => ({
-        ...e,
-        aggregateId,
-        sequenceNumber: i + 1,
-        createdAt: new Date(),
-      })),
-    }])
-  );
 }
 
 function ticks(id: string, from: number, n: number): Snap_Ticked[] {
@@ -372,7 +342,7 @@ for (const b of backends.list) {
         await storeRows(store, `Snap_Named_${suffix}`, id, [
           { eventType: `Snap.Renamed.${suffix}`, payload: '{"name":"Ben"}' },
           { eventType: `Snap.Renamed.${suffix}`, payload: '{"name":"Ann"}' },
-        ]);
+        ], 1);
         const snapshotter = new Snapshotter({
           eventStore: store,
           ...(given ? { aggregates: [Named] } : {}),
@@ -394,7 +364,7 @@ for (const b of backends.list) {
       const id = crypto.randomUUID();
       await storeRows(store, "Snap_Label", id, [
         { eventType: "Snap.Labelled", payload: '{"label":"draft"}' },
-      ]);
+      ], 1);
       const snapshotter = new Snapshotter({
         eventStore: store,
         aggregates: [Snap_Label],
