@@ -83,7 +83,8 @@ Deno.test("a composite primary key and indexes, unique ones included, make their
 });
 
 Deno.test("index names are cut to PostgreSQL's 63 characters", () => {
-  const long = table("rt_" + "x".repeat(50), {
+  // (the longest table name a view schema version still keeps whole)
+  const long = table("rt_" + "x".repeat(48), {
     id: column.integer().primaryKey(),
     aVeryLongColumnName: column.text(),
   }, { indexes: [["aVeryLongColumnName"]] });
