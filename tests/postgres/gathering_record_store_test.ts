@@ -5,14 +5,8 @@
  * on PGlite and the server.
  */
 import assert from "node:assert/strict";
-import { DuplicateRecordError, type RecordTable } from "@sequent/core";
-import {
-  createIndexesSql,
-  createTableSql,
-  qualifiedTableName,
-  type SqlClient,
-  SqlRecordStore,
-} from "@sequent/core/postgres";
+import { DuplicateRecordError } from "@sequent/core";
+import { type SqlClient, SqlRecordStore } from "@sequent/core/postgres";
 import { GatheringRecordStore } from "../../src/postgres/_gathering_record_store.ts";
 import {
   recordStoreContract,
@@ -21,14 +15,8 @@ import {
   rsTyped,
 } from "../contract/record_store_contract.ts";
 import { countingClient } from "./_counting_client.ts";
+import { ddl, truncateSql } from "./_record_tables.ts";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
-
-function ddl(tables: readonly RecordTable[], schema: string) {
-  return tables.flatMap((t) => [
-    createTableSql(t, schema),
-    ...createIndexesSql(t, schema),
-  ]).join(";\n");
-}
 
 /**
  * Runs `work` on a gathering store in one transaction, flushed and read
@@ -65,12 +53,7 @@ for (const b of list) {
     })();
   const empty = async () => {
     const client = await setup();
-    await client.execute(
-      `TRUNCATE ${
-        recordStoreContractTables.map((t) => qualifiedTableName(t, viewSchema))
-          .join(", ")
-      }`,
-    );
+    await client.execute(truncateSql(recordStoreContractTables, viewSchema));
     return client;
   };
 

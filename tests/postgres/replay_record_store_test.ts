@@ -32,12 +32,9 @@ import {
 } from "@sequent/core/postgres";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 import { countingClient } from "./_counting_client.ts";
+import { ddl, truncateSql } from "./_record_tables.ts";
 import { freshName, rigSchemas } from "./_migration_domain.ts";
-import {
-  createIndexesSql,
-  createTableSql,
-  qualifiedTableName,
-} from "@sequent/core/postgres";
+import {} from "@sequent/core/postgres";
 import {
   recordStoreContract,
   recordStoreContractTables,
@@ -128,13 +125,7 @@ for (const b of list) {
         const schema = freshName();
         rigSchemas.add(schema);
         await client.execute(
-          `CREATE SCHEMA ${schema}; ${
-            TABLES.map((t) =>
-              [createTableSql(t, schema), ...createIndexesSql(t, schema)].join(
-                ";\n",
-              )
-            ).join(";\n")
-          }`,
+          `CREATE SCHEMA ${schema}; ${ddl(TABLES, schema)}`,
         );
         const db = countingClient(client);
         try {
@@ -935,22 +926,14 @@ for (const b of list) {
       const client = await b.client();
       await client.execute(
         `CREATE SCHEMA ${viewSchema};\n${
-          recordStoreContractTables.flatMap((t) => [
-            createTableSql(t, viewSchema),
-            ...createIndexesSql(t, viewSchema),
-          ]).join(";\n")
+          ddl(recordStoreContractTables, viewSchema)
         }`,
       );
       return client;
     })();
   recordStoreContract(`ReplayRecordStore (${b.name})`, async () => {
     const client = await setup();
-    await client.execute(
-      `TRUNCATE ${
-        recordStoreContractTables.map((t) => qualifiedTableName(t, viewSchema))
-          .join(", ")
-      }`,
-    );
+    await client.execute(truncateSql(recordStoreContractTables, viewSchema));
     const target = (t: RecordTable) => ({ schema: viewSchema, name: t.name });
     const store = new ReplayRecordStore(client, target, { flushEvery: 1 });
     return {

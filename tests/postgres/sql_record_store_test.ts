@@ -5,7 +5,7 @@
  * the unit's next read or its end). Then what only SQL stores do.
  */
 import assert from "node:assert/strict";
-import { DuplicateRecordError, type RecordTable } from "@sequent/core";
+import { DuplicateRecordError } from "@sequent/core";
 import {
   PostgresEventStore,
   type SqlClient,
@@ -18,18 +18,8 @@ import {
 } from "../contract/record_store_contract.ts";
 import { countingClient } from "./_counting_client.ts";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
-import {
-  createIndexesSql,
-  createTableSql,
-  qualifiedTableName,
-} from "@sequent/core/postgres";
-
-function ddl(tables: readonly RecordTable[], schema: string, suffix = "") {
-  return tables.flatMap((t) => [
-    createTableSql(t, schema, suffix),
-    ...createIndexesSql(t, schema, suffix),
-  ]).join(";\n");
-}
+import { ddl } from "./_record_tables.ts";
+import { qualifiedTableName } from "@sequent/core/postgres";
 
 const list = backends();
 for (const b of list) {
