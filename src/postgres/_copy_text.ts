@@ -1,12 +1,22 @@
 /**
- * Reading values of PostgreSQL's `COPY … TO STDOUT` text format (rows end
- * with a newline, columns are separated by tabs, `\N` is `NULL`; the
- * replay's rows are read by `ReplayEventDecoder`), where a backslash
- * escapes a backslash, a tab, a newline, a carriage return (`\\ \t \n \r`),
- * `\b \f \v`, or gives a byte in octal (`\123`) or hex (`\x5C`).
+ * Values of PostgreSQL's `COPY` text format (rows end with a newline,
+ * columns are separated by tabs, `\N` is `NULL`; the replay's rows are
+ * read by `ReplayEventDecoder`), where a backslash escapes a backslash, a
+ * tab, a newline, a carriage return (`\\ \t \n \r`), `\b \f \v`, or
+ * gives a byte in octal (`\123`) or hex (`\x5C`): read from a
+ * `COPY … TO STDOUT`, and written for a `COPY … FROM STDIN`.
+ *
+ * A column's text is what the type's input and output functions read and
+ * write, as for a parameter: dates are written as the wire client writes
+ * them (`dateText` of `_wire/values.ts`), so that every time a `Date`
+ * holds, BC, years past 9999 and ±infinity included, goes in as it would
+ * as a parameter; and the text of a date column copied out is what that
+ * module's `parseTimestamp` reads.
  *
  * @module
  */
+import { dateText } from "./_wire/values.ts";
+import type { SqlValue } from "./sql_client.ts";
 
 /**
  * A copy of `text` that shares no memory with the chunk it was cut from.
@@ -75,4 +85,42 @@ export function unescapeCopyText(text: string): string {
   }
   flushBytes();
   return out + text.slice(from);
+}
+
+/** The characters a value's text must escape in a column of copy text. */
+const COPY_SPECIAL = /[\\\n\r\t]/;
+const COPY_SPECIAL_ALL = /[\\\n\r\t]/g;
+
+/** The escape of each of {@linkcode COPY_SPECIAL}. */
+const ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+};
+
+/**
+ * A value as one column of copy text, the reverse of
+ * {@linkcode unescapeCopyText}: `\N` for `NULL`; text with its
+ * backslashes, newlines, carriage returns and tabs escaped; numbers and
+ * bigints in decimal; booleans as `t` and `f`; a `Date` as the wire client
+ * sends a parameter (ISO text for years 1 to 9999, else PostgreSQL's own
+ * form: `0044-03-15 12:00:00.000+00 BC`, `10000-01-01 …`, `infinity`).
+ *
+ * @param value A row's value.
+ * @returns The column's text, escaped.
+ * @throws {TypeError} for an invalid `Date`.
+ */
+export function copyTextField(value: SqlValue): string {
+  if (value === null) return "\\N";
+  if (typeof value === "string") {
+    // most text needs no escaping: test before replacing
+    return COPY_SPECIAL.test(value)
+      ? value.replace(COPY_SPECIAL_ALL, (c) => ESCAPES[c] ?? c)
+      : value;
+  }
+  if (typeof value === "boolean") return value ? "t" : "f";
+  // a date's text holds none of the characters to escape
+  if (value instanceof Date) return dateText(value);
+  return String(value);
 }

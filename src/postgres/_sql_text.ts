@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { copyTextField } from "./_copy_text.ts";
 import type { SqlStatement, SqlValue } from "./sql_client.ts";
 
 /**
@@ -67,25 +68,6 @@ export function copyStatement(
   }) FROM ${source}`;
 }
 
-const COPY_SPECIAL = /[\\\n\r\t]/;
-
-function copyField(value: SqlValue): string {
-  if (value === null) return "\\N";
-  if (typeof value === "string") {
-    // most text needs no escaping: test before replacing
-    return COPY_SPECIAL.test(value)
-      ? value.replace(
-        /[\\\n\r\t]/g,
-        (c) =>
-          c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t",
-      )
-      : value;
-  }
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === "boolean") return value ? "t" : "f";
-  return String(value);
-}
-
 /** One row in COPY's text format, with its line end. */
 export function copyLine(row: readonly SqlValue[], width: number): string {
   if (row.length !== width) {
@@ -93,8 +75,10 @@ export function copyLine(row: readonly SqlValue[], width: number): string {
       `Copy row has ${row.length} values for ${width} columns`,
     );
   }
-  let line = copyField(row[0] as SqlValue);
-  for (let i = 1; i < width; i++) line += "\t" + copyField(row[i] as SqlValue);
+  let line = copyTextField(row[0] as SqlValue);
+  for (let i = 1; i < width; i++) {
+    line += "\t" + copyTextField(row[i] as SqlValue);
+  }
   return line + "\n";
 }
 

@@ -113,6 +113,49 @@ for (const b of list) {
     );
   });
 
+  test("copyIn takes dates of every year, BC and ±infinity, and copyOut gives them back", async (client) => {
+    const table = `${b.schema}.copied_dates`;
+    const year = (y: number, month = 0, day = 1, hours = 0) => {
+      const date = new Date(0);
+      date.setUTCFullYear(y, month, day);
+      date.setUTCHours(hours);
+      return date;
+    };
+    const dates = [
+      new Date("2024-02-29T13:14:15.123Z"),
+      year(-43, 2, 15, 12),
+      year(0, 5, 1),
+      year(50),
+      year(10000),
+      new Date(8.64e15),
+      new Date(-8.64e15),
+    ];
+    await client.execute(
+      `DROP TABLE IF EXISTS ${table}; CREATE TABLE ${table} (i int, at timestamptz)`,
+    );
+    assert.equal(
+      await client.copyIn(table, ["i", "at"], dates.map((d, i) => [i, d])),
+      dates.length,
+    );
+    const rows = await client.query<{ at: Date }>(
+      `SELECT at FROM ${table} ORDER BY i`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.at.getTime()),
+      dates.map((d) => d.getTime()),
+    );
+    const decoder = new TextDecoder();
+    let copied = "";
+    await client.copyOut(
+      `SELECT at AT TIME ZONE 'UTC' FROM ${table} WHERE i IN (1, 5) ORDER BY i`,
+      (chunk) => copied += decoder.decode(chunk, { stream: true }),
+    );
+    assert.equal(
+      copied + decoder.decode(),
+      "0044-03-15 12:00:00 BC\ninfinity\n",
+    );
+  });
+
   test(
     "batch runs statements in order and returns each one's rows",
     async (client, table) => {

@@ -670,7 +670,9 @@ export class WireConnection implements RequestHost {
   }
 
   /**
-   * Runs one statement on the extended protocol.
+   * Runs one statement on the extended protocol. One that cannot be sent
+   * (a parameter that cannot be encoded, more than 65,535 parameters)
+   * rejects before anything of it is written, the connection unchanged.
    *
    * @param text The SQL, with `$1`… placeholders.
    * @param params Their values.
@@ -700,6 +702,8 @@ export class WireConnection implements RequestHost {
    * @param options An abort signal.
    * @returns The rows and command tag.
    * @throws {TypeError} when a parameter cannot be encoded.
+   * @throws {RangeError} for more than 65,535 parameters (PostgreSQL's
+   *   limit: the protocol counts them in 16 bits).
    * @throws {Lost} when the connection is closed.
    */
   issueQuery(

@@ -212,13 +212,41 @@ export function terminateMessage(): Uint8Array {
   return new MessageWriter().begin(0x58).end().take();
 }
 
-/** Writes Parse: a statement's text, named (prepared) or unnamed (""). */
+/**
+ * The most parameters a statement can have: Parse and Bind count them in
+ * 16 bits, which PostgreSQL reads unsigned (libpq refuses more, too).
+ */
+export const MAX_PARAMETERS = 65535;
+
+/**
+ * Checks a count of parameters (or of their types) before a message that
+ * carries it in 16 bits is begun: a larger one would wrap, and the server
+ * would read the values after it as something else.
+ *
+ * @throws {RangeError} when `count` exceeds {@linkcode MAX_PARAMETERS}.
+ */
+function checkParameterCount(count: number, message: string): void {
+  if (count > MAX_PARAMETERS) {
+    throw new RangeError(
+      `${message} cannot carry ${count} parameters: at most ${MAX_PARAMETERS}`,
+    );
+  }
+}
+
+/**
+ * Writes Parse: a statement's text, named (prepared) or unnamed (""), and
+ * its parameters' types.
+ *
+ * @throws {RangeError} for more than {@linkcode MAX_PARAMETERS} types,
+ *   before anything is written.
+ */
 export function writeParse(
   w: MessageWriter,
   name: string,
   text: string,
   types: readonly number[],
 ): void {
+  checkParameterCount(types.length, "Parse");
   w.begin(0x50).cstring(name).cstring(text).int16(types.length);
   for (const t of types) w.int32(t);
   w.end();
@@ -236,12 +264,16 @@ export function writeDescribe(
 /**
  * Writes Bind of the unnamed portal to a statement: every parameter in
  * text format (`null` for SQL NULL), every result column in text format.
+ *
+ * @throws {RangeError} for more than {@linkcode MAX_PARAMETERS}
+ *   parameters, before anything is written.
  */
 export function writeBind(
   w: MessageWriter,
   statement: string,
   params: readonly (string | null)[],
 ): void {
+  checkParameterCount(params.length, "Bind");
   w.begin(0x42).cstring("").cstring(statement).int16(0).int16(params.length);
   for (const p of params) {
     if (p === null) w.int32(-1);

@@ -13,6 +13,7 @@ import {
   copyDataTextMessage,
   copyDoneMessage,
   copyFailMessage,
+  MAX_PARAMETERS,
   type MessageWriter,
   parseCommandTag,
   parseRowDescription,
@@ -187,6 +188,15 @@ function preview(text: string): string {
   return flat.length > 80 ? `${flat.slice(0, 77)}...` : flat;
 }
 
+/** A count with its thousands grouped (`65,536`), for a message. */
+function grouped(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+$)/g, ",");
+}
+
+/**
+ * A statement on the extended protocol: Parse (unless prepared before),
+ * Bind, Describe, Execute and Sync, its parameters in text format.
+ */
 export class ExtendedRequest extends Request<QueryResult> {
   readonly #connection: RequestHost;
   readonly text: string;
@@ -206,6 +216,14 @@ export class ExtendedRequest extends Request<QueryResult> {
   readonly #rows: SqlRow[] = [];
   #command = "";
 
+  /**
+   * Encodes the parameters at once, so that a statement that cannot be
+   * sent fails before it is queued.
+   *
+   * @throws {RangeError} for more than {@linkcode MAX_PARAMETERS}
+   *   parameters.
+   * @throws {TypeError} when a parameter cannot be encoded, naming it.
+   */
   constructor(
     connection: RequestHost,
     text: string,
@@ -217,6 +235,15 @@ export class ExtendedRequest extends Request<QueryResult> {
     this.text = text;
     this.#rawParams = params;
     const n = params.length;
+    if (n > MAX_PARAMETERS) {
+      // Parse and Bind count them in 16 bits: refused here, before anything
+      // is written, the connection stays as it was
+      throw new RangeError(
+        `Too many parameters: "${preview(text)}" has ${
+          grouped(n)
+        }, and PostgreSQL takes at most ${grouped(MAX_PARAMETERS)}`,
+      );
+    }
     const types = new Array<number>(n);
     const encoded = new Array<string | null>(n);
     let i = 0;

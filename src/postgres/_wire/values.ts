@@ -78,10 +78,18 @@ const FIRST_ISO_MS = -62135596800000;
 const AFTER_ISO_MS = 253402300800000;
 
 /**
- * A time as text PostgreSQL reads. The events of one command, and often
- * of one commit, share their time: the text is kept for the next call.
+ * A time as text PostgreSQL reads (a `Date` parameter's text, and a
+ * `Date`'s column in copy text): ISO text for years 1 to 9999, PostgreSQL's
+ * own form for the others and for ±infinity. The events of one command,
+ * and often of one commit, share their time: the text is kept for the
+ * next call.
+ *
+ * @param date The time.
+ * @returns Its text, which PostgreSQL reads as the same time (and writes
+ *   back in a form {@linkcode parseTimestamp} reads as it was).
+ * @throws {TypeError} for an invalid `Date`.
  */
-function dateText(date: Date): string {
+export function dateText(date: Date): string {
   const ms = date.getTime();
   if (ms !== lastMs) {
     if (Number.isNaN(ms)) {
