@@ -225,7 +225,8 @@ const PG_EPOCH_MS = 946_684_800_000;
  * `created_at` as JavaScript milliseconds, from `timestamptz_send`'s eight
  * bytes (microseconds since 2000-01-01, big-endian) as copied text
  * (`\\x` and sixteen hex digits). Microseconds are truncated, as reading a
- * timestamp into a `Date` does. Sending the raw value is the cheapest way
+ * timestamp into a `Date` does, exactly for every time a `Date` holds;
+ * `infinity` and `-infinity` are the last and the first `Date`. Sending the raw value is the cheapest way
  * out of the server; its text form would cost the server more to write
  * and us more to read.
  *
@@ -252,10 +253,15 @@ function createdAtMillisAt(text: string, from: number, to: number): number {
     if (i < 8) high = high * 16 + digit;
     else low = low * 16 + digit;
   }
-  // a signed 64-bit count: exact within 285 years of 2000
-  const micros = (high >= 0x80000000 ? high - 0x100000000 : high) *
-      0x100000000 + low;
-  return Math.floor(micros / 1000) + PG_EPOCH_MS;
+  // ±infinity, read as the wire client reads them: the last and first Date
+  if (high === 0x7fffffff && low === 0xffffffff) return 8.64e15;
+  if (high === 0x80000000 && low === 0) return -8.64e15;
+  // a signed 64-bit count of microseconds, high * 2^32 + low, divided by
+  // 1,000 without a float past 2^53 (whose rounding was 1 ms off for times
+  // more than ~285 years from 2000): 2^32 = 4,294,967 * 1,000 + 296
+  const signed = high >= 0x80000000 ? high - 0x100000000 : high;
+  return signed * 4_294_967 + Math.floor((signed * 296 + low) / 1000) +
+    PG_EPOCH_MS;
 }
 
 function unexpectedTime(text: string, from: number, to: number): Error {

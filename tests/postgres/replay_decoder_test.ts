@@ -126,3 +126,37 @@ Deno.test("createdAtMillis reads timestamptz_send's bytes, truncating microsecon
     /Unexpected created_at bytes/,
   );
 });
+
+/** `timestamptz_send`'s bytes of a count of microseconds, as copied text. */
+function sentMicros(micros: bigint): string {
+  return `\\x${BigInt.asUintN(64, micros).toString(16).padStart(16, "0")}`;
+}
+
+Deno.test("createdAtMillis reads every time a Date holds exactly, and ±infinity as the last and first Date", () => {
+  // a float of the whole count rounded these 1 ms off (~285 years from 2000)
+  const pgEpoch = 946_684_800_000n;
+  const far = [
+    -62_135_596_800_000_001n, // 0030-12-31 23:59:59.999999
+    -9_000_000_000_000_001n, // 1714-10-20 07:59:59.999999
+    9_000_000_000_000_999n, // 2285-03-13 16:00:00.000999
+    252_423_993_599_999_999n, // 9998-12-30 23:59:59.999999
+  ];
+  const first = -211_813_488_000_000_000n;
+  const last = 8_640_000_000_000_000_000n - pgEpoch * 1000n;
+  let seed = 7n;
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 6364136223846793005n + 1442695040888963407n) % (1n << 64n);
+    // anywhere from PostgreSQL's first time (4714-11-24 BC) to a Date's last
+    far.push(first + seed % (last - first));
+  }
+  for (const micros of far) {
+    const floor = micros >= 0n ? micros / 1000n : -((-micros + 999n) / 1000n);
+    assert.equal(
+      createdAtMillis(sentMicros(micros)),
+      Number(floor + pgEpoch),
+      `${micros} µs`,
+    );
+  }
+  assert.equal(createdAtMillis("\\x7fffffffffffffff"), 8.64e15);
+  assert.equal(createdAtMillis("\\x8000000000000000"), -8.64e15);
+});
