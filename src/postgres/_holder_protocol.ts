@@ -232,10 +232,21 @@ export function decodeError(wire: WireError): Error {
     }
     return new SqlError(wire.message, fields);
   }
+  // the caller's own checks name a TypeError or RangeError (a value that
+  // cannot be sent, too many parameters): it arrives as the same class
+  const Builtin = BUILTIN_ERRORS.get(wire.name);
+  if (Builtin !== undefined) return new Builtin(wire.message);
   const error = new Error(wire.message);
   error.name = wire.name;
   return error;
 }
+
+/** The standard errors that travel as their own class. */
+const BUILTIN_ERRORS: ReadonlyMap<string, ErrorConstructor> = new Map([
+  ["TypeError", TypeError],
+  ["RangeError", RangeError],
+  ["SyntaxError", SyntaxError],
+]);
 
 /**
  * A JSON message as a frame.

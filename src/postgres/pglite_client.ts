@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { checkParameterCount } from "./_wire/requests.ts";
 import { encodeParameter, parseTimestamp } from "./_wire/values.ts";
 import { PGlite, type PGliteOptions } from "@electric-sql/pglite";
 import { mkdir } from "node:fs/promises";
@@ -128,6 +129,8 @@ async function run(
   where: string,
 ): Promise<SqlRow[]> {
   try {
+    // as the server's client does: PGlite's own Bind wraps the count
+    checkParameterCount(statement.text, statement.params?.length ?? 0);
     const result = await db.query<SqlRow>(
       statement.text,
       withDatesAsText(statement.params),

@@ -1,13 +1,17 @@
 /**
  * The protocol between the holder of an embedded database and the
  * processes it serves: values survive the trip whatever their type, and
- * frames are read back whole however the bytes are cut.
+ * frames are read back whole however the bytes are cut, and errors keep
+ * their class.
  */
 import assert from "node:assert/strict";
+import { SqlError } from "../../src/postgres/sql_error.ts";
 import {
   bytesFrame,
+  decodeError,
   decodeRow,
   decodeValue,
+  encodeError,
   encodeRow,
   encodeValue,
   type Frame,
@@ -145,4 +149,28 @@ Deno.test("the writer sends frames in order, gathering those of one turn, and st
   broken.send(jsonFrame({ t: "hello", v: 1 }));
   await broken.drained();
   assert.equal(calls, 1);
+});
+
+Deno.test("errors travel as their class: SqlError with its fields, the standard TypeError and RangeError as themselves, others by name", () => {
+  const back = (error: unknown) => decodeError(encodeError(error));
+  const sql = back(
+    new SqlError("duplicate key", { code: "23505", constraint: "k" }),
+  );
+  assert.ok(sql instanceof SqlError);
+  assert.equal(sql.code, "23505");
+  assert.equal(sql.constraint, "k");
+  const type = back(new TypeError("Cannot send a function to the database"));
+  assert.ok(type instanceof TypeError);
+  assert.equal(type.message, "Cannot send a function to the database");
+  assert.ok(back(new RangeError("Too many parameters")) instanceof RangeError);
+  class Custom extends Error {
+    override name = "Custom";
+  }
+  const custom = back(new Custom("mine"));
+  assert.equal(custom.constructor, Error);
+  assert.equal(custom.name, "Custom");
+  // a name that is a property of every object is only a name
+  const odd = new Error("odd");
+  odd.name = "constructor";
+  assert.equal(back(odd).constructor, Error);
 });

@@ -113,6 +113,33 @@ for (const b of list) {
     );
   });
 
+  test(
+    "a statement of more than 65,535 parameters is refused before it runs, naming its count; in a transaction nothing is stored",
+    async (client, table) => {
+      const n = 65_536;
+      const text = `SELECT cardinality(ARRAY[${
+        Array.from({ length: n }, (_, i) => `$${i + 1}::int`).join(",")
+      }]) AS n`;
+      const params = Array.from({ length: n }, (_, i) => i % 1000);
+      const tooMany = (error: unknown) =>
+        error instanceof RangeError &&
+        /^Too many parameters: "SELECT cardinality.*" has 65,536, and PostgreSQL takes at most 65,535$/
+          .test(error.message);
+      await assert.rejects(client.query(text, params), tooMany);
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.execute(`INSERT INTO ${table} (id) VALUES (1)`);
+          await tx.query(text, params).catch(() => {});
+        }),
+        tooMany,
+      );
+      const [row] = await client.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      assert.equal(row?.n, 0);
+    },
+  );
+
   test("copyIn takes dates of every year, BC and ±infinity, and copyOut gives them back", async (client) => {
     const table = `${b.schema}.copied_dates`;
     const year = (y: number, month = 0, day = 1, hours = 0) => {

@@ -194,6 +194,23 @@ function grouped(n: number): string {
 }
 
 /**
+ * Refuses a statement of more parameters than PostgreSQL takes (Parse and
+ * Bind count them in 16 bits), naming the count and the limit; the
+ * embedded client checks its statements with it too.
+ *
+ * @throws {RangeError} for more than {@linkcode MAX_PARAMETERS}.
+ */
+export function checkParameterCount(text: string, count: number): void {
+  if (count > MAX_PARAMETERS) {
+    throw new RangeError(
+      `Too many parameters: "${preview(text)}" has ${
+        grouped(count)
+      }, and PostgreSQL takes at most ${grouped(MAX_PARAMETERS)}`,
+    );
+  }
+}
+
+/**
  * A statement on the extended protocol: Parse (unless prepared before),
  * Bind, Describe, Execute and Sync, its parameters in text format.
  */
@@ -235,15 +252,8 @@ export class ExtendedRequest extends Request<QueryResult> {
     this.text = text;
     this.#rawParams = params;
     const n = params.length;
-    if (n > MAX_PARAMETERS) {
-      // Parse and Bind count them in 16 bits: refused here, before anything
-      // is written, the connection stays as it was
-      throw new RangeError(
-        `Too many parameters: "${preview(text)}" has ${
-          grouped(n)
-        }, and PostgreSQL takes at most ${grouped(MAX_PARAMETERS)}`,
-      );
-    }
+    // refused here, before anything is written: the connection stays as it was
+    checkParameterCount(text, n);
     const types = new Array<number>(n);
     const encoded = new Array<string | null>(n);
     let i = 0;
