@@ -126,10 +126,32 @@ async function rest<H>(
 /**
  * The stored event types the handlers route on, or `undefined` when one of
  * them routes by a matcher that names no class (`isA`, `where`,
- * `anyMessage`): then any event may be theirs. Readers filter by it.
+ * `anyMessage`): then any event may be theirs. Readers filter by it. (The
+ * classes `isA` tests for, its `baseClasses`, bound nothing: a subclass may
+ * be stored under another type name.)
  *
  * @param handlers The handlers.
  * @returns The type names.
+ *
+ * @example
+ * ```ts
+ * import { Event, EventHandler, isA } from "@sequent/core";
+ * import { handledEventTypes } from "./event_dispatch.ts";
+ *
+ * class Filed extends Event.define("Dsp_DocFiled", {}) {}
+ * class ByType extends EventHandler {
+ *   static {
+ *     this.on(Filed, () => {});
+ *   }
+ * }
+ * class AnyFiled extends EventHandler {
+ *   static {
+ *     this.on(isA(Filed), () => {});
+ *   }
+ * }
+ * console.assert(handledEventTypes([new ByType()])?.[0] === "Dsp_DocFiled");
+ * console.assert(handledEventTypes([new AnyFiled()]) === undefined);
+ * ```
  */
 export function handledEventTypes(
   handlers: readonly object[],

@@ -9,11 +9,13 @@
  *
  * The classes a route names become what stored messages of their type names
  * are read back as, in any process (see type_catalog.ts): a route on exactly
- * `PostPublished` must see the rows stored as "PostPublished".
+ * `PostPublished` must see the rows stored as "PostPublished". So do the
+ * classes a route tests messages for with `instanceof`: `isA(PostPublished)`
+ * must match them too, and `except: [PostPublished]` must leave them out.
  *
  * @module
  */
-import { recordRoutedClass } from "./type_catalog.ts";
+import { recordRoutedBase, recordRoutedClass } from "./type_catalog.ts";
 
 /** A class whose instances are `T`. */
 export type ClassOf<T> = abstract new (...args: never[]) => T;
@@ -32,8 +34,32 @@ export type ClassOf<T> = abstract new (...args: never[]) => T;
 export interface Matcher<T> {
   /** How the matcher reads in logs and errors. */
   readonly description: string;
-  /** The classes the matcher names (registered as known message types). */
+  /**
+   * The classes the matcher names: it matches messages of no other class
+   * (registered as known message types; readers that filter stored events
+   * by type read only theirs). Empty when it may match any class.
+   */
   readonly classes: readonly ClassOf<unknown>[];
+  /**
+   * The classes the matcher tests messages for with `instanceof` (those of
+   * {@linkcode isA}: its class and its `except` classes; those of
+   * {@linkcode anyMessage}: its `except` classes), if any. Stored messages
+   * of their type names are read back as instances of them, in any process
+   * (see the module documentation). Unlike `classes`, they do not bound
+   * which classes the matcher matches.
+   *
+   * @example
+   * ```ts
+   * import { Event, isA } from "@sequent/core";
+   *
+   * class Drafted extends Event.define("Drafted", {}) {}
+   * class Archived extends Event.define("Archived", {}) {}
+   * const m = isA(Drafted, { except: [Archived] });
+   * console.assert(m.classes.length === 0);
+   * console.assert(m.baseClasses?.length === 2);
+   * ```
+   */
+  readonly baseClasses?: readonly ClassOf<unknown>[] | undefined;
   /**
    * Whether the match depends only on the message's class (lets the router
    * cache the decision per class).
@@ -111,7 +137,9 @@ export function isA<C extends ClassOf<unknown>>(
   except.forEach(checkClass);
   return {
     description: `any ${className(cls)}${describeExcept(except)}`,
+    // any subclass may match, whatever name it is stored under
     classes: [],
+    baseClasses: [cls, ...except],
     byClassOnly: true,
     matches: (m): m is InstanceType<C> & object =>
       m instanceof cls && !except.some((e) => m instanceof e),
@@ -146,6 +174,7 @@ export function anyMessage<T extends object = object>(
   return {
     description: `any message${describeExcept(except)}`,
     classes: [],
+    baseClasses: except,
     byClassOnly: true,
     matches: (m): m is T => !except.some((e) => m instanceof e),
   };
@@ -283,8 +312,26 @@ let version = 0;
 
 /**
  * Registers a handler on an owner class (an aggregate, projector, …), and
- * records the classes its matchers name as the classes of their type names
- * (see the module documentation).
+ * records the classes its matchers name or test for as the classes of their
+ * type names (see the module documentation).
+ *
+ * @param owner The class the route belongs to.
+ * @param target What `on` was given.
+ * @param handler The handler.
+ * @returns The target's matchers.
+ *
+ * @example
+ * ```ts
+ * import { Event, isA } from "@sequent/core";
+ * import { addRoute, handlersFor } from "./message_router.ts";
+ *
+ * class Noted extends Event.define("Rtr_DocNoted", {}) {}
+ * class Notes {}
+ * const handler = () => {};
+ * addRoute(Notes, isA(Noted), handler);
+ * const noted = new Noted({ aggregateId: crypto.randomUUID(), sequenceNumber: 1 });
+ * console.assert(handlersFor(Notes, noted)[0] === handler);
+ * ```
  */
 export function addRoute<H>(
   owner: object,
@@ -302,6 +349,7 @@ export function addRoute<H>(
     // Recorded now, at class definition, not when an instance is first
     // built: a fresh process reads stored rows before it builds any.
     for (const cls of matcher.classes) recordRoutedClass(cls);
+    for (const cls of matcher.baseClasses ?? []) recordRoutedBase(cls);
   }
   version++;
   return matchers;

@@ -15,6 +15,15 @@
  * the name is looked up: rows cannot become both, and whichever lost, its
  * handlers would silently miss them.
  *
+ * A route that tests messages with `instanceof` — `isA(PostPublished)`, or
+ * an `except` class — needs the rows of that class's name to be instances
+ * of it, not of the define()d base (which `isA` would not match, nor
+ * `except` leave out): such a class is the name's class unless a route on
+ * exactly one of its subclasses names another (that one is an instance of
+ * it too). Classes tested for that no one class under the name satisfies —
+ * two siblings, or an exact route on a class that is not one of them — are
+ * the same error.
+ *
  * @module
  */
 import { DuplicateTypeNameError } from "./errors.ts";
@@ -30,8 +39,13 @@ interface Entry {
   readonly definitions: Set<AnyClass>;
   /** Concrete subclasses seen in use. */
   readonly derived: Set<AnyClass>;
-  /** Classes handlers route on (they win over the others). */
+  /** Classes handlers route on exactly (they win over the others). */
   readonly routed: Set<AnyClass>;
+  /**
+   * Classes handlers test messages for with `instanceof` (`isA`, `except`):
+   * the name's class must be one of them or a subclass of each.
+   */
+  readonly routedBases: Set<AnyClass>;
 }
 
 /** The kinds whose classes handlers route on. */
@@ -47,7 +61,12 @@ const noted = new WeakSet<AnyClass>();
 function entryFor(kind: TypeKind, name: string): Entry {
   let entry = entries[kind].get(name);
   if (!entry) {
-    entry = { definitions: new Set(), derived: new Set(), routed: new Set() };
+    entry = {
+      definitions: new Set(),
+      derived: new Set(),
+      routed: new Set(),
+      routedBases: new Set(),
+    };
     entries[kind].set(name, entry);
   }
   return entry;
@@ -87,17 +106,78 @@ export function recordClass(kind: TypeKind, name: string, cls: AnyClass): void {
  * extends, so stored rows of that name become it in any process. A class
  * that extends no define()d class of its own type name (a hand-written
  * class, a value object) is left out.
+ *
+ * @param cls The class a route matches exactly.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@sequent/core";
+ * import { lookupClass, recordRoutedClass } from "./type_catalog.ts";
+ *
+ * class Shipped extends Event.define("Doc_Shipped", {}) {}
+ * recordRoutedClass(Shipped);
+ * console.assert(lookupClass("event", "Doc_Shipped") === Shipped);
+ * ```
  */
 export function recordRoutedClass(cls: AnyClass): void {
+  forOwnDefinition(cls, (kind, name, entry) => {
+    if (entry.routed.has(cls)) return;
+    recordClass(kind, name, cls);
+    entry.routed.add(cls);
+  });
+}
+
+/**
+ * Records a class a handler tests messages for with `instanceof` (what
+ * `on()` does for the class of `isA(cls)` and for every `except` class), as
+ * {@linkcode recordRoutedClass} does for a class routed on exactly: stored
+ * rows of its type name become it (or the subclass of it a route names
+ * exactly), in any process, so `isA` matches them and `except` leaves them
+ * out. The define()d class itself is left out too: every row of its name
+ * is one already.
+ *
+ * @param cls The class tested for.
+ *
+ * @example
+ * ```ts
+ * import { Event } from "@sequent/core";
+ * import { lookupClass, recordRoutedBase } from "./type_catalog.ts";
+ *
+ * class Packed extends Event.define("Doc_Packed", {}) {}
+ * recordRoutedBase(Packed); // as isA(Packed) does
+ * console.assert(lookupClass("event", "Doc_Packed") === Packed);
+ * ```
+ */
+export function recordRoutedBase(cls: AnyClass): void {
+  forOwnDefinition(cls, (kind, name, entry, definition) => {
+    if (cls === definition || entry.routedBases.has(cls)) return;
+    recordClass(kind, name, cls);
+    entry.routedBases.add(cls);
+  });
+}
+
+/**
+ * Calls `record` with each entry (of the kinds handlers route on) under
+ * `cls`'s type name that has a definition `cls` is or extends, and that
+ * definition.
+ */
+function forOwnDefinition(
+  cls: AnyClass,
+  record: (
+    kind: TypeKind,
+    name: string,
+    entry: Entry,
+    definition: AnyClass,
+  ) => void,
+): void {
   const name = (cls as { typeName?: unknown }).typeName;
   if (typeof name !== "string") return;
   for (const kind of ROUTED_KINDS) {
     const entry = entries[kind].get(name);
-    if (!entry || entry.routed.has(cls)) continue;
+    if (!entry) continue;
     for (const def of entry.definitions) {
       if (cls === def || cls.prototype instanceof def) {
-        recordClass(kind, name, cls);
-        entry.routed.add(cls);
+        record(kind, name, entry, def);
         break;
       }
     }
@@ -105,12 +185,15 @@ export function recordRoutedClass(cls: AnyClass): void {
 }
 
 /**
- * The class known under a type name: the one handlers route on, else the
- * most derived one in use, else the define()d one (see the module
+ * The class known under a type name: the one handlers route on (or, when
+ * they only test for instances of classes, the most derived of those),
+ * else the most derived one in use, else the define()d one (see the module
  * documentation).
  *
- * @throws {DuplicateTypeNameError} when two different classes are routed on
- * under the name, or two unrelated classes use it.
+ * @throws {DuplicateTypeNameError} when no one class is what the handlers
+ * route on under the name (two classes routed on exactly, or a class
+ * routed on or tested for that is not an instance of another tested for),
+ * or two unrelated classes use it.
  */
 export function lookupClass(
   kind: TypeKind,
@@ -118,10 +201,13 @@ export function lookupClass(
 ): AnyClass | undefined {
   const entry = entries[kind].get(name);
   if (!entry) return undefined;
-  if (entry.routed.size > 1) throw routedTwice(kind, name, entry.routed);
-  const chosen = entry.routed.size > 0 ? entry.routed : entry.derived;
-  if (chosen.size > 1) throw new DuplicateTypeNameError(kind, name);
-  const [cls] = chosen;
+  let cls: AnyClass | undefined;
+  if (entry.routed.size > 0 || entry.routedBases.size > 0) {
+    cls = routedClass(kind, name, entry);
+  } else {
+    if (entry.derived.size > 1) throw new DuplicateTypeNameError(kind, name);
+    [cls] = entry.derived;
+  }
   if (cls) {
     // every definition must be an ancestor of the chosen class
     for (const def of entry.definitions) {
@@ -146,12 +232,42 @@ export function knownClasses(kind: TypeKind): AnyClass[] {
     result.push(
       ...(entry.routed.size > 0
         ? entry.routed
+        : entry.routedBases.size > 0
+        ? mostDerived(entry.routedBases)
         : entry.derived.size > 0
         ? entry.derived
         : entry.definitions),
     );
   }
   return result;
+}
+
+/** Whether `cls` is `base` or extends it. */
+function isOrExtends(cls: AnyClass, base: AnyClass): boolean {
+  return cls === base || cls.prototype instanceof base;
+}
+
+/** The classes of `classes` no other one of them extends. */
+function mostDerived(classes: ReadonlySet<AnyClass>): AnyClass[] {
+  return [...classes].filter((cls) =>
+    ![...classes].some((other) => other !== cls && isOrExtends(other, cls))
+  );
+}
+
+/**
+ * The class the routes under a name need: the one routed on exactly, else
+ * the most derived class tested for; it must be an instance of every class
+ * tested for.
+ */
+function routedClass(kind: TypeKind, name: string, entry: Entry): AnyClass {
+  if (entry.routed.size > 1) throw routedTwice(kind, name, entry.routed, []);
+  const [exact] = entry.routed;
+  const [cls] = exact ? [exact] : mostDerived(entry.routedBases);
+  if (
+    cls === undefined ||
+    [...entry.routedBases].some((base) => !isOrExtends(cls, base))
+  ) throw routedTwice(kind, name, entry.routed, entry.routedBases);
+  return cls;
 }
 
 /**
@@ -162,13 +278,19 @@ export function knownClasses(kind: TypeKind): AnyClass[] {
 function routedTwice(
   kind: TypeKind,
   name: string,
-  classes: Iterable<AnyClass>,
+  exact: Iterable<AnyClass>,
+  bases: Iterable<AnyClass>,
 ): DuplicateTypeNameError {
-  const error = new DuplicateTypeNameError(kind, name);
-  error.message += `; handlers route on ${
+  const names = (classes: Iterable<AnyClass>) =>
     [...classes].map((cls) => cls.name || "(an anonymous class)").join(
       " and ",
-    )
-  }`;
+    );
+  const parts: string[] = [];
+  const routed = names(exact);
+  if (routed !== "") parts.push(`route on ${routed}`);
+  const tested = names(bases);
+  if (tested !== "") parts.push(`test for instances of ${tested}`);
+  const error = new DuplicateTypeNameError(kind, name);
+  error.message += `; handlers ${parts.join(" and ")}`;
   return error;
 }

@@ -12,6 +12,7 @@ import {
   Event,
   HasUncommittedEventsError,
   InMemoryEventStore,
+  isA,
   OptimisticLockError,
   ReadOnlyAggregateError,
 } from "@sequent/core";
@@ -26,6 +27,7 @@ import {
   aggregateInternals,
   takeSnapshot,
 } from "../../src/core/aggregate_root.ts";
+import { storeRows } from "./_stored_rows.ts";
 
 // --- Domain -------------------------------------------------------------------
 
@@ -263,6 +265,34 @@ Deno.test("loadAggregate() rebuilds the aggregate from its stored events", async
     assert.equal(author.email, "ben@example.com");
     assert.equal(author.sequenceNumber, 2);
     assert.deepEqual(author.uncommittedEvents, []);
+  });
+});
+
+// Never built in this file before its rows are read, as in a process that
+// did not store them: the process knows it only by the route below.
+class Repo_Tagged
+  extends Event.define("Repo.Tagged", { tag: attrs.string() }) {}
+class Repo_Labels extends AggregateRoot {
+  tags: string[] = [];
+  static {
+    this.on(isA(Repo_Tagged), (labels, e) => {
+      labels.tags.push(e.tag ?? "");
+    });
+  }
+}
+
+Deno.test("loadAggregate() in a fresh process reads stored events as the class an isA() route names, so the route sees them", async () => {
+  const store = new InMemoryEventStore();
+  const id = newId();
+  await storeRows(store, "Repo_Labels", id, [
+    { eventType: "Repo.Tagged", payload: '{"tag":"red"}' },
+    { eventType: "Repo.Tagged", payload: '{"tag":"blue"}' },
+  ]);
+  // a fresh serializer, its registry given nothing (no aggregates option)
+  await inUnit(store, async (repository) => {
+    const labels = await repository.loadAggregate(id, Repo_Labels);
+    assert.deepEqual(labels.tags, ["red", "blue"]);
+    assert.equal(labels.sequenceNumber, 2);
   });
 });
 

@@ -18,7 +18,12 @@ import {
   isA,
   where,
 } from "@sequent/core";
-import type { TargetMessage } from "@sequent/core/internal";
+import { MessageSerializer, type TargetMessage } from "@sequent/core/internal";
+import {
+  deliver,
+  EventRoutes,
+  handledEventTypes,
+} from "../../src/core/event_dispatch.ts";
 import { TypeRegistry } from "../../src/core/type_registry.ts";
 import {
   addRoute,
@@ -430,6 +435,48 @@ Deno.test("on() makes the classes it routes on what rows of their type names rea
   assert.equal(new TypeRegistry().lookup("event", "Rtr_Shipped"), Shipped);
   assert.equal(new TypeRegistry().lookup("event", "Rtr_Returned"), Returned);
   assert.equal(new TypeRegistry().lookup("command", "Rtr_Ship"), Ship);
+});
+
+Deno.test("on(isA(…)) makes rows of the class it names and of its except classes read back as them, before any instance is built; readers still filter by no type", () => {
+  // As in a fresh process: nothing has built a Rtr_Packed, a Rtr_Lost or a
+  // Rtr_Dropped, and no service registered them.
+  class Packed extends Event.define("Rtr_Packed", { box: attrs.string() }) {}
+  class Lost extends Event.define("Rtr_Lost", {}) {}
+  class Dropped extends Event.define("Rtr_Dropped", {}) {}
+  const row = (eventType: string) => ({
+    aggregateId: ID,
+    sequenceNumber: 1,
+    createdAt: new Date(),
+    eventType,
+    payload: eventType === "Rtr_Packed" ? '{"box":"b1"}' : "{}",
+  });
+  const seen: string[] = [];
+  class Packing extends EventHandler {
+    static {
+      this.on(isA(Packed), (_h, e) => seen.push(`packed ${e.box}`));
+      this.on(isA(Event, { except: [Lost] }), (_h, e) => {
+        seen.push(`event ${e.constructor.name}`);
+      });
+      this.on(anyMessage<Event>({ except: [Dropped] }), (_h, e) => {
+        seen.push(`message ${e.constructor.name}`);
+      });
+    }
+  }
+  const serializer = new MessageSerializer(new TypeRegistry());
+  const routes = new EventRoutes([new Packing()]);
+  for (const type of ["Rtr_Packed", "Rtr_Lost", "Rtr_Dropped"]) {
+    deliver(routes, serializer.deserializeEvent(row(type)));
+  }
+  assert.deepEqual(seen, [
+    "packed b1",
+    "event Packed",
+    "message Packed",
+    "message Lost", // not left out: only Lost is
+    "event Dropped",
+  ]);
+  // isA() and anyMessage() name no class: any stored type may be theirs
+  assert.deepEqual(isA(Packed, { except: [Lost] }).classes, []);
+  assert.equal(handledEventTypes([new Packing()]), undefined);
 });
 
 Deno.test("EventHandler.on() routes events to handlers typed by their target", () => {

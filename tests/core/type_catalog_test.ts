@@ -10,6 +10,7 @@ import {
   lookupClass,
   recordClass,
   recordDefinition,
+  recordRoutedBase,
   recordRoutedClass,
 } from "../../src/core/type_catalog.ts";
 
@@ -161,4 +162,73 @@ Deno.test("recordRoutedClass() leaves out classes no definition of their type na
   }
   recordRoutedClass(Early);
   assert.equal(lookupClass("event", "Cat_RoutedEarly"), undefined);
+});
+
+Deno.test("recordRoutedBase() makes a class tested for the name's class, over subclasses and siblings in use; not the define()d class itself", () => {
+  const Defined = defined("event", "Cat_Base");
+  class Tested extends Defined {}
+  class Sibling extends Defined {}
+  class Deeper extends Tested {}
+  assert.equal(lookupClass("event", "Cat_Base"), Defined);
+  recordRoutedBase(Tested);
+  assert.equal(lookupClass("event", "Cat_Base"), Tested);
+  recordClass("event", "Cat_Base", Sibling);
+  recordClass("event", "Cat_Base", Deeper);
+  assert.equal(lookupClass("event", "Cat_Base"), Tested);
+  assert.ok(knownClasses("event").includes(Tested));
+  // every row of its name is a Defined already: nothing to record
+  const Plain = defined("event", "Cat_BasePlain");
+  class InUse extends Plain {}
+  recordClass("event", "Cat_BasePlain", InUse);
+  recordRoutedBase(Plain);
+  assert.equal(lookupClass("event", "Cat_BasePlain"), InUse);
+});
+
+Deno.test("a class tested for gives way to a subclass of it routed on exactly, and to a subclass tested for", () => {
+  const Defined = defined("event", "Cat_BaseExact");
+  class Tested extends Defined {}
+  class Exact extends Tested {}
+  recordRoutedBase(Tested);
+  recordRoutedClass(Exact);
+  // rows become Exact: the exact route sees them, and isA(Tested) too
+  assert.equal(lookupClass("event", "Cat_BaseExact"), Exact);
+  const Chain = defined("command", "Cat_BaseChain");
+  class Outer extends Chain {}
+  class Inner extends Outer {}
+  recordRoutedBase(Inner);
+  recordRoutedBase(Outer);
+  assert.equal(lookupClass("command", "Cat_BaseChain"), Inner);
+  assert.deepEqual(
+    knownClasses("command").filter((c) => c.prototype instanceof Chain),
+    [Inner],
+  );
+});
+
+Deno.test("lookupClass() throws DuplicateTypeNameError naming them when no one class is what the classes routed on and tested for need", () => {
+  const Defined = defined("event", "Cat_BaseClash");
+  class Tested extends Defined {}
+  class Exact extends Defined {} // a sibling: rows as Exact are no Tested
+  recordRoutedBase(Tested);
+  recordRoutedClass(Exact);
+  assert.throws(
+    () => lookupClass("event", "Cat_BaseClash"),
+    (e: unknown) => {
+      assert.ok(e instanceof DuplicateTypeNameError);
+      assert.equal(e.typeName, "Cat_BaseClash");
+      assert.match(
+        e.message,
+        /route on Exact and test for instances of Tested$/,
+      );
+      return true;
+    },
+  );
+  const Other = defined("event", "Cat_BaseSiblings");
+  class Left extends Other {}
+  class Right extends Other {}
+  recordRoutedBase(Left);
+  recordRoutedBase(Right);
+  assert.throws(
+    () => lookupClass("event", "Cat_BaseSiblings"),
+    /handlers test for instances of Left and Right$/,
+  );
 });
