@@ -9,8 +9,13 @@
  * that fails gives nothing back, so an aggregate a failed command changed
  * is never reused. Freshness never depends on the cache: every load reads
  * what was stored after the cached version, in the same round trip a full
- * load would take, and the commit's optimistic-concurrency check decides
- * between concurrent writers as it does without a cache.
+ * load would take, starting with the event the aggregate holds last, which
+ * must still be stored as that very event (its creation time and type
+ * compared, not just its sequence number): a stream deleted since, or
+ * deleted and stored again, is loaded in full. The commit's
+ * optimistic-concurrency check decides between concurrent writers as it
+ * does without a cache. (The repository gives back only aggregates whose
+ * last event it knows: one loaded from a snapshot alone is not kept.)
  *
  * The cache holds at most `capacity` aggregates and forgets the least
  * recently used first.

@@ -27,6 +27,7 @@ import type {
   EventStoreReader,
   LoadedStream,
   LoadOptions,
+  SerializedEvent,
 } from "./event_store.ts";
 import type { JsonValue } from "./json.ts";
 import type { MessageSerializer } from "./serializer.ts";
@@ -46,6 +47,70 @@ export interface AggregateChange {
   readonly aggregate: AggregateRoot;
   /** Its new events, in order. */
   readonly events: readonly Event[];
+}
+
+/**
+ * The stored event an aggregate holds last, as far as it tells that event
+ * from another stored under its sequence number later (its stream deleted
+ * and stored again): its creation time, to the millisecond, and its type.
+ * Loaded rows carry no id of their own to compare instead.
+ */
+interface LastEvent {
+  readonly sequenceNumber: number;
+  readonly createdAt: number;
+  readonly eventType: string;
+}
+
+/**
+ * The last stored event of each aggregate a repository loaded or stored
+ * events of (an aggregate without one is not kept in the cache).
+ */
+const lastEvents = new WeakMap<AggregateRoot, LastEvent>();
+
+/** Notes the stored row `aggregate` holds last, if any. */
+function noteLastRow(
+  aggregate: AggregateRoot,
+  row: SerializedEvent | undefined,
+): void {
+  if (row === undefined) return;
+  lastEvents.set(aggregate, {
+    sequenceNumber: row.sequenceNumber,
+    createdAt: row.createdAt.getTime(),
+    eventType: row.eventType,
+  });
+}
+
+/** Notes the event `aggregate` applied last, as it is about to be stored. */
+function noteLastApplied(
+  aggregate: AggregateRoot,
+  event: Event | undefined,
+): void {
+  if (event === undefined) return;
+  lastEvents.set(aggregate, {
+    sequenceNumber: event.sequenceNumber,
+    createdAt: event.createdAt.getTime(),
+    // what the serializer stores as its type
+    eventType: (event.constructor as unknown as { typeName: string }).typeName,
+  });
+}
+
+/** Whether `aggregate` knows the stored event it holds last. */
+function knowsLastEvent(aggregate: AggregateRoot): boolean {
+  return lastEvents.get(aggregate)?.sequenceNumber ===
+    aggregate.sequenceNumber;
+}
+
+/**
+ * Whether `row` is the stored event `aggregate` holds last, not just one
+ * under its sequence number.
+ */
+function isLastEvent(aggregate: AggregateRoot, row: SerializedEvent): boolean {
+  const last = lastEvents.get(aggregate);
+  return last !== undefined &&
+    last.sequenceNumber === aggregate.sequenceNumber &&
+    row.sequenceNumber === last.sequenceNumber &&
+    row.createdAt.getTime() === last.createdAt &&
+    row.eventType === last.eventType;
 }
 
 let cacheOf: (
@@ -100,7 +165,11 @@ export class AggregateRepository {
       const cache = repository.#cache;
       if (cache === undefined) return;
       for (const aggregate of repository.#identityMap.values()) {
-        if (aggregate.uncommittedEvents.length === 0) cache.keep(aggregate);
+        // one whose last event is not known (loaded from a snapshot alone,
+        // say) could not be told apart from a stream stored again
+        if (
+          aggregate.uncommittedEvents.length === 0 && knowsLastEvent(aggregate)
+        ) cache.keep(aggregate);
       }
     };
   }
@@ -326,10 +395,9 @@ export class AggregateRepository {
     const changes: AggregateChange[] = [];
     for (const aggregate of this.#identityMap.values()) {
       if (aggregate.uncommittedEvents.length === 0) continue;
-      changes.push({
-        aggregate,
-        events: aggregateInternals().takeUncommitted(aggregate),
-      });
+      const events = aggregateInternals().takeUncommitted(aggregate);
+      if (this.#cache !== undefined) noteLastApplied(aggregate, events.at(-1));
+      changes.push({ aggregate, events });
     }
     return changes;
   }
@@ -343,8 +411,11 @@ export class AggregateRepository {
    * The read starts at the last event each one holds, which must still be
    * stored: a stream deleted since (`deleteStream`, in any process) has no
    * such event, and its aggregate goes back to `missing`, for the full load
-   * to find, or not. (A stream deleted and stored again under the same id
-   * with at least as many events is not told apart.)
+   * to find, or not. Nor has a stream deleted and stored again under the
+   * same id, with as many events or more: the event under that sequence
+   * number is another, created at another time (or of another type). (One
+   * of the same type created in the same millisecond is not told apart:
+   * loaded rows carry no id of their own.)
    */
   async #fromCache<A extends AggregateRoot>(
     missing: Set<string>,
@@ -373,11 +444,12 @@ export class AggregateRepository {
         );
       }
       const [last, ...rest] = stream.events;
-      if (last?.sequenceNumber !== aggregate.sequenceNumber) continue;
+      if (last === undefined || !isLastEvent(aggregate, last)) continue;
       current.add(stream.aggregateId);
       for (const row of rest) {
         internals.replay(aggregate, this.#serializer.deserializeEvent(row));
       }
+      noteLastRow(aggregate, rest.at(-1));
     }
     for (const id of after.keys()) {
       if (current.has(id)) continue;
@@ -412,6 +484,7 @@ export class AggregateRepository {
     for (const row of stream.events) {
       internals.replay(aggregate, this.#serializer.deserializeEvent(row));
     }
+    if (this.#cache !== undefined) noteLastRow(aggregate, stream.events.at(-1));
     return aggregate;
   }
 

@@ -92,6 +92,14 @@ Deno.test("CommandService refuses an aggregateCacheSize that is not a non-negati
   );
 });
 
+/** Resolves once `Date.now()` has moved on from when it was called. */
+async function aMillisecondLater(): Promise<void> {
+  const now = Date.now();
+  while (Date.now() === now) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
 // --- the command service with its cache, on every store -----------------------
 
 const backends = storeBackends();
@@ -250,6 +258,52 @@ for (const b of backends.list) {
     const [stream] = await store.loadStreams([id]);
     const written = stream!.events.slice(1).map((e) => JSON.parse(e.payload));
     assert.deepEqual(written, [{ writer: "new", sawCount: 0, sawLast: "" }]);
+  });
+
+  test("a stream deleted and stored again with as many events, or more, is not served from the cache: the event it held last is another one now", async (store) => {
+    const loads: Loads = { full: 0, after: 0, afterEvents: 0 };
+    const commands = service(observed(store, loads));
+    // another process, with a cache of its own
+    const other = service(store);
+    const [same, more] = [crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of [same, more]) {
+      await commands.executeCommands(new OpenLedger({ aggregateId: id }));
+      await commands.executeCommands(
+        new WriteEntry({ aggregateId: id, writer: "old" }),
+      );
+      assert.equal(await store.deleteStream(id), 2);
+    }
+    // (events created in the millisecond of the deleted ones would not be
+    // told apart from them: loaded rows carry no id)
+    await aMillisecondLater();
+    await other.executeCommands(new OpenLedger({ aggregateId: same }));
+    await other.executeCommands(
+      new WriteEntry({ aggregateId: same, writer: "new" }),
+    );
+    await other.executeCommands(new OpenLedger({ aggregateId: more }));
+    for (const writer of ["new", "newer"]) {
+      await other.executeCommands(
+        new WriteEntry({ aggregateId: more, writer }),
+      );
+    }
+    const before = { ...loads };
+    for (const id of [same, more]) {
+      await commands.executeCommands(
+        new WriteEntry({ aggregateId: id, writer: "after" }),
+      );
+    }
+    await assertEverySawTheLast(store, same, 2);
+    await assertEverySawTheLast(store, more, 3);
+    // each read the event under the sequence number it held (and, of the
+    // longer stream, the one after), found it another, and loaded in full
+    assert.deepEqual(
+      {
+        full: loads.full - before.full,
+        after: loads.after - before.after,
+        afterEvents: loads.afterEvents - before.afterEvents,
+      },
+      { full: 2, after: 2, afterEvents: 3 },
+    );
   });
 
   test("aggregateCacheSize 0 keeps nothing: every command loads in full", async (store) => {
