@@ -1,6 +1,7 @@
 /**
  * What the relay's and the consumer's long-running loops share: checks of
- * their options, and a pause that a stop cuts short.
+ * their options, a pause that a stop cuts short, and a wait that a stop
+ * ends.
  *
  * @module
  */
@@ -24,6 +25,31 @@ export function stoppableWait(ms: number, signal: AbortSignal): Promise<void> {
       reject(new Stopping());
     };
     signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * What `work` comes to, or a rejection with {@linkcode Stopping} as soon as
+ * `signal` aborts, whichever is first: for a step that does not heed the
+ * signal itself (a NATS request, a connection being made). `work` goes on
+ * after the stop; the caller ends it (closing its connection, say), and
+ * how it ends is then of no interest: it is not reported as an unhandled
+ * rejection.
+ */
+export function untilStopped<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => {});
+    return Promise.reject(new Stopping());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Stopping());
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
   });
 }
 

@@ -26,6 +26,13 @@
  *   whole run, however often it reconnects). Of several processes that
  *   see one skip request, one drops the failed message; the others drop
  *   nothing.
+ * - A process killed in the middle of a retry or a skip (after the failed
+ *   message was handled or dropped, before the ones behind it were) leaves
+ *   those set aside with no failed one before them, where no request can
+ *   reach them: the request loop of any process of the consumer finds them
+ *   (at two looks in a row) and handles them, in order.
+ * - {@linkcode EventConsumer.stop} does not wait for the broker: with the
+ *   broker down it returns as soon as the messages being handled are.
  * - Only what NATS 2.9 has is asked of the server (single-subject
  *   filters, no priority groups).
  *
@@ -39,6 +46,7 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   AckPolicy,
   type Consumer,
+  type ConsumerMessages,
   DeliverPolicy,
   jetstream,
   JetStreamApiCodes,
@@ -63,6 +71,7 @@ import {
   stoppableWait,
   Stopping,
   streamName,
+  untilStopped,
 } from "./_loop_support.ts";
 
 /**
@@ -231,6 +240,36 @@ function message(error: unknown): string {
   )[0]!;
 }
 
+/**
+ * The aggregates whose set-aside messages have no failed one among them,
+ * each with its first message. A process killed in the middle of a retry
+ * or a skip leaves them so: after the failed message was handled (which
+ * took it out of the list) or dropped, before the ones behind it were
+ * handled. A request can reach none of them (it rests on a failed
+ * message), and the aggregate's next messages would be set aside behind
+ * them for ever.
+ */
+function stranded(aside: readonly SetAsideMessage[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const failed = new Set<string>();
+  // each aggregate's in sequence order: the first seen is its first
+  for (const m of aside) {
+    if (m.error !== undefined) failed.add(m.aggregateId);
+    else if (!out.has(m.aggregateId)) out.set(m.aggregateId, m.id);
+  }
+  for (const id of failed) out.delete(id);
+  return out;
+}
+
+/** Lets the server deliver a message again now; a closed connection will. */
+function giveBack(m: JsMsg): void {
+  try {
+    m.nak();
+  } catch {
+    // closed: the server delivers it again after the ack wait
+  }
+}
+
 /** A message's headers as a plain record. */
 function headersOf(m: JsMsg): Record<string, string> {
   const out: Record<string, string> = {};
@@ -378,7 +417,10 @@ export class EventConsumer {
 
   /**
    * Stops: the messages being handled finish (or fail and come again
-   * later), and the connection closes.
+   * later), and the connection closes. It does not wait for the broker:
+   * with the broker down it is as quick (a message whose ack cannot be
+   * sent is delivered again later, and found handled). A connection still
+   * being made is not waited for either; it is closed once made.
    *
    * @example
    * ```ts ignore
@@ -558,15 +600,13 @@ export class EventConsumer {
     try {
       while (!signal.aborted) {
         try {
-          const consumers = await this.#connect();
+          const consumers = await this.#connect(signal);
           for (const k of await this.#inbox.setAsideMessages(this.#name)) {
             this.#parked.add(k.aggregateId);
           }
           this.#state = "consuming";
           backoff = 100;
-          await Promise.all(
-            consumers.map((c, p) => this.#consume(p, c, signal)),
-          );
+          await this.#consumeAll(consumers, signal);
         } catch (error) {
           if (error instanceof Stopping || signal.aborted) break;
           this.#state = "backing off";
@@ -576,30 +616,73 @@ export class EventConsumer {
             error: this.#lastError,
             ms: backoff,
           });
-          const nc = this.#nc;
-          this.#nc = undefined;
-          await nc?.close().catch(() => {});
-          await stoppableWait(backoff, signal);
+          await this.#disconnect();
+          // a stop ends the pause, and with it the loop: stop() resolves
+          await stoppableWait(backoff, signal).catch((e: unknown) => {
+            if (!(e instanceof Stopping)) throw e;
+          });
           backoff = Math.min(backoff * 2, 5_000);
         }
       }
     } finally {
-      const nc = this.#nc;
-      this.#nc = undefined;
-      await nc?.close().catch(() => {});
+      await this.#disconnect();
       await requests;
+    }
+  }
+
+  /** Closes the connection, if any; pending requests on it fail. */
+  async #disconnect(): Promise<void> {
+    const nc = this.#nc;
+    this.#nc = undefined;
+    await nc?.close().catch(() => {});
+  }
+
+  /**
+   * Consumes every partition until stopped, or until one partition's loop
+   * fails: then the others end too (each after the message it is
+   * handling), and the failure is thrown, so that no loop outlives its
+   * connection.
+   */
+  async #consumeAll(
+    consumers: readonly Consumer[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const attempt = new AbortController();
+    const end = () => attempt.abort();
+    // stopped already (while the inbox was read): no loop starts
+    if (signal.aborted) end();
+    signal.addEventListener("abort", end, { once: true });
+    try {
+      const loops = await Promise.allSettled(
+        consumers.map((c, p) =>
+          this.#consume(p, c, attempt.signal).catch((error: unknown) => {
+            attempt.abort();
+            throw error;
+          })
+        ),
+      );
+      for (const loop of loops) {
+        if (loop.status === "rejected") throw loop.reason;
+      }
+    } finally {
+      signal.removeEventListener("abort", end);
     }
   }
 
   /**
    * Does what operators asked through the inbox (`Inbox.request`, from any
-   * process), looking every second; never throws.
+   * process), and resumes the aggregates a retry or skip cut short left
+   * stranded, looking every second; never throws.
    */
   async #serveRequests(signal: AbortSignal): Promise<void> {
+    // the stranded aggregates of the last look, with their first messages
+    let before = new Map<string, string>();
     while (!signal.aborted) {
       try {
-        const asked = (await this.#inbox.setAsideMessages(this.#name))
-          .filter((m) => m.request !== undefined);
+        const aside = await this.#inbox.setAsideMessages(this.#name);
+        const last = before;
+        before = stranded(aside);
+        const asked = aside.filter((m) => m.request !== undefined);
         for (const m of asked) {
           if (signal.aborted) break;
           if (m.request === "retry") {
@@ -618,6 +701,26 @@ export class EventConsumer {
               }) > 0,
           );
         }
+        for (const [aggregateId, first] of before) {
+          if (signal.aborted) break;
+          // stranded at two looks in a row, at the same message: no retry
+          // or skip is going on (one that is would have moved on; and were
+          // one still at it, handling the message twice takes effect once)
+          if (last.get(aggregateId) !== first) continue;
+          this.#logger.log(
+            "warn",
+            `Event consumer ${this.#name} resumes aggregate ${aggregateId}: its set-aside messages had no failed one before them (a retry or skip was cut short)`,
+            { consumer: this.#name },
+          );
+          // in the partition's turn, only if still so: a failed message
+          // set aside since parks the aggregate, and waits for a request
+          await this.#again(
+            aggregateId,
+            async () =>
+              (await this.#inbox.setAsideMessages(this.#name, aggregateId))
+                .every((m) => m.error === undefined),
+          );
+        }
       } catch (error) {
         this.#lastError = message(error);
         this.#logger.log("warn", "Event consumer: a request failed", {
@@ -629,39 +732,58 @@ export class EventConsumer {
     }
   }
 
-  /** Connects, and makes sure each partition's durable consumer exists. */
-  async #connect(): Promise<Consumer[]> {
+  /**
+   * Connects, and makes sure each partition's durable consumer exists; a
+   * stop ends the wait for the broker (rejecting with `Stopping`).
+   */
+  async #connect(signal: AbortSignal): Promise<Consumer[]> {
     this.#state = "connecting";
-    const nc = await connect({
+    const connecting = connect({
       servers: this.#servers,
       name: `sequent consumer ${this.#name}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
+    let nc: NatsConnection;
+    try {
+      nc = await untilStopped(connecting, signal);
+    } catch (error) {
+      // stopped while connecting: a connection made after all is closed
+      if (error instanceof Stopping) {
+        connecting.then((late) => late.close()).catch(() => {});
+      }
+      throw error;
+    }
+    // closed by #run from here on; the requests below fail when it is
     this.#nc = nc;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await untilStopped(jetstreamManager(nc), signal);
     const js: JetStreamClient = jetstream(nc);
     const consumers: Consumer[] = [];
     for (let p = 0; p < this.#partitions; p++) {
       const durable = `${this.#name}_${p}`;
       try {
-        await jsm.consumers.info(this.#stream, durable);
+        await untilStopped(jsm.consumers.info(this.#stream, durable), signal);
       } catch (error) {
         if (
           !(error instanceof JetStreamApiError) ||
           error.code !== JetStreamApiCodes.ConsumerNotFound
         ) throw error;
         // 2.9's options only: one filter subject, no priority groups
-        await jsm.consumers.add(this.#stream, {
-          durable_name: durable,
-          filter_subject: `${this.#prefix}.${p}.>`,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
-          max_ack_pending: 1,
-          ack_wait: this.#ackWaitMs * 1_000_000,
-        });
+        await untilStopped(
+          jsm.consumers.add(this.#stream, {
+            durable_name: durable,
+            filter_subject: `${this.#prefix}.${p}.>`,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            max_ack_pending: 1,
+            ack_wait: this.#ackWaitMs * 1_000_000,
+          }),
+          signal,
+        );
       }
-      consumers.push(await js.consumers.get(this.#stream, durable));
+      consumers.push(
+        await untilStopped(js.consumers.get(this.#stream, durable), signal),
+      );
     }
     return consumers;
   }
@@ -684,12 +806,45 @@ export class EventConsumer {
       });
       // the fetch ends with its one message, before the message is
       // handled: a slow handler must not count as missed heartbeats
-      let got: JsMsg | undefined;
-      for await (const m of batch) got = m;
+      const got = await this.#fetched(batch, signal);
       if (got) {
         const m = got;
         await this.#inPartition(p, () => this.#take(m));
       }
+    }
+  }
+
+  /**
+   * The fetch's message, if any, at the fetch's end; a stop ends the wait.
+   *
+   * While the broker is down the client stops watching heartbeats and a
+   * fetch waits for the broker to come back, however long. A stop does not
+   * end it with a word to the server either (that word could go to a
+   * socket the server has just closed, which this client reports as an
+   * uncaught error): the fetch is left to the connection's close, which
+   * ends it without a word. A message it still brings before then is given
+   * back.
+   */
+  async #fetched(
+    batch: ConsumerMessages,
+    signal: AbortSignal,
+  ): Promise<JsMsg | undefined> {
+    const messages = batch[Symbol.asyncIterator]();
+    let got: JsMsg | undefined;
+    for (;;) {
+      const next = messages.next();
+      let step: IteratorResult<JsMsg>;
+      try {
+        step = await untilStopped(next, signal);
+      } catch (error) {
+        if (!(error instanceof Stopping)) throw error;
+        next.then((late) => {
+          if (!late.done) giveBack(late.value);
+        }, () => {});
+        return got;
+      }
+      if (step.done) return got;
+      got = step.value;
     }
   }
 

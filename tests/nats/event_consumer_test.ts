@@ -7,9 +7,13 @@
  * `maxDeliver` deliveries with its aggregate's later events behind it,
  * other aggregates go on, and a retry (or a skip) finishes in order. The
  * durable consumers it creates ask only for what NATS 2.9 has; a skip
- * request two processes act on drops only the failed message. On a
+ * request two processes act on drops only the failed message. A process
+ * killed in the middle of a retry or a skip leaves nothing stranded: the
+ * consumer, restarted, handles what waited behind the failed message. On a
  * private server killed for 3 s, the consumer resumes by itself; after
- * reconnects it still has one loop looking for requests.
+ * reconnects it still has one loop looking for requests. With the broker
+ * down (killed, or never there), stop() ends within 2 s, loses nothing,
+ * and the consumer can start again.
  */
 import assert from "node:assert/strict";
 import {
@@ -19,6 +23,7 @@ import {
   InMemoryEventStore,
   InMemoryInbox,
   InMemoryProcessorStore,
+  partitionOf,
   type RecordStore,
   silentLogger,
   table,
@@ -47,6 +52,12 @@ import {
   until,
   withNats,
 } from "./_nats.ts";
+import {
+  killedAt,
+  type KillPoint,
+  publishEvent,
+  within,
+} from "./_consumer_support.ts";
 
 const consumed = table("consumed_seqs", {
   aggregateId: column.text().primaryKey(),
@@ -425,6 +436,99 @@ for (const b of list) {
       await b.stop();
     }
   });
+
+  // a process SIGKILLed in the middle of a retry or a skip: what it did up
+  // to the kill is committed, nothing after it happens
+  const cuts: readonly {
+    readonly name: string;
+    readonly at: KillPoint;
+    /** Starts the retry or skip in the process to be killed. */
+    readonly ask: (
+      s: Setup,
+      name: string,
+      aggregateId: string,
+      consumer: EventConsumer,
+    ) => Promise<void>;
+    /** What is handled when it is killed, and after the restart. */
+    readonly handled: readonly [string, string];
+  }[] = [
+    {
+      name:
+        "a skip asked through the inbox, killed right after it took the failed message back",
+      at: "took back",
+      ask: async (s, name, id) =>
+        assert.equal(await s.inbox.request(name, id, "skip"), true),
+      handled: ["", "2;3;"],
+    },
+    {
+      name:
+        "an in-process skip, killed right after it took the failed message back",
+      at: "took back",
+      ask: async (_, __, id, consumer) => {
+        await assert.rejects(consumer.skip(id), /killed/);
+      },
+      handled: ["", "2;3;"],
+    },
+    {
+      name:
+        "a retry asked through the inbox, killed right after the failed message was handled",
+      at: "handled again",
+      ask: async (s, name, id) =>
+        assert.equal(await s.inbox.request(name, id, "retry"), true),
+      handled: ["1;", "1;2;3;"],
+    },
+  ];
+  for (const cut of cuts) {
+    test(`${cut.name}: the messages that waited behind the failed one are not stranded, the consumer restarted handles them in order, once`, async (s) => {
+      const name = `c${crypto.randomUUID().slice(0, 8)}`;
+      const x = crypto.randomUUID();
+      const m = (n: number) => ({
+        id: `${x}/${n}`,
+        aggregateId: x,
+        sequenceNumber: n,
+        subject: `${s.prefix}.0.Thing.${x}`,
+        headers: {},
+        body: JSON.stringify({ n }),
+      });
+      await s.inbox.setAside(name, m(1), "boom");
+      await s.inbox.setAside(name, m(2), undefined);
+      await s.inbox.setAside(name, m(3), undefined);
+      const dying = killedAt(s.inbox, cut.at);
+      const killed = s.consumer({ name, partitions: 1, inbox: dying.inbox });
+      killed.start();
+      try {
+        await cut.ask(s, name, x, killed);
+        await within(dying.killed, 8_000, "the kill point");
+      } finally {
+        await killed.stop();
+      }
+      // what the kill left: the failed message gone (skipped, or handled),
+      // the two behind it set aside with no failed one before them, which
+      // no request of an operator can reach
+      assert.equal(await s.seqs(x), cut.handled[0]);
+      const left = await s.inbox.setAsideMessages(name);
+      assert.deepEqual(
+        left.map((a) => [a.sequenceNumber, a.error, a.request]),
+        [[2, undefined, undefined], [3, undefined, undefined]],
+      );
+      assert.equal(await s.inbox.request(name, x, "retry"), false);
+      const restarted = s.consumer({ name, partitions: 1 });
+      restarted.start();
+      try {
+        await until(
+          async () =>
+            (await s.seqs(x)) === cut.handled[1] &&
+            (await s.inbox.setAsideMessages(name)).length === 0,
+          8_000,
+          "the messages left behind handled",
+        );
+        assert.deepEqual(restarted.status.parked, []);
+      } finally {
+        await restarted.stop();
+      }
+      assert.equal(await s.seqs(x), cut.handled[1]);
+    });
+  }
 }
 
 Deno.test({
@@ -504,6 +608,228 @@ Deno.test({
       await nats.dispose();
     }
   },
+});
+
+/** A loopback port nothing listens on. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+// the sanitizers stay on in the tests of stop(): a stopped consumer leaves
+// no timer, no connection and no pending operation behind
+Deno.test("memory: the broker SIGKILLed under a consumer handling a message: stop() lets the handler finish and then ends within 2 s; the message, its ack lost, comes again and is found handled", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    await createStream(name, prefix, 1_000, nats.url);
+    const store = new InMemoryEventStore();
+    const partitions = 4;
+    const x = crypto.randomUUID();
+    const publish = (n: number) =>
+      publishEvent(nats.url, {
+        prefix,
+        partition: partitionOf(x, partitions),
+        aggregateId: x,
+        sequenceNumber: n,
+        payload: { n },
+      });
+    let entered: () => void = () => {};
+    const inHandler = new Promise<void>((r) => entered = r);
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => release = r);
+    const options = {
+      name: "stopping",
+      inbox: new InMemoryInbox(store),
+      servers: nats.url,
+      stream: name,
+      prefix,
+      partitions,
+      ackWaitMs: 1_000,
+      logger: silentLogger,
+    };
+    const consumer = new EventConsumer({
+      ...options,
+      handler: async (e, records) => {
+        if (e.sequenceNumber === 2) {
+          entered();
+          await released;
+        }
+        await record(e, records);
+      },
+    });
+    consumer.start();
+    try {
+      await publish(1);
+      await until(() => consumer.status.handled === 1, 10_000, "event 1");
+      await publish(2);
+      await within(inHandler, 10_000, "event 2 in its handler");
+      await nats.kill();
+      let stopped = false;
+      const stopping = consumer.stop().then(() => void (stopped = true));
+      // the message being handled finishes first
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(stopped, false);
+      release();
+      await within(stopping, 2_000, "stop() with the broker down");
+      assert.equal(consumer.status.state, "stopped");
+      assert.equal(consumer.status.handled, 2);
+    } finally {
+      release();
+    }
+    const seqs = async () =>
+      (await store.records.find(consumed, { aggregateId: x }))[0]?.seqs;
+    assert.equal(await seqs(), "1;2;");
+    // the broker back: event 2, whose ack was lost with it, comes again
+    // (and event 1 too when the killed server had not yet written its ack
+    // down), and is found handled; event 3 waits behind it
+    await nats.start();
+    const again = new EventConsumer({ ...options, handler: record });
+    again.start();
+    try {
+      await publish(3);
+      await until(() => again.status.handled === 1, 10_000, "event 3");
+      const { duplicates } = again.status;
+      assert.ok(duplicates === 1 || duplicates === 2, `${duplicates}`);
+    } finally {
+      await again.stop();
+    }
+    assert.equal(await seqs(), "1;2;3;");
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: the broker SIGKILLed under an idle consumer: stop() at once, or while the client tries to reconnect, ends within 2 s", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    await createStream(name, prefix, 1_000, nats.url);
+    for (const pause of [0, 1_500]) {
+      // 64 partitions: 64 fetches waiting when the broker goes
+      const consumer = new EventConsumer({
+        name: "idle",
+        inbox: new InMemoryInbox(),
+        handler: () => Promise.resolve(),
+        servers: nats.url,
+        stream: name,
+        prefix,
+        logger: silentLogger,
+      });
+      consumer.start();
+      await until(
+        () => consumer.status.state === "consuming",
+        10_000,
+        "consuming",
+      );
+      await nats.kill();
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+      await within(consumer.stop(), 2_000, `stop() ${pause} ms after the kill`);
+      assert.equal(consumer.status.state, "stopped");
+      await nats.start();
+    }
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: stop() between connecting and consuming (the inbox being read) ends, and starts no loop", async () => {
+  const { stream: name, prefix } = freshStream();
+  await createStream(name, prefix, 1_000);
+  const real = new InMemoryInbox();
+  let waiting = 0;
+  let release: () => void = () => {};
+  const released = new Promise<void>((r) => release = r);
+  const consumer = new EventConsumer({
+    name: "between",
+    inbox: over(real, {
+      // every look at the whole list waits until released: the request
+      // loop's first, and the one after connecting
+      setAsideMessages: async (c, aggregateId) => {
+        if (aggregateId === undefined) {
+          waiting++;
+          await released;
+        }
+        return real.setAsideMessages(c, aggregateId);
+      },
+    }),
+    handler: () => Promise.resolve(),
+    servers: natsUrl,
+    stream: name,
+    prefix,
+    partitions: 1,
+    logger: silentLogger,
+  });
+  consumer.start();
+  try {
+    await until(() => waiting === 2, 10_000, "connected, reading the inbox");
+    assert.equal(consumer.status.state, "connecting");
+    const stopping = consumer.stop();
+    release();
+    await within(stopping, 2_000, "stop()");
+    assert.equal(consumer.status.state, "stopped");
+  } finally {
+    release();
+    await deleteStream(name);
+  }
+});
+
+Deno.test("memory: stop() while no broker answers at all ends within 2 s, and the consumer can start again", async () => {
+  const consumer = new EventConsumer({
+    name: "unreachable",
+    inbox: new InMemoryInbox(),
+    handler: () => Promise.resolve(),
+    servers: `127.0.0.1:${closedPort()}`,
+    partitions: 1,
+    logger: silentLogger,
+  });
+  for (let run = 1; run <= 2; run++) {
+    consumer.start();
+    await until(
+      () => consumer.status.state === "backing off",
+      5_000,
+      `backing off (run ${run})`,
+    );
+    await within(consumer.stop(), 2_000, `stop() (run ${run})`);
+    assert.equal(consumer.status.state, "stopped");
+  }
+});
+
+Deno.test("memory: stop() while a connection is being made to a broker that does not answer ends within 2 s; the connection is not waited for", async () => {
+  // accepts connections and says nothing, as a broker that hangs does
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted: Deno.Conn[] = [];
+  let reached: () => void = () => {};
+  const connecting = new Promise<void>((r) => reached = r);
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      accepted.push(conn);
+      reached();
+    }
+  })();
+  const consumer = new EventConsumer({
+    name: "silent",
+    inbox: new InMemoryInbox(),
+    handler: () => Promise.resolve(),
+    servers: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    partitions: 1,
+    logger: silentLogger,
+  });
+  consumer.start();
+  try {
+    await within(connecting, 5_000, "a connection attempt");
+    assert.equal(consumer.status.state, "connecting");
+    await within(consumer.stop(), 2_000, "stop() while connecting");
+    assert.equal(consumer.status.state, "stopped");
+  } finally {
+    // the broker goes: the attempt still under way fails, and ends
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
+    await new Promise((r) => setTimeout(r, 300));
+  }
 });
 
 Deno.test({
