@@ -3,7 +3,13 @@
  * writes (an {@linkcode InMemoryRecordStore}, an in-memory event store's
  * by default): for tests and single-process programs. It keeps the port's
  * rules: the handler's writes and the recorded id commit together, or
- * neither.
+ * neither. Handlers take turns over the records, with each other and with
+ * the processors of an `InMemoryProcessorStore` writing them: a
+ * transaction of the in-memory records undoes by putting old rows back,
+ * so one handler's rollback would otherwise undo another's committed
+ * writes. (A handler must therefore not wait, inside its work, for a
+ * processor's batch over the same records — `waitFor` of a read-your-writes
+ * token, say: that batch waits for the handler's turn to end.)
  *
  * @module
  */
@@ -15,6 +21,7 @@ import type {
 } from "../core/inbox.ts";
 import type { RecordStore } from "../core/record_store.ts";
 import { InMemoryRecordStore } from "./in_memory_record_store.ts";
+import { inRecordTurn } from "./_record_turns.ts";
 
 /**
  * A consumer's inbox kept in memory.
@@ -48,11 +55,25 @@ export class InMemoryInbox implements Inbox {
   }
 
   /** {@inheritDoc Inbox.handleOnce} */
-  async handleOnce(
+  handleOnce(
     consumer: string,
     message: InboxMessage,
     work: (records: RecordStore) => Promise<void>,
     options: { readonly retrying?: boolean } = {},
+  ): Promise<InboxOutcome> {
+    // one handler's transaction over the records at a time (see the module
+    // documentation), as row locks make them wait on PostgreSQL
+    return inRecordTurn(
+      this.records,
+      () => this.#handleOnce(consumer, message, work, options),
+    );
+  }
+
+  async #handleOnce(
+    consumer: string,
+    message: InboxMessage,
+    work: (records: RecordStore) => Promise<void>,
+    options: { readonly retrying?: boolean },
   ): Promise<InboxOutcome> {
     let handled = this.#handled.get(consumer);
     if (!handled) this.#handled.set(consumer, handled = new Set());

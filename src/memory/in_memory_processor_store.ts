@@ -22,6 +22,7 @@ import type {
 import type { StreamPosition } from "../core/event_reader.ts";
 import { earliestPosition } from "../core/_earliest_position.ts";
 import type { InMemoryEventStore } from "./in_memory_event_store.ts";
+import { inRecordTurn } from "./_record_turns.ts";
 
 interface Claimable {
   checkpoint: StreamPosition;
@@ -36,23 +37,6 @@ interface Entry extends Claimable {
   partitions: Claimable[] | undefined;
   /** Its members and when their entries lapse. */
   readonly members: Map<string, number>;
-}
-
-/**
- * The commits in flight over each record store, chained. A transaction of
- * the in-memory records writes at once and undoes on rollback, so two
- * batches at a time over the same rows (a runner whose claim lapsed mid
- * batch, and the one that took it over) would see each other's writes,
- * and one's rollback would undo the other's committed rows: they take
- * turns instead, as row locks make them on a database.
- */
-const committing = new WeakMap<object, Promise<unknown>>();
-
-function oneAtATime<T>(over: object, run: () => Promise<T>): Promise<T> {
-  const before = committing.get(over) ?? Promise.resolve();
-  const turn = before.then(run, run);
-  committing.set(over, turn.catch(() => {}));
-  return turn;
 }
 
 /**
@@ -242,7 +226,10 @@ export class InMemoryProcessorStore implements ProcessorStore {
     work?: (records: RecordStore) => Promise<void>,
     changes: readonly ParkChange[] = [],
   ): Promise<boolean> {
-    return oneAtATime(
+    // a batch over the same rows as another (a runner whose claim lapsed
+    // mid batch, and the one that took it over), or as an inbox's handler:
+    // they take turns (see `_record_turns.ts`)
+    return inRecordTurn(
       this.reader.records,
       () => this.#commit(name, lease, to, work, changes),
     );
@@ -311,7 +298,7 @@ export class InMemoryProcessorStore implements ProcessorStore {
     name: string,
     work?: (records: RecordStore) => Promise<void>,
   ): Promise<void> {
-    return oneAtATime(this.reader.records, () => this.#reset(name, work));
+    return inRecordTurn(this.reader.records, () => this.#reset(name, work));
   }
 
   async #reset(

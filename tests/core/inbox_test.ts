@@ -2,8 +2,8 @@
  * The inbox's rules, the same cases on every inbox (memory, PGlite, the
  * server when `DATABASE_URL` names one): each event's writes once, nothing
  * of a failed handler, a message never slipping past its aggregate's set
- * aside, messages handled again leaving the list with their
- * transaction, a message set aside again keeping its error and request,
+ * aside, concurrent handlers' writes kept apart, messages handled again
+ * leaving the list with their transaction, a message set aside again keeping its error and request,
  * and a skip asked for done once, to its message.
  */
 import assert from "node:assert/strict";
@@ -117,6 +117,50 @@ for (const b of list) {
       await inbox.handleOnce(consumer(), msg(a, 1), () => Promise.resolve()),
       "handled",
     );
+  });
+
+  test("two handlers writing one row at once: the one failing after the other wrote undoes only its own write, and the other's message stays handled with its row", async () => {
+    const { inbox, store } = await inboxFor(b);
+    const c = consumer();
+    const [x, y] = [crypto.randomUUID(), crypto.randomUUID()];
+    const row = `shared-${x}`;
+    const wrote = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
+    // x's handler (one partition) writes the row, then waits, then fails
+    const failing = inbox.handleOnce(c, msg(x, 1), async (records) => {
+      await records.upsert(inboxNotes, { id: row }, { aggregateId: x });
+      wrote.resolve();
+      await gate.promise;
+      throw new Error("x fails");
+    });
+    failing.catch(() => {});
+    await wrote.promise;
+    // y's (another partition) writes the same row meanwhile: on a database
+    // it waits for the row's lock
+    const other = inbox.handleOnce(c, msg(y, 1), async (records) => {
+      await records.upsert(inboxNotes, { id: row }, { aggregateId: y });
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      other.catch(() => {}),
+      new Promise((resolve) => timer = setTimeout(resolve, 100)),
+    ]);
+    clearTimeout(timer);
+    gate.resolve();
+    await assert.rejects(failing, /x fails/);
+    assert.equal(await other, "handled");
+    assert.deepEqual(await notes(store, y), [row]);
+    assert.deepEqual(await notes(store, x), []);
+    let ran = false;
+    assert.equal(
+      await inbox.handleOnce(
+        c,
+        msg(y, 1),
+        () => Promise.resolve(void (ran = true)),
+      ),
+      "duplicate",
+    );
+    assert.equal(ran, false);
   });
 
   test("while an aggregate has a message set aside, its next ones are set aside behind it; other aggregates go on", async () => {

@@ -1,6 +1,7 @@
 /**
  * The in-memory processor store: its record transactions write at once and
- * undo on rollback, so batches over the same rows take turns.
+ * undo on rollback, so batches over the same rows take turns, with each
+ * other and with the handlers of an in-memory inbox over the same records.
  */
 import assert from "node:assert/strict";
 import {
@@ -9,6 +10,7 @@ import {
   CommandService,
   Event,
   InMemoryEventStore,
+  InMemoryInbox,
   InMemoryProcessorStore,
   ProcessorRunner,
   Projector,
@@ -88,4 +90,46 @@ Deno.test("a batch whose claim lapsed mid-way and the batch of the runner that t
   const [status] = await b.status();
   assert.equal(status?.lagEvents, 0);
   assert.equal(await b.round(), 0);
+});
+
+Deno.test("an inbox handler over the same records waits for a processor's batch: the batch's rollback leaves the row the handler stored", async () => {
+  const store = new InMemoryEventStore();
+  const processors = new InMemoryProcessorStore(store);
+  const inbox = new InMemoryInbox(store);
+  const lease = await processors.claim("mem_proc", "A", 60_000);
+  assert.ok(lease);
+  const id = crypto.randomUUID();
+  const wrote = Promise.withResolvers<void>();
+  const gate = Promise.withResolvers<void>();
+  const batch = processors.commit("mem_proc", lease, "", async (records) => {
+    await records.upsert(rows, { aggregateId: id }, { owner: "batch" });
+    wrote.resolve();
+    await gate.promise;
+    throw new Error("the batch fails");
+  });
+  batch.catch(() => {});
+  await wrote.promise;
+  const handled = inbox.handleOnce("consumer", {
+    id: `${id}/1`,
+    aggregateId: id,
+    sequenceNumber: 1,
+    subject: `test.0.Thing.${id}`,
+    headers: {},
+    body: "{}",
+  }, async (records) => {
+    await records.upsert(rows, { aggregateId: id }, { owner: "inbox" });
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    handled.catch(() => {}),
+    new Promise((resolve) => timer = setTimeout(resolve, 50)),
+  ]);
+  clearTimeout(timer);
+  gate.resolve();
+  await assert.rejects(batch, /the batch fails/);
+  assert.equal(await handled, "handled");
+  assert.deepEqual(store.records.rows(rows), [{
+    aggregateId: id,
+    owner: "inbox",
+  }]);
 });
