@@ -90,6 +90,7 @@ export {
   RecordNotFoundError,
   RecordWriteRejectedError,
   SequentError,
+  TooManyCommandsError,
   UnknownAttributeError,
   UnstorableTextError,
   type UnstorableTextLocation,

@@ -30,6 +30,7 @@ import {
   DuplicateCommandError,
   NoCommandHandlerError,
   OptimisticLockError,
+  TooManyCommandsError,
 } from "./errors.ts";
 import { type DryRunHandler, DryRunReport } from "./dry_run.ts";
 import type { Event } from "./event.ts";
@@ -60,9 +61,22 @@ import {
 /**
  * Middleware around each command's execution: inspect the command, reject
  * it by throwing, or wrap `next()` (timing, logging, authorisation).
+ *
  * Middleware that catches the error of `next()` lets the unit go on without
- * that command: nothing of it is stored, neither its events nor the
- * commands its handlers issued.
+ * that command when the command failed before its events were stored — in
+ * the middleware inside, in validation, in a command handler, or because
+ * the store refused its commit: nothing of it is stored, neither its events
+ * nor the commands its handlers issued.
+ *
+ * An error of an inline event handler (a projector or workflow in
+ * `eventHandlers`) that the command's stored events reach fails the whole
+ * unit, even when middleware catches it: the middleware sees the error,
+ * and once it returns the unit stops and `executeCommands` rejects with
+ * that error, storing nothing of the unit. By then the command's commit
+ * and its handlers' writes (rows of projectors, commands and after-commit
+ * callbacks of workflows) are part of the unit's transaction, and no store
+ * can take back one command's part of it; the handlers after the failing
+ * one never see the event.
  *
  * @example
  * ```ts
@@ -148,6 +162,15 @@ export interface CommandServiceOptions {
   /** The type registry to use (default: a new one). */
   readonly registry?: TypeRegistry | undefined;
   /**
+   * How many commands one unit of work may run (default 10,000;
+   * `Infinity`: no limit): those passed to `executeCommands` and those its
+   * handlers and workflows issue. A unit with more to run stops with
+   * {@linkcode TooManyCommandsError}, naming the command that keeps coming
+   * back, and stores nothing: what a workflow that issues a command whose
+   * events reach it again would otherwise do forever, in one transaction.
+   */
+  readonly maxCommandsPerUnit?: number | undefined;
+  /**
    * Milliseconds an `executeCommands` call may take before it stops with
    * {@linkcode CommandTimeoutError} (default: no limit). A call can set
    * its own with {@linkcode ExecuteOptions.timeoutMs}.
@@ -229,6 +252,32 @@ class DerivedIds {
   };
 }
 
+/**
+ * Units whose command's events failed in an inline event handler, with the
+ * error: the unit fails with it even when middleware caught it (see
+ * {@linkcode CommandMiddleware}).
+ */
+const failedDeliveries = new WeakMap<Unit, { readonly error: unknown }>();
+
+/** The error of a unit that ran `limit` commands and has `next` to run. */
+function tooManyCommands(
+  unit: Unit,
+  next: Command,
+  limit: number,
+): TooManyCommandsError {
+  // the command coming back is the most frequent of those left to run
+  const counts = new Map<string, number>();
+  let most = typeName(next);
+  counts.set(most, 1);
+  for (const command of unit.queue) {
+    const name = typeName(command);
+    const n = (counts.get(name) ?? 0) + 1;
+    counts.set(name, n);
+    if (n > counts.get(most)!) most = name;
+  }
+  return new TooManyCommandsError(most, limit);
+}
+
 /** One handler and one event to run in a unit (see `dispatchInUnit`). */
 interface Dispatch {
   readonly handler: EventHandler;
@@ -291,6 +340,7 @@ export class CommandService {
   readonly #telemetry: Telemetry | undefined;
   readonly #databaseSystem: string | undefined;
   readonly #cache: AggregateCache | undefined;
+  readonly #maxCommands: number;
 
   /**
    * Creates a command service.
@@ -319,6 +369,15 @@ export class CommandService {
     if (!Number.isSafeInteger(this.#retries) || this.#retries < 0) {
       throw new RangeError(
         `retryOnConflict must be a non-negative integer, got ${options.retryOnConflict}`,
+      );
+    }
+    this.#maxCommands = options.maxCommandsPerUnit ?? 10_000;
+    if (
+      !(Number.isSafeInteger(this.#maxCommands) && this.#maxCommands >= 1) &&
+      this.#maxCommands !== Infinity
+    ) {
+      throw new RangeError(
+        `maxCommandsPerUnit must be a positive integer or Infinity, got ${options.maxCommandsPerUnit}`,
       );
     }
     const cacheSize = options.aggregateCacheSize ?? 1000;
@@ -487,18 +546,28 @@ export class CommandService {
     callerSignal: AbortSignal | undefined,
     timeoutMs: number,
     key: string | undefined,
+    dispatch?: Dispatch,
   ): Promise<string> {
     const controller = new AbortController();
     const timer = setTimeout(() => {
       controller.abort(
-        new CommandTimeoutError(timeoutMs, commands.map(typeName)),
+        new CommandTimeoutError(
+          timeoutMs,
+          dispatch
+            ? [
+              `${dispatch.handler.constructor.name} handling ${
+                typeName(dispatch.event)
+              }`,
+            ]
+            : commands.map(typeName),
+        ),
       );
     }, timeoutMs);
     const signal = callerSignal
       ? AbortSignal.any([callerSignal, controller.signal])
       : controller.signal;
     try {
-      return await this.#runWithRetries(commands, signal, key);
+      return await this.#runWithRetries(commands, signal, key, dispatch);
     } finally {
       clearTimeout(timer);
     }
@@ -508,12 +577,13 @@ export class CommandService {
     commands: readonly Command[],
     signal: AbortSignal | undefined,
     key?: string,
+    dispatch?: Dispatch,
   ): Promise<string> {
     for (let attempt = 0;; attempt++) {
       // the same ids at every attempt
       const ids = key === undefined ? undefined : new DerivedIds(key);
       try {
-        return await this.#runUnit(commands, undefined, signal, undefined, ids);
+        return await this.#runUnit(commands, undefined, signal, dispatch, ids);
       } catch (error) {
         // done before under this key: its writes stand
         if (
@@ -632,8 +702,15 @@ export class CommandService {
           }
         }
         // Commands that workflows issued run in the same unit.
+        const limit = this.#maxCommands;
+        let ran = 0;
         for (let command; (command = unit.queue.shift());) {
+          if (++ran > limit) throw tooManyCommands(unit, command, limit);
           await this.#execute(unit, command);
+          if (this.#middleware.length !== 0) {
+            const failed = failedDeliveries.get(unit);
+            if (failed) throw failed.error;
+          }
         }
       });
       unit.ended = true;
@@ -737,7 +814,7 @@ export class CommandService {
         await runInUnit(current, async () => {
           if (derived) current.commandIds = derived.next;
           if (dispatch) {
-            current.commandIds = dispatch.commandIds;
+            if (dispatch.commandIds) current.commandIds = dispatch.commandIds;
             await this.#publish(
               current,
               dispatch.event,
@@ -746,8 +823,17 @@ export class CommandService {
               new EventRoutes([dispatch.handler]),
             );
           }
+          const limit = this.#maxCommands;
+          let ran = 0;
           for (let command; (command = current.queue.shift());) {
+            if (++ran > limit) throw tooManyCommands(current, command, limit);
             await this.#execute(current, command);
+            // an inline event handler failed: the unit fails, even when
+            // middleware caught the error (see CommandMiddleware)
+            if (this.#middleware.length !== 0) {
+              const failed = failedDeliveries.get(current);
+              if (failed) throw failed.error;
+            }
           }
         });
         current.ended = true;
@@ -792,25 +878,65 @@ export class CommandService {
    * Runs one event handler (a workflow) for one stored event, in a unit of
    * work of its own: the commands it issues run in that unit, and its
    * after-commit callbacks once the unit has committed. What asynchronous
-   * processors do for each event.
+   * processors do for each event. The unit is run again after an
+   * {@linkcode OptimisticLockError} as `retryOnConflict` says, and stops
+   * with {@linkcode CommandTimeoutError} after `commandTimeoutMs`, as
+   * `executeCommands` does.
    *
    * @param handler The workflow (or other event handler).
    * @param event The event.
-   * @param options `commandIds`: gives each command the handler issues
-   *   without an id of its own a derived one, so handling the event again
-   *   cannot store its commands twice (`DuplicateCommandError`).
+   * @param options `idempotencyKey`: gives each command the handler issues
+   *   without an id of its own one derived from the key, the same at
+   *   every attempt, so handling the event again cannot store its commands
+   *   twice: a unit whose commands were stored before stores nothing and
+   *   resolves to `""` (see {@linkcode ExecuteOptions.idempotencyKey}).
+   *   `commandIds`: gives those commands the ids it returns instead; it is
+   *   called again at each attempt.
    * @returns The read-your-writes token of what the unit stored.
+   *
+   * @example
+   * ```ts
+   * import { attrs, CommandService, Event, InMemoryEventStore, Workflow } from "@sequent/core";
+   *
+   * class Paid extends Event.define("Paid", { amount: attrs.integer() }) {}
+   * const seen: number[] = [];
+   * class Receipts extends Workflow {
+   *   static {
+   *     this.on(Paid, (_w, e) => void seen.push(e.amount ?? 0));
+   *   }
+   * }
+   * const service = new CommandService({ eventStore: new InMemoryEventStore(), commandHandlers: [] });
+   * const paid = new Paid({ aggregateId: crypto.randomUUID(), sequenceNumber: 1, amount: 5 });
+   * await service.dispatchInUnit(new Receipts(), paid, { idempotencyKey: "Receipts:1" });
+   * console.assert(seen[0] === 5);
+   * ```
    */
   dispatchInUnit(
     handler: EventHandler,
     event: Event,
-    options: { readonly commandIds?: (() => string) | undefined } = {},
+    options: {
+      readonly commandIds?: (() => string) | undefined;
+      readonly idempotencyKey?: string | undefined;
+    } = {},
   ): Promise<string> {
-    return this.#runUnit([], undefined, undefined, {
+    const key = options.idempotencyKey;
+    if (key !== undefined && (typeof key !== "string" || key === "")) {
+      return Promise.reject(
+        new TypeError(
+          `idempotencyKey must be a non-empty string, got ${describe(key)}`,
+        ),
+      );
+    }
+    const dispatch: Dispatch = {
       handler,
       event,
       commandIds: options.commandIds,
-    });
+    };
+    const timeoutMs = this.#timeoutMs;
+    if (timeoutMs === 0) {
+      return this.#runWithRetries([], undefined, key, dispatch);
+    }
+    return this.#bounded([], undefined, timeoutMs, key, dispatch);
   }
 
   async #runAfterCommit(
@@ -1000,21 +1126,29 @@ export class CommandService {
       return;
     }
     const telemetry = this.#telemetry;
-    if (
-      telemetry === undefined || trace === undefined ||
-      !events.some((e) => this.#routes.for(e).length > 0)
-    ) {
-      await this.#publishAll(unit, events, debug);
-      return;
-    }
-    await telemetry.dispatch(events.length, async (traceparent) => {
-      unit.dispatchTraceparent = traceparent;
-      try {
+    try {
+      if (
+        telemetry === undefined || trace === undefined ||
+        !events.some((e) => this.#routes.for(e).length > 0)
+      ) {
         await this.#publishAll(unit, events, debug);
-      } finally {
-        unit.dispatchTraceparent = undefined;
+        return;
       }
-    });
+      await telemetry.dispatch(events.length, async (traceparent) => {
+        unit.dispatchTraceparent = traceparent;
+        try {
+          await this.#publishAll(unit, events, debug);
+        } finally {
+          unit.dispatchTraceparent = undefined;
+        }
+      });
+    } catch (error) {
+      // The command's commit is in the unit's transaction, and what the
+      // handlers before this one wrote: no store takes back one command's
+      // part, so the whole unit fails, even if middleware catches this.
+      if (!failedDeliveries.has(unit)) failedDeliveries.set(unit, { error });
+      throw error;
+    }
   }
 
   /** Publishes a command's events in order: one loop, no call per event. */

@@ -742,6 +742,43 @@ export class CommandTimeoutError extends SequentError {
 }
 
 /**
+ * A unit of work ran as many commands as it may (the command service's
+ * `maxCommandsPerUnit`) and had more to run: most likely a workflow that
+ * issues a command whose events reach it again, so the unit would never
+ * end. `commandType` names the command that keeps coming back (the most
+ * frequent of those still to run). Nothing of the unit was stored.
+ *
+ * @example
+ * ```ts
+ * import { TooManyCommandsError } from "@sequent/core";
+ *
+ * const error = new TooManyCommandsError("Ping", 10_000);
+ * console.assert(error.commandType === "Ping" && error.limit === 10_000);
+ * ```
+ */
+export class TooManyCommandsError extends SequentError {
+  /** The type name of the command that keeps coming back. */
+  readonly commandType: string;
+  /** How many commands the unit could run. */
+  readonly limit: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param commandType The command that keeps coming back.
+   * @param limit How many commands the unit could run.
+   */
+  constructor(commandType: string, limit: number) {
+    super(
+      `Command "${commandType}" keeps coming back: the unit of work ran ${limit} commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored`,
+    );
+    this.name = "TooManyCommandsError";
+    this.commandType = commandType;
+    this.limit = limit;
+  }
+}
+
+/**
  * Where text that no store can hold was about to be stored: which message,
  * key, column or name held it. Paths follow the errors-map convention
  * (`lines.1.amount`); `""` is the value itself.

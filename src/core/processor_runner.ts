@@ -52,7 +52,6 @@
  * @module
  */
 import { CheckpointWatch } from "./_checkpoint_watch.ts";
-import { derivedCommandId } from "./_command_id.ts";
 import {
   checkPollPauses,
   pauseAfter,
@@ -60,11 +59,7 @@ import {
   type PollPauses,
 } from "./_poll_pause.ts";
 import type { CommandService } from "./command_service.ts";
-import {
-  DuplicateCommandError,
-  RecordWriteRejectedError,
-  SequentError,
-} from "./errors.ts";
+import { RecordWriteRejectedError, SequentError } from "./errors.ts";
 import type { RecordStore } from "./record_store.ts";
 import type { Event } from "./event.ts";
 import { deliver, EventRoutes, handledEventTypes } from "./event_dispatch.ts";
@@ -1017,29 +1012,18 @@ export class ProcessorRunner {
     await this.#commit(p, lease, next);
   }
 
-  /** Handles one event with a workflow, in a unit of its own. */
+  /**
+   * Handles one event with a workflow, in a unit of its own: run again
+   * after a conflict as the service's `retryOnConflict` says, within its
+   * `commandTimeoutMs`, its commands' ids derived from the event, the same
+   * at every attempt and every time the event is handled (handled before:
+   * its commands are stored, at least once, never twice).
+   */
   async #runWorkflow(p: Running, stored: StoredEvent): Promise<void> {
-    const event = this.#deserialize(stored);
-    let n = 0;
-    const key = `${p.name}:${stored.aggregateId}:${stored.sequenceNumber}`;
-    const ids: string[] = [];
-    try {
-      await this.#service.dispatchInUnit(p.handler, event, {
-        commandIds: () => {
-          const id = derivedCommandId(`${key}:${n++}`);
-          ids.push(id);
-          return id;
-        },
-      });
-    } catch (error) {
-      // handled before: its commands are stored (at least once, never twice)
-      if (
-        error instanceof DuplicateCommandError && ids.includes(error.commandId)
-      ) {
-        return;
-      }
-      throw error;
-    }
+    await this.#service.dispatchInUnit(p.handler, this.#deserialize(stored), {
+      idempotencyKey:
+        `${p.name}:${stored.aggregateId}:${stored.sequenceNumber}`,
+    });
   }
 
   async #park(

@@ -24,8 +24,10 @@ import {
   SequentError,
   silentLogger,
   table,
+  TooManyCommandsError,
   UnstorableTextError,
   type UnstorableTextLocation,
+  Workflow,
 } from "@sequent/core";
 import { storeRows } from "./_stored_rows.ts";
 import { COMMIT_EVENTS_COMMAND } from "@sequent/core/internal";
@@ -212,6 +214,30 @@ Deno.test("CommandService rejects a retryOnConflict that is not a non-negative i
         message: /retryOnConflict must be a non-negative integer/,
       },
     );
+  }
+});
+
+Deno.test("CommandService rejects a maxCommandsPerUnit that is not a positive integer or Infinity", () => {
+  for (const maxCommandsPerUnit of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(
+      () =>
+        new CommandService({
+          eventStore: new InMemoryEventStore(),
+          commandHandlers: [],
+          maxCommandsPerUnit,
+        }),
+      {
+        name: "RangeError",
+        message: /maxCommandsPerUnit must be a positive integer or Infinity/,
+      },
+    );
+  }
+  for (const maxCommandsPerUnit of [1, 10_000, Infinity]) {
+    new CommandService({
+      eventStore: new InMemoryEventStore(),
+      commandHandlers: [],
+      maxCommandsPerUnit,
+    });
   }
 });
 
@@ -1475,6 +1501,122 @@ class Mw_Handler extends CommandHandler {
   }
 }
 
+// An inline event handler failing while a command's events are delivered.
+class Dlv_Placed extends Event.define("Dlv.Placed", {
+  fail: attrs.boolean(),
+}) {}
+class Dlv_Noted extends Event.define("Dlv.Noted", {}) {}
+class Dlv_Order extends AggregateRoot {
+  static place(id: string, fail: boolean | undefined): Dlv_Order {
+    const order = new Dlv_Order(id);
+    order.apply(Dlv_Placed, { fail });
+    return order;
+  }
+  static {
+    this.on(Dlv_Placed, () => {});
+  }
+}
+class Dlv_Note extends AggregateRoot {
+  static add(id: string): Dlv_Note {
+    const note = new Dlv_Note(id);
+    note.apply(Dlv_Noted, {});
+    return note;
+  }
+  static {
+    this.on(Dlv_Noted, () => {});
+  }
+}
+class Dlv_Place extends Command.define("Dlv.Place", {
+  fail: attrs.boolean(),
+}) {}
+class Dlv_AddNote extends Command.define("Dlv.AddNote", {}) {}
+class Dlv_Handler extends CommandHandler {
+  static {
+    this.on(Dlv_Place, (h, c) => {
+      h.repository.addAggregate(Dlv_Order.place(c.aggregateId, c.fail));
+    });
+    this.on(Dlv_AddNote, (h, c) => {
+      h.repository.addAggregate(Dlv_Note.add(c.aggregateId));
+    });
+  }
+}
+class Dlv_Failure extends Error {}
+/** What the handlers below did, in order. */
+const dlvLog: string[] = [];
+/** Writes a row for every order (inline: in the unit's transaction). */
+class Dlv_Projector extends Projector {
+  static override readonly manages = [txtRows];
+  static {
+    this.on(
+      Dlv_Placed,
+      (p, e) => p.createRecord(txtRows, { id: e.aggregateId, name: "placed" }),
+    );
+  }
+}
+/** Issues a note and registers a side effect for every order. */
+class Dlv_Noter extends Workflow {
+  static {
+    this.on(Dlv_Placed, async (w) => {
+      await w.executeCommands(new Dlv_AddNote({ aggregateId: newId() }));
+      w.afterCommit(() => void dlvLog.push("after commit"));
+    });
+  }
+}
+/** Fails on an order placed with `fail`. */
+class Dlv_Failing extends Workflow {
+  static {
+    this.on(Dlv_Placed, (_w, e) => {
+      if (e.fail) throw new Dlv_Failure("the second workflow fails");
+    });
+  }
+}
+/** Sees every order (after the one that fails). */
+class Dlv_Later extends Workflow {
+  static {
+    this.on(Dlv_Placed, (_w, e) => void dlvLog.push(`later ${e.fail}`));
+  }
+}
+
+// A workflow that issues the command whose event reaches it again.
+class Loop_Pinged extends Event.define("Loop.Pinged", {}) {}
+class Loop_Pinger extends AggregateRoot {
+  ping(): void {
+    this.apply(Loop_Pinged, {});
+  }
+  static {
+    this.on(Loop_Pinged, () => {});
+  }
+}
+class Loop_Ping extends Command.define("Loop.Ping", {}) {}
+class Loop_Handler extends CommandHandler {
+  ran = 0;
+  static {
+    this.on(Loop_Ping, async (h, c) => {
+      // (a guard of the test's own, should the library have none)
+      if (++h.ran > 1_000) throw new Error(`${h.ran} commands ran`);
+      const pinger = await h.repository.findAggregate(
+        c.aggregateId,
+        Loop_Pinger,
+      );
+      if (pinger) pinger.ping();
+      else {
+        const created = new Loop_Pinger(c.aggregateId);
+        created.ping();
+        h.repository.addAggregate(created);
+      }
+    });
+  }
+}
+class Loop_Again extends Workflow {
+  static {
+    this.on(
+      Loop_Pinged,
+      (w, e) =>
+        w.executeCommands(new Loop_Ping({ aggregateId: e.aggregateId })),
+    );
+  }
+}
+
 // Never built in this file before their rows are read, as in a process that
 // did not store them: the process knows them only by their classes.
 class Fresh_Renamed extends Event.define("Fresh.Renamed", {
@@ -1546,6 +1688,103 @@ for (const b of txtBackends.list) {
       await service.executeCommands(new Mw_Deposit({ aggregateId: id, n: 10 }));
       const [after] = await store.loadStreams([id]);
       assert.equal(after?.events.length, 3);
+    },
+  );
+
+  test(
+    "an inline event handler that fails while a command's events are delivered fails the whole unit, even when middleware catches its error: nothing is stored, no after-commit callback runs, later handlers never see the event",
+    async (store) => {
+      dlvLog.length = 0;
+      const caught: string[] = [];
+      const service = new CommandService({
+        eventStore: store,
+        commandHandlers: [new Dlv_Handler()],
+        eventHandlers: [
+          new Dlv_Projector(),
+          new Dlv_Noter(),
+          new Dlv_Failing(),
+          new Dlv_Later(),
+        ],
+        aggregates: [Dlv_Order, Dlv_Note],
+        logger: silentLogger,
+        middleware: [async (command, next) => {
+          try {
+            await next();
+          } catch (error) {
+            // log, carry on
+            caught.push(
+              `${command.constructor.name}: ${(error as Error).message}`,
+            );
+          }
+        }],
+      });
+      const [first, failing, third] = [newId(), newId(), newId()];
+      await assert.rejects(
+        service.executeCommands(
+          new Dlv_Place({ aggregateId: first, fail: false }),
+          new Dlv_Place({ aggregateId: failing, fail: true }),
+          new Dlv_Place({ aggregateId: third, fail: false }),
+        ),
+        Dlv_Failure,
+      );
+      // the middleware saw the error; the unit stopped once it returned
+      assert.deepEqual(caught, ["Dlv_Place: the second workflow fails"]);
+      assert.deepEqual(dlvLog, ["later false"]);
+      for (const id of [first, failing, third]) {
+        assert.equal(await store.streamExists(id), false);
+      }
+      let events = 0;
+      for await (const batch of store.readAllEvents()) events += batch.length;
+      assert.equal(events, 0);
+      assert.equal(await b.commandCount(store), 0);
+      assert.deepEqual(await store.records.find(txtRows, {}), []);
+      // the same commands, none failing, are stored with all they cause
+      await service.executeCommands(
+        new Dlv_Place({ aggregateId: first, fail: false }),
+      );
+      assert.deepEqual(dlvLog, ["later false", "later false", "after commit"]);
+      assert.equal(await b.commandCount(store), 2);
+      assert.equal((await store.records.find(txtRows, {})).length, 1);
+    },
+  );
+
+  test(
+    "a workflow that issues the command whose event reaches it again stops at maxCommandsPerUnit with TooManyCommandsError naming the command, and stores nothing",
+    async (store) => {
+      const handler = new Loop_Handler();
+      const caught: string[] = [];
+      const service = new CommandService({
+        eventStore: store,
+        commandHandlers: [handler],
+        eventHandlers: [new Loop_Again()],
+        aggregates: [Loop_Pinger],
+        logger: silentLogger,
+        maxCommandsPerUnit: 25,
+        // middleware that catches cannot swallow it: it is the unit's
+        middleware: [async (_command, next) => {
+          try {
+            await next();
+          } catch (error) {
+            caught.push((error as Error).name);
+          }
+        }],
+      });
+      const id = newId();
+      await assert.rejects(
+        service.executeCommands(new Loop_Ping({ aggregateId: id })),
+        (error: unknown) => {
+          assert.ok(error instanceof TooManyCommandsError, String(error));
+          assert.equal(error.commandType, "Loop.Ping");
+          assert.equal(error.limit, 25);
+          assert.match(error.message, /"Loop\.Ping" keeps coming back/);
+          assert.match(error.message, /25 commands/);
+          return true;
+        },
+      );
+      assert.equal(handler.ran, 25);
+      assert.deepEqual(caught, []);
+      assert.equal(await store.streamExists(id), false);
+      assert.equal(await b.commandCount(store), 0);
     },
   );
 

@@ -16,6 +16,7 @@ import {
   OptimisticLockError,
   ReadOnlyAggregateError,
   SequentError,
+  TooManyCommandsError,
   UnknownAttributeError,
   UnstorableTextError,
   type UnstorableTextLocation,
@@ -201,6 +202,17 @@ Deno.test("NoCommandHandlerError names the command type", () => {
     'No command handler handles "AddPost"',
   );
   assert.equal(error.commandType, "AddPost");
+});
+
+Deno.test("TooManyCommandsError names the command that keeps coming back and the limit", () => {
+  const error = new TooManyCommandsError("Ping", 10_000);
+  assertSequentError(
+    error,
+    "TooManyCommandsError",
+    'Command "Ping" keeps coming back: the unit of work ran 10000 commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored',
+  );
+  assert.equal(error.commandType, "Ping");
+  assert.equal(error.limit, 10_000);
 });
 
 Deno.test("HasUncommittedEventsError lists the aggregates", () => {

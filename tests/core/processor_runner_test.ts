@@ -153,6 +153,49 @@ class Proc_Welcomer extends Workflow {
   }
 }
 
+/** Notes an account; waits at `slowNote.gate` once while it is set. */
+class Proc_SlowNote extends Command.define("Proc.SlowNote", {
+  note: attrs.string().required(),
+}) {}
+const slowNote: {
+  /** Resolved once a handler waits at the gate. */
+  waiting: PromiseWithResolvers<void> | undefined;
+  gate: Promise<void> | undefined;
+  /** Whose account the workflow notes. */
+  target: string;
+  attempts: number;
+} = { waiting: undefined, gate: undefined, target: "", attempts: 0 };
+class Proc_SlowHandler extends CommandHandler {
+  static {
+    this.on(Proc_SlowNote, async (h, c) => {
+      slowNote.attempts++;
+      const account = await h.repository.loadAggregate(
+        c.aggregateId,
+        Proc_Account,
+      );
+      const gate = slowNote.gate;
+      if (gate) {
+        slowNote.gate = undefined;
+        slowNote.waiting?.resolve();
+        await gate;
+      }
+      account.note(c.note);
+    });
+  }
+}
+/** Notes `slowNote.target`'s account for every ignored event. */
+class Proc_Noter extends Workflow {
+  static {
+    this.on(
+      Proc_Ignored,
+      (w) =>
+        w.executeCommands(
+          new Proc_SlowNote({ aggregateId: slowNote.target, note: "workflow" }),
+        ),
+    );
+  }
+}
+
 async function notesOf(
   store: EventStore,
   id: string,
@@ -901,6 +944,111 @@ for (const b of list) {
     await second;
     const records = await processors.records(r.names);
     assert.deepEqual(records.map((k) => k.owner), [undefined, undefined]);
+  });
+
+  test("a workflow's unit that meets a concurrent change is run again as retryOnConflict says, with the same command ids: nothing is parked", async () => {
+    const store = await b.emptyStore([procNotes, procOwners]);
+    const service = new CommandService({
+      eventStore: store,
+      commandHandlers: [new Proc_Handler(), new Proc_SlowHandler()],
+      aggregates: [Proc_Account],
+      retryOnConflict: 2,
+      logger: silentLogger,
+    });
+    const r = new ProcessorRunner({
+      store: await processorStoreFor(b, store),
+      service,
+      processors: [new Proc_Noter()],
+      logger: silentLogger,
+    });
+    const [target, trigger] = [crypto.randomUUID(), crypto.randomUUID()];
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: target, owner: "t" }),
+      new Proc_Open({ aggregateId: trigger, owner: "o" }),
+      new Proc_Ignore({ aggregateId: trigger }),
+    );
+    slowNote.target = target;
+    slowNote.attempts = 0;
+    slowNote.waiting = Promise.withResolvers();
+    const gate = Promise.withResolvers<void>();
+    slowNote.gate = gate.promise;
+    const waiting = slowNote.waiting.promise.then(() => true);
+    let round = r.catchUp();
+    // (a round may end short of the event while a transaction elsewhere on
+    // the server holds back what processors read: go again)
+    while (!await Promise.race([waiting, round.then(() => false)])) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      round = r.catchUp();
+    }
+    // the workflow's command has loaded the account: change it meanwhile
+    await service.executeCommands(
+      new Proc_Note({ aggregateId: target, note: "meanwhile" }),
+    );
+    gate.resolve();
+    await round;
+    const [status] = await r.status();
+    assert.deepEqual(status?.parked.map((k) => k.error), []);
+    assert.equal(slowNote.attempts, 2);
+    const [stream] = await store.loadStreams([target]);
+    assert.deepEqual(
+      stream?.events.map((e) => JSON.parse(e.payload).note),
+      [undefined, "meanwhile", "workflow"],
+    );
+    // stored under the id derived from the event: handled again, it is
+    // not stored twice
+    await r.reset("Proc_Noter");
+    await r.catchUp();
+    const [again] = await store.loadStreams([target]);
+    assert.equal(again?.events.length, 3);
+    assert.deepEqual((await r.status())[0]?.parked, []);
+  });
+
+  test("a workflow's unit gets the service's commandTimeoutMs: one that takes longer stops with CommandTimeoutError, stores nothing, and its aggregate is parked", async () => {
+    const store = await b.emptyStore([procNotes, procOwners]);
+    const service = new CommandService({
+      eventStore: store,
+      commandHandlers: [new Proc_Handler(), new Proc_SlowHandler()],
+      aggregates: [Proc_Account],
+      commandTimeoutMs: 50,
+      logger: silentLogger,
+    });
+    const r = new ProcessorRunner({
+      store: await processorStoreFor(b, store),
+      service,
+      processors: [new Proc_Noter()],
+      logger: silentLogger,
+    });
+    const [target, trigger] = [crypto.randomUUID(), crypto.randomUUID()];
+    await service.executeCommands(
+      new Proc_Open({ aggregateId: target, owner: "t" }),
+      new Proc_Open({ aggregateId: trigger, owner: "o" }),
+      new Proc_Ignore({ aggregateId: trigger }),
+    );
+    slowNote.target = target;
+    slowNote.attempts = 0;
+    slowNote.waiting = undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    slowNote.gate = new Promise((resolve) => timer = setTimeout(resolve, 300));
+    try {
+      // (a round may end short of the event while a transaction elsewhere
+      // on the server holds back what processors read: go again)
+      for (let i = 0; slowNote.attempts === 0 && i < 250; i++) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await r.catchUp();
+      }
+    } finally {
+      clearTimeout(timer);
+      slowNote.gate = undefined;
+    }
+    const [status] = await r.status();
+    assert.equal(status?.parked.length, 1);
+    assert.equal(status?.parked[0]?.aggregateId, trigger);
+    assert.match(
+      status?.parked[0]?.error ?? "",
+      /Proc_Noter handling Proc\.Ignored did not finish within 50 ms/,
+    );
+    const [stream] = await store.loadStreams([target]);
+    assert.equal(stream?.events.length, 1);
   });
 
   test("a workflow run as a processor issues its commands once, however often an event is handled", async () => {

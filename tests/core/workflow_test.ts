@@ -10,6 +10,7 @@ import {
   InMemoryEventStore,
   type Logger,
   SequentError,
+  TooManyCommandsError,
   Workflow,
 } from "@sequent/core";
 
@@ -461,5 +462,137 @@ Deno.test("commitEvents() rolls back its events when a command a workflow issued
     Wf_Failure,
   );
   assert.equal(await store.streamExists(order), false);
+  assert.deepEqual(billing.afterCommitRan, []);
+});
+
+// --- a workflow that triggers itself ---------------------------------------------
+
+class Wf_Pinged extends Event.define("Wf.Pinged", {}) {}
+class Wf_Pinger extends AggregateRoot {
+  ping(): void {
+    this.apply(Wf_Pinged, {});
+  }
+  static {
+    this.on(Wf_Pinged, () => {});
+  }
+}
+class Wf_Ping extends Command.define("Wf.Ping", {}) {}
+class Wf_PingHandler extends CommandHandler {
+  ran = 0;
+  static {
+    this.on(Wf_Ping, async (handler, command) => {
+      // a guard of the test's own, should the library have none
+      if (++handler.ran > 20_000) throw new Error(`${handler.ran} commands`);
+      const id = command.aggregateId;
+      const found = await handler.repository.findAggregate(id, Wf_Pinger);
+      const pinger = found ?? new Wf_Pinger(id);
+      if (!found) handler.repository.addAggregate(pinger);
+      pinger.ping();
+    });
+  }
+}
+/** Pings every pinger again: for ever, in one unit, without a limit. */
+class Wf_PingAgain extends Workflow {
+  static {
+    this.on(
+      Wf_Pinged,
+      (workflow, event) =>
+        workflow.executeCommands(
+          new Wf_Ping({ aggregateId: event.aggregateId }),
+        ),
+    );
+  }
+}
+
+function pingSetup(maxCommandsPerUnit?: number) {
+  const store = new InMemoryEventStore();
+  const handler = new Wf_PingHandler();
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [handler],
+    eventHandlers: [new Wf_PingAgain()],
+    aggregates: [Wf_Pinger],
+    maxCommandsPerUnit,
+  });
+  return { store, handler, service };
+}
+
+Deno.test("a workflow that triggers itself stops at 10,000 commands in the unit by default, with TooManyCommandsError naming the command, and the unit stores nothing", async () => {
+  const { store, handler, service } = pingSetup();
+  const id = newId();
+  await assert.rejects(
+    service.executeCommands(new Wf_Ping({ aggregateId: id })),
+    (error: unknown) => {
+      assert.ok(error instanceof TooManyCommandsError, String(error));
+      assert.equal(error.commandType, "Wf.Ping");
+      assert.equal(error.limit, 10_000);
+      return true;
+    },
+  );
+  assert.equal(handler.ran, 10_000);
+  assert.equal(await store.streamExists(id), false);
+  assert.equal(store.state.commands.size, 0);
+});
+
+Deno.test("commitEvents() stops a workflow that triggers itself at maxCommandsPerUnit, storing nothing", async () => {
+  const { store, handler, service } = pingSetup(10);
+  const id = newId();
+  await assert.rejects(
+    service.commitEvents([{
+      aggregateClass: Wf_Pinger,
+      events: [new Wf_Pinged({ aggregateId: id, sequenceNumber: 1 })],
+    }]),
+    (error: unknown) => {
+      assert.ok(error instanceof TooManyCommandsError, String(error));
+      assert.equal(error.commandType, "Wf.Ping");
+      assert.equal(error.limit, 10);
+      return true;
+    },
+  );
+  assert.equal(handler.ran, 10);
+  assert.equal(await store.streamExists(id), false);
+});
+
+/** Fails on every invoice sent. */
+class Wf_NoInvoices extends Workflow {
+  static {
+    this.on(Wf_InvoiceSent, () => {
+      throw new Wf_Failure("no invoices today");
+    });
+  }
+}
+
+Deno.test("commitEvents(): a workflow failing on the events of a command another workflow issued fails it, even when middleware catches the error", async () => {
+  const store = new InMemoryEventStore();
+  const billing = new Wf_Billing();
+  const caught: string[] = [];
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [new Wf_Handler()],
+    eventHandlers: [billing, new Wf_NoInvoices()],
+    middleware: [async (_command, next) => {
+      try {
+        await next();
+      } catch (error) {
+        caught.push((error as Error).message);
+      }
+    }],
+  });
+  const order = newId();
+  await assert.rejects(
+    service.commitEvents([{
+      events: [
+        new Wf_OrderPlaced({
+          aggregateId: order,
+          sequenceNumber: 1,
+          customer: "imported",
+        }),
+      ],
+    }]),
+    Wf_Failure,
+  );
+  assert.deepEqual(caught, ["no invoices today"]);
+  assert.equal(await store.streamExists(order), false);
+  assert.equal(store.state.commands.size, 0);
   assert.deepEqual(billing.afterCommitRan, []);
 });
