@@ -29,6 +29,22 @@ export function stoppableWait(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * Waits `ms`, or less when `signal` aborts; resolves either way, for a
+ * pause after which the loop looks at the signal itself (a stop in the
+ * pause then ends the loop, and does not reject).
+ */
+export async function pauseUnlessStopped(
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
+  try {
+    await stoppableWait(ms, signal);
+  } catch (error) {
+    if (!(error instanceof Stopping)) throw error;
+  }
+}
+
+/**
  * What `work` comes to, or a rejection with {@linkcode Stopping} as soon as
  * `signal` aborts, whichever is first: for a step that does not heed the
  * signal itself (a NATS request, a connection being made). `work` goes on

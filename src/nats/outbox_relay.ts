@@ -24,6 +24,15 @@
  *   nothing since the checkpoint is never ahead of a PubAck.
  * - While NATS or the database is unreachable it backs off (doubling, up to
  *   `maxBackoffMs`) and tries again. Commands never wait for it.
+ * - {@linkcode OutboxRelay.stop} does not wait for the broker: with the
+ *   broker down, hanging or never reached it returns at once, or within
+ *   a second of the stop when publishes were waiting for PubAcks (a
+ *   broker that answers acks them in that time). A publish whose PubAck
+ *   is given up may still be in the stream, or not: the next relay to
+ *   claim its partition finds out from the stream, as above, and its
+ *   message id lets JetStream drop a repeat. The stopped relay leaves
+ *   that partition's claim to lapse rather than give it up, so that no
+ *   relay publishes to it while the publish given up might still land.
  *
  * See `outbox_message.ts` for the subjects and headers.
  *
@@ -55,11 +64,13 @@ import {
 import { checkPartitionCount } from "../core/partition.ts";
 import { takeShare } from "../core/_partition_share.ts";
 import {
+  pauseUnlessStopped,
   positive,
   serverList,
   stoppableWait,
   Stopping,
   streamName,
+  untilStopped,
 } from "./_loop_support.ts";
 import {
   checkSubjectPrefix,
@@ -67,6 +78,13 @@ import {
   outboxSubject,
   partitionSubjects,
 } from "./outbox_message.ts";
+
+/**
+ * How long, at most, the publishes under way when the relay is stopped
+ * still wait for their PubAcks while the connection is up; none waits once
+ * the client has lost the broker.
+ */
+const STOP_GRACE_MS = 1_000;
 
 /**
  * Options of {@linkcode OutboxRelay}.
@@ -259,6 +277,20 @@ export class OutboxRelay {
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
+  /** Whether the client has the broker (it lost it, and has not found it again). */
+  #connected = false;
+  /** The loop reading the connection's status: ends when it closes. */
+  #watching: Promise<void> | undefined;
+  /**
+   * Aborted to give up the publishes under way: after a stop, once the
+   * connection is lost or the grace is over.
+   */
+  #abandon: AbortController | undefined;
+  /**
+   * The partitions a publish was given up in since the relay started: its
+   * message may still land, so their claims are left to lapse.
+   */
+  #unsettled = new Set<number>();
   /** The claim held right now, for releasing it on stop. */
   #held: Lease | undefined;
   /**
@@ -383,9 +415,12 @@ export class OutboxRelay {
   }
 
   /**
-   * Stops: lets the batch being published finish or fail, stores no more,
-   * gives its partitions up (so the other relays take them on at once) and
-   * closes the connection.
+   * Stops: publishes no more, stores no more, gives its partitions up (so
+   * the other relays take them on at once) and closes the connection. It
+   * does not wait for the broker: the publishes under way get their
+   * PubAcks within a second, or are given up (see the module
+   * documentation), and a connection still being made is not waited for
+   * (it is closed once made). A stopped relay can start again.
    *
    * @example
    * ```ts ignore
@@ -393,21 +428,40 @@ export class OutboxRelay {
    * ```
    */
   async stop(): Promise<void> {
-    if (!this.#loop) return;
+    const loop = this.#loop;
+    if (!loop) return;
     this.#stop?.abort();
-    await this.#loop;
-    this.#loop = undefined;
-    this.#state = "stopped";
+    try {
+      await loop;
+    } finally {
+      if (this.#loop === loop) {
+        this.#loop = undefined;
+        this.#state = "stopped";
+      }
+    }
   }
 
   async #run(signal: AbortSignal): Promise<void> {
     let backoff = 100;
-    let lease: Lease | undefined;
+    this.#unsettled = new Set();
+    const abandon = this.#abandon = new AbortController();
+    let grace: ReturnType<typeof setTimeout> | undefined;
+    // the publishes under way get the grace while the broker is there
+    const onStop = () => {
+      if (!this.#connected) abandon.abort();
+      else {
+        grace = setTimeout(
+          () => abandon.abort(),
+          Math.min(STOP_GRACE_MS, this.#publishTimeoutMs),
+        );
+      }
+    };
+    signal.addEventListener("abort", onStop, { once: true });
     try {
       while (!signal.aborted) {
         try {
-          await this.#connect();
-          lease = await this.#relay(signal);
+          await this.#connect(signal);
+          await this.#relay(signal, abandon.signal);
           backoff = 100;
         } catch (error) {
           if (error instanceof Stopping || signal.aborted) break;
@@ -420,63 +474,148 @@ export class OutboxRelay {
             error: this.#lastError,
             ms: backoff,
           });
-          await stoppableWait(backoff, signal);
+          // a stop ends the pause, and with it the loop: stop() resolves
+          await pauseUnlessStopped(backoff, signal);
           backoff = Math.min(backoff * 2, this.#maxBackoffMs);
         }
       }
     } finally {
-      lease ??= this.#held;
-      if (lease) {
-        await this.#processors.release(this.#name, lease).catch(() => {});
-      }
-      await this.#processors.leave(this.#name, this.#owner).catch(() => {});
-      this.#held = undefined;
-      this.#heldPartitions = [];
-      const nc = this.#nc;
-      this.#nc = undefined;
-      await nc?.close().catch(() => {});
+      signal.removeEventListener("abort", onStop);
+      clearTimeout(grace);
+      // first, so that nothing this relay sent can go out after the claims
+      // are given up: what the client still holds is dropped
+      await this.#disconnect();
+      this.#abandon = undefined;
+      await this.#giveUp();
     }
   }
 
-  async #connect(): Promise<void> {
+  /**
+   * Gives up the claim held, but for the partitions a publish was given
+   * up in (they lapse), and leaves the member list.
+   */
+  async #giveUp(): Promise<void> {
+    const held = this.#held;
+    this.#held = undefined;
+    this.#heldPartitions = [];
+    const unsettled = this.#unsettled;
+    if (held) {
+      let lease: Lease | undefined = held;
+      if (held.partitions && unsettled.size > 0) {
+        const kept = held.partitions.filter((c) => unsettled.has(c.partition));
+        const rest = held.partitions.filter((c) => !unsettled.has(c.partition));
+        this.#logger.log(
+          "warn",
+          `Outbox relay ${this.#name} leaves the claims on partitions ${
+            kept.map((c) => c.partition).join(", ")
+          } to lapse: a publish to them was given up at the stop, and may still land`,
+          { relay: this.#name },
+        );
+        lease = rest.length === 0 ? undefined : { ...held, partitions: rest };
+      }
+      if (lease) {
+        await this.#processors.release(this.#name, lease).catch(() => {});
+      }
+    }
+    await this.#processors.leave(this.#name, this.#owner).catch(() => {});
+  }
+
+  /**
+   * Closes the connection, if any: pending requests on it fail, and what
+   * the client holds for a broker it lost is dropped.
+   */
+  async #disconnect(): Promise<void> {
+    const nc = this.#nc;
+    const watching = this.#watching;
+    this.#nc = undefined;
+    this.#js = undefined;
+    this.#jsm = undefined;
+    this.#watching = undefined;
+    this.#connected = false;
+    await nc?.close().catch(() => {});
+    // ends with the connection
+    await watching;
+  }
+
+  /**
+   * Connects (unless connected: the client finds a lost broker again by
+   * itself) and makes sure the stream exists; a stop ends the wait for the
+   * broker (rejecting with `Stopping`).
+   */
+  async #connect(signal: AbortSignal): Promise<void> {
     if (this.#nc && !this.#nc.isClosed()) return;
+    await this.#disconnect();
     this.#state = "connecting";
-    const nc = await connect({
+    const connecting = connect({
       servers: this.#servers,
       name: `sequent ${this.#name} ${this.#owner}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       timeout: this.#publishTimeoutMs,
     });
+    let nc: NatsConnection;
     try {
-      const jsm = await jetstreamManager(nc);
+      nc = await untilStopped(connecting, signal);
+    } catch (error) {
+      // stopped while connecting: a connection made after all is closed
+      if (error instanceof Stopping) {
+        connecting.then((late) => late.close()).catch(() => {});
+      }
+      throw error;
+    }
+    this.#nc = nc;
+    this.#connected = true;
+    this.#watching = this.#watch(nc);
+    try {
+      const jsm = await untilStopped(jetstreamManager(nc), signal);
       try {
-        await jsm.streams.info(this.#stream);
+        await untilStopped(jsm.streams.info(this.#stream), signal);
       } catch (error) {
         if (
           !(error instanceof JetStreamApiError) ||
           error.code !== JetStreamApiCodes.StreamNotFound
         ) throw error;
-        await jsm.streams.add({
-          name: this.#stream,
-          subjects: [`${this.#prefix}.>`],
-          duplicate_window: this.#duplicateWindowMs * 1_000_000,
-        });
+        await untilStopped(
+          jsm.streams.add({
+            name: this.#stream,
+            subjects: [`${this.#prefix}.>`],
+            duplicate_window: this.#duplicateWindowMs * 1_000_000,
+          }),
+          signal,
+        );
       }
       this.#jsm = jsm;
       this.#js = jetstream(nc);
-      this.#nc = nc;
     } catch (error) {
-      await nc.close().catch(() => {});
+      await this.#disconnect();
       throw error;
     }
   }
 
   /**
-   * Takes its share of the partitions and publishes until stopped or a
-   * claim is lost; returns the claim it last held (undefined when lost).
+   * Follows whether the client has the broker, until the connection
+   * closes; a loss after a stop gives up the publishes under way at once
+   * (their PubAcks cannot come).
    */
-  async #relay(signal: AbortSignal): Promise<Lease | undefined> {
+  async #watch(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") {
+          this.#connected = false;
+          if (this.#stop?.signal.aborted) this.#abandon?.abort();
+        } else if (s.type === "reconnect") this.#connected = true;
+      }
+    } catch {
+      // the status is not followed any more: a stop waits out the grace
+    }
+  }
+
+  /**
+   * Takes its share of the partitions (held in `#held`, for the stop to
+   * give up) and publishes, claiming again whenever a claim is lost, until
+   * stopped; `abandon` gives up the publishes under way (see `#publish`).
+   */
+  async #relay(signal: AbortSignal, abandon: AbortSignal): Promise<void> {
     let lease: Lease | undefined;
     let renewAt = 0;
     /** Per held partition, its fencing token: a new one means claimed anew. */
@@ -520,7 +659,10 @@ export class OutboxRelay {
         const fresh = claims.filter((c) => tokens.get(c.partition) !== c.token);
         const last = fresh.length === 0
           ? new Map<number, StreamPosition>()
-          : await this.#lastPublished(fresh.map((c) => c.partition));
+          : await this.#lastPublished(
+            fresh.map((c) => c.partition),
+            signal,
+          );
         const nextDone = new Map<number, StreamPosition>();
         for (const c of claims) {
           nextDone.set(
@@ -555,8 +697,13 @@ export class OutboxRelay {
         this.#pendingSince = first.createdAt.getTime();
       }
       const telemetry = this.#telemetry;
+      const publish = (
+        inject:
+          | ((set: (key: string, value: string) => void) => void)
+          | undefined,
+      ) => this.#publish(batch.events, floor, done, inject, signal, abandon);
       if (telemetry === undefined || batch.events.length === 0) {
-        await this.#publish(batch.events, floor, done, undefined);
+        await publish(undefined);
       } else {
         telemetry.outboxLag(this.#name, batch.events.length);
         await telemetry.send(
@@ -566,7 +713,7 @@ export class OutboxRelay {
             messages: batch.events.length,
             ...await readTraceLinks(this.#reader, batch.events, this.#logger),
           },
-          (inject) => this.#publish(batch.events, floor, done, inject),
+          publish,
         );
       }
       if (telemetry && batch.caughtUp) telemetry.outboxLag(this.#name, 0);
@@ -598,12 +745,15 @@ export class OutboxRelay {
         await stoppableWait(pause, signal);
       }
     }
-    return lease;
   }
 
-  /** Per partition, the position of its last message in the stream. */
+  /**
+   * Per partition, the position of its last message in the stream; a stop
+   * ends the wait for the broker.
+   */
   async #lastPublished(
     partitions: readonly number[],
+    signal: AbortSignal,
   ): Promise<Map<number, StreamPosition>> {
     const jsm = this.#jsm!;
     const last = new Map<number, StreamPosition>();
@@ -611,9 +761,12 @@ export class OutboxRelay {
     const worker = async () => {
       for (let i = next++; i < partitions.length; i = next++) {
         const p = partitions[i]!;
-        const message = await jsm.streams.getMessage(this.#stream, {
-          last_by_subj: partitionSubjects(this.#prefix, p),
-        });
+        const message = await untilStopped(
+          jsm.streams.getMessage(this.#stream, {
+            last_by_subj: partitionSubjects(this.#prefix, p),
+          }),
+          signal,
+        );
         if (!message) continue;
         const position = message.header?.get(OUTBOX_HEADERS.position);
         if (!position) {
@@ -624,7 +777,16 @@ export class OutboxRelay {
         last.set(p, position);
       }
     };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    // every worker ends (at its first failure) before this one fails
+    const workers = await Promise.allSettled(
+      Array.from({ length: 16 }, () =>
+        worker().catch((error: unknown) => {
+          next = partitions.length;
+          throw error;
+        })),
+    );
+    const failed = workers.find((w) => w.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
     return last;
   }
 
@@ -632,7 +794,10 @@ export class OutboxRelay {
    * Publishes a batch: each partition's events in order, one PubAck at a
    * time, partitions at once; events the stream has are skipped. Waits for
    * every partition to end before failing, so nothing is in flight when
-   * the relay reads the stream again.
+   * the relay reads the stream again. Once `signal` aborts (a stop) no
+   * publish starts; once `abandon` does, the publishes under way are given
+   * up, their partitions noted as unsettled, and it rejects with
+   * `Stopping`.
    */
   async #publish(
     events: readonly StoredEvent[],
@@ -641,6 +806,8 @@ export class OutboxRelay {
     inject:
       | ((set: (key: string, value: string) => void) => void)
       | undefined,
+    signal: AbortSignal,
+    abandon: AbortSignal,
   ): Promise<void> {
     const byPartition = new Map<number, StoredEvent[]>();
     const compare = this.#reader.comparePositions.bind(this.#reader);
@@ -661,6 +828,7 @@ export class OutboxRelay {
     const results = await Promise.allSettled(
       [...byPartition].map(async ([p, list]) => {
         for (const event of list) {
+          if (signal.aborted) throw new Stopping();
           if (performance.now() > this.#publishUntil) {
             throw new Error(
               `The claim on ${this.#name} could lapse before another publish ends: the batch stops here`,
@@ -680,7 +848,7 @@ export class OutboxRelay {
           h.set(OUTBOX_HEADERS.eventType, event.eventType);
           h.set(OUTBOX_HEADERS.createdAt, event.createdAt.toISOString());
           inject?.((key, value) => h.set(key, value));
-          await js.publish(
+          const publishing = js.publish(
             outboxSubject(
               this.#prefix,
               p,
@@ -689,11 +857,19 @@ export class OutboxRelay {
             ),
             encoder.encode(event.payload),
             {
+              // the Nats-Msg-Id header: JetStream drops a repeat
               msgID: `${event.aggregateId}/${event.sequenceNumber}`,
               headers: h,
               timeout: this.#publishTimeoutMs,
             },
           );
+          try {
+            await untilStopped(publishing, abandon);
+          } catch (error) {
+            // given up: in the stream or not, nobody can tell yet
+            if (error instanceof Stopping) this.#unsettled.add(p);
+            throw error;
+          }
           done.set(p, event.position);
           this.#published++;
         }

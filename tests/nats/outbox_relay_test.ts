@@ -3,7 +3,13 @@
  * it publishes and how, that a relay starting over repeats nothing even
  * past the duplicate window (reconciliation, not dedup), that two relays
  * share the partitions and one takes over the other's, and that it rides out a broker
- * outage while commands go on.
+ * outage while commands go on. With the broker down (SIGKILLed under a
+ * relay publishing, claiming or idle; never there; silent; or hanging),
+ * stop() ends within 2 s and resolves, leaves nothing running, and loses
+ * nothing: the relay started again publishes what was not acknowledged,
+ * each event once. A stop waits for the PubAcks of a broker that answers,
+ * and gives every claim up; one that gives a publish up leaves that
+ * partition's claim to lapse.
  */
 import assert from "node:assert/strict";
 import {
@@ -35,7 +41,16 @@ import {
   type Scanned,
   startPrivateNats,
   until,
+  withNats,
 } from "./_nats.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { within } from "./_consumer_support.ts";
+import {
+  closedPort,
+  holding,
+  silentBroker,
+  startHangingNats,
+} from "./_relay_support.ts";
 import { moduleSpecifiers } from "../_module_graph.ts";
 
 const { list, disposeAtEnd } = storeBackends();
@@ -353,6 +368,479 @@ Deno.test({
       );
     }
   },
+});
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Appends events `from` … `from + count - 1` to each aggregate, all public. */
+async function append(
+  store: EventStore,
+  ids: readonly string[],
+  from: number,
+  count: number,
+): Promise<void> {
+  for (let n = from; n < from + count; n++) {
+    await store.transaction((tx) =>
+      tx.commit(
+        command(ids[0]!),
+        ids.map((id) => stream(id, [event(id, n, { n }, "Outbox_Published")])),
+      )
+    );
+  }
+}
+
+/**
+ * Checks: each aggregate's events 1 … `counts.get(id)` once, in order, each
+ * with its message id (what JetStream's dedup goes by).
+ */
+function assertEachOnce(
+  messages: readonly Scanned[],
+  counts: ReadonlyMap<string, number>,
+): void {
+  const seen = new Set<string>();
+  const byAggregate = new Map<string, number[]>();
+  for (const m of messages) {
+    const id = m.headers[OUTBOX_HEADERS.aggregateId]!;
+    const seq = Number(m.headers[OUTBOX_HEADERS.aggregateSequence]);
+    const key = `${id}/${seq}`;
+    assert.ok(!seen.has(key), `${key} published twice`);
+    seen.add(key);
+    assert.equal(m.headers[OUTBOX_HEADERS.messageId], key);
+    byAggregate.set(id, [...(byAggregate.get(id) ?? []), seq]);
+  }
+  for (const [id, n] of counts) {
+    assert.deepEqual(
+      byAggregate.get(id) ?? [],
+      Array.from({ length: n }, (_, i) => i + 1),
+      `the events of ${id}`,
+    );
+  }
+  assert.equal(messages.length, [...counts.values()].reduce((a, b) => a + b));
+}
+
+/** Waits until the stream at `servers` holds `count` messages. */
+async function untilStreamHolds(
+  name: string,
+  servers: string,
+  count: number,
+): Promise<void> {
+  await until(
+    () =>
+      withNats(
+        async (nc) =>
+          (await (await jetstreamManager(nc)).streams.info(name)).state
+            .messages >= count,
+        servers,
+      ),
+    20_000,
+    `${count} messages in the stream`,
+  );
+  // and no more come
+  await sleep(300);
+}
+
+/** The options of the relays of the tests of stop(). */
+function stopOptions(
+  processors: ProcessorStore,
+  servers: string,
+  name: string,
+  prefix: string,
+): OutboxRelayOptions {
+  // the default publish timeout (5 s): a stop that waited for a PubAck, or
+  // for the client, would take longer than the 2 s the tests allow
+  return {
+    processors,
+    eventTypes: ["Outbox_Published"],
+    servers,
+    stream: name,
+    prefix,
+    pollMs: { min: 5, max: 20 },
+    maxBackoffMs: 200,
+    logger: silentLogger,
+  };
+}
+
+// the sanitizers stay on in the tests of stop(): a stopped relay leaves no
+// timer, no connection and no pending operation behind
+Deno.test("memory: the broker SIGKILLed as the relay publishes a batch: stop() ends within 2 s and resolves; started again, the relay publishes the events whose PubAcks were lost, each once", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    const store = new InMemoryEventStore();
+    const hold = holding(new InMemoryProcessorStore(store));
+    const relay = new OutboxRelay(
+      stopOptions(hold.processors, nats.url, name, prefix),
+    );
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    await append(store, ids, 1, 2);
+    relay.start();
+    try {
+      await until(() => relay.status.published === 20, 10_000, "20 messages");
+      const reached = hold.arm("read");
+      await append(store, ids, 3, 1);
+      await within(reached, 5_000, "the read of the next events");
+      await nats.kill();
+      hold.release();
+      // the batch is being published, to a broker that is gone
+      await sleep(200);
+      assert.equal(relay.status.state, "publishing");
+      await within(relay.stop(), 2_000, "stop() with the broker gone");
+      assert.equal(relay.status.state, "stopped");
+      assert.equal(relay.status.published, 20);
+      await nats.start();
+      relay.start();
+      await untilStreamHolds(name, nats.url, 30);
+    } finally {
+      hold.release();
+      await relay.stop();
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, 3])),
+    );
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: the broker SIGKILLed under a relay publishing as commands go on: stop() at once, or while the client tries to reconnect, ends within 2 s; started again, the relay publishes every event once", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    const store = new InMemoryEventStore();
+    const relay = new OutboxRelay(
+      stopOptions(
+        new InMemoryProcessorStore(store),
+        nats.url,
+        name,
+        prefix,
+      ),
+    );
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    let n = 0;
+    for (const pause of [0, 1_500]) {
+      let writing = true;
+      const writer = (async () => {
+        while (writing) {
+          await append(store, ids, ++n, 1);
+          await sleep(2);
+        }
+      })();
+      relay.start();
+      try {
+        const before = relay.status.published;
+        await until(
+          () => relay.status.published >= before + 100,
+          10_000,
+          "messages going out",
+        );
+        await nats.kill();
+        await sleep(pause);
+        writing = false;
+        await writer;
+        await within(relay.stop(), 2_000, `stop() ${pause} ms after the kill`);
+        assert.equal(relay.status.state, "stopped");
+        await nats.start();
+        relay.start();
+        await untilStreamHolds(name, nats.url, n * ids.length);
+      } finally {
+        writing = false;
+        await writer;
+        await relay.stop();
+      }
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, n])),
+    );
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: the broker SIGKILLed under an idle relay: stop() at once, or while the client tries to reconnect, ends within 2 s", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    const store = new InMemoryEventStore();
+    const relay = new OutboxRelay(
+      stopOptions(
+        new InMemoryProcessorStore(store),
+        nats.url,
+        name,
+        prefix,
+      ),
+    );
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    await append(store, ids, 1, 1);
+    for (const pause of [0, 1_500]) {
+      relay.start();
+      // publishing (connected in this run), with nothing left to publish
+      await until(
+        () =>
+          relay.status.state === "publishing" &&
+          relay.status.published === 10 && relay.status.lagMs === 0,
+        10_000,
+        "all published",
+      );
+      await nats.kill();
+      await sleep(pause);
+      await within(relay.stop(), 2_000, `stop() ${pause} ms after the kill`);
+      assert.equal(relay.status.state, "stopped");
+      await nats.start();
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, 1])),
+    );
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: the broker SIGKILLed as the relay reads the stream's last messages of the partitions it claimed: stop() ends within 2 s; started again, the relay publishes every event once", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    const store = new InMemoryEventStore();
+    const hold = holding(new InMemoryProcessorStore(store));
+    const relay = new OutboxRelay(
+      stopOptions(hold.processors, nats.url, name, prefix),
+    );
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    await append(store, ids, 1, 2);
+    const claimed = hold.arm("claimed");
+    relay.start();
+    try {
+      await within(claimed, 10_000, "the partitions claimed");
+      await nats.kill();
+      hold.release();
+      await sleep(200);
+      assert.equal(relay.status.published, 0);
+      await within(relay.stop(), 2_000, "stop() with the broker gone");
+      assert.equal(relay.status.state, "stopped");
+      await nats.start();
+      relay.start();
+      await untilStreamHolds(name, nats.url, 20);
+    } finally {
+      hold.release();
+      await relay.stop();
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, 2])),
+    );
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: stop() while no broker answers at all ends within 2 s and resolves, and the relay can start again", async () => {
+  const relay = new OutboxRelay(
+    stopOptions(
+      new InMemoryProcessorStore(new InMemoryEventStore()),
+      `127.0.0.1:${closedPort()}`,
+      "UNREACHABLE",
+      "unreachable",
+    ),
+  );
+  for (let run = 1; run <= 2; run++) {
+    relay.start();
+    await until(
+      () => relay.status.state === "backing off",
+      5_000,
+      `backing off (run ${run})`,
+    );
+    await within(relay.stop(), 2_000, `stop() (run ${run})`);
+    assert.equal(relay.status.state, "stopped");
+  }
+});
+
+Deno.test("memory: stop() in the back-off pause resolves; the broker back, the relay started again publishes", async () => {
+  const nats = await startPrivateNats();
+  try {
+    const { stream: name, prefix } = freshStream();
+    const store = new InMemoryEventStore();
+    const relay = new OutboxRelay(
+      stopOptions(
+        new InMemoryProcessorStore(store),
+        nats.url,
+        name,
+        prefix,
+      ),
+    );
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    await append(store, ids, 1, 1);
+    await nats.kill();
+    relay.start();
+    try {
+      await until(
+        () => relay.status.state === "backing off",
+        5_000,
+        "backing off",
+      );
+      await within(relay.stop(), 2_000, "stop() backing off");
+      assert.equal(relay.status.state, "stopped");
+      await nats.start();
+      relay.start();
+      await until(() => relay.status.published === 10, 10_000, "published");
+    } finally {
+      await relay.stop();
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, 1])),
+    );
+  } finally {
+    await nats.dispose();
+  }
+});
+
+Deno.test("memory: stop() while a connection is being made to a broker that does not answer ends within 2 s; the connection is not waited for", async () => {
+  const broker = silentBroker();
+  const relay = new OutboxRelay(
+    stopOptions(
+      new InMemoryProcessorStore(new InMemoryEventStore()),
+      broker.url,
+      "SILENT",
+      "silent",
+    ),
+  );
+  relay.start();
+  try {
+    await within(broker.reached, 5_000, "a connection attempt");
+    assert.equal(relay.status.state, "connecting");
+    await within(relay.stop(), 2_000, "stop() while connecting");
+    assert.equal(relay.status.state, "stopped");
+  } finally {
+    // the broker goes: the attempt still under way fails, and ends
+    await broker.close();
+    await sleep(300);
+  }
+});
+
+Deno.test("memory: stop() as publishes wait for PubAcks from a broker that answers: it waits for them, starts no other, and gives every partition up at once", async () => {
+  const { stream: name, prefix } = freshStream();
+  const store = new InMemoryEventStore();
+  const inner = new InMemoryProcessorStore(store);
+  const hold = holding(inner);
+  const relay = new OutboxRelay({
+    ...stopOptions(hold.processors, natsUrl, name, prefix),
+    owner: "a",
+  });
+  const ids = Array.from({ length: 1_000 }, () => crypto.randomUUID());
+  try {
+    await append(store, ids, 1, 1);
+    relay.start();
+    try {
+      await until(
+        () => relay.status.published === 1_000,
+        20_000,
+        "1,000 messages",
+      );
+      const reached = hold.arm("read");
+      await append(store, ids, 2, 1);
+      await within(reached, 5_000, "the read of the next events");
+      hold.release();
+      // the first PubAck of the batch is in: the others are under way
+      while (relay.status.published === 1_000) await sleep(0);
+      const started = performance.now();
+      await within(relay.stop(), 2_000, "stop()");
+      const took = performance.now() - started;
+      assert.ok(took < 900, `stop() took ${took.toFixed(0)} ms`);
+      assert.ok(relay.status.published < 2_000, "the batch stopped early");
+    } finally {
+      hold.release();
+      await relay.stop();
+    }
+    // no publish was given up: every claim is given up
+    const [record] = await inner.records(["outbox"]);
+    assert.equal(record?.partitions.length, 64);
+    assert.deepEqual(
+      record.partitions.filter((p) => p.owner !== undefined),
+      [],
+    );
+    relay.start();
+    try {
+      await untilStreamHolds(name, natsUrl, 2_000);
+    } finally {
+      await relay.stop();
+    }
+    assertEachOnce(
+      await scan(name),
+      new Map(ids.map((id) => [id, 2])),
+    );
+  } finally {
+    await deleteStream(name);
+  }
+});
+
+Deno.test("memory: the broker hanging (SIGSTOP) under a relay publishing: stop() gives the PubAcks up after a second, and leaves the claims on their partitions to lapse; the broker back, the relay started again publishes every event once, past a 1 s duplicate window", async () => {
+  const nats = await startHangingNats();
+  let hanging = false;
+  try {
+    const { stream: name, prefix } = freshStream();
+    await createStream(name, prefix, 1_000, nats.url);
+    const store = new InMemoryEventStore();
+    const inner = new InMemoryProcessorStore(store);
+    const hold = holding(inner);
+    const relay = new OutboxRelay({
+      ...stopOptions(hold.processors, nats.url, name, prefix),
+      owner: "a",
+    });
+    const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+    await append(store, ids, 1, 1);
+    relay.start();
+    try {
+      await until(() => relay.status.published === 10, 10_000, "10 messages");
+      const reached = hold.arm("read");
+      await append(store, ids, 2, 1);
+      await within(reached, 5_000, "the read of the next events");
+      nats.hang();
+      hanging = true;
+      hold.release();
+      // the batch is being published, to a broker that does not answer
+      // (the client has not lost it: the connection is open)
+      await sleep(200);
+      assert.equal(relay.status.state, "publishing");
+      const started = performance.now();
+      await within(relay.stop(), 2_000, "stop() with the broker hanging");
+      const took = performance.now() - started;
+      assert.ok(took >= 900, `stop() took ${took.toFixed(0)} ms`);
+      assert.equal(relay.status.published, 10);
+      // the partitions of the publishes given up stay claimed; the others
+      // are given up
+      const unsettled = new Set(ids.map((id) => partitionOf(id)));
+      const [record] = await inner.records(["outbox"]);
+      assert.equal(record?.partitions.length, 64);
+      for (const p of record.partitions) {
+        assert.equal(
+          p.owner,
+          unsettled.has(p.partition) ? "a" : undefined,
+          `the claim on partition ${p.partition}`,
+        );
+      }
+      // the broker goes on: what the relay sent before the stop may land
+      nats.resume();
+      hanging = false;
+      // past the duplicate window: only the reconciliation keeps a repeat out
+      await sleep(1_100);
+      relay.start();
+      await untilStreamHolds(name, nats.url, 20);
+    } finally {
+      if (hanging) nats.resume();
+      hold.release();
+      await relay.stop();
+    }
+    assertEachOnce(
+      await scan(name, nats.url),
+      new Map(ids.map((id) => [id, 2])),
+    );
+  } finally {
+    await nats.dispose();
+  }
 });
 
 Deno.test("an OutboxRelay refuses options it cannot work with, naming them", () => {
