@@ -152,14 +152,18 @@ interface Parts {
 
 /**
  * Whether the `?` between `head` and `tail` is inside a password rather
- * than the start of the query: there is no `@` before it, and after the
- * last `@` after it comes what looks like a host and a database.
+ * than the start of the query: there is no `@` before it, and after an
+ * `@` after it comes what looks like a host and a database (a later `@`
+ * may be in a parameter's value).
  */
 function passwordGoesOn(head: string, tail: string): boolean {
   if (head.includes("@")) return false;
-  const at = tail.lastIndexOf("@");
-  if (at < 0) return false;
-  return /^[^=&]*(?::\d+)?\/|^[^=&]*:\d+$/.test(tail.slice(at + 1));
+  for (let at = tail.indexOf("@"); at >= 0; at = tail.indexOf("@", at + 1)) {
+    if (/^[^=&]*(?::\d+)?\/|^[^=&]*:\d+$/.test(tail.slice(at + 1))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function split(url: string): Parts | undefined {
@@ -167,13 +171,16 @@ function split(url: string): Parts | undefined {
   if (!prefix) return undefined;
   let rest = url.slice(prefix[0].length);
   let query: string | undefined;
-  const q = rest.lastIndexOf("?");
-  if (q >= 0) {
+  // The query starts at the first `?` after the host: the first one that
+  // is followed by parameters and is not inside a password (a value may
+  // hold `?` too: `application_name=a?b`).
+  for (let q = rest.indexOf("?"); q >= 0; q = rest.indexOf("?", q + 1)) {
     const tail = rest.slice(q + 1);
     const head = rest.slice(0, q);
     if ((tail === "" || QUERY.test(tail)) && !passwordGoesOn(head, tail)) {
       query = tail;
       rest = head;
+      break;
     }
   }
   const at = rest.lastIndexOf("@");
@@ -377,7 +384,8 @@ export function parseDatabaseUrl(url: string): DatabaseUrl {
   let connectTimeoutSeconds: number | undefined;
   if (timeoutText !== undefined) {
     connectTimeoutSeconds = Number(timeoutText);
-    if (!(connectTimeoutSeconds >= 0)) {
+    // (a timer longer than 2^31 - 1 ms would fire at once)
+    if (!(connectTimeoutSeconds >= 0 && connectTimeoutSeconds <= 2_147_483)) {
       throw new DatabaseUrlError("connect_timeout is not a number of seconds");
     }
   }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type {
   SqlClient,
   SqlCopyRows,
+  SqlOptions,
   SqlRow,
   SqlStatement,
   SqlTransaction,
@@ -88,12 +89,16 @@ class HolderClient implements SqlClient {
   query<Row = SqlRow>(
     text: string,
     params?: readonly SqlValue[],
+    options?: SqlOptions,
   ): Promise<Row[]> {
-    return this.#db.query<Row>(text, params);
+    return this.#db.query<Row>(text, params, options);
   }
 
-  batch(statements: readonly SqlStatement[]): Promise<SqlRow[][]> {
-    return this.#db.batch(statements);
+  batch(
+    statements: readonly SqlStatement[],
+    options?: SqlOptions,
+  ): Promise<SqlRow[][]> {
+    return this.#db.batch(statements, options);
   }
 
   execute(script: string): Promise<void> {
@@ -115,8 +120,11 @@ class HolderClient implements SqlClient {
     return this.#db.copyOut(query, onData);
   }
 
-  transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {
-    return this.#db.transaction(work);
+  transaction<T>(
+    work: (tx: SqlTransaction) => Promise<T>,
+    options?: SqlOptions,
+  ): Promise<T> {
+    return this.#db.transaction(work, options);
   }
 
   /**
@@ -248,7 +256,11 @@ export async function openEmbedded(
     }
     if (holder?.state === "serving") {
       try {
-        const client = await ServedClient.connect(socketPath(dataDir), dataDir);
+        const client = await ServedClient.connect(
+          socketPath(dataDir),
+          dataDir,
+          { holder: `process ${holder.pid} (${holder.command})` },
+        );
         if (client) {
           options.onHolder?.({
             pid: holder.pid,

@@ -36,14 +36,39 @@ export interface HolderRecord extends DatabaseHolder {
 }
 
 /**
+ * The longest path a Unix socket may have, in bytes: 107 on Linux (108
+ * with the final NUL), 103 on macOS and the BSDs.
+ *
+ * @example
+ * ```ts
+ * console.assert(pathBytes("/srv/app/data/db/sequent.sock") <= MAX_SOCKET_PATH);
+ * ```
+ */
+export const MAX_SOCKET_PATH: number = Deno.build.os === "linux" ? 107 : 103;
+
+const encoder = new TextEncoder();
+
+/**
+ * A path's length in bytes, as the kernel counts it.
+ *
+ * @example
+ * ```ts
+ * console.assert(pathBytes("/tmp/é") === 7);
+ * ```
+ */
+export function pathBytes(path: string): number {
+  return encoder.encode(path).length;
+}
+
+/**
  * A path to use for a socket: the shorter of the absolute path and the one
- * relative to the working directory, as a socket's path is limited to about
- * 100 bytes.
+ * relative to the working directory, as a socket's path is limited to
+ * {@linkcode MAX_SOCKET_PATH} bytes.
  */
 export function socketPath(dataDir: string): string {
   const full = resolve(dataDir, SOCKET_FILE);
   const near = relative(Deno.cwd(), full);
-  return near.length < full.length ? near : full;
+  return pathBytes(near) < pathBytes(full) ? near : full;
 }
 
 /** This process's command line, shortened, for the lock file. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type {
   SqlClient,
   SqlExecutor,
@@ -34,6 +34,15 @@ import {
   type Wire,
   type WireStatement,
 } from "./_holder_protocol.ts";
+import { MAX_SOCKET_PATH, pathBytes } from "./_folder_lock.ts";
+
+/**
+ * The private folders sockets are bound in (`.s-` and 7 hex digits, so
+ * that `<folder>/.s-xxxxxxx/s` is exactly as long as the socket's final
+ * path, `<folder>/sequent.sock`), and those of earlier versions
+ * (`.sequent-` and 8), which a holder that ended while binding left.
+ */
+const BINDING_FOLDER = /^\.s-[0-9a-f]{7}$|^\.sequent-[0-9a-f]{8}$/;
 
 /** Thrown into a transaction's work to roll it back. */
 class RollBack extends Error {}
@@ -430,26 +439,35 @@ export class HolderServer {
    * Listens on `path` (replacing a stale socket file of a holder that
    * ended without closing). The socket is bound in a private folder and
    * moved into place, so it is never reachable with wider permissions
-   * than 0600.
+   * than 0600; the path it is bound at is no longer than `path`, so any
+   * `path` a socket may have is served.
+   *
+   * @throws {Error} when `path` is longer than a socket's may be, or the
+   *   socket cannot be set up.
    */
   static async listen(
     client: SqlClient,
     dataDir: string,
     path: string,
   ): Promise<HolderServer> {
+    const bytes = pathBytes(path);
+    if (bytes > MAX_SOCKET_PATH) {
+      throw new Error(
+        `its socket's path, ${path}, is ${bytes} bytes: longer than the ${MAX_SOCKET_PATH} bytes a Unix socket's path may have`,
+      );
+    }
     await Deno.remove(path).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     });
     for await (const entry of Deno.readDir(dataDir)) {
-      if (/^\.sequent-[0-9a-f]{8}$/.test(entry.name)) {
+      if (BINDING_FOLDER.test(entry.name)) {
         await Deno.remove(join(dataDir, entry.name), { recursive: true })
           .catch(() => {});
       }
     }
     const hidden = join(
-      path,
-      "..",
-      `.sequent-${crypto.randomUUID().slice(0, 8)}`,
+      dirname(path),
+      `.s-${crypto.randomUUID().slice(0, 7)}`,
     );
     await Deno.mkdir(hidden, { mode: 0o700 });
     try {

@@ -51,17 +51,20 @@ import {
   encodeCopyAhead,
 } from "./_sql_text.ts";
 
-/** Options of the server adapter; see `ConnectOptions`. */
+/**
+ * Options of the server adapter; see `ConnectOptions`. Numbers out of
+ * range are refused with a `TypeError` naming the option.
+ */
 export interface ServerClientOptions {
-  /** Most connections in the pool (default 10). */
+  /** Most connections in the pool: a whole number, at least 1 (default 10). */
   readonly max?: number | undefined;
   /** Milliseconds before an idle connection is closed (default 30,000; 0: never). */
   readonly idleTimeoutMs?: number | undefined;
-  /** Milliseconds to wait for a connection to open (default 10,000). */
+  /** Milliseconds to wait for a connection to open (default 10,000; 0: no limit). */
   readonly connectTimeoutMs?: number | undefined;
   /**
    * Milliseconds a statement may run on the server before it cancels it
-   * (`statement_timeout`; default: the server's setting).
+   * (`statement_timeout`; default: the server's setting; 0: no limit).
    */
   readonly statementTimeoutMs?: number | undefined;
   /** Use named prepared statements (default true). */
@@ -100,6 +103,12 @@ function toSqlError(
     });
   }
   if (error instanceof Lost) {
+    // (a statement waiting for a connection when the client closed)
+    if (!error.sent && error.code === "POOL_CLOSED") {
+      return new SqlError(`The client for ${where} is closed`, {
+        code: "08003",
+      });
+    }
     if (!error.sent && (phase === "connect" || error.code in CONNECT_REASONS)) {
       return new SqlError(
         `Cannot connect to ${where}: ${
@@ -107,11 +116,6 @@ function toSqlError(
         }`,
         { code: "08001" },
       );
-    }
-    if (error.code === "POOL_CLOSED") {
-      return new SqlError(`The client for ${where} is closed`, {
-        code: "08003",
-      });
     }
     const why = error.message;
     if (!error.sent) {
@@ -134,6 +138,43 @@ function toSqlError(
     );
   }
   return error;
+}
+
+/** The longest delay a timer takes (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Refuses options out of range, naming them: a pool of no connection (0,
+ * negative, `NaN`) would make every statement wait for ever, and a timer of
+ * `NaN`, a negative or too long a delay fires at once.
+ */
+function checkOptions(options: ServerClientOptions): void {
+  const { max } = options;
+  if (
+    max !== undefined && !(Number.isInteger(max) && max >= 1)
+  ) {
+    throw new TypeError(
+      `The option max must be a whole number of connections, at least 1, not ${
+        String(max)
+      }`,
+    );
+  }
+  for (
+    const name of [
+      "idleTimeoutMs",
+      "connectTimeoutMs",
+      "statementTimeoutMs",
+    ] as const
+  ) {
+    const value = options[name];
+    if (value !== undefined && !(value >= 0 && value <= MAX_TIMER_MS)) {
+      throw new TypeError(
+        `The option ${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${
+          String(value)
+        }`,
+      );
+    }
+  }
 }
 
 function configOf(
@@ -512,9 +553,11 @@ export class ServerClient implements SqlClient {
    *
    * @param url A `postgres://` or `postgresql://` URL.
    * @param options Pool and timeout options.
-   * @throws {TypeError} when the URL cannot be read (never quoting its password).
+   * @throws {TypeError} when the URL cannot be read (never quoting its
+   *   password), or an option is out of range (naming it).
    */
   constructor(url: string, options: ServerClientOptions = {}) {
+    checkOptions(options);
     const parsed = parseDatabaseUrl(url);
     this.description = options.database === undefined
       ? parsed.description

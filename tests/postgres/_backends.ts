@@ -2,7 +2,8 @@
  * The databases the PostgreSQL tests run on: the embedded PGlite always,
  * a server when `DATABASE_URL` is a `postgres://` URL, and, for files that
  * ask, PGlite in a folder reached through the process holding it (here,
- * this one) as another process would reach it. Each test file
+ * this one) as another process would reach it, and PGlite in a folder
+ * this process holds. Each test file
  * opens one client per backend (PGlite takes seconds to start), installs
  * the event store into a fresh schema, and drops it at the end, so files
  * can share one server concurrently.
@@ -117,8 +118,31 @@ function servedBackend(): Backend {
 }
 
 /**
+ * PGlite in a temporary folder held by this process: the client that also
+ * serves the folder to other processes. Another `open()` gets a folder of
+ * its own (a second open of one folder is refused).
+ */
+function holderBackend(): Backend {
+  const dirs: string[] = [];
+  return backend(
+    "holder",
+    "(folder)",
+    async () => {
+      const dir = await Deno.makeTempDir({ prefix: "sequent-holder-" });
+      dirs.push(dir);
+      return await connectDatabase(`${dir}/db`);
+    },
+    async () => {
+      for (const dir of dirs.splice(0)) {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  );
+}
+
+/**
  * Whether this run keeps the backend of this name (`memory`, `pglite`,
- * `served`, `server`): `SEQUENT_BACKENDS` lists the names kept
+ * `holder`, `served`, `server`): `SEQUENT_BACKENDS` lists the names kept
  * (comma-separated; `none` keeps none); unset, all are. CI's later passes
  * use it not to run again what its first pass ran the same way: the
  * embedded-database pass keeps none (only a `postgres://` URL changes
@@ -131,15 +155,18 @@ export function keptBackend(name: string): boolean {
 
 /**
  * The backends of this run: PGlite, plus the server when configured, plus
- * the served PGlite when `served` is set (less those `SEQUENT_BACKENDS`
- * leaves out).
+ * the served PGlite when `served` is set, plus PGlite in a folder this
+ * process holds when `holder` is set (less those `SEQUENT_BACKENDS` leaves
+ * out).
  */
 export function backends(
-  { served = false }: { served?: boolean } = {},
+  { served = false, holder = false }: { served?: boolean; holder?: boolean } =
+    {},
 ): Backend[] {
   const list = [backend("pglite", "memory://")];
   if (serverUrl) list.push(backend("server", serverUrl));
   if (served) list.push(servedBackend());
+  if (holder) list.push(holderBackend());
   return list.filter((b) => keptBackend(b.name));
 }
 

@@ -10,11 +10,16 @@
  * - `open`: opens the folder and prints `opened`; or prints the error as
  *   JSON (`{ name, message, pid, dataDir }`) and exits with code 3.
  * - `hold`: holds the folder (serving it) and prints `ready`; on the input
- *   line `block`, runs a transaction that never ends and prints `blocked`.
- *   Closes the database when its standard input closes.
+ *   line `block`, runs a transaction that never ends and prints `blocked`;
+ *   on `ping`, prints `pong` (it cannot while PGlite, which runs in its
+ *   thread, runs a statement). Closes the database when its standard input
+ *   closes.
  * - `in-transaction`: reaches the folder through its holder, begins a
  *   transaction, inserts a row into `writes`, prints `in transaction` and
  *   waits to be killed.
+ * - `use-holder`: reaches the folder through its holder and prints
+ *   `served` once a statement ran; or prints the error as JSON
+ *   (`{ name, code, message }`) and exits with code 3.
  */
 import {
   connectDatabase,
@@ -96,6 +101,7 @@ switch (mode) {
     );
     console.log("ready");
     for await (const line of inputLines()) {
+      if (line === "ping") console.log("pong");
       if (line === "block") {
         client.transaction(async (tx) => {
           await tx.query("SELECT 1");
@@ -117,6 +123,22 @@ switch (mode) {
       console.log("in transaction");
       await forever();
     });
+    break;
+  }
+  case "use-holder": {
+    try {
+      const client = await connectDatabase(folder, { whenHeld: "use-holder" });
+      await client.query("SELECT 1");
+      console.log("served");
+      await client.close();
+    } catch (error) {
+      console.log(JSON.stringify({
+        name: error instanceof Error ? error.name : typeof error,
+        code: (error as { code?: unknown }).code,
+        message: error instanceof Error ? error.message : String(error),
+      }));
+      Deno.exit(3);
+    }
     break;
   }
   default:

@@ -49,6 +49,35 @@ Deno.test("parseDatabaseUrl() takes a password with unencoded @ : / ? # and % as
   }
 });
 
+Deno.test("parseDatabaseUrl() starts the query at the first ? after the host: a parameter's value may hold ? and @", () => {
+  const url = parseDatabaseUrl(
+    "postgres://postgres@127.0.0.1:5432/test?application_name=a?b&sslmode=disable",
+  );
+  assert.equal(url.database, "test");
+  assert.deepEqual(url.parameters, { application_name: "a?b" });
+  assert.equal(url.ssl, "disable");
+  assert.equal(url.description, "PostgreSQL at 127.0.0.1:5432/test");
+  // a ? in the password and an @ in a value
+  for (
+    const [password, query, parameters] of [
+      ["pa?x=1", "application_name=a@b", { application_name: "a@b" }],
+      ["pa?ss", "application_name=a?b@c/d", { application_name: "a?b@c/d" }],
+      ["s3cret", "application_name=x@y/z?w", { application_name: "x@y/z?w" }],
+    ] as const
+  ) {
+    const parsed = parseDatabaseUrl(
+      `postgres://ben:${password}@db.example.com:6543/app?${query}`,
+    );
+    assert.equal(parsed.password, password, query);
+    assert.equal(parsed.database, "app", query);
+    assert.deepEqual(parsed.parameters, parameters, query);
+    assert.deepEqual(parsed.endpoints, [{
+      host: "db.example.com",
+      port: 6543,
+    }]);
+  }
+});
+
 Deno.test("parseDatabaseUrl() decodes a percent-encoded password and database", () => {
   const url = parseDatabaseUrl(
     "postgresql://ben:p%40ss%2Fword@localhost/my%20db",
@@ -99,6 +128,10 @@ Deno.test("parseDatabaseUrl() names what is wrong and never quotes the password"
     ],
     [
       `postgres://ben:${secret}@host/db?connect_timeout=soon`,
+      /connect_timeout/,
+    ],
+    [
+      `postgres://ben:${secret}@host/db?connect_timeout=Infinity`,
       /connect_timeout/,
     ],
     [`mysql://ben:${secret}@host/db`, /does not start with postgres/],

@@ -12,6 +12,11 @@ import {
   dropDatabase,
   SqlError,
 } from "@sequent/core/postgres";
+import {
+  MAX_SOCKET_PATH,
+  pathBytes,
+  socketPath,
+} from "../../src/postgres/_folder_lock.ts";
 import { Child } from "../_child_process.ts";
 
 const CHILD = new URL("./_embedded_child.ts", import.meta.url);
@@ -232,6 +237,43 @@ Deno.test("with whenHeld use-holder, a free folder is opened and held; a holder 
   });
 });
 
+Deno.test("a folder whose socket path is as long as a socket's may be is served, the socket only this user's", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-folder-" });
+  // the name that makes the socket's path (as this process gives it) the
+  // longest a socket's may be
+  const name = "x".repeat(
+    1 + MAX_SOCKET_PATH - pathBytes(socketPath(`${dir}/x`)),
+  );
+  const folder = `${dir}/${name}`;
+  assert.equal(pathBytes(socketPath(folder)), MAX_SOCKET_PATH);
+  try {
+    const holder = await connectDatabase(folder);
+    try {
+      const lock = JSON.parse(
+        await Deno.readTextFile(`${folder}/sequent.lock`),
+      );
+      assert.equal(lock.state, "serving", lock.reason);
+      const served = await connectDatabase(folder, { whenHeld: "use-holder" });
+      try {
+        assert.deepEqual(await served.query("SELECT 1 AS one"), [{ one: 1 }]);
+      } finally {
+        await served.close();
+      }
+      const socket = await Deno.stat(`${folder}/sequent.sock`);
+      assert.ok(socket.isSocket);
+      assert.equal(socket.mode! & 0o777, 0o600);
+      // nothing left of the binding
+      const names = [];
+      for await (const entry of Deno.readDir(folder)) names.push(entry.name);
+      assert.deepEqual(names.filter((n) => n.startsWith(".")), []);
+    } finally {
+      await holder.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a holder that cannot serve (its socket path is too long) still runs; a process that opts in is told why", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sequent-folder-" });
   const folder = `${dir}/${"x".repeat(120)}/db`;
@@ -248,7 +290,7 @@ Deno.test("a holder that cannot serve (its socket path is too long) still runs; 
         new RegExp(
           `^The embedded database in ${
             escape(folder)
-          } is held by process ${Deno.pid} \\(deno .*\\), which does not serve other processes: .+`,
+          } is held by process ${Deno.pid} \\(deno .*\\), which does not serve other processes: its socket's path, .*sequent\\.sock, is \\d+ bytes: longer than the ${MAX_SOCKET_PATH} bytes a Unix socket's path may have$`,
         ),
       );
       await assert.rejects(connectDatabase(folder), DatabaseInUseError);

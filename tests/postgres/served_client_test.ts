@@ -4,7 +4,9 @@
  * other adapters (sql_client_test.ts): its transactions and the holder's
  * exclude each other; a client that dies or leaves mid-transaction is
  * rolled back at once; a holder that ends fails the client's calls with a
- * connection error; large results and copies; values beyond the port's.
+ * connection error telling whether anything may have been stored; a
+ * holder that does not answer; a socket path too long; large results and
+ * copies; values beyond the port's.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,6 +14,12 @@ import {
   type SqlClient,
   SqlError,
 } from "@sequent/core/postgres";
+import { ServedClient } from "../../src/postgres/_served_client.ts";
+import {
+  MAX_SOCKET_PATH,
+  pathBytes,
+  socketPath,
+} from "../../src/postgres/_folder_lock.ts";
 import { Child } from "../_child_process.ts";
 
 const CHILD = new URL("./_embedded_child.ts", import.meta.url);
@@ -52,6 +60,21 @@ async function pendingAfter(promise: Promise<unknown>, ms: number) {
     tick(ms).then(() => pending),
   ]);
   return result === pending;
+}
+
+/**
+ * Waits until the child holder runs a statement: PGlite runs in its
+ * thread, so it stops answering `ping` until the statement is done.
+ */
+async function runningStatement(child: Child): Promise<void> {
+  const pongs = () => child.lines.filter((l) => l === "pong").length;
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const before = pongs();
+    await child.send("ping");
+    await tick(500);
+    if (pongs() === before) return;
+  }
+  assert.fail("the holder kept answering: it ran no statement");
 }
 
 function isConnectionError(error: unknown, pid: number): boolean {
@@ -158,7 +181,7 @@ Deno.test("a served client closed in the middle of a transaction: it is rolled b
   });
 });
 
-Deno.test("a holder that is killed fails the served client's pending and later calls with a connection error naming it", async () => {
+Deno.test("a holder that is killed fails the served client's pending and later calls with a connection error naming it: 08007 when what was sent may have been stored, 08006 when not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
   const folder = `${dir}/db`;
   const child = Child.spawn(CHILD, ["hold", folder]);
@@ -171,21 +194,38 @@ Deno.test("a holder that is killed fails the served client's pending and later c
       await child.waitFor(/^blocked$/);
       const failure = (call: Promise<unknown>) =>
         call.then(() => undefined, (e: unknown) => e);
+      // all wait for the holder's transaction, which never ends
       const pending = failure(served.query("SELECT 2"));
       const inTransaction = failure(
         served.transaction((tx) => tx.query("SELECT 3")),
       );
+      const committing = failure(served.transaction((tx) => {
+        tx.enqueue({ text: "SELECT 4" });
+        return Promise.resolve();
+      }));
       assert.ok(await pendingAfter(pending, 200));
       child.kill();
-      for (const call of [pending, inTransaction]) {
+      const lost =
+        `^Lost the connection to the embedded PostgreSQL in ${folder}, through process ${child.pid}: process ${child.pid}, which holds the database, closed it or ended`;
+      for (
+        const [call, code, end] of [
+          [
+            pending,
+            "08007",
+            " while a statement ran: whether it was stored is unknown$",
+          ],
+          [
+            committing,
+            "08007",
+            " while committing: whether it was stored is unknown$",
+          ],
+          [inTransaction, "08006", "$"],
+        ] as const
+      ) {
         const error = await call;
         assert.ok(isConnectionError(error, child.pid), String(error));
-        assert.match(
-          (error as Error).message,
-          new RegExp(
-            `^Lost the connection to the embedded PostgreSQL in ${folder}, through process ${child.pid}: process ${child.pid}, which holds the database, closed it or ended$`,
-          ),
-        );
+        assert.equal((error as SqlError).code, code, String(error));
+        assert.match((error as Error).message, new RegExp(lost + end));
       }
       for (
         const later of [
@@ -198,6 +238,8 @@ Deno.test("a holder that is killed fails the served client's pending and later c
       ) {
         const error = await later().then(() => undefined, (e: unknown) => e);
         assert.ok(isConnectionError(error, child.pid), String(error));
+        // never sent: nothing of it was stored
+        assert.equal((error as SqlError).code, "08006", String(error));
       }
     } finally {
       await served.close();
@@ -205,6 +247,148 @@ Deno.test("a holder that is killed fails the served client's pending and later c
   } finally {
     child.kill();
     await child.ended();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a statement outside a transaction that the holder stored before it was killed, unanswered: 08007, and the row is there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+  const folder = `${dir}/db`;
+  const child = Child.spawn(CHILD, ["hold", folder]);
+  try {
+    await child.waitFor(/^ready$/);
+    const served = await connectDatabase(folder, { whenHeld: "use-holder" });
+    try {
+      const call = served.execute(
+        "BEGIN; INSERT INTO writes VALUES (7, 0); COMMIT; SELECT pg_sleep(60)",
+      ).then(() => undefined, (e: unknown) => e);
+      await runningStatement(child);
+      child.kill();
+      const error = await call;
+      assert.ok(isConnectionError(error, child.pid), String(error));
+      assert.equal((error as SqlError).code, "08007", String(error));
+      assert.match(
+        (error as Error).message,
+        /whether it was stored is unknown$/,
+      );
+    } finally {
+      await served.close();
+    }
+    await child.ended();
+    const reopened = await connectDatabase(folder);
+    try {
+      assert.deepEqual(await reopened.query("SELECT n FROM writes"), [{
+        n: 7,
+      }]);
+    } finally {
+      await reopened.close();
+    }
+  } finally {
+    child.kill();
+    await child.ended();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a holder that does not answer the greeting (a stopped process) fails the connect with 08001, naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+  const path = `${dir}/sequent.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  const accepted: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) accepted.push(conn);
+  })();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const started = performance.now();
+    const error = await Promise.race([
+      ServedClient.connect(path, dir, {
+        holder: "process 42 (deno run app.ts)",
+        helloTimeoutMs: 300,
+      }).then(() => undefined, (e: unknown) => e),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve("still waiting after 10 s"), 10_000);
+      }),
+    ]);
+    assert.ok(error instanceof SqlError, String(error));
+    assert.equal(error.code, "08001");
+    assert.equal(
+      error.message,
+      `The embedded database in ${dir} is held by process 42 (deno run app.ts), which did not answer within 0.3 s: it is stopped, or busy with one statement all that time`,
+    );
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    clearTimeout(timer);
+    listener.close();
+    await accepting.catch(() => {});
+    for (const conn of accepted) conn.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a folder whose socket path is too long from this working directory (the holder's is short) is reached through a link, or refused with 08001 saying why", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+  const deep = `${dir}/${"d".repeat(110)}`;
+  const folder = `${deep}/db`;
+  await Deno.mkdir(deep);
+  assert.ok(pathBytes(socketPath(folder)) > MAX_SOCKET_PATH);
+  // the holder, started in the folder's parent, binds `db/sequent.sock`
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", CHILD.pathname, "hold", "db"],
+    cwd: deep,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = holder.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  try {
+    for (let out = ""; !out.includes("ready\n");) {
+      const { value, done } = await lines.read();
+      assert.ok(!done, `the holder ended: ${out}`);
+      out += value;
+    }
+    const served = await connectDatabase(folder, { whenHeld: "use-holder" });
+    try {
+      assert.deepEqual(await served.query("SELECT 1 AS one"), [{ one: 1 }]);
+      assert.equal(
+        served.description,
+        `embedded PostgreSQL in ${folder}, through process ${holder.pid}`,
+      );
+    } finally {
+      await served.close();
+    }
+    // (the link is gone, what it pointed to is not)
+    assert.ok((await Deno.stat(`${folder}/PG_VERSION`)).isFile);
+    // a process that may not make the link is told why, and what to do
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        `--allow-write=${deep}`,
+        "--allow-env",
+        CHILD.pathname,
+        "use-holder",
+        folder,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const { code, stdout, stderr } = await child.output();
+    const out = new TextDecoder().decode(stdout);
+    assert.equal(code, 3, out + new TextDecoder().decode(stderr));
+    const error = JSON.parse(out);
+    assert.equal(error.code, "08001", out);
+    assert.match(
+      error.message,
+      new RegExp(
+        `^The embedded database in .* is served on the Unix socket .*sequent\\.sock, whose path is \\d+ bytes: longer than the ${MAX_SOCKET_PATH} bytes a socket's path may have, and no shorter link to it could be made \\(.*\\)\\. Open it from a working directory nearer to its folder, or keep the database in a folder with a shorter path$`,
+      ),
+    );
+  } finally {
+    await holder.stdin.close().catch(() => {});
+    await lines.cancel().catch(() => {});
+    await holder.status;
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { connectDatabase, SqlError } from "@sequent/core/postgres";
 import { ServerClient } from "../../src/postgres/server_client.ts";
+import { WirePool } from "../../src/postgres/_wire/pool.ts";
 import { serverUrl } from "./_backends.ts";
 import { latencyProxy } from "./_latency_proxy.ts";
 import { startPrivateServer } from "./_private_server.ts";
@@ -947,4 +948,114 @@ test("DateStyle: a URL asking for another than ISO is refused; a session set to 
     await client.execute(`DROP TABLE IF EXISTS ${table}`);
     await client.close();
   }
+});
+
+Deno.test("pool and timeout options out of range are refused at once with a TypeError naming the option, instead of every statement waiting for ever", async () => {
+  // nothing listens here: nothing is opened before the options are checked
+  const nowhere = "postgres://u@127.0.0.1:1/d";
+  const cases: [Record<string, number>, RegExp][] = [
+    [
+      { max: 0 },
+      /^The option max must be a whole number of connections, at least 1, not 0$/,
+    ],
+    [{ max: -1 }, /option max .* not -1$/],
+    [{ max: Number.NaN }, /option max .* not NaN$/],
+    [{ max: 1.5 }, /option max .* not 1\.5$/],
+    [{ max: Infinity }, /option max .* not Infinity$/],
+    [
+      { idleTimeoutMs: -1 },
+      /^The option idleTimeoutMs must be a number of milliseconds from 0 to 2147483647, not -1$/,
+    ],
+    [{ idleTimeoutMs: Number.NaN }, /option idleTimeoutMs .* not NaN$/],
+    [{ connectTimeoutMs: Number.NaN }, /option connectTimeoutMs .* not NaN$/],
+    [{ connectTimeoutMs: -5 }, /option connectTimeoutMs .* not -5$/],
+    [
+      { connectTimeoutMs: 2 ** 31 },
+      /option connectTimeoutMs .* not 2147483648$/,
+    ],
+    [{ statementTimeoutMs: -1 }, /option statementTimeoutMs .* not -1$/],
+    [
+      { statementTimeoutMs: Number.NaN },
+      /option statementTimeoutMs .* not NaN$/,
+    ],
+  ];
+  const refused = (pattern: RegExp) => (error: unknown) =>
+    error instanceof TypeError && pattern.test(error.message);
+  for (const [options, pattern] of cases) {
+    const what = JSON.stringify(
+      options,
+      (_, v) => typeof v === "number" ? String(v) : v,
+    );
+    assert.throws(
+      () => new ServerClient(nowhere, options),
+      refused(pattern),
+      what,
+    );
+    await assert.rejects(
+      within(
+        2000,
+        `connectDatabase(${what})`,
+        connectDatabase(nowhere, options),
+      ),
+      refused(pattern),
+      what,
+    );
+  }
+  // the edges that are fine
+  for (
+    const options of [
+      { max: 1 },
+      { idleTimeoutMs: 0, connectTimeoutMs: 0, statementTimeoutMs: 0 },
+    ]
+  ) {
+    await new ServerClient(nowhere, options).close();
+  }
+  // and the pool itself refuses a size it could never serve
+  const config = {
+    endpoints: [{ host: "127.0.0.1", port: 1 }],
+    user: "u",
+    password: undefined,
+    database: "d",
+    ssl: "disable",
+    sslRootCert: undefined,
+    parameters: {},
+    connectTimeoutMs: 0,
+    prepare: true,
+    description: "nowhere",
+  } as const;
+  for (const max of [0, -1, Number.NaN]) {
+    assert.throws(
+      () => new WirePool(config, { max, idleTimeoutMs: 0 }),
+      (error: unknown) =>
+        error instanceof TypeError && /max/.test(String(error)),
+    );
+  }
+  assert.throws(
+    () => new WirePool(config, { max: 1, idleTimeoutMs: -1 }),
+    (error: unknown) =>
+      error instanceof TypeError && /idleTimeoutMs/.test(String(error)),
+  );
+});
+
+test("statements waiting for a connection when the client closes fail with 08003, the client is closed, not with a connection error; those running finish", async () => {
+  const client = new ServerClient(url, { max: 1 });
+  const outcome = (call: Promise<unknown>) =>
+    call.then(
+      () => "resolved",
+      (e: unknown) =>
+        e instanceof SqlError ? `${e.code} ${e.message}` : String(e),
+    );
+  const running = outcome(client.query("SELECT pg_sleep(0.5)"));
+  // both wait for the one connection
+  const waiting = outcome(client.query("SELECT 1"));
+  const transaction = outcome(
+    client.transaction((tx) => tx.query("SELECT 2")),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await client.close();
+  const closed = `08003 The client for ${client.description} is closed`;
+  assert.deepEqual(
+    [await running, await waiting, await transaction],
+    ["resolved", closed, closed],
+  );
 });

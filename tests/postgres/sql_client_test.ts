@@ -1,14 +1,19 @@
 /**
- * The SqlClient port on both adapters, and through the process holding an
- * embedded database: value types, parameters, batches, transactions with
- * savepoints and queued statements, COPY, errors.
+ * The SqlClient port on both adapters, on the embedded database in a folder
+ * this process holds, and through the process holding an embedded
+ * database: value types, parameters, batches, transactions with savepoints
+ * and queued statements, COPY, abort signals, errors.
  */
 import assert from "node:assert/strict";
 import { SqlError } from "@sequent/core/postgres";
-import type { SqlClient } from "@sequent/core/postgres";
+import type {
+  SqlClient,
+  SqlTransaction,
+  SqlValue,
+} from "@sequent/core/postgres";
 import { backends, disposeAtEnd, shared } from "./_backends.ts";
 
-const list = backends({ served: true });
+const list = backends({ served: true, holder: true });
 
 for (const b of list) {
   const test = (
@@ -259,6 +264,108 @@ for (const b of list) {
         (error: unknown) => error instanceof SqlError && error.code === "23505",
       );
       assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+    },
+  );
+
+  test(
+    "a call that fails before anything is sent (a parameter no database takes) fails its transaction, even if the work caught the error",
+    async (client, table) => {
+      const insert = `INSERT INTO ${table} (id) VALUES ($1)`;
+      for (
+        const bad of [Symbol("not a value"), () => 1] as unknown as SqlValue[]
+      ) {
+        const failed = async (
+          how: string,
+          call: (tx: SqlTransaction) => Promise<unknown>,
+        ) => {
+          let caught = "";
+          const outcome = await client.transaction(async (tx) => {
+            await tx.query(insert, [1]);
+            caught = await call(tx).then(() => "resolved", () => "rejected");
+          }).then(() => "committed", () => "rejected");
+          const what = `${how} with ${String(bad)}`;
+          assert.equal(caught, "rejected", what);
+          assert.equal(outcome, "rejected", what);
+        };
+        await failed("a query", (tx) => tx.query(insert, [bad]));
+        await failed(
+          "a batch",
+          (tx) => tx.batch([{ text: insert, params: [bad] }]),
+        );
+        await failed("an enqueued statement", (tx) => {
+          tx.enqueue({ text: insert, params: [bad] });
+          return tx.query("SELECT 1");
+        });
+        // queued, then sent with the commit
+        await assert.rejects(client.transaction(async (tx) => {
+          await tx.query(insert, [1]);
+          tx.enqueue({ text: insert, params: [bad] });
+        }));
+      }
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+    },
+  );
+
+  test(
+    "a signal aborted before a transaction or a statement: it rejects with the signal's reason, and nothing is stored",
+    async (client, table) => {
+      const reason = new Error("aborted before");
+      const signal = AbortSignal.abort(reason);
+      const isReason = (error: unknown) => error === reason;
+      await assert.rejects(client.query("SELECT 1", [], { signal }), isReason);
+      await assert.rejects(
+        client.batch([{ text: "SELECT 1" }], { signal }),
+        isReason,
+      );
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+        }, { signal }),
+        isReason,
+      );
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+    },
+  );
+
+  test(
+    "a transaction whose signal aborts before its commit is rolled back and rejects with the reason, even if its work resolves",
+    async (client, table) => {
+      const reason = new Error("aborted during");
+      const isReason = (error: unknown) => error === reason;
+      const during = new AbortController();
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (1)`);
+          tx.enqueue({ text: `INSERT INTO ${table} (id) VALUES (2)` });
+          during.abort(reason);
+        }, { signal: during.signal }),
+        isReason,
+      );
+      // calls made after the abort reject with the reason, and the work
+      // catching that changes nothing
+      const after = new AbortController();
+      await assert.rejects(
+        client.transaction(async (tx) => {
+          await tx.query(`INSERT INTO ${table} (id) VALUES (3)`);
+          after.abort(reason);
+          await assert.rejects(
+            tx.query(`INSERT INTO ${table} (id) VALUES (4)`),
+            isReason,
+          );
+        }, { signal: after.signal }),
+        isReason,
+      );
+      assert.deepEqual(await client.query(`SELECT id FROM ${table}`), []);
+      // a signal that never aborts changes nothing
+      await client.transaction(async (tx) => {
+        await tx.query(`INSERT INTO ${table} (id) VALUES (5)`);
+      }, { signal: new AbortController().signal });
+      assert.deepEqual(
+        await client.query(`SELECT id FROM ${table}`, [], {
+          signal: new AbortController().signal,
+        }),
+        [{ id: 5 }],
+      );
     },
   );
 

@@ -18,7 +18,7 @@ export type PoolState = "open" | "closing" | "closed";
 
 /** How the pool sizes itself. */
 export interface PoolOptions {
-  /** Most connections open at once. */
+  /** Most connections open at once: a whole number, at least 1. */
   readonly max: number;
   /** Milliseconds an idle connection is kept (0: for ever). */
   readonly idleTimeoutMs: number;
@@ -56,8 +56,27 @@ export class WirePool {
   /**
    * @param config Where to connect.
    * @param options Pool size and idle time.
+   * @throws {TypeError} naming the option, for a `max` that is not a whole
+   *   number of at least 1 (with none, every caller would wait for ever),
+   *   or an `idleTimeoutMs` that is negative, not a number or longer than a
+   *   timer takes.
    */
   constructor(config: ConnectionConfig, options: PoolOptions) {
+    if (!(Number.isInteger(options.max) && options.max >= 1)) {
+      throw new TypeError(
+        `The pool option max must be a whole number of connections, at least 1, not ${
+          String(options.max)
+        }`,
+      );
+    }
+    // (a timer longer than 2^31 - 1 ms fires at once)
+    if (!(options.idleTimeoutMs >= 0 && options.idleTimeoutMs < 2 ** 31)) {
+      throw new TypeError(
+        `The pool option idleTimeoutMs must be a number of milliseconds from 0 to ${
+          2 ** 31 - 1
+        }, not ${String(options.idleTimeoutMs)}`,
+      );
+    }
     this.#config = config;
     this.#options = options;
   }
