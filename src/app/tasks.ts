@@ -1021,12 +1021,14 @@ function watchHolder(config: AppConfig): HolderWatch {
 
 /**
  * Whether `error` is a client's through a holder that has closed the
- * database or ended (`SqlError` 08006: the connection was lost, which only
- * that can cause for the holder's clients).
+ * database or ended (`SqlError` 08006 or 08007: the connection was lost,
+ * with nothing stored or with the outcome unknown, which only that can
+ * cause for the holder's clients).
  */
 function holderLost(error: unknown): boolean {
-  return error instanceof Error &&
-    (error as { code?: unknown }).code === "08006";
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === "08006" || code === "08007";
 }
 
 /**
