@@ -104,6 +104,33 @@ export function aggregateInternals(): AggregateInternals {
   return internals as AggregateInternals;
 }
 
+/** What the platform says when frozen values are changed. */
+const FROZEN =
+  /object is not extensible|read only property|Cannot delete property|Cannot redefine property/;
+
+/**
+ * The error of a handler that changed a frozen value (an event's array or
+ * JSON value, or state kept from one), with what to do instead; any other
+ * error as it is.
+ */
+function explainFrozen(
+  error: unknown,
+  aggregate: string,
+  event: Event,
+): unknown {
+  if (!(error instanceof TypeError) || !FROZEN.test(error.message)) {
+    return error;
+  }
+  const type = (event.constructor as { typeName?: string }).typeName;
+  return new TypeError(
+    `${aggregate} handling ${type}: ${error.message}. ` +
+      "Events never change: their arrays, JSON values and value objects " +
+      "are frozen, so keep a copy as state (this.tags = [...event.tags]) " +
+      "and change that",
+    { cause: error },
+  );
+}
+
 /** The stable type name of an aggregate class. */
 export function aggregateTypeOf(cls: object): string {
   const named = cls as { aggregateType?: string; name: string };
@@ -271,7 +298,12 @@ export abstract class AggregateRoot {
         event,
       )
     ) {
-      const result = handler(this, event);
+      let result: unknown;
+      try {
+        result = handler(this, event);
+      } catch (error) {
+        throw explainFrozen(error, this.constructor.name, event);
+      }
       if (result instanceof Promise) {
         throw new TypeError(
           `Event handlers of ${this.constructor.name} must be synchronous (handling ${event.constructor.name})`,
@@ -286,6 +318,11 @@ export abstract class AggregateRoot {
    * target matches: a class (exactly that class), a matcher (`isA`,
    * `hasAttrs`, `where`, `anyMessage`) or a list of these. Handlers are
    * synchronous; every matching one runs, ancestors' handlers first.
+   *
+   * The event's arrays, JSON values and value objects are frozen (an event
+   * never changes, also before it is stored): keep a copy of them as state,
+   * `aggregate.tags = [...event.tags]`, not the event's own array, which a
+   * later handler could not push onto.
    *
    * @param target Which events.
    * @param handler Receives the aggregate and the event, typed.

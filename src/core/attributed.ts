@@ -15,6 +15,7 @@ import {
   type ErrorSink,
   fail,
   fromTopLevel,
+  isBlankText,
   leaveLevel,
   ok,
   type Shape,
@@ -22,7 +23,7 @@ import {
   TOO_DEEP,
 } from "./attributes.ts";
 import { UnknownAttributeError, type ValidationErrors } from "./errors.ts";
-import { isJsonObject, type JsonObject } from "./json.ts";
+import { isJsonObject, type JsonObject, MAX_NESTING_DEPTH } from "./json.ts";
 
 /**
  * The static side shared by classes with declared attributes.
@@ -51,6 +52,12 @@ export type FieldsOf<T> = {
 interface Compiled {
   readonly keys: readonly string[];
   readonly impls: readonly AttrImpl<unknown, boolean>[];
+  /**
+   * The indexes of the attributes whose values an instance takes its own
+   * copy of (arrays, JSON, date-times, value objects): none for strings,
+   * numbers, booleans, UUIDs, decimals and calendar dates.
+   */
+  readonly owned: readonly number[];
 }
 
 const compiledShapes = new WeakMap<Shape, Compiled>();
@@ -60,9 +67,11 @@ export function compileShape(shape: Shape): Compiled {
   let compiled = compiledShapes.get(shape);
   if (!compiled) {
     const keys = Object.keys(shape);
+    const impls = keys.map((k) => attrImpl(shape[k] as Shape[string]));
     compiled = {
       keys,
-      impls: keys.map((k) => attrImpl(shape[k] as Shape[string])),
+      impls,
+      owned: impls.flatMap((impl, i) => impl.codec.own ? [i] : []),
     };
     compiledShapes.set(shape, compiled);
   }
@@ -86,12 +95,40 @@ export function displayName(cls: AttributedClass): string {
  * declare classes with `Command.define`, `Event.define` or
  * `ValueObject.define`.
  *
+ * A message's values do not change after it is made: an instance takes
+ * its own copy of the arrays, JSON values, `Date`s and value objects it is
+ * given (by its constructor, `copy()` or `fromParams`), so changing the
+ * caller's values afterwards changes nothing in it, and it freezes its
+ * arrays, JSON objects and nested value objects (instances read from
+ * storage too). Its fields are `readonly` in TypeScript; the instance
+ * itself is not frozen. Changing a frozen value throws a `TypeError` such
+ * as "Cannot add property 1, object is not extensible" or "Cannot assign
+ * to read only property '0'" (in an aggregate's event handler, with a
+ * hint). An event is stored only when its command commits, so an
+ * aggregate that kept an event's array as its state and later pushed onto
+ * it would otherwise change the event before it is stored. Keep a copy as
+ * state instead: `this.tags = [...event.tags]`, then change that copy.
+ * A `Date` cannot be frozen: treat date-time values as read-only.
+ *
  * @example
  * ```ts
  * import { Attributed, attrs, ValueObject } from "@sequent/core";
  *
  * class Money extends ValueObject.define({ amount: attrs.decimal().required() }) {}
  * console.assert(new Money({ amount: undefined! }) instanceof Attributed);
+ * ```
+ *
+ * @example An instance owns its values
+ * ```ts
+ * import { attrs, ValueObject } from "@sequent/core";
+ *
+ * class Tags extends ValueObject.define({ names: attrs.array(attrs.string()) }) {}
+ * const names = ["deno"];
+ * const tags = new Tags({ names });
+ * names.push("ts"); // the caller's array: not frozen, not shared
+ * console.assert(tags.names?.length === 1 && Object.isFrozen(tags.names));
+ * const state = [...(tags.names ?? [])]; // a copy to change
+ * state.push("ts");
  * ```
  */
 export abstract class Attributed {
@@ -110,8 +147,10 @@ export abstract class Attributed {
     const cls = classOf(this);
     const shape = cls.shape;
     const values = init as Record<string, unknown>;
-    if (trustedInit) {
-      // values read from storage by a reader of this class: declared keys only
+    const trusted = trustedInit;
+    if (trusted) {
+      // values read from storage by a reader of this class: declared keys
+      // only, fresh and frozen already (no one else holds them)
       trustedInit = false;
     } else {
       for (const key in values) {
@@ -120,8 +159,10 @@ export abstract class Attributed {
         }
       }
     }
+    const compiled = compileShape(shape);
     const self = this as unknown as Record<string, unknown>;
-    for (const key of compileShape(shape).keys) self[key] = values[key];
+    for (const key of compiled.keys) self[key] = values[key];
+    if (!trusted) ownValues(self, compiled);
   }
 
   /**
@@ -278,7 +319,9 @@ export abstract class Attributed {
   }
 
   /**
-   * A copy with some attributes changed.
+   * A copy with some attributes changed. Like the constructor, the copy
+   * takes its own copies of arrays, JSON values, dates and value objects:
+   * changing it never changes the original.
    *
    * @param changes The attributes to change.
    *
@@ -300,6 +343,10 @@ export abstract class Attributed {
     }
     const clone = Object.create(Object.getPrototypeOf(this)) as this;
     Object.assign(clone, this, changes);
+    ownValues(
+      clone as unknown as Record<string, unknown>,
+      compileShape(cls.shape),
+    );
     const converted = conversionErrors.get(this);
     if (converted) {
       // keep the failed conversions of the fields that were not replaced
@@ -338,6 +385,47 @@ function hasPathUnder(errors: ErrorSink, key: string): boolean {
   return Object.keys(errors).some((path) => path.startsWith(prefix));
 }
 
+/**
+ * Replaces the values an instance must own (see
+ * {@linkcode Codec.own}) with its own copies. Nothing to do for shapes of
+ * strings, numbers and booleans only.
+ */
+function ownValues(self: Record<string, unknown>, compiled: Compiled): void {
+  const { keys, impls, owned } = compiled;
+  for (let j = 0; j < owned.length; j++) {
+    const i = owned[j] as number;
+    const key = keys[i] as string;
+    const value = self[key];
+    if (value === undefined || value === null) continue;
+    const own = (impls[i] as AttrImpl<unknown, boolean>).codec.own;
+    if (own) self[key] = own(value);
+  }
+}
+
+/** How many value objects enclose the one {@linkcode ownValueObject} copies. */
+let owningDepth = 0;
+
+/**
+ * A frozen copy of a value object, owning its values, made by its
+ * constructor (as when it is read from storage); it keeps the failed
+ * conversions of the original. A value object nested deeper than
+ * {@linkcode MAX_NESTING_DEPTH} (or inside itself) is invalid, and kept
+ * as it is for validation to report.
+ */
+function ownValueObject(value: Attributed): Attributed {
+  if (owningDepth >= MAX_NESTING_DEPTH) return value;
+  owningDepth++;
+  try {
+    const ctor = value.constructor as new (init: object) => Attributed;
+    const copy = new ctor(value.attributes());
+    const converted = conversionErrors.get(value);
+    if (converted) conversionErrors.set(copy, converted);
+    return Object.freeze(copy);
+  } finally {
+    owningDepth--;
+  }
+}
+
 function attributesEqual(
   a: Attributed,
   b: Attributed,
@@ -370,7 +458,10 @@ export function valuesEqual(
 ): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined || a === null || b === null) {
-    return false;
+    // null is stored as absent, so it equals undefined, except where it is
+    // a value (JSON)
+    return (a === undefined || a === null) &&
+      (b === undefined || b === null) && !codec.keepsNull;
   }
   if (!codec.is(a) || !codec.is(b)) return false;
   return codec.equals(a, b);
@@ -409,6 +500,10 @@ export function attributesToJson(
     const value = self[key];
     const impl = impls[i] as AttrImpl<unknown, boolean>;
     if (value === undefined || value === null) {
+      if (value === null && impl.codec.keepsNull && !impl.isRequired) {
+        json[key] = null; // a JSON null is data, read back as null
+        continue;
+      }
       if (impl.isRequired) {
         throw new TypeError(
           `Cannot serialize ${
@@ -530,6 +625,8 @@ export function readStored(
     const impl = impls[i] as AttrImpl<unknown, boolean>;
     if (raw === undefined || raw === null) {
       if (impl.isRequired) throw new AttributeReadError(key, "is missing");
+      // a JSON null is data; a missing key (older events) stays undefined
+      if (raw === null && impl.codec.keepsNull) values[key] = null;
       continue;
     }
     const codec = impl.codec;
@@ -577,7 +674,8 @@ function convertParams(
     const raw = params[key];
     const impl = impls[i] as AttrImpl<unknown, boolean>;
     if (raw === undefined || raw === null) continue;
-    if (raw === "" && impl.kind !== "string") continue;
+    // blank text is absent, as in Sequent; only strings keep their text
+    if (impl.codec !== stringCodec && isBlankText(raw)) continue;
     const converted = impl.codec.fromParam(raw);
     if (converted.ok) {
       values[key] = converted.value;
@@ -635,11 +733,18 @@ export function nestedCodec<T>(resolve: () => unknown): Codec<T> {
       }
     },
     toJson: (v) => attributesToJson(v as Attributed),
+    own: (v) =>
+      v instanceof Attributed && v instanceof cls() ? ownValueObject(v) : v,
     fromJson: (json): Conversion<T> => {
       if (!isJsonObject(json)) return fail("is not an object");
       try {
         const target = cls();
-        return ok(new target(attributesFromJson(target, json) as never));
+        // freshly read values, seen by no one yet: frozen, not copied
+        const instance = constructStored(
+          target,
+          attributesFromJson(target, json),
+        );
+        return ok(Object.freeze(instance));
       } catch (error) {
         if (error instanceof AttributeReadError) {
           return {

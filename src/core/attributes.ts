@@ -170,6 +170,22 @@ export interface Codec<T> {
   validateNested?(value: T, path: string, errors: ErrorSink): void;
   /** The message for a value `is` refuses (default `is not a valid …`). */
   invalidMessage?(value: unknown): string;
+  /**
+   * The instance's own copy of a value a caller gave (to a constructor or
+   * `copy()`), so that changing the caller's value later cannot change the
+   * instance: arrays and JSON objects copied deeply and frozen, `Date`s
+   * copied, value objects copied and frozen. A value not of the codec's
+   * type is returned as it is (validation reports it). Absent for immutable
+   * values (strings, numbers, booleans, decimals, calendar dates), which are
+   * kept as given at no cost.
+   */
+  own?(value: unknown): unknown;
+  /**
+   * Whether `null` is a value of this type rather than "absent" (JSON):
+   * it is then written to and read from storage as `null`, and is not
+   * equal to `undefined`.
+   */
+  readonly keepsNull?: boolean;
 }
 
 interface Validator<T> {
@@ -267,6 +283,15 @@ export function fail<T>(message: string): Conversion<T> {
 
 export function make<T>(codec: Codec<T>): Attr<T, false> {
   return new AttrImpl(codec, false, []);
+}
+
+/**
+ * Whether raw input is blank text: a string that is empty after trimming.
+ * From params it means "absent" for every type but strings (as Sequent's
+ * parsers return nil for `value.blank?`).
+ */
+export function isBlankText(raw: unknown): boolean {
+  return typeof raw === "string" && raw.trim() === "";
 }
 
 const INTEGER = /^[+-]?\d+$/;
@@ -437,6 +462,8 @@ export const dateTimeCodec: Codec<Date> = {
     return d ? ok(d) : fail("is not a date-time");
   },
   equals: (a, b) => a.getTime() === b.getTime(),
+  // a Date cannot be frozen (its setters ignore Object.freeze): copy it
+  own: (v) => v instanceof Date ? new Date(v.getTime()) : v,
 };
 
 export const uuidCodec: Codec<string> = {
@@ -540,6 +567,80 @@ export function jsonEquals(a: JsonValue, b: JsonValue): boolean {
   );
 }
 
+/**
+ * A deep copy of a JSON value with every array and object frozen, keeping
+ * each object's prototype (`Object.prototype` or `null`) and keys such as
+ * `__proto__` as data; `undefined` when the value is not JSON or nests
+ * more than `depth` levels.
+ */
+function ownJson(value: unknown, depth: number): JsonValue | undefined {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : undefined;
+    case "object": {
+      if (value === null) return null;
+      if (depth <= 0) return undefined;
+      if (Array.isArray(value)) {
+        const list: JsonValue[] = [];
+        for (let i = 0; i < value.length; i++) {
+          const item = ownJson(value[i], depth - 1);
+          if (item === undefined) return undefined;
+          list.push(item);
+        }
+        return Object.freeze(list) as JsonValue[];
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return undefined;
+      const object: JsonObject = proto === null ? Object.create(null) : {};
+      const source = value as Record<string, unknown>;
+      for (const key of Object.keys(source)) {
+        const item = ownJson(source[key], depth - 1);
+        if (item === undefined) return undefined;
+        if (key === "__proto__") {
+          // defined, not assigned: a "__proto__" key is data
+          Object.defineProperty(object, key, {
+            value: item,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        } else {
+          object[key] = item;
+        }
+      }
+      return Object.freeze(object);
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Freezes a freshly read JSON value and every array and object inside it,
+ * in place, down to {@linkcode MAX_NESTING_DEPTH} levels (deeper is not
+ * valid JSON here). What is frozen already is not entered again.
+ */
+function freezeJson(value: JsonValue, depth = MAX_NESTING_DEPTH): JsonValue {
+  if (
+    typeof value !== "object" || value === null || depth <= 0 ||
+    Object.isFrozen(value)
+  ) {
+    return value;
+  }
+  const children = Array.isArray(value) ? value : Object.values(value);
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i] as JsonValue;
+    if (typeof child === "object" && child !== null) {
+      freezeJson(child, depth - 1);
+    }
+  }
+  Object.freeze(value);
+  return value;
+}
+
 export const jsonCodec: Codec<JsonValue> = {
   kind: "JSON value",
   is: (v): v is JsonValue => isJsonValue(v),
@@ -559,8 +660,15 @@ export const jsonCodec: Codec<JsonValue> = {
       : fail(shape === "too deep" ? TOO_DEEP : "is not valid JSON");
   },
   toJson: (v) => v,
-  fromJson: (j) => ok(j),
+  // freshly parsed, seen by no one yet: frozen in place, not copied
+  fromJson: (j) => ok(freezeJson(j)),
   equals: jsonEquals,
+  keepsNull: true,
+  own: (v) => {
+    if (typeof v !== "object" || v === null) return v;
+    // not JSON (or too deep): kept as it is, for validation to report
+    return ownJson(v, MAX_NESTING_DEPTH) ?? v;
+  },
   invalidMessage: (v) => jsonValueProblem(v) ?? "is not a valid JSON value",
   validateNested: (v, path, errors) => {
     const maxDepth = MAX_NESTING_DEPTH - level;
@@ -586,7 +694,12 @@ export function oneOfCodec<V extends string>(values: readonly V[]): Codec<V> {
   return {
     kind,
     is,
-    fromParam: (raw) => is(raw) ? ok(raw) : fail(`is not ${kind}`),
+    fromParam: (raw) => {
+      if (is(raw)) return ok(raw);
+      // surrounding spaces are no part of the value, as for the other types
+      const text = typeof raw === "string" ? raw.trim() : undefined;
+      return is(text) ? ok(text) : fail(`is not ${kind}`);
+    },
     toJson: (v) => v,
     fromJson: (j) => is(j) ? ok(j) : fail(`is not ${kind}`),
     equals: same,
@@ -605,13 +718,21 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
       if (!list) return fail("is not a valid array");
       if (!enterLevel()) return fail(TOO_DEEP);
       try {
-        const out: T[] = [];
+        const out: (T | undefined)[] = [];
         for (let i = 0; i < list.length; i++) {
-          const c = inner.fromParam(list[i]);
+          const raw = list[i];
+          // a blank item is absent (validation: "can't be blank"), as a
+          // blank field is; only string items keep their text
+          if (inner !== stringCodec && isBlankText(raw)) {
+            out.push(undefined);
+            continue;
+          }
+          const c = inner.fromParam(raw);
           if (!c.ok) return itemFailure(i, c);
           out.push(c.value);
         }
-        return ok(out);
+        // items are unchecked until validation, as for any value
+        return ok(out as T[]);
       } finally {
         leaveLevel();
       }
@@ -631,7 +752,19 @@ export function arrayCodec<T>(item: AttrImpl<T, boolean>): Codec<readonly T[]> {
         if (!c.ok) return itemFailure(i, c);
         out.push(c.value);
       }
-      return ok(out);
+      // freshly read, seen by no one yet: frozen, not copied
+      return ok(Object.freeze(out));
+    },
+    own: (v) => {
+      if (!Array.isArray(v)) return v;
+      const ownItem = inner.own;
+      if (ownItem === undefined) {
+        // immutable items: a frozen list (another message's) is shared
+        return Object.isFrozen(v) ? v : Object.freeze(v.slice());
+      }
+      return Object.freeze(
+        v.map((x) => x === undefined || x === null ? x : ownItem(x)),
+      );
     },
     equals: (a, b) =>
       a.length === b.length &&

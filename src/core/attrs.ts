@@ -35,6 +35,11 @@ import type { JsonValue } from "./json.ts";
  * `lines.1.description`. Arrays, value objects and JSON nest at most
  * {@linkcode MAX_NESTING_DEPTH} levels.
  *
+ * From params (`fromParams`), blank text (`""`, `"  "`) is an absent value
+ * for every type but `string`: "can't be blank" when required. A message
+ * takes its own copies of arrays, JSON values, dates and value objects,
+ * and freezes them (see {@linkcode Attributed}).
+ *
  * @example Declaring a command's attributes
  * ```ts
  * import { attrs, Command } from "@sequent/core";
@@ -87,7 +92,9 @@ export interface Attrs {
    * Any JSON value, stored as is; from params, JSON text is parsed. It may
    * nest at most {@linkcode MAX_NESTING_DEPTH} levels (counting what
    * encloses the attribute), and its strings and keys follow the text rule.
-   * Keys such as `__proto__` are data here.
+   * Keys such as `__proto__` are data here. `null` is a value too: stored
+   * as `null` and read back as `null` (a missing key reads as `undefined`).
+   * The message holds its own deep copy, frozen: copy it to change it.
    */
   json(): Attr<JsonValue, false>;
   /**
@@ -102,7 +109,10 @@ export interface Attrs {
   ): Attr<InstanceType<C>, false>;
   /**
    * A list of values of one attribute type; each item is validated, with
-   * errors keyed `field.index`.
+   * errors keyed `field.index`. The message holds its own copy of the
+   * list, frozen (a `TypeError` on `push`): copy it to change it,
+   * `[...event.tags, tag]`. From params, a blank item of any type but
+   * string is absent ("can't be blank").
    *
    * @param item The items' attribute type.
    */

@@ -18,7 +18,10 @@ export type DefinedValueObject<S extends Shape> =
 /**
  * A value object: attributes that belong together and are compared by value.
  * Use it in other messages with `attrs.valueObject(Class)`; its validation
- * errors are reported as `field.subfield`.
+ * errors are reported as `field.subfield`. A message holds its own frozen
+ * copy of each value object it is given (made by the class's constructor,
+ * as when it is read from storage), so the caller's instance is neither
+ * shared nor frozen.
  *
  * @example
  * ```ts

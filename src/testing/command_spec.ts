@@ -117,6 +117,8 @@ export class CommandSpec {
   #mark: EventPosition | undefined;
   #stored: Event[] = [];
   #whenCalled = false;
+  /** How many `whenCommand` calls have not settled yet. */
+  #inFlight = 0;
 
   /**
    * Creates the instance.
@@ -213,7 +215,9 @@ export class CommandSpec {
    */
   whenCommand(...commands: Command[]): CommandOutcome {
     this.#whenCalled = true;
-    const settled = this.#execute(commands);
+    this.#inFlight++;
+    // kept until it settles: asserting before then is a forgotten await
+    const settled = this.#execute(commands).finally(() => this.#inFlight--);
     const outcome = settled.then((error) => {
       if (error !== undefined) throw error;
     });
@@ -249,8 +253,14 @@ export class CommandSpec {
     return failure;
   }
 
-  /** The events the last `whenCommand` stored, read back from the store. */
+  /**
+   * The events the last `whenCommand` stored, read back from the store.
+   *
+   * @throws {AssertionError} while a `whenCommand` has not finished (its
+   * result was not awaited).
+   */
   get storedEvents(): readonly Event[] {
+    this.#requireSettled("storedEvents");
     return this.#stored;
   }
 
@@ -260,6 +270,8 @@ export class CommandSpec {
    * class alone, a matcher or predicate by itself. Counts must match.
    *
    * @param expected The expected events.
+   * @throws {AssertionError} when they differ, or while a `whenCommand` has
+   * not finished (await it first).
    */
   thenEvents(...expected: Expected<Event>[]): void {
     this.#requireWhen("thenEvents");
@@ -276,6 +288,16 @@ export class CommandSpec {
     if (!this.#whenCalled) {
       throw new AssertionError({
         message: `${what}() needs a whenCommand() first`,
+      });
+    }
+    this.#requireSettled(`${what}()`);
+  }
+
+  #requireSettled(what: string): void {
+    if (this.#inFlight > 0) {
+      throw new AssertionError({
+        message:
+          `${what} ran before whenCommand() finished: await spec.whenCommand(…) first`,
       });
     }
   }

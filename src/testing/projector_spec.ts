@@ -61,6 +61,8 @@ export interface ProjectorSpecOptions {
 export class ProjectorSpec {
   readonly #options: ProjectorSpecOptions;
   #ready: Promise<CommandService> | undefined;
+  /** How many `givenEvents`/`whenEvents` calls have not settled yet. */
+  #inFlight = 0;
 
   /**
    * Creates the spec.
@@ -99,6 +101,16 @@ export class ProjectorSpec {
    * @param events The events, each aggregate's in sequence order.
    */
   async givenEvents(...events: Event[]): Promise<void> {
+    // until it settles, reading rows is a forgotten await
+    this.#inFlight++;
+    try {
+      await this.#store(events);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #store(events: readonly Event[]): Promise<void> {
     const service = await this.service();
     const streams = new Map<string, Event[]>();
     for (const event of events) {
@@ -126,11 +138,19 @@ export class ProjectorSpec {
    *
    * @param table The table.
    * @param where Which rows.
+   * @throws {AssertionError} while a `givenEvents` or `whenEvents` has not
+   * finished (its result was not awaited).
    */
   async records<T extends RecordTable>(
     table: T,
     where: WhereOf<T> = {} as WhereOf<T>,
   ): Promise<RowOf<T>[]> {
+    if (this.#inFlight > 0) {
+      throw new AssertionError({
+        message:
+          "records() ran before whenEvents() finished: await spec.whenEvents(…) (and givenEvents) first",
+      });
+    }
     const service = await this.service();
     return await service.eventStore.records.find(table, where);
   }
@@ -140,7 +160,8 @@ export class ProjectorSpec {
    *
    * @param table The table.
    * @param where Which row.
-   * @throws {AssertionError} when there is no such row, or several.
+   * @throws {AssertionError} when there is no such row, or several, or
+   * while a `givenEvents` or `whenEvents` has not finished.
    */
   async record<T extends RecordTable>(
     table: T,

@@ -74,6 +74,8 @@ export class WorkflowSpec {
   #commands: Command[] = [];
   #afterCommitRan = 0;
   #whenCalled = false;
+  /** How many `whenEvent` calls have not settled yet. */
+  #inFlight = 0;
 
   /**
    * Creates the instance.
@@ -92,6 +94,16 @@ export class WorkflowSpec {
    */
   async whenEvent(event: Event): Promise<void> {
     this.#whenCalled = true;
+    // until it settles, asserting is a forgotten await
+    this.#inFlight++;
+    try {
+      await this.#run(event);
+    } finally {
+      this.#inFlight--;
+    }
+  }
+
+  async #run(event: Event): Promise<void> {
     const store = new InMemoryEventStore();
     const afterCommit: AfterCommitCallback[] = [];
     const queue: Command[] = [];
@@ -136,13 +148,24 @@ export class WorkflowSpec {
     }
   }
 
-  /** The commands the last `whenEvent` issued. */
+  /**
+   * The commands the last `whenEvent` issued.
+   *
+   * @throws {AssertionError} while a `whenEvent` has not finished (its
+   * result was not awaited).
+   */
   get issuedCommands(): readonly Command[] {
+    this.#requireSettled("issuedCommands");
     return this.#commands;
   }
 
-  /** How many after-commit callbacks the last `whenEvent` ran. */
+  /**
+   * How many after-commit callbacks the last `whenEvent` ran.
+   *
+   * @throws {AssertionError} while a `whenEvent` has not finished.
+   */
   get afterCommitCount(): number {
+    this.#requireSettled("afterCommitCount");
     return this.#afterCommitRan;
   }
 
@@ -152,6 +175,8 @@ export class WorkflowSpec {
    * must also be valid.
    *
    * @param expected The expected commands.
+   * @throws {AssertionError} when they differ, or while a `whenEvent` has
+   * not finished (await it first).
    */
   thenCommands(...expected: Expected<Command>[]): void {
     this.#requireWhen("thenCommands");
@@ -186,6 +211,16 @@ export class WorkflowSpec {
     if (!this.#whenCalled) {
       throw new AssertionError({
         message: `${what}() needs a whenEvent() first`,
+      });
+    }
+    this.#requireSettled(`${what}()`);
+  }
+
+  #requireSettled(what: string): void {
+    if (this.#inFlight > 0) {
+      throw new AssertionError({
+        message:
+          `${what} ran before whenEvent() finished: await spec.whenEvent(…) first`,
       });
     }
   }

@@ -840,3 +840,133 @@ Deno.test("the stored stream carries the aggregate type and partition key", asyn
   assert.equal(b?.aggregateType, "Root_Partitioned");
   assert.equal(b?.partitionKey, "tenant-7");
 });
+
+// --- Events never change --------------------------------------------------------
+
+class Root_TagsSet extends Event.define("Root.TagsSet", {
+  tags: attrs.array(attrs.string()).required(),
+}) {}
+class Root_TagAdded extends Event.define("Root.TagAdded", {
+  tag: attrs.string().required(),
+}) {}
+class Root_Tag extends Command.define("Root.Tag", {
+  tags: attrs.array(attrs.string()).required(),
+  extra: attrs.string().required(),
+}) {}
+
+/** Keeps the event's own array as state, and pushes onto it later. */
+class Root_SharingDoc extends AggregateRoot {
+  tags: string[] = [];
+
+  tag(command: Root_Tag): void {
+    this.apply(Root_TagsSet, { tags: command.tags });
+    this.apply(Root_TagAdded, { tag: command.extra });
+  }
+
+  static {
+    this.on(Root_TagsSet, (doc, event) => {
+      doc.tags = event.tags as string[];
+    });
+    this.on(Root_TagAdded, (doc, event) => {
+      doc.tags.push(event.tag);
+    });
+  }
+}
+
+/** Keeps a copy of the event's array as state. */
+class Root_CopyingDoc extends AggregateRoot {
+  tags: string[] = [];
+
+  tag(command: Root_Tag): void {
+    this.apply(Root_TagsSet, { tags: command.tags });
+    this.apply(Root_TagAdded, { tag: command.extra });
+  }
+
+  static {
+    this.on(Root_TagsSet, (doc, event) => {
+      doc.tags = [...event.tags];
+    });
+    this.on(Root_TagAdded, (doc, event) => {
+      doc.tags.push(event.tag);
+    });
+  }
+}
+
+Deno.test("a handler that pushes onto an earlier event's array fails with a TypeError saying to keep a copy, and changes neither that event nor the command", () => {
+  const doc = new Root_SharingDoc(newId());
+  const command = new Root_Tag({
+    aggregateId: doc.id,
+    tags: ["a"],
+    extra: "b",
+  });
+  assert.throws(
+    () => doc.tag(command),
+    (error: unknown) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(
+        error.message,
+        /^Root_SharingDoc handling Root\.TagAdded: .*not extensible.*frozen.*keep a copy as state/,
+      );
+      assert.ok(error.cause instanceof TypeError);
+      return true;
+    },
+  );
+  const [set] = doc.uncommittedEvents as Root_TagsSet[];
+  assert.deepEqual(set?.tags, ["a"]);
+  assert.deepEqual(command.tags, ["a"]);
+});
+
+class Root_ReadTags extends Command.define("Root.ReadTags", {}) {}
+
+Deno.test("events a command applies replay to the aggregate's live state", async () => {
+  const seen: string[][] = [];
+  class Root_TagHandler extends CommandHandler {
+    static {
+      this.on(Root_Tag, (handler, command) => {
+        const doc = new Root_CopyingDoc(command.aggregateId);
+        doc.tag(command);
+        seen.push([...doc.tags]);
+        handler.repository.addAggregate(doc);
+      });
+      this.on(Root_ReadTags, async (handler, command) => {
+        const doc = await handler.repository.loadAggregate(
+          command.aggregateId,
+          Root_CopyingDoc,
+        );
+        seen.push([...doc.tags]);
+      });
+    }
+  }
+  const store = new InMemoryEventStore();
+  const service = () =>
+    new CommandService({
+      eventStore: store,
+      commandHandlers: [new Root_TagHandler()],
+    });
+  const id = newId();
+  const command = new Root_Tag({ aggregateId: id, tags: ["a"], extra: "b" });
+  await service().executeCommands(command);
+  // a new service: the aggregate is rebuilt from the stored events
+  await service().executeCommands(new Root_ReadTags({ aggregateId: id }));
+  assert.deepEqual(seen, [["a", "b"], ["a", "b"]]);
+  assert.deepEqual(command.tags, ["a"]);
+});
+
+Deno.test("an error of a handler that changes no frozen value is thrown as it is", () => {
+  class Root_Failing extends AggregateRoot {
+    fail(): void {
+      this.apply(Root_Pinged);
+    }
+    static {
+      this.on(Root_Pinged, () => {
+        throw new TypeError("not about frozen values");
+      });
+    }
+  }
+  assert.throws(
+    () => new Root_Failing(newId()).fail(),
+    (error: unknown) =>
+      error instanceof TypeError &&
+      error.message === "not about frozen values" && error.cause === undefined,
+  );
+});

@@ -317,7 +317,8 @@ Deno.test("attributes() of an event includes its base attributes", () => {
   ]);
   assert.equal(values.aggregateId, ID);
   assert.equal(values.sequenceNumber, 7);
-  assert.equal(values.createdAt, at);
+  // the event's own copy of the given date (see "an event owns …" tests)
+  assert.equal(values.createdAt.getTime(), at.getTime());
 });
 
 Deno.test("copy() changes the given attributes and keeps the class and the rest", () => {
@@ -359,6 +360,89 @@ Deno.test("copy() keeps failed conversions of the fields it does not replace", (
     "tags.1": ["is not a valid integer"],
   });
   assert.deepEqual(parsed.copy({ age: 40, tags: [1] }).validate(), {});
+});
+
+Deno.test("copy() owns its values: changing a copy's array, JSON or date never changes the original", () => {
+  const original = full();
+  const copied = original.copy({ name: "other" });
+  assert.ok(Object.isFrozen(copied.prices) && Object.isFrozen(copied.meta));
+  assert.throws(() => (copied.prices as Decimal[]).push(Decimal.from(1)));
+  assert.throws(() => {
+    (copied.meta as { n: number }).n = 2;
+  }, TypeError);
+  copied.at?.setUTCFullYear(2030);
+  assert.equal(original.at?.toISOString(), "2026-02-28T12:34:56.789Z");
+  assert.equal(original.prices?.length, 2);
+  assert.deepEqual(original.meta, { tags: ["a", null], n: 1 });
+  assert.ok(copied.equals(original.copy({ name: "other", at: copied.at })));
+  // the values a copy is given are its own too
+  const tags = [CalendarDate.of(2026, 1, 1)];
+  const withDays = original.copy({ days: tags });
+  tags.push(CalendarDate.of(2026, 1, 2));
+  assert.equal(withDays.days?.length, 1);
+  assert.ok(!Object.isFrozen(tags));
+});
+
+Deno.test("an instance owns its values deeply: arrays of value objects, nested arrays and JSON objects are copied and frozen", () => {
+  class Grid extends ValueObject.define({
+    rows: attrs.array(attrs.array(attrs.integer())),
+    lines: attrs.array(attrs.valueObject(Line)),
+    address: attrs.valueObject(Address),
+    metas: attrs.array(attrs.json()),
+  }) {}
+  const rows = [[1, 2], [3]];
+  const line = new Line({ amount: Decimal.from(1) });
+  const address = new Address({ street: "Main" });
+  const meta = { deep: { list: [1] } };
+  const grid = new Grid({ rows, lines: [line], address, metas: [meta] });
+  // the caller's values: neither shared nor frozen
+  (rows[0] as number[]).push(9);
+  meta.deep.list.push(9);
+  assert.ok(!Object.isFrozen(rows[0]) && !Object.isFrozen(line));
+  assert.ok(!Object.isFrozen(address) && !Object.isFrozen(meta.deep));
+  assert.deepEqual(grid.rows, [[1, 2], [3]]);
+  assert.deepEqual(grid.metas, [{ deep: { list: [1] } }]);
+  // the instance's values: its own copies, frozen all the way down
+  assert.notEqual(grid.lines?.[0], line);
+  assert.ok(grid.lines?.[0] instanceof Line && grid.lines[0].equals(line));
+  assert.ok(grid.address instanceof Address && grid.address.equals(address));
+  for (
+    const frozen of [
+      grid.rows,
+      grid.rows?.[0],
+      grid.lines,
+      grid.lines?.[0],
+      grid.address,
+      grid.metas?.[0],
+      (grid.metas?.[0] as { deep: object }).deep,
+    ]
+  ) {
+    assert.ok(Object.isFrozen(frozen));
+  }
+  assert.throws(() => {
+    (grid.address as { street: string }).street = "Other";
+  }, TypeError);
+  assert.equal(grid.address?.street, "Main");
+  assert.ok(grid.isValid());
+});
+
+/** A value object that may hold another of its class. */
+interface Linked extends ValueObject {
+  readonly next: Linked | undefined;
+}
+
+Deno.test("a value object inside itself is kept, not copied without end, and fails validation", () => {
+  // the thunk states its type: TypeScript cannot infer it here (TS2506)
+  class Node extends ValueObject.define({
+    next: attrs.valueObject((): abstract new (init: never) => Linked => Node),
+  }) {}
+  const loop = new Node({});
+  (loop as { next: unknown }).next = loop;
+  const holder = new Node({ next: loop });
+  assert.ok(holder.next instanceof Node);
+  assert.deepEqual(Object.values(holder.validate()), [[
+    "nests more than 100 levels deep",
+  ]]);
 });
 
 // --- toJSON() -------------------------------------------------------------------
@@ -496,6 +580,58 @@ Deno.test("attributesFromJson() treats null as absent for optional attributes an
     oldField: 1,
   });
   assert.deepEqual(values, { street: "Main" });
+});
+
+Deno.test("a JSON attribute set to null is stored as null and read back as null, equal to the original", () => {
+  class Attd_Saved extends Event.define("Attd_Saved", {
+    data: attrs.json(),
+    items: attrs.array(attrs.json()),
+    name: attrs.string(),
+  }) {}
+  const event = new Attd_Saved({
+    aggregateId: ID,
+    sequenceNumber: 1,
+    data: null,
+    items: [null],
+    name: "x",
+  });
+  const serializer = new MessageSerializer();
+  const row = serializer.serializeEvent(event);
+  assert.equal(row.payload, '{"data":null,"items":[null],"name":"x"}');
+  const back = serializer.deserializeEvent(row) as Attd_Saved;
+  assert.equal(back.data, null);
+  assert.deepEqual(back.items, [null]);
+  assert.ok(back.equals(event) && event.equals(back));
+  assert.equal(serializer.serializeEvent(back).payload, row.payload);
+  // an older event, stored without the key, still reads as undefined
+  const older = serializer.deserializeEvent({
+    ...row,
+    payload: '{"name":"x"}',
+  });
+  assert.equal((older as Attd_Saved).data, undefined);
+  assert.ok(!older.equals(event));
+});
+
+Deno.test("attributesFromJson() reads a JSON null as null and a missing JSON key as undefined", () => {
+  class Attd_Holder extends ValueObject.define({
+    data: attrs.json(),
+    note: attrs.string(),
+  }) {}
+  assert.deepEqual(
+    attributesFromJson(Attd_Holder, { data: null, note: null }),
+    { data: null },
+  );
+  assert.deepEqual(attributesFromJson(Attd_Holder, {}), {});
+  assert.deepEqual(new Attd_Holder({ data: null }).toJSON(), { data: null });
+  assert.deepEqual(new Attd_Holder({ note: null! }).toJSON(), {});
+});
+
+Deno.test("equals() takes null for undefined where both are stored as absent, but not a JSON null", () => {
+  assert.ok(
+    new Sample({ name: null!, address: null! }).equals(new Sample({})),
+  );
+  assert.ok(!new Sample({ meta: null }).equals(new Sample({})));
+  assert.ok(new Sample({ meta: null }).equals(new Sample({ meta: null })));
 });
 
 Deno.test("attributesFromJson() leaves out the skipped keys", () => {

@@ -387,6 +387,70 @@ Deno.test("fromParams() treats an empty form string as absent for every non-stri
   }
 });
 
+Deno.test("fromParams() treats whitespace-only text as absent for every non-string type, as Sequent does; strings keep it", () => {
+  const spaces = [" ", "  \t", "\n", "\u00a0"];
+  for (const text of spaces) {
+    const blank = {
+      i: text,
+      f: text,
+      b: text,
+      d: text,
+      day: text,
+      at: text,
+      id: text,
+      color: text,
+      data: text,
+      address: text,
+      ints: text,
+    };
+    const optional = Everything.fromParams({ ...blank, s: text });
+    for (const key of Object.keys(blank)) {
+      assert.equal(
+        (optional as unknown as Record<string, unknown>)[key],
+        undefined,
+        `${key} ${JSON.stringify(text)}`,
+      );
+    }
+    assert.equal(optional.s, text);
+    assert.deepEqual(optional.validate(), {});
+    const required = AllRequired.fromParams({ ...blank, s: text }).validate();
+    for (const key of [...Object.keys(blank), "s"]) {
+      assert.deepEqual(required[key], ["can't be blank"], key);
+    }
+  }
+});
+
+Deno.test("fromParams() treats a blank array item as absent: can't be blank at its index, for every item type but string", () => {
+  const form = new URLSearchParams(
+    "ints[0]=1&ints[1]=&ints[2]= &days[0]=\t&strings[0]= &datas[0]= ",
+  );
+  const value = Everything.fromParams(form);
+  assert.deepEqual(value.ints, [1, undefined, undefined]);
+  assert.deepEqual(value.strings, [" "]);
+  assert.deepEqual(value.validate(), {
+    "ints.1": ["can't be blank"],
+    "ints.2": ["can't be blank"],
+    "days.0": ["can't be blank"],
+    "datas.0": ["can't be blank"],
+  });
+  assert.deepEqual(errorsOf({ addresses: [" "] }), {
+    "addresses.0": ["can't be blank"],
+  });
+});
+
+Deno.test("fromParams() trims oneOf input like the other types' input", () => {
+  assert.equal(Everything.fromParams({ color: " red " }).color, "red");
+  assert.deepEqual(
+    Everything.fromParams({ colors: ["green\n", " red"] }).colors,
+    ["green", "red"],
+  );
+  assert.deepEqual(errorsOf({ color: " RED " }), {
+    color: ['is not one of "red", "green"'],
+  });
+  class Padded extends ValueObject.define({ p: attrs.oneOf(" a ", "b") }) {}
+  assert.equal(Padded.fromParams({ p: " a " }).p, " a ");
+});
+
 Deno.test("fromParams() treats null and undefined as absent and ignores undeclared keys", () => {
   const value = Everything.fromParams({
     i: null,
@@ -409,7 +473,11 @@ Deno.test("fromParams() builds nested value objects from plain objects", () => {
   assert.equal(value.address.street, "Main");
   assert.equal(value.address.number, 12);
   const given = new Address({ street: "Given" });
-  assert.equal(Everything.fromParams({ address: given }).address, given);
+  const taken = Everything.fromParams({ address: given }).address;
+  // taken as it is, as the instance's own frozen copy (given stays unfrozen)
+  assert.ok(taken instanceof Address && taken.equals(given));
+  assert.notEqual(taken, given);
+  assert.ok(Object.isFrozen(taken) && !Object.isFrozen(given));
 });
 
 Deno.test("fromParams() reports a failed conversion inside a value object at address.number", () => {

@@ -242,3 +242,19 @@ Deno.test("a causing event's sequence number must be one every store can hold: 1
     );
   }
 });
+
+// --- Commands own their values --------------------------------------------------
+
+class Cmd_Tag extends Command.define("Cmd_Tag", {
+  tags: attrs.array(attrs.string()).required(),
+}) {}
+
+Deno.test("a command owns its arrays: the caller's array is copied, not frozen, and changing it changes nothing in the command", () => {
+  const tags = ["a"];
+  const command = new Cmd_Tag({ aggregateId: ID, tags });
+  tags.push("b");
+  assert.deepEqual(command.tags, ["a"]);
+  assert.ok(Object.isFrozen(command.tags) && !Object.isFrozen(tags));
+  assert.throws(() => (command.tags as string[]).push("c"), TypeError);
+  assert.equal(JSON.stringify(command.payload()), '{"tags":["a"]}');
+});

@@ -88,7 +88,10 @@ Deno.test("an event keeps the createdAt it is given", () => {
     createdAt: at,
     title: "Hi",
   });
-  assert.equal(event.createdAt, at);
+  assert.equal(event.createdAt.getTime(), at.getTime());
+  // its own copy: changing the given Date afterwards changes nothing
+  at.setUTCFullYear(2030);
+  assert.equal(event.createdAt.toISOString(), "2020-02-02T02:02:02.000Z");
 });
 
 Deno.test("an event's base attributes are validated: aggregateId a UUID, sequenceNumber an integer", () => {
@@ -359,4 +362,78 @@ Deno.test("upcasters are applied to payloads with nested value objects before th
   assert.ok(event instanceof Moved);
   assert.ok(event.to instanceof Place);
   assert.equal(event.to.city, "Utrecht");
+});
+
+// --- Events own their values --------------------------------------------------
+
+class Evt_Tagged extends Event.define("Evt_Tagged", {
+  tags: attrs.array(attrs.string()),
+  data: attrs.json(),
+  at: attrs.dateTime(),
+}) {}
+
+Deno.test("an event owns its values: changing the caller's array, JSON object or Date afterwards changes nothing in it", () => {
+  const tags = ["a"];
+  const data = { x: 1, list: [1] };
+  const at = new Date("2024-01-01T00:00:00Z");
+  const event = new Evt_Tagged({
+    aggregateId: ID,
+    sequenceNumber: 1,
+    tags,
+    data,
+    at,
+  });
+  tags.push("b");
+  data.x = 2;
+  data.list.push(2);
+  at.setUTCFullYear(2030);
+  assert.deepEqual(event.tags, ["a"]);
+  assert.deepEqual(event.data, { x: 1, list: [1] });
+  assert.equal(event.at?.toISOString(), "2024-01-01T00:00:00.000Z");
+  assert.equal(
+    JSON.stringify(event.payload()),
+    '{"tags":["a"],"data":{"x":1,"list":[1]},"at":"2024-01-01T00:00:00.000Z"}',
+  );
+});
+
+Deno.test("an event's arrays and JSON values are frozen, deeply; the caller's are not", () => {
+  const tags = ["a"];
+  const data = { nested: { list: [1] } };
+  const event = new Evt_Tagged({
+    aggregateId: ID,
+    sequenceNumber: 1,
+    tags,
+    data,
+  });
+  assert.ok(Object.isFrozen(event.tags));
+  const json = event.data as { nested: { list: number[] } };
+  assert.ok(Object.isFrozen(json) && Object.isFrozen(json.nested));
+  assert.ok(Object.isFrozen(json.nested.list));
+  assert.throws(() => (event.tags as string[]).push("b"), TypeError);
+  assert.throws(() => json.nested.list.push(2), TypeError);
+  assert.deepEqual(event.tags, ["a"]);
+  assert.ok(!Object.isFrozen(tags) && !Object.isFrozen(data));
+  assert.ok(
+    !Object.isFrozen(data.nested) && !Object.isFrozen(data.nested.list),
+  );
+  tags.push("b"); // still the caller's to change
+  assert.deepEqual(tags, ["a", "b"]);
+});
+
+Deno.test("an event read back from storage has frozen arrays and JSON values, like a new one", () => {
+  const serializer = new MessageSerializer();
+  const stored = serializer.serializeEvent(
+    new Evt_Tagged({
+      aggregateId: ID,
+      sequenceNumber: 1,
+      tags: ["a"],
+      data: { nested: { list: [1] } },
+    }),
+  );
+  const back = serializer.deserializeEvent(stored) as Evt_Tagged;
+  assert.deepEqual(back.tags, ["a"]);
+  assert.ok(Object.isFrozen(back.tags));
+  const json = back.data as { nested: { list: number[] } };
+  assert.ok(Object.isFrozen(json) && Object.isFrozen(json.nested.list));
+  assert.throws(() => (back.tags as string[]).push("b"), TypeError);
 });

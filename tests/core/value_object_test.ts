@@ -126,3 +126,61 @@ Deno.test("a value object's fields get inferred types and a missing required one
   assert.deepEqual(wrong.validate(), { amount: ["is not a valid decimal"] });
   assert.equal(new Note({}).text, undefined);
 });
+
+// --- Value objects inside messages ------------------------------------------------
+
+class Vo_Paid extends Event.define("Vo_Paid", {
+  amount: attrs.valueObject(Money).required(),
+  history: attrs.array(attrs.valueObject(Money)),
+}) {}
+
+Deno.test("an event holds its own frozen copy of each value object it is given; the given one is neither shared nor frozen", () => {
+  const given = new Money({ amount: Decimal.from("1.50"), currency: "EUR" });
+  const event = new Vo_Paid({
+    aggregateId: crypto.randomUUID(),
+    sequenceNumber: 1,
+    amount: given,
+    history: [given],
+  });
+  assert.ok(event.amount instanceof Money && event.amount.equals(given));
+  assert.notEqual(event.amount, given);
+  assert.notEqual(event.history?.[0], given);
+  assert.ok(
+    Object.isFrozen(event.amount) && Object.isFrozen(event.history?.[0]),
+  );
+  assert.ok(!Object.isFrozen(given));
+  (given as { currency: string }).currency = "USD";
+  assert.equal(event.amount.currency, "EUR");
+  assert.throws(() => {
+    (event.amount as { currency: string }).currency = "USD";
+  }, TypeError);
+  // the copy is made by the class's constructor: its methods work
+  assert.equal(event.amount.plus(event.amount).amount.toString(), "3.00");
+});
+
+Deno.test("a value object with private state is copied through its constructor, and failed conversions inside it survive the copy", () => {
+  class Vo_Counter extends ValueObject.define({ n: attrs.integer() }) {
+    #label = "counter";
+    label(): string {
+      return `${this.#label} ${this.n}`;
+    }
+  }
+  class Vo_Counted extends Event.define("Vo_Counted", {
+    counter: attrs.valueObject(Vo_Counter),
+  }) {}
+  const event = new Vo_Counted({
+    aggregateId: crypto.randomUUID(),
+    sequenceNumber: 1,
+    counter: new Vo_Counter({ n: 2 }),
+  });
+  assert.equal(event.counter?.label(), "counter 2");
+  const parsed = Vo_Counted.fromParams({
+    aggregateId: crypto.randomUUID(),
+    sequenceNumber: 1,
+    counter: { n: "two" },
+  });
+  assert.ok(Object.isFrozen(parsed.counter));
+  assert.deepEqual(parsed.validate(), {
+    "counter.n": ["is not a valid integer"],
+  });
+});

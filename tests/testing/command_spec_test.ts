@@ -682,6 +682,77 @@ Deno.test("thenEvents() and thenNoEvents() before whenCommand() fail", () => {
   );
 });
 
+Deno.test("thenEvents(), thenNoEvents() and storedEvents refuse to run before whenCommand() finished, asking for the missing await", async () => {
+  const spec = postSpec();
+  const id = newId();
+  const pending = spec.whenCommand(
+    new Spec_AddPost({ aggregateId: id, title: "Hello" }),
+  ); // await forgotten
+  assertFailsWith(
+    () => spec.thenNoEvents(),
+    /thenNoEvents\(\) ran before whenCommand\(\) finished: await spec\.whenCommand\(…\) first/,
+  );
+  assertFailsWith(
+    () => spec.thenEvents(Spec_PostAdded, Spec_TitleChanged),
+    /thenEvents\(\) ran before whenCommand\(\) finished/,
+  );
+  assertFailsWith(
+    () => spec.storedEvents,
+    /storedEvents ran before whenCommand\(\) finished/,
+  );
+  await pending;
+  spec.thenEvents(Spec_PostAdded, Spec_TitleChanged);
+  assert.equal(spec.storedEvents.length, 2);
+  // also while a failing command is still running
+  const failing = spec.whenCommand(
+    new Spec_AddPost({ aggregateId: newId(), title: "" }),
+  );
+  assertFailsWith(() => spec.thenNoEvents(), /await spec\.whenCommand/);
+  await failing.thenFails({ title: ["can't be blank"] });
+  spec.thenNoEvents();
+});
+
+class Spec_DataSaved extends Event.define("Spec.DataSaved", {
+  data: attrs.json(),
+}) {}
+class Spec_SaveData extends Command.define("Spec.SaveData", {
+  data: attrs.json(),
+}) {}
+class Spec_DataDoc extends AggregateRoot {
+  static save(command: Spec_SaveData): Spec_DataDoc {
+    const doc = new Spec_DataDoc(command.aggregateId);
+    doc.apply(Spec_DataSaved, { data: command.data });
+    return doc;
+  }
+  static {
+    this.on(Spec_DataSaved, () => {});
+  }
+}
+class Spec_DataHandler extends CommandHandler {
+  static {
+    this.on(Spec_SaveData, (handler, command) => {
+      handler.repository.addAggregate(Spec_DataDoc.save(command));
+    });
+  }
+}
+
+Deno.test("thenEvents() passes for an event whose JSON attribute is null, and tells null from absent", async () => {
+  const spec = commandSpec({ commandHandlers: [new Spec_DataHandler()] });
+  const aggregateId = newId();
+  await spec.whenCommand(
+    Spec_SaveData.fromParams({ aggregateId, data: "null" }),
+  );
+  assert.equal((spec.storedEvents[0] as Spec_DataSaved).data, null);
+  spec.thenEvents(
+    new Spec_DataSaved({ aggregateId, sequenceNumber: 1, data: null }),
+  );
+  assertFailsWith(
+    () =>
+      spec.thenEvents(new Spec_DataSaved({ aggregateId, sequenceNumber: 1 })),
+    /expected: Spec\.DataSaved \{"aggregateId":"[^"]+","sequenceNumber":1\}\n\s+actual:\s+Spec\.DataSaved \{"aggregateId":"[^"]+","sequenceNumber":1,"data":null\}/,
+  );
+});
+
 Deno.test("thenEvents() checks only the last whenCommand", async () => {
   const { spec, id } = await addedPost();
   await spec.whenCommand(

@@ -105,6 +105,28 @@ Deno.test("givenEvents sets the scene; an aggregate's later events continue its 
   assert.deepEqual(stream?.events.map((e) => e.sequenceNumber), [1, 2, 3]);
 });
 
+Deno.test("records and record refuse to read before whenEvents() or givenEvents() finished, asking for the missing await", async () => {
+  const spec = projectorSpec({ projectors: [new PSpec_PostProjector()] });
+  const id = crypto.randomUUID();
+  const pending = spec.whenEvents(added(id, "first")); // await forgotten
+  const refused = (error: unknown) => {
+    assert.ok(error instanceof AssertionError);
+    assert.match(
+      error.message,
+      /records\(\) ran before whenEvents\(\) finished: await spec\.whenEvents\(…\)/,
+    );
+    return true;
+  };
+  await assert.rejects(spec.records(pspecPosts), refused);
+  await assert.rejects(spec.record(pspecPosts, { id }), refused);
+  await pending;
+  assert.equal((await spec.record(pspecPosts, { id })).title, "first");
+  const given = spec.givenEvents(added(crypto.randomUUID(), "second"));
+  await assert.rejects(spec.records(pspecPosts), refused);
+  await given;
+  assert.equal((await spec.records(pspecPosts)).length, 2);
+});
+
 Deno.test("record fails with an AssertionError unless exactly one row matches", async () => {
   const spec = projectorSpec({ projectors: [new PSpec_PostProjector()] });
   const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];

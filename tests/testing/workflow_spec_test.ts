@@ -235,6 +235,24 @@ Deno.test("thenCommands() and thenNoCommands() before whenEvent() fail", () => {
   );
 });
 
+Deno.test("thenCommands(), thenNoCommands(), issuedCommands and afterCommitCount refuse to run before whenEvent() finished, asking for the missing await", async () => {
+  const { spec } = shipping();
+  const { event } = paid();
+  const pending = spec.whenEvent(event); // await forgotten
+  assertFailsWith(
+    () => spec.thenNoCommands(),
+    /thenNoCommands\(\) ran before whenEvent\(\) finished: await spec\.whenEvent\(…\) first/,
+  );
+  assertFailsWith(
+    () => spec.thenCommands(),
+    /thenCommands\(\) ran before whenEvent\(\) finished/,
+  );
+  assertFailsWith(() => spec.issuedCommands, /issuedCommands ran before/);
+  assertFailsWith(() => spec.afterCommitCount, /afterCommitCount ran before/);
+  await pending;
+  spec.thenCommands(WfSpec_ShipOrder, WfSpec_NotifyCustomer);
+});
+
 // --- afterCommit ---------------------------------------------------------------------
 
 Deno.test("whenEvent() runs the afterCommit callbacks the workflow registered", async () => {
