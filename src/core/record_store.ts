@@ -20,11 +20,17 @@ import type { NewRowOf, RecordTable, RowOf, WhereOf } from "./record_table.ts";
  */
 export interface FindOptions {
   /**
-   * Columns to order by, with their direction (default: unordered); nulls
-   * last ascending, first descending. Text orders as the store's database
-   * collates it; the in-memory store, which has none, by code point (as
-   * PostgreSQL's `C` collation does), so a projector that orders text by
-   * something the collations disagree on is tested on the database.
+   * Columns to order by, with their direction, `"asc"` or `"desc"` (any
+   * other is a `TypeError`); default: unordered. Nulls sort last ascending,
+   * first descending; rows equal on a column are ordered by the next one.
+   * Text orders as the store's database collates it; the in-memory store,
+   * which has none, by code point (as PostgreSQL's `C` collation does), so
+   * a projector that orders text by something the collations disagree on
+   * is tested on the database. JSON orders as `jsonb` does: by type (null,
+   * string, number, boolean, array, object; a column's top-level `[]`
+   * before every other value), numbers by value, strings as text, arrays
+   * and objects by their size and then element by element (an object's
+   * keys taken shortest first, then key, value, key, value…).
    */
   readonly orderBy?: readonly (readonly [string, "asc" | "desc"])[] | undefined;
   /** At most this many rows. */
@@ -41,10 +47,24 @@ export interface FindOptions {
  * surrogate, in a text column, or in a string or key of a JSON column — is
  * refused with {@linkcode UnstorableTextError} naming the table and column,
  * whether written (`insert`, `update`, `upsert`) or looked up (`where`),
- * before anything of the call is stored. Values of the wrong type are a
- * `TypeError` naming the column. A JSON column gives back what JSON text
- * holds, as `jsonb` does, and `-0` reads back as `0` from JSON and float
- * columns.
+ * before anything of the call is stored. Values of the wrong type (a
+ * decimal past `numeric`'s 16383 digits after the point or 131072 before
+ * it included) are a `TypeError` naming the column, and so is a name that
+ * is no column of the table (`toString` neither). A JSON column gives back
+ * what JSON text holds, as `jsonb` does, and `-0` reads back as `0` from
+ * JSON, float and integer columns.
+ *
+ * Values are taken when the call is made: a caller may change a `Date` it
+ * passed afterwards, even while the write waits to be sent, without
+ * changing what is stored or which rows a condition matches. An insert may
+ * hold any number of rows, and a list in a condition any number of values
+ * (not holes, nor `undefined`: a `TypeError`). A condition is checked even
+ * where nothing is to change.
+ *
+ * A duplicate key or unique value is a {@linkcode DuplicateRecordError}
+ * naming the table (its declared name) and the taken key: the key's
+ * columns by their TypeScript names, with their values as the columns hold
+ * them.
  */
 export interface RecordStore {
   /** Inserts rows (a duplicate primary key fails). */
@@ -66,7 +86,8 @@ export interface RecordStore {
   ): Promise<void>;
   /**
    * Updates the rows matching `where` with `values`, or inserts one row made
-   * of `where` and `values` when none matches.
+   * of `where` and `values` when none matches (a value left `undefined`
+   * changes nothing, so the new row takes the condition's value).
    */
   upsert<T extends RecordTable>(
     table: T,

@@ -38,12 +38,37 @@ export type ColumnKind =
 
 // What PostgreSQL can hold, so every record store accepts the same values:
 // 32- and 64-bit integers, storable text (no NUL, no lone surrogate; also in
-// JSON strings and keys), JSON nesting at most MAX_NESTING_DEPTH levels, and
-// instants in the years 1 to 9999 (those the adapters pass as ISO text).
+// JSON strings and keys), JSON nesting at most MAX_NESTING_DEPTH levels,
+// instants in the years 1 to 9999 (those the adapters pass as ISO text), and
+// decimals `numeric` holds (16383 digits after the point, 131072 before).
 const MIN_BIGINT = -(2n ** 63n);
 const MAX_BIGINT = 2n ** 63n - 1n;
 const MIN_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
 const MAX_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+/** PostgreSQL's `numeric` holds at most this many digits after the point… */
+const MAX_DECIMAL_SCALE = 16383;
+/** …and this many before it. */
+const MAX_DECIMAL_INTEGER_DIGITS = 131072;
+/** Below this in magnitude, a decimal has far fewer digits than the limit. */
+const SMALL_UNSCALED = 10n ** 1000n;
+
+/**
+ * Why PostgreSQL's `numeric` cannot hold a decimal (too many digits after
+ * or before the point), or undefined when it can. A decimal of ordinary
+ * size is told apart by two comparisons, without counting its digits.
+ */
+function decimalProblem(value: Decimal): string | undefined {
+  if (value.scale > MAX_DECIMAL_SCALE) {
+    return `${value.scale} digits after the point`;
+  }
+  const unscaled = value.unscaled;
+  if (unscaled < SMALL_UNSCALED && unscaled > -SMALL_UNSCALED) return undefined;
+  const digits = (unscaled < 0n ? -unscaled : unscaled).toString().length -
+    value.scale;
+  return digits > MAX_DECIMAL_INTEGER_DIGITS
+    ? `${digits} digits before the point`
+    : undefined;
+}
 
 const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
   uuid: isUuid,
@@ -54,7 +79,7 @@ const CHECKS: Record<ColumnKind, (value: unknown) => boolean> = {
   bigint: (v) => typeof v === "bigint" && v >= MIN_BIGINT && v <= MAX_BIGINT,
   float: (v) => typeof v === "number" && !Number.isNaN(v),
   boolean: (v) => typeof v === "boolean",
-  decimal: (v) => Decimal.isDecimal(v),
+  decimal: (v) => Decimal.isDecimal(v) && decimalProblem(v) === undefined,
   date: (v) => CalendarDate.isCalendarDate(v),
   dateTime: (v) =>
     v instanceof Date && v.getTime() >= MIN_INSTANT &&
@@ -408,6 +433,13 @@ const TABLE_NAME = /^[a-z_][a-z0-9_]*$/;
  */
 const MAX_TABLE_NAME_LENGTH = 63 - "_v2147483647".length;
 const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * The longest column name, and SQL name: PostgreSQL cuts identifiers to 63
+ * bytes, so a longer SQL name would be stored cut (two such names sharing
+ * 63 bytes clash), and a longer TypeScript name, which a SQL store selects
+ * columns as, would read back as another name (its value lost).
+ */
+const MAX_COLUMN_NAME_LENGTH = 63;
 
 /** `aggregateId` → `aggregate_id`. */
 export function snakeCase(name: string): string {
@@ -496,6 +528,14 @@ export class RecordTable<C extends Columns = Columns> {
         );
       }
       const sql = snakeCase(key);
+      // (the names are ASCII: their lengths are their bytes)
+      if (sql.length > MAX_COLUMN_NAME_LENGTH) {
+        throw new TypeError(
+          `Column name "${key}" of table ${name} is too long: ${
+            sql === key ? "it has" : `its SQL name "${sql}" has`
+          } ${sql.length} characters, and PostgreSQL keeps at most ${MAX_COLUMN_NAME_LENGTH} of a name`,
+        );
+      }
       if (seen.has(sql)) {
         throw new TypeError(`Columns of table ${name} clash as "${sql}"`);
       }
@@ -616,7 +656,10 @@ export class RecordTable<C extends Columns = Columns> {
    * @throws {TypeError} naming the column when the value does not fit.
    */
   checkValue(key: string, value: unknown): void {
-    const col = this.columns[key];
+    // (own columns only: "toString" or "constructor" name no column)
+    const col = Object.hasOwn(this.columns, key)
+      ? this.columns[key]
+      : undefined;
     if (!col) throw new TypeError(`Table ${this.name} has no column "${key}"`);
     if (!col.accepts(value)) {
       const unstorable = (path: string, problem: string): UnstorableTextError =>
@@ -637,6 +680,13 @@ export class RecordTable<C extends Columns = Columns> {
             `Column ${key} of table ${this.name} cannot hold JSON that ${shape}`,
           );
         }
+      }
+      if (col.kind === "decimal" && Decimal.isDecimal(value)) {
+        throw new TypeError(
+          `Column ${key} of table ${this.name} cannot hold a decimal with ${
+            decimalProblem(value)
+          }: PostgreSQL's numeric holds at most ${MAX_DECIMAL_SCALE} digits after the point and ${MAX_DECIMAL_INTEGER_DIGITS} before it`,
+        );
       }
       throw new TypeError(
         `Column ${key} of table ${this.name} cannot hold ${

@@ -15,7 +15,12 @@ import type {
   RowOf,
   WhereOf,
 } from "../core/record_table.ts";
-import { copyValue, orderAndLimit, valueKey } from "../core/record_values.ts";
+import {
+  copyValue,
+  orderAndLimit,
+  storedValue,
+  valueKey,
+} from "../core/record_values.ts";
 
 type Row = Record<string, unknown>;
 type AnyColumn = Column<unknown, boolean, boolean>;
@@ -26,23 +31,11 @@ function copyRow(row: Row): Row {
   return copy;
 }
 
-/**
- * A value as the SQL store gives it back: JSON as written as JSON text and
- * read again (so -0 becomes 0, as in jsonb), a float -0 as 0 (the drivers
- * send it as "0"), the rest copied.
- */
-function storedValue(column: AnyColumn, value: unknown): unknown {
-  if (column.kind === "json" && value !== null) {
-    return JSON.parse(JSON.stringify(value));
-  }
-  if (column.kind === "float" && Object.is(value, -0)) return 0;
-  return copyValue(value);
-}
-
+/** A row as the SQL store gives it back (see `storedValue`). */
 function storedRow(table: RecordTable, row: Row): Row {
   const copy: Row = {};
   for (const key in row) {
-    copy[key] = storedValue(table.columns[key] as AnyColumn, row[key]);
+    copy[key] = storedValue((table.columns[key] as AnyColumn).kind, row[key]);
   }
   return copy;
 }
@@ -456,7 +449,10 @@ function checkWhere(
 ): [string, AnyColumn, unknown][] {
   return Object.entries(where).filter(([, v]) => v !== undefined).map(
     ([column, value]) => {
-      const col = data.table.columns[column] as AnyColumn | undefined;
+      // (own columns only: "toString" or "constructor" name no column)
+      const col = Object.hasOwn(data.table.columns, column)
+        ? data.table.columns[column] as AnyColumn
+        : undefined;
       if (!col) {
         throw new TypeError(
           `Table ${data.table.name} has no column "${column}"`,
@@ -536,7 +532,7 @@ function updateRows(
     for (const [column, value] of Object.entries(changes)) {
       if (value !== undefined) {
         next[column] = storedValue(
-          data.table.columns[column] as AnyColumn,
+          (data.table.columns[column] as AnyColumn).kind,
           value,
         );
       }
@@ -588,7 +584,12 @@ function upsertRow(
     updateRows(data, where, values, journal);
     return;
   }
-  insertRows(data, [{ ...where, ...values }], journal);
+  // a value left undefined changes nothing: the condition's value stays
+  const row: Row = { ...where };
+  for (const [column, value] of Object.entries(values)) {
+    if (value !== undefined) row[column] = value;
+  }
+  insertRows(data, [row], journal);
 }
 
 function deleteRows(data: TableData, where: Row, journal: Journal): number {

@@ -10,7 +10,10 @@
  * client every call goes straight to {@linkcode SqlRecordStore}. Order is
  * kept: any other call sends the gathered rows first, so it sees them and
  * runs after them. {@linkcode GatheringRecordStore.flush} sends what is
- * left; the owner calls it before the commit.
+ * left; the owner calls it before the commit. The store is the only writer
+ * of its transaction while it is used (the owner queues its own statements
+ * after the flush): what another writer queued meanwhile would run before
+ * the rows gathered earlier.
  *
  * The multi-row INSERTs hold a power-of-two number of rows, so a table has
  * a handful of statement texts and the connection's prepared statements
@@ -28,7 +31,11 @@ import type {
 } from "../core/record_table.ts";
 import { copyValue, valueKey } from "../core/record_values.ts";
 import type { SqlExecutor, SqlTransaction } from "./sql_client.ts";
-import { SqlRecordStore, type TableLocator } from "./sql_record_store.ts";
+import {
+  soleWriter,
+  SqlRecordStore,
+  type TableLocator,
+} from "./sql_record_store.ts";
 import { HeldRows } from "./_held_rows.ts";
 
 type AnyColumn = Column<unknown, boolean, boolean>;
@@ -64,7 +71,8 @@ export class GatheringRecordStore implements RecordStore {
     executor: SqlExecutor | SqlTransaction,
     schema: string | TableLocator,
   ) {
-    this.#inner = new SqlRecordStore(executor, schema);
+    // the only writer of the transaction: its updates may fold
+    this.#inner = soleWriter(new SqlRecordStore(executor, schema));
     this.#gathers = "enqueue" in executor;
   }
 
@@ -197,7 +205,8 @@ export class GatheringRecordStore implements RecordStore {
 
   /**
    * The gathered row `where` names by its whole primary key (one value per
-   * key column, no other column), if any.
+   * key column, no other column), if any. The key's values are checked as
+   * the UPDATE would check them: `"1"` is not the integer 1.
    */
   #gatheredRow(table: RecordTable, where: Row): Row | undefined {
     const gathered = this.#gathered;
@@ -209,6 +218,9 @@ export class GatheringRecordStore implements RecordStore {
       if (value === undefined) continue;
       if (!key.includes(column) || value === null || Array.isArray(value)) {
         return undefined;
+      }
+      if (!(table.columns[column] as AnyColumn).accepts(value)) {
+        table.checkValue(column, value);
       }
       named++;
     }

@@ -18,8 +18,9 @@
  * since the last flush is not asked again. Raw SQL
  * ({@linkcode ReplayRecordStore.executeSql}) may change any row, so after
  * it every lookup that misses in memory asks the database. A find ordered
- * by a text or JSON column asks it for the order alone (a collation, or
- * `jsonb`'s order, which memory does not know); other orders are memory's.
+ * by a text or JSON column asks it for the order alone (the database's
+ * collation, which orders text and the strings in JSON, where memory orders
+ * them by code point); other orders are memory's.
  *
  * @module
  */
@@ -33,12 +34,19 @@ import type {
   RowOf,
   WhereOf,
 } from "../core/record_table.ts";
-import { copyValue, orderAndLimit, valueKey } from "../core/record_values.ts";
+import {
+  checkOrder,
+  copyValue,
+  orderAndLimit,
+  storedValue,
+  valueKey,
+} from "../core/record_values.ts";
 import { SETTLED } from "../core/event_dispatch.ts";
 import type { SqlExecutor, SqlValue } from "./sql_client.ts";
 import {
   decodeValue,
-  encodeValue,
+  encodeHeldValue,
+  mapRecordError,
   selectExpression,
   SqlRecordStore,
 } from "./sql_record_store.ts";
@@ -123,6 +131,11 @@ interface TableState {
   checkedKey: string | undefined;
   /** Columns whose values are mutable objects (copied in and out). */
   readonly objectColumns: readonly string[];
+  /**
+   * Columns whose values are taken in as stored (see `storedValue`): the
+   * object columns, and integer and float ones (`-0` is `0`).
+   */
+  readonly storedColumns: readonly (readonly [string, ColumnKind])[];
   /** Rows held in memory, by primary key. */
   rows: HeldRows;
   /** column → value key → primary keys, for the columns looked up. */
@@ -252,6 +265,13 @@ export class ReplayRecordStore implements RecordStore {
           const kind = (table.columns[c] as AnyColumn).kind;
           return kind === "json" || kind === "dateTime";
         }),
+        storedColumns: table.columnNames.flatMap((c) => {
+          const kind = (table.columns[c] as AnyColumn).kind;
+          return kind === "json" || kind === "dateTime" || kind === "integer" ||
+              kind === "float"
+            ? [[c, kind] as const]
+            : [];
+        }),
         rows: new HeldRows(),
         indexes: new Map(),
         stored: new Set(),
@@ -263,6 +283,9 @@ export class ReplayRecordStore implements RecordStore {
         unknownRows: this.#existingRows,
       };
       this.#states.set(table, state);
+      // (located by the SQL store: a unique violation of a flush names the
+      // table and key as the store's own errors do)
+      this.#database.tableName(table);
     }
     return state;
   }
@@ -584,8 +607,10 @@ export class ReplayRecordStore implements RecordStore {
       }
       // one row, and memory knows every key: at once
       const row = table.completeRow(rows[0] as Row);
-      for (const column of state.objectColumns) {
-        row[column] = copyValue(row[column]);
+      const stored = state.storedColumns;
+      for (let i = 0; i < stored.length; i++) {
+        const [column, kind] = stored[i]!;
+        row[column] = storedValue(kind, row[column]);
       }
       const key = this.#key(state, row);
       if (
@@ -609,8 +634,8 @@ export class ReplayRecordStore implements RecordStore {
     const prepared: [string, Row][] = [];
     for (const values of rows) {
       const row = table.completeRow(values as Row);
-      for (const column of state.objectColumns) {
-        row[column] = copyValue(row[column]);
+      for (const [column, kind] of state.storedColumns) {
+        row[column] = storedValue(kind, row[column]);
       }
       const key = this.#key(state, row);
       if (
@@ -667,6 +692,9 @@ export class ReplayRecordStore implements RecordStore {
     const found = matching instanceof Promise ? await matching : matching;
     let rows = found.map(([, row]) => row);
     const orderBy = options?.orderBy;
+    // (checked whatever the rows: a bad direction is refused even where
+    // memory would not order them)
+    if (orderBy !== undefined) checkOrder(table, orderBy);
     if (
       orderBy !== undefined && rows.length > 1 &&
       ordersInDatabase(table, orderBy)
@@ -743,7 +771,10 @@ export class ReplayRecordStore implements RecordStore {
         const value = (changes as Row)[column];
         if (value === undefined) continue;
         table.checkValue(column, value);
-        set.push([column, copyValue(value)]);
+        set.push([
+          column,
+          storedValue((table.columns[column] as AnyColumn).kind, value),
+        ]);
       }
       const matching = this.#matching(state, where as Row);
       if (matching instanceof Promise) {
@@ -784,7 +815,9 @@ export class ReplayRecordStore implements RecordStore {
     if (!changed) return true;
     for (const column in changes) {
       const value = changes[column];
-      if (value !== undefined) row[column] = copyValue(value);
+      if (value !== undefined) {
+        row[column] = storedValue((columns[column] as AnyColumn).kind, value);
+      }
     }
     if (state.stored.size > 0 && state.stored.has(key)) state.dirty.add(key);
     return true;
@@ -874,7 +907,12 @@ export class ReplayRecordStore implements RecordStore {
         );
       }
     }
-    await this.insert(table, [{ ...where, ...values } as NewRowOf<T>]);
+    // a value left undefined changes nothing: the condition's value stays
+    const row: Row = { ...where };
+    for (const [column, value] of Object.entries(values as Row)) {
+      if (value !== undefined) row[column] = value;
+    }
+    await this.insert(table, [row as NewRowOf<T>]);
   }
 
   /** {@inheritDoc RecordStore.delete} */
@@ -991,7 +1029,7 @@ export class ReplayRecordStore implements RecordStore {
         if (this.#failure) return;
         for (const w of writes) await this.#write(w);
       } catch (error) {
-        this.#failure ??= { error };
+        this.#failure ??= { error: mapRecordError(error) };
       } finally {
         if (this.#writing === writing) this.#busy = false;
       }
@@ -1060,7 +1098,7 @@ export class ReplayRecordStore implements RecordStore {
           for (const row of piece) {
             const values: SqlValue[] = new Array(width);
             for (let i = 0; i < width; i++) {
-              values[i] = encodeValue(
+              values[i] = encodeHeldValue(
                 cols[i] as AnyColumn,
                 row[columns[i] as string],
               );
@@ -1086,7 +1124,7 @@ export class ReplayRecordStore implements RecordStore {
       keys.map((key) => {
         const out: Record<string, SqlValue> = {};
         for (const c of columns) {
-          out[table.sqlName(c)] = encodeValue(
+          out[table.sqlName(c)] = encodeHeldValue(
             table.columns[c] as AnyColumn,
             key[c],
           );
@@ -1105,7 +1143,8 @@ export class ReplayRecordStore implements RecordStore {
 /**
  * Whether `orderBy` names a text or JSON column, which only the database
  * can order as inline projection does (text by the column's collation,
- * JSON as `jsonb`); memory orders the other kinds as PostgreSQL does.
+ * JSON as `jsonb` does, its strings by the database's collation); memory
+ * orders the other kinds as PostgreSQL does.
  * False when it names an unknown column, which `orderAndLimit` refuses.
  */
 function ordersInDatabase(

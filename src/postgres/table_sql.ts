@@ -119,6 +119,12 @@ export function createTableSql(
 /**
  * `CREATE INDEX` statements for a table's indexes.
  *
+ * Each index is named after its table (with the suffix), its columns and
+ * whether it is unique, then a hash of those three: names run together
+ * (`account` on `holder_name` and `account_holder` on `name`), and a
+ * name is cut to PostgreSQL's 63 bytes, but the hash tells every index
+ * apart. Names are the same on every database and every run.
+ *
  * @param table The table.
  * @param schema The schema.
  * @param suffix A version suffix, e.g. `_2`.
@@ -130,7 +136,8 @@ export function createTableSql(
  * import { createIndexesSql } from "@sequent/core/postgres";
  *
  * const posts = table("posts", { id: column.uuid().primaryKey(), slug: column.text().unique() });
- * console.assert(createIndexesSql(posts, "v").length === 1);
+ * const [sql] = createIndexesSql(posts, "v");
+ * console.assert(/^CREATE UNIQUE INDEX "posts_slug_key_[0-9a-z]{13}" ON "v"."posts" \("slug"\)$/.test(sql!));
  * ```
  */
 export function createIndexesSql(
@@ -140,14 +147,62 @@ export function createIndexesSql(
 ): string[] {
   return table.indexes.map((index) => {
     const columns = index.columns.map((c) => table.sqlName(c));
-    const indexName = `${table.name}${suffix}_${columns.join("_")}_${
-      index.unique ? "key" : "idx"
-    }`
-      .slice(0, 63);
     return `CREATE ${index.unique ? "UNIQUE " : ""}INDEX ${
-      quoteIdent(indexName)
+      quoteIdent(indexName(table.name + suffix, columns, index.unique))
     } ON ${qualifiedTableName(table, schema, suffix)} (${
       columns.map(quoteIdent).join(", ")
     })`;
   });
+}
+
+/** The longest identifier PostgreSQL keeps (in bytes). */
+const MAX_NAME_LENGTH = 63;
+
+/**
+ * An index's name: readable (table, columns, `key` or `idx`), cut so that
+ * `_` and a 13-character hash of what the index is follow it within 63
+ * bytes. The readable part may be the same for two indexes; the hash is
+ * not, as it hashes the table and columns as separate strings.
+ */
+function indexName(
+  tableName: string,
+  columns: readonly string[],
+  unique: boolean,
+): string {
+  const readable = `${tableName}_${columns.join("_")}_${
+    unique ? "key" : "idx"
+  }`;
+  const hash = fnv1a64(JSON.stringify([tableName, columns, unique]))
+    .toString(36).padStart(13, "0");
+  // (table and column names are ASCII: lengths are bytes; a suffix may not
+  // be, so the name is cut by its UTF-8 bytes)
+  return `${cutToBytes(readable, MAX_NAME_LENGTH - hash.length - 1)}_${hash}`;
+}
+
+/** `text` cut to at most `bytes` bytes of UTF-8, whole characters only. */
+function cutToBytes(text: string, bytes: number): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(text).length <= bytes) return text;
+  let out = "";
+  let used = 0;
+  for (const char of text) {
+    const size = encoder.encode(char).length;
+    if (used + size > bytes) break;
+    out += char;
+    used += size;
+  }
+  return out;
+}
+
+const FNV_OFFSET = 0xcbf29ce484222325n;
+const FNV_PRIME = 0x100000001b3n;
+const MASK_64 = (1n << 64n) - 1n;
+
+/** The 64-bit FNV-1a hash of a string's UTF-8 bytes. */
+function fnv1a64(text: string): bigint {
+  let hash = FNV_OFFSET;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash = ((hash ^ BigInt(byte)) * FNV_PRIME) & MASK_64;
+  }
+  return hash;
 }

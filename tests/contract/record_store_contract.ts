@@ -195,6 +195,27 @@ function duplicate(tableName: string): (error: unknown) => boolean {
   };
 }
 
+/** A DuplicateRecordError naming this table and this key. */
+function taken(
+  tableName: string,
+  key: Readonly<Record<string, unknown>>,
+): (error: unknown) => boolean {
+  return (error) => {
+    assert.ok(
+      error instanceof DuplicateRecordError,
+      `expected DuplicateRecordError: ${error}`,
+    );
+    assert.equal(error.table, tableName);
+    assert.deepEqual(error.key, key);
+    return true;
+  };
+}
+
+/** The n-th of many UUIDs, in order. */
+function nthUuid(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
+}
+
 const SAMPLE = {
   uuid: "0f8fad5b-d9cb-469f-a165-70867728950e",
   text: "Grüße, \"quoted\" 'single' \\ ✓ 𝄞",
@@ -420,6 +441,84 @@ export function recordStoreContract(
       assert.deepEqual(await store.find(rsItems, {}), []);
     });
 
+    test("a duplicate key fails with DuplicateRecordError naming the table and the key by column, with its values as the columns hold them", async (store) => {
+      await store.insert(rsItems, [{ id: A, name: "a" }]);
+      await assert.rejects(
+        store.insert(rsItems, [{ id: A, name: "b" }]),
+        taken("rs_items", { id: A }),
+      );
+      // a composite key, its text holding what PostgreSQL writes between
+      // the parts of a key
+      await store.insert(rsPairs, [{
+        left: -7,
+        right: "a, b)=(c",
+        label: "x",
+      }]);
+      await assert.rejects(
+        store.insert(rsPairs, [{ left: -7, right: "a, b)=(c", label: "y" }]),
+        taken("rs_pairs", { left: -7, right: "a, b)=(c" }),
+      );
+      await store.insert(rsTyped, [{ id: 2147483647 }]);
+      await assert.rejects(
+        store.insert(rsTyped, [{ id: 2147483647 }]),
+        taken("rs_typed", { id: 2147483647 }),
+      );
+    });
+
+    test("a taken unique value fails with DuplicateRecordError naming the table and the unique columns, with their values as the columns hold them", async (store) => {
+      await store.insert(rsItems, [{ id: A, name: "a", code: "taken, too" }]);
+      await assert.rejects(
+        store.insert(rsItems, [{ id: B, name: "b", code: "taken, too" }]),
+        taken("rs_items", { code: "taken, too" }),
+      );
+      await store.insert(rsPairs, [
+        { left: 1, right: "r", label: "l, m", rank: -2 },
+      ]);
+      await assert.rejects(
+        store.insert(rsPairs, [
+          { left: 2, right: "r", label: "l, m", rank: -2 },
+        ]),
+        taken("rs_pairs", { label: "l, m", rank: -2 }),
+      );
+    });
+
+    test("an insert of more values than a statement takes parameters, and a list of more values, work as smaller ones; the insert stands or falls whole", async (store) => {
+      // 11,000 rows of 6 columns: 66,000 values
+      const many = Array.from({ length: 11_000 }, (_, i) => ({
+        id: nthUuid(i),
+        name: `n${i}`,
+      }));
+      await store.insert(rsItems, many);
+      assert.equal((await store.find(rsItems, {})).length, 11_000);
+      const ids = Array.from({ length: 70_000 }, (_, i) => nthUuid(i * 2));
+      const found = await store.find(rsItems, { id: ids }, {
+        orderBy: [["id", "asc"]],
+      });
+      assert.equal(found.length, 5_500);
+      assert.equal(found[1]?.name, "n2");
+      const names = Array.from({ length: 70_000 }, (_, i) => `n${i}`);
+      assert.equal(
+        (await store.find(rsItems, { name: names })).length,
+        11_000,
+      );
+      // (every note is null)
+      assert.equal(
+        (await store.find(rsItems, { note: [...names, null] })).length,
+        11_000,
+      );
+      // its last row taken: none of its rows is stored
+      const more = Array.from({ length: 11_000 }, (_, i) => ({
+        id: nthUuid(11_000 + i),
+        name: "more",
+      }));
+      await assert.rejects(
+        store.insert(rsItems, [...more, { id: nthUuid(0), name: "again" }]),
+        duplicate("rs_items"),
+      );
+      assert.deepEqual(await store.find(rsItems, { name: "more" }), []);
+      assert.equal((await store.find(rsItems, {})).length, 11_000);
+    });
+
     // --- find -----------------------------------------------------------------
 
     const fourItems = async (store: RecordStore): Promise<void> => {
@@ -627,6 +726,80 @@ export function recordStoreContract(
       }
     });
 
+    test('find refuses an order direction other than "asc" or "desc", naming it', async (store) => {
+      const refused: [unknown, RegExp][] = [
+        ["DESC", /Order of name must be "asc" or "desc", not "DESC"/],
+        ["up", /Order of name must be "asc" or "desc", not "up"/],
+        [undefined, /Order of name must be "asc" or "desc", not undefined/],
+      ];
+      const refuseAll = async () => {
+        for (const [direction, pattern] of refused) {
+          const orderBy = [["name", direction]] as unknown as NonNullable<
+            FindOptions["orderBy"]
+          >;
+          await assert.rejects(
+            store.find(rsItems, {}, { orderBy }),
+            typeError(pattern),
+          );
+        }
+      };
+      await refuseAll();
+      await fourItems(store);
+      await refuseAll();
+    });
+
+    test("find orders JSON as jsonb does: by type, numbers by value, arrays and objects by size and then what they hold; rows it finds equal go by the next column", async (store) => {
+      // ascending, each with its id; equal values in one inner list
+      const ordered: [number, JsonValue | null][][] = [
+        [[1, []]], // a column's empty array comes first
+        [[2, "a"]],
+        [[3, "b"]],
+        [[4, -1.5]],
+        [[5, 9]],
+        [[6, 10]],
+        [[7, false]],
+        [[8, true]],
+        [[9, [null]]],
+        [[10, ["a"]]],
+        [[11, [2]]],
+        [[12, [10]]],
+        [[13, [true]]],
+        [[14, [[]]]],
+        [[15, [[1, 2]]]],
+        [[16, [{}]]],
+        [[17, [1, 1]]],
+        [[18, {}]],
+        [[19, { a: 1 }], [20, { a: 1 }], [21, { a: 1.0 }]],
+        [[22, { a: 2 }]],
+        [[23, { b: 0 }]],
+        [[24, { a: [1, 2], b: null }]],
+        [[25, { ab: 1, ac: 0 }]],
+        // shorter keys first: "b" meets "c" before "aa" is looked at
+        [[26, { d: 1, b: 1 }]],
+        [[27, { aa: 1, c: 1 }]],
+        [[28, null]],
+      ];
+      const rows = ordered.flat().map(([id, json]) => ({ id, json }));
+      await store.insert(rsTyped, [...rows].reverse());
+      const ids = async (options: FindOptions) =>
+        (await store.find(rsTyped, {}, options)).map((r) => r.id);
+      const ascending = ordered.flatMap((equal) =>
+        equal.map(([id]) => id).reverse()
+      );
+      assert.deepEqual(
+        await ids({ orderBy: [["json", "asc"], ["id", "desc"]] }),
+        ascending,
+      );
+      assert.deepEqual(
+        await ids({ orderBy: [["json", "desc"], ["id", "asc"]] }),
+        [...ascending].reverse(),
+      );
+      assert.deepEqual(
+        await ids({ orderBy: [["json", "asc"], ["id", "asc"]], limit: 20 }),
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
+    });
+
     test("find orders every column type by value, not by its text", async (store) => {
       const rows = [
         {
@@ -801,6 +974,89 @@ export function recordStoreContract(
       ]);
     });
 
+    test("update checks its condition even when it changes nothing", async (store) => {
+      await fourItems(store);
+      await assert.rejects(
+        store.update(rsItems, { colour: 1 } as never, {}),
+        typeError(/has no column "colour"/),
+      );
+      await assert.rejects(
+        store.update(rsItems, { amount: "3" } as never, {
+          note: undefined,
+        } as never),
+        typeError(/Column amount /),
+      );
+      await store.update(rsItems, { id: A }, { note: undefined } as never);
+      assert.deepEqual(namesOf(await store.find(rsItems, { id: A })), [
+        "apple",
+      ]);
+    });
+
+    test("a list with a hole or undefined in a condition is a TypeError naming the column", async (store) => {
+      await fourItems(store);
+      const holey: number[] = [];
+      holey[0] = 1;
+      holey[2] = 3;
+      for (const list of [holey, [1, undefined, 3]] as number[][]) {
+        await assert.rejects(
+          store.find(rsItems, { amount: list }),
+          typeError(/Column amount .*undefined/),
+        );
+        await assert.rejects(
+          store.update(rsItems, { amount: list }, { note: "z" }),
+          typeError(/Column amount .*undefined/),
+        );
+        await assert.rejects(
+          store.delete(rsItems, { amount: list }),
+          typeError(/Column amount .*undefined/),
+        );
+      }
+      assert.equal((await store.find(rsItems, {})).length, 4);
+      assert.deepEqual(await store.find(rsItems, { note: "z" }), []);
+    });
+
+    test("names of Object.prototype's properties (toString, constructor) are no columns: a TypeError naming them", async (store) => {
+      await fourItems(store);
+      const noColumn = (name: string) =>
+        typeError(new RegExp(`Table rs_items has no column "${name}"`));
+      await assert.rejects(
+        store.find(rsItems, { toString: 1 } as never),
+        noColumn("toString"),
+      );
+      await assert.rejects(
+        store.find(rsItems, { toString: null } as never),
+        noColumn("toString"),
+      );
+      await assert.rejects(
+        store.find(rsItems, {}, { orderBy: [["constructor", "asc"]] }),
+        noColumn("constructor"),
+      );
+      await assert.rejects(
+        store.update(rsItems, { id: A }, { constructor: 1 } as never),
+        noColumn("constructor"),
+      );
+      await assert.rejects(
+        store.update(rsItems, { constructor: null } as never, { note: "z" }),
+        noColumn("constructor"),
+      );
+      await assert.rejects(
+        store.upsert(rsItems, { id: A }, { toString: "x" } as never),
+        noColumn("toString"),
+      );
+      await assert.rejects(
+        store.delete(rsItems, { hasOwnProperty: null } as never),
+        noColumn("hasOwnProperty"),
+      );
+      await assert.rejects(
+        store.insert(rsItems, [
+          { id: ids[4]!, name: "e", valueOf: 1 } as never,
+        ]),
+        noColumn("valueOf"),
+      );
+      assert.equal((await store.find(rsItems, {})).length, 4);
+      assert.deepEqual(await store.find(rsItems, { note: "z" }), []);
+    });
+
     // --- upsert ---------------------------------------------------------------
 
     test("upsert updates the matching row with the values only", async (store) => {
@@ -888,6 +1144,25 @@ export function recordStoreContract(
       assert.deepEqual(
         (await store.find(rsItems, { id: B })).map((r) => r.code),
         [null],
+      );
+    });
+
+    test("upsert: a value given as undefined changes nothing, so a new row takes the condition's value and an existing row keeps its own", async (store) => {
+      await store.upsert(rsItems, { id: A, name: "from the condition" }, {
+        name: undefined,
+        amount: 2,
+      } as never);
+      await store.upsert(rsItems, { id: A }, {
+        name: undefined,
+        note: "n",
+      } as never);
+      assert.deepEqual(
+        (await store.find(rsItems, { id: A })).map((r) => [
+          r.name,
+          r.amount,
+          r.note,
+        ]),
+        [["from the condition", 2, "n"]],
       );
     });
 
@@ -1021,6 +1296,47 @@ export function recordStoreContract(
       );
       assert.ok(Object.is(rows[0]?.float, 0));
       assert.equal(Object.getPrototypeOf(rows[0]?.json), Object.prototype);
+    });
+
+    test("an integer column gives -0 back as 0, however it was written", async (store) => {
+      await store.insert(rsTyped, [{ id: 1, integer: -0 }]);
+      await store.insert(rsTyped, [{ id: 2 }, { id: 3, integer: -0 }]);
+      await store.update(rsTyped, { id: 2 }, { integer: -0 });
+      await store.upsert(rsTyped, { id: 4 }, { integer: -0 });
+      const rows = await store.find(rsTyped, { integer: 0 }, {
+        orderBy: [["id", "asc"]],
+      });
+      assert.deepEqual(rows.map((r) => r.id), [1, 2, 3, 4]);
+      for (const row of rows) assert.ok(Object.is(row.integer, 0), `${row.id}`);
+    });
+
+    test("decimals past numeric's limits (16383 digits after the point, 131072 before) are refused with a TypeError naming the column; those at the limits are kept", async (store) => {
+      let tiny = Decimal.from("1e-1000");
+      for (let i = 0; i < 16; i++) tiny = tiny.times("1e-1000");
+      const tooLong = Decimal.from(10n ** 131072n);
+      const tooFine = Decimal.from(`0.${"0".repeat(16384)}`);
+      for (const decimal of [tiny, tooLong, tooFine, tooLong.negated()]) {
+        await assert.rejects(
+          store.insert(rsTyped, [{ id: 1, decimal }]),
+          typeError(/Column decimal .*numeric/),
+        );
+        await assert.rejects(
+          store.find(rsTyped, { decimal }),
+          typeError(/Column decimal /),
+        );
+      }
+      await store.insert(rsTyped, [{ id: 2 }]);
+      await assert.rejects(
+        store.update(rsTyped, { id: 2 }, { decimal: tiny }),
+        typeError(/Column decimal /),
+      );
+      assert.deepEqual(await store.find(rsTyped, { id: 1 }), []);
+      const widest = Decimal.from(
+        `-${"9".repeat(131072)}.${"9".repeat(16383)}`,
+      );
+      await store.update(rsTyped, { id: 2 }, { decimal: widest });
+      const [row] = await store.find(rsTyped, { id: 2 });
+      assert.equal(row?.decimal?.toString(), widest.toString());
     });
 
     test("find matches each column type by value: decimals of any scale, instants, dates, JSON of any key order", async (store) => {
@@ -1265,6 +1581,71 @@ export function recordStoreContract(
         ]);
       });
       assert.deepEqual(namesOf(await f.store.find(rsItems, {})), ["final"]);
+    },
+  );
+
+  unitTest(
+    "a unit takes values when each call is made: Dates changed afterwards change nothing stored or matched",
+    async (f) => {
+      const at = (year: number) => new Date(Date.UTC(year, 0, 1));
+      await f.unit(async (s) => {
+        const inserted = at(2024);
+        await s.insert(rsTyped, [{ id: 1, moment: inserted }]);
+        inserted.setUTCFullYear(2000);
+        const updated = at(2030);
+        await s.update(rsTyped, { id: 1 }, { moment: updated });
+        updated.setUTCFullYear(2000);
+        const many = [at(2025), at(2026)];
+        await s.insert(rsTyped, [{ id: 2, moment: many[0]! }, {
+          id: 3,
+          moment: many[1]!,
+        }]);
+        many[0]!.setUTCFullYear(2000);
+        const later = at(2031);
+        await s.update(rsTyped, { id: 3 }, { moment: later });
+        later.setUTCFullYear(2000);
+        const condition = at(2025);
+        await s.delete(rsTyped, { moment: condition });
+        // (were the condition sent as it is now, it would match row 3)
+        condition.setUTCFullYear(2031);
+      });
+      assert.deepEqual(
+        (await f.store.find(rsTyped, {}, { orderBy: [["id", "asc"]] })).map((
+          r,
+        ) => [r.id, r.moment?.toISOString()]),
+        [[1, "2030-01-01T00:00:00.000Z"], [3, "2031-01-01T00:00:00.000Z"]],
+      );
+    },
+  );
+
+  unitTest(
+    'an update of the row a unit just inserted checks its condition as any update does: "1" is not the integer 1',
+    async (f) => {
+      await assert.rejects(
+        f.unit(async (s) => {
+          await s.insert(rsTyped, [{ id: 1 }]);
+          await s.update(rsTyped, { id: "1" } as never, { integer: 5 });
+        }),
+        typeError(/Column id .*"1"/),
+      );
+      await assert.rejects(
+        f.unit(async (s) => {
+          await s.insert(rsPairs, [{ left: 1, right: "r", label: "l" }]);
+          await s.update(rsPairs, { left: 1, right: 1 } as never, {
+            rank: 5,
+          });
+        }),
+        typeError(/Column right /),
+      );
+      await f.unit(async (s) => {
+        await s.insert(rsTyped, [{ id: 1 }]);
+        await s.update(rsTyped, { id: 1 }, { integer: 5 });
+      });
+      assert.deepEqual(
+        (await f.store.find(rsTyped, {})).map((r) => [r.id, r.integer]),
+        [[1, 5]],
+      );
+      assert.deepEqual(await f.store.find(rsPairs, {}), []);
     },
   );
 

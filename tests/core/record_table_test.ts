@@ -502,3 +502,102 @@ Deno.test("checkValue() refuses unstorable text in a text or JSON column with Un
       "Column tags of table rt_posts cannot hold JSON that nests more than 100 levels deep",
   });
 });
+
+Deno.test("a column whose name or SQL name is longer than PostgreSQL's 63 bytes is refused, naming it", () => {
+  // 62 characters, 68 in snake_case
+  const long = "customerPreferredNotificationChannelForSubscriptionRenewalRem";
+  assert.throws(
+    () =>
+      table("rt_long", {
+        id: column.integer().primaryKey(),
+        [long]: column.text(),
+      }),
+    {
+      name: "TypeError",
+      message:
+        `Column name "${long}" of table rt_long is too long: its SQL name "customer_preferred_notification_channel_for_subscription_renewal_rem" has 68 characters, and PostgreSQL keeps at most 63 of a name`,
+    },
+  );
+  const snake = "a".repeat(64);
+  assert.throws(
+    () =>
+      table("rt_long", {
+        id: column.integer().primaryKey(),
+        [snake]: column.text(),
+      }),
+    {
+      name: "TypeError",
+      message: new RegExp(
+        `Column name "${snake}" of table rt_long is too long: it has 64 characters`,
+      ),
+    },
+  );
+  // two names alike in their first 63 bytes, each refused on its own
+  assert.throws(
+    () =>
+      table("rt_long", {
+        id: column.integer().primaryKey(),
+        aVeryLongColumnNameThatIsDefinitelyLongerThanSixtyThreeCharactersOne:
+          column.text(),
+        aVeryLongColumnNameThatIsDefinitelyLongerThanSixtyThreeCharactersTwo:
+          column.text(),
+      }),
+    {
+      name: "TypeError",
+      message: /CharactersOne" of table rt_long is too long/,
+    },
+  );
+  // 63 is kept
+  const longest = table("rt_long", {
+    id: column.integer().primaryKey(),
+    ["a".repeat(63)]: column.text(),
+  });
+  assert.equal(longest.sqlName("a".repeat(63)), "a".repeat(63));
+});
+
+Deno.test("decimals past PostgreSQL's numeric (16383 digits after the point, 131072 before) are refused, naming the column and the digits", () => {
+  const decimal = column.decimal();
+  const atLimits = [
+    Decimal.from(`0.${"0".repeat(16382)}1`),
+    Decimal.from(10n ** 131071n),
+    Decimal.from(`-${"9".repeat(131072)}.${"9".repeat(16383)}`),
+    Decimal.from(`0.${"0".repeat(16383)}`),
+  ];
+  for (const d of atLimits) assert.ok(decimal.accepts(d), `${d.scale}`);
+  const past = [
+    Decimal.from(`0.${"0".repeat(16383)}1`),
+    Decimal.from(`1.${"0".repeat(16384)}`),
+    Decimal.from(10n ** 131072n),
+    Decimal.from(-(10n ** 131072n)),
+  ];
+  for (const d of past) assert.ok(!decimal.accepts(d), `${d.scale}`);
+  const t = table("rt_decimals", {
+    id: column.integer().primaryKey(),
+    amount: decimal,
+  });
+  assert.throws(() => t.checkValue("amount", past[0]), {
+    name: "TypeError",
+    message:
+      "Column amount of table rt_decimals cannot hold a decimal with 16384 digits after the point: PostgreSQL's numeric holds at most 16383 digits after the point and 131072 before it",
+  });
+  assert.throws(() => t.checkValue("amount", past[2]), {
+    name: "TypeError",
+    message: /cannot hold a decimal with 131073 digits before the point/,
+  });
+  assert.throws(() => column.decimal().default(past[3]!), {
+    name: "TypeError",
+    message: /is not a valid decimal/,
+  });
+});
+
+Deno.test("checkValue() knows a table's own columns only: toString and constructor are none", () => {
+  const t = table("rt_own", { id: column.integer().primaryKey() });
+  for (
+    const name of ["toString", "constructor", "__proto__", "hasOwnProperty"]
+  ) {
+    assert.throws(() => t.checkValue(name, 1), {
+      name: "TypeError",
+      message: `Table rt_own has no column "${name}"`,
+    });
+  }
+});

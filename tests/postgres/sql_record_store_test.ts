@@ -5,7 +5,13 @@
  * the unit's next read or its end). Then what only SQL stores do.
  */
 import assert from "node:assert/strict";
-import { DuplicateRecordError } from "@sequent/core";
+import {
+  CalendarDate,
+  column,
+  Decimal,
+  DuplicateRecordError,
+  table,
+} from "@sequent/core";
 import {
   PostgresEventStore,
   type SqlClient,
@@ -205,6 +211,163 @@ for (const b of list) {
       d: when,
       z: null,
     });
+  });
+
+  test("on a transaction others queue statements on too, an update after an insert runs after what they queued between", async () => {
+    const { client } = await empty();
+    const a = crypto.randomUUID();
+    const items = qualifiedTableName(rsItems, viewSchema);
+    await client.transaction(async (tx) => {
+      const store = new SqlRecordStore(tx, viewSchema);
+      await store.insert(rsItems, [{ id: a, name: "a", amount: 0 }]);
+      tx.enqueue({
+        text: `UPDATE ${items} SET amount = amount + 100 WHERE id = $1`,
+        params: [a],
+      });
+      await store.update(rsItems, { id: a }, { amount: 5 });
+    });
+    assert.deepEqual(
+      (await new SqlRecordStore(client, viewSchema).find(rsItems, {})).map((
+        r,
+      ) => r.amount),
+      [5],
+    );
+  });
+
+  test("in a unit of work, an update of the row just inserted goes out in its INSERT", async () => {
+    const { client } = await empty();
+    const counting = countingClient(client);
+    const events = new PostgresEventStore(counting, {
+      schema: b.schema,
+      viewSchema,
+      closeClient: false,
+    });
+    const a = crypto.randomUUID();
+    counting.reset();
+    await events.transaction(async (tx) => {
+      await tx.records.insert(rsItems, [{ id: a, name: "draft" }]);
+      await tx.records.update(rsItems, { id: a }, { name: "final" });
+      await tx.records.update(rsItems, { id: a }, { amount: 2 });
+    });
+    assert.deepEqual(counting.kinds(), ["transaction", "tx.enqueue"]);
+    assert.deepEqual(
+      (await events.records.find(rsItems, {})).map((r) => [r.name, r.amount]),
+      [["final", 2]],
+    );
+  });
+
+  test("in a transaction, a Date given to a condition is taken when the call is made", async () => {
+    const { client } = await empty();
+    const [a, c] = [crypto.randomUUID(), crypto.randomUUID()];
+    const at = (year: number) => new Date(Date.UTC(year, 0, 1));
+    const store = new SqlRecordStore(client, viewSchema);
+    await store.insert(rsItems, [
+      { id: a, name: "a", createdAt: at(2024) },
+      { id: c, name: "c", createdAt: at(2025) },
+    ]);
+    await client.transaction(async (tx) => {
+      const queued = new SqlRecordStore(tx, viewSchema);
+      const when = at(2024);
+      await queued.delete(rsItems, { createdAt: when });
+      // (were it sent as it is now, row c would go)
+      when.setUTCFullYear(2025);
+    });
+    assert.deepEqual((await store.find(rsItems, {})).map((r) => r.name), [
+      "c",
+    ]);
+  });
+
+  test("a unique violation names the table as declared and its key by column, typed, whatever the table's physical name", async () => {
+    const { client } = await empty();
+    const keys = table("srs_keys", {
+      id: column.integer().primaryKey(),
+      big: column.bigint(),
+      amount: column.decimal(),
+      day: column.date(),
+      at: column.dateTime(),
+      doc: column.json(),
+      flag: column.boolean(),
+      ratio: column.float(),
+    }, {
+      indexes: [{
+        columns: ["big", "amount", "day", "at", "doc", "flag", "ratio"],
+        unique: true,
+      }],
+    });
+    await client.execute(ddl([keys], viewSchema, "_v7"));
+    const store = new SqlRecordStore(
+      client,
+      (t) => qualifiedTableName(t, viewSchema, "_v7"),
+    );
+    const row = {
+      big: -(2n ** 63n),
+      amount: Decimal.from("-1.50"),
+      day: CalendarDate.parse("0001-01-01"),
+      at: new Date("0099-06-15T12:00:00.001Z"),
+      doc: { a: [1, "b, c"] },
+      flag: false,
+      ratio: -1e-300,
+    };
+    await store.insert(keys, [{ id: 1, ...row }]);
+    for (const [units, write] of [[false, store], [true, undefined]] as const) {
+      const error = await (units
+        ? client.transaction(async (tx) => {
+          const queued = new SqlRecordStore(
+            tx,
+            (t) => qualifiedTableName(t, viewSchema, "_v7"),
+          );
+          await queued.insert(keys, [{ id: 2, ...row }]);
+          await queued.find(keys, {});
+        })
+        : write!.insert(keys, [{ id: 2, ...row }])).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      assert.ok(error instanceof DuplicateRecordError, String(error));
+      assert.equal(error.table, "srs_keys");
+      assert.deepEqual(error.key, row);
+    }
+    await assert.rejects(
+      store.insert(keys, [{ ...row, id: 1, big: 1n }]),
+      (e: unknown) =>
+        e instanceof DuplicateRecordError && e.table === "srs_keys" &&
+        Object.keys(e.key).join() === "id" && e.key.id === 1,
+    );
+  });
+
+  test("tables whose index names would once have clashed are created side by side", async () => {
+    const { client } = await empty();
+    const account = table("srs_account", {
+      id: column.uuid().primaryKey(),
+      holderName: column.text(),
+    }, { indexes: [["holderName"]] });
+    const holder = table("srs_account_holder", {
+      id: column.uuid().primaryKey(),
+      name: column.text(),
+    }, { indexes: [["name"]] });
+    const cycles = table("srs_subscription_billing_cycle_records", {
+      id: column.uuid().primaryKey(),
+      customerAccountId: column.uuid(),
+      billingPeriodStart: column.date(),
+      billingPeriodEnd: column.date(),
+    }, {
+      indexes: [
+        ["customerAccountId", "billingPeriodStart"],
+        ["customerAccountId", "billingPeriodEnd"],
+      ],
+    });
+    const schema = `${viewSchema}_names`;
+    await client.execute(`CREATE SCHEMA ${schema}`);
+    try {
+      await client.execute(ddl([account, holder, cycles], schema));
+      const [{ n }] = await client.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE '%_pkey'",
+        [schema],
+      ) as [{ n: number }];
+      assert.equal(n, 4);
+    } finally {
+      await client.execute(`DROP SCHEMA ${schema} CASCADE`);
+    }
   });
 }
 
