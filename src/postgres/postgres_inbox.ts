@@ -29,7 +29,7 @@ import type {
 import type { RecordStore } from "../core/record_store.ts";
 import type { SqlClient } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
-import { SqlRecordStore } from "./sql_record_store.ts";
+import { soleWriter, SqlRecordStore } from "./sql_record_store.ts";
 
 /** The inbox's schema unless told otherwise. */
 const DEFAULT_INBOX_SCHEMA = "sequent_inbox";
@@ -196,7 +196,8 @@ export class PostgresInbox implements Inbox {
         return "set aside";
       }
       if (!row?.fresh) return "duplicate";
-      await work(new SqlRecordStore(tx, this.#viewSchema));
+      // the handler's store is the only writer of the transaction meanwhile
+      await work(soleWriter(new SqlRecordStore(tx, this.#viewSchema)));
       return "handled";
     });
   }

@@ -67,7 +67,7 @@ import type { SqlClient, SqlStatement } from "./sql_client.ts";
 import { quotedSchema } from "./_sql_text.ts";
 import type { PostgresEventStore } from "./postgres_event_store.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
-import { SqlRecordStore } from "./sql_record_store.ts";
+import { soleWriter, SqlRecordStore } from "./sql_record_store.ts";
 import { GatheringRecordStore } from "./_gathering_record_store.ts";
 import { resetProcessorSql } from "./_processor_sql.ts";
 import { SqlError } from "./sql_error.ts";
@@ -482,7 +482,10 @@ export class PostgresProcessorStore implements ProcessorStore {
     work?: (records: RecordStore) => Promise<void>,
   ): Promise<void> {
     await this.#client.transaction(async (tx) => {
-      if (work) await work(new SqlRecordStore(tx, this.#viewSchema));
+      // the work's store is the only writer of the transaction meanwhile
+      if (work) {
+        await work(soleWriter(new SqlRecordStore(tx, this.#viewSchema)));
+      }
       await tx.query(resetProcessorSql(this.#s), [name]);
     });
   }
