@@ -22,8 +22,9 @@ export interface SilentBroker {
   /** Resolves at the first connection accepted. */
   readonly reached: Promise<void>;
   /**
-   * Goes away: stops listening and closes the connections it accepted, so
-   * that attempts still under way fail, and end.
+   * Goes away: stops listening and ends the connections it accepted, so
+   * that attempts still under way fail, and end; resolves once the clients
+   * have closed their ends (within 5 s per connection).
    */
   close(): Promise<void>;
 }
@@ -46,7 +47,27 @@ export function silentBroker(): SilentBroker {
     async close() {
       listener.close();
       await accepting.catch(() => {});
-      for (const conn of accepted) conn.close();
+      await Promise.all(accepted.map(async (conn) => {
+        // the client reads the end, gives the attempt up and closes its
+        // side: the read here ends then, not before
+        const timer = setTimeout(() => conn.close(), 5_000);
+        try {
+          await conn.closeWrite();
+          const buffer = new Uint8Array(1_024);
+          while (await conn.read(buffer) !== null) {
+            // what the client sent: dropped
+          }
+        } catch {
+          // closed by the timer, or reset by the client
+        } finally {
+          clearTimeout(timer);
+          try {
+            conn.close();
+          } catch {
+            // closed by the timer
+          }
+        }
+      }));
     },
   };
 }
@@ -54,12 +75,57 @@ export function silentBroker(): SilentBroker {
 /** A `nats-server -js` of a test's own that can be made to hang. */
 export interface HangingNats {
   readonly url: string;
-  /** Stops it (SIGSTOP): its connections stay open, and nothing answers. */
-  hang(): void;
+  /**
+   * Stops it (SIGSTOP): its connections stay open, and nothing answers.
+   * Resolves once every one of its threads has stopped: a signal takes
+   * effect when the process next runs, and until then (longer on a busy
+   * machine) it can still answer what reaches it.
+   */
+  hang(): Promise<void>;
   /** Lets it go on (SIGCONT) with what its connections sent meanwhile. */
   resume(): void;
+  /**
+   * The bytes its clients' connections have delivered to it and it has
+   * not read: while it hangs, what they sent it since (Linux: read from
+   * `/proc/net/tcp`, which the kernel keeps whatever the process does).
+   */
+  unread(): Promise<number>;
   /** Kills it and deletes its store. */
   dispose(): Promise<void>;
+}
+
+/** Whether every thread of process `pid` is stopped (Linux `/proc`). */
+async function stopped(pid: number): Promise<boolean> {
+  const tasks = `/proc/${pid}/task`;
+  let threads = 0;
+  for await (const task of Deno.readDir(tasks)) {
+    let stat: string;
+    try {
+      stat = await Deno.readTextFile(`${tasks}/${task.name}/stat`);
+    } catch {
+      continue; // a thread that ended
+    }
+    // "tid (comm) state …": comm may hold spaces and parentheses
+    if (stat[stat.lastIndexOf(")") + 2] !== "T") return false;
+    threads++;
+  }
+  return threads > 0;
+}
+
+/**
+ * The bytes received and not read yet on the established TCP connections
+ * whose local end is 127.0.0.1:`port` (Linux `/proc/net/tcp`).
+ */
+async function unreadOn(port: number): Promise<number> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  let unread = 0;
+  for (const line of (await Deno.readTextFile("/proc/net/tcp")).split("\n")) {
+    // sl local_address rem_address st tx_queue:rx_queue …
+    const [, address, , state, queues] = line.trim().split(/\s+/);
+    if (address !== local || state !== "01" || !queues) continue;
+    unread += parseInt(queues.split(":")[1]!, 16);
+  }
+  return unread;
 }
 
 /** Starts a {@linkcode HangingNats} on a free loopback port. */
@@ -96,8 +162,18 @@ export async function startHangingNats(): Promise<HangingNats> {
   }
   return {
     url: `127.0.0.1:${port}`,
-    hang: () => child.kill("SIGSTOP"),
+    async hang() {
+      child.kill("SIGSTOP");
+      const end = performance.now() + 10_000;
+      while (!(await stopped(child.pid))) {
+        if (performance.now() > end) {
+          throw new Error(`nats-server (pid ${child.pid}) did not stop`);
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
     resume: () => child.kill("SIGCONT"),
+    unread: () => unreadOn(port),
     dispose,
   };
 }

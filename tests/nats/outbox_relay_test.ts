@@ -715,9 +715,9 @@ Deno.test("memory: stop() while a connection is being made to a broker that does
     await within(relay.stop(), 2_000, "stop() while connecting");
     assert.equal(relay.status.state, "stopped");
   } finally {
-    // the broker goes: the attempt still under way fails, and ends
+    // the broker goes: the attempt still under way fails, and ends (the
+    // client closes its end)
     await broker.close();
-    await sleep(300);
   }
 });
 
@@ -798,12 +798,21 @@ Deno.test("memory: the broker hanging (SIGSTOP) under a relay publishing: stop()
       const reached = hold.arm("read");
       await append(store, ids, 2, 1);
       await within(reached, 5_000, "the read of the next events");
-      nats.hang();
+      // once hang() resolves the broker can answer nothing: a stop() right
+      // after SIGSTOP can find the batch acknowledged already
       hanging = true;
+      await nats.hang();
+      const unread = await nats.unread();
       hold.release();
       // the batch is being published, to a broker that does not answer
-      // (the client has not lost it: the connection is open)
-      await sleep(200);
+      // (the client has not lost it: the connection is open): the relay
+      // starts a batch's first publishes together, and they wait, unread,
+      // in the broker's connection for the PubAcks that cannot come
+      await until(
+        async () => await nats.unread() > unread,
+        5_000,
+        "the publishes to reach the hanging broker",
+      );
       assert.equal(relay.status.state, "publishing");
       const started = performance.now();
       await within(relay.stop(), 2_000, "stop() with the broker hanging");
