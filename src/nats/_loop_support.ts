@@ -1,10 +1,11 @@
 /**
  * What the relay's and the consumer's long-running loops share: checks of
- * their options, a pause that a stop cuts short, and a wait that a stop
- * ends.
+ * their options, a pause that a stop cuts short, a wait that a stop ends,
+ * and a connection that a stop gives up.
  *
  * @module
  */
+import type { NatsConnection } from "@nats-io/transport-node";
 
 /** Thrown by {@linkcode stoppableWait} when the loop is being stopped. */
 export class Stopping extends Error {}
@@ -101,4 +102,23 @@ export function serverList(
 ): string[] {
   const given = servers ?? "127.0.0.1:4222";
   return typeof given === "string" ? [given] : [...given];
+}
+
+/**
+ * The connection `connecting` makes, or a rejection with
+ * {@linkcode Stopping} as soon as `signal` aborts; a connection made after
+ * the stop after all is closed at once.
+ */
+export async function connectUnlessStopped(
+  connecting: Promise<NatsConnection>,
+  signal: AbortSignal,
+): Promise<NatsConnection> {
+  try {
+    return await untilStopped(connecting, signal);
+  } catch (error) {
+    if (error instanceof Stopping) {
+      connecting.then((late) => late.close()).catch(() => {});
+    }
+    throw error;
+  }
 }

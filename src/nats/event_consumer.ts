@@ -66,6 +66,7 @@ import {
 import type { RecordStore } from "../core/record_store.ts";
 import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
 import {
+  connectUnlessStopped,
   positive,
   serverList,
   stoppableWait,
@@ -744,16 +745,7 @@ export class EventConsumer {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-    let nc: NatsConnection;
-    try {
-      nc = await untilStopped(connecting, signal);
-    } catch (error) {
-      // stopped while connecting: a connection made after all is closed
-      if (error instanceof Stopping) {
-        connecting.then((late) => late.close()).catch(() => {});
-      }
-      throw error;
-    }
+    const nc = await connectUnlessStopped(connecting, signal);
     // closed by #run from here on; the requests below fail when it is
     this.#nc = nc;
     const jsm = await untilStopped(jetstreamManager(nc), signal);

@@ -64,6 +64,7 @@ import {
 import { checkPartitionCount } from "../core/partition.ts";
 import { takeShare } from "../core/_partition_share.ts";
 import {
+  connectUnlessStopped,
   pauseUnlessStopped,
   positive,
   serverList,
@@ -553,16 +554,7 @@ export class OutboxRelay {
       reconnectTimeWait: 250,
       timeout: this.#publishTimeoutMs,
     });
-    let nc: NatsConnection;
-    try {
-      nc = await untilStopped(connecting, signal);
-    } catch (error) {
-      // stopped while connecting: a connection made after all is closed
-      if (error instanceof Stopping) {
-        connecting.then((late) => late.close()).catch(() => {});
-      }
-      throw error;
-    }
+    const nc = await connectUnlessStopped(connecting, signal);
     this.#nc = nc;
     this.#connected = true;
     this.#watching = this.#watch(nc);
