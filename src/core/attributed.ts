@@ -733,8 +733,12 @@ export function nestedCodec<T>(resolve: () => unknown): Codec<T> {
       }
     },
     toJson: (v) => attributesToJson(v as Attributed),
+    // a frozen one is owned already (made by ownValueObject, or read from
+    // storage): shared, as a frozen array is
     own: (v) =>
-      v instanceof Attributed && v instanceof cls() ? ownValueObject(v) : v,
+      v instanceof Attributed && v instanceof cls() && !Object.isFrozen(v)
+        ? ownValueObject(v)
+        : v,
     fromJson: (json): Conversion<T> => {
       if (!isJsonObject(json)) return fail("is not an object");
       try {
