@@ -162,9 +162,9 @@ export interface CommandServiceOptions {
   /** The type registry to use (default: a new one). */
   readonly registry?: TypeRegistry | undefined;
   /**
-   * How many commands one unit of work may run (default 10,000;
-   * `Infinity`: no limit): those passed to `executeCommands` and those its
-   * handlers and workflows issue. A unit with more to run stops with
+   * How many commands the handlers and workflows of one unit of work may
+   * issue (default 10,000; `Infinity`: no limit); those passed to
+   * `executeCommands` do not count. A unit with more to run stops with
    * {@linkcode TooManyCommandsError}, naming the command that keeps coming
    * back, and stores nothing: what a workflow that issues a command whose
    * events reach it again would otherwise do forever, in one transaction.
@@ -823,8 +823,9 @@ export class CommandService {
               new EventRoutes([dispatch.handler]),
             );
           }
+          // the commands given do not count: a bulk of them is no loop
           const limit = this.#maxCommands;
-          let ran = 0;
+          let ran = -commands.length;
           for (let command; (command = current.queue.shift());) {
             if (++ran > limit) throw tooManyCommands(current, command, limit);
             await this.#execute(current, command);

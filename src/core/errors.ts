@@ -742,8 +742,9 @@ export class CommandTimeoutError extends SequentError {
 }
 
 /**
- * A unit of work ran as many commands as it may (the command service's
- * `maxCommandsPerUnit`) and had more to run: most likely a workflow that
+ * The handlers and workflows of a unit of work issued as many commands as
+ * they may (the command service's `maxCommandsPerUnit`) and had more to
+ * run: most likely a workflow that
  * issues a command whose events reach it again, so the unit would never
  * end. `commandType` names the command that keeps coming back (the most
  * frequent of those still to run). Nothing of the unit was stored.
@@ -759,18 +760,19 @@ export class CommandTimeoutError extends SequentError {
 export class TooManyCommandsError extends SequentError {
   /** The type name of the command that keeps coming back. */
   readonly commandType: string;
-  /** How many commands the unit could run. */
+  /** How many commands the unit's handlers and workflows could issue. */
   readonly limit: number;
 
   /**
    * Creates the error.
    *
    * @param commandType The command that keeps coming back.
-   * @param limit How many commands the unit could run.
+   * @param limit How many commands the unit's handlers and workflows could
+   *   issue.
    */
   constructor(commandType: string, limit: number) {
     super(
-      `Command "${commandType}" keeps coming back: the unit of work ran ${limit} commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored`,
+      `Command "${commandType}" keeps coming back: the handlers and workflows of the unit of work issued ${limit} commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored`,
     );
     this.name = "TooManyCommandsError";
     this.commandType = commandType;

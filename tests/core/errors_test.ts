@@ -209,7 +209,7 @@ Deno.test("TooManyCommandsError names the command that keeps coming back and the
   assertSequentError(
     error,
     "TooManyCommandsError",
-    'Command "Ping" keeps coming back: the unit of work ran 10000 commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored',
+    'Command "Ping" keeps coming back: the handlers and workflows of the unit of work issued 10000 commands, its limit (maxCommandsPerUnit), and had more to run. Does a workflow issue it for events it causes? Nothing of the unit was stored',
   );
   assert.equal(error.commandType, "Ping");
   assert.equal(error.limit, 10_000);

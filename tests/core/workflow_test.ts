@@ -517,7 +517,7 @@ function pingSetup(maxCommandsPerUnit?: number) {
   return { store, handler, service };
 }
 
-Deno.test("a workflow that triggers itself stops at 10,000 commands in the unit by default, with TooManyCommandsError naming the command, and the unit stores nothing", async () => {
+Deno.test("a workflow that triggers itself stops once it has issued 10,000 commands in the unit by default, with TooManyCommandsError naming the command, and the unit stores nothing", async () => {
   const { store, handler, service } = pingSetup();
   const id = newId();
   await assert.rejects(
@@ -529,9 +529,28 @@ Deno.test("a workflow that triggers itself stops at 10,000 commands in the unit 
       return true;
     },
   );
-  assert.equal(handler.ran, 10_000);
+  // the command given, and the 10,000 the workflow issued
+  assert.equal(handler.ran, 10_001);
   assert.equal(await store.streamExists(id), false);
   assert.equal(store.state.commands.size, 0);
+});
+
+Deno.test("the commands given to executeCommands do not count toward maxCommandsPerUnit: a bulk of them runs", async () => {
+  const store = new InMemoryEventStore();
+  const handler = new Wf_PingHandler();
+  // no workflow: each ping stores its event and issues nothing
+  const service = new CommandService({
+    eventStore: store,
+    commandHandlers: [handler],
+    aggregates: [Wf_Pinger],
+    maxCommandsPerUnit: 3,
+  });
+  const ids = Array.from({ length: 12 }, () => newId());
+  await service.executeCommands(
+    ...ids.map((id) => new Wf_Ping({ aggregateId: id })),
+  );
+  assert.equal(handler.ran, 12);
+  assert.equal(store.state.commands.size, 12);
 });
 
 Deno.test("commitEvents() stops a workflow that triggers itself at maxCommandsPerUnit, storing nothing", async () => {
