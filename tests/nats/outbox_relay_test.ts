@@ -462,6 +462,19 @@ function stopOptions(
   };
 }
 
+/**
+ * A relay with the stop tests' options over a fresh in-memory store, to a
+ * fresh stream of the broker at `url`.
+ */
+function stoppedRelayOnMemory(url: string) {
+  const { stream: name, prefix } = freshStream();
+  const store = new InMemoryEventStore();
+  const relay = new OutboxRelay(
+    stopOptions(new InMemoryProcessorStore(store), url, name, prefix),
+  );
+  return { name, store, relay };
+}
+
 // the sanitizers stay on in the tests of stop(): a stopped relay leaves no
 // timer, no connection and no pending operation behind
 Deno.test("memory: the broker SIGKILLed as the relay publishes a batch: stop() ends within 2 s and resolves; started again, the relay publishes the events whose PubAcks were lost, each once", async () => {
@@ -508,16 +521,7 @@ Deno.test("memory: the broker SIGKILLed as the relay publishes a batch: stop() e
 Deno.test("memory: the broker SIGKILLed under a relay publishing as commands go on: stop() at once, or while the client tries to reconnect, ends within 2 s; started again, the relay publishes every event once", async () => {
   const nats = await startPrivateNats();
   try {
-    const { stream: name, prefix } = freshStream();
-    const store = new InMemoryEventStore();
-    const relay = new OutboxRelay(
-      stopOptions(
-        new InMemoryProcessorStore(store),
-        nats.url,
-        name,
-        prefix,
-      ),
-    );
+    const { name, store, relay } = stoppedRelayOnMemory(nats.url);
     const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
     let n = 0;
     for (const pause of [0, 1_500]) {
@@ -563,16 +567,7 @@ Deno.test("memory: the broker SIGKILLed under a relay publishing as commands go 
 Deno.test("memory: the broker SIGKILLed under an idle relay: stop() at once, or while the client tries to reconnect, ends within 2 s", async () => {
   const nats = await startPrivateNats();
   try {
-    const { stream: name, prefix } = freshStream();
-    const store = new InMemoryEventStore();
-    const relay = new OutboxRelay(
-      stopOptions(
-        new InMemoryProcessorStore(store),
-        nats.url,
-        name,
-        prefix,
-      ),
-    );
+    const { name, store, relay } = stoppedRelayOnMemory(nats.url);
     const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
     await append(store, ids, 1, 1);
     for (const pause of [0, 1_500]) {
@@ -661,16 +656,7 @@ Deno.test("memory: stop() while no broker answers at all ends within 2 s and res
 Deno.test("memory: stop() in the back-off pause resolves; the broker back, the relay started again publishes", async () => {
   const nats = await startPrivateNats();
   try {
-    const { stream: name, prefix } = freshStream();
-    const store = new InMemoryEventStore();
-    const relay = new OutboxRelay(
-      stopOptions(
-        new InMemoryProcessorStore(store),
-        nats.url,
-        name,
-        prefix,
-      ),
-    );
+    const { name, store, relay } = stoppedRelayOnMemory(nats.url);
     const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
     await append(store, ids, 1, 1);
     await nats.kill();
