@@ -105,16 +105,20 @@ export class ReplayEventDecoder {
       const t6 = text.indexOf("\t", t5 + 1);
       if (t6 >= 0 && t6 < end) throw badRow(text, at, end);
       // the partition key and the aggregate id: those of the event before,
-      // or copied out of the chunk (a slice would keep all of it alive)
-      if (!textAt(text, at, t1, this.#copiedKey)) {
-        const copied = text.slice(at, t1);
+      // or copied out of the chunk (a slice would keep all of it alive).
+      // Compared as slices: a slice costs little and `===` compares it
+      // natively; a loop of `charCodeAt` over a UUID was three times as
+      // slow (165–210 ns against 58 ns a row, measured here)
+      const copied = text.slice(at, t1);
+      if (copied !== this.#copiedKey) {
         this.#copiedKey = copied === "" ? "" : detachedCopy(copied);
         this.#partitionKey = copied.indexOf("\\") < 0
           ? this.#copiedKey
           : unescapeCopyText(copied);
       }
-      if (!textAt(text, t1 + 1, t2, this.#aggregateId)) {
-        this.#aggregateId = detachedCopy(text.slice(t1 + 1, t2));
+      const aggregateId = text.slice(t1 + 1, t2);
+      if (aggregateId !== this.#aggregateId) {
+        this.#aggregateId = detachedCopy(aggregateId);
       }
       const eventType = this.#typeNames.get(typeId);
       if (eventType === undefined) {
@@ -193,23 +197,6 @@ function badRow(text: string, at: number, end: number): Error {
       JSON.stringify(text.slice(at, Math.min(end, at + 120)))
     }`,
   );
-}
-
-/**
- * Whether `text` from `from` to `to` is `expected` (char by char: faster
- * here than `startsWith` with a position, and makes no slice).
- */
-function textAt(
-  text: string,
-  from: number,
-  to: number,
-  expected: string,
-): boolean {
-  if (to - from !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) {
-    if (text.charCodeAt(from + i) !== expected.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 function notInteger(text: string, from: number, to: number): Error {
