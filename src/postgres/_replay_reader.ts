@@ -20,7 +20,7 @@ import type {
   ReplayReader,
   StreamPosition,
 } from "../core/event_reader.ts";
-import { CopyRowTally } from "./_copy_rows.ts";
+import { LastCopiedRow } from "./_copy_rows.ts";
 import { type ReplayedEvent, ReplayEventDecoder } from "./_replay_decoder.ts";
 import { parseStreamPosition } from "./_stream_position.ts";
 import type { SqlExecutor } from "./sql_client.ts";
@@ -86,12 +86,13 @@ export async function* readReplayEvents(
   options: ReplayReadOptions,
 ): AsyncGenerator<ReplayedEvent[]> {
   const { table, where, sliceSize, typeNames } = options;
-  const limit = sliceSize * (options.readAhead ?? 3);
+  const readAhead = options.readAhead ?? 3;
   // The chunks as they came, decoded only when their turn comes: events
   // decoded ahead would live through many young-generation collections
   // (a slice is 20,000 events), copied at each; bytes are not.
   const queue: QueuedChunk[] = [];
-  let queued = 0;
+  /** Slices read whose end the caller has not reached yet. */
+  let waiting = 0;
   let finished = false;
   let stopped = false;
   let failure: { readonly error: unknown } | undefined;
@@ -108,29 +109,30 @@ export async function* readReplayEvents(
     let total = 0;
     for (;;) {
       // no more than `readAhead` slices wait to be handled
-      while (queued > limit && !stopped) {
+      while (waiting >= readAhead && !stopped) {
         await new Promise<void>((resolve) => resume = resolve);
       }
       if (stopped) return;
       const decoder = new ReplayEventDecoder(typeNames);
-      const tally = new CopyRowTally();
-      await executor.copyOut(
+      const last = new LastCopiedRow();
+      // (the copy counts its rows: none are counted here)
+      const count = await executor.copyOut(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
           if (stopped) return;
           // a copy of its own: the executor may reuse what it hands over
           const kept = chunk.slice();
-          const rows = tally.add(kept);
-          queue.push({ decoder, chunk: kept, rows });
-          queued += rows;
-          if (rows > 0) signal();
+          last.add(kept);
+          queue.push({ decoder, chunk: kept });
+          signal();
         },
       );
       if (stopped) return;
-      queue.push({ decoder, chunk: undefined, rows: 0 });
-      const count = tally.rows;
+      waiting++;
+      queue.push({ decoder, chunk: undefined });
+      signal();
       if (count > 0) {
-        after = replayKeyOf(lastEvent(tally.lastRow, typeNames));
+        after = replayKeyOf(lastEvent(last.lastRow, typeNames));
         if (options.progress) options.progress.last = after;
       }
       total += count;
@@ -158,16 +160,16 @@ export async function* readReplayEvents(
       if (next) {
         if (next.chunk === undefined) {
           next.decoder.end();
+          waiting--;
+          if (resume) {
+            const r = resume;
+            resume = undefined;
+            r();
+          }
           continue;
         }
         const events: ReplayedEvent[] = [];
         next.decoder.decode(next.chunk, events);
-        queued -= next.rows;
-        if (queued <= limit && resume) {
-          const r = resume;
-          resume = undefined;
-          r();
-        }
         if (events.length > 0) yield events;
         continue;
       }
@@ -190,8 +192,6 @@ export async function* readReplayEvents(
 interface QueuedChunk {
   readonly decoder: ReplayEventDecoder;
   readonly chunk: Uint8Array | undefined;
-  /** The rows it ends. */
-  readonly rows: number;
 }
 
 /** The event of a slice's last row (its bytes, in pieces). */

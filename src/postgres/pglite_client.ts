@@ -213,8 +213,20 @@ async function copyOutOf(
   for (let at = 0; at < bytes.length; at += COPY_CHUNK) {
     onData(bytes.subarray(at, Math.min(at + COPY_CHUNK, bytes.length)));
   }
-  return bytes.length;
+  // every newline byte ends a row: one inside a value is escaped
+  let rows = 0;
+  for (
+    let at = bytes.indexOf(NEWLINE);
+    at >= 0;
+    at = bytes.indexOf(NEWLINE, at + 1)
+  ) {
+    rows++;
+  }
+  return rows;
 }
+
+/** The byte that ends each row of a copy's text. */
+const NEWLINE = 0x0a;
 
 /** The size of the chunks a PGlite copy is handed over in. */
 const COPY_CHUNK = 65536;

@@ -431,17 +431,17 @@ class ServerTransaction implements SqlTransaction {
   ): Promise<number> {
     this.#check();
     const earlier = this.#sendQueued();
-    let bytes = 0;
+    let rows = 0;
     const copy = this.#noted(
       this.#conn.copyOut(`COPY (${query}) TO STDOUT`, onData, {
         signal: this.#signal,
       }).then((n) => {
-        bytes = n;
+        rows = n;
         return [] as SqlRow[];
       }),
     );
     await settle([...earlier, copy]);
-    return bytes;
+    return rows;
   }
 
   async transaction<T>(work: (tx: SqlTransaction) => Promise<T>): Promise<T> {

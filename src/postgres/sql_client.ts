@@ -197,7 +197,8 @@ export interface SqlExecutor {
    *
    * @param query A `SELECT` (or `VALUES`, `TABLE`), without `COPY` around it.
    * @param onData Called with each chunk of the output.
-   * @returns How many bytes were read.
+   * @returns How many rows were read (as many as newline bytes: a newline
+   *   inside a value is escaped).
    */
   copyOut(
     query: string,

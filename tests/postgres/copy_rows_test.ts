@@ -1,9 +1,9 @@
 /**
- * The row tally of a replay's read: it counts a copy's rows and keeps the
- * last whole one as its chunks go by, wherever the chunks are cut.
+ * The last row of a replay's read: kept whole as a copy's chunks go by,
+ * wherever the chunks are cut.
  */
 import assert from "node:assert/strict";
-import { CopyRowTally } from "../../src/postgres/_copy_rows.ts";
+import { LastCopiedRow } from "../../src/postgres/_copy_rows.ts";
 
 const encoder = new TextEncoder();
 
@@ -18,40 +18,36 @@ function cut(bytes: Uint8Array, at: readonly number[]): Uint8Array[] {
   return chunks;
 }
 
-/** The tally of `chunks`; what each add returned sums to its rows. */
-function tallied(chunks: readonly Uint8Array[]): CopyRowTally {
-  const tally = new CopyRowTally();
-  let ended = 0;
-  for (const chunk of chunks) ended += tally.add(chunk);
-  assert.equal(ended, tally.rows);
-  return tally;
+/** The last row of `chunks`. */
+function tallied(chunks: readonly Uint8Array[]): LastCopiedRow {
+  const last = new LastCopiedRow();
+  for (const chunk of chunks) last.add(chunk);
+  return last;
 }
 
 /** The last row's pieces joined, then decoded (a piece may end mid-character). */
-function lastRowText(tally: CopyRowTally): string {
+function lastRowText(tally: LastCopiedRow): string {
   const stream = new TextDecoder();
   return tally.lastRow.map((piece) => stream.decode(piece, { stream: true }))
     .join("") + stream.decode();
 }
 
-Deno.test("every cut of a copy's text gives its row count and its last whole row", () => {
+Deno.test("every cut of a copy's text gives its last whole row", () => {
   const rows = ["a\t1\n", "bb\tü\\n2\n", "\n", "c\t€ and more text\n"];
   const bytes = encoder.encode(rows.join(""));
   for (let i = 0; i <= bytes.length; i++) {
     for (let j = i; j <= bytes.length; j++) {
       const tally = tallied(cut(bytes, [i, j]));
-      assert.equal(tally.rows, rows.length, `cut at ${i} and ${j}`);
       assert.equal(lastRowText(tally), rows.at(-1), `cut at ${i} and ${j}`);
     }
   }
 });
 
-Deno.test("a row spanning many chunks is kept whole, and a row not yet ended is not counted", () => {
+Deno.test("a row spanning many chunks is kept whole, and a row not yet ended is not taken for the last", () => {
   const long = "x".repeat(50);
   const bytes = encoder.encode(`first\n${long}\n${long}`);
   const chunks = cut(bytes, Array.from({ length: 20 }, (_, i) => 3 + 5 * i));
   const tally = tallied(chunks);
-  assert.equal(tally.rows, 2);
   assert.equal(lastRowText(tally), `${long}\n`);
 });
 
@@ -74,14 +70,12 @@ Deno.test("random copies agree with splitting the whole text on newlines", () =>
     ]
       .sort((a, b) => a - b);
     const tally = tallied(cut(bytes, at));
-    assert.equal(tally.rows, rows.length);
     assert.equal(lastRowText(tally), rows.at(-1));
   }
 });
 
-Deno.test("no rows at all: nothing counted, no last row", () => {
-  assert.equal(tallied([]).rows, 0);
+Deno.test("no whole row at all: no last row", () => {
+  assert.deepEqual(tallied([]).lastRow, []);
   const open = tallied([encoder.encode("no newline yet")]);
-  assert.equal(open.rows, 0);
   assert.deepEqual(open.lastRow, []);
 });

@@ -454,7 +454,7 @@ Deno.test("large results and copies go through: 20 MB each way by COPY, and a qu
         for (const byte of chunk) if (byte === 10) lines++;
       },
     );
-    assert.equal(copied, bytes);
+    assert.equal(copied, 100_000);
     assert.equal(String(bytes), direct!.bytes);
     assert.ok(bytes > 20_000_000);
     assert.equal(lines, 100_000);

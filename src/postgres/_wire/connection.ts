@@ -741,7 +741,7 @@ export class WireConnection implements RequestHost {
    * @param text The whole `COPY` statement.
    * @param onData Receives the data in chunks.
    * @param options An abort signal.
-   * @returns How many bytes were read.
+   * @returns How many rows were read.
    */
   copyOut(
     text: string,

@@ -423,7 +423,8 @@ const SMALL_ROW = 32;
 export class CopyOutRequest extends Request<number> {
   readonly #text: string;
   readonly #onData: (chunk: Uint8Array) => void;
-  #bytes = 0;
+  /** The rows: one CopyData message each, in the text format. */
+  #rows = 0;
   /** The chunk being filled: each row (CopyData) is copied in as it comes. */
   #chunk: Uint8Array | undefined;
   #held = 0;
@@ -466,7 +467,7 @@ export class CopyOutRequest extends Request<number> {
    */
   override copyData(data: Uint8Array, start: number, end: number): boolean {
     const length = end - start;
-    this.#bytes += length;
+    this.#rows++;
     if (this.#held + length > COPY_OUT_CHUNK) this.#handOverHeld();
     if (length >= COPY_OUT_CHUNK) {
       // a row as large as a chunk goes alone, as it came
@@ -512,7 +513,7 @@ export class CopyOutRequest extends Request<number> {
   finish(): void {
     if (this.error) this.reject(this.failure(this.error));
     else if (this.#thrown) this.reject(this.#thrown.error);
-    else this.resolve(this.#bytes);
+    else this.resolve(this.#rows);
   }
 }
 
