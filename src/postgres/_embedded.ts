@@ -235,6 +235,15 @@ export async function openEmbedded(
   dataDir: string | undefined,
   options: EmbeddedOptions,
 ): Promise<SqlClient> {
+  const answerMs = options.holderAnswerTimeoutMs;
+  // (a timer of NaN, 0, a negative or too long a delay fires at once)
+  if (answerMs !== undefined && !(answerMs >= 1 && answerMs <= 2 ** 31 - 1)) {
+    throw new TypeError(
+      `The option holderAnswerTimeoutMs must be a number of milliseconds from 1 to ${
+        2 ** 31 - 1
+      }, not ${String(answerMs)}`,
+    );
+  }
   if (dataDir === undefined) return await openPglite(undefined);
   await checkDataDir(
     dataDir,
@@ -259,7 +268,10 @@ export async function openEmbedded(
         const client = await ServedClient.connect(
           socketPath(dataDir),
           dataDir,
-          { holder: `process ${holder.pid} (${holder.command})` },
+          {
+            holder: `process ${holder.pid} (${holder.command})`,
+            helloTimeoutMs: answerMs,
+          },
         );
         if (client) {
           options.onHolder?.({

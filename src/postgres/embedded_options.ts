@@ -61,4 +61,15 @@ export interface EmbeddedOptions {
    * holding the folder (`whenHeld: "use-holder"`), before it is returned.
    */
   readonly onHolder?: ((holder: DatabaseHolder) => void) | undefined;
+  /**
+   * How long a client reaching the folder through its holder
+   * (`whenHeld: "use-holder"`) waits for the holder to answer its greeting,
+   * in milliseconds, before failing with `SqlError` `08001` (default
+   * 60,000). The holder answers from its event loop, and PGlite runs in
+   * that thread: one long statement delays the answer, and a stopped
+   * holder never gives it. A task that should fail fast (a health check)
+   * sets it lower. From 1 to 2,147,483,647; anything else is a
+   * `TypeError` naming the option.
+   */
+  readonly holderAnswerTimeoutMs?: number | undefined;
 }

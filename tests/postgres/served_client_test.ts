@@ -326,6 +326,72 @@ Deno.test("a holder that does not answer the greeting (a stopped process) fails 
   }
 });
 
+Deno.test("connectDatabase waits holderAnswerTimeoutMs for a stopped holder's greeting, then fails with 08001 naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+  const folder = `${dir}/db`;
+  const child = Child.spawn(CHILD, ["hold", folder]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await child.waitFor(/^ready$/);
+    // stopped: the kernel still accepts the connection, nobody answers
+    Deno.kill(child.pid, "SIGSTOP");
+    const started = performance.now();
+    const error = await Promise.race([
+      connectDatabase(folder, {
+        whenHeld: "use-holder",
+        holderAnswerTimeoutMs: 300,
+      }).then(async (client) => {
+        await client.close();
+        return "connected";
+      }, (e: unknown) => e),
+      new Promise((resolve) => {
+        timer = setTimeout(() => resolve("still waiting after 10 s"), 10_000);
+      }),
+    ]);
+    assert.ok(error instanceof SqlError, String(error));
+    assert.equal(error.code, "08001");
+    assert.match(
+      error.message,
+      new RegExp(
+        `^The embedded database in ${folder} is held by process ${child.pid} \\(.*\\), which did not answer within 0\\.3 s: it is stopped, or busy with one statement all that time$`,
+      ),
+    );
+    assert.ok(performance.now() - started < 5_000);
+  } finally {
+    clearTimeout(timer);
+    Deno.kill(child.pid, "SIGCONT");
+    child.kill();
+    await child.ended();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("holderAnswerTimeoutMs out of range is a TypeError naming it, before any folder is touched", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
+  try {
+    for (const value of [0, -1, Number.NaN, 2 ** 31, Infinity]) {
+      for (const target of [`${dir}/db`, "memory://"]) {
+        await assert.rejects(
+          connectDatabase(target, {
+            whenHeld: "use-holder",
+            holderAnswerTimeoutMs: value,
+          }),
+          (error: unknown) =>
+            error instanceof TypeError &&
+            error.message ===
+              `The option holderAnswerTimeoutMs must be a number of milliseconds from 1 to 2147483647, not ${
+                String(value)
+              }`,
+        );
+      }
+    }
+    // nothing was made in the folder
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a folder whose socket path is too long from this working directory (the holder's is short) is reached through a link, or refused with 08001 saying why", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sequent-served-" });
   const deep = `${dir}/${"d".repeat(110)}`;
