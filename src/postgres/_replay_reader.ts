@@ -120,10 +120,9 @@ export async function* readReplayEvents(
         sliceQuery(table, where, after, sliceSize),
         (chunk) => {
           if (stopped) return;
-          // a copy of its own: the executor may reuse what it hands over
-          const kept = chunk.slice();
-          last.add(kept);
-          queue.push({ decoder, chunk: kept });
+          // (the executor does not write to a chunk it handed over)
+          last.add(chunk);
+          queue.push({ decoder, chunk });
           signal();
         },
       );

@@ -190,8 +190,9 @@ export interface SqlExecutor {
    * ended by newlines, `\N` for `NULL`, backslash escapes), in UTF-8.
    * `onData` receives the bytes in order as they arrive, in chunks that
    * may end anywhere, even inside a character; it is called without
-   * waiting, so it must keep what it needs. Other statements on the same
-   * transaction wait until the copy has ended.
+   * waiting. Each chunk is the caller's to keep as it is: the client
+   * never writes to it again (a replay queues them undecoded). Other
+   * statements on the same transaction wait until the copy has ended.
    *
    * `COPY` takes no parameters: every value in `query` must be a literal.
    *

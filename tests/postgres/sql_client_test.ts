@@ -588,6 +588,42 @@ for (const b of list) {
   );
 
   test(
+    "copyOut hands over chunks to keep as they are: later reads change none of them",
+    async (client) => {
+      // small rows, rows larger than a chunk (handed over as read), and
+      // more small rows: every kind of chunk a client makes
+      const query =
+        `SELECT g, CASE WHEN g % 250 = 0 THEN repeat(chr(65 + g % 26), 70000)
+        ELSE repeat('r', g % 200) END FROM generate_series(1, 1000) g`;
+      const expected = Array.from({ length: 1000 }, (_, i) => {
+        const g = i + 1;
+        return `${g}\t${
+          g % 250 === 0
+            ? String.fromCharCode(65 + g % 26).repeat(70000)
+            : "r".repeat(g % 200)
+        }\n`;
+      }).join("");
+      const kept: Uint8Array[] = [];
+      await client.transaction(async (tx) => {
+        assert.equal(
+          await tx.copyOut(query, (chunk) => kept.push(chunk)),
+          1000,
+        );
+        // more bytes read on the same connection after the chunks came
+        assert.equal(await tx.copyOut(query, () => {}), 1000);
+        await tx.query("SELECT repeat('x', 200000) AS filler");
+      });
+      const joined = new Uint8Array(kept.reduce((n, c) => n + c.length, 0));
+      let at = 0;
+      for (const chunk of kept) {
+        joined.set(chunk, at);
+        at += chunk.length;
+      }
+      assert.equal(new TextDecoder().decode(joined), expected);
+    },
+  );
+
+  test(
     "copyOut after copyOut, then statements: the connection never stalls",
     async (client) => {
       // ~80 KB each: often all of it arrives before anyone listens

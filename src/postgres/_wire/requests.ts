@@ -470,7 +470,8 @@ export class CopyOutRequest extends Request<number> {
     this.#rows++;
     if (this.#held + length > COPY_OUT_CHUNK) this.#handOverHeld();
     if (length >= COPY_OUT_CHUNK) {
-      // a row as large as a chunk goes alone, as it came
+      // a row as large as a chunk goes alone, as it came: a view of the
+      // bytes read, which nothing writes to again (each read is new)
       this.#handOver(data.subarray(start, end));
       return true;
     }
