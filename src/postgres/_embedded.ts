@@ -29,6 +29,7 @@ import {
 } from "./_folder_lock.ts";
 import { HolderServer } from "./_holder_server.ts";
 import { ServedClient } from "./_served_client.ts";
+import { checkMilliseconds } from "./_timer_option.ts";
 
 /** How long to wait for a holder that is starting to serve. */
 const START_TIMEOUT_MS = 60_000;
@@ -236,14 +237,8 @@ export async function openEmbedded(
   options: EmbeddedOptions,
 ): Promise<SqlClient> {
   const answerMs = options.holderAnswerTimeoutMs;
-  // (a timer of NaN, 0, a negative or too long a delay fires at once)
-  if (answerMs !== undefined && !(answerMs >= 1 && answerMs <= 2 ** 31 - 1)) {
-    throw new TypeError(
-      `The option holderAnswerTimeoutMs must be a number of milliseconds from 1 to ${
-        2 ** 31 - 1
-      }, not ${String(answerMs)}`,
-    );
-  }
+  // (no answer comes within 0 ms)
+  checkMilliseconds("option holderAnswerTimeoutMs", answerMs, 1);
   if (dataDir === undefined) return await openPglite(undefined);
   await checkDataDir(
     dataDir,

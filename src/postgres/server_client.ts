@@ -44,6 +44,7 @@ import type {
   SqlValue,
 } from "./sql_client.ts";
 import { SqlError } from "./sql_error.ts";
+import { checkMilliseconds } from "./_timer_option.ts";
 import {
   continueCopy,
   copyChunks,
@@ -140,9 +141,6 @@ function toSqlError(
   return error;
 }
 
-/** The longest delay a timer takes (a longer one fires at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /**
  * Refuses options out of range, naming them: a pool of no connection (0,
  * negative, `NaN`) would make every statement wait for ever, and a timer of
@@ -165,16 +163,7 @@ function checkOptions(options: ServerClientOptions): void {
       "connectTimeoutMs",
       "statementTimeoutMs",
     ] as const
-  ) {
-    const value = options[name];
-    if (value !== undefined && !(value >= 0 && value <= MAX_TIMER_MS)) {
-      throw new TypeError(
-        `The option ${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${
-          String(value)
-        }`,
-      );
-    }
-  }
+  ) checkMilliseconds(`option ${name}`, options[name], 0);
 }
 
 function configOf(

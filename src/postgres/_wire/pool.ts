@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { checkMilliseconds } from "../_timer_option.ts";
 import { type ConnectionConfig, Lost, WireConnection } from "./connection.ts";
 
 /** The states of a pool. */
@@ -69,14 +70,7 @@ export class WirePool {
         }`,
       );
     }
-    // (a timer longer than 2^31 - 1 ms fires at once)
-    if (!(options.idleTimeoutMs >= 0 && options.idleTimeoutMs < 2 ** 31)) {
-      throw new TypeError(
-        `The pool option idleTimeoutMs must be a number of milliseconds from 0 to ${
-          2 ** 31 - 1
-        }, not ${String(options.idleTimeoutMs)}`,
-      );
-    }
+    checkMilliseconds("pool option idleTimeoutMs", options.idleTimeoutMs, 0);
     this.#config = config;
     this.#options = options;
   }
