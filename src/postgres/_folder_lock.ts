@@ -9,6 +9,15 @@
  * lock, and deleting it would let two processes lock two different files of
  * the same name. Its content is only believed while it is locked.
  *
+ * A released lock can outlive its release for a moment: a child process
+ * forked by another thread of the holder's process (a worker, or a
+ * parallel test file, spawning a command) shares the lock's open file
+ * until it execs, and the kernel frees the lock only when the last sharer
+ * closes it. So the holder records `released` before it lets go, and
+ * {@linkcode FolderLock.tryAcquire} tries again for a while a lock whose
+ * record says so: measured with two workers spawning commands, one
+ * immediate re-acquisition in six failed without this.
+ *
  * @module
  */
 import { dirname, join, relative, resolve } from "node:path";
@@ -23,9 +32,17 @@ export const SOCKET_FILE = "sequent.sock";
 /**
  * Where the holder stands, as it records it in the lock file:
  * `starting` (PGlite is starting), `serving` (listening on the socket),
- * `not-serving` (open, but the socket could not be set up: `reason`).
+ * `not-serving` (open, but the socket could not be set up: `reason`),
+ * `released` (closed: the lock is free, or about to be).
  */
-export type HolderState = "starting" | "serving" | "not-serving";
+export type HolderState = "starting" | "serving" | "not-serving" | "released";
+
+/**
+ * How long a lock whose holder has recorded `released` is tried again
+ * before it counts as held: the time a forked child takes to exec, with
+ * room for a loaded machine.
+ */
+const RELEASE_LINGER_MS = 2_000;
 
 /** What the lock file holds. */
 export interface HolderRecord extends DatabaseHolder {
@@ -106,7 +123,7 @@ function parseRecord(text: string): HolderRecord | undefined {
       typeof pid !== "number" || typeof command !== "string" ||
       typeof since !== "string" ||
       (state !== "starting" && state !== "serving" &&
-        state !== "not-serving")
+        state !== "not-serving" && state !== "released")
     ) return undefined;
     return {
       pid,
@@ -157,9 +174,10 @@ export class FolderLock {
   }
 
   /**
-   * Takes the folder's lock if nobody holds it, without waiting. Creates
-   * the folder unless `create` is false (then a missing folder is
-   * `NotFound`).
+   * Takes the folder's lock if nobody holds it. Creates the folder unless
+   * `create` is false (then a missing folder is `NotFound`). It waits only
+   * on a lock its holder has recorded as `released` (see the module
+   * documentation), for up to two seconds; a lock held is refused at once.
    *
    * @returns The lock, or `undefined` when a process (this one included)
    *   holds it.
@@ -175,6 +193,21 @@ export class FolderLock {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       });
     }
+    const deadline = Date.now() + RELEASE_LINGER_MS;
+    for (;;) {
+      const lock = await FolderLock.#tryOnce(dataDir);
+      if (lock) return lock;
+      if (
+        Date.now() > deadline ||
+        !(await FolderLock.#recordSaysReleased(dataDir))
+      ) {
+        return undefined;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  static async #tryOnce(dataDir: string): Promise<FolderLock | undefined> {
     const file = await Deno.open(join(dataDir, LOCK_FILE), {
       read: true,
       write: true,
@@ -190,16 +223,23 @@ export class FolderLock {
     return locked ? new FolderLock(dataDir, file) : undefined;
   }
 
+  /** Whether the lock file's record says its holder has let go. */
+  static async #recordSaysReleased(dataDir: string): Promise<boolean> {
+    try {
+      const text = await Deno.readTextFile(join(dataDir, LOCK_FILE));
+      return parseRecord(text)?.state === "released";
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+  }
+
   /** Records who holds the folder and where it stands. */
-  async record(state: HolderState, reason?: string): Promise<void> {
-    const record = {
-      pid: Deno.pid,
-      command: commandLine(),
-      since: this.#since.toISOString(),
-      state,
-      ...(reason === undefined ? {} : { reason }),
-    };
-    const bytes = new TextEncoder().encode(`${JSON.stringify(record)}\n`);
+  async record(
+    state: Exclude<HolderState, "released">,
+    reason?: string,
+  ): Promise<void> {
+    const bytes = this.#recordBytes(state, reason);
     await this.#file.truncate(0);
     await this.#file.seek(0, Deno.SeekMode.Start);
     for (let at = 0; at < bytes.length;) {
@@ -207,10 +247,36 @@ export class FolderLock {
     }
   }
 
-  /** Releases the lock (closing the file is what releases it). */
+  #recordBytes(state: HolderState, reason?: string): Uint8Array {
+    const record = {
+      pid: Deno.pid,
+      command: commandLine(),
+      since: this.#since.toISOString(),
+      state,
+      ...(reason === undefined ? {} : { reason }),
+    };
+    return encoder.encode(`${JSON.stringify(record)}\n`);
+  }
+
+  /**
+   * Releases the lock: records `released`, then closes the file (which is
+   * what releases it). Never throws: a record that cannot be written
+   * leaves the lock released all the same.
+   */
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#file.close();
+    try {
+      const bytes = this.#recordBytes("released");
+      this.#file.truncateSync(0);
+      this.#file.seekSync(0, Deno.SeekMode.Start);
+      for (let at = 0; at < bytes.length;) {
+        at += this.#file.writeSync(bytes.subarray(at));
+      }
+    } catch {
+      // (closing releases it; others then wait for nothing)
+    } finally {
+      this.#file.close();
+    }
   }
 }
