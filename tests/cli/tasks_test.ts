@@ -352,11 +352,11 @@ async function signalled(
     }
     ready();
   })();
+  let code: number;
   try {
     await started;
     cli.kill(signal);
-    const status = await cli.status;
-    return { code: status.code, stdout };
+    code = (await cli.status).code;
   } finally {
     try {
       Deno.kill(Number(await Deno.readTextFile(`${dir}/child.pid`)), "SIGKILL");
@@ -366,6 +366,8 @@ async function signalled(
     await Deno.remove(`${dir}/child.pid`).catch(() => {});
     await reading;
   }
+  // (read to the end: the CLI may end before its child's last line is read)
+  return { code, stdout };
 }
 
 Deno.test({
