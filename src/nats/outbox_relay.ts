@@ -33,6 +33,11 @@
  *   message id lets JetStream drop a repeat. The stopped relay leaves
  *   that partition's claim to lapse rather than give it up, so that no
  *   relay publishes to it while the publish given up might still land.
+ * - Nor does it wait without end for a database that does not answer: a
+ *   call to it under way is given up a second after the stop (a read
+ *   stored nothing; a checkpoint commit may have been stored or not, and
+ *   the stream tells, as above), and the claims and the membership are
+ *   given back within half a second more, or left to lapse.
  *
  * See `outbox_message.ts` for the subjects and headers.
  *
@@ -68,10 +73,12 @@ import {
   pauseUnlessStopped,
   positive,
   serverList,
+  settledWithin,
   stoppableWait,
   Stopping,
   streamName,
   untilStopped,
+  untilStoppedWithin,
 } from "./_loop_support.ts";
 import {
   checkSubjectPrefix,
@@ -86,6 +93,13 @@ import {
  * the client has lost the broker.
  */
 const STOP_GRACE_MS = 1_000;
+
+/**
+ * How long, at most, a stopped relay waits for the database to take its
+ * claims and its membership back, both together; what it does not take
+ * back lapses.
+ */
+const GIVE_BACK_MS = 500;
 
 /**
  * Options of {@linkcode OutboxRelay}.
@@ -275,6 +289,8 @@ export class OutboxRelay {
   #pendingSince: number | undefined;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
+  /** When the running loop was told to stop (`performance.now()`). */
+  #stoppedAt = 0;
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
@@ -421,7 +437,9 @@ export class OutboxRelay {
    * does not wait for the broker: the publishes under way get their
    * PubAcks within a second, or are given up (see the module
    * documentation), and a connection still being made is not waited for
-   * (it is closed once made). A stopped relay can start again.
+   * (it is closed once made). Nor does it wait past a second for a
+   * database that does not answer, and half a second more for it to take
+   * the claims back. A stopped relay can start again.
    *
    * @example
    * ```ts ignore
@@ -449,6 +467,7 @@ export class OutboxRelay {
     let grace: ReturnType<typeof setTimeout> | undefined;
     // the publishes under way get the grace while the broker is there
     const onStop = () => {
+      this.#stoppedAt = performance.now();
       if (!this.#connected) abandon.abort();
       else {
         grace = setTimeout(
@@ -496,6 +515,7 @@ export class OutboxRelay {
    * up in (they lapse), and leaves the member list.
    */
   async #giveUp(): Promise<void> {
+    const until = performance.now() + GIVE_BACK_MS;
     const held = this.#held;
     this.#held = undefined;
     this.#heldPartitions = [];
@@ -515,10 +535,32 @@ export class OutboxRelay {
         lease = rest.length === 0 ? undefined : { ...held, partitions: rest };
       }
       if (lease) {
-        await this.#processors.release(this.#name, lease).catch(() => {});
+        await settledWithin(
+          this.#processors.release(this.#name, lease),
+          until - performance.now(),
+        );
       }
     }
-    await this.#processors.leave(this.#name, this.#owner).catch(() => {});
+    await settledWithin(
+      this.#processors.leave(this.#name, this.#owner),
+      Math.max(0, until - performance.now()),
+    );
+  }
+
+  /**
+   * `work`, a call to the database from the loop: a stop lets it end
+   * within the grace that follows the stop, and gives it up after (a
+   * database that does not answer must not hold the stop). A read given up
+   * stored nothing; a checkpoint commit given up stored it or not, and the
+   * next relay on the partition finds out from the stream, as after a
+   * kill.
+   */
+  #database<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    return untilStoppedWithin(
+      work,
+      signal,
+      () => Math.max(0, this.#stoppedAt + STOP_GRACE_MS - performance.now()),
+    );
   }
 
   /**
@@ -625,12 +667,15 @@ export class OutboxRelay {
       const elapsed = now - roundAt;
       roundAt = now;
       if (!lease || now >= renewAt) {
-        const share = await takeShare(
-          this.#processors,
-          this.#name,
-          this.#owner,
-          this.#leaseMs,
-          lease,
+        const share = await this.#database(
+          takeShare(
+            this.#processors,
+            this.#name,
+            this.#owner,
+            this.#leaseMs,
+            lease,
+          ),
+          signal,
         );
         if (
           this.#expectedPartitions !== undefined &&
@@ -678,12 +723,15 @@ export class OutboxRelay {
         }
         this.#state = "publishing";
       }
-      const batch = await this.#reader.readEvents(checkpoint, {
-        limit: this.#batchSize,
-        eventTypes: this.#eventTypes,
-        withAggregateTypes: true,
-        partitions: this.#heldPartitions,
-      });
+      const batch = await this.#database(
+        this.#reader.readEvents(checkpoint, {
+          limit: this.#batchSize,
+          eventTypes: this.#eventTypes,
+          withAggregateTypes: true,
+          partitions: this.#heldPartitions,
+        }),
+        signal,
+      );
       const first = batch.events[0];
       if (first && this.#pendingSince === undefined) {
         this.#pendingSince = first.createdAt.getTime();
@@ -703,7 +751,10 @@ export class OutboxRelay {
             system: "nats",
             destination: this.#prefix,
             messages: batch.events.length,
-            ...await readTraceLinks(this.#reader, batch.events, this.#logger),
+            ...await this.#database(
+              readTraceLinks(this.#reader, batch.events, this.#logger),
+              signal,
+            ),
           },
           publish,
         );
@@ -715,7 +766,12 @@ export class OutboxRelay {
         if (last) this.#pendingSince = last.createdAt.getTime();
       }
       if (this.#reader.comparePositions(batch.next, checkpoint) > 0) {
-        if (!(await this.#processors.commit(this.#name, lease, batch.next))) {
+        if (
+          !(await this.#database(
+            this.#processors.commit(this.#name, lease, batch.next),
+            signal,
+          ))
+        ) {
           // another relay holds a partition now: claim again, and read the
           // stream again for every partition
           lease = this.#held = undefined;

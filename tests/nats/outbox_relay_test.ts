@@ -52,6 +52,14 @@ import {
   startHangingNats,
 } from "./_relay_support.ts";
 import { moduleSpecifiers } from "../_module_graph.ts";
+import {
+  connectDatabase,
+  installEventStore,
+  PostgresEventStore,
+  PostgresProcessorStore,
+} from "@sequent/core/postgres";
+import { freshSchema, serverUrl } from "../postgres/_backends.ts";
+import { startStallProxy } from "../postgres/_stall_proxy.ts";
 
 const { list, disposeAtEnd } = storeBackends();
 
@@ -901,3 +909,79 @@ Deno.test("only @sequent/core/nats loads the NATS client: the other entry points
 });
 
 disposeAtEnd();
+
+if (serverUrl !== undefined) {
+  Deno.test({
+    name:
+      "server: the database stalling under a relay, at five moments after events came: stop() ends within 2 s and resolves; the database back, the relay started again publishes every event once",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const target = new URL(serverUrl!);
+      const proxy = startStallProxy(Number(target.port || "5432"));
+      const url = new URL(serverUrl!);
+      url.hostname = "127.0.0.1";
+      url.port = String(proxy.port);
+      const client = await connectDatabase(url.href);
+      const schema = freshSchema();
+      const { stream: name, prefix } = freshStream();
+      await createStream(name, prefix, 60_000);
+      try {
+        await installEventStore(client, { schema });
+        const store = new PostgresEventStore(client, {
+          schema,
+          viewSchema: `${schema}_view`,
+          closeClient: false,
+        });
+        const processors = new PostgresProcessorStore(client, store, {
+          schema,
+          viewSchema: `${schema}_view`,
+        });
+        const ids = Array.from({ length: 10 }, () => crypto.randomUUID());
+        const relay = new OutboxRelay(
+          stopOptions(processors, natsUrl, name, prefix),
+        );
+        await append(store, ids, 1, 1);
+        let written = 1;
+        // stalls at different moments after events came: the relay is
+        // reading them, publishing them, committing its checkpoint, or
+        // pausing, and its next call to the database does not answer
+        for (const [i, pause] of [0, 3, 7, 15, 40].entries()) {
+          relay.start();
+          await untilStreamHolds(name, natsUrl, 10 * written);
+          await append(store, ids, ++written, 1);
+          await sleep(pause);
+          proxy.freeze();
+          try {
+            const started = performance.now();
+            await within(
+              relay.stop(),
+              2_000,
+              `stop() ${i + 1} with the database stalled`,
+            );
+            const took = performance.now() - started;
+            assert.equal(relay.status.state, "stopped");
+            assert.ok(took < 2_000, `stop() took ${took.toFixed(0)} ms`);
+          } finally {
+            proxy.thaw();
+          }
+          // started again, the relay reads its checkpoint, and finds in
+          // the stream what it published past it: each event goes out once
+          relay.start();
+          await untilStreamHolds(name, natsUrl, 10 * written);
+          await relay.stop();
+        }
+        assertEachOnce(
+          await scan(name),
+          new Map(ids.map((id) => [id, written])),
+        );
+      } finally {
+        proxy.thaw();
+        await deleteStream(name);
+        await client.execute(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.close();
+        await proxy.close();
+      }
+    },
+  });
+}
