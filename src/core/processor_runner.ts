@@ -85,6 +85,14 @@ import type {
 } from "./processor_store.ts";
 import { Workflow } from "./workflow.ts";
 import { readTraceLinks } from "./telemetry.ts";
+import { GivenUp, settledWithin, untilStoppedWithin } from "./_stop_grace.ts";
+
+/**
+ * How long, at most, a stopped run waits for the store to take a
+ * processor's claim and membership back, both together; what it does not
+ * take back lapses.
+ */
+const GIVE_BACK_MS = 500;
 
 /**
  * The name a processor's checkpoint is kept under: the class's static
@@ -539,7 +547,10 @@ export class ProcessorRunner {
   /**
    * Runs every processor until `signal` aborts; then gives their claims
    * up. A round that fails (the database is away, say) is logged and tried
-   * again after the longest pause.
+   * again after the longest pause. At the stop, a round under way is
+   * waited for a claim's time (`leaseMs`) at most, and the claims are
+   * given back within half a second more, or left to lapse (see
+   * {@linkcode ProcessorRunner.stop}).
    *
    * @param options The signal that stops the run.
    */
@@ -567,6 +578,14 @@ export class ProcessorRunner {
    * Ends every {@linkcode ProcessorRunner.run} of this runner and waits
    * for them: the batches under way finish or roll back, claims are given
    * up. `App.close()` calls it. A later `run` starts again.
+   *
+   * It does not wait without end for a database that does not answer: a
+   * batch under way is given up a claim's time (`leaseMs`) after the stop,
+   * when the claim has lapsed, and the claims get half a second more to
+   * be given back. A batch given up commits when the database answers, or
+   * rolls back when the client is closed: either way each event takes
+   * effect once, as after a kill (a workflow's, at least once). A later
+   * round of the same processor waits for it.
    */
   async stop(): Promise<void> {
     this.#stopping.abort();
@@ -581,8 +600,21 @@ export class ProcessorRunner {
         let handled = 0;
         const started = performance.now();
         try {
-          handled = await this.#round(p, true);
+          // a stop waits for the round under way for a claim's time at
+          // most: past it, the claim has lapsed (see stop())
+          handled = await untilStoppedWithin(
+            this.#round(p, true),
+            signal,
+            () => this.#leaseMs,
+          );
         } catch (error) {
+          if (error instanceof GivenUp) {
+            this.#logger.log(
+              "warn",
+              `Processor ${p.name}: the stop gave up its round under way after ${this.#leaseMs} ms (the database did not answer); its claim lapses`,
+            );
+            break;
+          }
           this.#logger.log("warn", `Processor ${p.name}: ${message(error)}`, {
             error,
           });
@@ -598,14 +630,23 @@ export class ProcessorRunner {
         if (handled >= this.#batchSize) continue;
         await sleep(p.pauseMs, signal);
       }
-      await this.#dropReadAhead(p);
-      if (p.lease) {
-        await this.#store.release(p.name, p.lease).catch(() => {});
+      // given back within GIVE_BACK_MS all together, or left to lapse
+      const until = performance.now() + GIVE_BACK_MS;
+      await settledWithin(this.#dropReadAhead(p), GIVE_BACK_MS);
+      const lease = p.lease;
+      if (lease) {
         p.lease = undefined;
+        await settledWithin(
+          this.#store.release(p.name, lease),
+          until - performance.now(),
+        );
       }
       if (p.partitioned) {
-        await this.#store.leave(p.name, this.#owner).catch(() => {});
         p.checkpoints.clear();
+        await settledWithin(
+          this.#store.leave(p.name, this.#owner),
+          until - performance.now(),
+        );
       }
     }));
   }

@@ -70,53 +70,6 @@ export function untilStopped<T>(
   });
 }
 
-/**
- * What `work` comes to, unless `signal` aborts and `work` has not settled
- * within the grace `graceMs()` gives (in milliseconds, asked when the
- * signal aborts, or at once when it already has): then a rejection with
- * {@linkcode Stopping}. For a call to the database, which a stop lets end
- * (a commit under way is best finished) but must not wait for without end
- * when the database does not answer. What `work` does later is of no
- * interest, and is not reported as an unhandled rejection.
- */
-export function untilStoppedWithin<T>(
-  work: Promise<T>,
-  signal: AbortSignal,
-  graceMs: () => number,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const onAbort = () => {
-      timer = setTimeout(() => reject(new Stopping()), graceMs());
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    });
-  });
-}
-
-/**
- * Waits until `work` settles, for `ms` at most; what it comes to is
- * dropped. For what a stopping loop gives back (a claim, a membership)
- * when the database may not answer: what is not given back lapses.
- */
-export async function settledWithin(
-  work: Promise<unknown>,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    work.then(() => {}, () => {}),
-    new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
 /** `value` (or `fallback`), checked to be a positive number. */
 export function positive(
   name: string,

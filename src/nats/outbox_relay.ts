@@ -73,13 +73,12 @@ import {
   pauseUnlessStopped,
   positive,
   serverList,
-  settledWithin,
   stoppableWait,
   Stopping,
   streamName,
   untilStopped,
-  untilStoppedWithin,
 } from "./_loop_support.ts";
+import { settledWithin, untilStoppedWithin } from "../core/_stop_grace.ts";
 import {
   checkSubjectPrefix,
   OUTBOX_HEADERS,

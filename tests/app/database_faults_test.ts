@@ -22,9 +22,14 @@ import {
   createApp,
   DuplicateCommandError,
   Projector,
+  silentLogger,
   table,
 } from "@sequent/core";
-import { connectDatabase, SqlError } from "@sequent/core/postgres";
+import {
+  connectDatabase,
+  type SqlClient,
+  SqlError,
+} from "@sequent/core/postgres";
 import {
   AddPost,
   PostAdded,
@@ -374,3 +379,148 @@ test({
     }
   },
 });
+
+const stallEvents = table("stall_events", {
+  aggregateId: column.uuid().primaryKey(),
+  sequenceNumber: column.integer().primaryKey(),
+});
+
+/** A row per event: a second handling of one would break the key. */
+class StallEventsProjector extends Projector {
+  static override readonly manages = [stallEvents];
+  static {
+    this.on(PostAdded, (p, e) =>
+      p.createRecord(stallEvents, {
+        aggregateId: e.aggregateId,
+        sequenceNumber: e.sequenceNumber,
+      }));
+    this.on(PostTitleChanged, (p, e) =>
+      p.createRecord(stallEvents, {
+        aggregateId: e.aggregateId,
+        sequenceNumber: e.sequenceNumber,
+      }));
+  }
+}
+
+test({
+  name:
+    "a network stall under running processors: their stop ends within the claim's time plus 1 s and the app closes; after it, the processor has handled every event once",
+  async fn() {
+    const server = await startPrivateServer();
+    const proxy = startStallProxy(server.port);
+    const url = `postgres://postgres@127.0.0.1:${proxy.port}/postgres`;
+    const schema = schemaName("stall_processors");
+    const leaseMs = 1_000;
+    const config = {
+      database: url,
+      eventStoreSchema: schema,
+      viewSchema: `${schema}_view`,
+      commandHandlers: [new PostCommandHandler()],
+      processors: [StallEventsProjector],
+      migrations: { 1: [StallEventsProjector] },
+      connection: { max: 10, connectTimeoutMs: 1_000 },
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
+      processorOptions: {
+        leaseMs,
+        batchSize: 20,
+        pollMs: { min: 5, max: 20 },
+      },
+      logger: silentLogger,
+    };
+    const admin = await connectDatabase(server.url);
+    let acknowledged = 0;
+    // stops that gave up a round under way, past the claim's time
+    let givenUp = 0;
+    try {
+      for (let round = 0; round < (acceptance ? 10 : 3); round++) {
+        const app = await createApp(config);
+        let stalled = false;
+        try {
+          if (round === 0) await app.migrator!.migrate();
+          // a backlog, so that the processor's rounds follow one another
+          // (a full batch is followed by the next at once) and the stall
+          // catches one reading or writing
+          await Promise.all(
+            Array.from({ length: 8 }, async () => {
+              for (let i = 0; i < 25; i++) {
+                await app.executeCommands(addPost());
+                acknowledged++;
+              }
+            }),
+          );
+          const before = await handledRows(admin, schema);
+          const running = app.processors!.run();
+          // the stall comes once the processor is under way: its rounds
+          // follow one another, and it is reading or writing
+          while (await handledRows(admin, schema) === before) {
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          proxy.freeze();
+          stalled = true;
+          const started = performance.now();
+          await within(
+            app.processors!.stop(),
+            leaseMs + SETTLE_SLACK_MS,
+            `the processors' stop in round ${round}`,
+          );
+          await running;
+          const took = performance.now() - started;
+          assert.ok(took <= leaseMs + SETTLE_SLACK_MS, `stop took ${took} ms`);
+          if (took >= leaseMs) givenUp++;
+        } finally {
+          // (the pool waits 5 s for a connection still in use, then ends it)
+          await within(app.close(), 5_000 + SETTLE_SLACK_MS, "app.close()");
+          if (stalled) proxy.thaw();
+        }
+      }
+      // what the stalled network held reaches the server: let it
+      await new Promise((r) => setTimeout(r, 500));
+      assert.ok(givenUp > 0, "no stop found a round under way");
+      const app = await createApp(config);
+      try {
+        await app.processors!.catchUp();
+        const rows = await app.records.find(stallEvents, {});
+        assert.equal(rows.length, acknowledged * 2);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await admin.close();
+      await proxy.close();
+      await server.dispose();
+    }
+  },
+});
+
+/** The rows the stall test's processor has written (0 before its table is). */
+async function handledRows(
+  admin: SqlClient,
+  schema: string,
+): Promise<number> {
+  const [row] = await admin.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM "${schema}_view".stall_events`,
+  );
+  return row!.n;
+}
+
+/** `work`, or a rejection naming `what` after `ms`. */
+async function within<T>(
+  work: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: not done after ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
