@@ -40,6 +40,7 @@ import { serverUrl } from "../postgres/_backends.ts";
 import { startPrivateServer } from "../postgres/_private_server.ts";
 import { startStallProxy } from "../postgres/_stall_proxy.ts";
 import { dropSchemas, schemaName } from "./_server_schemas.ts";
+import { within } from "../_within.ts";
 
 const acceptance = Deno.env.get("SEQUENT_ACCEPTANCE") === "1";
 const COMMAND_TIMEOUT_MS = 2_000;
@@ -389,16 +390,13 @@ const stallEvents = table("stall_events", {
 class StallEventsProjector extends Projector {
   static override readonly manages = [stallEvents];
   static {
-    this.on(PostAdded, (p, e) =>
-      p.createRecord(stallEvents, {
-        aggregateId: e.aggregateId,
-        sequenceNumber: e.sequenceNumber,
-      }));
-    this.on(PostTitleChanged, (p, e) =>
-      p.createRecord(stallEvents, {
-        aggregateId: e.aggregateId,
-        sequenceNumber: e.sequenceNumber,
-      }));
+    for (const type of [PostAdded, PostTitleChanged]) {
+      this.on(type, (p, e) =>
+        p.createRecord(stallEvents, {
+          aggregateId: e.aggregateId,
+          sequenceNumber: e.sequenceNumber,
+        }));
+    }
   }
 }
 
@@ -501,26 +499,4 @@ async function handledRows(
     `SELECT count(*)::int AS n FROM "${schema}_view".stall_events`,
   );
   return row!.n;
-}
-
-/** `work`, or a rejection naming `what` after `ms`. */
-async function within<T>(
-  work: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what}: not done after ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

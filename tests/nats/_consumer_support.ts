@@ -1,37 +1,14 @@
 /**
- * Helpers of event_consumer_test.ts: a deadline for a promise, an event
- * published as the relay would, and an inbox as a process killed at one
- * point of its work leaves it.
+ * Helpers of event_consumer_test.ts: a deadline for a promise (from
+ * `../_within.ts`), an event published as the relay would, and an inbox as
+ * a process killed at one point of its work leaves it.
  */
 import { connect, headers } from "@nats-io/transport-node";
 import { jetstream } from "@nats-io/jetstream";
 import type { Inbox } from "@sequent/core";
 import { OUTBOX_HEADERS, outboxSubject } from "@sequent/core/nats";
 
-/**
- * What `p` comes to, or a failure naming `what` when it takes more than
- * `ms`; the timer is cleared either way.
- */
-export async function within<T>(
-  p: Promise<T>,
-  ms: number,
-  what: string,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`${what}: not done after ${ms} ms`)),
-          ms,
-        );
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from "../_within.ts";
 
 /** One event, as the relay publishes it. */
 export interface PublishedEvent {
