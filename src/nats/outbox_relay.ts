@@ -542,7 +542,7 @@ export class OutboxRelay {
     }
     await settledWithin(
       this.#processors.leave(this.#name, this.#owner),
-      Math.max(0, until - performance.now()),
+      until - performance.now(),
     );
   }
 
