@@ -33,6 +33,13 @@
  *   (at two looks in a row) and handles them, in order.
  * - {@linkcode EventConsumer.stop} does not wait for the broker: with the
  *   broker down it returns as soon as the messages being handled are.
+ * - Nor does it wait without end for a database that does not answer: a
+ *   call to the inbox under way (a message being handled, a request being
+ *   served) is given up a second after the stop, and logged as a warning.
+ *   A message whose handling was given up is neither acknowledged nor set
+ *   aside: it is given back to the server (or, the connection lost, comes
+ *   again after the ack wait), and its next delivery finds it handled if
+ *   the given-up transaction committed after all, or handles it if not.
  * - Only what NATS 2.9 has is asked of the server (single-subject
  *   filters, no priority groups).
  *
@@ -64,6 +71,7 @@ import {
   partitionOf,
 } from "../core/partition.ts";
 import type { RecordStore } from "../core/record_store.ts";
+import { GivenUp, untilStoppedWithin } from "../core/_stop_grace.ts";
 import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
 import {
   connectUnlessStopped,
@@ -74,6 +82,13 @@ import {
   streamName,
   untilStopped,
 } from "./_loop_support.ts";
+
+/**
+ * How long, at most, a call to the inbox under way when the consumer is
+ * stopped is still waited for; then it is given up (see the module
+ * documentation).
+ */
+const STOP_GRACE_MS = 1_000;
 
 /**
  * An event from another service, as a consumer's handler gets it.
@@ -322,6 +337,8 @@ export class EventConsumer {
   #lastError: string | undefined;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
+  /** When the running loop was told to stop (`performance.now()`). */
+  #stoppedAt = 0;
   #nc: NatsConnection | undefined;
   /** Per partition, the end of the last step taken in it (steps queue up). */
   readonly #queues = new Map<number, Promise<unknown>>();
@@ -421,7 +438,10 @@ export class EventConsumer {
    * later), and the connection closes. It does not wait for the broker:
    * with the broker down it is as quick (a message whose ack cannot be
    * sent is delivered again later, and found handled). A connection still
-   * being made is not waited for either; it is closed once made.
+   * being made is not waited for either; it is closed once made. Nor does
+   * it wait past a second for a database that does not answer: the
+   * messages whose handling it gives up come again, and take effect once
+   * (see the module documentation).
    *
    * @example
    * ```ts ignore
@@ -430,7 +450,12 @@ export class EventConsumer {
    */
   async stop(): Promise<void> {
     if (!this.#loop) return;
-    this.#stop?.abort();
+    // the grace of the calls to the inbox under way starts at the first
+    // stop; it is read when the signal aborts
+    if (this.#stop && !this.#stop.signal.aborted) {
+      this.#stoppedAt = performance.now();
+      this.#stop.abort();
+    }
     await this.#loop;
     this.#loop = undefined;
     this.#state = "stopped";
@@ -502,27 +527,35 @@ export class EventConsumer {
   #again(
     aggregateId: string,
     first?: () => Promise<boolean>,
+    stop?: AbortSignal,
   ): Promise<boolean> {
     const id = aggregateId.toLowerCase();
+    // the request loop's are given up at its stop, an operator's not
+    const bounded = <T>(work: Promise<T>): Promise<T> =>
+      stop ? this.#database(work, stop) : work;
     return this.#inPartition(
       partitionOf(id, this.#partitions),
       async () => {
-        if (first && !(await first())) return false;
+        if (first && !(await bounded(first()))) return false;
         for (;;) {
-          const [next] = await this.#inbox.setAsideMessages(this.#name, id);
+          const [next] = await bounded(
+            this.#inbox.setAsideMessages(this.#name, id),
+          );
           if (!next) break;
           try {
-            const outcome = await this.#inbox.handleOnce(
+            const outcome = await bounded(this.#inbox.handleOnce(
               this.#name,
               next,
               (records) => this.#call(this.#event(next), records),
               { retrying: true },
-            );
+            ));
             if (outcome === "handled") this.#handled++;
             else this.#duplicates++;
           } catch (error) {
             if (!(error instanceof HandlerFailure)) throw error;
-            await this.#inbox.setAside(this.#name, next, error.message);
+            await bounded(
+              this.#inbox.setAside(this.#name, next, error.message),
+            );
             this.#parked.add(id);
             return false;
           }
@@ -530,15 +563,51 @@ export class EventConsumer {
         this.#parked.delete(id);
         return true;
       },
+      stop,
     );
   }
 
-  /** Runs `step` after the steps of partition `p` already queued. */
-  #inPartition<T>(p: number, step: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `step` after the steps of partition `p` already queued. With
+   * `stop`, the wait for that turn is given up as a call to the inbox is
+   * (a step before it that the database holds, an operator's retry say,
+   * must not hold the stop), and `step` then never runs.
+   */
+  #inPartition<T>(
+    p: number,
+    step: () => Promise<T>,
+    stop?: AbortSignal,
+  ): Promise<T> {
     const before = this.#queues.get(p) ?? Promise.resolve();
-    const run = before.then(step);
+    const turn = stop ? this.#database(before, stop) : before;
+    const run = turn.then(step);
     this.#queues.set(p, run.then(() => {}, () => {}));
     return run;
+  }
+
+  /**
+   * `work`, a call to the inbox from the loop: a stop lets it end within
+   * the grace that follows the stop, and then rejects with
+   * {@linkcode GivenUp} (a database that does not answer must not hold the
+   * stop). The call goes on; a transaction given up commits or rolls
+   * back, and the inbox's dedupe makes the message's next delivery right
+   * either way.
+   */
+  #database<T>(work: Promise<T>, stop: AbortSignal): Promise<T> {
+    return untilStoppedWithin(
+      work,
+      stop,
+      () => Math.max(0, this.#stoppedAt + STOP_GRACE_MS - performance.now()),
+    );
+  }
+
+  /** Logs, as a warning, a call to the inbox that the stop gave up. */
+  #gaveUp(what: string): void {
+    this.#logger.log(
+      "warn",
+      `Event consumer ${this.#name}: the stop gave up ${what}: the database did not answer within ${STOP_GRACE_MS} ms of the stop`,
+      { consumer: this.#name },
+    );
   }
 
   async #call(event: IncomingEvent, records: RecordStore): Promise<void> {
@@ -602,13 +671,18 @@ export class EventConsumer {
       while (!signal.aborted) {
         try {
           const consumers = await this.#connect(signal);
-          for (const k of await this.#inbox.setAsideMessages(this.#name)) {
-            this.#parked.add(k.aggregateId);
-          }
+          const aside = await this.#database(
+            this.#inbox.setAsideMessages(this.#name),
+            signal,
+          );
+          for (const k of aside) this.#parked.add(k.aggregateId);
           this.#state = "consuming";
           backoff = 100;
           await this.#consumeAll(consumers, signal);
         } catch (error) {
+          if (error instanceof GivenUp) {
+            this.#gaveUp("reading the parked aggregates");
+          }
           if (error instanceof Stopping || signal.aborted) break;
           this.#state = "backing off";
           this.#lastError = message(error);
@@ -656,7 +730,9 @@ export class EventConsumer {
     try {
       const loops = await Promise.allSettled(
         consumers.map((c, p) =>
-          this.#consume(p, c, attempt.signal).catch((error: unknown) => {
+          this.#consume(p, c, attempt.signal, signal).catch((
+            error: unknown,
+          ) => {
             attempt.abort();
             throw error;
           })
@@ -680,14 +756,17 @@ export class EventConsumer {
     let before = new Map<string, string>();
     while (!signal.aborted) {
       try {
-        const aside = await this.#inbox.setAsideMessages(this.#name);
+        const aside = await this.#database(
+          this.#inbox.setAsideMessages(this.#name),
+          signal,
+        );
         const last = before;
         before = stranded(aside);
         const asked = aside.filter((m) => m.request !== undefined);
         for (const m of asked) {
           if (signal.aborted) break;
           if (m.request === "retry") {
-            await this.#again(m.aggregateId);
+            await this.#again(m.aggregateId, undefined, signal);
             continue;
           }
           // every process of the consumer sees the request: the skip is
@@ -700,6 +779,7 @@ export class EventConsumer {
               await this.#inbox.takeBack(this.#name, [m.id], {
                 asked: "skip",
               }) > 0,
+            signal,
           );
         }
         for (const [aggregateId, first] of before) {
@@ -720,9 +800,15 @@ export class EventConsumer {
             async () =>
               (await this.#inbox.setAsideMessages(this.#name, aggregateId))
                 .every((m) => m.error === undefined),
+            signal,
           );
         }
       } catch (error) {
+        if (error instanceof GivenUp) {
+          // stopped: the request is still there for the next look
+          this.#gaveUp("serving requests");
+          break;
+        }
         this.#lastError = message(error);
         this.#logger.log("warn", "Event consumer: a request failed", {
           consumer: this.#name,
@@ -780,11 +866,16 @@ export class EventConsumer {
     return consumers;
   }
 
-  /** Takes partition `p`'s messages one at a time until stopped. */
+  /**
+   * Takes partition `p`'s messages one at a time until `signal` aborts
+   * (a stop, or another partition's loop failed); a message whose
+   * handling `stop` gave up is given back, unacknowledged.
+   */
   async #consume(
     p: number,
     consumer: Consumer,
     signal: AbortSignal,
+    stop: AbortSignal,
   ): Promise<void> {
     while (!signal.aborted) {
       // one message at a time; the server's heartbeats show a pull that
@@ -801,7 +892,15 @@ export class EventConsumer {
       const got = await this.#fetched(batch, signal);
       if (got) {
         const m = got;
-        await this.#inPartition(p, () => this.#take(m));
+        try {
+          await this.#inPartition(p, () => this.#take(m, stop), stop);
+        } catch (error) {
+          if (!(error instanceof GivenUp)) throw error;
+          this.#gaveUp(
+            `handling message ${m.seq} on ${m.subject} (it comes again)`,
+          );
+          giveBack(m);
+        }
       }
     }
   }
@@ -840,8 +939,12 @@ export class EventConsumer {
     }
   }
 
-  /** Handles, sets aside, or gives back one message. */
-  async #take(m: JsMsg): Promise<void> {
+  /**
+   * Handles, sets aside, or gives back one message. A call to the inbox
+   * that `stop` gives up rejects with {@linkcode GivenUp}, and the message
+   * is left unacknowledged, for the caller to give back.
+   */
+  async #take(m: JsMsg, stop: AbortSignal): Promise<void> {
     let msg: InboxMessage;
     try {
       msg = this.#message(m);
@@ -860,19 +963,29 @@ export class EventConsumer {
       }
     }, this.#ackWaitMs / 2);
     try {
-      const outcome = await this.#inbox.handleOnce(
-        this.#name,
-        msg,
-        (records) => this.#call(this.#event(msg), records),
+      const outcome = await this.#database(
+        this.#inbox.handleOnce(
+          this.#name,
+          msg,
+          (records) => this.#call(this.#event(msg), records),
+        ),
+        stop,
       );
       if (outcome === "handled") this.#handled++;
       else if (outcome === "duplicate") this.#duplicates++;
       else this.#parked.add(msg.aggregateId);
       m.ack();
     } catch (error) {
+      // committed or not: neither acked nor set aside, it comes again
+      if (error instanceof GivenUp) throw error;
       const deliveries = m.info.deliveryCount;
       if (error instanceof HandlerFailure && deliveries >= this.#maxDeliver) {
-        await this.#inbox.setAside(this.#name, msg, error.message);
+        // given up, this too leaves the message to come again: set aside
+        // or not, its next delivery finds it so
+        await this.#database(
+          this.#inbox.setAside(this.#name, msg, error.message),
+          stop,
+        );
         this.#parked.add(msg.aggregateId);
         m.ack();
         this.#logger.log(

@@ -13,7 +13,8 @@
  * private server killed for 3 s, the consumer resumes by itself; after
  * reconnects it still has one loop looking for requests. With the broker
  * down (killed, or never there), stop() ends within 2 s, loses nothing,
- * and the consumer can start again.
+ * and the consumer can start again; so it does with the network to the
+ * database stalled (on the server), and every message is handled once.
  */
 import assert from "node:assert/strict";
 import {
@@ -29,7 +30,13 @@ import {
   table,
 } from "@sequent/core";
 import type { ProcessorStore } from "@sequent/core/internal";
-import { installInbox, PostgresInbox } from "@sequent/core/postgres";
+import {
+  connectDatabase,
+  createTableSql,
+  installInbox,
+  PostgresInbox,
+  SqlRecordStore,
+} from "@sequent/core/postgres";
 import {
   EventConsumer,
   type EventConsumerOptions,
@@ -58,6 +65,8 @@ import {
   publishEvent,
   within,
 } from "./_consumer_support.ts";
+import { freshSchema, serverUrl } from "../postgres/_backends.ts";
+import { startStallProxy } from "../postgres/_stall_proxy.ts";
 
 const consumed = table("consumed_seqs", {
   aggregateId: column.text().primaryKey(),
@@ -984,5 +993,135 @@ Deno.test("an EventConsumer refuses options it cannot work with, naming them", (
     /partition/,
   );
 });
+
+if (serverUrl !== undefined) {
+  Deno.test({
+    name:
+      "server: the database stalling under a consumer, at five moments after messages came: stop() ends within 2 s; the database back, the consumer started again handles every message once, none parked",
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => {
+      const target = new URL(serverUrl!);
+      const proxy = startStallProxy(Number(target.port || "5432"));
+      const url = new URL(serverUrl!);
+      url.hostname = "127.0.0.1";
+      url.port = String(proxy.port);
+      const client = await connectDatabase(url.href);
+      const schema = freshSchema();
+      const viewSchema = `${schema}_view`;
+      const { stream: name, prefix } = freshStream();
+      await createStream(name, prefix, 1_000);
+      let running: EventConsumer | undefined;
+      try {
+        await installInbox(client, { schema });
+        await client.execute(
+          `CREATE SCHEMA "${viewSchema}";\n${
+            createTableSql(consumed, viewSchema)
+          }`,
+        );
+        const records = new SqlRecordStore(client, viewSchema);
+        const seqs = async (id: string) =>
+          (await records.find(consumed, { aggregateId: id }))[0]?.seqs ?? "";
+        const partitions = 4;
+        const givenUp: string[] = [];
+        const consumer = new EventConsumer({
+          name: "stalled",
+          inbox: new PostgresInbox(client, { schema, viewSchema }),
+          handler: record,
+          servers: natsUrl,
+          stream: name,
+          prefix,
+          partitions,
+          retryDelayMs: 20,
+          // a pull the server answered as the connection closed at a stop
+          // holds its partition for the ack wait: a short one keeps the
+          // test quick
+          ackWaitMs: 1_000,
+          logger: {
+            enabled: () => true,
+            log: (level, text) => {
+              if (level === "warn" && text.includes("gave up")) {
+                givenUp.push(text);
+              }
+            },
+          },
+        });
+        running = consumer;
+        const ids = Array.from({ length: 8 }, () => crypto.randomUUID());
+        const publish = (n: number) =>
+          Promise.all(ids.map((id) =>
+            publishEvent(natsUrl, {
+              prefix,
+              partition: partitionOf(id, partitions),
+              aggregateId: id,
+              sequenceNumber: n,
+              payload: { n },
+            })
+          ));
+        const caughtUp = (n: number, what: string) =>
+          until(
+            async () =>
+              (await Promise.all(ids.map(seqs))).every((q) => q === upTo(n)),
+            10_000,
+            what,
+          );
+        let published = 0;
+        // stalls at different moments after messages came: the consumer is
+        // handling them (its transaction half-way, or its commit sent), or
+        // done with them, and its next call to the database does not answer
+        for (const [i, pause] of [0, 3, 7, 15, 40].entries()) {
+          consumer.start();
+          await caughtUp(published, `caught up before stall ${i + 1}`);
+          await publish(++published);
+          await new Promise((r) => setTimeout(r, pause));
+          proxy.freeze();
+          try {
+            const started = performance.now();
+            await within(
+              consumer.stop(),
+              2_000,
+              `stop() ${i + 1} with the database stalled`,
+            );
+            const took = performance.now() - started;
+            assert.equal(consumer.status.state, "stopped");
+            assert.ok(took < 2_000, `stop() took ${took.toFixed(0)} ms`);
+          } finally {
+            proxy.thaw();
+          }
+        }
+        // the database back: each message whose handling was given up
+        // comes again, and takes effect once, committed before or not
+        consumer.start();
+        await caughtUp(published, "every message handled after the stalls");
+        // none given up was acknowledged: each came again, and this process
+        // saw it handled, or found it handled by the transaction it had
+        // given up
+        await until(
+          () =>
+            consumer.status.handled + consumer.status.duplicates >=
+              ids.length * published,
+          10_000,
+          "every message given up delivered again",
+        );
+        await consumer.stop();
+        for (const id of ids) assert.equal(await seqs(id), upTo(published));
+        assert.deepEqual(consumer.status.parked, []);
+        assert.deepEqual(await consumer.setAside(), []);
+        // at least one stop caught a call to the database under way
+        assert.ok(givenUp.length > 0, "no call was given up");
+      } finally {
+        proxy.thaw();
+        await running?.stop();
+        await deleteStream(name);
+        await client.execute(
+          `DROP SCHEMA IF EXISTS "${schema}" CASCADE;
+           DROP SCHEMA IF EXISTS "${viewSchema}" CASCADE`,
+        );
+        await client.close();
+        await proxy.close();
+      }
+    },
+  });
+}
 
 disposeAtEnd();
