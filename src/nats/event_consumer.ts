@@ -73,6 +73,7 @@ import {
 import type { RecordStore } from "../core/record_store.ts";
 import { GivenUp, untilStoppedWithin } from "../core/_stop_grace.ts";
 import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
+import { closeConnection } from "./_close_connection.ts";
 import {
   connectUnlessStopped,
   positive,
@@ -705,11 +706,17 @@ export class EventConsumer {
     }
   }
 
-  /** Closes the connection, if any; pending requests on it fail. */
+  /**
+   * Closes the connection, if any; pending requests on it fail. The close
+   * waits a turn of the event loop (see `closeConnection`): an ack sent
+   * just before, as the loops ended, to a broker that has just gone would
+   * otherwise fail as an uncaught exception; this way it is lost, and
+   * JetStream delivers the message again, which the inbox finds handled.
+   */
   async #disconnect(): Promise<void> {
     const nc = this.#nc;
     this.#nc = undefined;
-    await nc?.close().catch(() => {});
+    if (nc) await closeConnection(nc);
   }
 
   /**
