@@ -6,6 +6,7 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/transport-node";
+import { closeConnection } from "./_close_connection.ts";
 
 /** Thrown by {@linkcode stoppableWait} when the loop is being stopped. */
 export class Stopping extends Error {}
@@ -107,7 +108,8 @@ export function serverList(
 /**
  * The connection `connecting` makes, or a rejection with
  * {@linkcode Stopping} as soon as `signal` aborts; a connection made after
- * the stop after all is closed at once.
+ * the stop after all is closed at once (a turn later than the client's own
+ * writes at its making: see `closeConnection`).
  */
 export async function connectUnlessStopped(
   connecting: Promise<NatsConnection>,
@@ -117,7 +119,7 @@ export async function connectUnlessStopped(
     return await untilStopped(connecting, signal);
   } catch (error) {
     if (error instanceof Stopping) {
-      connecting.then((late) => late.close()).catch(() => {});
+      connecting.then(closeConnection, () => {});
     }
     throw error;
   }

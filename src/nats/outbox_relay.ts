@@ -79,6 +79,7 @@ import {
   untilStopped,
 } from "./_loop_support.ts";
 import { settledWithin, untilStoppedWithin } from "../core/_stop_grace.ts";
+import { closeConnection } from "./_close_connection.ts";
 import {
   checkSubjectPrefix,
   OUTBOX_HEADERS,
@@ -564,7 +565,9 @@ export class OutboxRelay {
 
   /**
    * Closes the connection, if any: pending requests on it fail, and what
-   * the client holds for a broker it lost is dropped.
+   * the client holds for a broker it lost is dropped. The close waits a
+   * turn of the event loop (see `closeConnection`), so that a request
+   * written just before to a broker that has just gone fails quietly.
    */
   async #disconnect(): Promise<void> {
     const nc = this.#nc;
@@ -574,7 +577,7 @@ export class OutboxRelay {
     this.#jsm = undefined;
     this.#watching = undefined;
     this.#connected = false;
-    await nc?.close().catch(() => {});
+    if (nc) await closeConnection(nc);
     // ends with the connection
     await watching;
   }

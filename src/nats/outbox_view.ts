@@ -30,6 +30,7 @@ import type {
 import { checkPartitionCount } from "../core/partition.ts";
 import type { ProcessorStore } from "../core/processor_store.ts";
 import { positive, serverList, streamName } from "./_loop_support.ts";
+import { closeConnection } from "./_close_connection.ts";
 import {
   checkSubjectPrefix,
   OUTBOX_HEADERS,
@@ -157,7 +158,7 @@ export function natsOutboxView(options: NatsOutboxViewOptions): OutboxView {
     // a connection made after the deadline is closed at once
     connecting.then((nc) => {
       connection.nc = nc;
-      if (connection.done) nc.close().catch(() => {});
+      if (connection.done) void closeConnection(nc);
     }, () => {});
     let nc: NatsConnection;
     try {
@@ -253,7 +254,7 @@ export function natsOutboxView(options: NatsOutboxViewOptions): OutboxView {
       } finally {
         clearTimeout(timer);
         connection.done = true;
-        await connection.nc?.close().catch(() => {});
+        if (connection.nc) await closeConnection(connection.nc);
       }
     },
   };
