@@ -918,10 +918,11 @@ export class EventConsumer {
    * While the broker is down the client stops watching heartbeats and a
    * fetch waits for the broker to come back, however long. A stop does not
    * end it with a word to the server either (that word could go to a
-   * socket the server has just closed, which this client reports as an
-   * uncaught error): the fetch is left to the connection's close, which
-   * ends it without a word. A message it still brings before then is given
-   * back.
+   * socket the server has just closed, and fail; written in the turn the
+   * connection closed, its failure was an uncaught error, which
+   * `closeConnection` now prevents): the fetch is left to the connection's
+   * close, which ends it without a word. A message it still brings before
+   * then is given back.
    */
   async #fetched(
     batch: ConsumerMessages,
