@@ -5,6 +5,7 @@
  * forwards what it held (TCP would retransmit it), so a statement sent
  * before the stall may still reach the server after it.
  */
+import { within } from "../_within.ts";
 
 /** A running proxy. */
 export interface StallProxy {
@@ -101,4 +102,25 @@ export function startStallProxy(targetPort: number): StallProxy {
       await Promise.all(pumps);
     },
   };
+}
+
+/**
+ * Stalls the network through `proxy`, calls `stop`, and fails naming
+ * `what` unless it ends within `ms`; thaws either way. Returns how long
+ * the stop took, in milliseconds.
+ */
+export async function stopWhileStalled(
+  proxy: StallProxy,
+  stop: () => Promise<void>,
+  what: string,
+  ms = 2_000,
+): Promise<number> {
+  proxy.freeze();
+  try {
+    const started = performance.now();
+    await within(stop(), ms, what);
+    return performance.now() - started;
+  } finally {
+    proxy.thaw();
+  }
 }
