@@ -59,7 +59,7 @@ import {
   PostgresProcessorStore,
 } from "@sequent/core/postgres";
 import { freshSchema, serverUrl } from "../postgres/_backends.ts";
-import { startStallProxy, stopWhileStalled } from "../postgres/_stall_proxy.ts";
+import { stallProxyFor, stopWhileStalled } from "../postgres/_stall_proxy.ts";
 
 const { list, disposeAtEnd } = storeBackends();
 
@@ -917,12 +917,8 @@ if (serverUrl !== undefined) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const target = new URL(serverUrl!);
-      const proxy = startStallProxy(Number(target.port || "5432"));
-      const url = new URL(serverUrl!);
-      url.hostname = "127.0.0.1";
-      url.port = String(proxy.port);
-      const client = await connectDatabase(url.href);
+      const { proxy, url } = stallProxyFor(serverUrl!);
+      const client = await connectDatabase(url);
       const schema = freshSchema();
       const { stream: name, prefix } = freshStream();
       await createStream(name, prefix, 60_000);

@@ -105,6 +105,20 @@ export function startStallProxy(targetPort: number): StallProxy {
 }
 
 /**
+ * A proxy in front of the PostgreSQL server of `serverUrl`, and that URL
+ * through the proxy.
+ */
+export function stallProxyFor(
+  serverUrl: string,
+): { readonly proxy: StallProxy; readonly url: string } {
+  const url = new URL(serverUrl);
+  const proxy = startStallProxy(Number(url.port || "5432"));
+  url.hostname = "127.0.0.1";
+  url.port = String(proxy.port);
+  return { proxy, url: url.href };
+}
+
+/**
  * Stalls the network through `proxy`, calls `stop`, and fails naming
  * `what` unless it ends within `ms`; thaws either way. Returns how long
  * the stop took, in milliseconds.
