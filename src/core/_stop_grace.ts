@@ -44,6 +44,40 @@ export function untilStoppedWithin<T>(
 }
 
 /**
+ * The grace of a loop's calls under way once it is stopped: `ms` from the
+ * moment of the stop ({@linkcode StopGrace.stopped}), one deadline for
+ * every call, however late it started.
+ */
+export class StopGrace {
+  /** The grace, in milliseconds. */
+  readonly ms: number;
+  #stoppedAt = 0;
+
+  /** @param ms The grace, in milliseconds. */
+  constructor(ms: number) {
+    this.ms = ms;
+  }
+
+  /** Notes the stop: call it before the signal of the calls aborts. */
+  stopped(): void {
+    this.#stoppedAt = performance.now();
+  }
+
+  /**
+   * What `work` comes to, or {@linkcode GivenUp} once `signal` has
+   * aborted and the grace since the stop has run out (see
+   * {@linkcode untilStoppedWithin}).
+   */
+  within<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    return untilStoppedWithin(
+      work,
+      signal,
+      () => this.#stoppedAt + this.ms - performance.now(),
+    );
+  }
+}
+
+/**
  * Waits until `work` settles, for `ms` at most (none when `ms` is not
  * positive); what it comes to is dropped.
  */

@@ -71,7 +71,7 @@ import {
   partitionOf,
 } from "../core/partition.ts";
 import type { RecordStore } from "../core/record_store.ts";
-import { GivenUp, untilStoppedWithin } from "../core/_stop_grace.ts";
+import { GivenUp, StopGrace } from "../core/_stop_grace.ts";
 import { checkSubjectPrefix, OUTBOX_HEADERS } from "./outbox_message.ts";
 import { closeConnection } from "./_close_connection.ts";
 import {
@@ -345,8 +345,8 @@ export class EventConsumer {
   #lastError: string | undefined;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
-  /** When the running loop was told to stop (`performance.now()`). */
-  #stoppedAt = 0;
+  /** The grace of the loop's calls to the inbox once it is stopped. */
+  readonly #grace = new StopGrace(STOP_GRACE_MS);
   #nc: NatsConnection | undefined;
   /** Per partition, the end of the last step taken in it (steps queue up). */
   readonly #queues = new Map<number, Promise<unknown>>();
@@ -461,7 +461,7 @@ export class EventConsumer {
     // the grace of the calls to the inbox under way starts at the first
     // stop; it is read when the signal aborts
     if (this.#stop && !this.#stop.signal.aborted) {
-      this.#stoppedAt = performance.now();
+      this.#grace.stopped();
       this.#stop.abort();
     }
     await this.#loop;
@@ -602,11 +602,7 @@ export class EventConsumer {
    * either way.
    */
   #database<T>(work: Promise<T>, stop: AbortSignal): Promise<T> {
-    return untilStoppedWithin(
-      work,
-      stop,
-      () => Math.max(0, this.#stoppedAt + STOP_GRACE_MS - performance.now()),
-    );
+    return this.#grace.within(work, stop);
   }
 
   /** Logs, as a warning, a call to the inbox that the stop gave up. */

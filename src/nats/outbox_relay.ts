@@ -78,7 +78,7 @@ import {
   streamName,
   untilStopped,
 } from "./_loop_support.ts";
-import { settledWithin, untilStoppedWithin } from "../core/_stop_grace.ts";
+import { settledWithin, StopGrace } from "../core/_stop_grace.ts";
 import { closeConnection } from "./_close_connection.ts";
 import {
   checkSubjectPrefix,
@@ -289,8 +289,8 @@ export class OutboxRelay {
   #pendingSince: number | undefined;
   #loop: Promise<void> | undefined;
   #stop: AbortController | undefined;
-  /** When the running loop was told to stop (`performance.now()`). */
-  #stoppedAt = 0;
+  /** The grace of the loop's calls to the database once it is stopped. */
+  readonly #grace = new StopGrace(STOP_GRACE_MS);
   #nc: NatsConnection | undefined;
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
@@ -467,7 +467,7 @@ export class OutboxRelay {
     let grace: ReturnType<typeof setTimeout> | undefined;
     // the publishes under way get the grace while the broker is there
     const onStop = () => {
-      this.#stoppedAt = performance.now();
+      this.#grace.stopped();
       if (!this.#connected) abandon.abort();
       else {
         grace = setTimeout(
@@ -556,11 +556,7 @@ export class OutboxRelay {
    * kill.
    */
   #database<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    return untilStoppedWithin(
-      work,
-      signal,
-      () => Math.max(0, this.#stoppedAt + STOP_GRACE_MS - performance.now()),
-    );
+    return this.#grace.within(work, signal);
   }
 
   /**

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   GivenUp,
   settledWithin,
+  StopGrace,
   untilStoppedWithin,
 } from "../../src/core/_stop_grace.ts";
 
@@ -83,4 +84,28 @@ Deno.test("settledWithin: waits for a call to settle, either way, for the time g
   assert.ok(took >= 25 && took < 250, `waited ${took} ms`);
   await settledWithin(slow, 0);
   await slow.catch(() => {});
+});
+
+Deno.test("StopGrace: every call shares one deadline from the stop: one begun later gets what is left, one begun after it none", async () => {
+  const grace = new StopGrace(150);
+  const stop = new AbortController();
+  grace.stopped();
+  stop.abort();
+  await later(100, undefined);
+  // begun 100 ms after the stop: some 50 ms left, not 150
+  const started = performance.now();
+  const late = later(120, "late");
+  await assert.rejects(grace.within(late, stop.signal), GivenUp);
+  const waited = performance.now() - started;
+  assert.ok(waited < 100, `waited ${waited.toFixed(0)} ms`);
+  // one that ends within what is left is waited for
+  assert.equal(await grace.within(later(0, "quick"), stop.signal), "quick");
+  await later(60, undefined);
+  // the grace spent: given up at once
+  const after = performance.now();
+  const last = later(30, "x");
+  await assert.rejects(grace.within(last, stop.signal), GivenUp);
+  assert.ok(performance.now() - after < 25);
+  // (the calls given up go on: let them end within the test)
+  await Promise.all([late, last]);
 });
